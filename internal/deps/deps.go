@@ -1,0 +1,26 @@
+package deps
+
+import (
+	_ "github.com/failsafe-go/failsafe-go"
+	_ "github.com/Shopify/toxiproxy/v2"
+	_ "github.com/Shopify/toxiproxy/v2/client"
+	_ "github.com/tsenart/vegeta/v12/lib"
+	_ "go.opentelemetry.io/otel"
+	_ "go.opentelemetry.io/otel/sdk/trace"
+	_ "go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	_ "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	_ "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	_ "github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/redis/go-redis/v9"
+	_ "github.com/nats-io/nats-server/v2/server"
+	_ "github.com/nats-io/nats.go"
+	_ "github.com/nats-io/nats.go/jetstream"
+	_ "github.com/goccy/go-yaml"
+	_ "github.com/spf13/cobra"
+	_ "github.com/go-chi/chi/v5"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "modernc.org/sqlite"
+	_ "gonum.org/v1/plot"
+	_ "github.com/rs/zerolog"
+	_ "google.golang.org/protobuf/proto"
+)

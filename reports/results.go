@@ -1,0 +1,239 @@
+// Package reports holds the results model of a scenario run and turns it into verdicts and documents.
+package reports
+
+import "time"
+
+// Verdicts a run can end with.
+const (
+	VerdictPass    = "pass"
+	VerdictFail    = "fail"
+	VerdictAborted = "aborted"
+	VerdictError   = "error"
+)
+
+// Phases a run is cut into, derived from the fault schedule.
+const (
+	PhaseBaseline = "baseline" // before the first fault
+	PhaseFault    = "fault"    // any fault active
+	PhaseRecovery = "recovery" // after the last undo
+)
+
+// Results is results.json: everything a run observed and concluded. Field names are a public
+// contract (see docs/results.md); add fields, never rename them.
+type Results struct {
+	Scenario        string    `json:"scenario"`
+	Description     string    `json:"description,omitempty"`
+	File            string    `json:"file,omitempty"`
+	Profile         string    `json:"profile"`
+	Seed            int64     `json:"seed"`
+	StartedAt       time.Time `json:"started_at"`
+	DurationS       float64   `json:"duration_s"`
+	Verdict         string    `json:"verdict"`
+	ExpectedVerdict string    `json:"expected_verdict"`
+	AsExpected      bool      `json:"as_expected"`
+	Reasons         []string  `json:"reasons"`
+	// Valid is false when the measurement itself cannot be trusted (the load generator fell
+	// behind, spans were dropped); such a run never passes.
+	Valid          bool             `json:"valid"`
+	InvalidReasons []string         `json:"invalid_reasons,omitempty"`
+	Phases         []PhaseWindow    `json:"phases"`
+	Streams        []StreamResult   `json:"streams"`
+	SLOs           []SLOResult      `json:"slos"`
+	Faults         []FaultEvent     `json:"faults"`
+	DataSafety     *DataSafety      `json:"data_safety,omitempty"`
+	ServiceMap     []MapEdge        `json:"service_map,omitempty"`
+	BlastRadius    *BlastRadius     `json:"blast_radius,omitempty"`
+	Mechanisms     *Mechanisms      `json:"mechanisms,omitempty"`
+	Expectations   []Expectation    `json:"expectations"`
+	Telemetry      *TelemetryHealth `json:"telemetry,omitempty"`
+	Timeseries     []TimeBucket     `json:"timeseries,omitempty"`
+	Abort          *Abort           `json:"abort,omitempty"`
+}
+
+// PhaseWindow is one phase's span of time, in seconds from the run start.
+type PhaseWindow struct {
+	Name   string  `json:"name"`
+	StartS float64 `json:"start_s"`
+	EndS   float64 `json:"end_s"`
+}
+
+// StreamResult is one load stream, with its figures per phase and for the whole run ("all").
+type StreamResult struct {
+	Name    string        `json:"name"`
+	Request string        `json:"request"`
+	Rate    float64       `json:"rate"` // asked, per second
+	Phases  []PhaseFigure `json:"phases"`
+}
+
+// PhaseFigure is what one stream measured in one phase. Latencies are exact percentiles of the
+// raw results in milliseconds.
+type PhaseFigure struct {
+	Phase        string         `json:"phase"`
+	Requests     int            `json:"requests"`
+	Errors       int            `json:"errors"`
+	AchievedRate float64        `json:"achieved_rate"`
+	ErrorRate    float64        `json:"error_rate"` // 0..1
+	P50Ms        float64        `json:"p50_ms"`
+	P90Ms        float64        `json:"p90_ms"`
+	P95Ms        float64        `json:"p95_ms"`
+	P99Ms        float64        `json:"p99_ms"`
+	MaxMs        float64        `json:"max_ms"`
+	MeanMs       float64        `json:"mean_ms"`
+	SendLagP99Ms float64        `json:"send_lag_p99_ms"`
+	StatusCodes  map[string]int `json:"status_codes,omitempty"`
+	ErrorSamples []string       `json:"error_samples,omitempty"`
+}
+
+// SLOResult is one threshold of one stream in one phase.
+type SLOResult struct {
+	Stream    string  `json:"stream"`
+	Phase     string  `json:"phase"`
+	Threshold string  `json:"threshold"`
+	Value     float64 `json:"value"`
+	Unit      string  `json:"unit"` // ms, ratio, per_s
+	Pass      bool    `json:"pass"`
+	// NoData marks a threshold evaluated on zero requests; it fails, since nothing was proven.
+	NoData bool `json:"no_data,omitempty"`
+}
+
+// FaultEvent is one fault on the timeline, times in seconds from the run start.
+type FaultEvent struct {
+	Fault     string            `json:"fault"`  // registered fault name: latency, partition, crash…
+	Target    string            `json:"target"` // edge (from->to) or component
+	Params    map[string]string `json:"params,omitempty"`
+	AppliedAt float64           `json:"applied_at"`
+	HealedAt  float64           `json:"healed_at"`
+	Error     string            `json:"error,omitempty"`
+}
+
+// DataSafety is the invariants checked after the load stopped.
+type DataSafety struct {
+	LinksAcked      int            `json:"links_acked"`
+	LinksChecked    int            `json:"links_checked"`
+	LostLinks       int            `json:"lost_links"`
+	LostLinkSamples []string       `json:"lost_link_samples,omitempty"`
+	ClicksAcked     int            `json:"clicks_acked"`
+	ClicksCounted   int            `json:"clicks_counted"`
+	MissingClicks   int            `json:"missing_clicks"`   // acked but not counted
+	DuplicateClicks int            `json:"duplicate_clicks"` // counted beyond acked
+	DroppedClicks   map[string]int `json:"dropped_clicks"`   // by cause, as the redirect service reported
+	Settled         bool           `json:"settled"`          // analytics caught up before the deadline
+	Error           string         `json:"error,omitempty"`
+}
+
+// MapEdge is one caller→callee edge learned from spans.
+type MapEdge struct {
+	From   string       `json:"from"`
+	To     string       `json:"to"`
+	Phases []EdgeFigure `json:"phases"`
+}
+
+// EdgeFigure is one edge's or service's figures in one phase.
+type EdgeFigure struct {
+	Phase     string  `json:"phase"`
+	Calls     int     `json:"calls"`
+	Errors    int     `json:"errors"`
+	ErrorRate float64 `json:"error_rate"`
+	P50Ms     float64 `json:"p50_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+}
+
+// BlastRadius says how far the faults spread.
+type BlastRadius struct {
+	Origins          []string           `json:"origin"`
+	Thresholds       BlastThresholds    `json:"thresholds"`
+	Services         []ServiceImpact    `json:"services"`
+	AffectedServices []string           `json:"affected_services"`
+	AffectedEdges    []string           `json:"affected_edges"`
+	UserImpact       map[string]float64 `json:"user_impact"` // stream → share of fault-phase requests failed or over the latency SLO
+	Propagation      []PropagationPath  `json:"propagation"`
+}
+
+// BlastThresholds decide when a service or edge counts as affected.
+type BlastThresholds struct {
+	ErrorRateDelta float64 `json:"error_rate_delta"` // absolute rise of the error rate, 0..1
+	LatencyFactor  float64 `json:"latency_factor"`   // p99 fault / p99 baseline
+	LatencyMinMs   float64 `json:"latency_min_ms"`   // and at least this many ms more
+}
+
+// ServiceImpact is one service or edge compared with its baseline.
+type ServiceImpact struct {
+	Name     string       `json:"name"`
+	Kind     string       `json:"kind"` // service | edge
+	Affected bool         `json:"affected"`
+	Why      string       `json:"why,omitempty"`
+	Phases   []EdgeFigure `json:"phases"`
+}
+
+// PropagationPath is a path errors or latency travelled, from the origin towards the entry point.
+type PropagationPath struct {
+	Path      []string `json:"path"`
+	StoppedAt string   `json:"stopped_at,omitempty"` // component where it stopped
+	StoppedBy string   `json:"stopped_by,omitempty"` // breaker, fallback, cache, timeout…
+	Reached   bool     `json:"reached_entry"`
+}
+
+// Mechanisms is what the resilience machinery did.
+type Mechanisms struct {
+	BreakerTransitions []BreakerTransition `json:"breaker_transitions"`
+	Breakers           []BreakerSummary    `json:"breakers"`
+	RetriesPerRequest  map[string]float64  `json:"retries_per_request"` // edge → mean retries per call
+	Retries            map[string]int      `json:"retries"`
+	BulkheadRejections map[string]int      `json:"bulkhead_rejections"`
+	Fallbacks          map[string]int      `json:"fallbacks"`
+	Timeouts           map[string]int      `json:"timeouts"`
+	RateLimited        map[string]int      `json:"rate_limited"`
+	CacheHitRatio      map[string]float64  `json:"cache_hit_ratio"` // phase → ratio
+}
+
+// BreakerTransition is one state change, at seconds from the run start.
+type BreakerTransition struct {
+	Service string  `json:"service"`
+	Edge    string  `json:"edge"`
+	From    string  `json:"from"`
+	To      string  `json:"to"`
+	AtS     float64 `json:"at_s"`
+}
+
+// BreakerSummary times a breaker against the fault on its edge.
+type BreakerSummary struct {
+	Edge         string   `json:"edge"`
+	Opened       bool     `json:"opened"`
+	OpenAfterS   *float64 `json:"open_after_s,omitempty"`   // from fault start to first open
+	ClosedAfterS *float64 `json:"closed_after_s,omitempty"` // from heal to closed
+}
+
+// Expectation is one line of the scenario's expect block, judged.
+type Expectation struct {
+	What     string `json:"what"`
+	Expected string `json:"expected"`
+	Observed string `json:"observed"`
+	Pass     bool   `json:"pass"`
+}
+
+// TelemetryHealth counts what the observation itself lost.
+type TelemetryHealth struct {
+	SpansReceived     int      `json:"spans_received"`
+	SpansRejected     int      `json:"spans_rejected"`
+	SpansDroppedByLab int      `json:"spans_dropped_by_lab"`
+	SpansDroppedBySDK int      `json:"spans_dropped_by_sdk"`
+	Notes             []string `json:"notes,omitempty"`
+}
+
+// TimeBucket is one second of one stream, for charts.
+type TimeBucket struct {
+	Stream   string  `json:"stream"`
+	T        float64 `json:"t"` // seconds from start
+	Requests int     `json:"requests"`
+	Errors   int     `json:"errors"`
+	P50Ms    float64 `json:"p50_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	MaxMs    float64 `json:"max_ms"`
+}
+
+// Abort tells why and when a run was stopped early.
+type Abort struct {
+	Condition string  `json:"condition"`
+	AtS       float64 `json:"at_s"`
+	HealedInS float64 `json:"healed_in_s"`
+}
