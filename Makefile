@@ -1,0 +1,41 @@
+# Faultline — every target installs what it needs first (make deps).
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/faultline
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the lab and the tests need: real servers, never fakes.
+DEBS := postgresql redis-server chromium
+
+.PHONY: deps build test test-short demo catalogue verdict-power bench fuzz clean
+
+deps: ## install PostgreSQL, Redis and Chromium with apt-get when missing; download Go modules
+	@scripts/deps.sh $(DEBS)
+	@$(GO) mod download
+
+build: ## build the one binary
+	$(GO) build -o $(BIN) ./cmd/faultline
+
+test: deps ## everything CI runs: unit, integration (real servers), scenario smoke tests
+	$(GO) vet ./...
+	$(GO) test -count=1 -p 2 -timeout 25m ./...
+
+test-short: ## unit tests only, no servers
+	$(GO) test -short -count=1 ./...
+
+demo: deps build ## run the smoke scenario end to end and write its report under runs/
+	$(BIN) run scenarios/smoke.yaml
+
+catalogue: deps build ## run every scenario of the catalogue
+	$(BIN) run scenarios/
+
+verdict-power: deps build ## run each scenario against the mutants that remove its protection
+	$(BIN) mutate scenarios/
+
+bench: deps build ## benchmarks recorded in BENCHMARKS.md
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./lab/... ./lab/otlp/... ./scenarios/load/...
+
+fuzz: ## a short fuzz pass over every parser and handler
+	@scripts/fuzz.sh 10s
+
+clean:
+	rm -rf bin runs

@@ -1,0 +1,160 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/toxics"
+)
+
+// plannedFault is one fault of the scenario, ready to apply.
+type plannedFault struct {
+	Name   string        // registered fault name
+	Target string        // edge or component
+	At     time.Duration // from the load start
+	For    time.Duration // how long it stays; 0 = until the end of the run
+	Fault  toxics.Fault
+	Params map[string]string // for the timeline
+}
+
+// scheduler applies faults at their offsets and guarantees every undo runs exactly once, on
+// every exit path (end of schedule, abort, error, cancellation).
+type scheduler struct {
+	env   toxics.Env
+	start time.Time
+	log   func(format string, args ...any)
+
+	mu       sync.Mutex
+	timeline []reports.FaultEvent
+	undos    map[int]toxics.Undo
+	active   map[int]bool
+}
+
+func newScheduler(env toxics.Env, start time.Time, log func(string, ...any)) *scheduler {
+	return &scheduler{env: env, start: start, log: log, undos: map[int]toxics.Undo{}, active: map[int]bool{}}
+}
+
+// run walks the plan until every fault is applied and healed or ctx ends; it always heals what it
+// applied before returning. end is the run's duration: faults without For are healed there.
+func (s *scheduler) run(ctx context.Context, plan []plannedFault, end time.Duration) {
+	type step struct {
+		at    time.Duration
+		i     int
+		apply bool
+	}
+	var steps []step
+	for i, f := range plan {
+		s.timeline = append(s.timeline, reports.FaultEvent{Fault: f.Name, Target: f.Target, Params: f.Params, AppliedAt: -1, HealedAt: -1})
+		stop := end
+		if f.For > 0 && f.At+f.For < end {
+			stop = f.At + f.For
+		}
+		steps = append(steps, step{f.At, i, true}, step{stop, i, false})
+	}
+	// Heals before applies at the same instant, so back-to-back faults on one target don't overlap.
+	sort.SliceStable(steps, func(a, b int) bool {
+		if steps[a].at != steps[b].at {
+			return steps[a].at < steps[b].at
+		}
+		return !steps[a].apply && steps[b].apply
+	})
+	defer s.healAll(context.WithoutCancel(ctx))
+	for _, st := range steps {
+		wait := time.Until(s.start.Add(st.at))
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		if st.apply {
+			s.apply(ctx, st.i, plan[st.i])
+		} else {
+			s.heal(context.WithoutCancel(ctx), st.i)
+		}
+	}
+}
+
+func (s *scheduler) apply(ctx context.Context, i int, f plannedFault) {
+	actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	undo, err := f.Fault.Apply(actx, s.env, f.Target)
+	at := time.Since(s.start).Seconds()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.timeline[i].AppliedAt = at
+	if err != nil {
+		s.timeline[i].Error = err.Error()
+		s.log("fault %s on %s failed to apply: %v", f.Name, f.Target, err)
+		return
+	}
+	s.undos[i] = undo
+	s.active[i] = true
+	s.log("fault %s on %s applied at %.1fs", f.Name, f.Target, at)
+}
+
+func (s *scheduler) heal(ctx context.Context, i int) {
+	s.mu.Lock()
+	undo := s.undos[i]
+	delete(s.undos, i)
+	s.mu.Unlock()
+	if undo == nil {
+		return
+	}
+	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := undo(hctx)
+	at := time.Since(s.start).Seconds()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.timeline[i].HealedAt = at
+	delete(s.active, i)
+	if err != nil {
+		s.timeline[i].Error = fmt.Sprintf("heal: %v", err)
+		s.log("fault %s on %s failed to heal: %v", s.timeline[i].Fault, s.timeline[i].Target, err)
+		return
+	}
+	s.log("fault %s on %s healed at %.1fs", s.timeline[i].Fault, s.timeline[i].Target, at)
+}
+
+// healAll undoes every fault still applied, concurrently so an abort heals within a second.
+func (s *scheduler) healAll(ctx context.Context) {
+	s.mu.Lock()
+	var idx []int
+	for i := range s.undos {
+		idx = append(idx, i)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, i := range idx {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.heal(ctx, i) }()
+	}
+	wg.Wait()
+}
+
+// activeFaults names the faults applied right now, for the progress line.
+func (s *scheduler) activeFaults() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for i := range s.active {
+		out = append(out, s.timeline[i].Fault+"@"+s.timeline[i].Target)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// events returns the timeline, safe to keep.
+func (s *scheduler) events() []reports.FaultEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]reports.FaultEvent(nil), s.timeline...)
+}
