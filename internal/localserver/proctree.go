@@ -1,0 +1,121 @@
+package localserver
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// procStat is what /proc/PID/stat says about one process.
+type procStat struct {
+	Pid, PPid, Pgid int
+	State           byte
+}
+
+// readStat parses /proc/PID/stat; the command name may contain spaces and parentheses.
+func readStat(pid int) (procStat, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return procStat{}, false
+	}
+	f := strings.Fields(s[i+2:])
+	if len(f) < 3 {
+		return procStat{}, false
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	pgid, _ := strconv.Atoi(f[2])
+	return procStat{Pid: pid, PPid: ppid, Pgid: pgid, State: f[0][0]}, true
+}
+
+// Processes lists every live (not zombie) process in /proc.
+func Processes() []procStat {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	out := make([]procStat, 0, len(ents))
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, ok := readStat(pid); ok && st.State != 'Z' && st.State != 'X' {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// Tree returns root and all its live descendants. PostgreSQL backends call setsid(), so the
+// process group alone does not reach them.
+func Tree(root int) []int {
+	if root <= 0 {
+		return nil
+	}
+	procs := Processes()
+	children := map[int][]int{}
+	for _, p := range procs {
+		children[p.PPid] = append(children[p.PPid], p.Pid)
+	}
+	var out []int
+	queue := []int{root}
+	seen := map[int]bool{}
+	for len(queue) > 0 && len(out) < 10000 {
+		p := queue[0]
+		queue = queue[1:]
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		out = append(out, p)
+		queue = append(queue, children[p]...)
+	}
+	return out
+}
+
+// Alive reports whether pid is a live, non-zombie process.
+func Alive(pid int) bool {
+	st, ok := readStat(pid)
+	return ok && st.State != 'Z' && st.State != 'X'
+}
+
+// signalTree sends sig to root's process group and to every descendant.
+func signalTree(root int, sig syscall.Signal) error {
+	pids := Tree(root)
+	err := syscall.Kill(-root, sig)
+	for _, p := range pids {
+		_ = syscall.Kill(p, sig)
+	}
+	if err == syscall.ESRCH {
+		err = nil
+	}
+	return err
+}
+
+// waitGone polls until none of pids is alive or the timeout passes.
+func waitGone(pids []int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		left := false
+		for _, p := range pids {
+			if Alive(p) {
+				left = true
+				break
+			}
+		}
+		if !left {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
