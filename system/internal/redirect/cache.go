@@ -1,0 +1,140 @@
+package redirect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/faultline/faultline/system/internal/telemetry"
+)
+
+// Cache TTLs: positive answers change rarely; negative ones are kept short so a link created
+// right after a miss starts resolving quickly.
+const (
+	DefaultCacheTTL    = 10 * time.Minute
+	DefaultNegativeTTL = 30 * time.Second
+	cacheOpTimeout     = 150 * time.Millisecond
+	keyPrefix          = "r:"
+	notFoundValue      = "\x00404" // cannot be a URL, so it marks a cached "unknown code"
+)
+
+// ErrCacheMiss says the cache holds nothing for a code.
+var ErrCacheMiss = errors.New("redirect: cache miss")
+
+// Cache is the redirect cache. Get returns the url, or found=false for a cached "unknown
+// code", or ErrCacheMiss; any other error means the cache could not answer.
+type Cache interface {
+	Get(ctx context.Context, code string) (url string, found bool, err error)
+	Set(ctx context.Context, code, url string) error
+	SetNotFound(ctx context.Context, code string) error
+	Ping(ctx context.Context) error
+}
+
+// RedisCache is Cache on Redis, with a CLIENT span per command (edge redirect->redis).
+type RedisCache struct {
+	client      *redis.Client
+	tracer      trace.Tracer
+	ttl, negTTL time.Duration
+}
+
+// NewRedisCache connects lazily to addr. Timeouts are short and retries off: a slow Redis
+// must turn into a fast miss, never into a slow redirect.
+func NewRedisCache(addr string, tracer trace.Tracer) *RedisCache {
+	c := redis.NewClient(&redis.Options{
+		Addr:            addr,
+		DialTimeout:     cacheOpTimeout,
+		ReadTimeout:     cacheOpTimeout,
+		WriteTimeout:    cacheOpTimeout,
+		MaxRetries:      -1,
+		PoolSize:        64,
+		MinIdleConns:    4,
+		PoolTimeout:     cacheOpTimeout,
+		DisableIdentity: true,
+	})
+	return &RedisCache{client: c, tracer: tracer, ttl: DefaultCacheTTL, negTTL: DefaultNegativeTTL}
+}
+
+// Close releases the connections.
+func (c *RedisCache) Close() error { return c.client.Close() }
+
+func (c *RedisCache) span(ctx context.Context, op string) (context.Context, trace.Span) {
+	ctx, span := c.tracer.Start(ctx, "redis "+op, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(
+			attribute.String(telemetry.AttrPeerService, "redis"),
+			attribute.String(telemetry.AttrEdge, EdgeRedis),
+			attribute.String(telemetry.AttrDBSystem, "redis"),
+			attribute.String(telemetry.AttrDBOperation, op),
+		))
+	return ctx, span
+}
+
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// Get implements Cache.
+func (c *RedisCache) Get(ctx context.Context, code string) (string, bool, error) {
+	ctx, span := c.span(ctx, "GET")
+	ctx, cancel := context.WithTimeout(ctx, cacheOpTimeout)
+	defer cancel()
+	v, err := c.client.Get(ctx, keyPrefix+code).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		span.SetAttributes(attribute.Bool(telemetry.AttrCacheHit, false))
+		endSpan(span, nil)
+		return "", false, ErrCacheMiss
+	case err != nil:
+		err = fmt.Errorf("redirect: redis get: %w", err)
+		endSpan(span, err)
+		return "", false, err
+	}
+	span.SetAttributes(attribute.Bool(telemetry.AttrCacheHit, true))
+	endSpan(span, nil)
+	if v == notFoundValue {
+		return "", false, nil
+	}
+	return v, true, nil
+}
+
+// Set implements Cache.
+func (c *RedisCache) Set(ctx context.Context, code, url string) error {
+	return c.set(ctx, code, url, c.ttl)
+}
+
+// SetNotFound implements Cache.
+func (c *RedisCache) SetNotFound(ctx context.Context, code string) error {
+	return c.set(ctx, code, notFoundValue, c.negTTL)
+}
+
+func (c *RedisCache) set(ctx context.Context, code, v string, ttl time.Duration) error {
+	ctx, span := c.span(ctx, "SET")
+	ctx, cancel := context.WithTimeout(ctx, cacheOpTimeout)
+	defer cancel()
+	err := c.client.Set(ctx, keyPrefix+code, v, ttl).Err()
+	if err != nil {
+		err = fmt.Errorf("redirect: redis set: %w", err)
+	}
+	endSpan(span, err)
+	return err
+}
+
+// Ping implements Cache.
+func (c *RedisCache) Ping(ctx context.Context) error {
+	ctx, span := c.span(ctx, "PING")
+	err := c.client.Ping(ctx).Err()
+	if err != nil {
+		err = fmt.Errorf("redirect: redis ping: %w", err)
+	}
+	endSpan(span, err)
+	return err
+}
