@@ -1,0 +1,136 @@
+package toxics
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Duration is a time.Duration that decodes from "100ms"-style strings, or from a number of
+// milliseconds, so scenario files and the CLI can say either.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Ms returns the value in whole milliseconds, which is what Toxiproxy takes.
+func (d Duration) Ms() int64 { return time.Duration(d).Milliseconds() }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes the string form.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads "100ms" or 100 (milliseconds).
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		v, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("toxics: duration %q: want e.g. 100ms or 2s", s)
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var ms float64
+	if err := json.Unmarshal(b, &ms); err != nil {
+		return fmt.Errorf("toxics: duration %s: want e.g. \"100ms\" or a number of milliseconds", b)
+	}
+	*d = Duration(ms * float64(time.Millisecond))
+	return nil
+}
+
+// New returns the fault registered as name with its parameters filled from params (as found
+// in a scenario file or on the command line) and validated. An unknown parameter is an error
+// that names the fault and its known parameters.
+func New(name string, params map[string]any) (Fault, error) {
+	f, err := Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	known := ParamNames(f)
+	clean := make(map[string]any, len(params))
+	for k, v := range params {
+		if !contains(known, k) {
+			return nil, fmt.Errorf("toxics: %s: unknown parameter %q (known: %s)", name, k, strings.Join(known, ", "))
+		}
+		if d, ok := v.(time.Duration); ok {
+			v = d.String() // a bare Duration would be read as milliseconds
+		}
+		clean[k] = v
+	}
+	b, err := json.Marshal(clean)
+	if err != nil {
+		return nil, fmt.Errorf("toxics: %s: parameters: %w", name, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(f); err != nil {
+		var te *json.UnmarshalTypeError
+		if ok := asTypeError(err, &te); ok {
+			return nil, fmt.Errorf("toxics: %s: parameter %s: want %s, got %s", name, te.Field, te.Type, te.Value)
+		}
+		return nil, fmt.Errorf("toxics: %s: %w", name, err)
+	}
+	if err := f.Validate(); err != nil {
+		return nil, fmt.Errorf("toxics: %s: %w", name, err)
+	}
+	return f, nil
+}
+
+func asTypeError(err error, te **json.UnmarshalTypeError) bool {
+	t, ok := err.(*json.UnmarshalTypeError)
+	if ok {
+		*te = t
+	}
+	return ok
+}
+
+// ParamNames lists the JSON names of a fault's parameters (embedded structs flattened), sorted.
+func ParamNames(f Fault) []string {
+	var names []string
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		for i := 0; i < t.NumField(); i++ {
+			fl := t.Field(i)
+			tag, _, _ := strings.Cut(fl.Tag.Get("json"), ",")
+			if fl.Anonymous && tag == "" {
+				walk(fl.Type)
+				continue
+			}
+			if !fl.IsExported() || tag == "-" {
+				continue
+			}
+			if tag == "" {
+				tag = fl.Name
+			}
+			names = append(names, tag)
+		}
+	}
+	walk(reflect.TypeOf(f))
+	sort.Strings(names)
+	return names
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
