@@ -8,39 +8,39 @@ import (
 	"time"
 )
 
-// procStat is what /proc/PID/stat says about one process.
-type procStat struct {
+// Proc is what /proc/PID/stat says about one process.
+type Proc struct {
 	Pid, PPid, Pgid int
 	State           byte
 }
 
 // readStat parses /proc/PID/stat; the command name may contain spaces and parentheses.
-func readStat(pid int) (procStat, bool) {
+func readStat(pid int) (Proc, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return procStat{}, false
+		return Proc{}, false
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 || i+2 >= len(s) {
-		return procStat{}, false
+		return Proc{}, false
 	}
 	f := strings.Fields(s[i+2:])
 	if len(f) < 3 {
-		return procStat{}, false
+		return Proc{}, false
 	}
 	ppid, _ := strconv.Atoi(f[1])
 	pgid, _ := strconv.Atoi(f[2])
-	return procStat{Pid: pid, PPid: ppid, Pgid: pgid, State: f[0][0]}, true
+	return Proc{Pid: pid, PPid: ppid, Pgid: pgid, State: f[0][0]}, true
 }
 
 // Processes lists every live (not zombie) process in /proc.
-func Processes() []procStat {
+func Processes() []Proc {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	out := make([]procStat, 0, len(ents))
+	out := make([]Proc, 0, len(ents))
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -118,4 +118,24 @@ func waitGone(pids []int, timeout time.Duration) bool {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// StartTime returns a process's start time in clock ticks since boot (field 22 of
+// /proc/PID/stat), which tells a live pid from a recycled one.
+func StartTime(pid int) (uint64, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return 0, false
+	}
+	f := strings.Fields(s[i+2:])
+	if len(f) < 20 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(f[19], 10, 64)
+	return v, err == nil
 }

@@ -31,6 +31,7 @@ type Server struct {
 
 	path     string
 	args     []string
+	env      []string // nil: inherit ours
 	cred     *syscall.Credential
 	stopSig  syscall.Signal
 	out      io.Writer
@@ -75,7 +76,10 @@ func (s *Server) spawn() error {
 	cmd.Dir = s.Dir
 	cmd.Stdout = s.out
 	cmd.Stderr = s.out
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Env = s.env
+	if cmd.Env == nil {
+		cmd.Env = append(os.Environ(), "LC_ALL=C")
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: s.cred}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("localserver: start %s: %w", s.Name, err)
@@ -179,6 +183,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	return s.waitReady(ctx, 30*time.Second)
 }
+
+// Probe runs the readiness check once.
+func (s *Server) Probe(ctx context.Context) error { return s.ready(ctx) }
 
 // Pause freezes the process group with SIGSTOP.
 func (s *Server) Pause(ctx context.Context) error {
