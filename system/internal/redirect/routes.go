@@ -1,0 +1,31 @@
+package redirect
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/faultline/faultline/system/internal/httpx"
+	"github.com/faultline/faultline/system/internal/telemetry"
+)
+
+// addRoutes is the whole HTTP surface of redirect.
+func addRoutes(mux *http.ServeMux, logger *slog.Logger, tel *telemetry.Telemetry, res codeResolver, clicks clickRecorder, ready map[string]func(context.Context) error) {
+	handle := func(route string, h http.Handler) { mux.Handle(route, httpx.Instrument(tel, route, h)) }
+	handle("GET /r/{code}", handleRedirect(logger, res, clicks))
+	handle("GET /clicks", handleClicks(clicks))
+	mux.Handle("GET /healthz", httpx.HealthHandler())
+	mux.Handle("GET /readyz", httpx.ReadyHandler(ready))
+	mux.Handle("GET /metrics", tel.Handler())
+	mux.Handle("/", httpx.NotFound())
+}
+
+// NewServer returns redirect's HTTP handler; every dependency is explicit.
+func NewServer(logger *slog.Logger, tel *telemetry.Telemetry, res codeResolver, clicks clickRecorder, ready map[string]func(context.Context) error) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	addRoutes(mux, logger, tel, res, clicks, ready)
+	return mux
+}
