@@ -1,0 +1,296 @@
+package traces
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/reports"
+)
+
+// Defaults of the blast-radius thresholds, used for every zero field of reports.BlastThresholds.
+// A service or edge is affected when, in the fault phase against the baseline phase, its error
+// rate rises by at least ErrorRateDelta (absolute, 0.05 = 5 points) or its p99 is at least
+// LatencyFactor times the baseline p99 and at least LatencyMinMs more. Both phases need
+// MinCalls calls, else the verdict is "insufficient data": not affected, and said so.
+const (
+	DefaultErrorRateDelta = 0.05
+	DefaultLatencyFactor  = 2.0
+	DefaultLatencyMinMs   = 20.0
+	MinCalls              = 20
+)
+
+// Stop reasons of a propagation path, read from the fault-phase spans where it stopped.
+const (
+	StopBreaker      = "breaker"  // resilience.breaker.rejected or state open on the hop's edge
+	StopFallback     = "fallback" // resilience.fallback set
+	StopCache        = "cache"    // most of the hop's requests were cache hits
+	StopTimeout      = "timeout"  // resilience.timeout cut the slow calls short
+	StopAbsorbed     = "absorbed" // none of the above: the caller just coped
+	StopInsufficient = "insufficient data"
+	StopNoCallers    = "no traced callers"
+)
+
+// CacheShareStop is the share of cache hits above which a hop counts as shielded by its cache.
+const CacheShareStop = 0.5
+
+// WithDefaults fills the zero fields of th with the documented defaults.
+func WithDefaults(th reports.BlastThresholds) reports.BlastThresholds {
+	if th.ErrorRateDelta <= 0 {
+		th.ErrorRateDelta = DefaultErrorRateDelta
+	}
+	if th.LatencyFactor <= 0 {
+		th.LatencyFactor = DefaultLatencyFactor
+	}
+	if th.LatencyMinMs <= 0 {
+		th.LatencyMinMs = DefaultLatencyMinMs
+	}
+	return th
+}
+
+// verdict is one series judged against its baseline.
+type verdict struct {
+	affected, insufficient bool
+	why                    string
+}
+
+func judgeSeries(sr series, th reports.BlastThresholds) verdict {
+	base, fault := sr.get(reports.PhaseBaseline), sr.get(reports.PhaseFault)
+	if base.calls < MinCalls || fault.calls < MinCalls {
+		return verdict{insufficient: true, why: fmt.Sprintf(
+			"insufficient data: %d baseline and %d fault calls (need %d each)", base.calls, fault.calls, MinCalls)}
+	}
+	bf, ff := base.figure(reports.PhaseBaseline), fault.figure(reports.PhaseFault)
+	var reasons []string
+	if d := ff.ErrorRate - bf.ErrorRate; d >= th.ErrorRateDelta {
+		reasons = append(reasons, fmt.Sprintf("error rate %s → %s (+%.1f pts ≥ %.1f)",
+			pct(bf.ErrorRate), pct(ff.ErrorRate), d*100, th.ErrorRateDelta*100))
+	}
+	if ff.P99Ms >= th.LatencyFactor*bf.P99Ms && ff.P99Ms >= bf.P99Ms+th.LatencyMinMs {
+		reasons = append(reasons, fmt.Sprintf("p99 %.1f ms → %.1f ms (≥ %.1f× and +%.0f ms)",
+			bf.P99Ms, ff.P99Ms, th.LatencyFactor, th.LatencyMinMs))
+	}
+	if len(reasons) > 0 {
+		return verdict{affected: true, why: strings.Join(reasons, "; ")}
+	}
+	return verdict{why: fmt.Sprintf("within thresholds: error rate %s → %s, p99 %.1f → %.1f ms",
+		pct(bf.ErrorRate), pct(ff.ErrorRate), bf.P99Ms, ff.P99Ms)}
+}
+
+// judgeService judges a service on all its server spans and on each route alone, so a slow
+// route is not hidden by a busy fast one (20 slow creates among 300 fast redirects).
+func (ix *index) judgeService(name string, th reports.BlastThresholds) verdict {
+	v := judgeSeries(ix.svc[name], th)
+	if v.affected {
+		return v
+	}
+	routes := ix.routes[name]
+	if len(routes) < 2 {
+		return v
+	}
+	for _, r := range sortedKeys(routes) {
+		if rv := judgeSeries(routes[r], th); rv.affected {
+			return verdict{affected: true, why: "route " + r + ": " + rv.why}
+		}
+	}
+	return v
+}
+
+// OriginComponent is the component a fault target stands for: the callee of an edge
+// (link->link-db → link-db), or the component itself.
+func OriginComponent(target string) string {
+	if _, to, ok := SplitEdge(target); ok {
+		return to
+	}
+	return target
+}
+
+// BlastRadius says how far the faults on origins spread. Every service with server spans, every
+// component only seen as a callee (stores: judged from their callers' client spans) and every
+// edge of the service map is compared between the fault and baseline phases (see the Default*
+// thresholds). The propagation walks caller edges from each origin's component towards the
+// gateway: a hop continues while the caller service is affected, else the path stops there and
+// the fault-phase spans of that hop say what stopped it (breaker, fallback, cache, timeout,
+// else absorbed). userImpact (stream → share of fault-phase requests failed or too slow, from
+// the load results) is copied as given.
+func BlastRadius(spans []Span, phases []reports.PhaseWindow, start time.Time, origins []string,
+	th reports.BlastThresholds, userImpact map[string]float64) *reports.BlastRadius {
+	ix := buildIndex(spans, phases, start)
+	return ix.blastRadius(origins, WithDefaults(th), userImpact)
+}
+
+func (ix *index) blastRadius(origins []string, th reports.BlastThresholds, userImpact map[string]float64) *reports.BlastRadius {
+	br := &reports.BlastRadius{
+		Origins:          slices.Clone(origins),
+		Thresholds:       th,
+		AffectedServices: []string{},
+		AffectedEdges:    []string{},
+		UserImpact:       maps.Clone(userImpact),
+		Propagation:      []reports.PropagationPath{},
+	}
+	affected := map[string]bool{}
+	insufficient := map[string]bool{}
+	names := map[string]bool{}
+	for n := range ix.svc {
+		names[n] = true
+	}
+	for n := range ix.callee {
+		names[n] = true
+	}
+	for _, n := range sortedKeys(names) {
+		var v verdict
+		phases := ix.svc[n]
+		if phases != nil {
+			v = ix.judgeService(n, th)
+		} else {
+			phases = ix.callee[n]
+			v = judgeSeries(phases, th)
+			v.why += " (measured by its callers' client spans)"
+		}
+		br.Services = append(br.Services, reports.ServiceImpact{
+			Name: n, Kind: "service", Affected: v.affected, Why: v.why, Phases: phases.figures(ix.ph.names)})
+		if v.affected {
+			affected[n] = true
+			br.AffectedServices = append(br.AffectedServices, n)
+		}
+		insufficient[n] = v.insufficient
+	}
+	edgeAffected := map[string]bool{}
+	for _, e := range sortedKeys(ix.edges) {
+		v := judgeSeries(ix.edges[e], th)
+		br.Services = append(br.Services, reports.ServiceImpact{
+			Name: e, Kind: "edge", Affected: v.affected, Why: v.why, Phases: ix.edges[e].figures(ix.ph.names)})
+		if v.affected {
+			edgeAffected[e] = true
+			br.AffectedEdges = append(br.AffectedEdges, e)
+		}
+	}
+	w := walker{ix: ix, affected: affected, insufficient: insufficient, edgeAffected: edgeAffected, callers: ix.callers()}
+	seen := map[string]bool{}
+	for _, o := range origins {
+		c := OriginComponent(o)
+		if c == "" || seen[c] {
+			continue
+		}
+		seen[c] = true
+		w.walk([]string{c}, &br.Propagation)
+	}
+	return br
+}
+
+// callers maps a component to the edges that call it, client->gateway left out.
+func (ix *index) callers() map[string][]string {
+	out := map[string][]string{}
+	for _, e := range sortedKeys(ix.edges) {
+		from, to, _ := SplitEdge(e)
+		if from == ClientName || from == to {
+			continue
+		}
+		out[to] = append(out[to], e)
+	}
+	return out
+}
+
+type walker struct {
+	ix                     *index
+	affected, insufficient map[string]bool
+	edgeAffected           map[string]bool
+	callers                map[string][]string
+}
+
+// walk extends path (origin first) through every caller of its last component.
+func (w walker) walk(path []string, out *[]reports.PropagationPath) {
+	cur := path[len(path)-1]
+	if cur == EntryService {
+		p := reports.PropagationPath{Path: slices.Clone(path)}
+		if w.affected[cur] || w.edgeAffected[ClientName+"->"+EntryService] {
+			p.Reached = true
+		} else {
+			p.StoppedAt, p.StoppedBy = cur, w.stopReason(cur, w.prevEdge(path))
+		}
+		*out = append(*out, p)
+		return
+	}
+	var next []string
+	for _, e := range w.callers[cur] {
+		from, _, _ := SplitEdge(e)
+		if !slices.Contains(path, from) {
+			next = append(next, e)
+		}
+	}
+	if len(next) == 0 {
+		*out = append(*out, reports.PropagationPath{Path: slices.Clone(path), StoppedAt: cur, StoppedBy: StopNoCallers})
+		return
+	}
+	for _, e := range next {
+		from, _, _ := SplitEdge(e)
+		np := append(slices.Clone(path), from)
+		if w.affected[from] {
+			w.walk(np, out)
+			continue
+		}
+		*out = append(*out, reports.PropagationPath{Path: np, StoppedAt: from, StoppedBy: w.stopReason(from, e)})
+	}
+}
+
+func (w walker) prevEdge(path []string) string {
+	if len(path) < 2 {
+		return ""
+	}
+	return path[len(path)-1] + "->" + path[len(path)-2]
+}
+
+// stopReason reads the fault-phase spans of svc on edge (and svc's server spans) for what kept
+// the fault from passing svc: the first of breaker, fallback, cache, timeout that shows.
+func (w walker) stopReason(svc, edge string) string {
+	if w.insufficient[svc] {
+		return StopInsufficient
+	}
+	var breaker, fallback, timeout, cacheSeen, cacheHit int
+	for _, i := range w.ix.edgeSpans[edge] {
+		s := &w.ix.spans[i]
+		if w.ix.phase[i] != reports.PhaseFault || s.Service != svc {
+			continue
+		}
+		if s.Bool(AttrBreakerRejected) || s.Attr(AttrBreakerState) == BreakerOpen {
+			breaker++
+		}
+		if s.Attr(AttrFallback) != "" {
+			fallback++
+		}
+		if s.Bool(AttrTimeout) {
+			timeout++
+		}
+	}
+	for _, i := range w.ix.svcSpans[svc] {
+		s := &w.ix.spans[i]
+		if w.ix.phase[i] != reports.PhaseFault {
+			continue
+		}
+		if s.Attr(AttrFallback) != "" {
+			fallback++
+		}
+	}
+	for _, i := range w.ix.cacheSpans[svc] {
+		if w.ix.phase[i] != reports.PhaseFault {
+			continue
+		}
+		cacheSeen++
+		if w.ix.spans[i].Bool(AttrCacheHit) {
+			cacheHit++
+		}
+	}
+	switch {
+	case breaker > 0:
+		return StopBreaker
+	case fallback > 0:
+		return StopFallback
+	case cacheSeen > 0 && float64(cacheHit)/float64(cacheSeen) >= CacheShareStop:
+		return StopCache
+	case timeout > 0:
+		return StopTimeout
+	}
+	return StopAbsorbed
+}

@@ -1,0 +1,303 @@
+package traces
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/faultline/faultline/reports"
+)
+
+// spanKey finds a span by its ids.
+type spanKey struct {
+	trace TraceID
+	span  SpanID
+}
+
+// acc gathers one series' calls in one phase.
+type acc struct {
+	calls, errors int
+	durMs         []float64
+}
+
+func (a *acc) add(s *Span) {
+	a.calls++
+	if s.Failed() {
+		a.errors++
+	}
+	a.durMs = append(a.durMs, float64(s.Duration())/float64(time.Millisecond))
+}
+
+// series is one service's, route's or edge's calls per phase.
+type series map[string]*acc
+
+func (sr series) add(phase string, s *Span) {
+	a := sr[phase]
+	if a == nil {
+		a = &acc{}
+		sr[phase] = a
+	}
+	a.add(s)
+}
+
+func (sr series) get(phase string) acc {
+	if a := sr[phase]; a != nil {
+		return *a
+	}
+	return acc{}
+}
+
+// figure summarises a phase with exact (nearest-rank) percentiles.
+func (a acc) figure(phase string) reports.EdgeFigure {
+	f := reports.EdgeFigure{Phase: phase, Calls: a.calls, Errors: a.errors}
+	if a.calls > 0 {
+		f.ErrorRate = float64(a.errors) / float64(a.calls)
+	}
+	if len(a.durMs) > 0 {
+		d := append([]float64(nil), a.durMs...)
+		sort.Float64s(d)
+		f.P50Ms = round3(percentile(d, 50))
+		f.P99Ms = round3(percentile(d, 99))
+	}
+	return f
+}
+
+func (sr series) figures(phases []string) []reports.EdgeFigure {
+	out := make([]reports.EdgeFigure, 0, len(phases))
+	for _, p := range phases {
+		out = append(out, sr.get(p).figure(p))
+	}
+	return out
+}
+
+// percentile is the nearest-rank percentile of sorted values.
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	rank = min(max(rank, 1), len(sorted))
+	return sorted[rank-1]
+}
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+// phaser places a time in a phase window.
+type phaser struct {
+	windows []reports.PhaseWindow
+	start   time.Time
+	names   []string // distinct phase names, in window order
+}
+
+func newPhaser(windows []reports.PhaseWindow, start time.Time) phaser {
+	p := phaser{windows: windows, start: start}
+	seen := map[string]bool{}
+	for _, w := range windows {
+		if !seen[w.Name] {
+			seen[w.Name] = true
+			p.names = append(p.names, w.Name)
+		}
+	}
+	return p
+}
+
+// of returns the phase a time falls in, "" outside every window. Windows are half-open
+// [start, end) so a span starting on a boundary belongs to the later phase.
+func (p phaser) of(t time.Time) string {
+	s := p.sec(t)
+	for _, w := range p.windows {
+		if s >= w.StartS && s < w.EndS {
+			return w.Name
+		}
+	}
+	return ""
+}
+
+func (p phaser) sec(t time.Time) float64 { return t.Sub(p.start).Seconds() }
+
+// index is the spans cut up the ways the analyses need, built once.
+type index struct {
+	spans  []Span
+	phase  []string // per span
+	byID   map[spanKey]int
+	ph     phaser
+	wrap   []bool            // span wraps same-edge attempts (not itself a network call)
+	edges  map[string]series // edge → leaf client calls (and the entry edge)
+	svc    map[string]series // service → its server spans
+	routes map[string]map[string]series
+	// callee-only components (stores) measured from their callers' client spans
+	callee map[string]series
+	// spans by the edge they belong to (any kind), for reading mechanisms
+	edgeSpans map[string][]int
+	// server spans per service
+	svcSpans map[string][]int
+	// spans carrying cache.hit per service, one per lookup (a span whose parent in the same
+	// service also carries it is left out)
+	cacheSpans map[string][]int
+}
+
+func (ix *index) parent(i int) (int, bool) {
+	s := &ix.spans[i]
+	if s.ParentSpanID.IsZero() {
+		return 0, false
+	}
+	j, ok := ix.byID[spanKey{s.TraceID, s.ParentSpanID}]
+	return j, ok
+}
+
+// parentHas says whether the span's parent, in the same service, carries key too, so the
+// pair is one event recorded twice.
+func (ix *index) parentHas(i int, key string) bool {
+	j, ok := ix.parent(i)
+	if !ok || ix.spans[j].Service != ix.spans[i].Service {
+		return false
+	}
+	_, has := ix.spans[j].Attrs.Get(key)
+	return has
+}
+
+func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *index {
+	ix := &index{
+		spans:      spans,
+		phase:      make([]string, len(spans)),
+		byID:       make(map[spanKey]int, len(spans)),
+		ph:         newPhaser(windows, start),
+		wrap:       make([]bool, len(spans)),
+		edges:      map[string]series{},
+		svc:        map[string]series{},
+		routes:     map[string]map[string]series{},
+		callee:     map[string]series{},
+		edgeSpans:  map[string][]int{},
+		svcSpans:   map[string][]int{},
+		cacheSpans: map[string][]int{},
+	}
+	for i := range spans {
+		s := &spans[i]
+		ix.byID[spanKey{s.TraceID, s.SpanID}] = i
+		ix.phase[i] = ix.ph.of(s.Start)
+	}
+	// A client span with a same-service child on the same edge wraps attempts: the children
+	// are the network calls, so only they count towards the edge.
+	crossChild := map[int]string{} // parent span → service of a child in another service
+	for i := range spans {
+		s := &spans[i]
+		j, ok := ix.parent(i)
+		if !ok {
+			continue
+		}
+		p := &spans[j]
+		if p.Service == s.Service {
+			if e := s.Edge(); e != "" && e == p.Edge() {
+				ix.wrap[j] = true
+			}
+		} else if s.Kind == KindServer || s.Kind == KindConsumer {
+			crossChild[j] = s.Service
+		}
+	}
+	for i := range spans {
+		s := &spans[i]
+		if e := s.Edge(); e != "" {
+			ix.edgeSpans[e] = append(ix.edgeSpans[e], i)
+		}
+		if _, ok := s.Attrs.Get(AttrCacheHit); ok && !ix.parentHas(i, AttrCacheHit) {
+			ix.cacheSpans[s.Service] = append(ix.cacheSpans[s.Service], i)
+		}
+		phase := ix.phase[i]
+		switch s.Kind {
+		case KindServer:
+			ix.svcSpans[s.Service] = append(ix.svcSpans[s.Service], i)
+			if phase == "" {
+				continue
+			}
+			addTo(ix.svc, s.Service, phase, s)
+			route := s.Name
+			if r := s.Attr(AttrHTTPRoute); r != "" {
+				route = r
+			}
+			if ix.routes[s.Service] == nil {
+				ix.routes[s.Service] = map[string]series{}
+			}
+			addTo(ix.routes[s.Service], route, phase, s)
+			if s.Service == EntryService {
+				if _, ok := ix.parent(i); !ok {
+					addTo(ix.edges, ClientName+"->"+EntryService, phase, s)
+				}
+			}
+			if j, ok := ix.parent(i); ok && spans[j].Service != s.Service && !reachesVia(&spans[j]) {
+				addTo(ix.edges, spans[j].Service+"->"+s.Service, phase, s)
+			}
+		case KindClient, KindProducer:
+			if phase == "" || ix.wrap[i] {
+				continue
+			}
+			from, to := s.Service, s.Attr(AttrPeerService)
+			if f, t, ok := SplitEdge(s.Attr(AttrEdge)); ok {
+				from, to = f, t
+			}
+			if to == "" {
+				to = crossChild[i]
+			}
+			if from == "" || to == "" {
+				continue
+			}
+			addTo(ix.edges, from+"->"+to, phase, s)
+			addTo(ix.callee, to, phase, s)
+		}
+	}
+	return ix
+}
+
+// reachesVia says whether a parent span is a client span naming its callee, in which case
+// the cross-service link is already counted from that client span (or, when the callee is a
+// broker such as nats, is an asynchronous hop that is not a synchronous edge).
+func reachesVia(p *Span) bool {
+	if p.Kind != KindClient && p.Kind != KindProducer {
+		return false
+	}
+	if p.Attr(AttrPeerService) != "" {
+		return true
+	}
+	_, _, ok := SplitEdge(p.Attr(AttrEdge))
+	return ok
+}
+
+func addTo(m map[string]series, key, phase string, s *Span) {
+	sr := m[key]
+	if sr == nil {
+		sr = series{}
+		m[key] = sr
+	}
+	sr.add(phase, s)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ServiceMap returns caller→callee edges learned from spans: CLIENT spans (Service →
+// peer.service, or the edge in resilience.edge), cross-service parent/child links not already
+// named by a client span, and the entry edge client->gateway from gateway SERVER spans without a
+// parent among the spans. Calls, errors, p50 and p99 are given per phase (a span belongs to the
+// phase its start falls in); spans outside every phase window are left out. A client span that
+// only wraps same-edge attempts (retries) is not counted: its attempts are.
+func ServiceMap(spans []Span, phases []reports.PhaseWindow, start time.Time) []reports.MapEdge {
+	ix := buildIndex(spans, phases, start)
+	return ix.serviceMap()
+}
+
+func (ix *index) serviceMap() []reports.MapEdge {
+	out := make([]reports.MapEdge, 0, len(ix.edges))
+	for _, e := range sortedKeys(ix.edges) {
+		from, to, _ := SplitEdge(e)
+		out = append(out, reports.MapEdge{From: from, To: to, Phases: ix.edges[e].figures(ix.ph.names)})
+	}
+	return out
+}
+
+func pct(v float64) string { return fmt.Sprintf("%.1f%%", v*100) }

@@ -1,0 +1,390 @@
+package traces
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/reports"
+)
+
+// BreakerEvent reads a span event as a breaker state change. The contract only says state
+// changes are recorded on spans, so an event counts when its name mentions "breaker" or it
+// carries resilience.breaker.to; the new state is resilience.breaker.to, else
+// resilience.breaker.state, else "to"/"state"; the old one resilience.breaker.from, else "from".
+// The edge is the event's resilience.edge, else the span's.
+func BreakerEvent(s *Span, ev *Event) (reports.BreakerTransition, bool) {
+	to := firstAttr(ev.Attrs, AttrBreakerTo, AttrBreakerState, "to", "state")
+	if to == "" || !(strings.Contains(strings.ToLower(ev.Name), "breaker") || hasAttr(ev.Attrs, AttrBreakerTo)) {
+		return reports.BreakerTransition{}, false
+	}
+	edge := firstAttr(ev.Attrs, AttrEdge)
+	if edge == "" {
+		edge = s.Edge()
+	}
+	return reports.BreakerTransition{
+		Service: s.Service,
+		Edge:    edge,
+		From:    firstAttr(ev.Attrs, AttrBreakerFrom, "from"),
+		To:      to,
+	}, edge != ""
+}
+
+func firstAttr(a Attrs, keys ...string) string {
+	for _, k := range keys {
+		if v, ok := a.Get(k); ok && v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func hasAttr(a Attrs, key string) bool { _, ok := a.Get(key); return ok }
+
+// Mechanisms reports what the resilience machinery did, from span attributes:
+//   - retries per request per edge: over the fault-phase calls (all calls when there is no
+//     fault phase); a call's retries are its resilience.retries, else the highest
+//     resilience.attempt among its attempts minus one, else its same-edge attempt spans minus
+//     one. Edges whose spans carry neither attribute are left out: no data is not zero retries.
+//   - bulkhead rejections, fallbacks and timeouts per edge, whole run, each counted once even
+//     when a span and its same-service parent both carry the attribute;
+//   - rate limited: 429 server answers per service and route;
+//   - cache hit ratio per phase, from spans carrying cache.hit;
+//   - breaker transitions: the given ones (from metrics or logs), then span events, then changes
+//     of resilience.breaker.state between consecutive spans of one service and edge (at the
+//     start of the first span in the new state) for pairs that have neither;
+//   - per edge with a breaker: time from the start of the fault on that edge, or on a component
+//     or edge it leads to, until the first open; from that fault's heal until closed.
+func Mechanisms(spans []Span, phases []reports.PhaseWindow, start time.Time, faults []reports.FaultEvent,
+	transitions []reports.BreakerTransition) *reports.Mechanisms {
+	ix := buildIndex(spans, phases, start)
+	return ix.mechanisms(faults, transitions)
+}
+
+func (ix *index) mechanisms(faults []reports.FaultEvent, given []reports.BreakerTransition) *reports.Mechanisms {
+	m := &reports.Mechanisms{
+		RetriesPerRequest:  map[string]float64{},
+		Retries:            map[string]int{},
+		BulkheadRejections: map[string]int{},
+		Fallbacks:          map[string]int{},
+		Timeouts:           map[string]int{},
+		RateLimited:        map[string]int{},
+		CacheHitRatio:      map[string]float64{},
+	}
+	hasFault := false
+	for _, p := range ix.phase {
+		if p == reports.PhaseFault {
+			hasFault = true
+			break
+		}
+	}
+	type retryAcc struct {
+		calls, retries int
+		seen           bool
+	}
+	retry := map[string]*retryAcc{}
+	for _, e := range sortedKeys(ix.edgeSpans) {
+		for _, i := range ix.edgeSpans[e] {
+			s := &ix.spans[i]
+			for _, c := range []struct {
+				key string
+				m   map[string]int
+			}{{AttrBulkheadRejected, m.BulkheadRejections}, {AttrTimeout, m.Timeouts}} {
+				if s.Bool(c.key) && !ix.parentOnEdgeHas(i, c.key) {
+					c.m[e]++
+				}
+			}
+			if s.Attr(AttrFallback) != "" && !ix.parentOnEdgeHas(i, AttrFallback) {
+				m.Fallbacks[e]++
+			}
+			if ix.onSameEdge(i) { // an attempt inside a call: its call counts it
+				continue
+			}
+			r, known := ix.retriesOf(i)
+			ra := retry[e]
+			if ra == nil {
+				ra = &retryAcc{}
+				retry[e] = ra
+			}
+			ra.seen = ra.seen || known
+			m.Retries[e] += r
+			if !hasFault || ix.phase[i] == reports.PhaseFault {
+				ra.calls++
+				ra.retries += r
+			}
+		}
+	}
+	for e, ra := range retry {
+		if !ra.seen {
+			delete(m.Retries, e)
+			continue
+		}
+		if ra.calls > 0 {
+			m.RetriesPerRequest[e] = math.Round(float64(ra.retries)/float64(ra.calls)*1000) / 1000
+		}
+	}
+	for svc, idx := range ix.svcSpans {
+		for _, i := range idx {
+			if code, ok := ix.spans[i].Int(AttrStatusCode); ok && code == 429 {
+				key := ix.spans[i].Name
+				if svc != EntryService {
+					key = svc + " " + key
+				}
+				m.RateLimited[key]++
+			}
+		}
+	}
+	hits, seen := map[string]int{}, map[string]int{}
+	for _, idx := range ix.cacheSpans {
+		for _, i := range idx {
+			p := ix.phase[i]
+			if p == "" {
+				continue
+			}
+			seen[p]++
+			if ix.spans[i].Bool(AttrCacheHit) {
+				hits[p]++
+			}
+		}
+	}
+	for p, n := range seen {
+		m.CacheHitRatio[p] = math.Round(float64(hits[p])/float64(n)*10000) / 10000
+	}
+	m.BreakerTransitions = ix.transitions(given)
+	m.Breakers = ix.breakerSummaries(m.BreakerTransitions, faults)
+	return m
+}
+
+// onSameEdge says whether span i is an attempt under a same-service, same-edge parent.
+func (ix *index) onSameEdge(i int) bool {
+	j, ok := ix.parent(i)
+	return ok && ix.spans[j].Service == ix.spans[i].Service && ix.spans[j].Edge() == ix.spans[i].Edge()
+}
+
+func (ix *index) parentOnEdgeHas(i int, key string) bool {
+	if !ix.onSameEdge(i) {
+		return false
+	}
+	j, _ := ix.parent(i)
+	v := ix.spans[j].Attr(key)
+	return v != "" && v != "false"
+}
+
+// retriesOf counts the retries of the call span i stands for; known is false when no span of
+// the call carries resilience.retries or resilience.attempt.
+func (ix *index) retriesOf(i int) (retries int, known bool) {
+	s := &ix.spans[i]
+	if n, ok := s.Int(AttrRetries); ok {
+		return max(n, 0), true
+	}
+	if !ix.wrap[i] {
+		if a, ok := s.Int(AttrAttempt); ok {
+			return max(a-1, 0), true
+		}
+		return 0, false
+	}
+	// A wrapper without resilience.retries: look at its attempts.
+	maxAttempt, attempts := 0, 0
+	for _, j := range ix.edgeSpans[s.Edge()] {
+		if p, ok := ix.parent(j); !ok || p != i {
+			continue
+		}
+		attempts++
+		if a, ok := ix.spans[j].Int(AttrAttempt); ok && a > maxAttempt {
+			maxAttempt = a
+		}
+	}
+	if maxAttempt > 0 {
+		return maxAttempt - 1, true
+	}
+	return max(attempts-1, 0), false
+}
+
+type pairKey struct{ service, edge string }
+
+// transitions merges the given transitions, span events and attribute changes, sorted by time.
+func (ix *index) transitions(given []reports.BreakerTransition) []reports.BreakerTransition {
+	out := []reports.BreakerTransition{}
+	have := map[pairKey]bool{}
+	for _, t := range given {
+		out = append(out, t)
+		have[pairKey{t.Service, t.Edge}] = true
+	}
+	fromEvents := map[pairKey]bool{}
+	for i := range ix.spans {
+		s := &ix.spans[i]
+		for k := range s.Events {
+			t, ok := BreakerEvent(s, &s.Events[k])
+			if !ok {
+				continue
+			}
+			pk := pairKey{t.Service, t.Edge}
+			if have[pk] {
+				continue
+			}
+			t.AtS = round3(ix.ph.sec(s.Events[k].Time))
+			out = append(out, t)
+			fromEvents[pk] = true
+		}
+	}
+	for pk := range fromEvents {
+		have[pk] = true
+	}
+	// Attribute changes, for pairs nobody reported transitions for.
+	type obs struct {
+		at    time.Time
+		state string
+	}
+	states := map[pairKey][]obs{}
+	for i := range ix.spans {
+		s := &ix.spans[i]
+		st := s.Attr(AttrBreakerState)
+		if st == "" {
+			continue
+		}
+		pk := pairKey{s.Service, s.Edge()}
+		if pk.edge == "" || have[pk] {
+			continue
+		}
+		states[pk] = append(states[pk], obs{s.Start, st})
+	}
+	for pk, seq := range states {
+		sort.SliceStable(seq, func(a, b int) bool { return seq[a].at.Before(seq[b].at) })
+		for k := 1; k < len(seq); k++ {
+			if seq[k].state != seq[k-1].state {
+				out = append(out, reports.BreakerTransition{Service: pk.service, Edge: pk.edge,
+					From: seq[k-1].state, To: seq[k].state, AtS: round3(ix.ph.sec(seq[k].at))})
+			}
+		}
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		if out[a].AtS != out[b].AtS {
+			return out[a].AtS < out[b].AtS
+		}
+		return out[a].Edge < out[b].Edge
+	})
+	return out
+}
+
+// breakerSummaries times each edge's breaker against the fault it answered to.
+func (ix *index) breakerSummaries(ts []reports.BreakerTransition, faults []reports.FaultEvent) []reports.BreakerSummary {
+	edges := map[string]bool{}
+	for _, t := range ts {
+		edges[t.Edge] = true
+	}
+	for e, idx := range ix.edgeSpans {
+		for _, i := range idx {
+			if ix.spans[i].Attr(AttrBreakerState) != "" {
+				edges[e] = true
+				break
+			}
+		}
+	}
+	out := []reports.BreakerSummary{}
+	for _, e := range sortedKeys(edges) {
+		var seq []reports.BreakerTransition
+		for _, t := range ts {
+			if t.Edge == e {
+				seq = append(seq, t)
+			}
+		}
+		bs := reports.BreakerSummary{Edge: e}
+		for _, t := range seq {
+			bs.Opened = bs.Opened || t.To == BreakerOpen
+		}
+		if f, openAt, ok := ix.faultAndOpen(e, seq, faults); ok {
+			bs.OpenAfterS = ptr(round3(openAt - f.AppliedAt))
+			if f.HealedAt > 0 {
+				if c, ok := closedAfter(seq, f.HealedAt); ok {
+					bs.ClosedAfterS = ptr(round3(c))
+				}
+			}
+		}
+		out = append(out, bs)
+	}
+	return out
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// faultAndOpen finds the first fault edge e answers to after whose start the breaker opened
+// (before the heal, when there is one), and when it opened.
+func (ix *index) faultAndOpen(e string, seq []reports.BreakerTransition, faults []reports.FaultEvent) (reports.FaultEvent, float64, bool) {
+	related := make([]reports.FaultEvent, 0, len(faults))
+	for _, f := range faults {
+		if f.Error == "" && ix.leadsTo(e, f.Target) {
+			related = append(related, f)
+		}
+	}
+	sort.SliceStable(related, func(a, b int) bool { return related[a].AppliedAt < related[b].AppliedAt })
+	for _, f := range related {
+		for _, t := range seq {
+			if t.To != BreakerOpen || t.AtS < f.AppliedAt {
+				continue
+			}
+			if f.HealedAt > 0 && t.AtS > f.HealedAt {
+				break
+			}
+			return f, t.AtS, true
+		}
+	}
+	return reports.FaultEvent{}, 0, false
+}
+
+// leadsTo says whether calls on edge e reach target: target is e itself, its callee, or a
+// component or edge downstream of its callee in the service map.
+func (ix *index) leadsTo(e, target string) bool {
+	if e == target {
+		return true
+	}
+	_, callee, ok := SplitEdge(e)
+	if !ok {
+		return false
+	}
+	goal := target
+	if from, _, isEdge := SplitEdge(target); isEdge {
+		goal = from // an edge is reached once its caller is
+	}
+	seen := map[string]bool{callee: true}
+	queue := []string{callee}
+	callees := map[string][]string{}
+	for k := range ix.edges {
+		f, t, _ := SplitEdge(k)
+		callees[f] = append(callees[f], t)
+	}
+	for len(queue) > 0 {
+		c := queue[0]
+		queue = queue[1:]
+		if c == goal || c == target {
+			return true
+		}
+		for _, n := range callees[c] {
+			if !seen[n] {
+				seen[n] = true
+				queue = append(queue, n)
+			}
+		}
+	}
+	return false
+}
+
+// closedAfter returns how long after healedAt the breaker was closed: 0 when it already was.
+func closedAfter(seq []reports.BreakerTransition, healedAt float64) (float64, bool) {
+	state := BreakerClosed
+	for _, t := range seq {
+		if t.AtS > healedAt {
+			break
+		}
+		state = t.To
+	}
+	if state == BreakerClosed {
+		return 0, true
+	}
+	for _, t := range seq {
+		if t.AtS > healedAt && t.To == BreakerClosed {
+			return t.AtS - healedAt, true
+		}
+	}
+	return 0, false
+}
