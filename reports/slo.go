@@ -1,0 +1,353 @@
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Sample is one load request as reports sees it; callers convert their own result type, so
+// reports imports no load generator.
+type Sample struct {
+	Stream  string
+	Phase   string        // set by AssignPhases from At
+	At      time.Duration // scheduled send time, from the run start
+	Lag     time.Duration // actual send time minus scheduled send time
+	Latency time.Duration
+	Code    int    // HTTP status, 0 on a transport error
+	Err     string // transport error or non-success status text
+}
+
+// Failed says whether a sample counts as an error: a transport error or any status outside
+// 2xx/3xx (a 302 redirect is the shortener's success).
+func (s Sample) Failed() bool {
+	return s.Err != "" || s.Code < 200 || s.Code >= 400
+}
+
+// Units of a threshold's value.
+const (
+	UnitMs    = "ms"
+	UnitRatio = "ratio"
+	UnitPerS  = "per_s"
+)
+
+// Threshold is one k6-style condition such as `p(99)<50ms`, `errors<0.1%` or `rate>=95/s`.
+// Value is in Unit: milliseconds for latencies, 0..1 for errors, per second for rate.
+type Threshold struct {
+	Raw        string  `json:"raw"`
+	Metric     string  `json:"metric"` // p, avg, med, min, max, errors, rate
+	Percentile float64 `json:"percentile,omitempty"`
+	Op         string  `json:"op"` // <, <=, >, >=
+	Value      float64 `json:"value"`
+	Unit       string  `json:"unit"`
+}
+
+// ErrThreshold is wrapped by every threshold parse error.
+var ErrThreshold = errors.New("invalid threshold")
+
+var thresholdRE = regexp.MustCompile(`^\s*(p\(\s*([0-9]+(?:\.[0-9]+)?)\s*\)|avg|med|min|max|errors|rate)\s*(<=|>=|<|>)\s*(\S+)\s*$`)
+
+// ParseThreshold parses k6 threshold syntax. Latencies take a Go duration (`50ms`, `1.5s`) or
+// a bare number of milliseconds as k6 does; errors take a percentage (`0.1%`) or a ratio in
+// 0..1; rate takes `95/s` or a bare number per second.
+func ParseThreshold(s string) (Threshold, error) {
+	m := thresholdRE.FindStringSubmatch(s)
+	if m == nil {
+		return Threshold{}, fmt.Errorf("%w %q: expected METRIC OP VALUE with METRIC one of p(N), avg, med, min, max, errors, rate and OP one of <, <=, >, >= (e.g. p(99)<50ms, errors<0.1%%, rate>=95/s)", ErrThreshold, s)
+	}
+	t := Threshold{Raw: strings.TrimSpace(s), Metric: m[1], Op: m[3]}
+	if strings.HasPrefix(m[1], "p(") {
+		t.Metric = "p"
+		p, err := strconv.ParseFloat(m[2], 64)
+		if err != nil || p <= 0 || p > 100 {
+			return Threshold{}, fmt.Errorf("%w %q: expected a percentile in (0, 100]", ErrThreshold, s)
+		}
+		t.Percentile = p
+	}
+	v, unit, err := parseValue(t.Metric, m[4])
+	if err != nil {
+		return Threshold{}, fmt.Errorf("%w %q: %v", ErrThreshold, s, err)
+	}
+	t.Value, t.Unit = v, unit
+	return t, nil
+}
+
+func parseValue(metric, raw string) (float64, string, error) {
+	switch metric {
+	case "errors":
+		ratio, err := parseRatio(raw)
+		return ratio, UnitRatio, err
+	case "rate":
+		num := strings.TrimSuffix(raw, "/s")
+		v, err := strconv.ParseFloat(num, 64)
+		if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			return 0, "", fmt.Errorf("expected a rate like 95/s, got %q", raw)
+		}
+		return v, UnitPerS, nil
+	default:
+		if v, err := strconv.ParseFloat(raw, 64); err == nil {
+			if v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+				return 0, "", fmt.Errorf("expected a non-negative latency, got %q", raw)
+			}
+			return v, UnitMs, nil
+		}
+		d, err := time.ParseDuration(raw)
+		if err != nil || d < 0 {
+			return 0, "", fmt.Errorf("expected a latency like 50ms or 1s, got %q", raw)
+		}
+		return float64(d) / float64(time.Millisecond), UnitMs, nil
+	}
+}
+
+func parseRatio(raw string) (float64, error) {
+	pct := strings.HasSuffix(raw, "%")
+	v, err := strconv.ParseFloat(strings.TrimSuffix(raw, "%"), 64)
+	if err == nil && pct {
+		v /= 100
+	}
+	if err != nil || v < 0 || v > 1 || math.IsNaN(v) {
+		return 0, fmt.Errorf("expected a percentage like 0.1%% or a ratio in 0..1, got %q", raw)
+	}
+	return v, nil
+}
+
+// ParseRatio reads a share such as `5%` or `0.05` (0..1), as used by user-impact bounds.
+func ParseRatio(raw string) (float64, error) { return parseRatio(strings.TrimSpace(raw)) }
+
+// Holds says whether the measured value satisfies the threshold.
+func (t Threshold) Holds(v float64) bool {
+	switch t.Op {
+	case "<":
+		return v < t.Value
+	case "<=":
+		return v <= t.Value
+	case ">":
+		return v > t.Value
+	case ">=":
+		return v >= t.Value
+	}
+	return false // an unparsed operator never passes
+}
+
+// Measure computes the threshold's metric over samples observed in a window of windowS
+// seconds. ok is false when there is nothing to measure (no samples): the caller must then
+// fail, never pass, because nothing was proven.
+func (t Threshold) Measure(samples []Sample, windowS float64) (v float64, ok bool) {
+	if len(samples) == 0 {
+		return 0, false
+	}
+	switch t.Metric {
+	case "errors":
+		return float64(countErrors(samples)) / float64(len(samples)), true
+	case "rate":
+		if windowS <= 0 {
+			return 0, false
+		}
+		return float64(len(samples)) / windowS, true
+	}
+	lat := sortedLatencies(samples)
+	switch t.Metric {
+	case "p":
+		return Percentile(lat, t.Percentile), true
+	case "med":
+		return Percentile(lat, 50), true
+	case "min":
+		return lat[0], true
+	case "max":
+		return lat[len(lat)-1], true
+	case "avg":
+		return mean(lat), true
+	}
+	return 0, false
+}
+
+// Percentile is the exact nearest-rank percentile of ascending values: the smallest value
+// such that at least p% of values are ≤ it (rank ⌈p/100·n⌉). No interpolation, so the value
+// reported always happened. It returns 0 for no values.
+func Percentile(sorted []float64, p float64) float64 {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(p / 100 * float64(n)))
+	return sorted[min(max(rank, 1), n)-1]
+}
+
+// sortedLatencies returns every sample's latency in ms, ascending. Failed requests count:
+// leaving them out would let a timeout or a hung connection improve the percentile.
+func sortedLatencies(samples []Sample) []float64 {
+	out := make([]float64, len(samples))
+	for i, s := range samples {
+		out[i] = ms(s.Latency)
+	}
+	sort.Float64s(out)
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func mean(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	sum := 0.0
+	for _, x := range v {
+		sum += x
+	}
+	return sum / float64(len(v))
+}
+
+func countErrors(samples []Sample) int {
+	n := 0
+	for _, s := range samples {
+		if s.Failed() {
+			n++
+		}
+	}
+	return n
+}
+
+// StreamSpec describes a load stream for the figures.
+type StreamSpec struct {
+	Name    string
+	Request string
+	Rate    float64 // asked, per second (the final rate of a ramp)
+}
+
+// SLOSpec is one SLO of a scenario: thresholds for one stream in some phases.
+type SLOSpec struct {
+	Stream     string
+	Phases     []string
+	Thresholds []Threshold
+}
+
+// maxErrorSamples bounds the distinct error texts kept per stream and phase.
+const maxErrorSamples = 5
+
+// Figures computes each stream's figures in every phase window and over the whole run
+// (PhaseAll). Samples must carry their Phase (see AssignPhases).
+func Figures(samples []Sample, streams []StreamSpec, windows []PhaseWindow) []StreamResult {
+	out := make([]StreamResult, 0, len(streams))
+	names := append(phaseNames(windows), PhaseAll)
+	for _, st := range streams {
+		res := StreamResult{Name: st.Name, Request: st.Request, Rate: st.Rate}
+		for _, ph := range names {
+			w, _ := Window(windows, ph)
+			res.Phases = append(res.Phases, phaseFigure(selectSamples(samples, st.Name, ph), ph, w.EndS-w.StartS))
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+func phaseNames(windows []PhaseWindow) []string {
+	names := make([]string, 0, len(windows))
+	for _, w := range windows {
+		names = append(names, w.Name)
+	}
+	return names
+}
+
+// selectSamples returns a stream's samples in one phase (every phase for PhaseAll).
+func selectSamples(samples []Sample, stream, phase string) []Sample {
+	var out []Sample
+	for _, s := range samples {
+		if s.Stream == stream && (phase == PhaseAll || s.Phase == phase) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func phaseFigure(samples []Sample, phase string, windowS float64) PhaseFigure {
+	f := PhaseFigure{Phase: phase, Requests: len(samples)}
+	if len(samples) == 0 {
+		return f
+	}
+	f.Errors = countErrors(samples)
+	f.ErrorRate = float64(f.Errors) / float64(len(samples))
+	if windowS > 0 {
+		f.AchievedRate = float64(len(samples)) / windowS
+	}
+	lat := sortedLatencies(samples)
+	f.P50Ms, f.P90Ms, f.P95Ms, f.P99Ms = Percentile(lat, 50), Percentile(lat, 90), Percentile(lat, 95), Percentile(lat, 99)
+	f.MaxMs, f.MeanMs = lat[len(lat)-1], mean(lat)
+	lags := make([]float64, len(samples))
+	f.StatusCodes = map[string]int{}
+	for i, s := range samples {
+		lags[i] = ms(s.Lag)
+		code := strconv.Itoa(s.Code)
+		if s.Code == 0 {
+			code = "transport_error"
+		}
+		f.StatusCodes[code]++
+		if s.Failed() && s.Err != "" && len(f.ErrorSamples) < maxErrorSamples && !slices.Contains(f.ErrorSamples, s.Err) {
+			f.ErrorSamples = append(f.ErrorSamples, s.Err)
+		}
+	}
+	sort.Float64s(lags)
+	f.SendLagP99Ms = Percentile(lags, 99)
+	return f
+}
+
+// EvaluateSLOs judges every threshold of every SLO in each of its phases. A phase with no
+// requests (or one the run does not have) fails with NoData.
+func EvaluateSLOs(samples []Sample, slos []SLOSpec, windows []PhaseWindow) []SLOResult {
+	var out []SLOResult
+	for _, slo := range slos {
+		for _, ph := range slo.Phases {
+			w, known := Window(windows, ph)
+			sel := selectSamples(samples, slo.Stream, ph)
+			for _, t := range slo.Thresholds {
+				r := SLOResult{Stream: slo.Stream, Phase: ph, Threshold: t.Raw, Unit: t.Unit}
+				v, ok := t.Measure(sel, w.EndS-w.StartS)
+				if !known || !ok {
+					r.NoData = true
+				} else {
+					r.Value, r.Pass = v, t.Holds(v)
+				}
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// Timeseries buckets each stream's samples by the second of their scheduled time.
+func Timeseries(samples []Sample) []TimeBucket {
+	type key struct {
+		stream string
+		sec    int64
+	}
+	groups := map[key][]Sample{}
+	for _, s := range samples {
+		k := key{s.Stream, int64(s.At / time.Second)}
+		groups[k] = append(groups[k], s)
+	}
+	keys := make([]key, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].stream != keys[j].stream {
+			return keys[i].stream < keys[j].stream
+		}
+		return keys[i].sec < keys[j].sec
+	})
+	out := make([]TimeBucket, 0, len(keys))
+	for _, k := range keys {
+		g := groups[k]
+		lat := sortedLatencies(g)
+		out = append(out, TimeBucket{
+			Stream: k.stream, T: float64(k.sec), Requests: len(g), Errors: countErrors(g),
+			P50Ms: Percentile(lat, 50), P99Ms: Percentile(lat, 99), MaxMs: lat[len(lat)-1],
+		})
+	}
+	return out
+}

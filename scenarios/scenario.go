@@ -1,0 +1,345 @@
+// Package scenarios defines the scenario file format, parses it strictly and validates it.
+package scenarios
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/faultline/faultline/reports"
+)
+
+// Limits that keep a scenario bounded on a shared machine.
+const (
+	MaxRate      = 20000     // requests per second per stream
+	MaxDuration  = time.Hour // per scenario
+	MaxCodes     = 100000    // links created by the setup step
+	DefaultSeed  = 1         // when the file gives none
+	DefaultCodes = 50        // codes a {code} stream draws from
+)
+
+// DefaultBody is the POST body template; <seq> is the request's sequence number in its stream
+// and <n> an account number 1..10 derived from it.
+const DefaultBody = `{"url": "https://example.com/<seq>", "account": "acct-<n>"}`
+
+// Duration is a time.Duration written as "20s" in YAML and JSON.
+type Duration time.Duration
+
+// D returns the standard duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes the duration as a string such as "20s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// MarshalYAML writes the duration as a string such as "20s".
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// Scenario is one parsed and validated scenario file.
+type Scenario struct {
+	File        string   `json:"file,omitempty" yaml:"file,omitempty"`
+	Name        string   `json:"name" yaml:"name"`
+	Description string   `json:"description,omitempty" yaml:"description,omitempty"`
+	Profile     string   `json:"profile" yaml:"profile"`
+	Seed        int64    `json:"seed" yaml:"seed"`
+	Duration    Duration `json:"duration" yaml:"duration"`
+	Load        []Stream `json:"load" yaml:"load"`
+	Setup       Setup    `json:"setup" yaml:"setup"`
+	Faults      []Fault  `json:"faults" yaml:"faults"`
+	SLOs        []SLO    `json:"slos" yaml:"slos"`
+	Expect      Expect   `json:"expect" yaml:"expect"`
+	// Blast overrides the blast-radius thresholds; a zero field keeps the lab's default.
+	Blast     reports.BlastThresholds `json:"blast" yaml:"blast"`
+	AbortWhen []Abort                 `json:"abort_when,omitempty" yaml:"abort_when,omitempty"`
+}
+
+// Stream is one named open-model load stream.
+type Stream struct {
+	Name    string  `json:"name" yaml:"name"`
+	Request string  `json:"request" yaml:"request"` // "METHOD /path", {code} is replaced by a setup code
+	Method  string  `json:"method" yaml:"method"`
+	Path    string  `json:"path" yaml:"path"`
+	Rate    float64 `json:"rate" yaml:"rate"` // per second; with a ramp, the rate it ends at
+	Ramp    *Ramp   `json:"ramp,omitempty" yaml:"ramp,omitempty"`
+	Body    string  `json:"body,omitempty" yaml:"body,omitempty"`   // POST only
+	Codes   int     `json:"codes,omitempty" yaml:"codes,omitempty"` // {code} streams only
+	pos     Pos
+}
+
+// UsesCodes says whether the stream's path draws from the setup codes.
+func (s Stream) UsesCodes() bool { return pathHasCode(s.Path) }
+
+// Ramp moves a stream's rate linearly from From to To during Over, then holds To.
+type Ramp struct {
+	From float64  `json:"from" yaml:"from"`
+	To   float64  `json:"to" yaml:"to"`
+	Over Duration `json:"over" yaml:"over"`
+}
+
+// Setup is what the lab prepares before the load starts.
+type Setup struct {
+	Links int `json:"links" yaml:"links"` // links created through the gateway; their codes feed {code}
+}
+
+// Fault kinds, as toxics.Kind spells them.
+const (
+	KindNetwork = "network"
+	KindProcess = "process"
+)
+
+// Fault is one scheduled fault: Fault on Edge or Component from At for For.
+type Fault struct {
+	At        Duration          `json:"at" yaml:"at"`
+	For       Duration          `json:"for" yaml:"for"`
+	Fault     string            `json:"fault" yaml:"fault"`
+	Kind      string            `json:"kind" yaml:"kind"`
+	Edge      string            `json:"edge,omitempty" yaml:"edge,omitempty"`
+	Component string            `json:"component,omitempty" yaml:"component,omitempty"`
+	Params    map[string]string `json:"params,omitempty" yaml:"params,omitempty"`
+	pos       Pos
+	atPos     Pos
+	paramPos  map[string]Pos
+	paramVals map[string]any // typed as written, for toxics.New
+}
+
+// Target is the edge or component the fault acts on.
+func (f Fault) Target() string {
+	if f.Edge != "" {
+		return f.Edge
+	}
+	return f.Component
+}
+
+// Start and End bound the fault from the run start.
+func (f Fault) Start() time.Duration { return f.At.D() }
+
+// End is when the fault's undo runs.
+func (f Fault) End() time.Duration { return f.At.D() + f.For.D() }
+
+// SLO is a set of thresholds for one stream in some phases.
+type SLO struct {
+	Load       string              `json:"load" yaml:"load"`
+	Phases     []string            `json:"phases" yaml:"phases"`
+	Thresholds []string            `json:"thresholds" yaml:"thresholds"`
+	Parsed     []reports.Threshold `json:"-" yaml:"-"`
+	loadPos    Pos
+	phasePos   []Pos
+}
+
+// Spec converts the SLO for reports.EvaluateSLOs.
+func (s SLO) Spec() reports.SLOSpec {
+	return reports.SLOSpec{Stream: s.Load, Phases: s.Phases, Thresholds: s.Parsed}
+}
+
+// Expect is what the scenario's author expects the run to show.
+type Expect struct {
+	Verdict     string            `json:"verdict" yaml:"verdict"` // pass | fail
+	BlastRadius *ExpectBlast      `json:"blast_radius,omitempty" yaml:"blast_radius,omitempty"`
+	Mechanisms  *ExpectMechanisms `json:"mechanisms,omitempty" yaml:"mechanisms,omitempty"`
+	Data        *ExpectData       `json:"data,omitempty" yaml:"data,omitempty"`
+}
+
+// ExpectBlast bounds how far the faults may spread.
+type ExpectBlast struct {
+	ContainedTo         []string         `json:"contained_to,omitempty" yaml:"contained_to,omitempty"`
+	Unaffected          []string         `json:"unaffected,omitempty" yaml:"unaffected,omitempty"`
+	UserImpact          map[string]Bound `json:"user_impact,omitempty" yaml:"user_impact,omitempty"`
+	MaxAffectedServices *int             `json:"max_affected_services,omitempty" yaml:"max_affected_services,omitempty"`
+	impactPos           map[string]Pos
+}
+
+// Bound is a ceiling on a share such as "<=5%" ("5%" alone means at most 5%).
+type Bound struct {
+	Raw   string  `json:"raw"`
+	Op    string  `json:"op"`    // < or <=
+	Value float64 `json:"value"` // 0..1
+}
+
+// MarshalYAML writes the bound as written.
+func (b Bound) MarshalYAML() (any, error) { return b.Raw, nil }
+
+// Holds says whether an observed share respects the bound.
+func (b Bound) Holds(v float64) bool {
+	if b.Op == "<" {
+		return v < b.Value
+	}
+	return v <= b.Value
+}
+
+// ExpectMechanisms is what the resilience machinery should have done.
+type ExpectMechanisms struct {
+	Breakers             []ExpectBreaker    `json:"breakers,omitempty" yaml:"breakers,omitempty"`
+	MaxRetriesPerRequest map[string]float64 `json:"max_retries_per_request,omitempty" yaml:"max_retries_per_request,omitempty"`
+}
+
+// ExpectBreaker is a breaker that should open soon after its edge's fault starts and close
+// soon after it heals; a zero bound is not checked.
+type ExpectBreaker struct {
+	Edge         string   `json:"edge" yaml:"edge"`
+	OpensWithin  Duration `json:"opens_within,omitempty" yaml:"opens_within,omitempty"`
+	ClosesWithin Duration `json:"closes_within,omitempty" yaml:"closes_within,omitempty"`
+}
+
+// ExpectData bounds the data-safety counters; nil is not checked.
+type ExpectData struct {
+	LostLinks       *int `json:"lost_links,omitempty" yaml:"lost_links,omitempty"`
+	DuplicateClicks *int `json:"duplicate_clicks,omitempty" yaml:"duplicate_clicks,omitempty"`
+	MissingClicks   *int `json:"missing_clicks,omitempty" yaml:"missing_clicks,omitempty"`
+}
+
+// Abort is a condition that stops the run: Threshold true on Stream for For.
+type Abort struct {
+	Raw       string            `json:"raw" yaml:"raw"`
+	Stream    string            `json:"stream" yaml:"stream"`
+	Threshold reports.Threshold `json:"threshold" yaml:"-"`
+	For       Duration          `json:"for" yaml:"for"`
+	pos       Pos
+}
+
+// MarshalYAML writes the condition as written.
+func (a Abort) MarshalYAML() (any, error) { return a.Raw, nil }
+
+// ParseFile reads and parses one scenario file.
+func ParseFile(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses and validates a scenario; name is used in error positions. Every problem is
+// returned at once as *Errors.
+func Parse(name string, data []byte) (*Scenario, error) {
+	errs := &Errors{}
+	d := &decoder{file: name, errs: errs}
+	body := d.parseDocument(data)
+	if body == nil {
+		return nil, errs.sorted()
+	}
+	sc := d.scenario(body)
+	if sc != nil {
+		sc.File = name
+		validate(d, sc)
+	}
+	if len(errs.List) > 0 {
+		return nil, errs.sorted()
+	}
+	return sc, nil
+}
+
+// LoadDir parses every *.yaml and *.yml file of dir, sorted by name. It returns the scenarios
+// that parsed and one joined error for those that did not.
+func LoadDir(dir string) ([]*Scenario, error) {
+	var files []string
+	for _, pat := range []string{"*.yaml", "*.yml"} {
+		m, err := filepath.Glob(filepath.Join(dir, pat))
+		if err != nil {
+			return nil, fmt.Errorf("scenario: %w", err)
+		}
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	var (
+		out  []*Scenario
+		errs []error
+	)
+	for _, f := range files {
+		sc, err := ParseFile(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, sc)
+	}
+	if len(errs) > 0 {
+		return out, joinErrors(errs)
+	}
+	return out, nil
+}
+
+type multiError []error
+
+func (m multiError) Error() string {
+	s := ""
+	for i, e := range m {
+		if i > 0 {
+			s += "\n"
+		}
+		s += e.Error()
+	}
+	return s
+}
+
+func (m multiError) Unwrap() []error { return m }
+
+func joinErrors(errs []error) error { return multiError(errs) }
+
+// Phases cuts the run into phases from the fault schedule: baseline before the first fault
+// starts, fault from the first start to the last end (including any quiet gap between faults,
+// so one fault phase per run), recovery from the last end to the duration. A phase of zero
+// length is left out; with no faults the whole run is baseline.
+func (s *Scenario) Phases() []reports.PhaseWindow {
+	total := s.Duration.D().Seconds()
+	if len(s.Faults) == 0 {
+		return []reports.PhaseWindow{{Name: reports.PhaseBaseline, StartS: 0, EndS: total}}
+	}
+	first, last := s.Faults[0].Start(), s.Faults[0].End()
+	for _, f := range s.Faults[1:] {
+		first, last = min(first, f.Start()), max(last, f.End())
+	}
+	last = min(last, s.Duration.D())
+	var out []reports.PhaseWindow
+	add := func(name string, from, to float64) {
+		if to > from {
+			out = append(out, reports.PhaseWindow{Name: name, StartS: from, EndS: to})
+		}
+	}
+	add(reports.PhaseBaseline, 0, first.Seconds())
+	add(reports.PhaseFault, first.Seconds(), last.Seconds())
+	add(reports.PhaseRecovery, last.Seconds(), total)
+	return out
+}
+
+// Streams describes the load streams for reports.Figures.
+func (s *Scenario) Streams() []reports.StreamSpec {
+	out := make([]reports.StreamSpec, len(s.Load))
+	for i, st := range s.Load {
+		out[i] = reports.StreamSpec{Name: st.Name, Request: st.Request, Rate: st.Rate}
+	}
+	return out
+}
+
+// SLOSpecs converts every SLO for reports.EvaluateSLOs.
+func (s *Scenario) SLOSpecs() []reports.SLOSpec {
+	out := make([]reports.SLOSpec, len(s.SLOs))
+	for i, slo := range s.SLOs {
+		out[i] = slo.Spec()
+	}
+	return out
+}
+
+// ResolvedJSON is the scenario with every default filled in, for the run directory.
+func (s *Scenario) ResolvedJSON() ([]byte, error) {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("scenario: resolve %s: %w", s.Name, err)
+	}
+	return append(b, '\n'), nil
+}
+
+// ResolvedYAML is the scenario with every default filled in, in the scenario format itself
+// (normalised: shorthands expanded), for the run directory.
+func (s *Scenario) ResolvedYAML() ([]byte, error) {
+	b, err := yaml.MarshalWithOptions(resolvedView(s), yaml.UseLiteralStyleIfMultiline(true))
+	if err != nil {
+		return nil, fmt.Errorf("scenario: resolve %s: %w", s.Name, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,221 @@
+package scenarios
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/faultline/faultline/reports"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.errors golden files")
+
+// TestFixtures parses every testdata file: *.good.yaml must parse, *.bad.yaml must fail with
+// exactly the errors in its .errors golden file.
+func TestFixtures(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	if len(files) < 6 {
+		t.Fatalf("found %d fixtures, want the good and bad set", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			sc, err := ParseFile(f)
+			if strings.HasSuffix(f, ".good.yaml") {
+				if err != nil {
+					t.Fatalf("good fixture rejected:\n%v", err)
+				}
+				if sc.Name == "" || sc.Duration <= 0 || len(sc.Load) == 0 {
+					t.Fatalf("good fixture parsed empty: %+v", sc)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("bad fixture accepted")
+			}
+			var list *Errors
+			if !errors.As(err, &list) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error is %T, want *Errors matching ErrInvalid", err)
+			}
+			got := err.Error() + "\n"
+			golden := strings.TrimSuffix(f, ".yaml") + ".errors"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, rerr := os.ReadFile(golden)
+			if rerr != nil {
+				t.Fatalf("no golden file (run go test -update): %v", rerr)
+			}
+			if got != string(want) {
+				t.Errorf("errors differ from %s\ngot:\n%s\nwant:\n%s", golden, got, want)
+			}
+			posRE := regexp.MustCompile(`^` + regexp.QuoteMeta(f) + `:\d+:\d+: \S`)
+			for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
+				if !posRE.MatchString(line) {
+					t.Errorf("line %q is not FILE:LINE:COL: message", line)
+				}
+			}
+		})
+	}
+}
+
+func TestParseDefaultsAndShapes(t *testing.T) {
+	sc, err := ParseFile("testdata/link-db-latency.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Seed != 42 || sc.Profile != "default" || sc.Duration.D().Seconds() != 60 {
+		t.Errorf("header: got seed %d profile %q duration %s", sc.Seed, sc.Profile, sc.Duration)
+	}
+	if got := sc.Load[0]; got.Method != "GET" || got.Path != "/r/{code}" || got.Rate != 300 || got.Codes != DefaultCodes {
+		t.Errorf("redirect stream: got %+v", got)
+	}
+	if got := sc.Load[1]; got.Body != DefaultBody || got.Rate != 20 {
+		t.Errorf("create stream: got body %q rate %g", got.Body, got.Rate)
+	}
+	if sc.Setup.Links != DefaultCodes {
+		t.Errorf("setup.links: got %d, want the default %d", sc.Setup.Links, DefaultCodes)
+	}
+	f0, f1 := sc.Faults[0], sc.Faults[1]
+	if f0.Fault != "latency" || f0.Kind != KindNetwork || f0.Edge != "link->link-db" || f0.Params["latency"] != "400ms" || f0.End().Seconds() != 40 {
+		t.Errorf("fault 0: got %+v", f0)
+	}
+	if f1.Fault != "crash" || f1.Kind != KindProcess || f1.Component != "analytics" || f1.For.D().Seconds() != 5 {
+		t.Errorf("fault 1 (crash shorthand): got %+v", f1)
+	}
+	if th := sc.SLOs[0].Parsed[0]; th.Metric != "p" || th.Percentile != 99 || th.Value != 50 || th.Unit != reports.UnitMs {
+		t.Errorf("threshold: got %+v", th)
+	}
+	if a := sc.AbortWhen[0]; a.Stream != "redirect" || a.Threshold.Metric != "errors" || a.Threshold.Value != 0.5 || a.For.D().Seconds() != 5 {
+		t.Errorf("abort: got %+v", a)
+	}
+	if b := sc.Expect.BlastRadius.UserImpact["redirect"]; b.Op != "<=" || b.Value != 0 || !b.Holds(0) || b.Holds(0.0001) {
+		t.Errorf("user impact bound: got %+v", b)
+	}
+	if *sc.Expect.Data.LostLinks != 0 || sc.Expect.Data.MissingClicks != nil {
+		t.Errorf("data expectations: got %+v", sc.Expect.Data)
+	}
+}
+
+func TestSeedDefault(t *testing.T) {
+	sc, err := Parse("s.yaml", []byte("name: s\nduration: 10s\nload: [{name: a, request: GET /healthz, rate: 5}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Seed != DefaultSeed || sc.Expect.Verdict != reports.VerdictPass || sc.Setup.Links != 0 {
+		t.Errorf("defaults: seed %d verdict %q links %d", sc.Seed, sc.Expect.Verdict, sc.Setup.Links)
+	}
+}
+
+func TestPhases(t *testing.T) {
+	base := "name: p\nduration: 60s\nload: [{name: a, request: GET /x, rate: 5}]\n"
+	w := func(name string, from, to float64) reports.PhaseWindow {
+		return reports.PhaseWindow{Name: name, StartS: from, EndS: to}
+	}
+	cases := []struct {
+		name   string
+		faults string
+		want   []reports.PhaseWindow
+	}{
+		{"no faults", "", []reports.PhaseWindow{w("baseline", 0, 60)}},
+		{"one fault", "faults: [{at: 20s, for: 10s, crash: link}]\n",
+			[]reports.PhaseWindow{w("baseline", 0, 20), w("fault", 20, 30), w("recovery", 30, 60)}},
+		{"gap between faults is fault phase", "faults: [{at: 40s, for: 5s, pause: redis}, {at: 10s, for: 5s, crash: link}]\n",
+			[]reports.PhaseWindow{w("baseline", 0, 10), w("fault", 10, 45), w("recovery", 45, 60)}},
+		{"fault from the start", "faults: [{at: 0s, for: 10s, crash: link}]\n",
+			[]reports.PhaseWindow{w("fault", 0, 10), w("recovery", 10, 60)}},
+		{"fault to the end", "faults: [{at: 30s, for: 30s, edge: link->nats, toxic: partition}]\n",
+			[]reports.PhaseWindow{w("baseline", 0, 30), w("fault", 30, 60)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sc, err := Parse("p.yaml", []byte(base+c.faults))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := sc.Phases()
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("got %v, want %v", got, c.want)
+			}
+			if err := reports.CheckWindows(got); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestResolvedRoundTrip: the resolved dump parses back to the same scenario.
+func TestResolvedRoundTrip(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.good.yaml")
+	for _, f := range files {
+		sc, err := ParseFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertRoundTrip(t, sc)
+		if _, err := sc.ResolvedJSON(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func assertRoundTrip(t *testing.T, sc *Scenario) {
+	t.Helper()
+	y, err := sc.ResolvedYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Parse(sc.File, y)
+	if err != nil {
+		t.Fatalf("resolved YAML does not parse:\n%s\n%v", y, err)
+	}
+	a, _ := sc.ResolvedJSON()
+	b, _ := again.ResolvedJSON()
+	if !bytes.Equal(a, b) {
+		t.Fatalf("round trip changed the scenario:\n%s\nvs\n%s", a, b)
+	}
+}
+
+// TestTopologyMatchesContracts keeps the local edge and component lists equal to the
+// contract document until package lab owns them.
+func TestTopologyMatchesContracts(t *testing.T) {
+	doc, err := os.ReadFile("../docs/contracts.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var edges []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z-]+->[a-z-]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
+		edges = append(edges, m[1])
+	}
+	if !reflect.DeepEqual(edges, Edges) {
+		t.Errorf("edges: contracts.md has %v, scenarios has %v", edges, Edges)
+	}
+	for _, c := range Components {
+		if !strings.Contains(string(doc), "`"+c+"`") {
+			t.Errorf("component %q not in contracts.md", c)
+		}
+	}
+}
+
+func TestLoadDir(t *testing.T) {
+	dir := t.TempDir()
+	good, _ := os.ReadFile("testdata/link-db-latency.good.yaml")
+	bad, _ := os.ReadFile("testdata/unknown-keys.bad.yaml")
+	os.WriteFile(filepath.Join(dir, "a.yaml"), good, 0o644)
+	os.WriteFile(filepath.Join(dir, "b.yml"), bad, 0o644)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("ignored"), 0o644)
+	got, err := LoadDir(dir)
+	if len(got) != 1 || got[0].Name != "link-db-latency" {
+		t.Errorf("got %d scenarios, want the good one", len(got))
+	}
+	if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "b.yml:2:1:") {
+		t.Errorf("want the bad file's positioned error, got %v", err)
+	}
+}

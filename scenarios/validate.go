@@ -1,0 +1,157 @@
+package scenarios
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/reports"
+)
+
+var profileRE = nameRE
+
+// validate checks what needs the whole file (cross references, the schedule) and fills
+// defaults. Field-level checks happened while decoding.
+func validate(d *decoder, sc *Scenario) {
+	file := d.file
+	errs := d.errs
+	if sc.Profile == "" {
+		sc.Profile = "default"
+	} else if !profileRE.MatchString(sc.Profile) && !strings.HasSuffix(sc.Profile, ".yaml") {
+		errs.add(file, Pos{}, "profile: expected a profile name (default, aggressive, none, a mutant) or a .yaml path, got %q", sc.Profile)
+	}
+	if sc.Expect.Verdict == "" {
+		sc.Expect.Verdict = reports.VerdictPass
+	}
+	dur := sc.Duration.D()
+	if dur > MaxDuration {
+		errs.add(file, Pos{}, "duration: expected at most %s, got %s", MaxDuration, dur)
+	}
+
+	streams := map[string]bool{}
+	maxCodes := 0
+	for i, st := range sc.Load {
+		if st.Name != "" && streams[st.Name] {
+			errs.add(file, st.pos, "load[%d].name: duplicate stream %q, expected unique names", i, st.Name)
+		}
+		streams[st.Name] = true
+		if st.Ramp != nil && dur > 0 && st.Ramp.Over.D() > dur {
+			errs.add(file, st.pos, "load[%d].ramp.over: expected at most the duration %s, got %s", i, dur, st.Ramp.Over)
+		}
+		if st.UsesCodes() {
+			maxCodes = max(maxCodes, st.Codes)
+		}
+	}
+	if sc.Setup.Links < 0 {
+		sc.Setup.Links = maxCodes
+	} else {
+		for i, st := range sc.Load {
+			if st.UsesCodes() && st.Codes > sc.Setup.Links {
+				errs.add(file, st.pos, "load[%d].codes: expected at most setup.links (%d) codes, got %d", i, sc.Setup.Links, st.Codes)
+			}
+		}
+	}
+
+	checkSchedule(file, errs, sc.Faults, dur)
+
+	phases := map[string]bool{reports.PhaseAll: true}
+	if dur > 0 {
+		for _, w := range sc.Phases() {
+			phases[w.Name] = true
+		}
+	}
+	for i, slo := range sc.SLOs {
+		if slo.Load != "" && !streams[slo.Load] {
+			errs.add(file, slo.loadPos, "slos[%d].load: unknown stream %q, expected one of: %s", i, slo.Load, strings.Join(streamNames(sc), ", "))
+		}
+		if dur == 0 {
+			continue
+		}
+		for j, ph := range slo.Phases {
+			if !phases[ph] {
+				errs.add(file, slo.phasePos[j], "slos[%d].phases: phase %q does not occur in this schedule (phases: %s)", i, ph, strings.Join(phaseList(sc), ", "))
+			}
+		}
+	}
+	if b := sc.Expect.BlastRadius; b != nil {
+		for _, name := range sortedKeys(b.UserImpact) {
+			if !streams[name] {
+				errs.add(file, b.impactPos[name], "expect.blast_radius.user_impact: unknown stream %q, expected one of: %s", name, strings.Join(streamNames(sc), ", "))
+			}
+		}
+	}
+	for i, a := range sc.AbortWhen {
+		if !streams[a.Stream] {
+			errs.add(file, a.pos, "abort_when[%d]: unknown stream %q, expected one of: %s", i, a.Stream, strings.Join(streamNames(sc), ", "))
+		}
+		if dur > 0 && a.For.D() > dur {
+			errs.add(file, a.pos, "abort_when[%d]: expected a window within the duration %s, got %s", i, dur, a.For)
+		}
+	}
+}
+
+// checkSchedule keeps every fault inside the run and refuses two faults on one target at the
+// same time: their undos would fight (healing one would heal the other), so the run would not
+// test what the file says.
+func checkSchedule(file string, errs *Errors, faults []Fault, dur time.Duration) {
+	for i, f := range faults {
+		if f.Fault == "" {
+			continue
+		}
+		if dur > 0 && f.Start() >= dur {
+			errs.add(file, f.atPos, "faults[%d].at: expected a start before the end of the run (%s), got %s", i, dur, f.At)
+		} else if dur > 0 && f.End() > dur {
+			errs.add(file, f.pos, "faults[%d]: expected the fault to end within the duration %s, it ends at %s", i, dur, f.End())
+		}
+		for j := range i {
+			g := faults[j]
+			if g.Target() == "" || g.Target() != f.Target() {
+				continue
+			}
+			// Half-open windows: one may start when the other heals. A zero-length restart
+			// still conflicts with a fault active at that instant.
+			overlap := f.Start() < g.End() && g.Start() < f.End() ||
+				f.For == 0 && f.Start() >= g.Start() && f.Start() < g.End() ||
+				g.For == 0 && g.Start() >= f.Start() && g.Start() < f.End() ||
+				f.For == 0 && g.For == 0 && f.Start() == g.Start()
+			if overlap {
+				errs.add(file, f.pos, "faults[%d]: overlaps faults[%d] on %s (%s %s..%s vs %s %s..%s), expected one fault per target at a time",
+					i, j, f.Target(), f.Fault, f.At, Duration(f.End()), g.Fault, g.At, Duration(g.End()))
+			}
+		}
+	}
+}
+
+func streamNames(sc *Scenario) []string {
+	var out []string
+	for _, st := range sc.Load {
+		out = append(out, st.Name)
+	}
+	return out
+}
+
+func phaseList(sc *Scenario) []string {
+	var out []string
+	for _, w := range sc.Phases() {
+		out = append(out, w.Name)
+	}
+	return append(out, reports.PhaseAll)
+}
+
+// validBodyTemplate says whether the body is JSON once its placeholders are filled.
+func validBodyTemplate(body string) bool {
+	filled := strings.NewReplacer("<seq>", "0", "<n>", "1").Replace(body)
+	return json.Valid([]byte(filled))
+}
+
+func parsePositiveDuration(s string) (Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("not positive")
+	}
+	return Duration(d), nil
+}
