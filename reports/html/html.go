@@ -1,0 +1,477 @@
+// Package html renders a run as one self-contained HTML page: charts inline, no scripts, no
+// network, printable.
+package html
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/charts"
+)
+
+// File names inside a run directory.
+const (
+	ResultsFile  = "results.json"
+	SamplesFile  = "samples.csv"
+	ScenarioFile = "scenario.yaml"
+	ReportFile   = "report.html"
+)
+
+//go:embed assets/report.css
+var css string
+
+//go:embed assets/report.html.tmpl
+var pageTmpl string
+
+// CSS is the stylesheet every Faultline page shares (the comparison page uses it too).
+func CSS() template.CSS { return template.CSS(css) }
+
+var page = template.Must(template.New("report").Funcs(Funcs).Parse(pageTmpl))
+
+// Run is what a run directory holds for reports.
+type Run struct {
+	Dir      string
+	Results  *reports.Results
+	Samples  []Sample // nil when samples.csv is missing
+	Scenario []byte   // nil when scenario.yaml is missing
+}
+
+// LoadRun reads a run directory: results.json is required; samples.csv and scenario.yaml are
+// optional.
+func LoadRun(dir string) (*Run, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ResultsFile))
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	var res reports.Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, fmt.Errorf("report: %s: %w", filepath.Join(dir, ResultsFile), err)
+	}
+	run := &Run{Dir: dir, Results: &res}
+	if f, err := os.Open(filepath.Join(dir, SamplesFile)); err == nil {
+		run.Samples, err = ReadSamples(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("report: %s: %w", dir, err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if run.Scenario, err = os.ReadFile(filepath.Join(dir, ScenarioFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	return run, nil
+}
+
+// RenderDir writes RUN_DIR/report.html from the run directory alone.
+func RenderDir(runDir string) error {
+	run, err := LoadRun(runDir)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := Render(&buf, run.Results, run.Samples, run.Scenario); err != nil {
+		return err
+	}
+	// Write whole or not at all, so a failed render never leaves half a page behind.
+	tmp := filepath.Join(runDir, ReportFile+".tmp")
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(runDir, ReportFile)); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+// Render writes the report of one run. samples and scenarioYAML may be nil.
+func Render(w io.Writer, res *reports.Results, samples []Sample, scenarioYAML []byte) error {
+	if res == nil {
+		return errors.New("report: no results")
+	}
+	v := newView(res, samples, scenarioYAML)
+	if err := page.Execute(w, v); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+// Chart is one figure of a page.
+type Chart struct {
+	ID      string
+	Title   string
+	SVG     template.HTML
+	Caption string
+	Err     string
+}
+
+// NewChart wraps a charts result; a failed chart shows its error instead of sinking the page.
+func NewChart(id, title, caption string, svg string, err error) Chart {
+	c := Chart{ID: id, Title: title, Caption: caption, SVG: template.HTML(svg)} // svg is built by package charts, escaped there
+	if err != nil {
+		c.SVG, c.Err = "", err.Error()
+	}
+	return c
+}
+
+type view struct {
+	R            *reports.Results
+	CSS          template.CSS
+	Title        string
+	Banner       string // pass | fail | aborted | error
+	Headline     string
+	Streams      []streamView
+	SLOs         []reports.SLOResult
+	SLOPassed    int
+	Charts       []Chart
+	Dist         []Chart
+	MapChart     Chart
+	MechChart    Chart
+	TimeCharts   []Chart
+	Phases       []reports.PhaseWindow
+	Scenario     string
+	SamplesNote  string
+	UserImpact   []kv
+	Counts       []countRow
+	DroppedTotal int
+}
+
+type streamView struct {
+	reports.StreamResult
+}
+
+type kv struct {
+	K string
+	V float64
+}
+
+type countRow struct {
+	Name                                                string
+	Retries, Bulkhead, Fallbacks, Timeouts, RateLimited int
+	RetriesPerRequest                                   float64
+}
+
+func newView(res *reports.Results, samples []Sample, scenario []byte) *view {
+	v := &view{R: res, CSS: CSS(), Scenario: string(scenario), Phases: res.Phases}
+	v.Title = res.Scenario
+	if v.Title == "" {
+		v.Title = "Faultline run"
+	}
+	v.Banner = res.Verdict
+	switch {
+	case !res.Valid && res.Verdict == reports.VerdictPass:
+		v.Banner = reports.VerdictError
+	case v.Banner == "":
+		v.Banner = reports.VerdictError
+	}
+	v.Headline = headline(res)
+	for _, s := range res.Streams {
+		v.Streams = append(v.Streams, streamView{s})
+	}
+	v.SLOs = append(v.SLOs, res.SLOs...)
+	for _, s := range res.SLOs {
+		if s.Pass {
+			v.SLOPassed++
+		}
+	}
+	for i, name := range streamNames(res) {
+		svg, err := charts.LatencyOverTime(res, name)
+		v.TimeCharts = append(v.TimeCharts, NewChart(fmt.Sprintf("latency-%d", i), "Latency over time: "+name,
+			"Per second: median (p50), p99 and the slowest request. Shaded: faults active.", svg, err))
+	}
+	svg, err := charts.ErrorsAndThroughput(res)
+	v.TimeCharts = append(v.TimeCharts, NewChart("throughput", "Throughput and errors",
+		"Requests completed per second (solid) and failed per second (dashed), per stream.", svg, err))
+	v.Dist, v.SamplesNote = distributions(res, samples)
+	svg, err = charts.ServiceMap(res)
+	v.MapChart = NewChart("service-map", "Service map", "Learned from spans. Node colour: blast radius of the faults.", svg, err)
+	svg, err = charts.MechanismsTimeline(res)
+	v.MechChart = NewChart("mechanisms", "Mechanisms timeline", "Circuit-breaker state per edge over time, with what each edge's other mechanisms did.", svg, err)
+	if br := res.BlastRadius; br != nil {
+		for k, x := range br.UserImpact {
+			v.UserImpact = append(v.UserImpact, kv{k, x})
+		}
+		sort.Slice(v.UserImpact, func(i, j int) bool { return v.UserImpact[i].K < v.UserImpact[j].K })
+	}
+	v.Counts = countRows(res.Mechanisms)
+	if ds := res.DataSafety; ds != nil {
+		for _, n := range ds.DroppedClicks {
+			v.DroppedTotal += n
+		}
+	}
+	return v
+}
+
+// headline is the one sentence under the verdict.
+func headline(res *reports.Results) string {
+	switch {
+	case res.Abort != nil:
+		return fmt.Sprintf("Aborted at %.1f s: %s.", res.Abort.AtS, res.Abort.Condition)
+	case res.AsExpected:
+		return fmt.Sprintf("As expected (the scenario expects %s).", orDash(res.ExpectedVerdict))
+	default:
+		return fmt.Sprintf("Not as expected: the scenario expects %s, the run gave %s.", orDash(res.ExpectedVerdict), orDash(res.Verdict))
+	}
+}
+
+// distributions draws one percentile plot per stream, one line per phase, from the raw
+// samples when there are any and from the recorded percentiles otherwise.
+func distributions(res *reports.Results, samples []Sample) ([]Chart, string) {
+	byStreamPhase := map[string]map[string][]float64{}
+	for _, s := range samples {
+		if byStreamPhase[s.Stream] == nil {
+			byStreamPhase[s.Stream] = map[string][]float64{}
+		}
+		byStreamPhase[s.Stream][s.Phase] = append(byStreamPhase[s.Stream][s.Phase], s.LatencyMs)
+	}
+	note := "From every request in samples.csv (exact percentiles)."
+	if len(samples) == 0 {
+		note = "samples.csv is missing: drawn from the percentiles recorded in results.json (p50, p90, p95, p99, max)."
+	}
+	var out []Chart
+	for i, name := range streamNames(res) {
+		var ds []charts.Distribution
+		for _, ph := range phaseNames(res) {
+			d := charts.Distribution{Name: ph}
+			if len(samples) > 0 {
+				d.LatenciesMs = byStreamPhase[name][ph]
+				if len(d.LatenciesMs) == 0 {
+					continue
+				}
+			} else {
+				f, ok := figureOf(res, name, ph)
+				if !ok || f.Requests == 0 {
+					continue
+				}
+				d.Percentiles = []charts.Percentile{{Q: 0, Ms: 0}, {Q: 50, Ms: f.P50Ms}, {Q: 90, Ms: f.P90Ms}, {Q: 95, Ms: f.P95Ms}, {Q: 99, Ms: f.P99Ms}, {Q: 100, Ms: f.MaxMs}}
+				d.Percentiles = d.Percentiles[1:]
+			}
+			ds = append(ds, d)
+		}
+		svg, err := charts.LatencyDistribution("Latency distribution — "+name, ds)
+		out = append(out, NewChart(fmt.Sprintf("dist-%d", i), "Latency distribution: "+name,
+			"Latency by percentile, one line per phase; the axis stretches the tail (90 %, 99 %, 99.9 % …).", svg, err))
+	}
+	return out, note
+}
+
+// phaseNames lists the run's phases in order, then any other phase the streams report
+// (never the "all" aggregate).
+func phaseNames(res *reports.Results) []string {
+	seen := map[string]bool{"all": true}
+	var out []string
+	for _, p := range res.Phases {
+		if !seen[p.Name] {
+			seen[p.Name] = true
+			out = append(out, p.Name)
+		}
+	}
+	for _, s := range res.Streams {
+		for _, f := range s.Phases {
+			if !seen[f.Phase] {
+				seen[f.Phase] = true
+				out = append(out, f.Phase)
+			}
+		}
+	}
+	return out
+}
+
+func figureOf(res *reports.Results, stream, phase string) (reports.PhaseFigure, bool) {
+	for _, s := range res.Streams {
+		if s.Name == stream {
+			for _, f := range s.Phases {
+				if f.Phase == phase {
+					return f, true
+				}
+			}
+		}
+	}
+	return reports.PhaseFigure{}, false
+}
+
+func streamNames(res *reports.Results) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range res.Streams {
+		if !seen[s.Name] {
+			seen[s.Name] = true
+			out = append(out, s.Name)
+		}
+	}
+	var extra []string
+	for _, b := range res.Timeseries {
+		if !seen[b.Stream] {
+			seen[b.Stream] = true
+			extra = append(extra, b.Stream)
+		}
+	}
+	sort.Strings(extra)
+	return append(out, extra...)
+}
+
+func countRows(m *reports.Mechanisms) []countRow {
+	if m == nil {
+		return nil
+	}
+	names := map[string]bool{}
+	for _, mp := range []map[string]int{m.Retries, m.BulkheadRejections, m.Fallbacks, m.Timeouts} {
+		for k := range mp {
+			names[k] = true
+		}
+	}
+	for k := range m.RetriesPerRequest {
+		names[k] = true
+	}
+	var rows []countRow
+	for k := range names {
+		rows = append(rows, countRow{Name: k, Retries: m.Retries[k], Bulkhead: m.BulkheadRejections[k], Fallbacks: m.Fallbacks[k],
+			Timeouts: m.Timeouts[k], RetriesPerRequest: m.RetriesPerRequest[k]})
+	}
+	for k, n := range m.RateLimited {
+		rows = append(rows, countRow{Name: "route " + k, RateLimited: n})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	return rows
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// Funcs are the formatting helpers of Faultline's templates.
+var Funcs = template.FuncMap{
+	"ms":   FormatMs,
+	"pct":  FormatPct,
+	"num":  FormatNum,
+	"secs": func(s float64) string { return fmt.Sprintf("%.1f s", s) },
+	"sub":  func(a, b float64) float64 { return a - b },
+	"secsPtr": func(s *float64) string {
+		if s == nil {
+			return "—"
+		}
+		return fmt.Sprintf("%.2f s", *s)
+	},
+	"dash":   orDash,
+	"join":   strings.Join,
+	"params": params,
+	"value":  sloValue,
+	"passfail": func(ok bool) string {
+		if ok {
+			return "pass"
+		}
+		return "fail"
+	},
+}
+
+// FormatMs prints a latency the way people read it: 0.84 ms, 12.3 ms, 204 ms, 2.00 s.
+func FormatMs(v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return "—"
+	case v >= 1000:
+		return fmt.Sprintf("%.2f s", v/1000)
+	case v >= 100:
+		return fmt.Sprintf("%.0f ms", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f ms", v)
+	default:
+		return fmt.Sprintf("%.2f ms", v)
+	}
+}
+
+// FormatPct prints a 0..1 ratio as a percentage with the precision small rates need.
+func FormatPct(r float64) string {
+	switch {
+	case math.IsNaN(r) || math.IsInf(r, 0):
+		return "—"
+	case r == 0:
+		return "0%"
+	case r < 0.001:
+		return fmt.Sprintf("%.3f%%", r*100)
+	case r < 0.1:
+		return fmt.Sprintf("%.2f%%", r*100)
+	default:
+		return fmt.Sprintf("%.1f%%", r*100)
+	}
+}
+
+// FormatNum prints a count or rate with thousands separators.
+func FormatNum(v any) string {
+	var f float64
+	switch x := v.(type) {
+	case int:
+		f = float64(x)
+	case int64:
+		f = float64(x)
+	case float64:
+		f = x
+	default:
+		return fmt.Sprint(v)
+	}
+	neg := f < 0
+	f = math.Abs(f)
+	s := fmt.Sprintf("%.0f", math.Floor(f))
+	if frac := f - math.Floor(f); frac > 0.0005 && f < 1000 {
+		s = strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.1f", f), "0"), ".")
+		return sign(neg) + s
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return sign(neg) + b.String()
+}
+
+func sign(neg bool) string {
+	if neg {
+		return "-"
+	}
+	return ""
+}
+
+func params(p map[string]string) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, k+"="+p[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func sloValue(s reports.SLOResult) string {
+	if s.NoData {
+		return "no data"
+	}
+	switch s.Unit {
+	case "ms":
+		return FormatMs(s.Value)
+	case "ratio":
+		return FormatPct(s.Value)
+	case "per_s":
+		return FormatNum(s.Value) + "/s"
+	}
+	return FormatNum(s.Value) + " " + s.Unit
+}
