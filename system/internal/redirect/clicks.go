@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Causes a click can be dropped for (label `cause` of events_dropped_total and keys of
@@ -25,6 +27,8 @@ type Click struct {
 	Code string
 	URL  string
 	At   time.Time
+	// Trace is the redirect's span, so the publish span joins the request's trace.
+	Trace trace.SpanContext
 }
 
 // PublishFunc publishes one click and returns nil only once the broker acknowledged it.
@@ -122,7 +126,7 @@ func NewClicks(publish PublishFunc, opts ClickOptions) *Clicks {
 
 // Enqueue hands a click to the publishers without waiting. It returns false when the click
 // was dropped (buffer full or closed).
-func (c *Clicks) Enqueue(code, url string) bool {
+func (c *Clicks) Enqueue(ctx context.Context, code, url string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock() // held across the send so Close cannot race a send on a closed state
 	if c.closed {
@@ -130,7 +134,7 @@ func (c *Clicks) Enqueue(code, url string) bool {
 		return false
 	}
 	select {
-	case c.queue <- Click{ID: NewEventID(), Code: code, URL: url, At: time.Now().UTC()}:
+	case c.queue <- Click{ID: NewEventID(), Code: code, URL: url, At: time.Now().UTC(), Trace: trace.SpanContextFromContext(ctx)}:
 		return true
 	default:
 		c.dropLocked(DropBufferFull)
@@ -212,7 +216,7 @@ func (c *Clicks) deliver(ck Click) {
 	}
 	backoff := c.opts.Backoff
 	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(c.flush, c.opts.AttemptTTL)
+		ctx, cancel := context.WithTimeout(trace.ContextWithSpanContext(c.flush, ck.Trace), c.opts.AttemptTTL)
 		err := c.publish(ctx, ck)
 		cancel()
 		if err == nil {

@@ -41,7 +41,7 @@ func TestClicksPublishesAndCountsAcked(t *testing.T) {
 	b := &fakeBroker{}
 	c := NewClicks(b.publish, ClickOptions{Size: 100, Workers: 3})
 	for _, code := range []string{"a", "a", "b"} {
-		if !c.Enqueue(code, "https://x") {
+		if !c.Enqueue(context.Background(), code, "https://x") {
 			t.Fatalf("Enqueue(%q) dropped", code)
 		}
 	}
@@ -72,12 +72,12 @@ func TestClicksFullBufferDropsWithoutBlocking(t *testing.T) {
 		},
 	}})
 	// The single worker takes one click and blocks on it; two more fill the buffer.
-	c.Enqueue("a", "u")
+	c.Enqueue(context.Background(), "a", "u")
 	waitFor(t, func() bool { return b.calls.Load() == 1 })
 	start := time.Now()
 	accepted := 0
 	for range 10 {
-		if c.Enqueue("a", "u") {
+		if c.Enqueue(context.Background(), "a", "u") {
 			accepted++
 		}
 	}
@@ -115,7 +115,7 @@ func TestClicksRetriesThenCountsPublishError(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := &fakeBroker{fail: tt.fail}
 			c := NewClicks(b.publish, ClickOptions{Size: 4, Workers: 1, Attempts: 3, Backoff: time.Millisecond})
-			c.Enqueue("a", "u")
+			c.Enqueue(context.Background(), "a", "u")
 			if err := c.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +132,7 @@ func TestClicksCloseIsBounded(t *testing.T) {
 	b := &fakeBroker{block: make(chan struct{})} // never unblocks
 	c := NewClicks(b.publish, ClickOptions{Size: 10, Workers: 2, AttemptTTL: time.Hour})
 	for range 5 {
-		c.Enqueue("a", "u")
+		c.Enqueue(context.Background(), "a", "u")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -148,7 +148,7 @@ func TestClicksCloseIsBounded(t *testing.T) {
 	if s.Dropped[DropPublishError] != 5 || s.AckedTotal != 0 {
 		t.Errorf("stats = %+v, want 5 publish_error", s)
 	}
-	if c.Enqueue("a", "u") {
+	if c.Enqueue(context.Background(), "a", "u") {
 		t.Error("Enqueue after Close accepted a click")
 	}
 }

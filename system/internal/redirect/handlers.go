@@ -14,7 +14,7 @@ const RetryAfter = "1"
 
 // clickRecorder is the part of Clicks the handlers use.
 type clickRecorder interface {
-	Enqueue(code, url string) bool
+	Enqueue(ctx context.Context, code, url string) bool
 	Stats() ClickStats
 }
 
@@ -42,7 +42,7 @@ func handleRedirect(logger *slog.Logger, res codeResolver, clicks clickRecorder)
 			return
 		}
 		// The click is recorded before answering, but never waited for: Enqueue does not block.
-		clicks.Enqueue(code, out.URL)
+		clicks.Enqueue(r.Context(), code, out.URL)
 		cache := "miss"
 		if out.Hit {
 			cache = "hit"

@@ -24,7 +24,10 @@ func newTestTelemetry(t testing.TB) *telemetry.Telemetry {
 // recordingClicks is a clickRecorder that remembers enqueued codes.
 type recordingClicks struct{ codes []string }
 
-func (c *recordingClicks) Enqueue(code, _ string) bool { c.codes = append(c.codes, code); return true }
+func (c *recordingClicks) Enqueue(_ context.Context, code, _ string) bool {
+	c.codes = append(c.codes, code)
+	return true
+}
 func (c *recordingClicks) Stats() ClickStats {
 	s := ClickStats{Acked: map[string]int64{}, Dropped: map[string]int64{}}
 	for _, code := range c.codes {
