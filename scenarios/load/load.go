@@ -1,0 +1,402 @@
+// Package load drives open-model HTTP load streams with vegeta and records every request.
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/scenarios"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultTimeout     = 5 * time.Second
+	DefaultMaxWorkers  = 2000    // per stream: bounds memory when responses slow down
+	DefaultMaxRequests = 5000000 // per Run, across streams
+	maxBody            = 64 << 10
+)
+
+// Sentinel errors.
+var (
+	ErrRemote  = errors.New("load: target is not loopback (allow it explicitly)")
+	ErrStreams = errors.New("load: invalid stream")
+)
+
+// Stream is one named load stream at a constant or linearly ramped arrival rate.
+type Stream struct {
+	Name   string
+	Method string
+	Path   string  // may contain {code}, replaced by a code drawn from Codes
+	Rate   float64 // per second; with a Ramp, the rate it holds after the ramp
+	Ramp   *Ramp
+	Body   string   // JSON template: <seq> is the sequence number, <n> an account number 1..10
+	Codes  []string // pool for {code}
+}
+
+// Ramp moves the rate linearly from From to To during Over, then holds To.
+type Ramp struct {
+	From, To float64
+	Over     time.Duration
+}
+
+// StreamsFrom converts a scenario's streams; codes come from Setup. A {code} stream draws
+// from the first Stream.Codes of them.
+func StreamsFrom(sc *scenarios.Scenario, codes []string) []Stream {
+	out := make([]Stream, 0, len(sc.Load))
+	for _, st := range sc.Load {
+		s := Stream{Name: st.Name, Method: st.Method, Path: st.Path, Rate: st.Rate, Body: st.Body}
+		if st.Ramp != nil {
+			s.Ramp = &Ramp{From: st.Ramp.From, To: st.Ramp.To, Over: st.Ramp.Over.D()}
+		}
+		if st.UsesCodes() {
+			s.Codes = codes[:min(st.Codes, len(codes))]
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Options tune a Run.
+type Options struct {
+	Seed        int64         // seeds the code mix of every stream
+	Timeout     time.Duration // per request
+	MaxWorkers  uint64        // per stream
+	MaxRequests uint64        // per Run, across streams
+	AllowRemote bool          // permit a non-loopback target
+	// Phase, when set, names the phase of a scheduled offset from the run start.
+	Phase func(at time.Duration) string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxWorkers == 0 {
+		o.MaxWorkers = DefaultMaxWorkers
+	}
+	if o.MaxRequests == 0 {
+		o.MaxRequests = DefaultMaxRequests
+	}
+	return o
+}
+
+// Result is one request.
+type Result struct {
+	Stream    string
+	Seq       uint64
+	Scheduled time.Time // when the pacer meant to send it: stream start + offset of Seq
+	Sent      time.Time // when it was sent
+	Latency   time.Duration
+	Code      int    // 0 on a transport error
+	Err       string // transport error, or the status text outside 2xx/3xx
+	BytesIn   int
+	Phase     string
+}
+
+// Lag is how late the generator sent the request; large lag means the generator, not the
+// system, limited the rate, and latencies are then understated.
+func (r Result) Lag() time.Duration { return r.Sent.Sub(r.Scheduled) }
+
+// Sample converts the result for reports, with times relative to the run start.
+func (r Result) Sample(start time.Time) reports.Sample {
+	return reports.Sample{
+		Stream: r.Stream, Phase: r.Phase, At: r.Scheduled.Sub(start), Lag: r.Lag(),
+		Latency: r.Latency, Code: r.Code, Err: r.Err,
+	}
+}
+
+// Run drives every stream concurrently against target (a base URL such as
+// http://127.0.0.1:8080) for d, and hands each result to sink. sink calls are serialised, so
+// sink needs no locking. Run returns when every stream stopped: after d, on ctx cancellation,
+// or when MaxRequests were sent. It refuses a non-loopback target unless AllowRemote.
+func Run(ctx context.Context, target string, streams []Stream, d time.Duration, opts Options, sink func(Result)) error {
+	opts = opts.withDefaults()
+	base, err := CheckTarget(ctx, target, opts.AllowRemote)
+	if err != nil {
+		return err
+	}
+	if d <= 0 {
+		return fmt.Errorf("load: duration %s: want > 0", d)
+	}
+	for _, st := range streams {
+		if err := st.validate(); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	budget := &atomic.Int64{}
+	budget.Store(int64(min(opts.MaxRequests, math.MaxInt64)))
+	var (
+		sinkMu sync.Mutex
+		wg     sync.WaitGroup
+	)
+	emit := func(r Result) {
+		if opts.Phase != nil {
+			r.Phase = opts.Phase(r.Scheduled.Sub(start))
+		}
+		sinkMu.Lock()
+		defer sinkMu.Unlock()
+		sink(r)
+	}
+	for _, st := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runStream(ctx, base, st, d, opts, budget, emit)
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+func (st Stream) validate() error {
+	switch {
+	case st.Name == "":
+		return fmt.Errorf("%w: no name", ErrStreams)
+	case st.Ramp == nil && (st.Rate <= 0 || st.Rate > scenarios.MaxRate):
+		return fmt.Errorf("%w %s: rate %g: want 0 < rate <= %d", ErrStreams, st.Name, st.Rate, scenarios.MaxRate)
+	case st.Ramp != nil && (st.Ramp.From < 0 || st.Ramp.To <= 0 || st.Ramp.Over <= 0 || max(st.Ramp.From, st.Ramp.To) > scenarios.MaxRate):
+		return fmt.Errorf("%w %s: ramp %+v", ErrStreams, st.Name, *st.Ramp)
+	case strings.Contains(st.Path, "{code}") && len(st.Codes) == 0:
+		return fmt.Errorf("%w %s: %s needs codes (run Setup first)", ErrStreams, st.Name, st.Path)
+	}
+	return nil
+}
+
+func runStream(ctx context.Context, base *url.URL, st Stream, d time.Duration, opts Options, budget *atomic.Int64, emit func(Result)) {
+	p := newPacer(st, budget)
+	tr := &http.Transport{
+		Proxy:               nil, // loopback load never goes through an environment proxy
+		DialContext:         (&net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        int(opts.MaxWorkers),
+		MaxIdleConnsPerHost: int(opts.MaxWorkers), // one idle connection per worker: no reconnect churn
+		IdleConnTimeout:     90 * time.Second,
+	}
+	defer tr.CloseIdleConnections()
+	atk := vegeta.NewAttacker(
+		vegeta.Client(&http.Client{Transport: tr}),
+		vegeta.Timeout(opts.Timeout),
+		vegeta.Redirects(vegeta.NoFollow), // a 302 is the shortener's success, not a hop to follow
+		vegeta.KeepAlive(true),
+		vegeta.Workers(min(opts.MaxWorkers, 16)),
+		vegeta.MaxWorkers(opts.MaxWorkers),
+		vegeta.MaxBody(maxBody),
+	)
+	// The watcher stops the attack on cancellation; it ends with the stream.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-ctx.Done():
+			atk.Stop()
+		case <-done:
+		}
+	}()
+	defer func() { close(done); wg.Wait() }()
+
+	tg := newTargeter(base, st, opts.Seed)
+	for res := range atk.Attack(tg.next, p, d, st.Name) {
+		r := Result{
+			Stream: st.Name, Seq: res.Seq, Sent: res.Timestamp, Latency: res.Latency,
+			Code: int(res.Code), Err: res.Error, BytesIn: int(res.BytesIn),
+		}
+		r.Scheduled = p.scheduled(res.Seq)
+		emit(r)
+	}
+}
+
+// pacer paces one stream and remembers when the attack began, so each result's intended send
+// time can be computed from its sequence number.
+type pacer struct {
+	from, to float64 // per second
+	over     time.Duration
+	budget   *atomic.Int64
+
+	mu    sync.Mutex
+	began time.Time
+}
+
+func newPacer(st Stream, budget *atomic.Int64) *pacer {
+	p := &pacer{from: st.Rate, to: st.Rate, budget: budget}
+	if st.Ramp != nil {
+		p.from, p.to, p.over = st.Ramp.From, st.Ramp.To, st.Ramp.Over
+	}
+	return p
+}
+
+// Pace implements vegeta.Pacer. vegeta calls it once per hit from one goroutine.
+func (p *pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	p.mu.Lock()
+	if p.began.IsZero() {
+		p.began = time.Now().Add(-elapsed)
+	}
+	p.mu.Unlock()
+	if p.budget.Add(-1) < 0 {
+		return 0, true
+	}
+	next, ok := p.offset(hits)
+	if !ok {
+		return 0, true
+	}
+	if wait := next - elapsed; wait > 0 {
+		return wait, false
+	}
+	return 0, false
+}
+
+// Rate implements vegeta.Pacer: the instantaneous rate asked at elapsed.
+func (p *pacer) Rate(elapsed time.Duration) float64 {
+	if p.over > 0 && elapsed < p.over {
+		return p.from + (p.to-p.from)*elapsed.Seconds()/p.over.Seconds()
+	}
+	return p.to
+}
+
+// scheduled is the intended send time of hit n.
+func (p *pacer) scheduled(n uint64) time.Time {
+	p.mu.Lock()
+	began := p.began
+	p.mu.Unlock()
+	off, _ := p.offset(n)
+	return began.Add(off)
+}
+
+// offset is when hit n (0-based) is due: the time t at which the expected number of hits,
+// the integral of the rate from 0 to t, reaches n. Hit 0 is due at once.
+func (p *pacer) offset(n uint64) (time.Duration, bool) {
+	x := float64(n)
+	secs := p.over.Seconds()
+	if p.over > 0 {
+		a := (p.to - p.from) / (2 * secs) // hits(t) = from·t + a·t² during the ramp
+		rampHits := p.from*secs + a*secs*secs
+		if x < rampHits {
+			var t float64
+			if math.Abs(a) < 1e-12 {
+				t = x / p.from
+			} else {
+				t = (-p.from + math.Sqrt(p.from*p.from+4*a*x)) / (2 * a)
+			}
+			return time.Duration(t * float64(time.Second)), true
+		}
+		if p.to <= 0 {
+			return 0, false
+		}
+		return time.Duration((secs + (x-rampHits)/p.to) * float64(time.Second)), true
+	}
+	if p.to <= 0 {
+		return 0, false
+	}
+	return time.Duration(x / p.to * float64(time.Second)), true
+}
+
+// hits is the number of requests the pacer asks for in the first d.
+func (p *pacer) hits(d time.Duration) float64 {
+	t := d.Seconds()
+	secs := p.over.Seconds()
+	if p.over > 0 && t < secs {
+		a := (p.to - p.from) / (2 * secs)
+		return p.from*t + a*t*t
+	}
+	if p.over > 0 {
+		return p.from*secs + (p.to-p.from)/2*secs + p.to*(t-secs)
+	}
+	return p.to * t
+}
+
+// targeter builds each request of a stream. Codes are drawn from a generator seeded by the
+// run seed and the stream name, so a seed replays the same mix.
+type targeter struct {
+	base *url.URL
+	st   Stream
+
+	mu  sync.Mutex
+	rng *rand.Rand
+	n   uint64
+}
+
+func newTargeter(base *url.URL, st Stream, seed int64) *targeter {
+	h := fnv.New64a()
+	h.Write([]byte(st.Name))
+	return &targeter{base: base, st: st, rng: rand.New(rand.NewPCG(uint64(seed), h.Sum64()))}
+}
+
+// pick returns the next sequence number and code, in call order.
+func (t *targeter) pick() (uint64, string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	seq := t.n
+	t.n++
+	if len(t.st.Codes) == 0 {
+		return seq, ""
+	}
+	return seq, t.st.Codes[t.rng.IntN(len(t.st.Codes))]
+}
+
+func (t *targeter) next(tgt *vegeta.Target) error {
+	seq, code := t.pick()
+	path := t.st.Path
+	if code != "" {
+		path = strings.ReplaceAll(path, "{code}", url.PathEscape(code))
+	}
+	tgt.Method = t.st.Method
+	tgt.URL = strings.TrimSuffix(t.base.String(), "/") + path
+	tgt.Body, tgt.Header = nil, nil
+	if t.st.Body != "" {
+		tgt.Body = []byte(renderBody(t.st.Body, seq))
+		tgt.Header = http.Header{"Content-Type": []string{"application/json"}}
+	}
+	return nil
+}
+
+// renderBody fills <seq> and <n> (an account number 1..10, so quota is spread over accounts).
+func renderBody(tmpl string, seq uint64) string {
+	return strings.NewReplacer("<seq>", strconv.FormatUint(seq, 10), "<n>", strconv.FormatUint(seq%10+1, 10)).Replace(tmpl)
+}
+
+// CheckTarget parses a base URL and refuses hosts that are not loopback unless allowRemote.
+// Names are resolved, and every address must be loopback (127.0.0.0/8, ::1).
+func CheckTarget(ctx context.Context, target string, allowRemote bool) (*url.URL, error) {
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("load: target %q: want a base URL such as http://127.0.0.1:8080", target)
+	}
+	if allowRemote {
+		return u, nil
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); ip != nil {
+		if !ip.IsLoopback() {
+			return nil, fmt.Errorf("%w: %s", ErrRemote, host)
+		}
+		return u, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupIPAddr(rctx, host)
+	if err != nil || len(addrs) == 0 {
+		return nil, fmt.Errorf("%w: cannot resolve %s: %v", ErrRemote, host, err)
+	}
+	for _, a := range addrs {
+		if !a.IP.IsLoopback() {
+			return nil, fmt.Errorf("%w: %s resolves to %s", ErrRemote, host, a.IP)
+		}
+	}
+	return u, nil
+}

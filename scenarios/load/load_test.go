@@ -1,0 +1,361 @@
+package load
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+func collect(t *testing.T, target string, streams []Stream, d time.Duration, opts Options) []Result {
+	t.Helper()
+	var out []Result
+	ctx, cancel := context.WithTimeout(context.Background(), d+10*time.Second)
+	defer cancel()
+	if err := Run(ctx, target, streams, d, opts, func(r Result) { out = append(out, r) }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestRunRateLagAndRequests(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method == http.MethodPost {
+			b, _ := io.ReadAll(r.Body)
+			bodies = append(bodies, string(b))
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		seen[r.URL.Path]++
+		http.Redirect(w, r, "https://example.com/", http.StatusFound)
+	}))
+	defer srv.Close()
+
+	streams := []Stream{
+		{Name: "redirect", Method: "GET", Path: "/r/{code}", Rate: 100, Codes: []string{"a", "b", "c"}},
+		{Name: "create", Method: "POST", Path: "/api/links", Rate: 20, Body: `{"url": "https://example.com/<seq>", "account": "acct-<n>"}`},
+	}
+	d := 2 * time.Second
+	phase := func(at time.Duration) string {
+		if at < time.Second {
+			return "baseline"
+		}
+		return "fault"
+	}
+	res := collect(t, srv.URL, streams, d, Options{Seed: 7, Phase: phase})
+
+	counts := map[string]int{}
+	for _, r := range res {
+		counts[r.Stream]++
+		if r.Err != "" || (r.Stream == "redirect" && r.Code != http.StatusFound) {
+			t.Fatalf("request failed: %+v (a 302 must count as success, not be followed)", r)
+		}
+		// Phases come from the scheduled time relative to Run's start, which the test only
+		// knows to within a few ms: skip results right at the boundary.
+		at := r.Scheduled.Sub(res[0].Scheduled)
+		if want := phase(at); r.Phase != want && (at-time.Second).Abs() > 5*time.Millisecond {
+			t.Errorf("phase of %+v: got %q want %q", r, r.Phase, want)
+		}
+		if r.Lag() < -time.Millisecond {
+			t.Errorf("negative send lag %s: scheduled time is wrong", r.Lag())
+		}
+	}
+	for _, st := range streams {
+		asked := st.Rate * d.Seconds()
+		if got := float64(counts[st.Name]); got < 0.95*asked || got > asked+2 {
+			t.Errorf("stream %s: %v requests, asked %v", st.Name, got, asked)
+		}
+	}
+	if ok, why := ValidGenerator(res, streams, d); !ok {
+		t.Errorf("generator judged invalid on an idle local server: %s", why)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, c := range []string{"a", "b", "c"} {
+		if seen["/r/"+c] == 0 {
+			t.Errorf("code %s never requested: %v", c, seen)
+		}
+	}
+	for _, b := range bodies {
+		var v map[string]string
+		if err := json.Unmarshal([]byte(b), &v); err != nil || !strings.HasPrefix(v["url"], "https://example.com/") || !strings.HasPrefix(v["account"], "acct-") {
+			t.Fatalf("bad body %q", b)
+		}
+	}
+}
+
+// TestGeneratorFallingBehindIsInvalid: with one worker and a 50 ms server, 100/s cannot be
+// sent on time; ValidGenerator must say so rather than let the run pass.
+func TestGeneratorFallingBehindIsInvalid(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(50 * time.Millisecond)
+	}))
+	defer srv.Close()
+	streams := []Stream{{Name: "slow", Method: "GET", Path: "/", Rate: 100}}
+	d := time.Second
+	res := collect(t, srv.URL, streams, d, Options{MaxWorkers: 1})
+	ok, why := ValidGenerator(res, streams, d)
+	if ok {
+		t.Fatalf("generator judged valid with %d results", len(res))
+	}
+	if !strings.Contains(why, "send lag") || !strings.Contains(why, "requests asked") {
+		t.Errorf("reason should name lag and shortfall: %s", why)
+	}
+	var maxLag time.Duration
+	for _, r := range res {
+		maxLag = max(maxLag, r.Lag())
+	}
+	if maxLag < 100*time.Millisecond {
+		t.Errorf("max lag %s: lag was not measured", maxLag)
+	}
+}
+
+func TestValidGeneratorThresholds(t *testing.T) {
+	start := time.Unix(0, 0)
+	streams := []Stream{{Name: "s", Rate: 100}}
+	mk := func(n int, lag time.Duration) []Result {
+		out := make([]Result, n)
+		for i := range out {
+			at := start.Add(time.Duration(i) * 10 * time.Millisecond)
+			out[i] = Result{Stream: "s", Scheduled: at, Sent: at.Add(lag)}
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		res  []Result
+		ok   bool
+	}{
+		{"on time and complete", mk(100, time.Millisecond), true},
+		{"exactly 95%", mk(95, 0), true},
+		{"94% sent", mk(94, 0), false},
+		{"lag at the limit", mk(100, MaxSendLagP99), true},
+		{"lag over the limit", mk(100, MaxSendLagP99+time.Microsecond), false},
+		{"nothing sent", nil, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if ok, why := ValidGenerator(c.res, streams, time.Second); ok != c.ok {
+				t.Errorf("got ok=%v (%s), want %v", ok, why, c.ok)
+			}
+		})
+	}
+}
+
+func TestSeededMixIsReproducible(t *testing.T) {
+	base, _ := url.Parse("http://127.0.0.1:1")
+	st := Stream{Name: "redirect", Method: "GET", Path: "/r/{code}", Codes: []string{"a", "b", "c", "d", "e"}}
+	seq := func(seed int64, name string) []string {
+		st := st
+		st.Name = name
+		tg := newTargeter(base, st, seed)
+		var out []string
+		for range 200 {
+			var tgt vegeta.Target
+			if err := tg.next(&tgt); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, tgt.URL)
+		}
+		return out
+	}
+	a, b := seq(42, "redirect"), seq(42, "redirect")
+	if !slices.Equal(a, b) {
+		t.Fatal("same seed gave different mixes")
+	}
+	if slices.Equal(a, seq(43, "redirect")) {
+		t.Error("different seeds gave the same mix")
+	}
+	if slices.Equal(a, seq(42, "other")) {
+		t.Error("two streams share one mix")
+	}
+	counts := map[string]int{}
+	for _, u := range a {
+		counts[u]++
+	}
+	if len(counts) != 5 {
+		t.Errorf("mix covers %d of 5 codes", len(counts))
+	}
+}
+
+func TestPacerSchedule(t *testing.T) {
+	cases := []struct {
+		name string
+		st   Stream
+		n    uint64
+		want time.Duration
+	}{
+		{"constant first hit at once", Stream{Rate: 100}, 0, 0},
+		{"constant", Stream{Rate: 100}, 100, time.Second},
+		{"ramp from zero", Stream{Ramp: &Ramp{From: 0, To: 100, Over: 10 * time.Second}}, 500, 10 * time.Second},
+		{"ramp midway", Stream{Ramp: &Ramp{From: 0, To: 100, Over: 10 * time.Second}}, 125, 5 * time.Second},
+		{"after the ramp", Stream{Ramp: &Ramp{From: 0, To: 100, Over: 10 * time.Second}}, 600, 11 * time.Second},
+		{"ramp down", Stream{Ramp: &Ramp{From: 100, To: 50, Over: 2 * time.Second}}, 150, 2 * time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := newPacer(c.st, nil)
+			got, ok := p.offset(c.n)
+			if !ok || (got-c.want).Abs() > time.Microsecond {
+				t.Errorf("offset(%d) = %s, want %s", c.n, got, c.want)
+			}
+			if h := p.hits(got); math.Abs(h-float64(c.n)) > 1e-3 {
+				t.Errorf("hits(%s) = %g, want %d", got, h, c.n)
+			}
+		})
+	}
+}
+
+func TestRampIsFollowed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	streams := []Stream{{Name: "ramp", Method: "GET", Path: "/", Ramp: &Ramp{From: 20, To: 200, Over: time.Second}}}
+	res := collect(t, srv.URL, streams, 1500*time.Millisecond, Options{})
+	first, second := 0, 0
+	for _, r := range res {
+		if r.Scheduled.Sub(res[0].Scheduled) < 500*time.Millisecond {
+			first++
+		} else if r.Scheduled.Sub(res[0].Scheduled) < time.Second {
+			second++
+		}
+	}
+	// 0..0.5 s asks 20·0.5 + 90·0.25 = 32.5; 0.5..1 s asks 110·0.5 + 90·0.25 = 77.5.
+	if first < 30 || first > 35 || second < 74 || second > 80 {
+		t.Errorf("ramp halves: %d then %d requests, want ≈32 then ≈78", first, second)
+	}
+}
+
+func TestNonLoopbackRefused(t *testing.T) {
+	ctx := context.Background()
+	for _, target := range []string{"http://10.1.2.3:8080", "http://[2001:db8::1]/", "http://8.8.8.8", "http://example.invalid:80"} {
+		if _, err := CheckTarget(ctx, target, false); !errors.Is(err, ErrRemote) {
+			t.Errorf("%s: got %v, want ErrRemote", target, err)
+		}
+		if _, err := CheckTarget(ctx, target, true); err != nil {
+			t.Errorf("%s with AllowRemote: %v", target, err)
+		}
+	}
+	for _, target := range []string{"http://127.0.0.1:8080", "http://127.9.9.9", "http://[::1]:80", "http://localhost:1"} {
+		if _, err := CheckTarget(ctx, target, false); err != nil {
+			t.Errorf("%s: %v", target, err)
+		}
+	}
+	for _, target := range []string{"ftp://127.0.0.1", "127.0.0.1:80", "http://"} {
+		if _, err := CheckTarget(ctx, target, true); err == nil {
+			t.Errorf("%s accepted", target)
+		}
+	}
+	err := Run(ctx, "http://10.0.0.1:80", []Stream{{Name: "a", Method: "GET", Path: "/", Rate: 1}}, time.Second, Options{}, func(Result) {
+		t.Error("a request was made to a remote target")
+	})
+	if !errors.Is(err, ErrRemote) {
+		t.Errorf("Run: got %v, want ErrRemote", err)
+	}
+}
+
+func TestRunBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	streams := []Stream{{Name: "a", Method: "GET", Path: "/", Rate: 500}}
+	res := collect(t, srv.URL, streams, 10*time.Second, Options{MaxRequests: 50})
+	if len(res) != 50 {
+		t.Errorf("MaxRequests 50: got %d results", len(res))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	err := Run(ctx, srv.URL, streams, time.Minute, Options{}, func(Result) {})
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) > 5*time.Second {
+		t.Errorf("cancelled run: err %v after %s", err, time.Since(began))
+	}
+}
+
+func TestSetup(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		if r.URL.Path != "/api/links" || r.Method != http.MethodPost {
+			http.NotFound(w, r)
+			return
+		}
+		var body struct{ URL, Account string }
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, "bad json", http.StatusBadRequest)
+			return
+		}
+		if n%4 == 0 { // transient failures must be retried
+			http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"code": "c-%s"}`, strings.TrimPrefix(body.URL, "https://example.com/setup/"))
+	}))
+	defer srv.Close()
+	codes, err := Setup(context.Background(), srv.URL, 40, SetupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(codes) != 40 || codes[0] != "c-0" || codes[39] != "c-39" {
+		t.Errorf("codes not in index order: %v", codes)
+	}
+	sorted := slices.Clone(codes)
+	sort.Strings(sorted)
+	if len(slices.Compact(sorted)) != 40 {
+		t.Error("duplicate codes")
+	}
+
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error":"invalid url"}`, http.StatusBadRequest)
+	}))
+	defer bad.Close()
+	if _, err := Setup(context.Background(), bad.URL, 5, SetupOptions{}); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Errorf("a 400 must fail setup: %v", err)
+	}
+	if _, err := Setup(context.Background(), "http://10.0.0.1", 1, SetupOptions{}); !errors.Is(err, ErrRemote) {
+		t.Errorf("remote setup: %v", err)
+	}
+}
+
+// BenchmarkLoad drives 1000/s for one second per iteration against a local server and
+// reports the achieved rate and p99 send lag.
+func BenchmarkLoad(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "https://example.com/")
+		w.WriteHeader(http.StatusFound)
+	}))
+	defer srv.Close()
+	streams := []Stream{{Name: "redirect", Method: "GET", Path: "/r/{code}", Rate: 1000, Codes: []string{"a", "b"}}}
+	for b.Loop() {
+		var lags []float64
+		n := 0
+		err := Run(context.Background(), srv.URL, streams, time.Second, Options{}, func(r Result) {
+			n++
+			lags = append(lags, float64(r.Lag().Microseconds()))
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sort.Float64s(lags)
+		b.ReportMetric(float64(n), "req/s")
+		b.ReportMetric(lags[len(lags)*99/100]/1000, "lag-p99-ms")
+	}
+}
