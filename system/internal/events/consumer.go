@@ -1,0 +1,182 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/faultline/faultline/system/internal/telemetry"
+)
+
+// Consumer defaults.
+const (
+	DefaultNakDelay       = 500 * time.Millisecond // a failing store gets room to recover before redelivery
+	DefaultHandlerTimeout = 10 * time.Second
+	ackWait               = 30 * time.Second
+	maxAckPending         = 1024
+)
+
+// Handler processes one event. Return nil (ack, processed), ErrDuplicate (ack, duplicate) or
+// another error (nak with delay: redelivered later).
+type Handler func(ctx context.Context, ev Event) error
+
+// ConsumeOption tunes Consume.
+type ConsumeOption func(*consumeConfig)
+
+type consumeConfig struct {
+	t        *telemetry.Telemetry
+	logger   *slog.Logger
+	nakDelay time.Duration
+}
+
+// WithTelemetry gives the consumer spans and metrics.
+func WithTelemetry(t *telemetry.Telemetry) ConsumeOption { return func(c *consumeConfig) { c.t = t } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) ConsumeOption { return func(c *consumeConfig) { c.logger = l } }
+
+// WithNakDelay sets the redelivery delay after a handler error.
+func WithNakDelay(d time.Duration) ConsumeOption { return func(c *consumeConfig) { c.nakDelay = d } }
+
+// Consume runs a durable pull consumer named durable on stream, acking explicitly, until stop
+// is called or ctx is done. It keeps trying to (re)create the consumer while NATS is away.
+// stop drains in-flight messages and waits for the consumer's goroutine.
+func Consume(ctx context.Context, js jetstream.JetStream, stream, durable string, handler Handler, opts ...ConsumeOption) (stop func(), err error) {
+	if js == nil || stream == "" || durable == "" || handler == nil {
+		return nil, errors.New("events: consume: js, stream, durable and handler are required")
+	}
+	var streamCfg *jetstream.StreamConfig
+	for _, c := range StreamConfigs() {
+		if c.Name == stream {
+			streamCfg = &c
+		}
+	}
+	if streamCfg == nil {
+		return nil, fmt.Errorf("events: consume: unknown stream %q", stream)
+	}
+	cfg := consumeConfig{logger: slog.New(slog.DiscardHandler), nakDelay: DefaultNakDelay}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	cfg.logger = cfg.logger.With("stream", stream, "durable", durable)
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runConsumer(cctx, js, *streamCfg, durable, handler, cfg)
+	}()
+	return func() { cancel(); <-done }, nil
+}
+
+func runConsumer(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig, durable string, handler Handler, cfg consumeConfig) {
+	backoff := 100 * time.Millisecond
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		cc, err := startConsumer(ctx, js, sc, durable, handler, cfg)
+		if err != nil {
+			if attempt == 0 || attempt%20 == 0 {
+				cfg.logger.Warn("events: consumer not started, retrying", "error", err, "attempt", attempt+1)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		cfg.logger.Info("events: consumer started")
+		backoff = 100 * time.Millisecond
+		select {
+		case <-ctx.Done():
+			cc.Drain()
+			select {
+			case <-cc.Closed():
+			case <-time.After(5 * time.Second):
+				cc.Stop()
+			}
+			return
+		case <-cc.Closed():
+			cfg.logger.Warn("events: consumer closed, restarting")
+		}
+	}
+}
+
+func startConsumer(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig, durable string, handler Handler, cfg consumeConfig) (jetstream.ConsumeContext, error) {
+	sctx, cancel := context.WithTimeout(ctx, AckTimeout)
+	defer cancel()
+	if _, err := js.CreateOrUpdateStream(sctx, sc); err != nil {
+		return nil, fmt.Errorf("events: stream %s: %w", sc.Name, err)
+	}
+	cons, err := js.CreateOrUpdateConsumer(sctx, sc.Name, jetstream.ConsumerConfig{
+		Durable:       durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxAckPending: maxAckPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events: consumer %s: %w", durable, err)
+	}
+	var (
+		tracer trace.Tracer                  = noop.NewTracerProvider().Tracer("")
+		prop   propagation.TextMapPropagator = propagation.TraceContext{}
+	)
+	if cfg.t != nil {
+		tracer, prop = cfg.t.Tracer, cfg.t.Propagator
+	}
+	base := context.WithoutCancel(ctx) // in-flight messages finish during a drain
+	return cons.Consume(func(msg jetstream.Msg) {
+		handle(base, msg, handler, tracer, prop, cfg)
+	}, jetstream.PullMaxMessages(256))
+}
+
+func handle(base context.Context, msg jetstream.Msg, handler Handler, tracer trace.Tracer, prop propagation.TextMapPropagator, cfg consumeConfig) {
+	subject := msg.Subject()
+	count := func(result string) {
+		if cfg.t != nil {
+			cfg.t.Metrics.EventsConsumed.WithLabelValues(subject, result).Inc()
+		}
+	}
+	ctx := Extract(base, prop, msg.Headers())
+	ctx, span := tracer.Start(ctx, "process "+subject, trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String(telemetry.AttrMessagingSystem, "nats"),
+			attribute.String(telemetry.AttrMessagingDest, subject)))
+	defer span.End()
+	ev, err := Decode(msg.Data())
+	if err != nil {
+		// Redelivering cannot fix a malformed message: terminate it, loudly.
+		cfg.logger.Error("events: malformed message terminated", "subject", subject, "error", err)
+		span.SetStatus(codes.Error, err.Error())
+		count(telemetry.ConsumedError)
+		_ = msg.TermWithReason("malformed")
+		return
+	}
+	span.SetAttributes(attribute.String(telemetry.AttrMessagingMsgID, ev.ID))
+	hctx, cancel := context.WithTimeout(ctx, DefaultHandlerTimeout)
+	err = handler(hctx, ev)
+	cancel()
+	switch {
+	case err == nil:
+		count(telemetry.ConsumedProcessed)
+		_ = msg.Ack()
+	case errors.Is(err, ErrDuplicate):
+		count(telemetry.ConsumedDuplicate)
+		span.SetAttributes(attribute.Bool("messaging.duplicate", true))
+		_ = msg.Ack()
+	default:
+		count(telemetry.ConsumedError)
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "handler failed")
+		cfg.logger.Warn("events: handler failed, will redeliver", "id", ev.ID, "error", err, "delay", cfg.nakDelay)
+		_ = msg.NakWithDelay(cfg.nakDelay)
+	}
+}

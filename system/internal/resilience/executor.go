@@ -1,0 +1,263 @@
+package resilience
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/bulkhead"
+	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+	"github.com/failsafe-go/failsafe-go/fallback"
+	"github.com/failsafe-go/failsafe-go/retrypolicy"
+	"github.com/failsafe-go/failsafe-go/timeout"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/faultline/faultline/system/internal/telemetry"
+)
+
+// Classifier tells the pipeline how a result went: failure counts against the breaker (and
+// triggers the fallback); retryable failures are retried.
+type Classifier[R any] struct {
+	Failure   func(R, error) bool
+	Retryable func(R, error) bool
+	// Discard releases a result the pipeline throws away (an HTTP body); may be nil.
+	Discard func(R)
+}
+
+// Executor runs calls on one edge through the profile's pipeline, outer to inner: fallback,
+// retry, circuit breaker, bulkhead, timeout per attempt. Build it once per edge.
+type Executor[R any] struct {
+	edge     string
+	policy   EdgePolicy
+	class    Classifier[R]
+	t        *telemetry.Telemetry
+	logger   *slog.Logger
+	exec     failsafe.Executor[R] // nil when the policy protects nothing
+	breaker  circuitbreaker.CircuitBreaker[R]
+	hasRetry bool
+	sampled  *sampledLog
+}
+
+type fallbackKey struct{}
+
+// NewExecutor builds the pipeline of edge from p.
+func NewExecutor[R any](edge string, p EdgePolicy, class Classifier[R], t *telemetry.Telemetry, logger *slog.Logger) *Executor[R] {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Executor[R]{edge: edge, policy: p, class: class, t: t, logger: logger.With("edge", edge), sampled: newSampledLog()}
+	m := t.Metrics
+	var policies []failsafe.Policy[R]
+
+	if p.Fallback != "" {
+		kind := string(p.Fallback)
+		fb := fallback.NewBuilderWithFunc(func(ex failsafe.Execution[R]) (R, error) {
+			fn, _ := ex.Context().Value(fallbackKey{}).(func(context.Context, error) (R, error))
+			if fn == nil {
+				return ex.LastResult(), ex.LastError()
+			}
+			cause := ex.LastError()
+			if cause == nil {
+				cause = fmt.Errorf("resilience: %s: failed result", edge)
+			}
+			e.recordRejection(ex.Context(), cause)
+			if e.class.Discard != nil {
+				e.class.Discard(ex.LastResult())
+			}
+			m.Fallbacks.WithLabelValues(edge, kind).Inc()
+			trace.SpanFromContext(ex.Context()).SetAttributes(attribute.String(telemetry.AttrFallback, kind))
+			e.sampled.log(e.logger, "fallback", "resilience: fallback used", "kind", kind, "cause", cause.Error())
+			return fn(ex.Context(), cause)
+		}).HandleIf(func(r R, err error) bool { return class.Failure(r, err) }).Build()
+		policies = append(policies, fb)
+	}
+
+	if p.Retry != nil && p.Retry.MaxRetries > 0 {
+		e.hasRetry = true
+		rb := retrypolicy.NewBuilder[R]().
+			WithMaxRetries(int(p.Retry.MaxRetries)).
+			ReturnLastFailure().
+			HandleIf(func(r R, err error) bool {
+				// Never retry what the pipeline refused itself: an open breaker or a full
+				// bulkhead says "back off", not "try again now".
+				if errors.Is(err, ErrOpen) || errors.Is(err, ErrFull) || errors.Is(err, context.Canceled) {
+					return false
+				}
+				return class.Retryable(r, err)
+			}).
+			OnRetryScheduled(func(ev failsafe.ExecutionScheduledEvent[R]) {
+				if e.class.Discard != nil {
+					e.class.Discard(ev.LastResult())
+				}
+				m.Retries.WithLabelValues(edge).Inc()
+				span := trace.SpanFromContext(ev.Context())
+				span.AddEvent(telemetry.EventRetry, trace.WithAttributes(
+					attribute.String(telemetry.AttrEdge, edge), attribute.Int(telemetry.AttrAttempt, ev.Attempts()+1),
+					attribute.String("delay", ev.Delay.String())))
+				cause := "failed result"
+				if ev.LastError() != nil {
+					cause = ev.LastError().Error()
+				}
+				e.sampled.log(e.logger, "retry", "resilience: retry scheduled", "attempt", ev.Attempts()+1, "delay", ev.Delay, "cause", cause)
+			})
+		if b := p.Retry.Backoff.D(); b > 0 {
+			if mx := p.Retry.MaxBackoff.D(); mx > b {
+				rb = rb.WithBackoff(b, mx)
+			} else {
+				rb = rb.WithDelay(b)
+			}
+			if p.Retry.Jitter > 0 {
+				rb = rb.WithJitterFactor(float64(p.Retry.Jitter))
+			}
+		}
+		policies = append(policies, rb.Build())
+	}
+
+	if cb := p.CircuitBreaker; cb != nil {
+		threshold := uint(math.Ceil(float64(cb.FailureRatio) * float64(cb.Window)))
+		threshold = max(threshold, 1)
+		b := circuitbreaker.NewBuilder[R]().
+			WithFailureThresholdRatio(threshold, cb.Window).
+			WithDelay(cb.Delay.D()).
+			HandleIf(func(r R, err error) bool {
+				// A full bulkhead is our own back-pressure and a cancelled caller is not the
+				// callee's fault: neither says anything about the callee's health.
+				if errors.Is(err, ErrFull) || errors.Is(err, context.Canceled) {
+					return false
+				}
+				return class.Failure(r, err)
+			}).
+			OnStateChanged(func(ev circuitbreaker.StateChangedEvent) { e.onTransition(ev) })
+		if cb.SuccessThreshold > 0 {
+			b = b.WithSuccessThreshold(cb.SuccessThreshold)
+		}
+		e.breaker = b.Build()
+		m.BreakerState.WithLabelValues(edge).Set(telemetry.BreakerClosed)
+		policies = append(policies, e.breaker)
+	}
+
+	if bh := p.Bulkhead; bh != nil && bh.MaxConcurrent > 0 {
+		policies = append(policies, bulkhead.NewBuilder[R](bh.MaxConcurrent).
+			WithMaxWaitTime(bh.MaxWait.D()).
+			OnFull(func(ev failsafe.ExecutionEvent[R]) {
+				m.BulkheadRejections.WithLabelValues(edge).Inc()
+				trace.SpanFromContext(ev.Context()).SetAttributes(attribute.Bool(telemetry.AttrBulkheadRejected, true))
+				e.sampled.log(e.logger, "bulkhead", "resilience: bulkhead full, call rejected", "max_concurrent", bh.MaxConcurrent)
+			}).Build())
+	}
+
+	if d := p.Timeout.D(); d > 0 {
+		policies = append(policies, timeout.NewBuilder[R](d).
+			OnTimeoutExceeded(func(ev failsafe.ExecutionDoneEvent[R]) {
+				m.Timeouts.WithLabelValues(edge).Inc()
+				trace.SpanFromContext(ev.Context()).SetAttributes(attribute.Bool(telemetry.AttrTimeout, true))
+				e.sampled.log(e.logger, "timeout", "resilience: attempt timed out", "timeout", d)
+			}).Build())
+	}
+
+	if len(policies) > 0 {
+		e.exec = failsafe.With(policies...)
+	}
+	return e
+}
+
+// Get runs call through the pipeline. call gets a context carrying the attempt number and the
+// per-attempt deadline. fallback, when non-nil and the profile names a fallback kind, answers
+// instead of a failure; it gets the failure's cause.
+func (e *Executor[R]) Get(ctx context.Context, call func(ctx context.Context) (R, error), fb func(ctx context.Context, err error) (R, error)) (R, error) {
+	if e.exec == nil {
+		return call(telemetry.WithAttempt(ctx, 1))
+	}
+	if fb != nil && e.policy.Fallback != "" {
+		ctx = context.WithValue(ctx, fallbackKey{}, fb)
+	}
+	var retries atomic.Int32
+	r, err := e.exec.WithContext(ctx).GetWithExecution(func(ex failsafe.Execution[R]) (R, error) {
+		retries.Store(int32(ex.Retries()))
+		return call(telemetry.WithAttempt(ex.Context(), ex.Attempts()))
+	})
+	span := trace.SpanFromContext(ctx)
+	if e.hasRetry {
+		span.SetAttributes(attribute.Int(telemetry.AttrRetries, int(retries.Load())))
+	}
+	if e.breaker != nil {
+		span.SetAttributes(attribute.String(telemetry.AttrBreakerState, e.breaker.State().String()))
+	}
+	e.recordRejection(ctx, err)
+	return r, err
+}
+
+// recordRejection marks the span when the breaker refused the call.
+func (e *Executor[R]) recordRejection(ctx context.Context, err error) {
+	if err != nil && errors.Is(err, ErrOpen) {
+		trace.SpanFromContext(ctx).SetAttributes(attribute.Bool(telemetry.AttrBreakerRejected, true))
+	}
+}
+
+// State is the breaker state: closed, open, half-open, or "none" without a breaker.
+func (e *Executor[R]) State() string {
+	if e.breaker == nil {
+		return "none"
+	}
+	return e.breaker.State().String()
+}
+
+// Edge is the edge name this executor protects.
+func (e *Executor[R]) Edge() string { return e.edge }
+
+func (e *Executor[R]) onTransition(ev circuitbreaker.StateChangedEvent) {
+	from, to := ev.OldState.String(), ev.NewState.String()
+	m := e.t.Metrics
+	m.BreakerTransitions.WithLabelValues(e.edge, from, to).Inc()
+	m.BreakerState.WithLabelValues(e.edge).Set(gaugeValue(ev.NewState))
+	e.logger.Warn("resilience: breaker state changed", "from", from, "to", to)
+	if ctx := ev.Context(); ctx != nil {
+		span := trace.SpanFromContext(ctx)
+		span.AddEvent(telemetry.EventBreakerTransition, trace.WithAttributes(
+			attribute.String(telemetry.AttrEdge, e.edge), attribute.String("from", from), attribute.String("to", to)))
+		span.SetAttributes(attribute.String(telemetry.AttrBreakerState, to))
+	}
+}
+
+func gaugeValue(s circuitbreaker.State) float64 {
+	switch s {
+	case circuitbreaker.OpenState:
+		return telemetry.BreakerOpen
+	case circuitbreaker.HalfOpenState:
+		return telemetry.BreakerHalfOpen
+	}
+	return telemetry.BreakerClosed
+}
+
+// sampledLog logs a per-call mechanism at most once a second per kind, with how many it
+// skipped, so a retry storm cannot flood stderr while every event is still counted in metrics.
+type sampledLog struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+	skip map[string]int
+}
+
+func newSampledLog() *sampledLog {
+	return &sampledLog{last: map[string]time.Time{}, skip: map[string]int{}}
+}
+
+func (s *sampledLog) log(l *slog.Logger, kind, msg string, args ...any) {
+	s.mu.Lock()
+	now := time.Now()
+	if now.Sub(s.last[kind]) < time.Second {
+		s.skip[kind]++
+		s.mu.Unlock()
+		return
+	}
+	skipped := s.skip[kind]
+	s.last[kind], s.skip[kind] = now, 0
+	s.mu.Unlock()
+	l.Info(msg, append(args, "suppressed_since_last", skipped)...)
+}

@@ -1,0 +1,86 @@
+package telemetry
+
+// Metric names from docs/contracts.md. Every metric also carries the label `service`.
+const (
+	MetricHTTPServerRequests = "http_server_requests_total"
+	MetricHTTPServerDuration = "http_server_request_duration_seconds"
+	MetricHTTPClientRequests = "http_client_requests_total"
+	MetricHTTPClientDuration = "http_client_request_duration_seconds"
+	MetricBreakerState       = "resilience_breaker_state"
+	MetricBreakerTransitions = "resilience_breaker_transitions_total"
+	MetricRetries            = "resilience_retries_total"
+	MetricBulkheadRejections = "resilience_bulkhead_rejections_total"
+	MetricFallbacks          = "resilience_fallbacks_total"
+	MetricTimeouts           = "resilience_timeouts_total"
+	MetricRateLimited        = "resilience_rate_limited_total"
+	MetricCacheRequests      = "cache_requests_total"
+	MetricEventsPublished    = "events_published_total"
+	MetricEventsAcked        = "events_acked_total"
+	MetricEventsDropped      = "events_dropped_total"
+	MetricEventsConsumed     = "events_consumed_total"
+	MetricOutboxPending      = "outbox_pending"
+	MetricOutboxLagSeconds   = "outbox_lag_seconds"
+	MetricSpansDropped       = "otel_spans_dropped_total"
+	MetricLinksUnchecked     = "link_quota_unchecked_total"
+	LabelService             = "service"
+	LabelRoute               = "route"
+	LabelMethod              = "method"
+	LabelCode                = "code"
+	LabelEdge                = "edge"
+	LabelFrom                = "from"
+	LabelTo                  = "to"
+	LabelKind                = "kind"
+	LabelResult              = "result"
+	LabelSubject             = "subject"
+	LabelCause               = "cause"
+)
+
+// Breaker state gauge values (resilience_breaker_state).
+const (
+	BreakerClosed   = 0
+	BreakerHalfOpen = 1
+	BreakerOpen     = 2
+)
+
+// Values of labels with a closed set.
+const (
+	CacheHit   = "hit"
+	CacheMiss  = "miss"
+	CacheError = "error"
+
+	ConsumedProcessed = "processed"
+	ConsumedDuplicate = "duplicate"
+	ConsumedError     = "error"
+
+	FallbackFailOpen   = "fail_open"
+	FallbackStaleCache = "stale_cache"
+)
+
+// Span attribute keys from docs/contracts.md.
+const (
+	AttrServiceName      = "service.name"
+	AttrPeerService      = "peer.service"
+	AttrEdge             = "resilience.edge"
+	AttrAttempt          = "resilience.attempt"
+	AttrRetries          = "resilience.retries"
+	AttrBreakerState     = "resilience.breaker.state"
+	AttrBreakerRejected  = "resilience.breaker.rejected"
+	AttrBulkheadRejected = "resilience.bulkhead.rejected"
+	AttrTimeout          = "resilience.timeout"
+	AttrFallback         = "resilience.fallback"
+	AttrRateLimited      = "resilience.rate_limited"
+	AttrCacheHit         = "cache.hit"
+	AttrQuotaChecked     = "link.quota_checked"
+	AttrHTTPStatusCode   = "http.response.status_code"
+	AttrDBSystem         = "db.system"
+	AttrDBOperation      = "db.operation.name"
+	AttrMessagingSystem  = "messaging.system"
+	AttrMessagingDest    = "messaging.destination.name"
+	AttrMessagingMsgID   = "messaging.message.id"
+)
+
+// Span event names for resilience mechanisms, so the lab can build its timeline from spans too.
+const (
+	EventBreakerTransition = "resilience.breaker.transition"
+	EventRetry             = "resilience.retry"
+)
