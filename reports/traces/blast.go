@@ -249,28 +249,21 @@ func (w walker) stopReason(svc, edge string) string {
 		return StopInsufficient
 	}
 	var breaker, fallback, timeout, cacheSeen, cacheHit int
-	for _, i := range w.ix.edgeSpans[edge] {
-		s := &w.ix.spans[i]
-		if w.ix.phase[i] != reports.PhaseFault || s.Service != svc {
-			continue
-		}
-		if s.Bool(AttrBreakerRejected) || s.Attr(AttrBreakerState) == BreakerOpen {
-			breaker++
-		}
-		if s.Attr(AttrFallback) != "" {
-			fallback++
-		}
-		if s.Bool(AttrTimeout) {
-			timeout++
-		}
-	}
-	for _, i := range w.ix.svcSpans[svc] {
-		s := &w.ix.spans[i]
-		if w.ix.phase[i] != reports.PhaseFault {
-			continue
-		}
-		if s.Attr(AttrFallback) != "" {
-			fallback++
+	for _, e := range []string{edge, svc + "->*"} {
+		for _, i := range w.ix.mechSpans[e] {
+			s := &w.ix.spans[i]
+			if w.ix.phase[i] != reports.PhaseFault || s.Service != svc {
+				continue
+			}
+			if s.Bool(AttrBreakerRejected) || s.Attr(AttrBreakerState) == BreakerOpen {
+				breaker++
+			}
+			if s.Attr(AttrFallback) != "" {
+				fallback++
+			}
+			if s.Bool(AttrTimeout) {
+				timeout++
+			}
 		}
 	}
 	for _, i := range w.ix.cacheSpans[svc] {

@@ -47,7 +47,9 @@ type gen struct {
 	openedAt  time.Time
 }
 
-func (g *gen) at(s float64) time.Time { return fixtureStart.Add(time.Duration(s * float64(time.Second))) }
+func (g *gen) at(s float64) time.Time {
+	return fixtureStart.Add(time.Duration(s * float64(time.Second)))
+}
 
 func (g *gen) faulted(t time.Time) bool {
 	s := t.Sub(fixtureStart).Seconds()
@@ -103,27 +105,33 @@ func (g *gen) dbCall(tr TraceID, parent SpanID, start time.Time, name string) ti
 func (g *gen) linkGet(tr TraceID, parent SpanID, start time.Time) time.Time {
 	id := g.newSpan()
 	t := start.Add(g.ms(0.1, 0.3))
-	end := g.dbCall(tr, id, t, "SELECT links").Add(g.ms(0.1, 0.3))
+	end := g.dbCall(tr, id, t, "sql select").Add(g.ms(0.1, 0.3))
 	g.add(tr, id, parent, "link", "GET /links/{code}", KindServer, start, end, false, kv(AttrStatusCode, "200"))
 	return end
 }
 
-func (g *gen) transition(i int, at time.Time, to string) {
-	g.spans[i].Events = append(g.spans[i].Events, Event{Name: "resilience.breaker.state_change", Time: at,
-		Attrs: kv(AttrBreakerFrom, g.state, AttrBreakerTo, to, AttrEdge, "redirect->link")})
+// mechs collects what redirect's pipeline writes on the span current during the call (the
+// redirect server span), as system/internal/resilience does.
+type mechs struct {
+	attrs  Attrs
+	events []Event
+}
+
+func (g *gen) transition(m *mechs, at time.Time, to string) {
+	m.events = append(m.events, Event{Name: EventBreakerTransition, Time: at,
+		Attrs: kv(AttrEdge, "redirect->link", "from", g.state, "to", to)})
 	g.state = to
 }
 
 // linkCall is redirect's protected call to link on a cache miss.
-func (g *gen) linkCall(tr TraceID, parent SpanID, start time.Time) time.Time {
-	wrap := g.newSpan()
-	wi := g.add(tr, wrap, parent, "redirect", "redirect->link", KindInternal, start, start, false, nil)
+func (g *gen) linkCall(tr TraceID, parent SpanID, start time.Time) (time.Time, mechs) {
+	var m mechs
 	t := start
 	if g.state == BreakerOpen && t.Sub(g.openedAt) >= 5*time.Second {
-		g.transition(wi, t, BreakerHalfOpen)
+		g.transition(&m, t, BreakerHalfOpen)
 		g.successes = 0
 	}
-	retries, ok, rejected := 0, false, false
+	retries, ok, rejected, timedOut := 0, false, false, false
 	for attempt := 1; attempt <= 3; attempt++ {
 		if g.state == BreakerOpen {
 			rejected = true
@@ -131,50 +139,53 @@ func (g *gen) linkCall(tr TraceID, parent SpanID, start time.Time) time.Time {
 		}
 		if attempt > 1 {
 			retries++
+			m.events = append(m.events, Event{Name: EventRetry, Time: t,
+				Attrs: kv(AttrEdge, "redirect->link", AttrAttempt, strconv.Itoa(attempt), "delay", "20ms")})
 			t = t.Add(20 * time.Millisecond)
 		}
 		aid := g.newSpan()
 		served := g.linkGet(tr, aid, t.Add(g.ms(0.1, 0.2)))
-		attrs := kv(AttrPeerService, "link", AttrEdge, "redirect->link", AttrAttempt, strconv.Itoa(attempt), AttrBreakerState, g.state)
+		attrs := kv(AttrPeerService, "link", AttrEdge, "redirect->link", AttrAttempt, strconv.Itoa(attempt))
 		if served.Sub(t) > 200*time.Millisecond {
 			end := t.Add(200 * time.Millisecond)
-			g.add(tr, aid, wrap, "redirect", "GET", KindClient, t, end, true, append(attrs, Attr{AttrTimeout, "true"}))
-			t = end
+			g.add(tr, aid, parent, "redirect", "GET link", KindClient, t, end, true, attrs)
+			t, timedOut = end, true
 			switch g.state {
 			case BreakerHalfOpen:
-				g.transition(wi, t, BreakerOpen)
+				g.transition(&m, t, BreakerOpen)
 				g.openedAt = t
 			case BreakerClosed:
 				if g.failures++; g.failures >= 3 {
-					g.transition(wi, t, BreakerOpen)
+					g.transition(&m, t, BreakerOpen)
 					g.openedAt = t
 				}
 			}
 			continue
 		}
 		end := served.Add(g.ms(0.1, 0.3))
-		g.add(tr, aid, wrap, "redirect", "GET", KindClient, t, end, false, append(attrs, Attr{AttrStatusCode, "200"}))
+		g.add(tr, aid, parent, "redirect", "GET link", KindClient, t, end, false, append(attrs, Attr{AttrStatusCode, "200"}))
 		t, ok = end, true
 		switch g.state {
 		case BreakerHalfOpen:
 			if g.successes++; g.successes >= 3 {
-				g.transition(wi, t, BreakerClosed)
+				g.transition(&m, t, BreakerClosed)
 			}
 		case BreakerClosed:
 			g.failures = 0
 		}
 		break
 	}
-	w := &g.spans[wi]
-	w.End = t.Add(g.ms(0.01, 0.05))
-	w.Attrs = kv(AttrEdge, "redirect->link", AttrRetries, strconv.Itoa(retries), AttrBreakerState, g.state)
+	m.attrs = kv(AttrRetries, strconv.Itoa(retries), AttrBreakerState, g.state)
+	if timedOut {
+		m.attrs = append(m.attrs, Attr{AttrTimeout, "true"})
+	}
 	if rejected {
-		w.Attrs = append(w.Attrs, Attr{AttrBreakerRejected, "true"})
+		m.attrs = append(m.attrs, Attr{AttrBreakerRejected, "true"})
 	}
 	if !ok {
-		w.Attrs = append(w.Attrs, Attr{AttrFallback, "stale_cache"})
+		m.attrs = append(m.attrs, Attr{AttrFallback, "stale_cache"})
 	}
-	return w.End
+	return t.Add(g.ms(0.01, 0.05)), m
 }
 
 func (g *gen) redirect(start time.Time, miss bool) {
@@ -184,21 +195,24 @@ func (g *gen) redirect(start time.Time, miss bool) {
 	rt := t.Add(g.ms(0.1, 0.3))
 	// redis lookup
 	rd := g.ms(0.2, 0.9)
-	g.add(tr, g.newSpan(), rs, "redirect", "GET", KindClient, rt, rt.Add(rd), false, kv(AttrPeerService, "redis", AttrEdge, "redirect->redis"))
+	g.add(tr, g.newSpan(), rs, "redirect", "redis get", KindClient, rt, rt.Add(rd), false, kv(AttrPeerService, "redis", AttrEdge, "redirect->redis"))
 	end := rt.Add(rd)
+	var m mechs
 	if miss {
-		end = g.linkCall(tr, rs, end.Add(g.ms(0.05, 0.1)))
+		end, m = g.linkCall(tr, rs, end.Add(g.ms(0.05, 0.1)))
 	}
 	end = end.Add(g.ms(0.1, 0.3))
-	g.add(tr, rs, gc, "redirect", "GET /r/{code}", KindServer, rt, end, false,
-		kv(AttrStatusCode, "302", AttrCacheHit, strconv.FormatBool(!miss)))
+	i := g.add(tr, rs, gc, "redirect", "GET /r/{code}", KindServer, rt, end, false,
+		append(kv(AttrStatusCode, "302", AttrCacheHit, strconv.FormatBool(!miss)), m.attrs...))
+	g.spans[i].Events = m.events
 	// the click is published after the answer, without holding it
 	pt := end.Add(g.ms(0.05, 0.5))
 	g.add(tr, g.newSpan(), rs, "redirect", "publish clicks.recorded", KindProducer, pt, pt.Add(g.ms(0.3, 1.2)), false,
 		kv(AttrPeerService, "nats", AttrEdge, "redirect->nats"))
 	ce := end.Add(g.ms(0.1, 0.3))
-	g.add(tr, gc, gw, "gateway", "GET", KindClient, t, ce, false, kv(AttrPeerService, "redirect", AttrEdge, "gateway->redirect", AttrStatusCode, "302", AttrAttempt, "1"))
-	g.add(tr, gw, SpanID{}, "gateway", "GET /r/{code}", KindServer, start, ce.Add(g.ms(0.05, 0.2)), false, kv(AttrStatusCode, "302"))
+	g.add(tr, gc, gw, "gateway", "GET redirect", KindClient, t, ce, false, kv(AttrPeerService, "redirect", AttrEdge, "gateway->redirect", AttrStatusCode, "302", AttrAttempt, "1"))
+	g.add(tr, gw, SpanID{}, "gateway", "GET /r/{code}", KindServer, start, ce.Add(g.ms(0.05, 0.2)), false,
+		kv(AttrStatusCode, "302", AttrRetries, "0", AttrBreakerState, BreakerClosed))
 }
 
 func (g *gen) create(start time.Time) {
@@ -212,12 +226,14 @@ func (g *gen) create(start time.Time) {
 	bd := g.ms(0.5, 1.5)
 	g.add(tr, bs, bc, "billing", "GET /quota/{account}", KindServer, bt.Add(g.ms(0.05, 0.1)), bt.Add(bd), false, kv(AttrStatusCode, "200"))
 	be := bt.Add(bd).Add(g.ms(0.05, 0.1))
-	g.add(tr, bc, ls, "link", "GET", KindClient, bt, be, false, kv(AttrPeerService, "billing", AttrEdge, "link->billing", AttrStatusCode, "200", AttrAttempt, "1", AttrRetries, "0", AttrBreakerState, BreakerClosed))
-	end := g.dbCall(tr, ls, be.Add(g.ms(0.05, 0.1)), "INSERT links").Add(g.ms(0.1, 0.3))
-	g.add(tr, ls, gc, "link", "POST /links", KindServer, lt, end, false, kv(AttrStatusCode, "201", AttrQuotaChecked, "true"))
+	g.add(tr, bc, ls, "link", "GET billing", KindClient, bt, be, false, kv(AttrPeerService, "billing", AttrEdge, "link->billing", AttrStatusCode, "200", AttrAttempt, "1"))
+	end := g.dbCall(tr, ls, be.Add(g.ms(0.05, 0.1)), "sql insert").Add(g.ms(0.1, 0.3))
+	g.add(tr, ls, gc, "link", "POST /links", KindServer, lt, end, false, kv(AttrStatusCode, "201", AttrQuotaChecked, "true",
+		AttrRetries, "0", AttrBreakerState, BreakerClosed))
 	ce := end.Add(g.ms(0.1, 0.3))
-	g.add(tr, gc, gw, "gateway", "POST", KindClient, t, ce, false, kv(AttrPeerService, "link", AttrEdge, "gateway->link", AttrStatusCode, "201", AttrAttempt, "1", AttrRetries, "0", AttrBreakerState, BreakerClosed))
-	g.add(tr, gw, SpanID{}, "gateway", "POST /api/links", KindServer, start, ce.Add(g.ms(0.05, 0.2)), false, kv(AttrStatusCode, "201"))
+	g.add(tr, gc, gw, "gateway", "POST link", KindClient, t, ce, false, kv(AttrPeerService, "link", AttrEdge, "gateway->link", AttrStatusCode, "201", AttrAttempt, "1"))
+	g.add(tr, gw, SpanID{}, "gateway", "POST /api/links", KindServer, start, ce.Add(g.ms(0.05, 0.2)), false,
+		kv(AttrStatusCode, "201", AttrRetries, "0", AttrBreakerState, BreakerClosed))
 }
 
 func (g *gen) stats(start time.Time) {
@@ -227,11 +243,11 @@ func (g *gen) stats(start time.Time) {
 	at := t.Add(g.ms(0.1, 0.3))
 	qt := at.Add(g.ms(0.1, 0.2))
 	qd := g.ms(0.6, 2.5)
-	g.add(tr, g.newSpan(), as, "analytics", "SELECT clicks", KindClient, qt, qt.Add(qd), false, kv(AttrPeerService, "analytics-db", AttrEdge, "analytics->analytics-db"))
+	g.add(tr, g.newSpan(), as, "analytics", "sql select", KindClient, qt, qt.Add(qd), false, kv(AttrPeerService, "analytics-db", AttrEdge, "analytics->analytics-db"))
 	end := qt.Add(qd).Add(g.ms(0.1, 0.2))
 	g.add(tr, as, gc, "analytics", "GET /stats/{code}", KindServer, at, end, false, kv(AttrStatusCode, "200"))
 	ce := end.Add(g.ms(0.1, 0.3))
-	g.add(tr, gc, gw, "gateway", "GET", KindClient, t, ce, false, kv(AttrPeerService, "analytics", AttrEdge, "gateway->analytics", AttrStatusCode, "200", AttrAttempt, "1"))
+	g.add(tr, gc, gw, "gateway", "GET analytics", KindClient, t, ce, false, kv(AttrPeerService, "analytics", AttrEdge, "gateway->analytics", AttrStatusCode, "200", AttrAttempt, "1"))
 	g.add(tr, gw, SpanID{}, "gateway", "GET /api/links/{code}/stats", KindServer, start, ce.Add(g.ms(0.05, 0.2)), false, kv(AttrStatusCode, "200"))
 }
 

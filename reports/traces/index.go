@@ -3,6 +3,7 @@ package traces
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -128,8 +129,10 @@ type index struct {
 	routes map[string]map[string]series
 	// callee-only components (stores) measured from their callers' client spans
 	callee map[string]series
-	// spans by the edge they belong to (any kind), for reading mechanisms
-	edgeSpans map[string][]int
+	// mech is the edge a span's resilience attributes and events refer to ("" when it has
+	// none); mechSpans lists the spans per such edge.
+	mech      []string
+	mechSpans map[string][]int
 	// server spans per service
 	svcSpans map[string][]int
 	// spans carrying cache.hit per service, one per lookup (a span whose parent in the same
@@ -168,7 +171,8 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 		svc:        map[string]series{},
 		routes:     map[string]map[string]series{},
 		callee:     map[string]series{},
-		edgeSpans:  map[string][]int{},
+		mech:       make([]string, len(spans)),
+		mechSpans:  map[string][]int{},
 		svcSpans:   map[string][]int{},
 		cacheSpans: map[string][]int{},
 	}
@@ -179,7 +183,8 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 	}
 	// A client span with a same-service child on the same edge wraps attempts: the children
 	// are the network calls, so only they count towards the edge.
-	crossChild := map[int]string{} // parent span → service of a child in another service
+	crossChild := map[int]string{}   // parent span → service of a child in another service
+	childEdges := map[int][]string{} // span → edges of its same-service client children
 	for i := range spans {
 		s := &spans[i]
 		j, ok := ix.parent(i)
@@ -188,17 +193,22 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 		}
 		p := &spans[j]
 		if p.Service == s.Service {
-			if e := s.Edge(); e != "" && e == p.Edge() {
+			e := s.Edge()
+			if e != "" && e == p.Edge() {
 				ix.wrap[j] = true
+			}
+			if e != "" && (s.Kind == KindClient || s.Kind == KindProducer) && !slices.Contains(childEdges[j], e) {
+				childEdges[j] = append(childEdges[j], e)
 			}
 		} else if s.Kind == KindServer || s.Kind == KindConsumer {
 			crossChild[j] = s.Service
 		}
 	}
+	ix.inferMechEdges(childEdges)
 	for i := range spans {
 		s := &spans[i]
-		if e := s.Edge(); e != "" {
-			ix.edgeSpans[e] = append(ix.edgeSpans[e], i)
+		if e := ix.mech[i]; e != "" {
+			ix.mechSpans[e] = append(ix.mechSpans[e], i)
 		}
 		if _, ok := s.Attrs.Get(AttrCacheHit); ok && !ix.parentHas(i, AttrCacheHit) {
 			ix.cacheSpans[s.Service] = append(ix.cacheSpans[s.Service], i)
@@ -211,14 +221,10 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 				continue
 			}
 			addTo(ix.svc, s.Service, phase, s)
-			route := s.Name
-			if r := s.Attr(AttrHTTPRoute); r != "" {
-				route = r
-			}
 			if ix.routes[s.Service] == nil {
 				ix.routes[s.Service] = map[string]series{}
 			}
-			addTo(ix.routes[s.Service], route, phase, s)
+			addTo(ix.routes[s.Service], s.route(), phase, s)
 			if s.Service == EntryService {
 				if _, ok := ix.parent(i); !ok {
 					addTo(ix.edges, ClientName+"->"+EntryService, phase, s)
@@ -246,6 +252,101 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 		}
 	}
 	return ix
+}
+
+// route is a server span's route: http.route, else its name.
+func (s *Span) route() string {
+	if r := s.Attr(AttrHTTPRoute); r != "" {
+		return r
+	}
+	return s.Name
+}
+
+// mechanismAttrs are the attributes a resilience pipeline writes on the span of the call it
+// guards.
+var mechanismAttrs = []string{AttrRetries, AttrBreakerState, AttrBreakerRejected, AttrBulkheadRejected,
+	AttrTimeout, AttrFallback, AttrRateLimited}
+
+func (s *Span) hasMechanism() bool {
+	for _, k := range mechanismAttrs {
+		if _, ok := s.Attrs.Get(k); ok {
+			return true
+		}
+	}
+	return len(s.Events) > 0
+}
+
+// inferMechEdges decides which edge each span's resilience attributes are about. The system's
+// pipelines write them on the span current when the call is made, usually the caller's SERVER
+// span, which carries no resilience.edge. So: the span's own edge; else the edge named by its
+// retry or breaker events; else the one protected edge among its client children; else the one
+// edge the spans of the same route call; else the service's only protected edge; else, for
+// the entry's route guard (rate limit, bulkhead before any call), client->gateway. What stays
+// ambiguous is booked on "SERVICE->*". A protected edge is one whose client spans carry
+// resilience.attempt, which only calls made through a pipeline have.
+func (ix *index) inferMechEdges(childEdges map[int][]string) {
+	protected := map[string][]string{}  // service → protected edges
+	routeEdges := map[string][]string{} // service+route → edges its spans call
+	for i := range ix.spans {
+		s := &ix.spans[i]
+		if e := s.Edge(); e != "" && (s.Kind == KindClient || s.Kind == KindProducer) {
+			if _, ok := s.Attrs.Get(AttrAttempt); ok && !slices.Contains(protected[s.Service], e) {
+				protected[s.Service] = append(protected[s.Service], e)
+			}
+		}
+	}
+	only := func(es []string, svc string) []string {
+		var out []string
+		for _, e := range es {
+			if slices.Contains(protected[svc], e) {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	for i, es := range childEdges {
+		s := &ix.spans[i]
+		key := s.Service + " " + s.route()
+		for _, e := range only(es, s.Service) {
+			if !slices.Contains(routeEdges[key], e) {
+				routeEdges[key] = append(routeEdges[key], e)
+			}
+		}
+	}
+	for i := range ix.spans {
+		s := &ix.spans[i]
+		if e := s.Edge(); e != "" {
+			if s.hasMechanism() || s.Kind == KindClient || s.Kind == KindProducer {
+				ix.mech[i] = e
+			}
+			continue
+		}
+		if !s.hasMechanism() {
+			continue
+		}
+		ix.mech[i] = ix.inferOne(i, only(childEdges[i], s.Service), routeEdges[s.Service+" "+s.route()], protected[s.Service])
+	}
+}
+
+func (ix *index) inferOne(i int, children, route, protected []string) string {
+	s := &ix.spans[i]
+	for _, ev := range s.Events {
+		if v, ok := ev.Attrs.Get(AttrEdge); ok && v != "" {
+			return v
+		}
+	}
+	switch {
+	case len(children) == 1:
+		return children[0]
+	case len(children) == 0 && len(route) == 1:
+		return route[0]
+	case len(children) == 0 && len(protected) == 1:
+		return protected[0]
+	case s.Service == EntryService && len(children) == 0 && s.Kind == KindServer &&
+		(s.Bool(AttrRateLimited) || s.Bool(AttrBulkheadRejected)):
+		return ClientName + "->" + EntryService
+	}
+	return s.Service + "->*"
 }
 
 // reachesVia says whether a parent span is a client span naming its callee, in which case

@@ -79,13 +79,8 @@ func (ix *index) mechanisms(faults []reports.FaultEvent, given []reports.Breaker
 			break
 		}
 	}
-	type retryAcc struct {
-		calls, retries int
-		seen           bool
-	}
-	retry := map[string]*retryAcc{}
-	for _, e := range sortedKeys(ix.edgeSpans) {
-		for _, i := range ix.edgeSpans[e] {
+	for _, e := range sortedKeys(ix.mechSpans) {
+		for _, i := range ix.mechSpans[e] {
 			s := &ix.spans[i]
 			for _, c := range []struct {
 				key string
@@ -98,35 +93,24 @@ func (ix *index) mechanisms(faults []reports.FaultEvent, given []reports.Breaker
 			if s.Attr(AttrFallback) != "" && !ix.parentOnEdgeHas(i, AttrFallback) {
 				m.Fallbacks[e]++
 			}
-			if ix.onSameEdge(i) { // an attempt inside a call: its call counts it
-				continue
-			}
-			r, known := ix.retriesOf(i)
-			ra := retry[e]
-			if ra == nil {
-				ra = &retryAcc{}
-				retry[e] = ra
-			}
-			ra.seen = ra.seen || known
-			m.Retries[e] += r
-			if !hasFault || ix.phase[i] == reports.PhaseFault {
-				ra.calls++
-				ra.retries += r
-			}
 		}
 	}
-	for e, ra := range retry {
-		if !ra.seen {
-			delete(m.Retries, e)
-			continue
+	for e, calls := range ix.retryCalls() {
+		n, r := 0, 0
+		for _, c := range calls {
+			m.Retries[e] += c.retries
+			if !hasFault || c.phase == reports.PhaseFault {
+				n++
+				r += c.retries
+			}
 		}
-		if ra.calls > 0 {
-			m.RetriesPerRequest[e] = math.Round(float64(ra.retries)/float64(ra.calls)*1000) / 1000
+		if n > 0 {
+			m.RetriesPerRequest[e] = math.Round(float64(r)/float64(n)*1000) / 1000
 		}
 	}
 	for svc, idx := range ix.svcSpans {
 		for _, i := range idx {
-			if code, ok := ix.spans[i].Int(AttrStatusCode); ok && code == 429 {
+			if code, _ := ix.spans[i].Int(AttrStatusCode); code == 429 || ix.spans[i].Bool(AttrRateLimited) {
 				key := ix.spans[i].Name
 				if svc != EntryService {
 					key = svc + " " + key
@@ -156,49 +140,84 @@ func (ix *index) mechanisms(faults []reports.FaultEvent, given []reports.Breaker
 	return m
 }
 
-// onSameEdge says whether span i is an attempt under a same-service, same-edge parent.
-func (ix *index) onSameEdge(i int) bool {
-	j, ok := ix.parent(i)
-	return ok && ix.spans[j].Service == ix.spans[i].Service && ix.spans[j].Edge() == ix.spans[i].Edge()
-}
-
+// parentOnEdgeHas says whether span i's parent, in the same service and about the same edge,
+// carries key too, so the pair is one event written twice.
 func (ix *index) parentOnEdgeHas(i int, key string) bool {
-	if !ix.onSameEdge(i) {
+	j, ok := ix.parent(i)
+	if !ok || ix.spans[j].Service != ix.spans[i].Service || ix.mech[j] != ix.mech[i] {
 		return false
 	}
-	j, _ := ix.parent(i)
 	v := ix.spans[j].Attr(key)
 	return v != "" && v != "false"
 }
 
-// retriesOf counts the retries of the call span i stands for; known is false when no span of
-// the call carries resilience.retries or resilience.attempt.
-func (ix *index) retriesOf(i int) (retries int, known bool) {
-	s := &ix.spans[i]
-	if n, ok := s.Int(AttrRetries); ok {
-		return max(n, 0), true
-	}
-	if !ix.wrap[i] {
-		if a, ok := s.Int(AttrAttempt); ok {
-			return max(a-1, 0), true
+// retryCall is one call through a pipeline and how often it was retried.
+type retryCall struct {
+	retries int
+	phase   string
+}
+
+// retryCalls finds the calls per edge whose retries are known: a span about the edge with
+// resilience.retries, else its resilience.retry events; else client attempts on the edge
+// grouped by their parent, the highest resilience.attempt minus one. Calls with no such data
+// are left out.
+func (ix *index) retryCalls() map[string][]retryCall {
+	out := map[string][]retryCall{}
+	owner := map[int]bool{} // spans already counted as a call
+	for e, idx := range ix.mechSpans {
+		for _, i := range idx {
+			s := &ix.spans[i]
+			n, ok := s.Int(AttrRetries)
+			if !ok {
+				for _, ev := range s.Events {
+					if ev.Name == EventRetry {
+						if v, _ := ev.Attrs.Get(AttrEdge); v == "" || v == e {
+							n, ok = n+1, true
+						}
+					}
+				}
+			}
+			if ok {
+				out[e] = append(out[e], retryCall{max(n, 0), ix.phase[i]})
+				owner[i] = true
+			}
 		}
-		return 0, false
 	}
-	// A wrapper without resilience.retries: look at its attempts.
-	maxAttempt, attempts := 0, 0
-	for _, j := range ix.edgeSpans[s.Edge()] {
-		if p, ok := ix.parent(j); !ok || p != i {
-			continue
+	type group struct {
+		edge    string
+		attempt int
+		phase   string
+	}
+	groups := map[int]*group{}
+	var order []int
+	for e, idx := range ix.mechSpans {
+		for _, i := range idx {
+			s := &ix.spans[i]
+			a, ok := s.Int(AttrAttempt)
+			if !ok || s.Edge() != e {
+				continue
+			}
+			key, phase := i, ix.phase[i]
+			if j, ok := ix.parent(i); ok && ix.spans[j].Service == s.Service {
+				if owner[j] {
+					continue
+				}
+				key, phase = j, ix.phase[j]
+			}
+			g := groups[key]
+			if g == nil {
+				g = &group{edge: e, phase: phase}
+				groups[key] = g
+				order = append(order, key)
+			}
+			g.attempt = max(g.attempt, a)
 		}
-		attempts++
-		if a, ok := ix.spans[j].Int(AttrAttempt); ok && a > maxAttempt {
-			maxAttempt = a
-		}
 	}
-	if maxAttempt > 0 {
-		return maxAttempt - 1, true
+	for _, k := range order {
+		g := groups[k]
+		out[g.edge] = append(out[g.edge], retryCall{max(g.attempt-1, 0), g.phase})
 	}
-	return max(attempts-1, 0), false
+	return out
 }
 
 type pairKey struct{ service, edge string }
@@ -243,7 +262,7 @@ func (ix *index) transitions(given []reports.BreakerTransition) []reports.Breake
 		if st == "" {
 			continue
 		}
-		pk := pairKey{s.Service, s.Edge()}
+		pk := pairKey{s.Service, ix.mech[i]}
 		if pk.edge == "" || have[pk] {
 			continue
 		}
@@ -273,7 +292,7 @@ func (ix *index) breakerSummaries(ts []reports.BreakerTransition, faults []repor
 	for _, t := range ts {
 		edges[t.Edge] = true
 	}
-	for e, idx := range ix.edgeSpans {
+	for e, idx := range ix.mechSpans {
 		for _, i := range idx {
 			if ix.spans[i].Attr(AttrBreakerState) != "" {
 				edges[e] = true

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -26,6 +27,13 @@ const (
 	AttrQuotaChecked     = "link.quota_checked"
 	AttrStatusCode       = "http.response.status_code"
 	AttrHTTPRoute        = "http.route"
+	AttrRateLimited      = "resilience.rate_limited"
+)
+
+// Span event names the system writes for resilience mechanisms.
+const (
+	EventBreakerTransition = "resilience.breaker.transition" // attrs resilience.edge, from, to
+	EventRetry             = "resilience.retry"              // attrs resilience.edge, resilience.attempt
 )
 
 // Breaker states as the system writes them in resilience.breaker.state.
@@ -52,7 +60,7 @@ const (
 var KeptAttrs = []string{
 	AttrPeerService, AttrEdge, AttrAttempt, AttrRetries, AttrBreakerState, AttrBreakerRejected,
 	AttrBulkheadRejected, AttrTimeout, AttrFallback, AttrCacheHit, AttrQuotaChecked,
-	AttrStatusCode, AttrHTTPRoute, AttrBreakerFrom, AttrBreakerTo,
+	AttrStatusCode, AttrHTTPRoute, AttrBreakerFrom, AttrBreakerTo, AttrRateLimited,
 }
 
 // Kept reports whether an attribute key is one of KeptAttrs.
@@ -60,7 +68,7 @@ func Kept(key string) bool {
 	switch key {
 	case AttrPeerService, AttrEdge, AttrAttempt, AttrRetries, AttrBreakerState, AttrBreakerRejected,
 		AttrBulkheadRejected, AttrTimeout, AttrFallback, AttrCacheHit, AttrQuotaChecked,
-		AttrStatusCode, AttrHTTPRoute, AttrBreakerFrom, AttrBreakerTo:
+		AttrStatusCode, AttrHTTPRoute, AttrBreakerFrom, AttrBreakerTo, AttrRateLimited:
 		return true
 	}
 	return false
@@ -149,7 +157,12 @@ type Attr struct {
 	Key, Value string
 }
 
-// Event is a span event worth keeping (breaker state changes).
+// KeptEvent reports whether a span event is worth holding: breaker transitions and retries.
+func KeptEvent(name string) bool {
+	return name == EventBreakerTransition || name == EventRetry || strings.Contains(strings.ToLower(name), "breaker")
+}
+
+// Event is a span event worth keeping (breaker state changes, retries).
 type Event struct {
 	Name  string    `json:"name"`
 	Time  time.Time `json:"time"`

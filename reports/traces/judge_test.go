@@ -1,0 +1,116 @@
+package traces
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/reports"
+)
+
+func TestParseBound(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		v    float64
+		want bool
+		err  bool
+	}{
+		{"0%", 0, true, false},
+		{"0%", 0.0001, false, false},
+		{"<=5%", 0.05, true, false},
+		{"<5%", 0.05, false, false},
+		{"5%", 0.049, true, false},
+		{" <= 0.5 % ", 0.004, true, false},
+		{"5", 0, false, true},
+		{"-1%", 0, false, true},
+		{"abc%", 0, false, true},
+	} {
+		b, err := ParseBound(c.in)
+		if (err != nil) != c.err {
+			t.Errorf("ParseBound(%q) err = %v, want error %v", c.in, err, c.err)
+			continue
+		}
+		if err == nil && b.Holds(c.v) != c.want {
+			t.Errorf("%q holds %v = %v, want %v", c.in, c.v, !c.want, c.want)
+		}
+	}
+}
+
+func intp(v int) *int { return &v }
+
+func TestJudgeFixture(t *testing.T) {
+	spans := loadFixture(t)
+	br := BlastRadius(spans, fixturePhases, fixtureStart, []string{"link->link-db"}, reports.BlastThresholds{},
+		map[string]float64{"redirect": 0, "create": 0.3})
+	m := Mechanisms(spans, fixturePhases, fixtureStart, fixtureFaults, nil)
+	for _, c := range []struct {
+		name string
+		exp  Expect
+		pass []bool
+		obs  string // part of the first line's observation
+	}{
+		{"contained", Expect{ContainedTo: []string{"link", "gateway"}}, []bool{true}, "affected: [gateway, link, link-db]"},
+		{"not contained", Expect{ContainedTo: []string{"link"}}, []bool{false}, "outside the list: [gateway]"},
+		{"unaffected", Expect{Unaffected: []string{"redirect", "analytics", "gateway->redirect"}}, []bool{true, true, true}, "not affected"},
+		{"unaffected but affected", Expect{Unaffected: []string{"gateway"}}, []bool{false}, "affected: p99"},
+		{"unaffected without spans", Expect{Unaffected: []string{"billing-db"}}, []bool{false}, "no spans for billing-db"},
+		{"unaffected without enough calls", Expect{Unaffected: []string{"redirect->link"}}, []bool{false}, "insufficient data"},
+		{"user impact", Expect{UserImpact: map[string]string{"redirect": "0%", "create": "<=5%"}}, []bool{false, true}, "30.00%"},
+		{"user impact unmeasured", Expect{UserImpact: map[string]string{"stats": "0%"}}, []bool{false}, "no requests of stream stats"},
+		{"max affected", Expect{MaxAffectedServices: intp(2)}, []bool{true}, "2 [gateway, link]"},
+		{"max affected exceeded", Expect{MaxAffectedServices: intp(1)}, []bool{false}, ""},
+		{"breaker in time", Expect{Breakers: []BreakerExpect{{Edge: "redirect->link", OpensWithin: 2 * time.Second, ClosesWithin: 10 * time.Second}}}, []bool{true, true}, "opened after 1.129s"},
+		{"breaker too slow", Expect{Breakers: []BreakerExpect{{Edge: "redirect->link", OpensWithin: time.Second, ClosesWithin: 5 * time.Second}}}, []bool{false, false}, ""},
+		{"breaker never opened", Expect{Breakers: []BreakerExpect{{Edge: "gateway->link"}}}, []bool{false}, "never opened"},
+		{"breaker unknown", Expect{Breakers: []BreakerExpect{{Edge: "link->billing-db", OpensWithin: time.Second}}}, []bool{false}, "no breaker state observed"},
+		{"retries", Expect{MaxRetriesPerRequest: map[string]float64{"redirect->link": 0.5}}, []bool{true}, "0.1"},
+		{"retry storm", Expect{MaxRetriesPerRequest: map[string]float64{"redirect->link": 0.05}}, []bool{false}, ""},
+		{"retries unknown", Expect{MaxRetriesPerRequest: map[string]float64{"redirect->redis": 1}}, []bool{false}, "no retry data"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			lines := Judge(c.exp, br, m)
+			if len(lines) != len(c.pass) {
+				t.Fatalf("%d lines, want %d: %+v", len(lines), len(c.pass), lines)
+			}
+			for i, l := range lines {
+				if l.Pass != c.pass[i] {
+					t.Errorf("line %d %+v: pass = %v, want %v", i, l, l.Pass, c.pass[i])
+				}
+			}
+			if !strings.Contains(lines[0].Observed, c.obs) {
+				t.Errorf("observed %q, want it to mention %q", lines[0].Observed, c.obs)
+			}
+		})
+	}
+}
+
+// TestJudgeNoData: with nothing observed every expectation fails, none passes silently.
+func TestJudgeNoData(t *testing.T) {
+	exp := Expect{
+		ContainedTo:          []string{"link"},
+		Unaffected:           []string{"redirect"},
+		UserImpact:           map[string]string{"redirect": "0%"},
+		MaxAffectedServices:  intp(3),
+		Breakers:             []BreakerExpect{{Edge: "redirect->link", OpensWithin: time.Second, ClosesWithin: time.Second}},
+		MaxRetriesPerRequest: map[string]float64{"redirect->link": 1},
+	}
+	empty := BlastRadius(nil, twoPhases, fixtureStart, []string{"link"}, reports.BlastThresholds{}, nil)
+	for name, br := range map[string]*reports.BlastRadius{"nil": nil, "no spans": empty} {
+		var m *reports.Mechanisms
+		if br != nil {
+			m = Mechanisms(nil, twoPhases, fixtureStart, nil, nil)
+		}
+		lines := Judge(exp, br, m)
+		if len(lines) != 6 {
+			t.Errorf("%s: %d lines, want 6: %+v", name, len(lines), lines)
+		}
+		for _, l := range lines {
+			if l.Pass {
+				t.Errorf("%s: %+v passed without data", name, l)
+			}
+			if l.Observed == "" {
+				t.Errorf("%s: %+v has no explanation", name, l)
+			}
+		}
+	}
+}

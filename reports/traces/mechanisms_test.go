@@ -1,0 +1,194 @@
+package traces
+
+import (
+	"testing"
+
+	"github.com/faultline/faultline/reports"
+)
+
+func TestMechanismsFixture(t *testing.T) {
+	m := Mechanisms(loadFixture(t), fixturePhases, fixtureStart, fixtureFaults, nil)
+	if got := len(m.BreakerTransitions); got != 9 {
+		t.Errorf("%d breaker transitions, want 9 (open, 3×half-open/open, half-open, closed): %+v", got, m.BreakerTransitions)
+	}
+	var rl *reports.BreakerSummary
+	for i := range m.Breakers {
+		if m.Breakers[i].Edge == "redirect->link" {
+			rl = &m.Breakers[i]
+		} else if m.Breakers[i].Opened {
+			t.Errorf("breaker %s opened", m.Breakers[i].Edge)
+		}
+	}
+	if rl == nil || !rl.Opened || rl.OpenAfterS == nil || rl.ClosedAfterS == nil {
+		t.Fatalf("redirect->link summary = %+v, want opened and closed", rl)
+	}
+	// first miss after 20 s is at 20.48 s; three 200 ms timeouts 20 ms apart → open at 21.129
+	if *rl.OpenAfterS != 1.129 || *rl.ClosedAfterS != 6.49 {
+		t.Errorf("open after %v s, closed after %v s; want 1.129 and 6.49", *rl.OpenAfterS, *rl.ClosedAfterS)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"retries per request redirect->link", m.RetriesPerRequest["redirect->link"], 0.1}, // 2 retries over 20 fault-phase misses
+		{"retries per request gateway->link", m.RetriesPerRequest["gateway->link"], 0},
+		{"retries redirect->link", float64(m.Retries["redirect->link"]), 2},
+		{"fallbacks redirect->link", float64(m.Fallbacks["redirect->link"]), 24}, // 19 rejected + 1 exhausted in the fault, 4 in recovery before closing
+		{"timeouts redirect->link", float64(m.Timeouts["redirect->link"]), 4}, // requests with a timed-out attempt: the first miss and 3 half-open trials
+		{"cache hit ratio fault", m.CacheHitRatio["fault"], 0.96},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	// the pipelines write on the caller's server span; the edge is inferred from its children
+	for _, e := range []string{"gateway->redirect", "gateway->link", "link->billing"} {
+		if v, ok := m.RetriesPerRequest[e]; !ok || v != 0 {
+			t.Errorf("retries per request %s = %v (known %v), want 0", e, v, ok)
+		}
+	}
+	if len(m.Breakers) != 4 {
+		t.Errorf("breakers = %+v, want gateway->link, gateway->redirect, link->billing, redirect->link", m.Breakers)
+	}
+	if _, ok := m.RetriesPerRequest["redirect->redis"]; ok {
+		t.Errorf("redirect->redis has retries per request without any retry attribute")
+	}
+}
+
+func TestMechanismsCounting(t *testing.T) {
+	g := newGen()
+	tr := g.newTrace()
+	srv, wrap, a1, a2 := g.newSpan(), g.newSpan(), g.newSpan(), g.newSpan()
+	at := g.at(12)
+	e := "gateway->link"
+	g.add(tr, srv, SpanID{}, "gateway", "POST /api/links", KindServer, at, at.Add(9e6), false, kv(AttrStatusCode, "201"))
+	g.add(tr, wrap, srv, "gateway", "POST", KindClient, at, at.Add(8e6), false, kv(AttrEdge, e, AttrPeerService, "link", AttrFallback, "fail_open", AttrTimeout, "true"))
+	// attempts: a timeout marked on both the attempt and its wrapper counts once
+	g.add(tr, a1, wrap, "gateway", "POST", KindClient, at, at.Add(2e6), true, kv(AttrEdge, e, AttrAttempt, "1", AttrTimeout, "true"))
+	g.add(tr, a2, wrap, "gateway", "POST", KindClient, at, at.Add(2e6), true, kv(AttrEdge, e, AttrAttempt, "2", AttrBulkheadRejected, "true"))
+	// rate limited at the gateway, and in a service
+	g.add(g.newTrace(), g.newSpan(), SpanID{}, "gateway", "GET /r/{code}", KindServer, at, at.Add(1e5), true, kv(AttrStatusCode, "429"))
+	g.add(g.newTrace(), g.newSpan(), SpanID{}, "link", "POST /links", KindServer, at, at.Add(1e5), true, kv(AttrStatusCode, "429"))
+	// breaker state only as attributes, on two spans of another edge
+	for i, st := range []string{"closed", "open"} {
+		t0 := g.at(13 + float64(i))
+		g.add(g.newTrace(), g.newSpan(), SpanID{}, "redirect", "GET", KindClient, t0, t0.Add(1e6), false, kv(AttrEdge, "redirect->link", AttrBreakerState, st))
+	}
+	faults := []reports.FaultEvent{{Fault: "crash", Target: "link", AppliedAt: 11, HealedAt: 0}}
+	m := Mechanisms(g.spans, twoPhases, fixtureStart, faults, nil)
+	if m.Timeouts[e] != 1 || m.Fallbacks[e] != 1 || m.BulkheadRejections[e] != 1 {
+		t.Errorf("timeouts %d fallbacks %d bulkhead %d, want 1 each", m.Timeouts[e], m.Fallbacks[e], m.BulkheadRejections[e])
+	}
+	if m.RetriesPerRequest[e] != 1 || m.Retries[e] != 1 {
+		t.Errorf("retries per request %v, retries %d; want 1 (highest attempt 2)", m.RetriesPerRequest[e], m.Retries[e])
+	}
+	if m.RateLimited["GET /r/{code}"] != 1 || m.RateLimited["link POST /links"] != 1 {
+		t.Errorf("rate limited = %v", m.RateLimited)
+	}
+	if len(m.BreakerTransitions) != 1 || m.BreakerTransitions[0].To != "open" || m.BreakerTransitions[0].AtS != 14 {
+		t.Fatalf("transitions from attributes = %+v, want closed→open at 14 s", m.BreakerTransitions)
+	}
+	var b reports.BreakerSummary
+	for _, x := range m.Breakers {
+		if x.Edge == "redirect->link" {
+			b = x
+		}
+	}
+	if !b.Opened || b.OpenAfterS == nil || *b.OpenAfterS != 3 || b.ClosedAfterS != nil {
+		t.Errorf("summary = %+v, want opened 3 s after the crash of link, never healed", b)
+	}
+	// given transitions win over what the spans say for the same breaker
+	given := []reports.BreakerTransition{{Service: "redirect", Edge: "redirect->link", From: "closed", To: "open", AtS: 11.5},
+		{Service: "redirect", Edge: "redirect->link", From: "open", To: "closed", AtS: 19}}
+	m = Mechanisms(g.spans, twoPhases, fixtureStart, []reports.FaultEvent{{Target: "link->link-db", AppliedAt: 11, HealedAt: 17}}, given)
+	if len(m.BreakerTransitions) != 2 {
+		t.Fatalf("transitions = %+v, want the 2 given", m.BreakerTransitions)
+	}
+	for _, x := range m.Breakers {
+		if x.Edge == "redirect->link" && (x.OpenAfterS == nil || *x.OpenAfterS != 0.5 || x.ClosedAfterS == nil || *x.ClosedAfterS != 2) {
+			t.Errorf("summary = %+v, want open after 0.5 s, closed 2 s after the heal", x)
+		}
+	}
+}
+
+func TestInferMechanismEdge(t *testing.T) {
+	g := newGen()
+	at := g.at(12)
+	call := func(svc, route string, attrs Attrs, edges ...string) int {
+		tr := g.newTrace()
+		srv := g.newSpan()
+		i := g.add(tr, srv, SpanID{}, svc, route, KindServer, at, at.Add(5e6), false, attrs)
+		for _, e := range edges {
+			g.add(tr, g.newSpan(), srv, svc, "GET", KindClient, at, at.Add(1e6), false, kv(AttrEdge, e, AttrAttempt, "1"))
+		}
+		return i
+	}
+	call("gateway", "POST /api/links", kv(AttrRetries, "0"), "gateway->link")
+	call("gateway", "GET /r/{code}", kv(AttrRetries, "0"), "gateway->redirect")
+	byRoute := call("gateway", "POST /api/links", kv(AttrBreakerRejected, "true")) // rejected: no child
+	guard := call("gateway", "GET /x", kv(AttrRateLimited, "true"))
+	two := call("link", "POST /links", kv(AttrRetries, "1"), "link->billing", "link->other")
+	// a child without resilience.attempt is not behind a pipeline (a plain DB call)
+	tr := g.newTrace()
+	srv := g.newSpan()
+	plain := g.add(tr, srv, SpanID{}, "x", "GET /y", KindServer, at, at.Add(5e6), false, kv(AttrFallback, "fail_open"))
+	g.add(tr, g.newSpan(), srv, "x", "sql", KindClient, at, at.Add(1e6), false, kv(AttrEdge, "x->db"))
+	g.add(tr, g.newSpan(), srv, "x", "GET", KindClient, at, at.Add(1e6), false, kv(AttrEdge, "x->y", AttrAttempt, "1"))
+	ix := buildIndex(g.spans, twoPhases, fixtureStart)
+	for _, c := range []struct {
+		name string
+		i    int
+		want string
+	}{
+		{"learned from the route", byRoute, "gateway->link"},
+		{"route guard", guard, "client->gateway"},
+		{"ambiguous", two, "link->*"},
+		{"only the protected child", plain, "x->y"},
+	} {
+		if got := ix.mech[c.i]; got != c.want {
+			t.Errorf("%s: edge = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestLeadsTo(t *testing.T) {
+	ix := buildIndex(loadFixture(t), fixturePhases, fixtureStart)
+	for _, c := range []struct {
+		edge, target string
+		want         bool
+	}{
+		{"redirect->link", "redirect->link", true},
+		{"redirect->link", "link", true},
+		{"redirect->link", "link-db", true},
+		{"redirect->link", "link->link-db", true},
+		{"redirect->link", "redis", false},
+		{"gateway->redirect", "link-db", true},
+		{"gateway->analytics", "link-db", false},
+	} {
+		if got := ix.leadsTo(c.edge, c.target); got != c.want {
+			t.Errorf("leadsTo(%s, %s) = %v, want %v", c.edge, c.target, got, c.want)
+		}
+	}
+}
+
+func TestBreakerEvent(t *testing.T) {
+	s := &Span{Service: "redirect", Attrs: kv(AttrEdge, "redirect->link")}
+	for _, c := range []struct {
+		name string
+		ev   Event
+		ok   bool
+		to   string
+	}{
+		{"contract attrs", Event{Name: "state change", Attrs: kv(AttrBreakerTo, "open")}, true, "open"},
+		{"breaker name, state attr", Event{Name: "circuit_breaker.transition", Attrs: kv("from", "open", "state", "half-open")}, true, "half-open"},
+		{"unrelated", Event{Name: "exception", Attrs: kv("state", "boom")}, false, ""},
+		{"no state", Event{Name: "breaker"}, false, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tr, ok := BreakerEvent(s, &c.ev)
+			if ok != c.ok || tr.To != c.to || (ok && tr.Edge != "redirect->link") {
+				t.Errorf("got %+v %v", tr, ok)
+			}
+		})
+	}
+}
