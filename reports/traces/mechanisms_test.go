@@ -34,7 +34,7 @@ func TestMechanismsFixture(t *testing.T) {
 		{"retries per request gateway->link", m.RetriesPerRequest["gateway->link"], 0},
 		{"retries redirect->link", float64(m.Retries["redirect->link"]), 2},
 		{"fallbacks redirect->link", float64(m.Fallbacks["redirect->link"]), 24}, // 19 rejected + 1 exhausted in the fault, 4 in recovery before closing
-		{"timeouts redirect->link", float64(m.Timeouts["redirect->link"]), 4}, // requests with a timed-out attempt: the first miss and 3 half-open trials
+		{"timeouts redirect->link", float64(m.Timeouts["redirect->link"]), 4},    // requests with a timed-out attempt: the first miss and 3 half-open trials
 		{"cache hit ratio fault", m.CacheHitRatio["fault"], 0.96},
 	} {
 		if c.got != c.want {
