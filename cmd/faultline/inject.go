@@ -135,4 +135,3 @@ func edgeNames() string {
 	}
 	return strings.Join(names, ", ")
 }
-
