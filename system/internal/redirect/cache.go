@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -11,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/faultline/faultline/system/internal/resilience"
 	"github.com/faultline/faultline/system/internal/telemetry"
 )
 
@@ -19,7 +21,9 @@ import (
 const (
 	DefaultCacheTTL    = 10 * time.Minute
 	DefaultNegativeTTL = 30 * time.Second
-	cacheOpTimeout     = 150 * time.Millisecond
+	// clientTimeout is the Redis client's last-resort bound; the redirect->redis pipeline's
+	// timeout is the real one (the `none` profile keeps only this).
+	redisClientTimeout = time.Second
 	keyPrefix          = "r:"
 	notFoundValue      = "\x00404" // cannot be a URL, so it marks a cached "unknown code"
 )
@@ -36,42 +40,56 @@ type Cache interface {
 	Ping(ctx context.Context) error
 }
 
-// RedisCache is Cache on Redis, with a CLIENT span per command (edge redirect->redis).
+// RedisCache is Cache on Redis through the redirect->redis pipeline (timeout, breaker,
+// bulkhead), with a CLIENT span per command.
 type RedisCache struct {
 	client      *redis.Client
+	exec        *resilience.Executor[string]
 	tracer      trace.Tracer
 	ttl, negTTL time.Duration
 }
 
-// NewRedisCache connects lazily to addr. Timeouts are short and retries off: a slow Redis
-// must turn into a fast miss, never into a slow redirect.
-func NewRedisCache(addr string, tracer trace.Tracer) *RedisCache {
+// redisClassifier: a miss (redis.Nil) is an answer, not a failure. Nothing is retried: a
+// retry costs more than the miss it would avoid.
+var redisClassifier = resilience.Classifier[string]{
+	Failure:   func(_ string, err error) bool { return err != nil && !errors.Is(err, redis.Nil) },
+	Retryable: func(string, error) bool { return false },
+}
+
+// NewRedisCache connects lazily to addr. Client retries are off: a slow or absent Redis must
+// turn into a fast miss, never into a slow redirect.
+func NewRedisCache(addr string, policy resilience.EdgePolicy, t *telemetry.Telemetry, logger *slog.Logger) *RedisCache {
 	c := redis.NewClient(&redis.Options{
-		Addr:            addr,
-		DialTimeout:     cacheOpTimeout,
-		ReadTimeout:     cacheOpTimeout,
-		WriteTimeout:    cacheOpTimeout,
-		MaxRetries:      -1,
-		PoolSize:        64,
-		MinIdleConns:    4,
-		PoolTimeout:     cacheOpTimeout,
-		DisableIdentity: true,
+		Addr:                  addr,
+		DialTimeout:           redisClientTimeout,
+		ReadTimeout:           redisClientTimeout,
+		WriteTimeout:          redisClientTimeout,
+		ContextTimeoutEnabled: true, // the pipeline's per-attempt deadline reaches the socket
+		MaxRetries:            -1,
+		PoolSize:              64,
+		MinIdleConns:          4,
+		PoolTimeout:           redisClientTimeout,
+		DisableIdentity:       true,
 	})
-	return &RedisCache{client: c, tracer: tracer, ttl: DefaultCacheTTL, negTTL: DefaultNegativeTTL}
+	return &RedisCache{
+		client: c,
+		exec:   resilience.NewExecutor(EdgeRedis, policy, redisClassifier, t, logger),
+		tracer: t.Tracer,
+		ttl:    DefaultCacheTTL, negTTL: DefaultNegativeTTL,
+	}
 }
 
 // Close releases the connections.
 func (c *RedisCache) Close() error { return c.client.Close() }
 
 func (c *RedisCache) span(ctx context.Context, op string) (context.Context, trace.Span) {
-	ctx, span := c.tracer.Start(ctx, "redis "+op, trace.WithSpanKind(trace.SpanKindClient),
+	return c.tracer.Start(ctx, "redis "+op, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(
 			attribute.String(telemetry.AttrPeerService, "redis"),
 			attribute.String(telemetry.AttrEdge, EdgeRedis),
 			attribute.String(telemetry.AttrDBSystem, "redis"),
 			attribute.String(telemetry.AttrDBOperation, op),
 		))
-	return ctx, span
 }
 
 func endSpan(span trace.Span, err error) {
@@ -85,9 +103,9 @@ func endSpan(span trace.Span, err error) {
 // Get implements Cache.
 func (c *RedisCache) Get(ctx context.Context, code string) (string, bool, error) {
 	ctx, span := c.span(ctx, "GET")
-	ctx, cancel := context.WithTimeout(ctx, cacheOpTimeout)
-	defer cancel()
-	v, err := c.client.Get(ctx, keyPrefix+code).Result()
+	v, err := c.exec.Get(ctx, func(ctx context.Context) (string, error) {
+		return c.client.Get(ctx, keyPrefix+code).Result()
+	}, nil)
 	switch {
 	case errors.Is(err, redis.Nil):
 		span.SetAttributes(attribute.Bool(telemetry.AttrCacheHit, false))
@@ -118,9 +136,9 @@ func (c *RedisCache) SetNotFound(ctx context.Context, code string) error {
 
 func (c *RedisCache) set(ctx context.Context, code, v string, ttl time.Duration) error {
 	ctx, span := c.span(ctx, "SET")
-	ctx, cancel := context.WithTimeout(ctx, cacheOpTimeout)
-	defer cancel()
-	err := c.client.Set(ctx, keyPrefix+code, v, ttl).Err()
+	_, err := c.exec.Get(ctx, func(ctx context.Context) (string, error) {
+		return c.client.Set(ctx, keyPrefix+code, v, ttl).Result()
+	}, nil)
 	if err != nil {
 		err = fmt.Errorf("redirect: redis set: %w", err)
 	}
@@ -128,7 +146,7 @@ func (c *RedisCache) set(ctx context.Context, code, v string, ttl time.Duration)
 	return err
 }
 
-// Ping implements Cache.
+// Ping implements Cache. It bypasses the pipeline: readiness probes must not move the breaker.
 func (c *RedisCache) Ping(ctx context.Context) error {
 	ctx, span := c.span(ctx, "PING")
 	err := c.client.Ping(ctx).Err()

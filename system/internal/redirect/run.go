@@ -70,7 +70,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 	}()
 
-	cache := NewRedisCache(*redisAddr, tel.Tracer)
+	cache := NewRedisCache(*redisAddr, profile.Edge(EdgeRedis), tel, logger)
 	defer cache.Close()
 	linkPolicy := profile.Edge(EdgeLink)
 	links := NewLinkClient(*linkURL, httpx.NewClient(tel, EdgeLink, "link", clientTimeout), resilience.NewHTTP(EdgeLink, linkPolicy, tel, logger))
