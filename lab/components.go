@@ -145,7 +145,11 @@ func (l *Lab) serviceEnv(name string) []string {
 	env := []string{"LISTEN_ADDR=" + l.addr(name), "RESILIENCE_PROFILE=" + l.o.Profile, "LOG_FORMAT=json"}
 	for _, e := range topoEdges {
 		if e.From == name && e.EnvVar != "" {
-			env = append(env, e.EnvVar+"="+proxyValue(e, l.proxyAddr[e.Name], l.o.Database))
+			addr := l.proxyAddr[e.Name]
+			if l.o.Unproxied {
+				addr = l.addr(e.To)
+			}
+			env = append(env, e.EnvVar+"="+proxyValue(e, addr, l.o.Database))
 		}
 	}
 	if name == "billing" {

@@ -35,6 +35,9 @@ type Options struct {
 	StateDir     string
 	ReadyTimeout time.Duration // per component (default 30s)
 	Database     string        // database name in both PostgreSQL servers (default "app")
+	// Unproxied gives services the real addresses of their dependencies. Only to measure what
+	// the proxies cost (faultline bench): faults on edges have no effect then.
+	Unproxied bool
 }
 
 // Lab is a running system with a proxy on every edge.
