@@ -1,0 +1,196 @@
+package reports
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// JUnit XML, the shape CI systems read (the Ant/Jenkins JUnit schema): one testsuite per
+// run, one testcase per SLO, per expectation and per data-safety check, plus the verdict.
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr,omitempty"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Cases      []junitCase     `xml:"testcase"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitMessage `xml:"failure,omitempty"`
+	Error     *junitMessage `xml:"error,omitempty"`
+	Skipped   *junitMessage `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr,omitempty"`
+	Text    string `xml:",chardata"`
+}
+
+// WriteJUnit writes the run as JUnit XML. The verdict case fails when the run was not as
+// expected. In a negative control (expected verdict fail) the individual checks are expected
+// to fail, so a failing check is written as skipped with the reason instead of failing CI;
+// in every other run it is a failure.
+func WriteJUnit(w io.Writer, r *Results) error {
+	negative := r.ExpectedVerdict == VerdictFail
+	suite := junitSuite{
+		Name:      r.Scenario,
+		Time:      seconds(r.DurationS),
+		Timestamp: r.StartedAt.UTC().Format("2006-01-02T15:04:05"),
+		Properties: []junitProperty{
+			{"profile", r.Profile}, {"seed", strconv.FormatInt(r.Seed, 10)},
+			{"verdict", r.Verdict}, {"expected_verdict", r.ExpectedVerdict},
+			{"as_expected", strconv.FormatBool(r.AsExpected)}, {"valid", strconv.FormatBool(r.Valid)},
+		},
+	}
+	cls := "faultline." + r.Scenario
+	add := func(c junitCase) {
+		c.Time = "0"
+		suite.Cases = append(suite.Cases, c)
+	}
+	check := func(class, name string, pass bool, msg, detail string) {
+		c := junitCase{Name: name, Classname: cls + "." + class, SystemOut: detail}
+		switch {
+		case pass:
+		case negative:
+			c.Skipped = &junitMessage{Message: "negative control, failed as expected: " + msg}
+		default:
+			c.Failure = &junitMessage{Message: msg, Type: class, Text: detail}
+		}
+		add(c)
+	}
+
+	verdict := junitCase{Name: fmt.Sprintf("verdict %s (expected %s)", r.Verdict, r.ExpectedVerdict), Classname: cls + ".verdict",
+		SystemOut: strings.Join(r.Reasons, "\n")}
+	switch {
+	case r.Verdict == VerdictError || r.Verdict == VerdictAborted:
+		verdict.Error = &junitMessage{Message: "run " + r.Verdict + ": " + strings.Join(r.Reasons, "; "), Type: r.Verdict}
+	case !r.AsExpected:
+		verdict.Failure = &junitMessage{Message: "not as expected: " + strings.Join(r.Reasons, "; "), Type: "verdict"}
+	}
+	add(verdict)
+	if !r.Valid {
+		c := junitCase{Name: "measurement valid", Classname: cls + ".validity"}
+		c.Error = &junitMessage{Message: "measurement cannot be trusted: " + strings.Join(r.InvalidReasons, "; "), Type: "invalid"}
+		add(c)
+	}
+	for _, s := range r.SLOs {
+		name := fmt.Sprintf("%s %s %s", s.Stream, s.Phase, s.Threshold)
+		obs := fmt.Sprintf("observed %s", formatValue(s.Value, s.Unit))
+		if s.NoData {
+			obs = "no requests in this phase: nothing was measured"
+		}
+		check("slo", name, s.Pass && !s.NoData, obs, "")
+	}
+	for _, e := range r.Expectations {
+		check("expect", e.What, e.Pass, fmt.Sprintf("expected %s, observed %s", e.Expected, e.Observed), "")
+	}
+	for _, c := range dataChecks(r.DataSafety) {
+		check("data", c.name, c.pass, c.msg, "")
+	}
+	for _, c := range suite.Cases {
+		suite.Tests++
+		switch {
+		case c.Failure != nil:
+			suite.Failures++
+		case c.Error != nil:
+			suite.Errors++
+		case c.Skipped != nil:
+			suite.Skipped++
+		}
+	}
+	doc := junitSuites{Name: "faultline", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors,
+		Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return fmt.Errorf("reports: junit: %w", err)
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("reports: junit: %w", err)
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+type dataCheck struct {
+	name, msg string
+	pass      bool
+}
+
+// dataChecks are the data-safety invariants, each a check on its own; a run that never
+// checked data safety gets one failing check rather than silence.
+func dataChecks(d *DataSafety) []dataCheck {
+	if d == nil {
+		return []dataCheck{{name: "data safety checked", msg: "data safety was not checked"}}
+	}
+	out := []dataCheck{
+		{"no lost links", fmt.Sprintf("%d of %d acknowledged links do not resolve", d.LostLinks, d.LinksAcked), d.LostLinks == 0},
+		{"no missing clicks", fmt.Sprintf("%d acknowledged clicks were not counted", d.MissingClicks), d.MissingClicks == 0},
+		{"no duplicate clicks", fmt.Sprintf("%d clicks counted more than once", d.DuplicateClicks), d.DuplicateClicks == 0},
+		{"analytics settled", settledText(d.Settled), d.Settled},
+	}
+	if d.Error != "" {
+		out = append(out, dataCheck{"data safety check ran", d.Error, false})
+	}
+	return out
+}
+
+func settledText(ok bool) string {
+	if ok {
+		return "analytics caught up before the deadline"
+	}
+	return "analytics did not catch up before the deadline"
+}
+
+func seconds(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }
+
+// formatValue prints a measured value with its unit.
+func formatValue(v float64, unit string) string {
+	switch unit {
+	case UnitMs:
+		return strconv.FormatFloat(v, 'f', 2, 64) + "ms"
+	case UnitRatio:
+		return strconv.FormatFloat(v*100, 'f', 3, 64) + "%"
+	case UnitPerS:
+		return strconv.FormatFloat(v, 'f', 1, 64) + "/s"
+	}
+	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
+func sortedMapKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,231 @@
+package reports
+
+import (
+	"errors"
+	"math"
+	"testing"
+	"time"
+)
+
+func TestParseThreshold(t *testing.T) {
+	cases := []struct {
+		in     string
+		metric string
+		pct    float64
+		op     string
+		value  float64
+		unit   string
+	}{
+		{"p(99)<50ms", "p", 99, "<", 50, UnitMs},
+		{"p(95)<=1s", "p", 95, "<=", 1000, UnitMs},
+		{"p(99.9) < 1.5s", "p", 99.9, "<", 1500, UnitMs},
+		{"p(90)<200", "p", 90, "<", 200, UnitMs}, // k6: a bare number is milliseconds
+		{"avg<20ms", "avg", 0, "<", 20, UnitMs},
+		{"med<10ms", "med", 0, "<", 10, UnitMs},
+		{"max<2s", "max", 0, "<", 2000, UnitMs},
+		{"min>0ms", "min", 0, ">", 0, UnitMs},
+		{"errors<0.1%", "errors", 0, "<", 0.001, UnitRatio},
+		{"errors<=0.05", "errors", 0, "<=", 0.05, UnitRatio},
+		{"errors>50%", "errors", 0, ">", 0.5, UnitRatio},
+		{"rate>=95/s", "rate", 0, ">=", 95, UnitPerS},
+		{"rate>10", "rate", 0, ">", 10, UnitPerS},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			th, err := ParseThreshold(c.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if th.Metric != c.metric || th.Percentile != c.pct || th.Op != c.op || math.Abs(th.Value-c.value) > 1e-9 || th.Unit != c.unit {
+				t.Errorf("got %+v", th)
+			}
+		})
+	}
+	for _, bad := range []string{"", "p99<50ms", "p(0)<1s", "p(101)<1s", "p(99)<", "p(99)=50ms", "p(99)==50ms", "avg<fast",
+		"errors<150%", "errors<-1%", "errors<2", "rate>=95/m", "latency<1s", "p(99)<50ms extra", "p(99)<-5ms", "avg<NaN", "rate>Inf"} {
+		if th, err := ParseThreshold(bad); err == nil || !errors.Is(err, ErrThreshold) {
+			t.Errorf("%q: accepted as %+v (err %v)", bad, th, err)
+		}
+	}
+}
+
+func TestPercentileNearestRank(t *testing.T) {
+	v := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	cases := []struct{ p, want float64 }{{50, 5}, {90, 9}, {95, 10}, {99, 10}, {100, 10}, {10, 1}, {11, 2}, {0.1, 1}}
+	for _, c := range cases {
+		if got := Percentile(v, c.p); got != c.want {
+			t.Errorf("p(%g) = %g, want %g", c.p, got, c.want)
+		}
+	}
+	if Percentile(nil, 99) != 0 {
+		t.Error("empty input")
+	}
+	// 1000 values: p99 must be the 990th, not an interpolation.
+	big := make([]float64, 1000)
+	for i := range big {
+		big[i] = float64(i + 1)
+	}
+	if got := Percentile(big, 99); got != 990 {
+		t.Errorf("p99 of 1..1000 = %g, want 990", got)
+	}
+}
+
+func samples(stream, phase string, latMs []float64, codes []int) []Sample {
+	out := make([]Sample, len(latMs))
+	for i, l := range latMs {
+		out[i] = Sample{Stream: stream, Phase: phase, At: time.Duration(i) * 100 * time.Millisecond,
+			Latency: time.Duration(l * float64(time.Millisecond)), Code: codes[i%len(codes)]}
+	}
+	return out
+}
+
+func TestMeasureAndHolds(t *testing.T) {
+	s := samples("r", "baseline", []float64{10, 20, 30, 40, 1000}, []int{302, 200, 200, 404, 0})
+	s[4].Err = "timeout"
+	cases := []struct {
+		th   string
+		want float64
+		pass bool
+	}{
+		{"p(99)<50ms", 1000, false}, // the timed-out request counts
+		{"p(50)<=30ms", 30, true},
+		{"med<30ms", 30, false}, // strict comparison at equality
+		{"avg<300ms", 220, true},
+		{"max<1s", 1000, false},
+		{"min>5ms", 10, true},
+		{"errors<10%", 0.4, false}, // 404 and a transport error; 302 is a success
+		{"rate>=1/s", 2.5, true},   // 5 requests in a 2 s window
+	}
+	for _, c := range cases {
+		th, err := ParseThreshold(c.th)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, ok := th.Measure(s, 2)
+		if !ok || math.Abs(v-c.want) > 1e-9 || th.Holds(v) != c.pass {
+			t.Errorf("%s: got %g ok=%v holds=%v, want %g holds=%v", c.th, v, ok, th.Holds(v), c.want, c.pass)
+		}
+	}
+	th, _ := ParseThreshold("errors<1%")
+	if _, ok := th.Measure(nil, 2); ok {
+		t.Error("no samples must give no data")
+	}
+	if (Threshold{Op: "?"}).Holds(0) {
+		t.Error("an unknown operator passed")
+	}
+}
+
+func TestFailed(t *testing.T) {
+	cases := []struct {
+		s    Sample
+		fail bool
+	}{
+		{Sample{Code: 200}, false}, {Sample{Code: 201}, false}, {Sample{Code: 302}, false},
+		{Sample{Code: 404}, true}, {Sample{Code: 429}, true}, {Sample{Code: 503}, true},
+		{Sample{Code: 0, Err: "connection refused"}, true}, {Sample{Code: 0}, true},
+		{Sample{Code: 200, Err: "body read: unexpected EOF"}, true}, {Sample{Code: 101}, true},
+	}
+	for _, c := range cases {
+		if c.s.Failed() != c.fail {
+			t.Errorf("%+v: Failed() = %v", c.s, !c.fail)
+		}
+	}
+}
+
+func TestEvaluateSLOsAndFigures(t *testing.T) {
+	windows := []PhaseWindow{{PhaseBaseline, 0, 10}, {PhaseFault, 10, 20}, {PhaseRecovery, 20, 30}}
+	var all []Sample
+	for i := range 100 {
+		at := time.Duration(i) * 100 * time.Millisecond // 0..9.9 s: baseline only
+		all = append(all, Sample{Stream: "r", At: at, Latency: time.Duration(i+1) * time.Millisecond, Code: 302, Lag: time.Duration(i) * time.Microsecond})
+	}
+	for i := range 10 {
+		all = append(all, Sample{Stream: "r", At: 10*time.Second + time.Duration(i)*time.Second, Latency: time.Second, Code: 503, Err: "503 Service Unavailable"})
+	}
+	AssignPhases(all, windows)
+	p99, _ := ParseThreshold("p(99)<100ms")
+	errs, _ := ParseThreshold("errors<1%")
+	res := EvaluateSLOs(all, []SLOSpec{{Stream: "r", Phases: []string{PhaseBaseline, PhaseFault, PhaseRecovery, PhaseAll}, Thresholds: []Threshold{p99, errs}}}, windows)
+	want := []struct {
+		phase, th string
+		pass      bool
+		nodata    bool
+	}{
+		{"baseline", "p(99)<100ms", true, false}, {"baseline", "errors<1%", true, false},
+		{"fault", "p(99)<100ms", false, false}, {"fault", "errors<1%", false, false},
+		{"recovery", "p(99)<100ms", false, true}, {"recovery", "errors<1%", false, true},
+		{"all", "p(99)<100ms", false, false}, {"all", "errors<1%", false, false},
+	}
+	if len(res) != len(want) {
+		t.Fatalf("got %d results: %+v", len(res), res)
+	}
+	for i, w := range want {
+		r := res[i]
+		if r.Phase != w.phase || r.Threshold != w.th || r.Pass != w.pass || r.NoData != w.nodata {
+			t.Errorf("result %d: got %+v, want %+v", i, r, w)
+		}
+	}
+	if res[0].Value != 99 || res[0].Unit != UnitMs {
+		t.Errorf("baseline p99: got %g %s, want 99 ms", res[0].Value, res[0].Unit)
+	}
+
+	figs := Figures(all, []StreamSpec{{Name: "r", Request: "GET /r/{code}", Rate: 10}, {Name: "idle", Rate: 1}}, windows)
+	if len(figs) != 2 || len(figs[0].Phases) != 4 {
+		t.Fatalf("figures shape: %+v", figs)
+	}
+	base, fault, rec, whole := figs[0].Phases[0], figs[0].Phases[1], figs[0].Phases[2], figs[0].Phases[3]
+	if base.Requests != 100 || base.AchievedRate != 10 || base.P50Ms != 50 || base.P99Ms != 99 || base.MaxMs != 100 || base.Errors != 0 || base.StatusCodes["302"] != 100 {
+		t.Errorf("baseline figure: %+v", base)
+	}
+	if base.SendLagP99Ms != 0.098 {
+		t.Errorf("baseline send lag p99: got %g ms, want 0.098", base.SendLagP99Ms)
+	}
+	if fault.Requests != 10 || fault.ErrorRate != 1 || len(fault.ErrorSamples) != 1 || fault.StatusCodes["503"] != 10 {
+		t.Errorf("fault figure: %+v", fault)
+	}
+	if rec.Requests != 0 || whole.Requests != 110 || whole.Phase != PhaseAll || math.Abs(whole.AchievedRate-110.0/30) > 1e-9 {
+		t.Errorf("recovery/all figures: %+v / %+v", rec, whole)
+	}
+	if figs[1].Phases[3].Requests != 0 {
+		t.Error("idle stream has requests")
+	}
+
+	ts := Timeseries(all)
+	if len(ts) != 20 || ts[0].T != 0 || ts[0].Requests != 10 || ts[10].T != 10 || ts[10].Errors != 1 {
+		t.Errorf("timeseries: %d buckets, first %+v", len(ts), ts[0])
+	}
+}
+
+func TestPhaseAt(t *testing.T) {
+	windows := []PhaseWindow{{PhaseBaseline, 0, 10}, {PhaseFault, 10, 20}, {PhaseRecovery, 20, 30}}
+	cases := []struct {
+		at   time.Duration
+		want string
+	}{
+		{0, PhaseBaseline}, {9999 * time.Millisecond, PhaseBaseline}, {10 * time.Second, PhaseFault},
+		{20 * time.Second, PhaseRecovery}, {30 * time.Second, ""}, {-time.Second, ""},
+	}
+	for _, c := range cases {
+		if got := PhaseAt(windows, c.at); got != c.want {
+			t.Errorf("PhaseAt(%s) = %q, want %q", c.at, got, c.want)
+		}
+	}
+	// Assigned by scheduled time: a slow baseline request completing in the fault phase
+	// stays a baseline request.
+	s := []Sample{{At: 9900 * time.Millisecond, Latency: 5 * time.Second}}
+	AssignPhases(s, windows)
+	if s[0].Phase != PhaseBaseline {
+		t.Errorf("phase by completion time: %q", s[0].Phase)
+	}
+	if w, ok := Window(windows, PhaseAll); !ok || w.StartS != 0 || w.EndS != 30 {
+		t.Errorf("all window: %+v", w)
+	}
+	if err := CheckWindows(windows); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range [][]PhaseWindow{{{"a", 0, 10}, {"b", 5, 20}}, {{"a", 10, 0}}, {{"a", 0, 1}, {"a", 1, 2}}} {
+		if CheckWindows(bad) == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
