@@ -1,0 +1,340 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/spf13/cobra"
+
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/compare"
+	"github.com/faultline/faultline/reports/html"
+	"github.com/faultline/faultline/system/profiles"
+)
+
+func init() { commands = append(commands, newCompareCmd) }
+
+// runScenario runs one scenario with one profile into outDir. It is set where the runner is
+// linked in (run.go); while it is nil, compare works on finished runs only.
+var runScenario func(ctx context.Context, file, profile, outDir string, log io.Writer) (*reports.Results, error)
+
+// Bounds that keep a compare invocation finite.
+const (
+	maxRepeat   = 20
+	maxCompared = 60
+)
+
+type compareOptions struct {
+	out         string
+	labels      string
+	profiles    string
+	repeat      int
+	sweep       string
+	edge        string
+	baseProfile string
+}
+
+func newCompareCmd() *cobra.Command {
+	var o compareOptions
+	c := &cobra.Command{
+		Use:   "compare RUN_DIR... | compare SCENARIO --profiles a,b [--repeat N] | compare SCENARIO --sweep PARAM=v1,v2",
+		Short: "Compare runs side by side: finished run directories, or a scenario run under several profiles",
+		Long: `Compare finished runs (each argument a run directory), or run one scenario under several
+profiles (--profiles), optionally repeated (--repeat N), or under a sweep of one profile parameter
+(--sweep "circuit_breaker.failure_ratio=0.3,0.5,0.8" [--edge redirect->link]), derived from
+--base-profile. Writes compare.html and compare.md into --out.
+
+Runs sharing a label (a profile) are repeats: the comparison shows their mean and range and calls a
+winner only when ranges do not overlap; otherwise it says "within noise".`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCompare(cmd.Context(), args, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.out, "out", "", "output directory (default compare-<time> in the current directory)")
+	f.StringVar(&o.labels, "labels", "", "labels of finished runs, comma-separated (default: each run's profile)")
+	f.StringVar(&o.profiles, "profiles", "", "profiles to run SCENARIO under, comma-separated (names or YAML paths)")
+	f.IntVar(&o.repeat, "repeat", 1, "runs per profile or sweep value")
+	f.StringVar(&o.sweep, "sweep", "", `profile parameter and values, e.g. "circuit_breaker.failure_ratio=0.3,0.5,0.8"`)
+	f.StringVar(&o.edge, "edge", "", "edge the swept parameter applies to (default: every edge that has it)")
+	f.StringVar(&o.baseProfile, "base-profile", "default", "profile the sweep starts from: a built-in name or a YAML path")
+	return c
+}
+
+func runCompare(ctx context.Context, args []string, o compareOptions, stdout, stderr io.Writer) error {
+	if o.out == "" {
+		o.out = "compare-" + time.Now().UTC().Format("20060102-150405")
+	}
+	scenarioForm := len(args) == 1 && isScenarioFile(args[0])
+	switch {
+	case scenarioForm && o.profiles == "" && o.sweep == "":
+		return usageError{errors.New("compare: a scenario needs --profiles a,b or --sweep PARAM=v1,v2")}
+	case !scenarioForm && (o.profiles != "" || o.sweep != ""):
+		return usageError{errors.New("compare: --profiles and --sweep need one scenario file, not run directories")}
+	case o.profiles != "" && o.sweep != "":
+		return usageError{errors.New("compare: --profiles and --sweep exclude each other")}
+	case o.repeat < 1 || o.repeat > maxRepeat:
+		return usageError{fmt.Errorf("compare: --repeat must be 1..%d", maxRepeat)}
+	}
+	var runs []*reports.Results
+	var labels []string
+	var samples [][]html.Sample
+	var err error
+	if scenarioForm {
+		runs, labels, samples, err = runProfiles(ctx, args[0], o, stderr)
+	} else {
+		runs, labels, samples, err = loadRuns(args, o.labels)
+	}
+	if err != nil {
+		return err
+	}
+	c := compare.Compare(runs, labels, samples...)
+	var hb, mb bytes.Buffer
+	if err := c.HTML(&hb); err != nil {
+		return err
+	}
+	if err := c.Markdown(&mb); err != nil {
+		return err
+	}
+	hp, mp := filepath.Join(o.out, "compare.html"), filepath.Join(o.out, "compare.md")
+	if err := writeFileAtomic(hp, hb.Bytes()); err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	if err := writeFileAtomic(mp, mb.Bytes()); err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s\n%s\n", hp, mp)
+	return nil
+}
+
+func isScenarioFile(p string) bool {
+	st, err := os.Stat(p)
+	if err != nil || st.IsDir() {
+		return false
+	}
+	ext := strings.ToLower(filepath.Ext(p))
+	return ext == ".yaml" || ext == ".yml"
+}
+
+// loadRuns reads finished run directories; labels default to each run's profile.
+func loadRuns(dirs []string, labelFlag string) ([]*reports.Results, []string, [][]html.Sample, error) {
+	if len(dirs) > maxCompared {
+		return nil, nil, nil, usageError{fmt.Errorf("compare: at most %d runs", maxCompared)}
+	}
+	labels := splitList(labelFlag)
+	if len(labels) > 0 && len(labels) != len(dirs) {
+		return nil, nil, nil, usageError{fmt.Errorf("compare: %d labels for %d runs", len(labels), len(dirs))}
+	}
+	var runs []*reports.Results
+	var samples [][]html.Sample
+	for _, d := range dirs {
+		run, err := html.LoadRun(d)
+		if err != nil {
+			return nil, nil, nil, usageError{fmt.Errorf("compare: %s: %w", d, err)}
+		}
+		runs = append(runs, run.Results)
+		samples = append(samples, run.Samples)
+	}
+	if labels == nil {
+		labels = make([]string, len(runs))
+	}
+	return runs, labels, samples, nil
+}
+
+// variant is one thing to run the scenario under.
+type variant struct{ label, profile string }
+
+// runProfiles runs the scenario under every profile or sweep value, repeat times each, and
+// renders each run's own report as it finishes.
+func runProfiles(ctx context.Context, file string, o compareOptions, stderr io.Writer) ([]*reports.Results, []string, [][]html.Sample, error) {
+	var vs []variant
+	if o.sweep != "" {
+		var err error
+		if vs, err = sweepProfiles(o.sweep, o.edge, o.baseProfile, filepath.Join(o.out, "profiles")); err != nil {
+			return nil, nil, nil, err
+		}
+	} else {
+		for _, p := range splitList(o.profiles) {
+			vs = append(vs, variant{label: p, profile: p})
+		}
+	}
+	if len(vs)*o.repeat > maxCompared {
+		return nil, nil, nil, usageError{fmt.Errorf("compare: %d runs asked, at most %d", len(vs)*o.repeat, maxCompared)}
+	}
+	if runScenario == nil {
+		return nil, nil, nil, errors.New("compare: runner not available in this build: compare finished run directories instead (faultline compare RUN_DIR...)")
+	}
+	var runs []*reports.Results
+	var labels []string
+	var samples [][]html.Sample
+	var failed []string
+	for _, v := range vs {
+		for i := 1; i <= o.repeat; i++ {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, nil, fmt.Errorf("compare: %w", err)
+			}
+			dir := filepath.Join(o.out, "runs", fmt.Sprintf("%s-%d", safeName(v.label), i))
+			fmt.Fprintf(stderr, "compare: %s run %d/%d → %s\n", v.label, i, o.repeat, dir)
+			res, err := runScenario(ctx, file, v.profile, dir, stderr)
+			if err != nil {
+				failed = append(failed, fmt.Sprintf("%s #%d: %v", v.label, i, err))
+				if res == nil {
+					continue
+				}
+			}
+			if err := html.RenderDir(dir); err != nil {
+				fmt.Fprintf(stderr, "compare: %s: %v\n", dir, err)
+			}
+			var s []html.Sample
+			if run, err := html.LoadRun(dir); err == nil {
+				s = run.Samples
+			}
+			runs, labels, samples = append(runs, res), append(labels, v.label), append(samples, s)
+		}
+	}
+	for _, f := range failed {
+		fmt.Fprintln(stderr, "compare: run failed:", f)
+	}
+	if len(runs) == 0 {
+		return nil, nil, nil, fmt.Errorf("compare: no run finished (%d failed)", len(failed))
+	}
+	return runs, labels, samples, nil
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._=-]+`)
+
+// safeName turns a label into a file name.
+func safeName(s string) string {
+	s = unsafeChars.ReplaceAllString(s, "_")
+	if s == "" {
+		return "run"
+	}
+	return s
+}
+
+// sweepProfiles derives one profile file per value of the swept parameter from the base
+// profile, writes them into dir and returns them labelled "param=value".
+func sweepProfiles(spec, edge, base, dir string) ([]variant, error) {
+	param, list, ok := strings.Cut(spec, "=")
+	param = strings.TrimSpace(param)
+	values := splitList(list)
+	if !ok || param == "" || len(values) == 0 {
+		return nil, usageError{fmt.Errorf("compare: --sweep %q: want PARAM=v1,v2,…", spec)}
+	}
+	raw, baseName, err := readProfile(base)
+	if err != nil {
+		return nil, err
+	}
+	var vs []variant
+	for _, val := range values {
+		var doc map[string]any
+		if err := yaml.Unmarshal(raw, &doc); err != nil {
+			return nil, usageError{fmt.Errorf("compare: base profile %s: %w", base, err)}
+		}
+		if doc == nil {
+			return nil, usageError{fmt.Errorf("compare: base profile %s is empty", base)}
+		}
+		var typed any
+		if err := yaml.Unmarshal([]byte(val), &typed); err != nil {
+			return nil, usageError{fmt.Errorf("compare: --sweep value %q: %w", val, err)}
+		}
+		if err := setParam(doc, param, edge, typed); err != nil {
+			return nil, usageError{err}
+		}
+		name := safeName(fmt.Sprintf("%s-%s-%s", baseName, param, val))
+		doc["name"] = name
+		out, err := yaml.Marshal(doc)
+		if err != nil {
+			return nil, fmt.Errorf("compare: %w", err)
+		}
+		path := filepath.Join(dir, name+".yaml")
+		if err := writeFileAtomic(path, out); err != nil {
+			return nil, fmt.Errorf("compare: %w", err)
+		}
+		vs = append(vs, variant{label: param + "=" + val, profile: path})
+	}
+	return vs, nil
+}
+
+// readProfile reads a profile by path, or a built-in one by name.
+func readProfile(base string) ([]byte, string, error) {
+	if b, err := os.ReadFile(base); err == nil {
+		return b, strings.TrimSuffix(filepath.Base(base), filepath.Ext(base)), nil
+	}
+	b, err := profiles.FS.ReadFile(base + ".yaml")
+	if err != nil {
+		return nil, "", usageError{fmt.Errorf("compare: base profile %q is neither a file nor a built-in profile", base)}
+	}
+	return b, base, nil
+}
+
+// setParam sets a dotted parameter in a profile document. A path starting at the top level
+// (edges., routes., events.) is set as is; otherwise it is relative to an edge: --edge, or
+// every edge that already has the parameter's first key.
+func setParam(doc map[string]any, param, edge string, v any) error {
+	keys := strings.Split(param, ".")
+	if _, top := doc[keys[0]]; top || keys[0] == "edges" || keys[0] == "routes" || keys[0] == "events" {
+		return setPath(doc, keys, v)
+	}
+	edges, _ := doc["edges"].(map[string]any)
+	if edge != "" {
+		e, ok := edges[edge].(map[string]any)
+		if !ok {
+			return fmt.Errorf("compare: profile has no edge %q (edges: %s)", edge, strings.Join(sortedKeys(edges), ", "))
+		}
+		return setPath(e, keys, v)
+	}
+	n := 0
+	for _, name := range sortedKeys(edges) {
+		e, ok := edges[name].(map[string]any)
+		if !ok {
+			continue
+		}
+		if _, has := e[keys[0]]; has {
+			if err := setPath(e, keys, v); err != nil {
+				return err
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("compare: no edge of the profile has %q; name one with --edge", keys[0])
+	}
+	return nil
+}
+
+func setPath(m map[string]any, keys []string, v any) error {
+	for i, k := range keys[:len(keys)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			if _, exists := m[k]; exists {
+				return fmt.Errorf("compare: %s is not a map", strings.Join(keys[:i+1], "."))
+			}
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
+	m[keys[len(keys)-1]] = v
+	return nil
+}
+
+func sortedKeys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,182 @@
+package compare
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Markdown writes the comparison as GitHub-flavoured Markdown.
+func (c *Comparison) Markdown(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	title := c.Scenario
+	if title == "" {
+		title = "runs"
+	}
+	fmt.Fprintf(bw, "# Comparison: %s\n\n", mdEscape(title))
+	hdr := []string{"label", "runs", "verdicts", "as expected"}
+	var rows [][]string
+	for _, g := range c.Groups {
+		rows = append(rows, []string{g.Label, fmt.Sprint(len(g.Runs)), g.Verdicts(), fmt.Sprintf("%d/%d", g.AsExpected(), len(g.Runs))})
+	}
+	mdTable(bw, hdr, rows)
+	fmt.Fprintf(bw, "\n%s\n", RuleText(c.Repeats))
+	var stream string
+	for _, r := range c.Streams {
+		if r.Stream != stream {
+			stream = r.Stream
+			fmt.Fprintf(bw, "\n## Stream %s\n\n", mdEscape(stream))
+			mdTable(bw, c.headers("phase", "metric"), nil)
+		}
+		mdRow(bw, append([]string{r.Phase, r.Metric}, c.cells(r)...))
+	}
+	if len(c.UserImpact) > 0 {
+		fmt.Fprintf(bw, "\n## User impact (fault phase)\n\n")
+		mdTable(bw, c.headers("stream"), nil)
+		for _, r := range c.UserImpact {
+			mdRow(bw, append([]string{r.Stream}, c.cells(r)...))
+		}
+	}
+	if len(c.Mechanisms) > 0 {
+		fmt.Fprintf(bw, "\n## Mechanisms\n\n")
+		mdTable(bw, c.headers("edge", "metric"), nil)
+		for _, r := range c.Mechanisms {
+			mdRow(bw, append([]string{orDash(r.Stream), r.Metric}, c.cells(r)...))
+		}
+	}
+	if sw := c.Sweep; sw != nil {
+		fmt.Fprintf(bw, "\n## Sweep of %s\n\n", mdEscape(sw.Param))
+		h, rows := c.SweepTable()
+		mdTable(bw, h, rows)
+	}
+	return bw.Flush()
+}
+
+// RuleText explains how winners were called, for both renderings.
+func RuleText(repeats bool) string {
+	s := "Winner rule: the best mean is marked ★ only when its min–max range over repeats does not overlap any other label's range; otherwise the row says \"within noise\"."
+	if !repeats {
+		s += fmt.Sprintf(" Every label ran once, so there is no noise estimate: a single run is marked only when it beats the runner-up by at least %.0f%%.", MinRelDiff*100)
+	} else {
+		s += fmt.Sprintf(" Where a label ran once, a call needs a %.0f%% lead and is flagged \"single runs\".", MinRelDiff*100)
+	}
+	return s
+}
+
+// headers is the first columns, one per group, and the call.
+func (c *Comparison) headers(first ...string) []string {
+	h := append([]string(nil), first...)
+	for _, g := range c.Groups {
+		h = append(h, g.Label)
+	}
+	return append(h, "call")
+}
+
+// cells is one row's group values, the winner starred, and the call.
+func (c *Comparison) cells(r MetricRow) []string {
+	var out []string
+	for i, s := range r.Values {
+		cell := Cell(s, r.Unit)
+		if i == r.Winner {
+			cell = "**" + cell + "** ★"
+		}
+		out = append(out, cell)
+	}
+	return append(out, c.CallText(r))
+}
+
+// CallText says what the row concluded.
+func (c *Comparison) CallText(r MetricRow) string {
+	var s string
+	switch r.Call {
+	case CallBest:
+		s = "best: " + c.Groups[r.Winner].Label
+	case CallNoise, CallTie:
+		s = r.Call
+	}
+	if r.Note != "" && s != "" {
+		s += " (" + r.Note + ")"
+	}
+	return s
+}
+
+// SweepTable is the sweep as rows: the parameter value, then per stream the fault-phase p99
+// and error rate and the user impact (means over repeats).
+func (c *Comparison) SweepTable() ([]string, [][]string) {
+	sw := c.Sweep
+	if sw == nil {
+		return nil, nil
+	}
+	h := []string{sw.Param}
+	type col struct {
+		row  func() (MetricRow, bool)
+		name string
+	}
+	var cols []col
+	streams, _ := c.streamsAndPhases()
+	for _, s := range streams {
+		for _, m := range []string{"p99", "errors"} {
+			s, m := s, m
+			cols = append(cols, col{name: s + " fault " + m, row: func() (MetricRow, bool) { return c.find(c.Streams, s, "fault", m) }})
+		}
+		cols = append(cols, col{name: s + " user impact", row: func() (MetricRow, bool) { return c.find(c.UserImpact, s, "fault", "user impact") }})
+	}
+	for _, cl := range cols {
+		h = append(h, cl.name)
+	}
+	var rows [][]string
+	for gi, v := range sw.Values {
+		row := []string{fmt.Sprint(v)}
+		for _, cl := range cols {
+			r, ok := cl.row()
+			if !ok {
+				row = append(row, "—")
+				continue
+			}
+			row = append(row, Cell(r.Values[gi], r.Unit))
+		}
+		rows = append(rows, row)
+	}
+	return h, rows
+}
+
+func (c *Comparison) find(rows []MetricRow, stream, phase, metric string) (MetricRow, bool) {
+	for _, r := range rows {
+		if r.Stream == stream && r.Phase == phase && r.Metric == metric {
+			return r, true
+		}
+	}
+	return MetricRow{}, false
+}
+
+func mdTable(w io.Writer, header []string, rows [][]string) {
+	mdRow(w, header)
+	seps := make([]string, len(header))
+	for i := range seps {
+		seps[i] = "---"
+	}
+	mdRow(w, seps)
+	for _, r := range rows {
+		mdRow(w, r)
+	}
+}
+
+func mdRow(w io.Writer, cells []string) {
+	esc := make([]string, len(cells))
+	for i, c := range cells {
+		esc[i] = strings.ReplaceAll(c, "|", `\|`)
+	}
+	fmt.Fprintf(w, "| %s |\n", strings.Join(esc, " | "))
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}

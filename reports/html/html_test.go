@@ -1,0 +1,261 @@
+package html
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/html/browsertest"
+)
+
+const fixtureDir = "testdata/run"
+
+func loadFixture(t *testing.T) *Run {
+	t.Helper()
+	run, err := LoadRun(fixtureDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+func render(t *testing.T, res *reports.Results, samples []Sample, scenario []byte) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Render(&b, res, samples, scenario); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+var svgRe = regexp.MustCompile(`(?s)<svg\b.*?</svg>`)
+
+// checkPage holds what every report page must satisfy, offline and in order.
+func checkPage(t *testing.T, page string, wantCharts int) {
+	t.Helper()
+	if refs := browsertest.ExternalRefs(page); len(refs) > 0 {
+		t.Errorf("page references outside itself: %q", refs)
+	}
+	svgs := svgRe.FindAllString(page, -1)
+	if len(svgs) != wantCharts {
+		t.Errorf("%d charts, want %d", len(svgs), wantCharts)
+	}
+	for i, s := range svgs {
+		if n := browsertest.DrawingElements(s); n < 10 {
+			t.Errorf("chart %d has %d drawing elements: %.200s", i, n, s)
+		}
+	}
+	if strings.Contains(page, "chart unavailable") {
+		t.Error("a chart failed to render")
+	}
+}
+
+func TestRenderFixture(t *testing.T) {
+	run := loadFixture(t)
+	page := render(t, run.Results, run.Samples, run.Scenario)
+	// 3 latency-over-time, throughput, 3 distributions, service map, mechanisms.
+	checkPage(t, page, 9)
+	ordered := []string{
+		`class="banner fail"`, "Not as expected", "SLO create errors&lt;5% in fault",
+		`id="expectations"`, `id="slos"`, "p(99)&lt;50ms", `id="streams"`, `id="time"`, `id="distribution"`,
+		"From every request in samples.csv", `id="faults"`, "jitter=50ms latency=400ms",
+		`id="blast"`, "stopped at redirect by breaker", `id="mechanisms"`, "half-open</span> → <span class=\"state closed\"",
+		`id="data"`, "checked 358, lost <strong>0</strong>", `id="scenario"`, "abort_when:",
+	}
+	at := 0
+	for _, w := range ordered {
+		i := strings.Index(page[at:], w)
+		if i < 0 {
+			t.Fatalf("missing %q after offset %d", w, at)
+		}
+		at += i
+	}
+	for _, w := range []string{"28.0%", "2.00 s", "@media print", "204 ms"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("missing %q", w)
+		}
+	}
+}
+
+func TestRenderWithoutSamplesOrScenario(t *testing.T) {
+	run := loadFixture(t)
+	page := render(t, run.Results, nil, nil)
+	checkPage(t, page, 9)
+	for _, w := range []string{"samples.csv is missing", "scenario.yaml is missing"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("missing %q", w)
+		}
+	}
+}
+
+func TestRenderMinimalResults(t *testing.T) {
+	tests := []struct {
+		name string
+		res  *reports.Results
+		want []string
+	}{
+		{"empty", &reports.Results{}, []string{`class="banner error"`, "No SLOs were declared", "No faults were injected"}},
+		{"aborted", &reports.Results{Scenario: "x", Verdict: reports.VerdictAborted, Valid: true, Abort: &reports.Abort{Condition: "redirect errors>50% for 5s", AtS: 12}},
+			[]string{`class="banner aborted"`, "Aborted at 12.0 s", "redirect errors&gt;50% for 5s"}},
+		{"invalid pass", &reports.Results{Scenario: "x", Verdict: reports.VerdictPass, AsExpected: true, InvalidReasons: []string{"load generator fell behind"}},
+			[]string{`class="banner error"`, "Measurement not trusted", "load generator fell behind"}},
+		{"script in names", &reports.Results{Scenario: "<script>alert(1)</script>", Verdict: reports.VerdictPass, Valid: true,
+			Streams: []reports.StreamResult{{Name: `"><img src=http://x>`}}},
+			[]string{"&lt;script&gt;alert(1)&lt;/script&gt;"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			page := render(t, tt.res, nil, nil)
+			for _, w := range tt.want {
+				if !strings.Contains(page, w) {
+					t.Errorf("missing %q", w)
+				}
+			}
+			if refs := browsertest.ExternalRefs(page); len(refs) > 0 {
+				t.Errorf("external references: %q", refs)
+			}
+		})
+	}
+}
+
+func TestExternalRefsDetects(t *testing.T) {
+	tests := []struct {
+		page string
+		bad  bool
+	}{
+		{`<a href="#slos">x</a>`, false},
+		{`<p>see https://example.com</p>`, false},
+		{`<img src="https://cdn.example/x.png">`, true},
+		{`<link rel="stylesheet" href="style.css">`, true},
+		{`<script>1</script>`, true},
+		{`<div style="background:url(http://x/y.png)">`, true},
+		{`<image xlink:href="data:image/png;base64,AA"/>`, false},
+		{`<svg xmlns="http://www.w3.org/2000/svg"></svg>`, false},
+	}
+	for _, tt := range tests {
+		if got := len(browsertest.ExternalRefs(tt.page)) > 0; got != tt.bad {
+			t.Errorf("ExternalRefs(%q) found=%v, want %v", tt.page, got, tt.bad)
+		}
+	}
+}
+
+func TestRenderDir(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{ResultsFile, ScenarioFile} { // no samples.csv: tolerated
+		b, err := os.ReadFile(filepath.Join(fixtureDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RenderDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPage(t, string(b), 9)
+	if err := RenderDir(t.TempDir()); err == nil {
+		t.Error("RenderDir of an empty directory succeeded")
+	}
+}
+
+func TestReadSamples(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    []Sample
+		wantErr bool
+	}{
+		{"empty", "", nil, false},
+		{"header only", "stream,phase,scheduled_s,lag_ms,latency_ms,code,error\n", nil, false},
+		{"rows", "stream,phase,scheduled_s,lag_ms,latency_ms,code,error\nredirect,fault,10.5,0.2,201.5,503,\"503 Service Unavailable\"\n",
+			[]Sample{{Stream: "redirect", Phase: "fault", ScheduledS: 10.5, LagMs: 0.2, LatencyMs: 201.5, Code: 503, Error: "503 Service Unavailable"}}, false},
+		{"reordered and extra columns", "latency_ms,extra,stream\n3.5,x,create\n", []Sample{{Stream: "create", LatencyMs: 3.5}}, false},
+		{"missing latency column", "stream,phase\nx,y\n", nil, true},
+		{"bad number", "stream,latency_ms\nx,fast\n", nil, true},
+		{"short row", "stream,phase,latency_ms\nx\n", []Sample{{Stream: "x"}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ReadSamples(strings.NewReader(tt.in))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrSamples) {
+				t.Errorf("error %v does not wrap ErrSamples", err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d samples, want %d", len(got), len(tt.want))
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("sample %d = %+v, want %+v", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func FuzzReadSamples(f *testing.F) {
+	f.Add("stream,phase,scheduled_s,lag_ms,latency_ms,code,error\nredirect,fault,1,0,2.5,302,\n")
+	f.Add("latency_ms,stream\n1e308,x\n")
+	f.Add("stream,latency_ms\n\"unterminated,1\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		ss, err := ReadSamples(strings.NewReader(in))
+		if err != nil && ss != nil {
+			t.Errorf("samples returned with an error")
+		}
+	})
+}
+
+func TestFormatters(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{FormatMs(0.842), "0.84 ms"}, {FormatMs(12.34), "12.3 ms"}, {FormatMs(204.2), "204 ms"}, {FormatMs(2004.7), "2.00 s"},
+		{FormatPct(0), "0%"}, {FormatPct(0.0005), "0.050%"}, {FormatPct(0.0133), "1.33%"}, {FormatPct(0.28), "28.0%"},
+		{FormatNum(1999), "1,999"}, {FormatNum(48211), "48,211"}, {FormatNum(12.5), "12.5"}, {FormatNum(-1234567), "-1,234,567"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+// TestBrowser opens the report in headless Chromium, offline, and keeps a screenshot.
+func TestBrowser(t *testing.T) {
+	browsertest.Chromium(t)
+	dir := t.TempDir()
+	run := loadFixture(t)
+	page := render(t, run.Results, run.Samples, run.Scenario)
+	file := filepath.Join(dir, ReportFile)
+	if err := os.WriteFile(file, []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := browsertest.Open(t, file, "report.png")
+	if !strings.Contains(p.DOM, "link-db-latency") || !strings.Contains(p.DOM, "</footer>") {
+		t.Fatalf("page did not load whole: %.300s", p.DOM)
+	}
+	if len(p.SVGs) != 9 {
+		t.Errorf("browser sees %d charts, want 9", len(p.SVGs))
+	}
+	for i, s := range p.SVGs {
+		if browsertest.DrawingElements(s) < 10 {
+			t.Errorf("chart %d is empty in the browser", i)
+		}
+	}
+	if len(p.Console) > 0 {
+		t.Errorf("console messages: %q", p.Console)
+	}
+	if refs := browsertest.ExternalRefs(p.DOM); len(refs) > 0 {
+		t.Errorf("DOM references outside the file: %q", refs)
+	}
+}
