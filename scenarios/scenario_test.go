@@ -183,8 +183,8 @@ func assertRoundTrip(t *testing.T, sc *Scenario) {
 	}
 }
 
-// TestTopologyMatchesContracts keeps the local edge and component lists equal to the
-// contract document until package lab owns them.
+// TestTopologyMatchesContracts checks that the topology validation uses (package lab's) is
+// the one the contract document promises scenario authors.
 func TestTopologyMatchesContracts(t *testing.T) {
 	doc, err := os.ReadFile("../docs/contracts.md")
 	if err != nil {

@@ -1,24 +1,25 @@
 package scenarios
 
-import "slices"
+import "github.com/faultline/faultline/lab"
 
-// The topology of docs/contracts.md. Package lab does not exist yet (it would own
-// IsEdge/IsComponent); until it does, scenarios keeps this copy, which a test checks against
-// docs/contracts.md so the two cannot drift silently.
+// The topology is package lab's; these copies of its names feed error messages.
 var (
 	// Components in start order.
-	Components = []string{"link-db", "analytics-db", "redis", "nats", "billing", "link", "analytics", "redirect", "gateway"}
+	Components = lab.Components()
 	// Edges, each a Toxiproxy proxy of that name.
-	Edges = []string{
-		"client->gateway", "gateway->redirect", "gateway->link", "gateway->analytics",
-		"redirect->redis", "redirect->link", "redirect->nats",
-		"link->link-db", "link->billing", "link->nats",
-		"analytics->nats", "analytics->analytics-db", "billing->nats",
-	}
+	Edges = edgeNames()
 )
 
+func edgeNames() []string {
+	var out []string
+	for _, e := range lab.Edges() {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
 // IsEdge says whether name is an edge of the topology.
-func IsEdge(name string) bool { return slices.Contains(Edges, name) }
+func IsEdge(name string) bool { return lab.IsEdge(name) }
 
 // IsComponent says whether name is a component of the topology.
-func IsComponent(name string) bool { return slices.Contains(Components, name) }
+func IsComponent(name string) bool { return lab.IsComponent(name) }
