@@ -178,7 +178,7 @@ func (l *Lab) makeDirs() error {
 	if err := os.MkdirAll(filepath.Join(l.dir, "logs"), 0o755); err != nil {
 		return fmt.Errorf("lab: run dir: %w", err)
 	}
-	tmp, err := os.MkdirTemp("", "faultline-data-")
+	tmp, err := os.MkdirTemp(localserver.TempBase(), "faultline-data-")
 	if err != nil {
 		return fmt.Errorf("lab: data dir: %w", err)
 	}
