@@ -1,0 +1,435 @@
+package redirect
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/faultline/faultline/internal/localserver"
+	"github.com/faultline/faultline/system/internal/events"
+	"github.com/faultline/faultline/system/internal/natsd"
+)
+
+// fakeLink is link's GET /links/{code} and /healthz, switchable between up and down (503),
+// counting lookups.
+type fakeLink struct {
+	urls  map[string]string
+	down  atomic.Bool
+	calls atomic.Int64
+}
+
+func (f *fakeLink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	f.calls.Add(1)
+	if f.down.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	code := r.URL.Path[len("/links/"):]
+	u, ok := f.urls[code]
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{"code": code, "url": u})
+}
+
+// lockedBuffer collects a service's logs for the test's failure output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func skipOrFail(t *testing.T, err error, pkg string) {
+	t.Helper()
+	if errors.Is(err, localserver.ErrMissingBinary) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v (Debian package %s; run `make deps`)", err, pkg)
+		}
+		t.Skipf("%v (Debian package %s; run `make deps`)", err, pkg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func startRedis(t *testing.T) *localserver.Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rs, err := localserver.Redis(ctx, localserver.RedisOptions{Dir: t.TempDir()})
+	skipOrFail(t, err, "redis-server")
+	t.Cleanup(func() { _ = rs.Stop() })
+	return rs
+}
+
+func startNATS(t *testing.T) *natsd.Server {
+	t.Helper()
+	ns, err := natsd.Start(natsd.Options{Listen: "127.0.0.1:0", StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns
+}
+
+// runRedirect runs redirect.Run in-process on a free port until the test ends.
+type runningService struct {
+	URL  string
+	logs *lockedBuffer
+	stop func() error
+}
+
+func runRedirect(t *testing.T, env map[string]string) *runningService {
+	t.Helper()
+	port, err := localserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	env["LISTEN_ADDR"] = addr
+	env["LOG_FORMAT"] = "text"
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &lockedBuffer{}
+	errc := make(chan error, 1)
+	go func() { errc <- Run(ctx, nil, func(k string) string { return env[k] }, logs) }()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-errc:
+			case <-time.After(20 * time.Second):
+				runErr = errors.New("redirect did not stop within 20s")
+			}
+		})
+		return runErr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("redirect stop: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("redirect logs:\n%s", logs.String())
+		}
+	})
+	svc := &runningService{URL: "http://" + addr, logs: logs, stop: stop}
+	waitHTTP(t, svc.URL+"/readyz", http.StatusOK, errc)
+	return svc
+}
+
+// waitHTTP polls url until it answers want (at most 10 s), failing early if the service died.
+func waitHTTP(t *testing.T, url string, want int, died <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	last := ""
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-died:
+			t.Fatalf("service exited while starting: %v", err)
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == want {
+				return
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, b)
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s not %d within 10s (last: %s)", url, want, last)
+}
+
+var noFollow = &http.Client{
+	Timeout:       5 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+func get(t *testing.T, url string) *http.Response {
+	t.Helper()
+	resp, err := noFollow.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func clickStats(t *testing.T, base string) ClickStats {
+	t.Helper()
+	resp, err := http.Get(base + "/clicks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s ClickStats
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// metric returns the value of the first sample of name whose labels contain every label given.
+func metric(t *testing.T, base, name string, labels ...string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	re := regexp.MustCompile(`(?m)^` + name + `\{([^}]*)\} (\S+)$`)
+next:
+	for _, m := range re.FindAllSubmatch(body, -1) {
+		for _, l := range labels {
+			if !bytes.Contains(m[1], []byte(l)) {
+				continue next
+			}
+		}
+		v, _ := strconv.ParseFloat(string(m[2]), 64)
+		return v
+	}
+	return 0
+}
+
+func eventually(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func streamMsgs(t *testing.T, natsURL, stream string) uint64 {
+	t.Helper()
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+type redirectEnv struct {
+	link  *fakeLink
+	redis *localserver.Server
+	nats  *natsd.Server
+	svc   *runningService
+}
+
+func startRedirectEnv(t *testing.T) *redirectEnv {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: skipped with -short")
+	}
+	e := &redirectEnv{link: &fakeLink{urls: map[string]string{}}}
+	for i := range 20 {
+		e.link.urls[fmt.Sprintf("c%d", i)] = fmt.Sprintf("https://example.com/%d", i)
+	}
+	linkSrv := &http.Server{Handler: e.link}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	linkAddr := l.Addr().String()
+	go func() { _ = linkSrv.Serve(l) }()
+	t.Cleanup(func() { _ = linkSrv.Close() })
+	e.redis = startRedis(t)
+	e.nats = startNATS(t)
+	e.svc = runRedirect(t, map[string]string{
+		"REDIS_ADDR":         e.redis.Addr,
+		"LINK_URL":           "http://" + linkAddr,
+		"NATS_URL":           e.nats.ClientURL(),
+		"RESILIENCE_PROFILE": "testdata/fastbreaker.yaml",
+		"CLICK_BUFFER":       "1000",
+	})
+	return e
+}
+
+func TestIntegrationRedirectCacheAndClicks(t *testing.T) {
+	e := startRedirectEnv(t)
+	base := e.svc.URL
+
+	// Miss, then hit: link is asked once.
+	for i, want := range []string{"miss", "hit", "hit"} {
+		resp := get(t, base+"/r/c1")
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("X-Cache") != want || resp.Header.Get("Location") != "https://example.com/1" {
+			t.Fatalf("request %d: %d X-Cache=%q Location=%q; want 302 %s", i+1, resp.StatusCode, resp.Header.Get("X-Cache"), resp.Header.Get("Location"), want)
+		}
+	}
+	if n := e.link.calls.Load(); n != 1 {
+		t.Errorf("link called %d times for 3 redirects of one code, want 1", n)
+	}
+
+	// Unknown codes: 404, cached negative (link asked once), never a click.
+	for range 2 {
+		if resp := get(t, base+"/r/nope"); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("unknown code: %d, want 404", resp.StatusCode)
+		}
+	}
+	if n := e.link.calls.Load(); n != 2 {
+		t.Errorf("link called %d times after two unknown lookups, want 2 (negative cache)", n)
+	}
+
+	// Every 302 is one acked click, and JetStream holds exactly that many.
+	for i := range 7 {
+		get(t, fmt.Sprintf("%s/r/c%d", base, i%3))
+	}
+	eventually(t, "all clicks acked", 5*time.Second, func() bool { return clickStats(t, base).AckedTotal == 10 })
+	s := clickStats(t, base)
+	if s.Acked["c1"] != 5 || s.Acked["c0"] != 3 || s.Acked["c2"] != 2 || s.PublishedTotal != 10 {
+		t.Errorf("clicks = %+v, want c0:3 c1:5 c2:2, published 10", s)
+	}
+	if n := streamMsgs(t, e.nats.ClientURL(), events.StreamClicks); n != 10 {
+		t.Errorf("CLICKS stream holds %d messages, acked_total 10", n)
+	}
+	if hits := metric(t, base, "cache_requests_total", `result="hit"`); hits < 2 {
+		t.Errorf("cache_requests_total{result=hit} = %v, want >= 2", hits)
+	}
+}
+
+func TestIntegrationRedirectBreakerOpensAndCloses(t *testing.T) {
+	e := startRedirectEnv(t)
+	base := e.svc.URL
+	get(t, base+"/r/c1") // resolved once: in Redis and in the stale LRU
+
+	e.link.down.Store(true)
+	// Uncached codes all need link: the breaker (window 4, ratio 0.5) must open.
+	for i := 2; i < 8; i++ {
+		resp := get(t, fmt.Sprintf("%s/r/c%d", base, i))
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("link down, c%d: %d Retry-After=%q; want 503 with Retry-After", i, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	if st := metric(t, base, "resilience_breaker_state", `edge="redirect->link"`); st != 2 {
+		t.Fatalf("breaker state %v after link failures, want 2 (open)", st)
+	}
+	callsOpen := e.link.calls.Load()
+	start := time.Now()
+	resp := get(t, base+"/r/c9")
+	if resp.StatusCode != http.StatusServiceUnavailable || time.Since(start) > 100*time.Millisecond {
+		t.Errorf("open breaker: %d in %v, want a fast 503", resp.StatusCode, time.Since(start))
+	}
+	if e.link.calls.Load() != callsOpen {
+		t.Error("link was called while the breaker was open")
+	}
+
+	// The stale_cache fallback: a code resolved before still redirects once Redis forgot it.
+	rc := redis.NewClient(&redis.Options{Addr: e.redis.Addr})
+	defer rc.Close()
+	if err := rc.Del(context.Background(), keyPrefix+"c1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	resp = get(t, base+"/r/c1")
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("X-Fallback") != "stale_cache" {
+		t.Errorf("stale fallback: %d X-Fallback=%q, want 302 stale_cache", resp.StatusCode, resp.Header.Get("X-Fallback"))
+	}
+	if n := metric(t, base, "resilience_fallbacks_total", `kind="stale_cache"`); n < 1 {
+		t.Errorf("resilience_fallbacks_total{kind=stale_cache} = %v, want >= 1", n)
+	}
+
+	// Link recovers: after the delay (300 ms) half-open trials succeed and the breaker closes.
+	e.link.down.Store(false)
+	eventually(t, "breaker closed after link recovered", 5*time.Second, func() bool {
+		get(t, base+"/r/c10")
+		get(t, base+"/r/c11")
+		return metric(t, base, "resilience_breaker_state", `edge="redirect->link"`) == 0
+	})
+	if resp := get(t, base+"/r/c12"); resp.StatusCode != http.StatusFound {
+		t.Errorf("after recovery: %d, want 302", resp.StatusCode)
+	}
+	for _, tr := range []string{`to="open"`, `to="half-open"`, `to="closed"`} {
+		if n := metric(t, base, "resilience_breaker_transitions_total", `edge="redirect->link"`, tr); n < 1 {
+			t.Errorf("no breaker transition %s counted", tr)
+		}
+	}
+}
+
+func TestIntegrationRedirectSurvivesRedisLossAndFlushesOnStop(t *testing.T) {
+	e := startRedirectEnv(t)
+	base := e.svc.URL
+	if err := e.redis.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		resp := get(t, fmt.Sprintf("%s/r/c%d", base, i))
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("X-Cache") != "miss" {
+			t.Fatalf("Redis down: %d X-Cache=%q, want 302 miss", resp.StatusCode, resp.Header.Get("X-Cache"))
+		}
+	}
+	if n := metric(t, base, "cache_requests_total", `result="error"`); n < 5 {
+		t.Errorf("cache_requests_total{result=error} = %v, want >= 5", n)
+	}
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !bytes.Contains(body, []byte("redis")) {
+		t.Errorf("/readyz with Redis down: %d %s; want 503 naming redis", resp.StatusCode, body)
+	}
+	// SIGTERM: drain, flush every buffered click, exit cleanly.
+	if err := e.svc.stop(); err != nil {
+		t.Fatalf("Run returned %v on shutdown, want nil", err)
+	}
+	if n := streamMsgs(t, e.nats.ClientURL(), events.StreamClicks); n != 5 {
+		t.Errorf("CLICKS stream holds %d messages after shutdown, want 5", n)
+	}
+}
