@@ -212,19 +212,16 @@ func (c *Comparison) row(stream, phase, metric, unit string, better int, value f
 	return r
 }
 
-// judge applies the winner rule of the package comment.
+// judge applies the winner rule of the package comment: the best mean must clear every other
+// group, by range non-overlap where both have repeats and by a MinRelDiff lead otherwise.
 func judge(r *MetricRow) {
 	if r.Better == 0 {
 		return
 	}
 	var have []int
-	single := false
 	for i, s := range r.Values {
 		if s.N > 0 {
 			have = append(have, i)
-			if s.N < 2 {
-				single = true
-			}
 		}
 	}
 	if len(have) < 2 {
@@ -237,32 +234,31 @@ func judge(r *MetricRow) {
 		return a > b
 	}
 	sort.SliceStable(have, func(i, j int) bool { return better(r.Values[have[i]].Mean, r.Values[have[j]].Mean) })
-	best, next := r.Values[have[0]], r.Values[have[1]]
-	if best.Mean == next.Mean {
+	best := r.Values[have[0]]
+	if best.Mean == r.Values[have[1]].Mean {
 		r.Call = CallTie
 		return
 	}
-	if single {
-		r.Note = singleRunsNote
-		diff := math.Abs(best.Mean - next.Mean)
-		ref := math.Max(math.Abs(best.Mean), math.Abs(next.Mean))
-		if diff >= MinRelDiff*ref && diff >= absFloor(r.Unit) {
-			r.Winner, r.Call = have[0], CallBest
-		} else {
-			r.Call = CallNoise
-		}
-		return
-	}
+	clearAll := true
 	for _, o := range have[1:] {
 		ov := r.Values[o]
-		clear := best.Max < ov.Min
-		if r.Better > 0 {
-			clear = best.Min > ov.Max
+		var clear bool
+		if best.N >= 2 && ov.N >= 2 {
+			clear = best.Max < ov.Min
+			if r.Better > 0 {
+				clear = best.Min > ov.Max
+			}
+		} else {
+			r.Note = singleRunsNote
+			diff := math.Abs(best.Mean - ov.Mean)
+			ref := math.Max(math.Abs(best.Mean), math.Abs(ov.Mean))
+			clear = diff >= MinRelDiff*ref && diff >= absFloor(r.Unit)
 		}
-		if !clear {
-			r.Call = CallNoise
-			return
-		}
+		clearAll = clearAll && clear
+	}
+	if !clearAll {
+		r.Call = CallNoise
+		return
 	}
 	r.Winner, r.Call = have[0], CallBest
 }
@@ -485,6 +481,9 @@ func Cell(s Stat, unit string) string {
 	}
 	if s.N == 1 {
 		return Format(s.Mean, unit)
+	}
+	if s.Min == s.Max {
+		return fmt.Sprintf("%s (n=%d)", Format(s.Mean, unit), s.N)
 	}
 	return fmt.Sprintf("%s (%s–%s, n=%d)", Format(s.Mean, unit), Format(s.Min, unit), Format(s.Max, unit), s.N)
 }

@@ -1,0 +1,248 @@
+package compare
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/html"
+	"github.com/faultline/faultline/reports/html/browsertest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// mk builds a small run: one stream, three phases, a breaker, a fault from 10 s to 25 s.
+func mk(profile string, faultP99, faultErr, openAfter float64) *reports.Results {
+	f := func(phase string, p99, er float64) reports.PhaseFigure {
+		return reports.PhaseFigure{Phase: phase, Requests: 500, Errors: int(er * 500), AchievedRate: 50, ErrorRate: er, P50Ms: p99 / 4, P99Ms: p99, MaxMs: p99 * 1.2}
+	}
+	res := &reports.Results{
+		Scenario: "link-db-latency", Profile: profile, DurationS: 40, Verdict: reports.VerdictPass, ExpectedVerdict: reports.VerdictPass, AsExpected: true, Valid: true,
+		Phases: []reports.PhaseWindow{{Name: "baseline", EndS: 10}, {Name: "fault", StartS: 10, EndS: 25}, {Name: "recovery", StartS: 25, EndS: 40}},
+		Streams: []reports.StreamResult{{Name: "redirect", Phases: []reports.PhaseFigure{
+			f("baseline", 7, 0), f("fault", faultP99, faultErr), f("recovery", 7.5, 0), f("all", faultP99, faultErr/3)}}},
+		Faults:      []reports.FaultEvent{{Fault: "latency", Target: "link->link-db", AppliedAt: 10, HealedAt: 25}},
+		BlastRadius: &reports.BlastRadius{UserImpact: map[string]float64{"redirect": faultErr}},
+		Mechanisms: &reports.Mechanisms{
+			Breakers:           []reports.BreakerSummary{{Edge: "redirect->link", Opened: true, OpenAfterS: &openAfter}},
+			Retries:            map[string]int{"redirect->link": 40},
+			BulkheadRejections: map[string]int{"redirect->link": 5},
+			RateLimited:        map[string]int{"redirect": 7},
+		},
+	}
+	if faultErr > 0.05 {
+		res.Verdict, res.AsExpected = reports.VerdictFail, false
+	}
+	for s := 0; s < 40; s++ {
+		p := 7.0
+		if s >= 10 && s < 25 {
+			p = faultP99
+		}
+		res.Timeseries = append(res.Timeseries, reports.TimeBucket{Stream: "redirect", T: float64(s), Requests: 50, P50Ms: p / 4, P99Ms: p, MaxMs: p * 1.2})
+	}
+	return res
+}
+
+func repeats() *Comparison {
+	runs := []*reports.Results{
+		mk("default", 200, 0.010, 2.4), mk("default", 210, 0.020, 2.6), mk("default", 205, 0.015, 2.5),
+		mk("aggressive", 50, 0.012, 0.8), mk("aggressive", 55, 0.018, 0.9), mk("aggressive", 52, 0.020, 0.7),
+		mk("none", 2000, 0.300, 0),
+	}
+	runs[6].Mechanisms = nil
+	return Compare(runs, nil)
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update after checking):\n%s", name, got)
+	}
+}
+
+func TestMarkdownRepeatsGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := repeats().Markdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "repeats.md.golden", b.Bytes())
+}
+
+func TestMarkdownSweepGolden(t *testing.T) {
+	var runs []*reports.Results
+	var labels []string
+	for i, v := range []string{"0.3", "0.5", "0.8"} {
+		runs = append(runs, mk("default", 100+float64(i)*80, 0.01*float64(i+1), 1+float64(i)))
+		labels = append(labels, "circuit_breaker.failure_ratio="+v)
+	}
+	c := Compare(runs, labels)
+	if c.Sweep == nil || c.Sweep.Param != "circuit_breaker.failure_ratio" || len(c.Sweep.Values) != 3 || c.Sweep.Values[2] != 0.8 {
+		t.Fatalf("sweep not detected: %+v", c.Sweep)
+	}
+	var b bytes.Buffer
+	if err := c.Markdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "sweep.md.golden", b.Bytes())
+}
+
+func TestCalls(t *testing.T) {
+	c := repeats()
+	tests := []struct {
+		stream, phase, metric string
+		rows                  []MetricRow
+		call, winner          string
+	}{
+		{"redirect", "fault", "p99", c.Streams, CallBest, "aggressive"}, // 50–55 vs 200–210: apart
+		{"redirect", "fault", "errors", c.Streams, CallNoise, ""},       // 1.0–2.0 % vs 1.2–2.0 %: overlap
+		{"redirect", "baseline", "p99", c.Streams, CallTie, ""},         // identical
+		{"redirect->link", "", "breaker open after fault start", c.Mechanisms, CallBest, "aggressive"},
+		{"", "", "retries", c.Mechanisms, "", ""},                         // not ranked
+		{"redirect", "fault", "user impact", c.UserImpact, CallNoise, ""}, // as errors
+	}
+	for _, tt := range tests {
+		t.Run(tt.stream+" "+tt.phase+" "+tt.metric, func(t *testing.T) {
+			r, ok := c.find(tt.rows, tt.stream, tt.phase, tt.metric)
+			if !ok {
+				t.Fatal("row missing")
+			}
+			if r.Call != tt.call {
+				t.Errorf("call = %q, want %q (values %+v)", r.Call, tt.call, r.Values)
+			}
+			got := ""
+			if r.Winner >= 0 {
+				got = c.Groups[r.Winner].Label
+			}
+			if got != tt.winner {
+				t.Errorf("winner = %q, want %q", got, tt.winner)
+			}
+		})
+	}
+	if r, _ := c.find(c.Streams, "redirect", "fault", "p99"); r.Note != singleRunsNote {
+		t.Errorf("a call involving the single 'none' run is not flagged: %q", r.Note)
+	}
+}
+
+func TestJudge(t *testing.T) {
+	st := func(vs ...float64) Stat { return Of(vs) }
+	tests := []struct {
+		name   string
+		better int
+		unit   string
+		vals   []Stat
+		call   string
+		winner int
+	}{
+		{"apart, lower better", -1, UnitMs, []Stat{st(10, 11, 12), st(20, 21, 22)}, CallBest, 0},
+		{"touching ranges are noise", -1, UnitMs, []Stat{st(10, 11, 20), st(20, 21, 22)}, CallNoise, -1},
+		{"higher better", +1, UnitPerS, []Stat{st(40, 41), st(49, 50)}, CallBest, 1},
+		{"single runs, clear lead", -1, UnitMs, []Stat{st(100), st(50)}, CallBest, 1},
+		{"single runs, small lead", -1, UnitMs, []Stat{st(100), st(95)}, CallNoise, -1},
+		{"single runs, below floor", -1, UnitMs, []Stat{st(0.4), st(0.1)}, CallNoise, -1},
+		{"one group with data", -1, UnitMs, []Stat{st(1), st()}, "", -1},
+		{"three groups, one overlaps", -1, UnitMs, []Stat{st(1, 2), st(10, 11), st(1.5, 3)}, CallNoise, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := MetricRow{Better: tt.better, Unit: tt.unit, Values: tt.vals, Winner: -1}
+			judge(&r)
+			if r.Call != tt.call || r.Winner != tt.winner {
+				t.Errorf("got %q winner %d, want %q winner %d", r.Call, r.Winner, tt.call, tt.winner)
+			}
+		})
+	}
+}
+
+func TestOf(t *testing.T) {
+	s := Of([]float64{2, 4, 4, 4, 5, 5, 7, 9})
+	if s.N != 8 || s.Mean != 5 || s.Min != 2 || s.Max != 9 || s.Std < 2.138 || s.Std > 2.139 {
+		t.Errorf("Of = %+v", s)
+	}
+	if s := Of(nil); s.N != 0 {
+		t.Errorf("Of(nil) = %+v", s)
+	}
+}
+
+func TestDetectSweep(t *testing.T) {
+	tests := []struct {
+		labels []string
+		sweep  bool
+	}{
+		{[]string{"a=1", "a=2"}, true},
+		{[]string{"a=1", "b=2"}, false},
+		{[]string{"a=1", "a=x"}, false},
+		{[]string{"default", "aggressive"}, false},
+		{[]string{"a=1"}, false},
+	}
+	for _, tt := range tests {
+		var gs []Group
+		for _, l := range tt.labels {
+			gs = append(gs, Group{Label: l})
+		}
+		if got := detectSweep(gs) != nil; got != tt.sweep {
+			t.Errorf("detectSweep(%v) = %v, want %v", tt.labels, got, tt.sweep)
+		}
+	}
+}
+
+func TestHTMLAndBrowser(t *testing.T) {
+	fix, err := html.LoadRun("../html/testdata/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := []*reports.Results{mk("default", 200, 0.01, 2.4), mk("aggressive", 50, 0.01, 0.8), fix.Results}
+	c := Compare(runs, []string{"default", "aggressive", "fixture"}, nil, nil, fix.Samples)
+	var b bytes.Buffer
+	if err := c.HTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if refs := browsertest.ExternalRefs(page); len(refs) > 0 {
+		t.Errorf("external references: %q", refs)
+	}
+	// One overlay per stream (redirect, create, stats) and the fixture's samples give
+	// fault-phase distributions for its three streams.
+	const wantCharts = 6
+	if n := strings.Count(page, "<svg"); n != wantCharts {
+		t.Errorf("%d charts, want %d", n, wantCharts)
+	}
+	for _, w := range []string{"aggressive", "★", "Winner rule", "breaker open after fault start", "pass ×1"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("page misses %q", w)
+		}
+	}
+	browsertest.Chromium(t)
+	file := filepath.Join(t.TempDir(), "compare.html")
+	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := browsertest.Open(t, file, "compare.png")
+	if len(p.SVGs) != wantCharts {
+		t.Errorf("browser sees %d charts, want %d", len(p.SVGs), wantCharts)
+	}
+	for i, s := range p.SVGs {
+		if browsertest.DrawingElements(s) < 10 {
+			t.Errorf("chart %d is empty", i)
+		}
+	}
+	if len(p.Console) > 0 {
+		t.Errorf("console: %q", p.Console)
+	}
+	if refs := browsertest.ExternalRefs(p.DOM); len(refs) > 0 {
+		t.Errorf("DOM references outside the file: %q", refs)
+	}
+}
