@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,21 +13,33 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/html"
 )
 
 func init() { commands = append(commands, newReportCmd) }
 
-// reportFormats lists what `faultline report --format` accepts; a nil renderer is a format
-// whose renderer is not in this build yet.
+// reportFormats lists what `faultline report --format` accepts; a nil renderer would be a
+// format whose renderer is not in this build.
 var reportFormats = map[string]struct {
 	ext    string
 	render func(w io.Writer, run *html.Run) error
 }{
 	"html":  {".html", func(w io.Writer, run *html.Run) error { return html.Render(w, run.Results, run.Samples, run.Scenario) }},
-	"md":    {".md", nil},
-	"json":  {".json", nil},
-	"junit": {".xml", nil},
+	"md":    {".md", func(w io.Writer, run *html.Run) error { return reports.WriteMarkdown(w, run.Results) }},
+	"json":  {".json", writeResultsJSON},
+	"junit": {".xml", func(w io.Writer, run *html.Run) error { return reports.WriteJUnit(w, run.Results) }},
+}
+
+// writeResultsJSON re-emits results.json in the layout reports.WriteJSON uses, e.g. to
+// normalise a file or to pipe it with --out -.
+func writeResultsJSON(w io.Writer, run *html.Run) error {
+	b, err := json.MarshalIndent(run.Results, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 type reportOptions struct {
