@@ -80,6 +80,17 @@ func (fs *FlagSet) env(name string) string {
 // ErrHelp is returned by Parse when -h/--help was asked; usage was printed.
 var ErrHelp = flag.ErrHelp
 
+// ErrUsage matches (errors.Is) every error that is the caller's: a bad flag or value.
+var ErrUsage = errors.New("usage")
+
+type usageError struct{ error }
+
+func (e usageError) Is(target error) bool { return target == ErrUsage }
+func (e usageError) Unwrap() error        { return e.error }
+
+// Usage wraps err so that errors.Is(err, ErrUsage) holds.
+func Usage(err error) error { return usageError{err} }
+
 // Parse parses args after the environment defaults; a bad flag or environment value is an
 // error naming it. Positional arguments are refused: services take flags only.
 func (fs *FlagSet) Parse(args []string) error {
@@ -87,13 +98,13 @@ func (fs *FlagSet) Parse(args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return ErrHelp
 		}
-		return fmt.Errorf("config: %s: %w", fs.Name(), err)
+		return Usage(fmt.Errorf("config: %s: %w", fs.Name(), err))
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("config: %s: unexpected argument %q (flags only)", fs.Name(), fs.Arg(0))
+		return Usage(fmt.Errorf("config: %s: unexpected argument %q (flags only)", fs.Name(), fs.Arg(0)))
 	}
 	if len(fs.errs) > 0 {
-		return errors.Join(fs.errs...)
+		return Usage(errors.Join(fs.errs...))
 	}
 	return nil
 }
@@ -131,7 +142,7 @@ func NewLogger(w io.Writer, format, service string) (*slog.Logger, error) {
 	case "text":
 		h = slog.NewTextHandler(w, nil)
 	default:
-		return nil, fmt.Errorf("config: --log-format %q: want json or text", format)
+		return nil, Usage(fmt.Errorf("config: --log-format %q: want json or text", format))
 	}
 	return slog.New(h).With("service", service), nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,6 +32,21 @@ type Publisher struct {
 	edge   string // e.g. "link->nats"
 	dedup  bool
 	logger *slog.Logger
+	// ensured is set once the streams exist, so the first publish (possibly long after a NATS
+	// outage at start) creates them and later ones skip the round trip.
+	ensured atomic.Bool
+}
+
+// Ensure creates the streams once (idempotent); publishing calls it first.
+func (p *Publisher) Ensure(ctx context.Context) error {
+	if p.ensured.Load() {
+		return nil
+	}
+	if err := EnsureStreams(ctx, p.js); err != nil {
+		return err
+	}
+	p.ensured.Store(true)
+	return nil
 }
 
 // NewPublisher returns a publisher on edge ("link->nats"). With dedup the event id is sent as
@@ -56,6 +72,9 @@ func (p *Publisher) Publish(ctx context.Context, ev Event) (*jetstream.PubAck, e
 // TryPublish is Publish without counting a failure as dropped: for callers that keep the
 // event and retry (the outbox relay).
 func (p *Publisher) TryPublish(ctx context.Context, ev Event) (*jetstream.PubAck, error) {
+	if err := p.Ensure(ctx); err != nil {
+		return nil, err
+	}
 	msg, ctx, span, err := p.message(ctx, ev)
 	if err != nil {
 		return nil, err
@@ -120,6 +139,12 @@ func (p *Publisher) message(ctx context.Context, ev Event) (*nats.Msg, context.C
 // It returns, per event, nil when acked or the error; nothing is counted as dropped.
 func (p *Publisher) PublishAll(ctx context.Context, evs []Event, parents []context.Context) []error {
 	errs := make([]error, len(evs))
+	if err := p.Ensure(ctx); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
 	type pending struct {
 		i       int
 		subject string
