@@ -22,6 +22,12 @@ func (c *Comparison) Markdown(w io.Writer) error {
 	}
 	mdTable(bw, hdr, rows)
 	fmt.Fprintf(bw, "\n%s\n", RuleText(c.Repeats))
+	if hs := c.Highlights(); len(hs) > 0 {
+		fmt.Fprintf(bw, "\n## Clear differences\n\n")
+		for _, h := range hs {
+			fmt.Fprintf(bw, "- %s\n", mdEscape(h))
+		}
+	}
 	var stream string
 	for _, r := range c.Streams {
 		if r.Stream != stream {
@@ -179,4 +185,51 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
+}
+
+// Highlights lists the rows with a winner as sentences: user impact, then the fault phase,
+// then mechanisms, then the other phases.
+func (c *Comparison) Highlights() []string {
+	var first, mid, last []string
+	say := func(r MetricRow) string {
+		var others []string
+		for i, s := range r.Values {
+			if i != r.Winner && s.N > 0 {
+				others = append(others, c.Groups[i].Label+" "+Format(s.Mean, r.Unit))
+			}
+		}
+		what := r.Metric
+		if r.Stream != "" {
+			what = r.Stream + " " + what
+		}
+		if r.Phase != "" && r.Metric != "user impact" {
+			what += " (" + r.Phase + ")"
+		}
+		s := fmt.Sprintf("%s: %s best with %s, vs %s", what, c.Groups[r.Winner].Label, Format(r.Values[r.Winner].Mean, r.Unit), strings.Join(others, ", "))
+		if r.Note != "" {
+			s += " (" + r.Note + ")"
+		}
+		return s
+	}
+	for _, r := range c.UserImpact {
+		if r.Call == CallBest {
+			first = append(first, say(r))
+		}
+	}
+	for _, r := range c.Streams {
+		if r.Call != CallBest {
+			continue
+		}
+		if r.Phase == "fault" {
+			first = append(first, say(r))
+		} else {
+			last = append(last, say(r))
+		}
+	}
+	for _, r := range c.Mechanisms {
+		if r.Call == CallBest {
+			mid = append(mid, say(r))
+		}
+	}
+	return append(append(first, mid...), last...)
 }

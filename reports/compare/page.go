@@ -86,6 +86,9 @@ func (c *Comparison) HTML(w io.Writer) error {
 	return nil
 }
 
+// Highlights are the rows with a clear winner, as sentences, fault phase first.
+func (v pageView) Highlights() []string { return v.C.Highlights() }
+
 // Rows for the template: the mechanism and user-impact tables.
 func (v pageView) MechRows() []rowView   { return v.rows(v.C.Mechanisms) }
 func (v pageView) ImpactRows() []rowView { return v.rows(v.C.UserImpact) }
