@@ -10,10 +10,10 @@ import (
 // ResultsFile is the name of results.json in a run directory.
 const ResultsFile = "results.json"
 
-// WriteJSON writes results to path atomically: a temporary file in the same directory is
+// WriteResults writes results to path atomically: a temporary file in the same directory is
 // written, synced and renamed over path, so a reader never sees half a file and a crash
 // leaves the previous version.
-func WriteJSON(path string, r *Results) error {
+func WriteResults(path string, r *Results) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("reports: encode %s: %w", path, err)
@@ -43,9 +43,9 @@ func WriteJSON(path string, r *Results) error {
 	return nil
 }
 
-// ReadJSON reads results.json. Unknown fields are ignored so older readers accept newer
+// ReadResults reads results.json. Unknown fields are ignored so older readers accept newer
 // files (fields are only ever added).
-func ReadJSON(path string) (*Results, error) {
+func ReadResults(path string) (*Results, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reports: %w", err)

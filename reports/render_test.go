@@ -203,14 +203,14 @@ func TestJSONFileRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, ResultsFile)
 	r := sampleResults()
-	if err := WriteJSON(path, r); err != nil {
+	if err := WriteResults(path, r); err != nil {
 		t.Fatal(err)
 	}
 	r.Verdict = VerdictPass // overwrite in place
-	if err := WriteJSON(path, r); err != nil {
+	if err := WriteResults(path, r); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadJSON(path)
+	got, err := ReadResults(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,10 +228,10 @@ func TestJSONFileRoundTrip(t *testing.T) {
 		}
 	}
 	os.WriteFile(filepath.Join(dir, "junk.json"), []byte(`{"hello": 1}`), 0o644)
-	if _, err := ReadJSON(filepath.Join(dir, "junk.json")); err == nil {
+	if _, err := ReadResults(filepath.Join(dir, "junk.json")); err == nil {
 		t.Error("a JSON file that is not results was accepted")
 	}
-	if err := WriteJSON(filepath.Join(dir, "missing", ResultsFile), r); err == nil {
+	if err := WriteResults(filepath.Join(dir, "missing", ResultsFile), r); err == nil {
 		t.Error("write into a missing directory succeeded")
 	}
 }

@@ -105,7 +105,11 @@ type Result struct {
 	Code      int    // 0 on a transport error
 	Err       string // transport error, or the status text outside 2xx/3xx
 	BytesIn   int
-	Phase     string
+	// Body is the response body (at most 64 KiB), kept only for streams that send a body
+	// (POST, PUT, PATCH), whose answers callers need (the code of a created link); redirect
+	// bodies are dropped to keep memory flat.
+	Body  []byte
+	Phase string
 }
 
 // Lag is how late the generator sent the request; large lag means the generator, not the
@@ -216,6 +220,9 @@ func runStream(ctx context.Context, base *url.URL, st Stream, d time.Duration, o
 		r := Result{
 			Stream: st.Name, Seq: res.Seq, Sent: res.Timestamp, Latency: res.Latency,
 			Code: int(res.Code), Err: res.Error, BytesIn: int(res.BytesIn),
+		}
+		if st.Body != "" && len(res.Body) > 0 {
+			r.Body = res.Body // vegeta allocates a fresh body per result
 		}
 		r.Scheduled = p.scheduled(res.Seq)
 		emit(r)

@@ -19,6 +19,9 @@ type SetupOptions struct {
 	Retries     int           // per link on 429, 5xx and transport errors, default 3
 	Timeout     time.Duration // per request, default 5s
 	AllowRemote bool
+	// Seed goes into the created URLs (https://example.com/setup/SEED/I), so runs with
+	// different seeds create distinguishable links.
+	Seed int64
 }
 
 // MaxSetupLinks bounds Setup.
@@ -61,7 +64,7 @@ func Setup(ctx context.Context, target string, n int, opts SetupOptions) ([]stri
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				code, err := createLink(ctx, client, url, i, opts.Retries)
+				code, err := createLink(ctx, client, url, opts.Seed, i, opts.Retries)
 				if err != nil {
 					cancel(err)
 					continue
@@ -86,8 +89,8 @@ feed:
 	return codes, nil
 }
 
-func createLink(ctx context.Context, client *http.Client, url string, i, retries int) (string, error) {
-	body := fmt.Sprintf(`{"url": "https://example.com/setup/%d", "account": "acct-%d"}`, i, i%10+1)
+func createLink(ctx context.Context, client *http.Client, url string, seed int64, i, retries int) (string, error) {
+	body := fmt.Sprintf(`{"url": "https://example.com/setup/%d/%d", "account": "acct-%d"}`, seed, i, i%10+1)
 	var last error
 	for attempt := 0; attempt <= retries; attempt++ {
 		if attempt > 0 {
