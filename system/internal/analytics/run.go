@@ -39,10 +39,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	if *dbURL == "" {
-		return errors.New("analytics: --database-url (DATABASE_URL) is required")
+		return config.Usage(errors.New("analytics: --database-url (DATABASE_URL) is required"))
 	}
 	if *natsURL == "" {
-		return errors.New("analytics: --nats-url (NATS_URL) is required")
+		return config.Usage(errors.New("analytics: --nats-url (NATS_URL) is required"))
 	}
 	logger, err := common.Logger(stderr, "analytics")
 	if err != nil {
@@ -50,7 +50,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	profile, err := resilience.Load(*common.Profile)
 	if err != nil {
-		return fmt.Errorf("analytics: %w", err)
+		return config.Usage(fmt.Errorf("analytics: %w", err))
 	}
 	tel, err := telemetry.Setup(ctx, "analytics", getenv, logger)
 	if err != nil {
@@ -116,7 +116,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 func OpenPool(ctx context.Context, dsn string, tel *telemetry.Telemetry) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("analytics: --database-url: %w", err)
+		return nil, config.Usage(fmt.Errorf("analytics: --database-url: %w", err))
 	}
 	cfg.MaxConns = poolMaxConns
 	cfg.ConnConfig.ConnectTimeout = 2 * time.Second

@@ -35,7 +35,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		{"redirect-url", "REDIRECT_URL", *redirectURL}, {"link-url", "LINK_URL", *linkURL}, {"analytics-url", "ANALYTICS_URL", *analyticsURL},
 	} {
 		if err := checkURL(u.v); err != nil {
-			return fmt.Errorf("gateway: --%s (%s) %q: %w", u.flag, u.env, u.v, err)
+			return config.Usage(fmt.Errorf("gateway: --%s (%s) %q: %w", u.flag, u.env, u.v, err))
 		}
 	}
 	logger, err := common.Logger(stderr, "gateway")
@@ -44,7 +44,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	profile, err := resilience.Load(*common.Profile)
 	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
+		return config.Usage(fmt.Errorf("gateway: %w", err))
 	}
 	tel, err := telemetry.Setup(ctx, "gateway", getenv, logger)
 	if err != nil {

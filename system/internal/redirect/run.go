@@ -48,7 +48,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	if err := checkFlags(*redisAddr, *linkURL, *natsURL, *clickBuffer); err != nil {
-		return err
+		return config.Usage(err)
 	}
 	logger, err := common.Logger(stderr, "redirect")
 	if err != nil {
@@ -56,7 +56,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	profile, err := resilience.Load(*common.Profile)
 	if err != nil {
-		return fmt.Errorf("redirect: %w", err)
+		return config.Usage(fmt.Errorf("redirect: %w", err))
 	}
 	tel, err := telemetry.Setup(ctx, "redirect", getenv, logger)
 	if err != nil {
