@@ -1,0 +1,42 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestParseParams(t *testing.T) {
+	tests := []struct {
+		name    string
+		words   []string
+		want    map[string]any
+		wantErr bool
+	}{
+		{"none", nil, map[string]any{}, false},
+		{"typed", []string{"rate=64", "toxicity=0.5", "latency=100ms", "x=true"},
+			map[string]any{"rate": int64(64), "toxicity": 0.5, "latency": "100ms", "x": true}, false},
+		{"value with =", []string{"a=b=c"}, map[string]any{"a": "b=c"}, false},
+		{"no =", []string{"latency"}, nil, true},
+		{"empty key", []string{"=1"}, nil, true},
+		{"twice", []string{"a=1", "a=2"}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseParams(tt.words)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseParams(f *testing.F) {
+	f.Add("latency=100ms", "jitter=5")
+	f.Add("=", "a==")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		_, _ = parseParams([]string{a, b})
+	})
+}
