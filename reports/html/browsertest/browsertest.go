@@ -102,7 +102,7 @@ func run(t testing.TB, bin string, args ...string) (string, string) {
 
 var (
 	svgRe     = regexp.MustCompile(`(?s)<svg\b.*?</svg>`)
-	consoleRe = regexp.MustCompile(`CONSOLE\(\d+\)\].*`)
+	consoleRe = regexp.MustCompile(`CONSOLE(?:\(\d+\)|:\d+)\].*`) // both log formats Chromium has used
 	// External references: src/href/xlink:href/srcset/action to anything but a fragment or a
 	// data: URL, CSS url() and @import, and script elements.
 	refRe = regexp.MustCompile(`(?i)\b(?:src|href|xlink:href|srcset|action|poster|data)\s*=\s*"([^"]*)"|url\(\s*['"]?([^'")]*)|@import|<script\b|<link\b[^>]*rel="?stylesheet`)
