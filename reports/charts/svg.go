@@ -132,7 +132,7 @@ func render(p *plot.Plot, title string, items []legendItem, w, h vg.Length) (str
 	}
 	return renderWith(w, h, title, func(c draw.Canvas) {
 		header(c, title, items)
-		pc := draw.Crop(c, 0, -6, 0, -headerH)
+		pc := draw.Crop(c, 0, -24, 0, -headerH) // right margin: gonum lets the last tick label overhang
 		p.Draw(pc)
 		if yLabel != "" {
 			ls := style(fontLabel)
