@@ -69,7 +69,7 @@ func (d *decoder) scenario(n ast.Node) *Scenario {
 var requestRE = regexp.MustCompile(`^(GET|POST|PUT|DELETE|HEAD|PATCH) (/\S*)$`)
 
 func (d *decoder) stream(path string, n ast.Node) Stream {
-	st := Stream{pos: posOf(n), Codes: -1}
+	st := Stream{pos: posOf(n), codesAt: posOf(n), Codes: -1}
 	var requestN, rateN, bodyN, codesN ast.Node
 	isMap := d.fields(path, "a load stream", n, map[string]func(string, ast.Node){
 		"name": func(p string, v ast.Node) { d.name(p, v, &st.Name) },
@@ -103,7 +103,7 @@ func (d *decoder) stream(path string, n ast.Node) Stream {
 			st.Ramp = r
 		},
 		"body":  func(p string, v ast.Node) { bodyN = v; d.str(p, v, &st.Body) },
-		"codes": func(p string, v ast.Node) { codesN = v; d.intField(p, v, 1, MaxCodes, &st.Codes) },
+		"codes": func(p string, v ast.Node) { codesN, st.codesAt = v, posOf(v); d.intField(p, v, 1, MaxCodes, &st.Codes) },
 	}, nil)
 	if !isMap {
 		return st
@@ -134,12 +134,9 @@ func (d *decoder) stream(path string, n ast.Node) Stream {
 	if st.Path != "" && !pathHasCode(st.Path) && codesN != nil {
 		d.errorf(codesN, "%s.codes: expected codes only on a request with {code}", path)
 	}
-	if pathHasCode(st.Path) && st.Codes < 0 {
-		st.Codes = DefaultCodes
-	}
-	if st.Codes < 0 {
+	if !pathHasCode(st.Path) {
 		st.Codes = 0
-	}
+	} // else -1 (not given) is resolved by validate against setup.links
 	return st
 }
 

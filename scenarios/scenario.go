@@ -70,6 +70,7 @@ type Stream struct {
 	Body    string  `json:"body,omitempty" yaml:"body,omitempty"`   // POST only
 	Codes   int     `json:"codes,omitempty" yaml:"codes,omitempty"` // {code} streams only
 	pos     Pos
+	codesAt Pos // the codes value when given, else the stream
 }
 
 // UsesCodes says whether the stream's path draws from the setup codes.

@@ -219,3 +219,39 @@ func TestLoadDir(t *testing.T) {
 		t.Errorf("want the bad file's positioned error, got %v", err)
 	}
 }
+
+func TestCodesDefaults(t *testing.T) {
+	head := "name: c\nduration: 10s\n"
+	cases := []struct {
+		name  string
+		body  string
+		codes int
+		links int
+		err   string
+	}{
+		{"no setup", "load: [{name: r, request: \"GET /r/{code}\", rate: 5}]\n", 50, 50, ""},
+		{"setup smaller than the default", "setup: {links: 40}\nload: [{name: r, request: \"GET /r/{code}\", rate: 5}]\n", 40, 40, ""},
+		{"explicit codes", "load: [{name: r, request: \"GET /r/{code}\", rate: 5, codes: 7}]\n", 7, 7, ""},
+		{"explicit codes over setup", "setup: {links: 5}\nload: [{name: r, request: \"GET /r/{code}\", rate: 5, codes: 7}]\n", 0, 0,
+			"c.yaml:4:60: load[0].codes: expected at most setup.links (5) codes, got 7"},
+		{"no links for a code stream", "setup: {links: 0}\nload: [{name: r, request: \"GET /r/{code}\", rate: 5}]\n", 0, 0,
+			"c.yaml:4:8: load[0]: GET /r/{code} needs codes, expected setup.links > 0"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sc, err := Parse("c.yaml", []byte(head+c.body))
+			if c.err != "" {
+				if err == nil || err.Error() != c.err {
+					t.Fatalf("got error %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sc.Load[0].Codes != c.codes || sc.Setup.Links != c.links {
+				t.Errorf("codes %d links %d, want %d and %d", sc.Load[0].Codes, sc.Setup.Links, c.codes, c.links)
+			}
+		})
+	}
+}

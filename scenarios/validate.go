@@ -31,7 +31,15 @@ func validate(d *decoder, sc *Scenario) {
 
 	streams := map[string]bool{}
 	maxCodes := 0
-	for i, st := range sc.Load {
+	for i := range sc.Load {
+		st := &sc.Load[i]
+		if st.UsesCodes() && st.Codes < 0 {
+			// Default: 50 codes, or every link when setup creates fewer.
+			st.Codes = DefaultCodes
+			if sc.Setup.Links >= 0 {
+				st.Codes = min(DefaultCodes, sc.Setup.Links)
+			}
+		}
 		if st.Name != "" && streams[st.Name] {
 			errs.add(file, st.pos, "load[%d].name: duplicate stream %q, expected unique names", i, st.Name)
 		}
@@ -47,8 +55,10 @@ func validate(d *decoder, sc *Scenario) {
 		sc.Setup.Links = maxCodes
 	} else {
 		for i, st := range sc.Load {
-			if st.UsesCodes() && st.Codes > sc.Setup.Links {
-				errs.add(file, st.pos, "load[%d].codes: expected at most setup.links (%d) codes, got %d", i, sc.Setup.Links, st.Codes)
+			if st.UsesCodes() && st.Codes == 0 {
+				errs.add(file, st.pos, "load[%d]: %s needs codes, expected setup.links > 0", i, st.Request)
+			} else if st.UsesCodes() && st.Codes > sc.Setup.Links {
+				errs.add(file, st.codesAt, "load[%d].codes: expected at most setup.links (%d) codes, got %d", i, sc.Setup.Links, st.Codes)
 			}
 		}
 	}
