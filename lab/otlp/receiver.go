@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -332,7 +333,8 @@ func (r *Receiver) refuse(w http.ResponseWriter, mt string, e *httpError) {
 		io.WriteString(w, e.msg+"\n")
 		return
 	}
-	writeMessage(w, mt, e.code, &statuspb.Status{Code: grpcCode(e.code), Message: e.msg})
+	// decoder errors may quote invalid UTF-8, which a proto string cannot carry
+	writeMessage(w, mt, e.code, &statuspb.Status{Code: grpcCode(e.code), Message: strings.ToValidUTF8(e.msg, "\uFFFD")})
 }
 
 // grpcCode maps the HTTP status to the gRPC code the Status message carries.
@@ -354,8 +356,10 @@ func writeMessage(w http.ResponseWriter, mt string, code int, m proto.Message) {
 	} else {
 		b, err = proto.Marshal(m)
 	}
-	if err != nil { // cannot happen for these message types; answer plainly rather than panic
-		http.Error(w, "otlp: encode response: "+err.Error(), http.StatusInternalServerError)
+	if err != nil { // keep the status: the request's fate is decided, only its wording failed
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(code)
+		io.WriteString(w, "otlp: encode response: "+err.Error()+"\n")
 		return
 	}
 	w.Header().Set("Content-Type", mt)
