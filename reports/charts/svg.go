@@ -95,34 +95,47 @@ type legendItem struct {
 	Fill color.Color
 }
 
-// header draws the title and a one-line (wrapping) legend in the strip above the plot.
-func header(c draw.Canvas, title string, items []legendItem) {
+// header draws the title and a wrapping legend in the strip above the plot and returns
+// the strip's height; with draw false it only measures.
+func header(c draw.Canvas, title string, items []legendItem, drawIt bool) vg.Length {
 	ts := style(fontTitle)
 	ts.Font.Weight = xfnt.WeightBold
-	top := c.Max.Y - 4
-	c.FillText(ts, vg.Point{X: c.Min.X + 4, Y: top - ts.Font.Size}, title)
 	ls := style(fontLegend)
-	x := c.Min.X + 8 + ts.Width(title) + 18
+	top := c.Max.Y - 4
 	y := top - ts.Font.Size
+	if drawIt {
+		c.FillText(ts, vg.Point{X: c.Min.X + 4, Y: y}, title)
+	}
+	left := c.Min.X + 8 + ts.Width(title) + 18
+	if left > c.Max.X-200 {
+		// A long title takes the whole first line; the legend starts below it.
+		left = c.Min.X + 8
+		y -= ls.Font.Size + 7
+	}
+	x := left
 	for _, it := range items {
 		w := 22 + ls.Width(it.Name) + 14
-		if x+w > c.Max.X {
-			x = c.Min.X + 8 + ts.Width(title) + 18
+		if x+w > c.Max.X && x > left {
+			x = left
 			y -= ls.Font.Size + 5
 		}
-		mid := y + ls.Font.Size*0.33
-		switch {
-		case it.Line != nil:
-			c.StrokeLine2(*it.Line, x, mid, x+18, mid)
-		case it.Fill != nil:
-			c.FillPolygon(it.Fill, []vg.Point{{X: x, Y: mid - 5}, {X: x + 18, Y: mid - 5}, {X: x + 18, Y: mid + 5}, {X: x, Y: mid + 5}})
+		if drawIt {
+			mid := y + ls.Font.Size*0.33
+			switch {
+			case it.Line != nil:
+				c.StrokeLine2(*it.Line, x, mid, x+18, mid)
+			case it.Fill != nil:
+				c.FillPolygon(it.Fill, []vg.Point{{X: x, Y: mid - 5}, {X: x + 18, Y: mid - 5}, {X: x + 18, Y: mid + 5}, {X: x, Y: mid + 5}})
+			}
+			c.FillText(ls, vg.Point{X: x + 22, Y: y}, it.Name)
 		}
-		c.FillText(ls, vg.Point{X: x + 22, Y: y}, it.Name)
 		x += w
 	}
+	return max(headerH, top-y+ls.Font.Size)
 }
 
-// render draws the plot under a header strip and returns inline SVG.
+// render draws the plot under a header strip and returns inline SVG. The canvas grows by
+// whatever the legend needs beyond one line, so the plot keeps its height.
 func render(p *plot.Plot, title string, items []legendItem, w, h vg.Length) (string, error) {
 	// gonum centres the y label on the linear midpoint of the range, which on a log axis lands
 	// near the top and pads the plot down; reserve its room with a blank and draw it centred.
@@ -130,9 +143,12 @@ func render(p *plot.Plot, title string, items []legendItem, w, h vg.Length) (str
 	if yLabel != "" {
 		p.Y.Label.Text = " "
 	}
+	probe := draw.Canvas{Rectangle: vg.Rectangle{Max: vg.Point{X: w, Y: h}}}
+	hh := header(probe, title, items, false)
+	h += hh - headerH
 	return renderWith(w, h, title, func(c draw.Canvas) {
-		header(c, title, items)
-		pc := draw.Crop(c, 0, -24, 0, -headerH) // right margin: gonum lets the last tick label overhang
+		header(c, title, items, true)
+		pc := draw.Crop(c, 0, -24, 0, -hh) // right margin: gonum lets the last tick label overhang
 		p.Draw(pc)
 		if yLabel != "" {
 			ls := style(fontLabel)

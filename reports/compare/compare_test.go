@@ -246,3 +246,32 @@ func TestHTMLAndBrowser(t *testing.T) {
 		t.Errorf("DOM references outside the file: %q", refs)
 	}
 }
+
+func TestSweepHTML(t *testing.T) {
+	var runs []*reports.Results
+	var labels []string
+	for i, v := range []string{"0.3", "0.5", "0.8"} {
+		for rep := 0; rep < 2; rep++ {
+			runs = append(runs, mk("default", 100+float64(i)*80+float64(rep)*5, 0.01*float64(i+1), 1+float64(i)))
+			labels = append(labels, "circuit_breaker.failure_ratio="+v)
+		}
+	}
+	c := Compare(runs, labels)
+	var b bytes.Buffer
+	if err := c.HTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	// Two sweep charts and one overlay.
+	if n := strings.Count(page, "<svg"); n != 3 {
+		t.Errorf("%d charts, want 3", n)
+	}
+	for _, w := range []string{"Sweep of circuit_breaker.failure_ratio", "Fault-phase p99 vs circuit_breaker.failure_ratio", "(n=2)", "best: circuit_breaker.failure_ratio=0.3"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("page misses %q", w)
+		}
+	}
+	if dir := os.Getenv("FAULTLINE_ARTIFACTS"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, "sweep.html"), b.Bytes(), 0o644)
+	}
+}

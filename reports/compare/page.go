@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/charts"
@@ -111,10 +112,23 @@ func (c *Comparison) rowView(r MetricRow) rowView {
 
 // runName names one run in legends: the label, numbered when the label repeats.
 func (c *Comparison) runName(g Group, i int) string {
+	label := c.Short(g.Label)
 	if len(g.Runs) == 1 {
-		return g.Label
+		return label
 	}
-	return fmt.Sprintf("%s #%d", g.Label, i+1)
+	return fmt.Sprintf("%s #%d", label, i+1)
+}
+
+// Short shortens a sweep label for legends: "circuit_breaker.failure_ratio=0.3" → "failure_ratio=0.3".
+func (c *Comparison) Short(label string) string {
+	if c.Sweep == nil {
+		return label
+	}
+	k, v, _ := strings.Cut(label, "=")
+	if i := strings.LastIndex(k, "."); i >= 0 {
+		k = k[i+1:]
+	}
+	return k + "=" + v
 }
 
 // overlay draws one stream's p99 per second, one line per run, coloured by label.
