@@ -30,6 +30,17 @@ func posOf(n ast.Node) Pos {
 	if n == nil {
 		return Pos{}
 	}
+	// A block mapping's token is the first ':'; point at its first key instead.
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		if !m.IsFlowStyle && len(m.Values) > 0 && m.Values[0].Key != nil {
+			return posOf(m.Values[0].Key)
+		}
+	case *ast.MappingValueNode:
+		if m.Key != nil {
+			return posOf(m.Key)
+		}
+	}
 	tk := n.GetToken()
 	if tk == nil || tk.Position == nil {
 		return Pos{}

@@ -58,6 +58,10 @@ func (d *decoder) scenario(n ast.Node) *Scenario {
 	if !ok {
 		return nil
 	}
+	sc.keyPos = map[string]Pos{}
+	for k, v := range seen {
+		sc.keyPos[k] = posOf(v)
+	}
 	for _, key := range []string{"name", "duration", "load"} {
 		if seen[key] == nil {
 			d.errs.add(d.file, posOf(n), "the scenario: missing key %q", key)
@@ -70,9 +74,9 @@ var requestRE = regexp.MustCompile(`^(GET|POST|PUT|DELETE|HEAD|PATCH) (/\S*)$`)
 
 func (d *decoder) stream(path string, n ast.Node) Stream {
 	st := Stream{pos: posOf(n), codesAt: posOf(n), Codes: -1}
-	var requestN, rateN, bodyN, codesN ast.Node
+	var nameN, requestN, rateN, bodyN, codesN ast.Node
 	isMap := d.fields(path, "a load stream", n, map[string]func(string, ast.Node){
-		"name": func(p string, v ast.Node) { d.name(p, v, &st.Name) },
+		"name": func(p string, v ast.Node) { nameN = v; d.name(p, v, &st.Name) },
 		"request": func(p string, v ast.Node) {
 			requestN = v
 			if !d.str(p, v, &st.Request) {
@@ -108,7 +112,7 @@ func (d *decoder) stream(path string, n ast.Node) Stream {
 	if !isMap {
 		return st
 	}
-	if st.Name == "" {
+	if nameN == nil {
 		d.errorf(n, "%s: missing key \"name\"", path)
 	}
 	if requestN == nil {

@@ -57,6 +57,7 @@ type Scenario struct {
 	// Blast overrides the blast-radius thresholds; a zero field keeps the lab's default.
 	Blast     reports.BlastThresholds `json:"blast" yaml:"blast"`
 	AbortWhen []Abort                 `json:"abort_when,omitempty" yaml:"abort_when,omitempty"`
+	keyPos    map[string]Pos          // top-level values, for errors found after decoding
 }
 
 // Stream is one named open-model load stream.
@@ -295,7 +296,7 @@ func (s *Scenario) Phases() []reports.PhaseWindow {
 	for _, f := range s.Faults[1:] {
 		first, last = min(first, f.Start()), max(last, f.End())
 	}
-	last = min(last, s.Duration.D())
+	first, last = min(first, s.Duration.D()), min(last, s.Duration.D())
 	var out []reports.PhaseWindow
 	add := func(name string, from, to float64) {
 		if to > from {

@@ -19,14 +19,14 @@ func validate(d *decoder, sc *Scenario) {
 	if sc.Profile == "" {
 		sc.Profile = "default"
 	} else if !profileRE.MatchString(sc.Profile) && !strings.HasSuffix(sc.Profile, ".yaml") {
-		errs.add(file, Pos{}, "profile: expected a profile name (default, aggressive, none, a mutant) or a .yaml path, got %q", sc.Profile)
+		errs.add(file, sc.keyPos["profile"], "profile: expected a profile name (default, aggressive, none, a mutant) or a .yaml path, got %q", sc.Profile)
 	}
 	if sc.Expect.Verdict == "" {
 		sc.Expect.Verdict = reports.VerdictPass
 	}
 	dur := sc.Duration.D()
 	if dur > MaxDuration {
-		errs.add(file, Pos{}, "duration: expected at most %s, got %s", MaxDuration, dur)
+		errs.add(file, sc.keyPos["duration"], "duration: expected at most %s, got %s", MaxDuration, dur)
 	}
 
 	streams := map[string]bool{}
