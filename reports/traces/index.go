@@ -183,8 +183,9 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 	}
 	// A client span with a same-service child on the same edge wraps attempts: the children
 	// are the network calls, so only they count towards the edge.
-	crossChild := map[int]string{}   // parent span → service of a child in another service
-	childEdges := map[int][]string{} // span → edges of its same-service client children
+	crossChild := map[int]string{}    // parent span → service of a child in another service
+	childEdges := map[int][]string{}  // span → edges of its same-service client children
+	failedEdges := map[int][]string{} // span → edges of those children that failed
 	for i := range spans {
 		s := &spans[i]
 		j, ok := ix.parent(i)
@@ -200,11 +201,14 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 			if e != "" && (s.Kind == KindClient || s.Kind == KindProducer) && !slices.Contains(childEdges[j], e) {
 				childEdges[j] = append(childEdges[j], e)
 			}
+			if e != "" && (s.Kind == KindClient || s.Kind == KindProducer) && s.StatusError && !slices.Contains(failedEdges[j], e) {
+				failedEdges[j] = append(failedEdges[j], e)
+			}
 		} else if s.Kind == KindServer || s.Kind == KindConsumer {
 			crossChild[j] = s.Service
 		}
 	}
-	ix.inferMechEdges(childEdges)
+	ix.inferMechEdges(childEdges, failedEdges)
 	for i := range spans {
 		s := &spans[i]
 		if e := ix.mech[i]; e != "" {
@@ -279,12 +283,15 @@ func (s *Span) hasMechanism() bool {
 // inferMechEdges decides which edge each span's resilience attributes are about. The system's
 // pipelines write them on the span current when the call is made, usually the caller's SERVER
 // span, which carries no resilience.edge. So: the span's own edge; else the edge named by its
-// retry or breaker events; else the one protected edge among its client children; else the one
-// edge the spans of the same route call; else the service's only protected edge; else, for
-// the entry's route guard (rate limit, bulkhead before any call), client->gateway. What stays
-// ambiguous is booked on "SERVICE->*". A protected edge is one whose client spans carry
+// retry or breaker events; else the one protected edge among its client children (of several,
+// the one whose attempt failed; for a rejected call, the route's usual edge that has no
+// attempt); else the one edge the spans of the same route call; else the service's only
+// protected edge; else, for the entry's route guard (rate limit, bulkhead before any call),
+// client->gateway. What stays ambiguous is booked on "SERVICE->*": a service whose one span
+// guards calls on two edges (link: billing and link-db) cannot say which edge a breaker state
+// attribute is about; its events, which name their edge, still can. A protected edge is one whose client spans carry
 // resilience.attempt, which only calls made through a pipeline have.
-func (ix *index) inferMechEdges(childEdges map[int][]string) {
+func (ix *index) inferMechEdges(childEdges, failedEdges map[int][]string) {
 	protected := map[string][]string{}  // service → protected edges
 	routeEdges := map[string][]string{} // service+route → edges its spans call
 	for i := range ix.spans {
@@ -324,20 +331,33 @@ func (ix *index) inferMechEdges(childEdges map[int][]string) {
 		if !s.hasMechanism() {
 			continue
 		}
-		ix.mech[i] = ix.inferOne(i, only(childEdges[i], s.Service), routeEdges[s.Service+" "+s.route()], protected[s.Service])
+		ix.mech[i] = ix.inferOne(i, only(childEdges[i], s.Service), only(failedEdges[i], s.Service),
+			routeEdges[s.Service+" "+s.route()], protected[s.Service])
 	}
 }
 
-func (ix *index) inferOne(i int, children, route, protected []string) string {
+func (ix *index) inferOne(i int, children, failed, route, protected []string) string {
 	s := &ix.spans[i]
 	for _, ev := range s.Events {
 		if v, ok := ev.Attrs.Get(AttrEdge); ok && v != "" {
 			return v
 		}
 	}
+	rejected := s.Bool(AttrBreakerRejected) || s.Bool(AttrBulkheadRejected)
+	// the call a pipeline refused never made an attempt: the route's usual edge that is missing
+	var missing []string
+	for _, e := range route {
+		if !slices.Contains(children, e) {
+			missing = append(missing, e)
+		}
+	}
 	switch {
-	case len(children) == 1:
+	case len(children) == 1 && !(rejected && len(missing) == 1):
 		return children[0]
+	case len(children) > 1 && len(failed) == 1:
+		return failed[0] // of several calls, the one that went wrong is what the attributes are about
+	case rejected && len(missing) == 1:
+		return missing[0]
 	case len(children) == 0 && len(route) == 1:
 		return route[0]
 	case len(children) == 0 && len(protected) == 1:

@@ -128,6 +128,17 @@ func TestInferMechanismEdge(t *testing.T) {
 	byRoute := call("gateway", "POST /api/links", kv(AttrBreakerRejected, "true")) // rejected: no child
 	guard := call("gateway", "GET /x", kv(AttrRateLimited, "true"))
 	two := call("link", "POST /links", kv(AttrRetries, "1"), "link->billing", "link->other")
+	// of two calls, the one that failed
+	tr0 := g.newTrace()
+	srv0 := g.newSpan()
+	oneFailed := g.add(tr0, srv0, SpanID{}, "link", "POST /links", KindServer, at, at.Add(5e6), false, kv(AttrFallback, "fail_open"))
+	g.add(tr0, g.newSpan(), srv0, "link", "GET", KindClient, at, at.Add(1e6), true, kv(AttrEdge, "link->billing", AttrAttempt, "1"))
+	g.add(tr0, g.newSpan(), srv0, "link", "sql", KindClient, at, at.Add(1e6), false, kv(AttrEdge, "link->other", AttrAttempt, "1"))
+	// rejected: the route's usual edge that made no attempt
+	tr1 := g.newTrace()
+	srv1 := g.newSpan()
+	rejected := g.add(tr1, srv1, SpanID{}, "link", "POST /links", KindServer, at, at.Add(5e6), false, kv(AttrBreakerRejected, "true"))
+	g.add(tr1, g.newSpan(), srv1, "link", "sql", KindClient, at, at.Add(1e6), false, kv(AttrEdge, "link->other", AttrAttempt, "1"))
 	// a child without resilience.attempt is not behind a pipeline (a plain DB call)
 	tr := g.newTrace()
 	srv := g.newSpan()
@@ -143,6 +154,8 @@ func TestInferMechanismEdge(t *testing.T) {
 		{"learned from the route", byRoute, "gateway->link"},
 		{"route guard", guard, "client->gateway"},
 		{"ambiguous", two, "link->*"},
+		{"the failed one of two", oneFailed, "link->billing"},
+		{"rejected before its attempt", rejected, "link->billing"},
 		{"only the protected child", plain, "x->y"},
 	} {
 		if got := ix.mech[c.i]; got != c.want {
