@@ -132,10 +132,9 @@ type view struct {
 	Title        string
 	Banner       string // pass | fail | aborted | error
 	Headline     string
-	Streams      []streamView
+	Streams      []reports.StreamResult
 	SLOs         []reports.SLOResult
 	SLOPassed    int
-	Charts       []Chart
 	Dist         []Chart
 	MapChart     Chart
 	MechChart    Chart
@@ -146,10 +145,6 @@ type view struct {
 	UserImpact   []kv
 	Counts       []countRow
 	DroppedTotal int
-}
-
-type streamView struct {
-	reports.StreamResult
 }
 
 type kv struct {
@@ -177,9 +172,7 @@ func newView(res *reports.Results, samples []Sample, scenario []byte) *view {
 		v.Banner = reports.VerdictError
 	}
 	v.Headline = headline(res)
-	for _, s := range res.Streams {
-		v.Streams = append(v.Streams, streamView{s})
-	}
+	v.Streams = res.Streams
 	v.SLOs = append(v.SLOs, res.SLOs...)
 	for _, s := range res.SLOs {
 		if s.Pass {
