@@ -250,15 +250,16 @@ func (l *Lab) Direct(component string) string {
 	return "http://" + l.addr(component)
 }
 
-// Endpoints returns what an operator or dashboard needs: gateway, toxiproxy and control
-// URLs, each service's metrics URL (NAME_metrics), NATS monitoring and each store's address.
+// Endpoints returns what an operator or dashboard needs: gateway (through its proxy),
+// toxiproxy and control URLs, each service's metrics URL (NAME_metrics) and unproxied base
+// URL (NAME_direct), NATS (nats, nats_monitor) and each store's address (link-db, redis, …).
 func (l *Lab) Endpoints() map[string]string {
 	m := map[string]string{"gateway": l.Gateway(), "toxiproxy": l.toxiURL, "control": l.ctlURL}
 	for _, c := range l.o.Components {
 		switch KindOf(c) {
 		case KindService:
 			m[c+"_metrics"] = l.Direct(c) + "/metrics"
-			m[c] = l.Direct(c)
+			m[c+"_direct"] = l.Direct(c)
 		case KindNATS:
 			m["nats"] = l.Direct(c)
 			m["nats_monitor"] = "http://" + hostPort(l.ports["nats-http"])

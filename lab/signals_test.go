@@ -107,6 +107,10 @@ func TestUpSIGTERMTearsDown(t *testing.T) {
 
 func TestUpSIGKILLLeavesNothingAfterCleanup(t *testing.T) {
 	cmd, st, stateDir, tree := upProcess(t)
+	shm := localserver.SharedMemoryIDs(st.Tmp)
+	if len(shm) != 2 {
+		t.Errorf("shared memory segments of the two PostgreSQL servers: %v", shm)
+	}
 	if err := cmd.Process.Kill(); err != nil { // SIGKILL: up gets no chance to clean up
 		t.Fatal(err)
 	}
@@ -129,6 +133,11 @@ func TestUpSIGKILLLeavesNothingAfterCleanup(t *testing.T) {
 	assertStateGone(t, st)
 	if files, _ := filepath.Glob(filepath.Join(stateDir, "*.json")); len(files) > 0 {
 		t.Errorf("state files left: %v", files)
+	}
+	for _, id := range shm {
+		if localserver.SharedMemoryExists(id) {
+			t.Errorf("shared memory segment %d survived", id)
+		}
 	}
 }
 

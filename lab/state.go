@@ -188,6 +188,9 @@ func CleanLeftovers(stateDir string, log io.Writer) error {
 				}
 			}
 		}
+		if st.Tmp != "" {
+			localserver.ReleaseSharedMemory(st.Tmp)
+		}
 		for _, d := range []string{st.Tmp, ownedDir(st)} {
 			if d != "" && strings.Contains(filepath.Base(d), "faultline-") {
 				if err := os.RemoveAll(d); err != nil {

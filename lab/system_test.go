@@ -172,8 +172,8 @@ func TestSystemUnderFaults(t *testing.T) {
 		}
 		undo := apply(t, l, "pause", "redirect", nil)
 		short := &http.Client{Timeout: 1500 * time.Millisecond, CheckRedirect: c.CheckRedirect}
-		if err := redirectOK(l, short, code)(); err == nil {
-			t.Error("a paused redirect answered")
+		if status, cache, d, err := Redirect(ctx, short, l.Gateway(), code); err == nil && status == http.StatusFound {
+			t.Errorf("a paused redirect answered: %d X-Cache %s in %v (redirect pid %d state %s)", status, cache, d, l.proc("redirect").Pid(), procState(l.proc("redirect").Pid()))
 		}
 		if err := undo(ctx); err != nil {
 			t.Fatal(err)
@@ -221,4 +221,9 @@ func BenchmarkLab(b *testing.B) {
 		b.ReportMetric(float64(r.DirectP50.Microseconds()), "direct_p50_µs")
 		b.ReportMetric(r.Ratio, "proxied/direct")
 	}
+}
+
+func procState(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return string(b)
 }

@@ -78,7 +78,7 @@ the restart. Durations take units (100ms, 2s); a bare number is milliseconds.`,
 			}
 			out := cmd.OutOrStdout()
 			if forDur == 0 {
-				fmt.Fprintf(out, "injected %s on %s (lab pid %d); undo with: faultline heal %s\n", name, target, r.State.Pid, target)
+				fmt.Fprintf(out, "injected %s on %s (lab pid %d); undo with: faultline heal '%s'\n", name, target, r.State.Pid, target)
 				return nil
 			}
 			fmt.Fprintf(out, "injected %s on %s (lab pid %d) for %v\n", name, target, r.State.Pid, forDur)

@@ -40,13 +40,13 @@ func newStatusCmd() *cobra.Command {
 			}
 			fmt.Fprintf(out, "lab pid %d, up %s, profile %s, dir %s\n\n", st.Pid, st.Uptime, st.Profile, st.Dir)
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "COMPONENT\tKIND\tPID\tSTATE\tDIRECT")
+			fmt.Fprintln(tw, "COMPONENT\tKIND\tPID\tDIRECT\tSTATE")
 			for _, c := range st.Components {
 				state := c.State
 				if c.Detail != "" {
 					state += " (" + firstLine(c.Detail) + ")"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", c.Name, c.Kind, c.Pid, state, c.Direct)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", c.Name, c.Kind, c.Pid, c.Direct, state)
 			}
 			fmt.Fprintln(tw, "\t\t\t\t")
 			fmt.Fprintln(tw, "EDGE\tPROXY\tENABLED\tTOXICS\t")

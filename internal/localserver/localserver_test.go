@@ -103,8 +103,17 @@ func TestPostgresLifecycle(t *testing.T) {
 	}
 
 	tree, dir := Tree(s.Pid()), s.Dir
+	// A SIGKILL leaves the System V segment behind: Stop must release it.
+	_ = s.Kill(ctx)
+	shm := SharedMemoryIDs(dir)
+	if len(shm) != 1 || !SharedMemoryExists(shm[0]) {
+		t.Fatalf("shared memory after SIGKILL: %v", shm)
+	}
 	if err := s.Stop(); err != nil {
 		t.Fatal(err)
+	}
+	if SharedMemoryExists(shm[0]) {
+		t.Errorf("shared memory segment %d survived Stop", shm[0])
 	}
 	if err := s.Stop(); err != nil {
 		t.Fatalf("second Stop: %v", err)

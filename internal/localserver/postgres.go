@@ -148,9 +148,12 @@ func Postgres(ctx context.Context, o PostgresOptions) (*Server, error) {
 			path: filepath.Join(bin, "postgres"),
 			args: []string{"-D", data, "-p", strconv.Itoa(port), "-k", sock,
 				"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-				"-c", "full_page_writes=off", "-c", "max_connections=200"},
+				"-c", "full_page_writes=off", "-c", "max_connections=200",
+				// Segments under the data dir go with it; posix ones would outlive a SIGKILL in /dev/shm.
+				"-c", "dynamic_shared_memory_type=mmap"},
 			cred: cred, stopSig: syscall.SIGINT, // SIGINT is PostgreSQL's fast shutdown
 			out: out, closeOut: closeOut, tail: tail, rmDir: rm,
+			afterExit: func() { ReleaseSharedMemory(data) },
 		}
 		admin := fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable&connect_timeout=2", s.Addr)
 		s.ready = func(ctx context.Context) error { return pgPing(ctx, admin) }
@@ -295,7 +298,8 @@ func precreateDatabase(ctx context.Context, bin, data string, cred *syscall.Cred
 	tail := &tailBuffer{max: 4096}
 	s := &Server{
 		Name: "postgres-template", Addr: hostPort(port), Dir: data, path: filepath.Join(bin, "postgres"),
-		args: []string{"-D", data, "-p", strconv.Itoa(port), "-k", "", "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"},
+		args: []string{"-D", data, "-p", strconv.Itoa(port), "-k", "", "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+			"-c", "dynamic_shared_memory_type=mmap"},
 		cred: cred, stopSig: syscall.SIGINT, out: tail, tail: tail,
 	}
 	admin := fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable&connect_timeout=2", s.Addr)
@@ -415,4 +419,70 @@ func chownTree(dir string, cred *syscall.Credential) error {
 		}
 		return nil
 	})
+}
+
+// ReleaseSharedMemory removes the System V shared memory segments that PostgreSQL servers
+// killed with SIGKILL left behind under dir (found through their postmaster.pid files). A
+// clean shutdown removes its own; a restart on the same data dir does too, but a data dir
+// that is deleted after a SIGKILL would leave them in the kernel for good.
+func ReleaseSharedMemory(dir string) {
+	for _, seg := range pgSegments(dir) {
+		if !Alive(seg.pid) { // a live server still uses its segment
+			_ = exec.Command("ipcrm", "-m", strconv.Itoa(seg.shmid)).Run()
+		}
+	}
+}
+
+// SharedMemoryIDs lists the System V segment ids recorded by PostgreSQL servers under dir.
+func SharedMemoryIDs(dir string) []int {
+	var ids []int
+	for _, seg := range pgSegments(dir) {
+		ids = append(ids, seg.shmid)
+	}
+	return ids
+}
+
+// SharedMemoryExists reports whether a System V segment exists (from /proc/sysvipc/shm).
+func SharedMemoryExists(shmid int) bool {
+	b, err := os.ReadFile("/proc/sysvipc/shm")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 1 && f[1] == strconv.Itoa(shmid) {
+			return true
+		}
+	}
+	return false
+}
+
+type pgSegment struct{ pid, shmid int }
+
+// pgSegments reads the postmaster.pid files at most two levels under dir; line 7 holds
+// "key shmid".
+func pgSegments(dir string) []pgSegment {
+	var out []pgSegment
+	for _, pattern := range []string{"postmaster.pid", "*/postmaster.pid", "*/*/postmaster.pid"} {
+		files, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			lines := strings.Split(string(b), "\n")
+			if len(lines) < 7 {
+				continue
+			}
+			pid, err1 := strconv.Atoi(strings.TrimSpace(lines[0]))
+			fields := strings.Fields(lines[6])
+			if err1 != nil || len(fields) < 2 {
+				continue
+			}
+			if id, err := strconv.Atoi(fields[1]); err == nil {
+				out = append(out, pgSegment{pid, id})
+			}
+		}
+	}
+	return out
 }

@@ -39,6 +39,8 @@ type Server struct {
 	tail     *tailBuffer
 	ready    func(ctx context.Context) error
 	rmDir    string // removed by Stop when we created it
+	// afterExit runs once the process tree is gone, before rmDir is removed.
+	afterExit func()
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -187,15 +189,35 @@ func (s *Server) Start(ctx context.Context) error {
 // Probe runs the readiness check once.
 func (s *Server) Probe(ctx context.Context) error { return s.ready(ctx) }
 
-// Pause freezes the process group with SIGSTOP.
+// Pause freezes the process tree with SIGSTOP and returns once every process of it has
+// stopped: kill(2) returns before a running multi-threaded process has come to a halt, and a
+// caller that tests the pause at once must not see it answer.
 func (s *Server) Pause(ctx context.Context) error {
+	tree := Tree(s.Pid())
 	if err := s.signal(syscall.SIGSTOP); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	s.paused = true
 	s.mu.Unlock()
-	return nil
+	for i := 0; i < 400; i++ {
+		running := false
+		for _, p := range tree {
+			if st, ok := readStat(p); ok && st.State != 'T' && st.State != 't' && st.State != 'Z' {
+				running = true
+				break
+			}
+		}
+		if !running {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("localserver: pause %s: %w", s.Name, ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return fmt.Errorf("localserver: pause %s: processes did not stop", s.Name)
 }
 
 // Resume thaws the process group with SIGCONT.
@@ -254,6 +276,9 @@ func (s *Server) Stop() error {
 	}
 	if !waitGone(tree, 2*time.Second) {
 		errs = append(errs, fmt.Errorf("localserver: stop %s: processes %v still alive", s.Name, tree))
+	}
+	if s.afterExit != nil {
+		s.afterExit()
 	}
 	if s.closeOut != nil {
 		if err := s.closeOut(); err != nil {
