@@ -255,3 +255,19 @@ func TestCodesDefaults(t *testing.T) {
 		})
 	}
 }
+
+// TestCatalogue validates every scenario shipped in scenarios/*.yaml.
+func TestCatalogue(t *testing.T) {
+	all, err := LoadDir(".")
+	if err != nil {
+		t.Fatalf("catalogue has invalid scenarios:\n%v", err)
+	}
+	names := map[string]string{}
+	for _, sc := range all {
+		if prev, dup := names[sc.Name]; dup {
+			t.Errorf("scenario name %q used by %s and %s", sc.Name, prev, sc.File)
+		}
+		names[sc.Name] = sc.File
+		assertRoundTrip(t, sc)
+	}
+}
