@@ -77,9 +77,10 @@ func newPlot(xLabel, yLabel string) *plot.Plot {
 	p := plot.New()
 	p.X.Label.Text = xLabel
 	p.Y.Label.Text = yLabel
+	// Keep gonum's alignments (they place labels off the ticks); change only font and colour.
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
-		a.Label.TextStyle = style(fontLabel)
-		a.Tick.Label = style(fontTick)
+		a.Label.TextStyle.Font, a.Label.TextStyle.Color = font.From(sans, fontLabel), textColour
+		a.Tick.Label.Font, a.Tick.Label.Color = font.From(sans, fontTick), textColour
 		a.Padding = 2
 	}
 	p.X.Label.Padding = 2

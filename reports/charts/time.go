@@ -42,6 +42,9 @@ type Series struct {
 	Dashed bool
 	Thin   bool
 	Points bool // draw a marker on each point (few points, e.g. a sweep)
+	// YLo and YHi, when set (same length as Y), draw a range bar at each point, e.g. the
+	// min..max of repeated runs.
+	YLo, YHi []float64
 }
 
 // LineChart describes a chart of lines over a shared x axis.
@@ -87,6 +90,14 @@ func Lines(lc LineChart) (string, error) {
 				p.Add(sc)
 			}
 		}
+		if bars := rangeBars(s, l.LineStyle); bars != nil {
+			p.Add(bars)
+			for _, v := range s.YHi {
+				if finite(v) {
+					ymax = math.Max(ymax, v)
+				}
+			}
+		}
 		ls := l.LineStyle
 		items = append(items, legendItem{Name: s.Name, Line: &ls})
 		drawn++
@@ -125,6 +136,36 @@ func Lines(lc LineChart) (string, error) {
 		h = Height
 	}
 	return render(p, lc.Title, items, Width, h)
+}
+
+// rangeBars draws YLo..YHi around each point; nil when the series has no ranges.
+func rangeBars(s Series, ls draw.LineStyle) *plotter.YErrorBars {
+	n := min(len(s.X), len(s.Y))
+	if len(s.YLo) != n || len(s.YHi) != n || n == 0 {
+		return nil
+	}
+	type xyErr struct {
+		plotter.XYs
+		plotter.YErrors
+	}
+	var d xyErr
+	for i := range n {
+		if !finite(s.X[i]) || !finite(s.Y[i]) || !finite(s.YLo[i]) || !finite(s.YHi[i]) {
+			continue
+		}
+		d.XYs = append(d.XYs, plotter.XY{X: s.X[i], Y: s.Y[i]})
+		d.YErrors = append(d.YErrors, struct{ Low, High float64 }{max(0, s.Y[i]-s.YLo[i]), max(0, s.YHi[i]-s.Y[i])})
+	}
+	if len(d.XYs) == 0 {
+		return nil
+	}
+	bars, err := plotter.NewYErrorBars(d)
+	if err != nil {
+		return nil
+	}
+	bars.LineStyle = draw.LineStyle{Color: ls.Color, Width: 1.2}
+	bars.CapWidth = 8
+	return bars
 }
 
 func lineStyle(s Series, i int) draw.LineStyle {

@@ -78,7 +78,7 @@ func (c *Comparison) HTML(w io.Writer) error {
 		} {
 			svg, err := c.sweepChart(m.phase, m.metric, m.unit, m.title)
 			v.Sweep = append(v.Sweep, html.NewChart(fmt.Sprintf("sweep-%d", i), m.title+" against "+c.Sweep.Param,
-				"Mean over repeats per value; one line per stream.", svg, err))
+				"Mean over repeats per value, bars from the lowest to the highest run; one line per stream.", svg, err))
 		}
 	}
 	if err := page.Execute(w, v); err != nil {
@@ -194,7 +194,7 @@ func (c *Comparison) distribution(stream string) ([]charts.Distribution, bool) {
 // sweepChart draws a metric's mean against the swept parameter, one line per stream.
 func (c *Comparison) sweepChart(phase, metric, yLabel, title string) (string, error) {
 	streams, _ := c.streamsAndPhases()
-	type pt struct{ x, y float64 }
+	type pt struct{ x, y, lo, hi float64 }
 	var ss []charts.Series
 	for i, s := range streams {
 		r, ok := c.find(c.Streams, s, phase, metric)
@@ -206,16 +206,17 @@ func (c *Comparison) sweepChart(phase, metric, yLabel, title string) (string, er
 			if st.N == 0 {
 				continue
 			}
-			y := st.Mean
+			scale := 1.0
 			if r.Unit == UnitRatio {
-				y *= 100
+				scale = 100
 			}
-			pts = append(pts, pt{c.Sweep.Values[gi], y})
+			pts = append(pts, pt{c.Sweep.Values[gi], st.Mean * scale, st.Min * scale, st.Max * scale})
 		}
 		sort.Slice(pts, func(a, b int) bool { return pts[a].x < pts[b].x })
 		se := charts.Series{Name: s, Colour: charts.Colour(i), Points: true}
 		for _, p := range pts {
 			se.X, se.Y = append(se.X, p.x), append(se.Y, p.y)
+			se.YLo, se.YHi = append(se.YLo, p.lo), append(se.YHi, p.hi)
 		}
 		ss = append(ss, se)
 	}
