@@ -60,7 +60,9 @@ var (
 	faultFill  = color.NRGBA{0xD5, 0x5E, 0x00, 0x2a} // non-premultiplied: vgsvg writes colour and opacity apart
 	faultText  = color.RGBA{0x9a, 0x3a, 0x00, 0xff}
 	gridColour = color.RGBA{0xe4, 0xe4, 0xe4, 0xff}
-	textColour = color.RGBA{0x22, 0x22, 0x22, 0xff}
+	// labelBacking sits behind fault labels: white, mostly opaque (non-premultiplied).
+	labelBacking = color.NRGBA{0xff, 0xff, 0xff, 0xc8}
+	textColour   = color.RGBA{0x22, 0x22, 0x22, 0xff}
 )
 
 func style(size vg.Length) text.Style {

@@ -354,6 +354,9 @@ func (s *shade) Plot(c draw.Canvas, p *plot.Plot) {
 		}
 		c.FillPolygon(faultFill, []vg.Point{{X: x0, Y: c.Min.Y}, {X: x1, Y: c.Min.Y}, {X: x1, Y: c.Max.Y}, {X: x0, Y: c.Max.Y}})
 		y := c.Max.Y - ts.Font.Size - 2 - vg.Length(i%3)*(ts.Font.Size+2)
+		// A light backing keeps the label legible where a line runs through it.
+		tw := ts.Width(w.Label)
+		c.FillPolygon(labelBacking, []vg.Point{{X: x0 + 1, Y: y - 2}, {X: x0 + tw + 5, Y: y - 2}, {X: x0 + tw + 5, Y: y + ts.Font.Size}, {X: x0 + 1, Y: y + ts.Font.Size}})
 		c.FillText(ts, vg.Point{X: x0 + 3, Y: y}, w.Label)
 	}
 }
