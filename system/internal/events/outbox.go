@@ -84,7 +84,25 @@ func (r *Relay) Notify() {
 func (r *Relay) Run(ctx context.Context) error {
 	backoff := RelayInterval
 	failing := false
-	lastStats, lastClean := time.Time{}, time.Now()
+	lastClean := time.Now()
+	// Gauges are refreshed on their own clock: a flush may wait seconds for acks while NATS is
+	// away, and that is exactly when outbox_pending and outbox_lag_seconds matter.
+	statsCtx, stopStats := context.WithCancel(ctx)
+	statsDone := make(chan struct{})
+	go func() {
+		defer close(statsDone)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			r.stats(statsCtx)
+			select {
+			case <-statsCtx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	defer func() { stopStats(); <-statsDone }()
 	for {
 		n, err := r.Flush(ctx)
 		switch {
@@ -97,10 +115,6 @@ func (r *Relay) Run(ctx context.Context) error {
 		case err == nil && failing:
 			r.logger.Info("events: outbox relay recovered")
 			failing, backoff = false, RelayInterval
-		}
-		if time.Since(lastStats) > 500*time.Millisecond {
-			r.stats(ctx)
-			lastStats = time.Now()
 		}
 		if time.Since(lastClean) > time.Minute {
 			r.clean(ctx)
