@@ -69,7 +69,7 @@ func Bench(ctx context.Context, o Options, requests int) (BenchResult, error) {
 		return res, err
 	}
 	var pLat, dLat []time.Duration
-	const batch = 100
+	const batch = 25 // small batches interleave the two finely, so load spikes hit both
 	for done := 0; done < requests; done += batch {
 		n := min(batch, requests-done)
 		lat, errs := redirects(ctx, client, proxied.Gateway(), code, n)

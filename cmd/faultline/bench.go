@@ -24,7 +24,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Measure the lab: cold start to the first redirect, and what the proxies cost",
 		Long: `Start the whole system, time it to the first successful redirect through the gateway
 (with a warm PostgreSQL template cache), then start a second copy whose services bypass the
-proxies and measure cache-hit redirects through both, alternating in batches of 100 on
+proxies and measure cache-hit redirects through both, alternating in batches of 25 on
 keep-alive connections. Reports p50/p99 of each and the ratio. Figures are recorded in
 BENCHMARKS.md.`,
 		Args: cobra.NoArgs,
