@@ -1,0 +1,222 @@
+package runner
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/html"
+	"github.com/faultline/faultline/scenarios/load"
+)
+
+// Generator honesty limits: past these the generator, not the system, shaped the load.
+const (
+	maxSendLagP99Ms = 10.0 // ms
+	minRateShare    = 0.95 // achieved / asked over the whole run
+)
+
+func httpClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return &http.Client{Timeout: 5 * time.Second, Transport: t,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// setup creates the links the {code} streams draw from, then resolves each once so the cache
+// starts warm, as it would be in production.
+func (r *run) setup(ctx context.Context, gateway string) ([]string, error) {
+	n := r.sc.Setup.Links
+	for _, st := range r.sc.Load {
+		if st.UsesCodes() {
+			n = max(n, st.Codes)
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	codes, err := load.Setup(sctx, gateway, n, load.SetupOptions{AllowRemote: r.o.AllowRemote, Seed: r.sc.Seed})
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.links = append(r.links, codes...)
+	r.mu.Unlock()
+	c := httpClient()
+	for _, code := range codes {
+		req, _ := http.NewRequestWithContext(sctx, http.MethodGet, gateway+"/r/"+code, nil)
+		if resp, err := c.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	fmt.Fprintf(r.o.Log, "  setup: %d links created and resolved once\n", len(codes))
+	return codes, nil
+}
+
+// loadAndFaults runs the load and the fault schedule together, shows progress and checks the
+// abort conditions every second. It returns the abort, if one fired.
+func (r *run) loadAndFaults(ctx context.Context, l *lab.Lab, plan []plannedFault, codes []string, res *reports.Results) *reports.Abort {
+	sc := r.sc
+	dur := sc.Duration.D()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lv := newLive(r.start, 30)
+	sched := newScheduler(l.Env(), r.start, r.logf)
+
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); sched.run(runCtx, plan, dur) }()
+
+	loadDone := make(chan error, 1)
+	streams := load.StreamsFrom(sc, codes)
+	go func() {
+		loadDone <- load.Run(runCtx, l.Gateway(), streams, dur, load.Options{Seed: sc.Seed, AllowRemote: r.o.AllowRemote}, func(res load.Result) {
+			s := res.Sample(r.start)
+			lv.add(s.Stream, res.Scheduled, s.Latency, s.Failed())
+			r.mu.Lock()
+			r.samples = append(r.samples, s)
+			if code := createdCode(res); code != "" {
+				r.links = append(r.links, code)
+			}
+			r.mu.Unlock()
+		})
+	}()
+
+	names := make([]string, len(sc.Load))
+	for i, st := range sc.Load {
+		names[i] = st.Name
+	}
+	pr := &progress{w: r.o.Log, terminal: r.o.Terminal, every: 5 * time.Second}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var abort *reports.Abort
+	breached := map[int]time.Time{} // abort condition → since when it holds
+	var loadErr error
+loop:
+	for {
+		select {
+		case loadErr = <-loadDone:
+			break loop
+		case now := <-tick.C:
+			elapsed := now.Sub(r.start)
+			pr.print(now, elapsed, dur, reports.PhaseAt(res.Phases, elapsed), names, lv, sched.activeFaults())
+			if abort == nil {
+				if a := r.checkAbort(now, lv, breached); a != nil {
+					abort = a
+					pr.done()
+					fmt.Fprintf(r.o.Log, "  ABORT at %.1fs: %s — healing every fault\n", a.AtS, a.Condition)
+					cancel() // stops the load and makes the scheduler heal everything
+					healStart := time.Now()
+					<-schedDone
+					a.HealedInS = time.Since(healStart).Seconds()
+				}
+			}
+		}
+	}
+	pr.done()
+	cancel()
+	<-schedDone
+	res.Faults = sched.events()
+	if loadErr != nil && abort == nil && ctx.Err() == nil {
+		res.Valid = false
+		res.InvalidReasons = append(res.InvalidReasons, "load generator: "+loadErr.Error())
+	}
+	return abort
+}
+
+// checkAbort evaluates every abort_when condition on the last seconds of load; a condition
+// fires once it has held continuously for its duration.
+func (r *run) checkAbort(now time.Time, lv *live, since map[int]time.Time) *reports.Abort {
+	for i, a := range r.sc.AbortWhen {
+		ws := lv.stats(a.Stream, now, 1)
+		var v float64
+		switch a.Threshold.Metric {
+		case "errors":
+			v = ws.errorRate()
+		case "rate":
+			v = ws.rate
+		default:
+			v = float64(ws.p99) / float64(time.Millisecond)
+		}
+		if ws.n == 0 && a.Threshold.Metric != "rate" {
+			delete(since, i)
+			continue
+		}
+		if !a.Threshold.Holds(v) {
+			delete(since, i)
+			continue
+		}
+		first, ok := since[i]
+		if !ok {
+			since[i] = now
+			first = now
+		}
+		if now.Sub(first) >= a.For.D() {
+			return &reports.Abort{Condition: a.Raw, AtS: now.Sub(r.start).Seconds()}
+		}
+	}
+	return nil
+}
+
+// createdCode returns the code of a link whose creation was acknowledged (2xx with a code).
+func createdCode(res load.Result) string {
+	if res.Code < 200 || res.Code > 299 || len(res.Body) == 0 {
+		return ""
+	}
+	var body struct {
+		Code string `json:"code"`
+	}
+	if json.Unmarshal(res.Body, &body) != nil {
+		return ""
+	}
+	return body.Code
+}
+
+// generatorValid checks the load generator kept up: send lag and achieved rate per stream.
+func generatorValid(streams []reports.StreamResult) (bool, []string) {
+	var why []string
+	for _, st := range streams {
+		for _, ph := range st.Phases {
+			if ph.Phase != reports.PhaseAll {
+				continue
+			}
+			if ph.SendLagP99Ms > maxSendLagP99Ms {
+				why = append(why, fmt.Sprintf("stream %s: send lag p99 %.1f ms > %.0f ms", st.Name, ph.SendLagP99Ms, maxSendLagP99Ms))
+			}
+			if st.Rate > 0 && ph.AchievedRate < minRateShare*st.Rate {
+				why = append(why, fmt.Sprintf("stream %s: achieved %.1f/s of %.1f/s asked", st.Name, ph.AchievedRate, st.Rate))
+			}
+		}
+	}
+	return len(why) == 0, why
+}
+
+// writeSamples writes the raw load results, one row per request.
+func writeSamples(path string, samples []reports.Sample) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	w.Write([]string{"stream", "phase", "scheduled_s", "lag_ms", "latency_ms", "code", "error"})
+	for _, s := range samples {
+		w.Write([]string{s.Stream, s.Phase, strconv.FormatFloat(s.At.Seconds(), 'f', 4, 64),
+			strconv.FormatFloat(float64(s.Lag)/1e6, 'f', 3, 64), strconv.FormatFloat(float64(s.Latency)/1e6, 'f', 3, 64),
+			strconv.Itoa(s.Code), s.Err})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func renderHTML(dir string) error { return html.RenderDir(dir) }

@@ -1,0 +1,329 @@
+// Package runner runs one scenario end to end: up → setup → load and fault schedule → data
+// checks → traces → judge → run directory.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/lab/otlp"
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/traces"
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/toxics"
+)
+
+// Options configure one run.
+type Options struct {
+	File        string              // scenario file (ignored when Scenario is set)
+	Scenario    *scenarios.Scenario // an already parsed scenario
+	Profile     string              // overrides the scenario's profile
+	OutDir      string              // the run directory, created
+	Binary      string              // faultline binary the lab re-executes (default: this one)
+	Log         io.Writer           // progress and events; nil = silent
+	Terminal    bool                // Log is a terminal: one rewritten progress line
+	AllowRemote bool                // allow a non-loopback load target
+	OTLPForward string              // also forward every span to this OTLP/HTTP endpoint
+	// ExpectVerdict overrides the scenario's expected verdict (a negative control expects fail).
+	ExpectVerdict string
+	// Settle bounds the wait for analytics to catch up before the click invariant is judged.
+	Settle time.Duration
+}
+
+// ErrInvalidScenario marks a scenario that could not be parsed: the caller's input, exit 2.
+var ErrInvalidScenario = errors.New("runner: invalid scenario")
+
+// Run runs one scenario. It returns the results even when the verdict is error; err is set only
+// when the results could not be produced or written at all.
+func Run(ctx context.Context, o Options) (*reports.Results, error) {
+	sc := o.Scenario
+	if sc == nil {
+		var err error
+		if sc, err = scenarios.ParseFile(o.File); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidScenario, err)
+		}
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Settle == 0 {
+		o.Settle = 30 * time.Second
+	}
+	r := &run{o: o, sc: sc, profile: sc.Profile}
+	if o.Profile != "" {
+		r.profile = o.Profile
+	}
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	res := r.execute(ctx)
+	if err := r.write(res); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+type run struct {
+	o       Options
+	sc      *scenarios.Scenario
+	profile string
+
+	mu      sync.Mutex
+	samples []reports.Sample
+	links   []string // codes whose creation got a 2xx
+	start   time.Time
+	spans   []traces.Span
+}
+
+func (r *run) logf(format string, args ...any) {
+	fmt.Fprintf(r.o.Log, "  "+format+"\n", args...)
+}
+
+// execute does the work; every failure ends as a verdict of error with the reason, never as a
+// missing result.
+func (r *run) execute(ctx context.Context) *reports.Results {
+	sc := r.sc
+	res := &reports.Results{
+		Scenario: sc.Name, Description: strings.TrimSpace(sc.Description), File: sc.File,
+		Profile: r.profile, Seed: sc.Seed, StartedAt: time.Now().UTC(),
+		ExpectedVerdict: sc.Expect.Verdict, Valid: true, Phases: sc.Phases(),
+	}
+	if r.o.ExpectVerdict != "" {
+		res.ExpectedVerdict = r.o.ExpectVerdict
+	}
+	if res.ExpectedVerdict == "" {
+		res.ExpectedVerdict = reports.VerdictPass
+	}
+	err := r.drive(ctx, res)
+	r.judge(res, err)
+	return res
+}
+
+func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
+	sc := r.sc
+	recv := otlp.NewReceiver(otlp.Options{Forward: r.o.OTLPForward})
+	endpoint, err := recv.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("runner: trace receiver: %w", err)
+	}
+	defer recv.Close(context.WithoutCancel(ctx))
+
+	fmt.Fprintf(r.o.Log, "▶ %s (profile %s, %s): starting the system\n", sc.Name, r.profile, sc.Duration)
+	l, err := lab.Start(ctx, lab.Options{Dir: r.o.OutDir, Profile: r.profile, Binary: r.o.Binary, OTLPEndpoint: endpoint})
+	if err != nil {
+		return fmt.Errorf("runner: start the system: %w", err)
+	}
+	labClosed := false
+	defer func() {
+		if !labClosed {
+			l.Close(context.WithoutCancel(ctx))
+		}
+	}()
+
+	plan, err := r.plan()
+	if err != nil {
+		return err
+	}
+	codes, err := r.setup(ctx, l.Gateway())
+	if err != nil {
+		return fmt.Errorf("runner: setup: %w", err)
+	}
+	recv.Reset() // spans of the set-up are not part of the experiment
+
+	r.start = time.Now()
+	res.StartedAt = r.start.UTC()
+	abort := r.loadAndFaults(ctx, l, plan, codes, res)
+	res.Abort = abort
+	res.DurationS = time.Since(r.start).Seconds()
+	if ctx.Err() != nil {
+		return fmt.Errorf("runner: interrupted: %w", ctx.Err())
+	}
+
+	// Every fault is healed now; the invariants are judged on the healed system.
+	fmt.Fprintf(r.o.Log, "  checking data safety (%d acknowledged links)\n", len(r.links))
+	dc := &dataChecker{client: httpClient(), gateway: l.Gateway(), redirect: l.Direct("redirect"), analytics: l.Direct("analytics"), settle: r.o.Settle}
+	res.DataSafety = dc.check(ctx, r.links)
+
+	// Closing the lab sends SIGTERM, so every service flushes its spans to the receiver first.
+	labClosed = true
+	if cerr := l.Close(context.WithoutCancel(ctx)); cerr != nil {
+		r.logf("teardown: %v", cerr)
+	}
+	r.spans = recv.Spans()
+	st := recv.Stats()
+	res.Telemetry = &reports.TelemetryHealth{SpansReceived: st.Received, SpansRejected: st.Rejected, SpansDroppedByLab: st.Dropped}
+	return nil
+}
+
+// plan turns the scenario's faults into toxics, so a bad parameter fails before anything runs.
+func (r *run) plan() ([]plannedFault, error) {
+	var plan []plannedFault
+	for _, f := range r.sc.Faults {
+		tf, err := f.Build()
+		if err != nil {
+			return nil, fmt.Errorf("runner: fault %s on %s: %w", f.Fault, f.Target(), err)
+		}
+		plan = append(plan, plannedFault{Name: f.Fault, Target: f.Target(), At: f.Start(), For: f.For.D(), Fault: tf, Params: f.Params})
+	}
+	return plan, nil
+}
+
+// judge computes every figure and verdict from what was collected.
+func (r *run) judge(res *reports.Results, runErr error) {
+	sc := r.sc
+	phases := res.Phases
+	reports.AssignPhases(r.samples, phases)
+	res.Streams = reports.Figures(r.samples, sc.Streams(), phases)
+	res.SLOs = reports.EvaluateSLOs(r.samples, sc.SLOSpecs(), phases)
+	res.Timeseries = reports.Timeseries(r.samples)
+	if valid, why := generatorValid(res.Streams); !valid {
+		res.Valid = false
+		res.InvalidReasons = append(res.InvalidReasons, why...)
+	}
+	var origins []string
+	for _, f := range sc.Faults {
+		origins = append(origins, f.Target())
+	}
+	if runErr == nil {
+		res.ServiceMap = traces.ServiceMap(r.spans, phases, r.start)
+		res.BlastRadius = traces.BlastRadius(r.spans, phases, r.start, origins, sc.Blast, userImpact(r.samples, sc))
+		res.Mechanisms = traces.Mechanisms(r.spans, phases, r.start, res.Faults, nil)
+		res.Expectations = append(res.Expectations, traces.Judge(traceExpect(sc), res.BlastRadius, res.Mechanisms)...)
+		res.Expectations = append(res.Expectations, dataExpectations(res.DataSafety, dataBounds(sc))...)
+		if res.Telemetry != nil && (res.Telemetry.SpansDroppedByLab > 0 || res.Telemetry.SpansRejected > 0) && needsTraces(sc) {
+			res.Valid = false
+			res.InvalidReasons = append(res.InvalidReasons, fmt.Sprintf("%d spans dropped and %d rejected: the blast radius would be computed from missing spans", res.Telemetry.SpansDroppedByLab, res.Telemetry.SpansRejected))
+		}
+	}
+	decide(res, runErr)
+}
+
+// needsTraces says whether the scenario's verdict depends on spans.
+func needsTraces(sc *scenarios.Scenario) bool {
+	return sc.Expect.BlastRadius != nil || sc.Expect.Mechanisms != nil
+}
+
+func dataBounds(sc *scenarios.Scenario) dataExpect {
+	if sc.Expect.Data == nil {
+		return dataExpect{}
+	}
+	return dataExpect{LostLinks: sc.Expect.Data.LostLinks, DuplicateClicks: sc.Expect.Data.DuplicateClicks, MissingClicks: sc.Expect.Data.MissingClicks}
+}
+
+func traceExpect(sc *scenarios.Scenario) traces.Expect {
+	var e traces.Expect
+	if b := sc.Expect.BlastRadius; b != nil {
+		e.ContainedTo, e.Unaffected, e.MaxAffectedServices = b.ContainedTo, b.Unaffected, b.MaxAffectedServices
+		if len(b.UserImpact) > 0 {
+			e.UserImpact = map[string]string{}
+			for k, v := range b.UserImpact {
+				e.UserImpact[k] = v.Raw
+			}
+		}
+	}
+	if m := sc.Expect.Mechanisms; m != nil {
+		e.MaxRetriesPerRequest = m.MaxRetriesPerRequest
+		for _, b := range m.Breakers {
+			e.Breakers = append(e.Breakers, traces.BreakerExpect{Edge: b.Edge, OpensWithin: b.OpensWithin.D(), ClosesWithin: b.ClosesWithin.D()})
+		}
+	}
+	return e
+}
+
+// userImpact is, per stream, the share of fault-phase requests that failed or were slower than
+// the stream's tightest fault-phase latency threshold (or, with none, that failed).
+func userImpact(samples []reports.Sample, sc *scenarios.Scenario) map[string]float64 {
+	limit := map[string]float64{} // stream → ms
+	for _, slo := range sc.SLOs {
+		if !containsPhase(slo.Phases, reports.PhaseFault) {
+			continue
+		}
+		for _, t := range slo.Parsed {
+			if t.Unit == reports.UnitMs && (t.Op == "<" || t.Op == "<=") {
+				if cur, ok := limit[slo.Load]; !ok || t.Value < cur {
+					limit[slo.Load] = t.Value
+				}
+			}
+		}
+	}
+	total, bad := map[string]int{}, map[string]int{}
+	for _, s := range samples {
+		if s.Phase != reports.PhaseFault {
+			continue
+		}
+		total[s.Stream]++
+		ms := float64(s.Latency) / float64(time.Millisecond)
+		if lim, ok := limit[s.Stream]; s.Failed() || (ok && ms > lim) {
+			bad[s.Stream]++
+		}
+	}
+	out := map[string]float64{}
+	for st, n := range total {
+		out[st] = float64(bad[st]) / float64(n)
+	}
+	return out
+}
+
+func containsPhase(phases []string, p string) bool {
+	for _, x := range phases {
+		if x == p || x == reports.PhaseAll {
+			return true
+		}
+	}
+	return false
+}
+
+// write lays out the run directory.
+func (r *run) write(res *reports.Results) error {
+	dir := r.o.OutDir
+	var errs []error
+	if b, err := r.sc.ResolvedYAML(); err == nil {
+		errs = append(errs, os.WriteFile(filepath.Join(dir, "scenario.yaml"), b, 0o644))
+	} else {
+		errs = append(errs, err)
+	}
+	errs = append(errs, writeSamples(filepath.Join(dir, "samples.csv"), r.samples))
+	errs = append(errs, writeSpans(filepath.Join(dir, "spans.jsonl"), r.spans))
+	errs = append(errs, reports.WriteResults(filepath.Join(dir, "results.json"), res))
+	errs = append(errs, writeWith(filepath.Join(dir, "junit.xml"), func(w io.Writer) error { return reports.WriteJUnit(w, res) }))
+	errs = append(errs, writeWith(filepath.Join(dir, "summary.md"), func(w io.Writer) error { return reports.WriteMarkdown(w, res) }))
+	errs = append(errs, renderHTML(dir))
+	return errors.Join(errs...)
+}
+
+func writeWith(path string, render func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := render(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func writeSpans(path string, spans []traces.Span) error {
+	return writeWith(path, func(w io.Writer) error { return traces.WriteSpans(w, spans) })
+}
+
+// sortedKeys is for stable output.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var _ = toxics.Names
