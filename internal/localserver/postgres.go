@@ -184,6 +184,7 @@ func Postgres(ctx context.Context, o PostgresOptions) (*Server, error) {
 	if closeOut != nil {
 		_ = closeOut()
 	}
+	ReleaseSharedMemory(parent) // the failed attempts were killed, not shut down
 	_ = os.RemoveAll(rm)
 	if lastErr == nil {
 		lastErr = err
