@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
 	"strings"
@@ -44,7 +45,11 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &ms); err != nil {
 		return fmt.Errorf("toxics: duration %s: want e.g. \"100ms\" or a number of milliseconds", b)
 	}
-	*d = Duration(ms * float64(time.Millisecond))
+	ns := ms * float64(time.Millisecond)
+	if ns != ns || ns > math.MaxInt64 || ns < math.MinInt64 {
+		return fmt.Errorf("toxics: duration %s ms is out of range", b)
+	}
+	*d = Duration(ns)
 	return nil
 }
 
