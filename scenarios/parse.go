@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,6 +55,7 @@ func (d *decoder) scenario(n ast.Node) *Scenario {
 		"expect":     func(p string, v ast.Node) { d.expect(p, v, &sc.Expect) },
 		"blast":      func(p string, v ast.Node) { d.blast(p, v, &sc.Blast) },
 		"abort_when": func(p string, v ast.Node) { sc.AbortWhen = d.aborts(p, v) },
+		"controls":   func(p string, v ast.Node) { sc.Controls = d.controls(p, v) },
 	}, nil)
 	if !ok {
 		return nil
@@ -443,6 +445,30 @@ func (d *decoder) breaker(path string, n ast.Node) ExpectBreaker {
 		d.errorf(n, "%s: missing key \"edge\"", path)
 	}
 	return b
+}
+
+// controls reads the mutant profiles a scenario must catch; each must be a built-in profile
+// other than default (the protections the mutants are measured against), named once.
+func (d *decoder) controls(path string, v ast.Node) []string {
+	items, _ := d.sequence(path, "a list of mutant names", v)
+	known := Mutants()
+	seen := map[string]bool{}
+	list := []string{}
+	for i, at := range items {
+		var m string
+		if !d.str(fmt.Sprintf("%s[%d]", path, i), at, &m) {
+			continue
+		}
+		list = append(list, m)
+		switch {
+		case !slices.Contains(known, m):
+			d.errorf(at, "%s[%d]: unknown mutant %q, expected one of: %s", path, i, m, strings.Join(known, ", "))
+		case seen[m]:
+			d.errorf(at, "%s[%d]: mutant %q listed twice", path, i, m)
+		}
+		seen[m] = true
+	}
+	return list
 }
 
 func (d *decoder) components(path string, v ast.Node, out *[]string) {

@@ -89,6 +89,9 @@ func resolvedView(s *Scenario) yaml.MapSlice {
 		}
 		out = append(out, yaml.MapItem{Key: "abort_when", Value: raws})
 	}
+	if len(s.Controls) > 0 {
+		out = append(out, yaml.MapItem{Key: "controls", Value: s.Controls})
+	}
 	return out
 }
 

@@ -57,7 +57,9 @@ type Scenario struct {
 	// Blast overrides the blast-radius thresholds; a zero field keeps the lab's default.
 	Blast     reports.BlastThresholds `json:"blast" yaml:"blast"`
 	AbortWhen []Abort                 `json:"abort_when,omitempty" yaml:"abort_when,omitempty"`
-	keyPos    map[string]Pos          // top-level values, for errors found after decoding
+	// Controls are the mutant profiles this scenario must catch (faultline mutate).
+	Controls []string       `json:"controls,omitempty" yaml:"controls,omitempty"`
+	keyPos   map[string]Pos // top-level values, for errors found after decoding
 }
 
 // Stream is one named open-model load stream.
