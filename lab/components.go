@@ -49,6 +49,10 @@ func (l *Lab) startComponents(ctx context.Context) error {
 			l.mu.Lock()
 			l.procs[name] = s
 			l.mu.Unlock()
+			s.OnUnexpectedExit(func(err error) {
+				l.logf("lab: %s exited on its own (%v); its log: %s; 'faultline heal %s' starts it again", name, err, l.logFile(name), name)
+				_ = l.saveState()
+			})
 			l.logf("lab: %-12s ready in %-6v pid %-7d %s", name, time.Since(begin).Round(time.Millisecond), s.Pid(), l.Direct(name))
 			_ = l.saveState()
 			close(ready[name])

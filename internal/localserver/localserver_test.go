@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -226,5 +227,39 @@ func TestPgVersionOrder(t *testing.T) {
 		if got := pgVersionOf(tt.dir); got != tt.want {
 			t.Errorf("pgVersionOf(%q) = %d, want %d", tt.dir, got, tt.want)
 		}
+	}
+}
+
+func TestUnexpectedExitIsReported(t *testing.T) {
+	need(t, RedisBinary)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Redis(ctx, RedisOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	exits := make(chan error, 2)
+	s.OnUnexpectedExit(func(err error) { exits <- err })
+	if err := s.Kill(ctx); err != nil { // asked for: not reported
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A crash nobody asked for: SIGKILL from outside.
+	if err := syscall.Kill(s.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exits:
+		if err == nil {
+			t.Error("exit reported without its error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("unexpected exit not reported")
+	}
+	if len(exits) != 0 {
+		t.Error("the requested Kill was reported too")
 	}
 }

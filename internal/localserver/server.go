@@ -43,6 +43,8 @@ type Server struct {
 	afterExit func()
 
 	mu      sync.Mutex
+	onExit  func(error) // called when the process ends without Kill or Stop asking for it
+	killing bool        // Kill or Stop asked the current process to end
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when the current process has been waited for
 	paused  bool
@@ -87,11 +89,17 @@ func (s *Server) spawn() error {
 		return fmt.Errorf("localserver: start %s: %w", s.Name, err)
 	}
 	done := make(chan struct{})
-	s.cmd, s.done, s.paused = cmd, done, false
+	s.cmd, s.done, s.paused, s.killing = cmd, done, false, false
 	// The waiter is owned by the Server: every path that ends the process waits on done.
 	go func() {
-		_ = cmd.Wait()
+		err := cmd.Wait()
+		s.mu.Lock()
+		unexpected, onExit := !s.killing, s.onExit
+		s.mu.Unlock()
 		close(done)
+		if unexpected && onExit != nil {
+			onExit(err)
+		}
 	}()
 	return nil
 }
@@ -149,8 +157,23 @@ func (s *Server) doneChan() chan struct{} {
 	return s.done
 }
 
+// OnUnexpectedExit registers f to be called (from the waiting goroutine) when the process
+// ends although neither Kill nor Stop asked it to: a crash the operator should hear about.
+func (s *Server) OnUnexpectedExit(f func(error)) {
+	s.mu.Lock()
+	s.onExit = f
+	s.mu.Unlock()
+}
+
+func (s *Server) expectExit() {
+	s.mu.Lock()
+	s.killing = true
+	s.mu.Unlock()
+}
+
 // Kill sends SIGKILL to the process tree and returns once every process of it is gone.
 func (s *Server) Kill(ctx context.Context) error {
+	s.expectExit()
 	tree := Tree(s.Pid())
 	if err := s.signal(syscall.SIGKILL); err != nil {
 		return err
@@ -250,6 +273,7 @@ func (s *Server) Stop() error {
 	s.mu.Unlock()
 
 	var errs []error
+	s.expectExit()
 	tree := Tree(s.Pid())
 	// The polite signal goes to the leader only: it shuts its own children down in order.
 	s.mu.Lock()
