@@ -13,8 +13,11 @@ import (
 // Limits past which a run measured the generator rather than the system.
 const (
 	// MaxSendLagP99 is the largest acceptable p99 send lag. Beyond it the open model broke
-	// down: requests queued in the generator, so latencies and rates are understated.
-	MaxSendLagP99 = 10 * time.Millisecond
+	// down: requests queued in the generator, so latencies and rates are understated. On a
+	// shared 2-core machine scheduler stalls alone give a p99 lag of 10–16 ms at 100/s
+	// (measured 2026-11-25 with other builds running), which is noise against SLOs of 50 ms
+	// and more; 25 ms still catches a generator that queues.
+	MaxSendLagP99 = 25 * time.Millisecond
 	// MinAchievedShare is the least share of the asked requests that must have been sent.
 	MinAchievedShare = 0.95
 )

@@ -19,7 +19,7 @@ import (
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/traces"
 	"github.com/faultline/faultline/scenarios"
-	"github.com/faultline/faultline/toxics"
+	"github.com/faultline/faultline/scenarios/load"
 )
 
 // Options configure one run.
@@ -79,6 +79,8 @@ type run struct {
 
 	mu      sync.Mutex
 	samples []reports.Sample
+	results []load.Result // raw, for the generator's honesty check
+	streams []load.Stream
 	links   []string // codes whose creation got a 2xx
 	start   time.Time
 	spans   []traces.Span
@@ -185,9 +187,11 @@ func (r *run) judge(res *reports.Results, runErr error) {
 	res.Streams = reports.Figures(r.samples, sc.Streams(), phases)
 	res.SLOs = reports.EvaluateSLOs(r.samples, sc.SLOSpecs(), phases)
 	res.Timeseries = reports.Timeseries(r.samples)
-	if valid, why := generatorValid(res.Streams); !valid {
-		res.Valid = false
-		res.InvalidReasons = append(res.InvalidReasons, why...)
+	if len(r.results) > 0 || len(r.streams) > 0 {
+		if ok, why := load.ValidGenerator(r.results, r.streams, time.Duration(res.DurationS*float64(time.Second))); !ok {
+			res.Valid = false
+			res.InvalidReasons = append(res.InvalidReasons, why)
+		}
 	}
 	var origins []string
 	for _, f := range sc.Faults {
@@ -325,5 +329,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
-
-var _ = toxics.Names

@@ -1,0 +1,94 @@
+package runner
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/internal/localserver"
+	"github.com/faultline/faultline/internal/testbin"
+	"github.com/faultline/faultline/reports"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbin.Cleanup()
+	os.Exit(code)
+}
+
+// needSystem fails on CI and skips elsewhere when the real servers are not installed.
+func needSystem(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts the whole system")
+	}
+	for _, find := range []func() (string, error){localserver.PostgresBinDir, localserver.RedisBinary} {
+		if _, err := find(); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%v (run make deps)", err)
+			}
+			t.Skip(err)
+		}
+	}
+	bin, err := testbin.Path()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// TestSmokeVerdictHasPower runs the smoke scenario twice on the real system: with the default
+// profile it must pass, and with profile none (no timeout, no fallback) it must fail on the
+// create SLO of the fault phase — the negative control that proves the pass means something.
+func TestSmokeVerdictHasPower(t *testing.T) {
+	bin := needSystem(t)
+	cases := []struct {
+		profile, want string
+		reason        string // a failing run must fail for this reason
+	}{
+		{"default", reports.VerdictPass, ""},
+		{"none", reports.VerdictFail, "SLO create p(99)<500ms in fault"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.profile, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			out := t.TempDir()
+			res, err := Run(ctx, Options{File: "../smoke.yaml", Profile: tc.profile, OutDir: out, Binary: bin, ExpectVerdict: tc.want, Log: testLog{t}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Verdict != tc.want {
+				t.Fatalf("profile %s: verdict %s, want %s; reasons: %v", tc.profile, res.Verdict, tc.want, res.Reasons)
+			}
+			if tc.reason != "" && !strings.Contains(strings.Join(res.Reasons, "\n"), tc.reason) {
+				t.Fatalf("profile %s failed for the wrong reason: %v", tc.profile, res.Reasons)
+			}
+			if !res.AsExpected {
+				t.Fatal("as_expected is false")
+			}
+			for _, f := range []string{"results.json", "junit.xml", "summary.md", "report.html", "samples.csv", "spans.jsonl", "scenario.yaml"} {
+				if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+					t.Errorf("run directory lacks %s: %v", f, err)
+				}
+			}
+			if res.DataSafety == nil || res.DataSafety.LinksAcked == 0 || res.DataSafety.ClicksAcked == 0 {
+				t.Errorf("data safety checked nothing: %+v", res.DataSafety)
+			}
+			if res.Telemetry == nil || res.Telemetry.SpansReceived == 0 {
+				t.Errorf("no spans received: %+v", res.Telemetry)
+			}
+		})
+	}
+}
+
+// testLog sends the runner's progress to the test log.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
