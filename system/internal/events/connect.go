@@ -35,7 +35,9 @@ func Connect(ctx context.Context, url, name string, logger *slog.Logger) (*nats.
 		nats.Timeout(2*time.Second),
 		nats.ConnectHandler(func(c *nats.Conn) { logger.Info("events: nats connected", "url", c.ConnectedUrlRedacted()) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			logger.Warn("events: nats disconnected", "error", errString(err))
+			if err != nil { // nil: our own Close, reported by the closed handler
+				logger.Warn("events: nats disconnected", "error", err.Error())
+			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { logger.Info("events: nats reconnected", "url", c.ConnectedUrlRedacted()) }),
 		nats.ClosedHandler(func(*nats.Conn) { logger.Info("events: nats connection closed") }),
