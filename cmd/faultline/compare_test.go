@@ -191,3 +191,30 @@ func TestSweepProfiles(t *testing.T) {
 		}
 	}
 }
+
+func FuzzSweepSpec(f *testing.F) {
+	f.Add("circuit_breaker.failure_ratio=0.3,0.5", "redirect->link")
+	f.Add("edges.redirect->link.timeout=1s", "")
+	f.Add("name={a: [1,2]}", "")
+	f.Add("=,,", "x")
+	f.Fuzz(func(t *testing.T, spec, edge string) {
+		if len(spec) > 200 || strings.Count(spec, ",") > 5 {
+			return // bound the files one input may write
+		}
+		vs, err := sweepProfiles(spec, edge, "default", t.TempDir())
+		var ue usageError
+		if err != nil && !errors.As(err, &ue) {
+			t.Errorf("%q: error is not a usage error: %v", spec, err)
+		}
+		for _, v := range vs {
+			raw, err := os.ReadFile(v.profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc map[string]any
+			if err := yaml.Unmarshal(raw, &doc); err != nil {
+				t.Errorf("%q: derived profile does not parse back: %v", spec, err)
+			}
+		}
+	})
+}
