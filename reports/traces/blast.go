@@ -13,13 +13,17 @@ import (
 // Defaults of the blast-radius thresholds, used for every zero field of reports.BlastThresholds.
 // A service or edge is affected when, in the fault phase against the baseline phase, its error
 // rate rises by at least ErrorRateDelta (absolute, 0.05 = 5 points) or its p99 is at least
-// LatencyFactor times the baseline p99 and at least LatencyMinMs more. Both phases need
-// MinCalls calls, else the verdict is "insufficient data": not affected, and said so.
+// LatencyFactor times the baseline p99 and at least LatencyMinMs more. The baseline needs
+// MinCalls calls and the fault phase MinFaultCalls, else the verdict is "insufficient data":
+// not affected, and said so. A fault phase with fewer than MinCalls calls (breakers upstream
+// cut a service's traffic, which is common) compares p50 instead of p99: the p99 of a dozen
+// calls is their maximum, and one stray pause would decide it.
 const (
 	DefaultErrorRateDelta = 0.05
 	DefaultLatencyFactor  = 2.0
 	DefaultLatencyMinMs   = 20.0
 	MinCalls              = 20
+	MinFaultCalls         = 10
 )
 
 // Stop reasons of a propagation path, read from the fault-phase spans where it stopped.
@@ -58,9 +62,9 @@ type verdict struct {
 
 func judgeSeries(sr series, th reports.BlastThresholds) verdict {
 	base, fault := sr.get(reports.PhaseBaseline), sr.get(reports.PhaseFault)
-	if base.calls < MinCalls || fault.calls < MinCalls {
+	if base.calls < MinCalls || fault.calls < MinFaultCalls {
 		return verdict{insufficient: true, why: fmt.Sprintf(
-			"insufficient data: %d baseline and %d fault calls (need %d each)", base.calls, fault.calls, MinCalls)}
+			"insufficient data: %d baseline and %d fault calls (need %d and %d)", base.calls, fault.calls, MinCalls, MinFaultCalls)}
 	}
 	bf, ff := base.figure(reports.PhaseBaseline), fault.figure(reports.PhaseFault)
 	var reasons []string
@@ -68,15 +72,23 @@ func judgeSeries(sr series, th reports.BlastThresholds) verdict {
 		reasons = append(reasons, fmt.Sprintf("error rate %s → %s (+%.1f pts ≥ %.1f)",
 			pct(bf.ErrorRate), pct(ff.ErrorRate), d*100, th.ErrorRateDelta*100))
 	}
-	if ff.P99Ms >= th.LatencyFactor*bf.P99Ms && ff.P99Ms >= bf.P99Ms+th.LatencyMinMs {
-		reasons = append(reasons, fmt.Sprintf("p99 %.1f ms → %.1f ms (≥ %.1f× and +%.0f ms)",
-			bf.P99Ms, ff.P99Ms, th.LatencyFactor, th.LatencyMinMs))
+	q, b, f := "p99", bf.P99Ms, ff.P99Ms
+	if fault.calls < MinCalls {
+		q, b, f = "p50", bf.P50Ms, ff.P50Ms
+	}
+	if f >= th.LatencyFactor*b && f >= b+th.LatencyMinMs {
+		reasons = append(reasons, fmt.Sprintf("%s %.1f ms → %.1f ms (≥ %.1f× and +%.0f ms)",
+			q, b, f, th.LatencyFactor, th.LatencyMinMs))
+	}
+	few := ""
+	if fault.calls < MinCalls {
+		few = fmt.Sprintf(" (only %d fault calls: p50 compared)", fault.calls)
 	}
 	if len(reasons) > 0 {
-		return verdict{affected: true, why: strings.Join(reasons, "; ")}
+		return verdict{affected: true, why: strings.Join(reasons, "; ") + few}
 	}
-	return verdict{why: fmt.Sprintf("within thresholds: error rate %s → %s, p99 %.1f → %.1f ms",
-		pct(bf.ErrorRate), pct(ff.ErrorRate), bf.P99Ms, ff.P99Ms)}
+	return verdict{why: fmt.Sprintf("within thresholds: error rate %s → %s, %s %.1f → %.1f ms%s",
+		pct(bf.ErrorRate), pct(ff.ErrorRate), q, b, f, few)}
 }
 
 // judgeService judges a service on all its server spans and on each route alone, so a slow

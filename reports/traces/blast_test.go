@@ -113,19 +113,22 @@ func TestJudgeSeries(t *testing.T) {
 	th := WithDefaults(reports.BlastThresholds{})
 	for _, c := range []struct {
 		name                   string
-		n                      int
+		n, nFault              int
 		base, fault            shape
 		affected, insufficient bool
 	}{
-		{"steady", 40, shape{callerMs: 5}, shape{callerMs: 6}, false, false},
-		{"slow", 40, shape{callerMs: 5}, shape{callerMs: 50}, true, false},
-		{"twice but under the minimum rise", 40, shape{callerMs: 5}, shape{callerMs: 20}, false, false},
-		{"errors", 40, shape{callerMs: 5}, shape{callerMs: 5, callerErr: true}, true, false},
-		{"too few calls", 10, shape{callerMs: 5}, shape{callerMs: 500, callerErr: true}, false, true},
+		{"steady", 40, 0, shape{callerMs: 5}, shape{callerMs: 6}, false, false},
+		{"slow", 40, 0, shape{callerMs: 5}, shape{callerMs: 50}, true, false},
+		{"twice but under the minimum rise", 40, 0, shape{callerMs: 5}, shape{callerMs: 20}, false, false},
+		{"errors", 40, 0, shape{callerMs: 5}, shape{callerMs: 5, callerErr: true}, true, false},
+		{"too few calls", 9, 0, shape{callerMs: 5}, shape{callerMs: 500, callerErr: true}, false, true},
+		{"too few fault calls", 40, 9, shape{callerMs: 5}, shape{callerMs: 500, callerErr: true}, false, true},
+		{"few fault calls, slow: p50", 40, 12, shape{callerMs: 5}, shape{callerMs: 300}, true, false},
+		{"few fault calls, steady", 40, 12, shape{callerMs: 5}, shape{callerMs: 6}, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g := newGen()
-			hop{caller: "a", callee: "b", n: c.n, base: c.base, fault: c.fault}.build(g)
+			hop{caller: "a", callee: "b", n: c.n, nFault: c.nFault, base: c.base, fault: c.fault}.build(g)
 			ix := buildIndex(g.spans, twoPhases, fixtureStart)
 			v := judgeSeries(ix.svc["a"], th)
 			if v.affected != c.affected || v.insufficient != c.insufficient {

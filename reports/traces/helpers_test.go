@@ -16,6 +16,7 @@ var twoPhases = []reports.PhaseWindow{
 type hop struct {
 	caller, callee string
 	n              int // calls per phase
+	nFault         int // calls in the fault phase when not n
 	base, fault    shape
 }
 
@@ -32,8 +33,12 @@ type shape struct {
 // callee SERVER. The gateway's server spans are roots, so they also feed client->gateway.
 func (h hop) build(g *gen) {
 	for phase, sh := range []shape{h.base, h.fault} {
-		for i := range h.n {
-			start := fixtureStart.Add(time.Duration(phase)*10*time.Second + time.Duration(i)*(10*time.Second/time.Duration(h.n)))
+		n := h.n
+		if phase == 1 && h.nFault > 0 {
+			n = h.nFault
+		}
+		for i := range n {
+			start := fixtureStart.Add(time.Duration(phase)*10*time.Second + time.Duration(i)*(10*time.Second/time.Duration(n)))
 			tr := g.newTrace()
 			cs, cc, ss := g.newSpan(), g.newSpan(), g.newSpan()
 			d := time.Duration(sh.calleeMs * float64(time.Millisecond))

@@ -186,6 +186,7 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 	crossChild := map[int]string{}    // parent span → service of a child in another service
 	childEdges := map[int][]string{}  // span → edges of its same-service client children
 	failedEdges := map[int][]string{} // span → edges of those children that failed
+	slowest := map[int]slowChild{}    // span → its slowest same-service client child
 	for i := range spans {
 		s := &spans[i]
 		j, ok := ix.parent(i)
@@ -201,14 +202,17 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 			if e != "" && (s.Kind == KindClient || s.Kind == KindProducer) && !slices.Contains(childEdges[j], e) {
 				childEdges[j] = append(childEdges[j], e)
 			}
-			if e != "" && (s.Kind == KindClient || s.Kind == KindProducer) && s.StatusError && !slices.Contains(failedEdges[j], e) {
-				failedEdges[j] = append(failedEdges[j], e)
+			if e != "" && (s.Kind == KindClient || s.Kind == KindProducer) {
+				if s.StatusError && !slices.Contains(failedEdges[j], e) {
+					failedEdges[j] = append(failedEdges[j], e)
+				}
+				slowest[j] = slowest[j].with(e, s.Duration())
 			}
 		} else if s.Kind == KindServer || s.Kind == KindConsumer {
 			crossChild[j] = s.Service
 		}
 	}
-	ix.inferMechEdges(childEdges, failedEdges)
+	ix.inferMechEdges(childEdges, failedEdges, slowest)
 	for i := range spans {
 		s := &spans[i]
 		if e := ix.mech[i]; e != "" {
@@ -284,14 +288,15 @@ func (s *Span) hasMechanism() bool {
 // pipelines write them on the span current when the call is made, usually the caller's SERVER
 // span, which carries no resilience.edge. So: the span's own edge; else the edge named by its
 // retry or breaker events; else the one protected edge among its client children (of several,
-// the one whose attempt failed; for a rejected call, the route's usual edge that has no
+// the one whose attempt failed, else for a timeout the one that took most of the time; for a
+// rejected call, the route's usual edge that has no
 // attempt); else the one edge the spans of the same route call; else the service's only
 // protected edge; else, for the entry's route guard (rate limit, bulkhead before any call),
 // client->gateway. What stays ambiguous is booked on "SERVICE->*": a service whose one span
 // guards calls on two edges (link: billing and link-db) cannot say which edge a breaker state
 // attribute is about; its events, which name their edge, still can. A protected edge is one whose client spans carry
 // resilience.attempt, which only calls made through a pipeline have.
-func (ix *index) inferMechEdges(childEdges, failedEdges map[int][]string) {
+func (ix *index) inferMechEdges(childEdges, failedEdges map[int][]string, slowest map[int]slowChild) {
 	protected := map[string][]string{}  // service → protected edges
 	routeEdges := map[string][]string{} // service+route → edges its spans call
 	for i := range ix.spans {
@@ -332,11 +337,36 @@ func (ix *index) inferMechEdges(childEdges, failedEdges map[int][]string) {
 			continue
 		}
 		ix.mech[i] = ix.inferOne(i, only(childEdges[i], s.Service), only(failedEdges[i], s.Service),
-			routeEdges[s.Service+" "+s.route()], protected[s.Service])
+			routeEdges[s.Service+" "+s.route()], protected[s.Service], slowest[i])
 	}
 }
 
-func (ix *index) inferOne(i int, children, failed, route, protected []string) string {
+// slowChild remembers the slowest child call of a span and how slow the runner-up was.
+type slowChild struct {
+	edge        string
+	dur, second time.Duration
+}
+
+func (c slowChild) with(edge string, d time.Duration) slowChild {
+	switch {
+	case d > c.dur:
+		return slowChild{edge: edge, dur: d, second: c.dur}
+	case d > c.second:
+		c.second = d
+	}
+	return c
+}
+
+// dominant is the slow child's edge when it took most of the span and far longer than any other
+// child: the call a timeout attribute is about, when the timed-out attempt was not marked failed.
+func (c slowChild) dominant(span time.Duration) string {
+	if c.edge != "" && c.dur*2 >= span && c.dur >= 2*c.second {
+		return c.edge
+	}
+	return ""
+}
+
+func (ix *index) inferOne(i int, children, failed, route, protected []string, slow slowChild) string {
 	s := &ix.spans[i]
 	for _, ev := range s.Events {
 		if v, ok := ev.Attrs.Get(AttrEdge); ok && v != "" {
@@ -356,6 +386,8 @@ func (ix *index) inferOne(i int, children, failed, route, protected []string) st
 		return children[0]
 	case len(children) > 1 && len(failed) == 1:
 		return failed[0] // of several calls, the one that went wrong is what the attributes are about
+	case len(children) > 1 && len(failed) == 0 && s.Bool(AttrTimeout) && slices.Contains(children, slow.dominant(s.Duration())):
+		return slow.edge
 	case rejected && len(missing) == 1:
 		return missing[0]
 	case len(children) == 0 && len(route) == 1:

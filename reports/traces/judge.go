@@ -184,7 +184,7 @@ func containment(allowed []string, br *reports.BlastRadius, origins map[string]b
 		if si.Kind != "service" || origins[si.Name] || slices.Contains(allowed, si.Name) || si.Affected {
 			continue
 		}
-		if callsIn(si, reports.PhaseBaseline) >= MinCalls && callsIn(si, reports.PhaseFault) < MinCalls {
+		if callsIn(si, reports.PhaseBaseline) >= MinCalls && callsIn(si, reports.PhaseFault) < MinFaultCalls {
 			unproven = append(unproven, si.Name)
 		}
 	}

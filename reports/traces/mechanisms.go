@@ -51,9 +51,8 @@ func hasAttr(a Attrs, key string) bool { _, ok := a.Get(key); return ok }
 //     when a span and its same-service parent both carry the attribute;
 //   - rate limited: 429 server answers per service and route;
 //   - cache hit ratio per phase, from spans carrying cache.hit;
-//   - breaker transitions: the given ones (from metrics or logs), then span events, then changes
-//     of resilience.breaker.state between consecutive spans of one service and edge (at the
-//     start of the first span in the new state) for pairs that have neither;
+//   - breaker transitions: the given ones (from metrics or logs), else span events merged with
+//     the resilience.breaker.state attributes (see transitions);
 //   - per edge with a breaker: time from the start of the fault on that edge, or on a component
 //     or edge it leads to, until the first open; from that fault's heal until closed.
 func Mechanisms(spans []Span, phases []reports.PhaseWindow, start time.Time, faults []reports.FaultEvent,
@@ -222,7 +221,13 @@ func (ix *index) retryCalls() map[string][]retryCall {
 
 type pairKey struct{ service, edge string }
 
-// transitions merges the given transitions, span events and attribute changes, sorted by time.
+// transitions builds the breaker timeline. For a breaker (service, edge) the given transitions
+// (from metrics or logs) win when there are any. Otherwise span events, which name their edge,
+// are merged with the resilience.breaker.state attributes (read at the span's end, when the
+// pipeline wrote them): a state the attributes show in two consecutive spans, or in the last
+// one, that the events did not announce becomes a transition at its first sighting (the system
+// records no event for some changes, e.g. to half-open). One odd span is ignored: concurrent
+// calls finish out of order. Attributes booked on an ambiguous "SERVICE->*" edge are not used.
 func (ix *index) transitions(given []reports.BreakerTransition) []reports.BreakerTransition {
 	out := []reports.BreakerTransition{}
 	have := map[pairKey]bool{}
@@ -230,50 +235,55 @@ func (ix *index) transitions(given []reports.BreakerTransition) []reports.Breake
 		out = append(out, t)
 		have[pairKey{t.Service, t.Edge}] = true
 	}
-	fromEvents := map[pairKey]bool{}
+	type item struct {
+		at    float64
+		ev    *reports.BreakerTransition
+		state string
+	}
+	items := map[pairKey][]item{}
 	for i := range ix.spans {
 		s := &ix.spans[i]
 		for k := range s.Events {
 			t, ok := BreakerEvent(s, &s.Events[k])
-			if !ok {
-				continue
-			}
-			pk := pairKey{t.Service, t.Edge}
-			if have[pk] {
+			if !ok || have[pairKey{t.Service, t.Edge}] {
 				continue
 			}
 			t.AtS = round3(ix.ph.sec(s.Events[k].Time))
-			out = append(out, t)
-			fromEvents[pk] = true
+			items[pairKey{t.Service, t.Edge}] = append(items[pairKey{t.Service, t.Edge}], item{at: t.AtS, ev: &t})
 		}
-	}
-	for pk := range fromEvents {
-		have[pk] = true
-	}
-	// Attribute changes, for pairs nobody reported transitions for.
-	type obs struct {
-		at    time.Time
-		state string
-	}
-	states := map[pairKey][]obs{}
-	for i := range ix.spans {
-		s := &ix.spans[i]
 		st := s.Attr(AttrBreakerState)
-		if st == "" {
-			continue
-		}
 		pk := pairKey{s.Service, ix.mech[i]}
-		if pk.edge == "" || have[pk] {
+		if st == "" || pk.edge == "" || have[pk] || strings.HasSuffix(pk.edge, "->*") {
 			continue
 		}
-		states[pk] = append(states[pk], obs{s.Start, st})
+		items[pk] = append(items[pk], item{at: round3(ix.ph.sec(s.End)), state: st})
 	}
-	for pk, seq := range states {
-		sort.SliceStable(seq, func(a, b int) bool { return seq[a].at.Before(seq[b].at) })
-		for k := 1; k < len(seq); k++ {
-			if seq[k].state != seq[k-1].state {
-				out = append(out, reports.BreakerTransition{Service: pk.service, Edge: pk.edge,
-					From: seq[k-1].state, To: seq[k].state, AtS: round3(ix.ph.sec(seq[k].at))})
+	for pk, seq := range items {
+		sort.SliceStable(seq, func(a, b int) bool { return seq[a].at < seq[b].at })
+		cur, pending, pendingAt, seen := "", "", 0.0, 0
+		for k, it := range seq {
+			if it.ev != nil {
+				t := *it.ev
+				if t.From == "" {
+					t.From = cur
+				}
+				out = append(out, t)
+				cur, pending = t.To, ""
+				continue
+			}
+			switch {
+			case cur == "":
+				cur = it.state
+				continue
+			case it.state == cur:
+				pending = ""
+				continue
+			case it.state != pending:
+				pending, pendingAt, seen = it.state, it.at, 0
+			}
+			if seen++; seen >= 2 || k == len(seq)-1 {
+				out = append(out, reports.BreakerTransition{Service: pk.service, Edge: pk.edge, From: cur, To: pending, AtS: pendingAt})
+				cur, pending = pending, ""
 			}
 		}
 	}
@@ -293,6 +303,9 @@ func (ix *index) breakerSummaries(ts []reports.BreakerTransition, faults []repor
 		edges[t.Edge] = true
 	}
 	for e, idx := range ix.mechSpans {
+		if strings.HasSuffix(e, "->*") {
+			continue
+		}
 		for _, i := range idx {
 			if ix.spans[i].Attr(AttrBreakerState) != "" {
 				edges[e] = true

@@ -1,6 +1,8 @@
 package traces
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/faultline/faultline/reports"
@@ -85,8 +87,8 @@ func TestMechanismsCounting(t *testing.T) {
 	if m.RateLimited["GET /r/{code}"] != 1 || m.RateLimited["link POST /links"] != 1 {
 		t.Errorf("rate limited = %v", m.RateLimited)
 	}
-	if len(m.BreakerTransitions) != 1 || m.BreakerTransitions[0].To != "open" || m.BreakerTransitions[0].AtS != 14 {
-		t.Fatalf("transitions from attributes = %+v, want closed→open at 14 s", m.BreakerTransitions)
+	if len(m.BreakerTransitions) != 1 || m.BreakerTransitions[0].To != "open" || m.BreakerTransitions[0].AtS != 14.001 {
+		t.Fatalf("transitions from attributes = %+v, want closed→open at 14.001 s (the end of the first span seen open)", m.BreakerTransitions)
 	}
 	var b reports.BreakerSummary
 	for _, x := range m.Breakers {
@@ -94,7 +96,7 @@ func TestMechanismsCounting(t *testing.T) {
 			b = x
 		}
 	}
-	if !b.Opened || b.OpenAfterS == nil || *b.OpenAfterS != 3 || b.ClosedAfterS != nil {
+	if !b.Opened || b.OpenAfterS == nil || *b.OpenAfterS != 3.001 || b.ClosedAfterS != nil {
 		t.Errorf("summary = %+v, want opened 3 s after the crash of link, never healed", b)
 	}
 	// given transitions win over what the spans say for the same breaker
@@ -134,6 +136,12 @@ func TestInferMechanismEdge(t *testing.T) {
 	oneFailed := g.add(tr0, srv0, SpanID{}, "link", "POST /links", KindServer, at, at.Add(5e6), false, kv(AttrFallback, "fail_open"))
 	g.add(tr0, g.newSpan(), srv0, "link", "GET", KindClient, at, at.Add(1e6), true, kv(AttrEdge, "link->billing", AttrAttempt, "1"))
 	g.add(tr0, g.newSpan(), srv0, "link", "sql", KindClient, at, at.Add(1e6), false, kv(AttrEdge, "link->other", AttrAttempt, "1"))
+	// a timeout whose attempt span was not marked failed: the slow one
+	tr2 := g.newTrace()
+	srv2 := g.newSpan()
+	slow := g.add(tr2, srv2, SpanID{}, "link", "POST /links", KindServer, at, at.Add(510e6), false, kv(AttrTimeout, "true"))
+	g.add(tr2, g.newSpan(), srv2, "link", "GET", KindClient, at, at.Add(2e6), false, kv(AttrEdge, "link->billing", AttrAttempt, "1"))
+	g.add(tr2, g.newSpan(), srv2, "link", "sql", KindClient, at, at.Add(500e6), false, kv(AttrEdge, "link->other", AttrAttempt, "1"))
 	// rejected: the route's usual edge that made no attempt
 	tr1 := g.newTrace()
 	srv1 := g.newSpan()
@@ -156,6 +164,7 @@ func TestInferMechanismEdge(t *testing.T) {
 		{"ambiguous", two, "link->*"},
 		{"the failed one of two", oneFailed, "link->billing"},
 		{"rejected before its attempt", rejected, "link->billing"},
+		{"timeout on the slow call", slow, "link->other"},
 		{"only the protected child", plain, "x->y"},
 	} {
 		if got := ix.mech[c.i]; got != c.want {
@@ -203,5 +212,41 @@ func TestBreakerEvent(t *testing.T) {
 				t.Errorf("got %+v %v", tr, ok)
 			}
 		})
+	}
+}
+
+func TestTransitionsMergeEventsAndAttributes(t *testing.T) {
+	g := newGen()
+	e := "gateway->link"
+	obs := func(sec float64, state string, events ...Event) {
+		at := g.at(sec)
+		i := g.add(g.newTrace(), g.newSpan(), SpanID{}, "gateway", "POST /api/links", KindServer, at.Add(-1e6), at, false,
+			kv(AttrEdge, e, AttrBreakerState, state))
+		g.spans[i].Events = events
+	}
+	ev := func(sec float64, from, to string) Event {
+		return Event{Name: EventBreakerTransition, Time: g.at(sec), Attrs: kv(AttrEdge, e, "from", from, "to", to)}
+	}
+	obs(1, "closed")
+	obs(2, "closed")
+	obs(5, "open", ev(5, "closed", "open"))
+	obs(5.5, "closed") // a call that began before the open and finished after: ignored
+	obs(6, "open")
+	obs(8, "half-open") // no event for this one
+	obs(8.2, "half-open")
+	obs(9, "closed")
+	obs(9.5, "closed")
+	m := Mechanisms(g.spans, twoPhases, fixtureStart, []reports.FaultEvent{{Target: "link", AppliedAt: 4, HealedAt: 7}}, nil)
+	var got []string
+	for _, tr := range m.BreakerTransitions {
+		got = append(got, fmt.Sprintf("%s→%s@%g", tr.From, tr.To, tr.AtS))
+	}
+	want := []string{"closed→open@5", "open→half-open@8", "half-open→closed@9"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("transitions %v, want %v", got, want)
+	}
+	b := m.Breakers[0]
+	if b.OpenAfterS == nil || *b.OpenAfterS != 1 || b.ClosedAfterS == nil || *b.ClosedAfterS != 2 {
+		t.Errorf("summary %+v, want open 1 s after the fault, closed 2 s after the heal", b)
 	}
 }
