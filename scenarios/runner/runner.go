@@ -4,12 +4,12 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -84,6 +84,8 @@ type run struct {
 	links   []string // codes whose creation got a 2xx
 	start   time.Time
 	spans   []traces.Span
+	// transitions are the breaker state changes the services logged.
+	transitions []reports.BreakerTransition
 }
 
 func (r *run) logf(format string, args ...any) {
@@ -155,6 +157,8 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	dc := &dataChecker{client: httpClient(), gateway: l.Gateway(), redirect: l.Direct("redirect"), analytics: l.Direct("analytics"), settle: r.o.Settle}
 	res.DataSafety = dc.check(ctx, r.links)
 
+	dropped, notes := spansDroppedBySDK(ctx, httpClient(), l.Direct)
+
 	// Closing the lab sends SIGTERM, so every service flushes its spans to the receiver first.
 	labClosed = true
 	if cerr := l.Close(context.WithoutCancel(ctx)); cerr != nil {
@@ -162,7 +166,8 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	}
 	r.spans = recv.Spans()
 	st := recv.Stats()
-	res.Telemetry = &reports.TelemetryHealth{SpansReceived: st.Received, SpansRejected: st.Rejected, SpansDroppedByLab: st.Dropped}
+	res.Telemetry = &reports.TelemetryHealth{SpansReceived: st.Received, SpansRejected: st.Rejected, SpansDroppedByLab: st.Dropped, SpansDroppedBySDK: dropped, Notes: notes}
+	r.transitions = breakerTransitions(filepath.Join(r.o.OutDir, "logs"), r.start)
 	return nil
 }
 
@@ -200,12 +205,14 @@ func (r *run) judge(res *reports.Results, runErr error) {
 	if runErr == nil {
 		res.ServiceMap = traces.ServiceMap(r.spans, phases, r.start)
 		res.BlastRadius = traces.BlastRadius(r.spans, phases, r.start, origins, sc.Blast, userImpact(r.samples, sc))
-		res.Mechanisms = traces.Mechanisms(r.spans, phases, r.start, res.Faults, nil)
+		res.Mechanisms = traces.Mechanisms(r.spans, phases, r.start, res.Faults, r.transitions)
 		res.Expectations = append(res.Expectations, traces.Judge(traceExpect(sc), res.BlastRadius, res.Mechanisms)...)
 		res.Expectations = append(res.Expectations, dataExpectations(res.DataSafety, dataBounds(sc))...)
-		if res.Telemetry != nil && (res.Telemetry.SpansDroppedByLab > 0 || res.Telemetry.SpansRejected > 0) && needsTraces(sc) {
-			res.Valid = false
-			res.InvalidReasons = append(res.InvalidReasons, fmt.Sprintf("%d spans dropped and %d rejected: the blast radius would be computed from missing spans", res.Telemetry.SpansDroppedByLab, res.Telemetry.SpansRejected))
+		if t := res.Telemetry; t != nil && needsTraces(sc) {
+			if lost := t.SpansDroppedByLab + t.SpansRejected + t.SpansDroppedBySDK; lost > 0 {
+				res.Valid = false
+				res.InvalidReasons = append(res.InvalidReasons, fmt.Sprintf("%d spans lost (services dropped %d, the lab dropped %d and rejected %d): the blast radius would be computed from missing spans", lost, t.SpansDroppedBySDK, t.SpansDroppedByLab, t.SpansRejected))
+			}
 		}
 	}
 	decide(res, runErr)
@@ -296,6 +303,15 @@ func (r *run) write(res *reports.Results) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, writeSamples(filepath.Join(dir, "samples.csv"), r.samples))
+	errs = append(errs, writeWith(filepath.Join(dir, "timeline.json"), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Faults   []reports.FaultEvent        `json:"faults"`
+			Breakers []reports.BreakerTransition `json:"breaker_transitions"`
+			Abort    *reports.Abort              `json:"abort,omitempty"`
+		}{res.Faults, r.transitions, res.Abort})
+	}))
 	errs = append(errs, writeSpans(filepath.Join(dir, "spans.jsonl"), r.spans))
 	errs = append(errs, reports.WriteResults(filepath.Join(dir, "results.json"), res))
 	errs = append(errs, writeWith(filepath.Join(dir, "junit.xml"), func(w io.Writer) error { return reports.WriteJUnit(w, res) }))
@@ -318,14 +334,4 @@ func writeWith(path string, render func(io.Writer) error) error {
 
 func writeSpans(path string, spans []traces.Span) error {
 	return writeWith(path, func(w io.Writer) error { return traces.WriteSpans(w, spans) })
-}
-
-// sortedKeys is for stable output.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
