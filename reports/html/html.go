@@ -186,7 +186,7 @@ func newView(res *reports.Results, samples []Sample, scenario []byte) *view {
 	}
 	svg, err := charts.ErrorsAndThroughput(res)
 	v.TimeCharts = append(v.TimeCharts, NewChart("throughput", "Throughput and errors",
-		"Requests completed per second (solid) and failed per second (dashed), per stream.", svg, err))
+		"Per second of scheduled sends: requests that succeeded (solid) and that failed (dashed), per stream.", svg, err))
 	v.Dist, v.SamplesNote = distributions(res, samples)
 	svg, err = charts.ServiceMap(res)
 	v.MapChart = NewChart("service-map", "Service map", "Learned from spans. Node colour: blast radius of the faults.", svg, err)
