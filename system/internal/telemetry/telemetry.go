@@ -114,7 +114,7 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	err := t.sdk.Shutdown(ctx)
 	if t.counter != nil {
 		t.logger.Info("telemetry: spans flushed",
-			"ended", t.counter.ended.Load(),
+			"ended", t.counter.queued.Load()+t.counter.droppedN.Load(),
 			"exported", t.counter.exporter.exported.Load(),
 			"dropped", t.counter.droppedN.Load()+t.counter.exporter.failed.Load())
 	}
@@ -202,7 +202,7 @@ type countingProcessor struct {
 	exporter *countingExporter
 	maxQueue int64
 	dropped  prometheus.Counter
-	ended    atomic.Int64
+	queued   atomic.Int64 // handed to the batch processor
 	droppedN atomic.Int64
 }
 
@@ -210,13 +210,19 @@ func (p *countingProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if !s.SpanContext().IsSampled() {
 		return
 	}
-	outstanding := p.ended.Load() - p.droppedN.Load() - p.exporter.exported.Load() - p.exporter.failed.Load()
-	if outstanding >= p.maxQueue {
-		p.droppedN.Add(1)
-		p.dropped.Inc()
-		return
+	// Compare-and-swap so concurrent OnEnd calls cannot overfill the queue between the check
+	// and the count.
+	for {
+		queued := p.queued.Load()
+		if queued-p.exporter.exported.Load()-p.exporter.failed.Load() >= p.maxQueue {
+			p.droppedN.Add(1)
+			p.dropped.Inc()
+			return
+		}
+		if p.queued.CompareAndSwap(queued, queued+1) {
+			break
+		}
 	}
-	p.ended.Add(1)
 	p.SpanProcessor.OnEnd(s)
 }
 
