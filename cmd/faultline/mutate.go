@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/scenarios/runner"
+)
+
+func init() { commands = append(commands, newMutateCmd) }
+
+type mutateOptions struct {
+	out   string
+	plain bool
+}
+
+func newMutateCmd() *cobra.Command {
+	var o mutateOptions
+	c := &cobra.Command{
+		Use:   "mutate FILE|DIR...",
+		Short: "Measure verdict power: run each scenario, then again with each mutant it lists under controls",
+		Long: `Run every scenario with its own profile (it must pass), then once with each mutant profile
+listed under its controls key (each must fail). A mutant counts as caught only when the verdict
+is fail (not error, not aborted) and at least one failing check is one that held in the
+scenario's own run and is not a baseline-phase SLO: the fault, without that protection, must
+be what broke it. Prints the kill matrix (scenario × mutant) and writes it to
+OUT/matrix.md, next to one run directory per run (OUT/<scenario>/<profile>).
+
+Exit codes: 0 every scenario passed and every listed mutant was caught, 1 otherwise,
+2 bad usage or an invalid scenario file (nothing is run then).`,
+		Example: `  faultline mutate scenarios/
+  faultline mutate --out /tmp/power scenarios/billing-down.yaml`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return mutateScenarios(cmd.Context(), cmd.OutOrStdout(), args, o)
+		},
+	}
+	c.Flags().StringVar(&o.out, "out", "", "directory for the runs and matrix.md (default runs/mutate-<time>)")
+	c.Flags().BoolVar(&o.plain, "plain", false, "plain progress lines even on a terminal")
+	return c
+}
+
+// Cell outcomes of the kill matrix.
+const (
+	cellCaught  = "caught"
+	cellMissed  = "MISSED"  // the mutant passed
+	cellWrong   = "WRONG"   // failed, but for no reason the protection guards
+	cellError   = "ERROR"   // error or aborted: proves nothing
+	cellSkipped = "skipped" // the scenario failed with its own profile
+)
+
+// kill is one scenario × mutant run, judged.
+type kill struct {
+	mutant  string
+	outcome string
+	because []string // the failing checks the kill is credited to, or why it is not a kill
+	dir     string
+}
+
+// powerRow is one scenario: its own run and its mutant runs.
+type powerRow struct {
+	sc    *scenarios.Scenario
+	own   *reports.Results
+	kills []kill
+}
+
+func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mutateOptions) error {
+	scs, err := parseScenarios(args)
+	if err != nil {
+		return err
+	}
+	out := o.out
+	if out == "" {
+		out = filepath.Join("runs", "mutate-"+time.Now().Format("20060102-150405"))
+	}
+	var (
+		rows    []powerRow
+		results []*reports.Results
+		dirs    []string
+	)
+	one := func(sc *scenarios.Scenario, profile, expect string) *reports.Results {
+		dir := filepath.Join(out, sc.Name, profile)
+		res, err := runner.Run(ctx, runner.Options{
+			Scenario: sc, Profile: profile, OutDir: dir, Log: stdout,
+			Terminal: !o.plain && isTerminal(stdout), ExpectVerdict: expect,
+		})
+		if err != nil && res == nil {
+			res = &reports.Results{Scenario: sc.Name, Profile: profile, Verdict: reports.VerdictError,
+				ExpectedVerdict: expect, Reasons: []string{err.Error()}}
+		} else if err != nil {
+			fmt.Fprintf(stdout, "  writing the run directory: %v\n", err)
+		}
+		printVerdict(stdout, res, dir)
+		results = append(results, res)
+		dirs = append(dirs, dir)
+		return res
+	}
+	for _, sc := range scs {
+		row := powerRow{sc: sc, own: one(sc, sc.Profile, reports.VerdictPass)}
+		for _, m := range sc.Controls {
+			if ctx.Err() != nil {
+				break
+			}
+			k := kill{mutant: m, dir: filepath.Join(out, sc.Name, m)}
+			if row.own.Verdict != reports.VerdictPass {
+				k.outcome, k.because = cellSkipped, []string{"own profile " + row.own.Verdict}
+			} else {
+				k.outcome, k.because = judgeKill(row.own, one(sc, m, reports.VerdictFail))
+			}
+			row.kills = append(row.kills, k)
+		}
+		rows = append(rows, row)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	printTable(stdout, results, dirs)
+	matrix := killMatrix(rows)
+	fmt.Fprintln(stdout)
+	fmt.Fprint(stdout, matrix)
+	if err := os.MkdirAll(out, 0o755); err == nil {
+		err = os.WriteFile(filepath.Join(out, "matrix.md"), []byte(matrix), 0o644)
+		if err != nil {
+			fmt.Fprintf(stdout, "writing the matrix: %v\n", err)
+		}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	for _, r := range rows {
+		if r.own.Verdict != reports.VerdictPass {
+			return errMismatch
+		}
+		for _, k := range r.kills {
+			if k.outcome != cellCaught {
+				return errMismatch
+			}
+		}
+	}
+	return nil
+}
+
+// judgeKill decides whether a mutant run is a kill. A fail only counts when it is the mutant's
+// doing: some check that held with the scenario's own profile failed, and it is not a
+// baseline SLO (before the fault the protection has nothing to guard against) nor one
+// evaluated on no requests (that proves nothing).
+func judgeKill(own, mut *reports.Results) (string, []string) {
+	switch mut.Verdict {
+	case reports.VerdictPass:
+		return cellMissed, []string{"every check held"}
+	case reports.VerdictFail:
+	default:
+		return cellError, append([]string{"verdict " + mut.Verdict}, mut.Reasons...)
+	}
+	held := map[string]bool{}
+	for _, c := range checks(own) {
+		if c.pass {
+			held[c.key] = true
+		}
+	}
+	var because, unrelated []string
+	for _, c := range checks(mut) {
+		switch {
+		case c.pass:
+		case held[c.key] && !c.baseline && !c.noData:
+			because = append(because, c.text)
+		default:
+			unrelated = append(unrelated, c.text)
+		}
+	}
+	if len(because) == 0 {
+		return cellWrong, append([]string{"no failing check attributable to the mutant"}, unrelated...)
+	}
+	return cellCaught, because
+}
+
+// check is one judged line of a run: an SLO or an expectation.
+type check struct {
+	key, text              string
+	pass, baseline, noData bool
+}
+
+func checks(res *reports.Results) []check {
+	var out []check
+	for _, s := range res.SLOs {
+		text := fmt.Sprintf("SLO %s %s in %s: measured %.4g %s", s.Stream, s.Threshold, s.Phase, s.Value, s.Unit)
+		if s.NoData {
+			text = fmt.Sprintf("SLO %s %s in %s: no requests", s.Stream, s.Threshold, s.Phase)
+		}
+		out = append(out, check{key: "slo|" + s.Stream + "|" + s.Phase + "|" + s.Threshold, text: text,
+			pass: s.Pass && !s.NoData, baseline: s.Phase == reports.PhaseBaseline, noData: s.NoData})
+	}
+	for _, e := range res.Expectations {
+		out = append(out, check{key: "expect|" + e.What + "|" + e.Expected, pass: e.Pass,
+			text: fmt.Sprintf("expected %s %s, observed %s", e.What, e.Expected, e.Observed)})
+	}
+	return out
+}
+
+// killMatrix renders the matrix as Markdown: one row per scenario, one column per mutant any
+// scenario lists, then the reasons each kill was credited to.
+func killMatrix(rows []powerRow) string {
+	var mutants []string
+	for _, r := range rows {
+		for _, k := range r.kills {
+			if !slices.Contains(mutants, k.mutant) {
+				mutants = append(mutants, k.mutant)
+			}
+		}
+	}
+	slices.Sort(mutants)
+	var b strings.Builder
+	b.WriteString("| scenario | own profile |")
+	for _, m := range mutants {
+		fmt.Fprintf(&b, " %s |", m)
+	}
+	b.WriteString("\n|---|---|")
+	for range mutants {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	caught, listed := map[string]int{}, map[string]int{}
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s %s |", r.sc.Name, r.own.Profile, r.own.Verdict)
+		for _, m := range mutants {
+			cell := "·"
+			for _, k := range r.kills {
+				if k.mutant == m {
+					cell = k.outcome
+					listed[m]++
+					if k.outcome == cellCaught {
+						caught[m]++
+					}
+				}
+			}
+			fmt.Fprintf(&b, " %s |", cell)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("| **caught by** | |")
+	for _, m := range mutants {
+		fmt.Fprintf(&b, " %d/%d |", caught[m], listed[m])
+	}
+	b.WriteString("\n\n`·` = not listed in the scenario's controls. Why each listed mutant was (or was not) caught:\n\n")
+	for _, r := range rows {
+		for _, k := range r.kills {
+			fmt.Fprintf(&b, "- %s × %s: %s — %s\n", r.sc.Name, k.mutant, k.outcome, strings.Join(k.because, "; "))
+		}
+	}
+	return b.String()
+}
