@@ -2,6 +2,7 @@ package lab
 
 import (
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,8 +27,20 @@ func upProcess(t *testing.T) (*exec.Cmd, State, string, []int) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		// A test that ends early must not leak the lab: SIGTERM, and whatever a SIGKILL
+		// would leave is cleaned through the state dir before the test removes it.
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		}
+		_ = CleanLeftovers(stateDir, io.Discard)
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
