@@ -108,6 +108,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	for flag, v := range map[string]string{"listen": *listen, "http-listen": *httpListen} {
+		if _, _, err := splitHostPort(v); err != nil && (v != "" || flag == "listen") {
+			return config.Usage(fmt.Errorf("natsd: --%s %q: want host:port", flag, v))
+		}
+	}
 	s, err := Start(Options{Listen: *listen, StoreDir: *store, HTTPListen: *httpListen})
 	if err != nil {
 		return err
