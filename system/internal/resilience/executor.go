@@ -181,7 +181,18 @@ func (e *Executor[R]) Get(ctx context.Context, call func(ctx context.Context) (R
 	var retries atomic.Int32
 	r, err := e.exec.WithContext(ctx).GetWithExecution(func(ex failsafe.Execution[R]) (R, error) {
 		retries.Store(int32(ex.Retries()))
-		return call(telemetry.WithAttempt(ex.Context(), ex.Attempts()))
+		r, err := call(telemetry.WithAttempt(ex.Context(), ex.Attempts()))
+		if err == nil && ex.IsCanceled() && e.class.Discard != nil {
+			// The timeout fired while the answer was arriving: failsafe drops this result,
+			// so release it here (an HTTP body would otherwise pin a connection).
+			e.class.Discard(r)
+			var zero R
+			if cerr := ex.Context().Err(); cerr != nil {
+				return zero, cerr
+			}
+			return zero, ErrTimeout
+		}
+		return r, err
 	})
 	span := trace.SpanFromContext(ctx)
 	if e.hasRetry {
