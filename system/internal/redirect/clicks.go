@@ -3,7 +3,7 @@ package redirect
 import (
 	"context"
 	"crypto/rand"
-	"errors"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
@@ -17,9 +17,6 @@ const (
 	DropBufferFull   = "buffer_full"
 	DropPublishError = "publish_error"
 )
-
-// ErrClicksClosed is returned by Enqueue after Close began.
-var ErrClicksClosed = errors.New("redirect: click buffer closed")
 
 // Click is one redirect served, to be published as a click event.
 type Click struct {
@@ -80,8 +77,12 @@ type Clicks struct {
 	cancel  context.CancelFunc // cancels in-flight publishes when the flush deadline passes
 	wg      sync.WaitGroup
 
-	mu        sync.Mutex
-	closed    bool
+	// gate lets many Enqueue calls run at once (read side) while Close (write side) waits
+	// for them, so the hot path never serialises on the counters' mutex.
+	gate   sync.RWMutex
+	closed bool
+
+	mu        sync.Mutex // guards the counters
 	acked     map[string]int64
 	ackedN    int64
 	published int64
@@ -127,30 +128,34 @@ func NewClicks(publish PublishFunc, opts ClickOptions) *Clicks {
 // Enqueue hands a click to the publishers without waiting. It returns false when the click
 // was dropped (buffer full or closed).
 func (c *Clicks) Enqueue(ctx context.Context, code, url string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock() // held across the send so Close cannot race a send on a closed state
-	if c.closed {
-		c.dropLocked(DropBufferFull)
-		return false
+	ck := Click{ID: NewEventID(), Code: code, URL: url, At: time.Now().UTC(), Trace: trace.SpanContextFromContext(ctx)}
+	c.gate.RLock()
+	sent := false
+	if !c.closed {
+		select {
+		case c.queue <- ck:
+			sent = true
+		default:
+		}
 	}
-	select {
-	case c.queue <- Click{ID: NewEventID(), Code: code, URL: url, At: time.Now().UTC(), Trace: trace.SpanContextFromContext(ctx)}:
-		return true
-	default:
+	c.gate.RUnlock()
+	if !sent {
+		c.mu.Lock()
 		c.dropLocked(DropBufferFull)
-		return false
+		c.mu.Unlock()
 	}
+	return sent
 }
 
 // Close stops accepting clicks and publishes what is buffered until ctx ends; what is still
 // unpublished then counts as publish_error. It waits for every publisher goroutine.
 func (c *Clicks) Close(ctx context.Context) error {
-	c.mu.Lock()
+	c.gate.Lock() // waits for in-flight Enqueue calls
 	if !c.closed {
 		c.closed = true
 		close(c.stop)
 	}
-	c.mu.Unlock()
+	c.gate.Unlock()
 	done := make(chan struct{})
 	go func() { c.wg.Wait(); close(done) }()
 	select {
@@ -258,5 +263,15 @@ func NewEventID() string {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:16])
+	return string(out[:])
 }
