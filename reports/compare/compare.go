@@ -6,9 +6,10 @@
 // the range of any other group; otherwise the row says "within noise". Ranges rather than
 // Welch's t-test because repeats are few (2–5) and the range rule is the stricter of the two at
 // that size, needs no normality assumption and is easy to check by eye in the table. With a
-// single run in some group there is no noise estimate: the candidate is marked only when it
-// beats the runner-up by at least MinRelDiff (and the metric's absolute floor), and the table
-// says the call rests on single runs.
+// single run in some group there is no noise estimate: the candidate is marked only when it is
+// at least twice as good as the runner-up (MinRelDiff of the larger value, and the metric's
+// absolute floor), and the table says the call rests on single runs. Real single runs of the
+// same profile differ by 30–50 % in tail latency, so a smaller lead would be noise.
 package compare
 
 import (
@@ -22,8 +23,9 @@ import (
 	"github.com/faultline/faultline/reports/html"
 )
 
-// MinRelDiff is how much better a single-run candidate must be than the runner-up.
-const MinRelDiff = 0.10
+// MinRelDiff is the lead a single-run candidate needs, as a share of the larger value: 0.5
+// means twice as good.
+const MinRelDiff = 0.5
 
 // Units of metrics.
 const (

@@ -63,9 +63,9 @@ func (c *Comparison) Markdown(w io.Writer) error {
 func RuleText(repeats bool) string {
 	s := "Winner rule: the best mean is marked ★ only when its min–max range over repeats does not overlap any other label's range; otherwise the row says \"within noise\"."
 	if !repeats {
-		s += fmt.Sprintf(" Every label ran once, so there is no noise estimate: a single run is marked only when it beats the runner-up by at least %.0f%%.", MinRelDiff*100)
+		s += " Every label ran once, so there is no noise estimate: a run is marked only when it is at least twice as good as the runner-up. Repeat runs (--repeat N) for finer calls."
 	} else {
-		s += fmt.Sprintf(" Where a label ran once, a call needs a %.0f%% lead and is flagged \"single runs\".", MinRelDiff*100)
+		s += " Where a label ran once, a call needs a twofold lead and is flagged \"single runs\"."
 	}
 	return s
 }
@@ -188,7 +188,8 @@ func orDash(s string) string {
 }
 
 // Highlights lists the rows with a winner as sentences: user impact, then the fault phase,
-// then mechanisms, then the other phases.
+// then mechanisms, then other phases — those only when the call rests on repeats, since a
+// single run's baseline differences are mostly noise.
 func (c *Comparison) Highlights() []string {
 	var first, mid, last []string
 	say := func(r MetricRow) string {
@@ -220,9 +221,10 @@ func (c *Comparison) Highlights() []string {
 		if r.Call != CallBest {
 			continue
 		}
-		if r.Phase == "fault" {
+		switch {
+		case r.Phase == "fault":
 			first = append(first, say(r))
-		} else {
+		case r.Note == "":
 			last = append(last, say(r))
 		}
 	}
