@@ -195,12 +195,14 @@ func TestSystemUnderFaults(t *testing.T) {
 		}
 	})
 
+	statePath, tmp := l.StatePath(), l.tmp
 	if err := l.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if left := w.leftovers(); len(left) > 0 {
 		t.Errorf("processes left after Close: %v", left)
 	}
+	assertGone(t, l, statePath, tmp)
 }
 
 func pidAlive(pid int) bool { return localserver.Alive(pid) }

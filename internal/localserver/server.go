@@ -190,7 +190,7 @@ func (s *Server) Kill(ctx context.Context) error {
 }
 
 // Start starts the server again after Kill (same port, same data) and waits until it is ready.
-// It does nothing when the server is already running.
+// When it is already running it only waits until it is ready (a paused one: not at all).
 func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	if s.stopped {
@@ -198,8 +198,13 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("localserver: %s was stopped", s.Name)
 	}
 	if s.cmd != nil && !s.exited() {
+		paused := s.paused
 		s.mu.Unlock()
-		return nil
+		if paused {
+			return nil // frozen on purpose: its readiness is not the question
+		}
+		// Someone else may have just started it: ready is what the caller waits for.
+		return s.waitReady(ctx, 30*time.Second)
 	}
 	err := s.spawn()
 	s.mu.Unlock()
