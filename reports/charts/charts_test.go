@@ -178,3 +178,25 @@ func TestCurveEndsAtMax(t *testing.T) {
 		}
 	}
 }
+
+func TestMechanismsLastStateUnconfirmed(t *testing.T) {
+	tests := []struct {
+		name  string
+		last  string
+		faded bool
+	}{{"closed again", "closed", false}, {"still open", "open", true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := &reports.Results{DurationS: 30, Mechanisms: &reports.Mechanisms{BreakerTransitions: []reports.BreakerTransition{
+				{Edge: "a->b", From: "closed", To: "open", AtS: 5}, {Edge: "a->b", From: "open", To: tt.last, AtS: 9},
+			}}}
+			svg, err := MechanismsTimeline(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(svg, "no later transition recorded"); got != tt.faded {
+				t.Errorf("unconfirmed legend shown = %v, want %v", got, tt.faded)
+			}
+		})
+	}
+}

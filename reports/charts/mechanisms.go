@@ -30,6 +30,9 @@ type band struct {
 type stateSpan struct {
 	from, to float64
 	state    string
+	// unconfirmed marks the span after the last recorded transition when the breaker was not
+	// closed then: spans only show a change when a call passes, so the real end is unknown.
+	unconfirmed bool
 }
 
 // MechanismsTimeline draws each edge's circuit-breaker state over time as a band, with the
@@ -52,8 +55,14 @@ func MechanismsTimeline(res *reports.Results) (string, error) {
 		{Name: "closed", Fill: stateFill["closed"]},
 		{Name: "half-open", Fill: stateFill["half-open"]},
 		{Name: "open", Fill: stateFill["open"]},
-		{Name: "fault active", Fill: faultFill},
 	}
+	for _, b := range bands {
+		if n := len(b.spans); n > 0 && b.spans[n-1].unconfirmed {
+			items = append(items, legendItem{Name: "last state seen, no later transition recorded", Fill: faded(stateFill["open"])})
+			break
+		}
+	}
+	items = append(items, legendItem{Name: "fault active", Fill: faultFill})
 	h := vg.Length(headerH+56) + vg.Length(max(len(bands), 1))*44
 	return render(p, "Resilience mechanisms", items, Width, h)
 }
@@ -110,7 +119,7 @@ func mechanismBands(res *reports.Results) []band {
 				spans = append(spans, stateSpan{from: at, to: t.AtS, state: state})
 				state, at = t.To, t.AtS
 			}
-			spans = append(spans, stateSpan{from: at, to: end, state: state})
+			spans = append(spans, stateSpan{from: at, to: end, state: state, unconfirmed: state != "closed" && len(ts) > 0})
 		}
 		bands = append(bands, band{label: name + "  —  " + counts(m, name), spans: spans})
 	}
@@ -163,9 +172,12 @@ func (bp *bandPlotter) Plot(c draw.Canvas, p *plot.Plot) {
 			continue
 		}
 		for _, s := range b.spans {
-			fill, ok := stateFill[s.state]
-			if !ok {
-				fill = color.RGBA{0xcc, 0xcc, 0xcc, 0xff}
+			var fill color.Color = color.RGBA{0xcc, 0xcc, 0xcc, 0xff}
+			if f, ok := stateFill[s.state]; ok {
+				fill = f
+			}
+			if s.unconfirmed {
+				fill = faded(fill)
 			}
 			x0, x1 := max(trX(s.from), c.Min.X), min(trX(s.to), c.Max.X)
 			if x1 <= x0 {
@@ -174,4 +186,10 @@ func (bp *bandPlotter) Plot(c draw.Canvas, p *plot.Plot) {
 			c.FillPolygon(fill, []vg.Point{{X: x0, Y: y0}, {X: x1, Y: y0}, {X: x1, Y: y1}, {X: x0, Y: y1}})
 		}
 	}
+}
+
+// faded is c at 40 % opacity, for what the run did not confirm.
+func faded(c color.Color) color.Color {
+	r, g, b, _ := c.RGBA()
+	return color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), 0x66}
 }
