@@ -26,6 +26,7 @@ type Status struct {
 	Uptime     string            `json:"uptime"`
 	Dir        string            `json:"dir"`
 	Profile    string            `json:"profile"`
+	Endpoints  map[string]string `json:"endpoints"`
 	Components []ComponentStatus `json:"components"`
 	Edges      []EdgeStatus      `json:"edges"`
 }
@@ -50,7 +51,7 @@ type EdgeStatus struct {
 
 // Status reports every component and edge; health probes are bounded by ctx and 500 ms each.
 func (l *Lab) Status(ctx context.Context) Status {
-	st := Status{Pid: os.Getpid(), Uptime: time.Since(l.started).Round(time.Second).String(), Dir: l.dir, Profile: l.o.Profile}
+	st := Status{Pid: os.Getpid(), Uptime: time.Since(l.started).Round(time.Second).String(), Dir: l.dir, Profile: l.o.Profile, Endpoints: l.Endpoints()}
 	st.Components = make([]ComponentStatus, len(Components()))
 	var wg sync.WaitGroup
 	for i, name := range Components() {
@@ -129,6 +130,8 @@ func (l *Lab) startControl() error {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
 		defer cancel()
+		// A game day needs a record of who did what when: every action goes to the lab's log.
+		l.logf("lab: control: %s %s (from %s)", r.PathValue("action"), r.PathValue("name"), r.RemoteAddr)
 		switch r.PathValue("action") {
 		case "kill":
 			err = c.Kill(ctx)
@@ -151,7 +154,9 @@ func (l *Lab) startControl() error {
 	mux.HandleFunc("POST /heal", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
 		defer cancel()
-		err := l.Heal(ctx, r.URL.Query().Get("target"))
+		target := r.URL.Query().Get("target")
+		l.logf("lab: control: heal %s", orDefault(target, "everything"))
+		err := l.Heal(ctx, target)
 		switch {
 		case errors.Is(err, ErrUnknownTarget):
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
@@ -311,4 +316,11 @@ func (c remoteController) Running() bool {
 		}
 	}
 	return false
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

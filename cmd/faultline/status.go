@@ -38,7 +38,8 @@ func newStatusCmd() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(st)
 			}
-			fmt.Fprintf(out, "lab pid %d, up %s, profile %s, dir %s\n\n", st.Pid, st.Uptime, st.Profile, st.Dir)
+			fmt.Fprintf(out, "lab pid %d, up %s, profile %s, dir %s\n", st.Pid, st.Uptime, st.Profile, st.Dir)
+			fmt.Fprintf(out, "gateway %s  toxiproxy %s  control %s\n\n", st.Endpoints["gateway"], st.Endpoints["toxiproxy"], st.Endpoints["control"])
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "COMPONENT\tKIND\tPID\tDIRECT\tSTATE")
 			for _, c := range st.Components {
