@@ -19,14 +19,17 @@ import (
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/compare"
 	"github.com/faultline/faultline/reports/html"
+	"github.com/faultline/faultline/scenarios/runner"
 	"github.com/faultline/faultline/system/profiles"
 )
 
 func init() { commands = append(commands, newCompareCmd) }
 
-// runScenario runs one scenario with one profile into outDir. It is set where the runner is
-// linked in (run.go); while it is nil, compare works on finished runs only.
-var runScenario func(ctx context.Context, file, profile, outDir string, log io.Writer) (*reports.Results, error)
+// runScenario runs one scenario with one profile into outDir: the scenario runner, replaced in
+// tests. When it is nil, compare works on finished runs only.
+var runScenario = func(ctx context.Context, file, profile, outDir string, log io.Writer) (*reports.Results, error) {
+	return runner.Run(ctx, runner.Options{File: file, Profile: profile, OutDir: outDir, Log: log})
+}
 
 // Bounds that keep a compare invocation finite.
 const (
@@ -91,8 +94,9 @@ func runCompare(ctx context.Context, args []string, o compareOptions, stdout, st
 	var labels []string
 	var samples [][]html.Sample
 	var err error
+	failed := 0
 	if scenarioForm {
-		runs, labels, samples, err = runProfiles(ctx, args[0], o, stderr)
+		runs, labels, samples, failed, err = runProfiles(ctx, args[0], o, stderr)
 	} else {
 		runs, labels, samples, err = loadRuns(args, o.labels)
 	}
@@ -115,6 +119,10 @@ func runCompare(ctx context.Context, args []string, o compareOptions, stdout, st
 		return fmt.Errorf("compare: %w", err)
 	}
 	fmt.Fprintf(stdout, "%s\n%s\n", hp, mp)
+	if failed > 0 {
+		fmt.Fprintf(stderr, "compare: %d run(s) failed; the comparison covers the others\n", failed)
+		return errMismatch
+	}
 	return nil
 }
 
@@ -157,12 +165,12 @@ type variant struct{ label, profile string }
 
 // runProfiles runs the scenario under every profile or sweep value, repeat times each, and
 // renders each run's own report as it finishes.
-func runProfiles(ctx context.Context, file string, o compareOptions, stderr io.Writer) ([]*reports.Results, []string, [][]html.Sample, error) {
+func runProfiles(ctx context.Context, file string, o compareOptions, stderr io.Writer) ([]*reports.Results, []string, [][]html.Sample, int, error) {
 	var vs []variant
 	if o.sweep != "" {
 		var err error
 		if vs, err = sweepProfiles(o.sweep, o.edge, o.baseProfile, filepath.Join(o.out, "profiles")); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, 0, err
 		}
 	} else {
 		for _, p := range splitList(o.profiles) {
@@ -170,10 +178,10 @@ func runProfiles(ctx context.Context, file string, o compareOptions, stderr io.W
 		}
 	}
 	if len(vs)*o.repeat > maxCompared {
-		return nil, nil, nil, usageError{fmt.Errorf("compare: %d runs asked, at most %d", len(vs)*o.repeat, maxCompared)}
+		return nil, nil, nil, 0, usageError{fmt.Errorf("compare: %d runs asked, at most %d", len(vs)*o.repeat, maxCompared)}
 	}
 	if runScenario == nil {
-		return nil, nil, nil, errors.New("compare: runner not available in this build: compare finished run directories instead (faultline compare RUN_DIR...)")
+		return nil, nil, nil, 0, errors.New("compare: runner not available in this build: compare finished run directories instead (faultline compare RUN_DIR...)")
 	}
 	var runs []*reports.Results
 	var labels []string
@@ -182,7 +190,7 @@ func runProfiles(ctx context.Context, file string, o compareOptions, stderr io.W
 	for _, v := range vs {
 		for i := 1; i <= o.repeat; i++ {
 			if err := ctx.Err(); err != nil {
-				return nil, nil, nil, fmt.Errorf("compare: %w", err)
+				return nil, nil, nil, 0, fmt.Errorf("compare: %w", err)
 			}
 			dir := filepath.Join(o.out, "runs", fmt.Sprintf("%s-%d", safeName(v.label), i))
 			fmt.Fprintf(stderr, "compare: %s run %d/%d → %s\n", v.label, i, o.repeat, dir)
@@ -207,9 +215,9 @@ func runProfiles(ctx context.Context, file string, o compareOptions, stderr io.W
 		fmt.Fprintln(stderr, "compare: run failed:", f)
 	}
 	if len(runs) == 0 {
-		return nil, nil, nil, fmt.Errorf("compare: no run finished (%d failed)", len(failed))
+		return nil, nil, nil, len(failed), fmt.Errorf("compare: no run finished (%d failed)", len(failed))
 	}
-	return runs, labels, samples, nil
+	return runs, labels, samples, len(failed), nil
 }
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._=-]+`)

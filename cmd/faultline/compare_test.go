@@ -108,7 +108,7 @@ func TestCompareRunningForm(t *testing.T) {
 	runScenario = fake
 	out := t.TempDir()
 	code, _, stderr = cli(t, "compare", sc, "--profiles", "default,aggressive,broken", "--repeat", "2", "--out", out)
-	if code != exitOK {
+	if code != exitMismatch || !strings.Contains(stderr, "2 run(s) failed") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	want := []string{"default default-1", "default default-2", "aggressive aggressive-1", "aggressive aggressive-2", "broken broken-1", "broken broken-2"}
