@@ -389,3 +389,48 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+func TestConcurrentExports(t *testing.T) {
+	r := NewReceiver(Options{})
+	ctx := context.Background()
+	ep, err := r.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := gz(protoBody(t, request("link", 0, 50)))
+	errs := make(chan error, 8)
+	for w := range 8 {
+		go func() {
+			for range 10 {
+				req, _ := http.NewRequest(http.MethodPost, ep+TracesPath, bytes.NewReader(body))
+				req.Header.Set("Content-Type", ContentProtobuf)
+				req.Header.Set("Content-Encoding", "gzip")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errs <- fmt.Errorf("worker %d: %w", w, err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(ctx); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if n, st := len(r.Spans()), r.Stats(); n != 8*10*50 || st.Requests != 80 || st.Received != n {
+		t.Errorf("%d spans, %+v; want 4000 from 80 requests", n, st)
+	}
+	if _, err := r.Start(ctx, ""); err == nil {
+		t.Errorf("Start after Close succeeded")
+	}
+}

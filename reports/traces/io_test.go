@@ -69,3 +69,16 @@ func FuzzReadSpans(f *testing.F) {
 		}
 	})
 }
+
+func TestKeptAttrsConsistent(t *testing.T) {
+	for _, k := range KeptAttrs {
+		if !Kept(k) {
+			t.Errorf("%q in KeptAttrs but not Kept", k)
+		}
+	}
+	for _, k := range []string{"url.full", "http.request.method", "db.system", ""} {
+		if Kept(k) {
+			t.Errorf("%q kept", k)
+		}
+	}
+}
