@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/html"
@@ -149,10 +150,12 @@ type MetricRow struct {
 	Note                  string // e.g. "single runs"
 }
 
-// Sweep is set when every label is "param=number" for one param.
+// Sweep is set when every label is "param=value" for one param and every value is a number
+// or a duration.
 type Sweep struct {
 	Param  string
-	Values []float64 // per group
+	Values []float64 // per group; durations in seconds
+	Unit   string    // "s" when the values were durations, else ""
 }
 
 // Compare groups runs by label (labels[i] names runs[i]; a missing or empty label falls back
@@ -441,10 +444,20 @@ func detectSweep(gs []Group) *Sweep {
 		if !ok {
 			return nil
 		}
-		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		v = strings.TrimSpace(v)
+		x, err := strconv.ParseFloat(v, 64)
+		unit := ""
 		if err != nil {
-			return nil
+			d, derr := time.ParseDuration(v)
+			if derr != nil {
+				return nil
+			}
+			x, unit = d.Seconds(), "s"
 		}
+		if len(sw.Values) > 0 && unit != sw.Unit {
+			return nil // numbers and durations do not share an axis
+		}
+		sw.Unit = unit
 		k = strings.TrimSpace(k)
 		if sw.Param == "" {
 			sw.Param = k

@@ -187,6 +187,8 @@ func TestDetectSweep(t *testing.T) {
 		{[]string{"a=1", "a=x"}, false},
 		{[]string{"default", "aggressive"}, false},
 		{[]string{"a=1"}, false},
+		{[]string{"timeout=100ms", "timeout=1.5s"}, true},
+		{[]string{"timeout=100ms", "timeout=2"}, false},
 	}
 	for _, tt := range tests {
 		var gs []Group

@@ -132,8 +132,9 @@ func (c *Comparison) SweepTable() ([]string, [][]string) {
 		h = append(h, cl.name)
 	}
 	var rows [][]string
-	for gi, v := range sw.Values {
-		row := []string{fmt.Sprint(v)}
+	for gi := range sw.Values {
+		_, v, _ := strings.Cut(c.Groups[gi].Label, "=")
+		row := []string{strings.TrimSpace(v)}
 		for _, cl := range cols {
 			r, ok := cl.row()
 			if !ok {

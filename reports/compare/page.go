@@ -233,6 +233,10 @@ func (c *Comparison) sweepChart(phase, metric, yLabel, title string) (string, er
 	if pad == 0 {
 		pad = 0.5
 	}
-	return charts.Lines(charts.LineChart{Title: title + " vs " + c.Sweep.Param, XLabel: c.Sweep.Param, YLabel: yLabel,
+	xLabel := c.Sweep.Param
+	if c.Sweep.Unit != "" {
+		xLabel += " (" + c.Sweep.Unit + ")"
+	}
+	return charts.Lines(charts.LineChart{Title: title + " vs " + c.Sweep.Param, XLabel: xLabel, YLabel: yLabel,
 		Series: ss, XMin: lo - pad, XMax: hi + pad})
 }
