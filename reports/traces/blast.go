@@ -33,7 +33,7 @@ const (
 	StopCache        = "cache"    // most of the hop's requests were cache hits
 	StopTimeout      = "timeout"  // resilience.timeout cut the slow calls short
 	StopAbsorbed     = "absorbed" // none of the above: the caller just coped
-	StopInsufficient = "insufficient data"
+	StopInsufficient = "insufficient data" // also how ServiceImpact.Why begins when too few calls were seen
 	StopNoCallers    = "no traced callers"
 )
 
@@ -64,7 +64,7 @@ func judgeSeries(sr series, th reports.BlastThresholds) verdict {
 	base, fault := sr.get(reports.PhaseBaseline), sr.get(reports.PhaseFault)
 	if base.calls < MinCalls || fault.calls < MinFaultCalls {
 		return verdict{insufficient: true, why: fmt.Sprintf(
-			"insufficient data: %d baseline and %d fault calls (need %d and %d)", base.calls, fault.calls, MinCalls, MinFaultCalls)}
+			StopInsufficient+": %d baseline and %d fault calls (need %d and %d)", base.calls, fault.calls, MinCalls, MinFaultCalls)}
 	}
 	bf, ff := base.figure(reports.PhaseBaseline), fault.figure(reports.PhaseFault)
 	var reasons []string

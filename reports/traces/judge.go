@@ -107,7 +107,7 @@ func Judge(exp Expect, br *reports.BlastRadius, m *reports.Mechanisms) []reports
 		switch {
 		case !ok:
 			add(what, "not affected", "no spans for "+name+": cannot prove it unaffected", false)
-		case strings.HasPrefix(si.Why, "insufficient data"):
+		case insufficient(si):
 			add(what, "not affected", si.Why+": cannot prove it unaffected", false)
 		default:
 			add(what, "not affected", impactText(si), !si.Affected)
@@ -201,7 +201,7 @@ func containment(allowed []string, br *reports.BlastRadius, origins map[string]b
 // measured says whether at least one service had enough calls to be judged.
 func measured(br *reports.BlastRadius) bool {
 	for _, si := range br.Services {
-		if si.Kind == "service" && !strings.HasPrefix(si.Why, "insufficient data") {
+		if si.Kind == "service" && !insufficient(si) {
 			return true
 		}
 	}
@@ -287,3 +287,7 @@ func secs(s float64) time.Duration {
 }
 
 func pct2(v float64) string { return strconv.FormatFloat(v*100, 'f', 2, 64) + "%" }
+
+// insufficient says whether an impact could not be judged for want of calls (results.go has no
+// field for it, so the reason's wording carries it).
+func insufficient(si reports.ServiceImpact) bool { return strings.HasPrefix(si.Why, StopInsufficient) }
