@@ -275,6 +275,11 @@ type redirectEnv struct {
 
 func startRedirectEnv(t *testing.T) *redirectEnv {
 	t.Helper()
+	return startRedirectEnvWith(t, map[string]string{})
+}
+
+func startRedirectEnvWith(t *testing.T, extra map[string]string) *redirectEnv {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test: skipped with -short")
 	}
@@ -292,13 +297,17 @@ func startRedirectEnv(t *testing.T) *redirectEnv {
 	t.Cleanup(func() { _ = linkSrv.Close() })
 	e.redis = startRedis(t)
 	e.nats = startNATS(t)
-	e.svc = runRedirect(t, map[string]string{
+	env := map[string]string{
 		"REDIS_ADDR":         e.redis.Addr,
 		"LINK_URL":           "http://" + linkAddr,
 		"NATS_URL":           e.nats.ClientURL(),
 		"RESILIENCE_PROFILE": "testdata/fastbreaker.yaml",
 		"CLICK_BUFFER":       "1000",
-	})
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	e.svc = runRedirect(t, env)
 	return e
 }
 
@@ -431,5 +440,49 @@ func TestIntegrationRedirectSurvivesRedisLossAndFlushesOnStop(t *testing.T) {
 	}
 	if n := streamMsgs(t, e.nats.ClientURL(), events.StreamClicks); n != 5 {
 		t.Errorf("CLICKS stream holds %d messages after shutdown, want 5", n)
+	}
+}
+
+func TestIntegrationRedirectNeverWaitsOnNATS(t *testing.T) {
+	e := startRedirectEnvWith(t, map[string]string{"CLICK_BUFFER": "5"})
+	base := e.svc.URL
+	get(t, base+"/r/c1") // warm the cache
+	e.nats.Shutdown()
+
+	const n = 40
+	var slowest time.Duration
+	for range n {
+		start := time.Now()
+		resp := get(t, base+"/r/c1")
+		slowest = max(slowest, time.Since(start))
+		if resp.StatusCode != http.StatusFound {
+			t.Fatalf("NATS down: %d, want 302", resp.StatusCode)
+		}
+	}
+	if slowest > 250*time.Millisecond {
+		t.Errorf("slowest redirect with NATS down took %v: the click path must not block", slowest)
+	}
+	s := clickStats(t, base)
+	// At most the buffer (5) plus one click per publisher (4) can be pending; the rest are
+	// dropped and counted, never hidden.
+	if s.Dropped[DropBufferFull] < n-5-DefaultClickWorkers {
+		t.Errorf("dropped = %v after %d clicks into a buffer of 5 with NATS down, want buffer_full >= %d", s.Dropped, n, n-5-DefaultClickWorkers)
+	}
+	if err := e.svc.stop(); err != nil {
+		t.Fatalf("Run returned %v, want nil even when the flush could not finish", err)
+	}
+	// After the bounded flush every click is accounted for: acked, or dropped with a cause.
+	m := regexp.MustCompile(`redirect: stopped.* acked_total=(\d+) .*dropped="?map\[buffer_full:(\d+) publish_error:(\d+)\]`).FindStringSubmatch(e.svc.logs.String())
+	if m == nil {
+		t.Fatalf("no final click accounting in logs:\n%s", e.svc.logs.String())
+	}
+	total := 0
+	for _, v := range m[1:] {
+		n, _ := strconv.Atoi(v)
+		total += n
+	}
+	t.Logf("final accounting: acked %s, buffer_full %s, publish_error %s; slowest redirect %v", m[1], m[2], m[3], slowest)
+	if total != n+1 {
+		t.Errorf("acked + dropped = %d (%v), want every one of the %d clicks", total, m[1:], n+1)
 	}
 }
