@@ -28,11 +28,11 @@ const (
 
 // Stop reasons of a propagation path, read from the fault-phase spans where it stopped.
 const (
-	StopBreaker      = "breaker"  // resilience.breaker.rejected or state open on the hop's edge
-	StopFallback     = "fallback" // resilience.fallback set
-	StopCache        = "cache"    // most of the hop's requests were cache hits
-	StopTimeout      = "timeout"  // resilience.timeout cut the slow calls short
-	StopAbsorbed     = "absorbed" // none of the above: the caller just coped
+	StopBreaker      = "breaker"           // resilience.breaker.rejected or state open on the hop's edge
+	StopFallback     = "fallback"          // resilience.fallback set
+	StopCache        = "cache"             // most of the hop's requests were cache hits
+	StopTimeout      = "timeout"           // resilience.timeout cut the slow calls short
+	StopAbsorbed     = "absorbed"          // none of the above: the caller just coped
 	StopInsufficient = "insufficient data" // also how ServiceImpact.Why begins when too few calls were seen
 	StopNoCallers    = "no traced callers"
 )
