@@ -48,8 +48,8 @@ func InsertOutbox(ctx context.Context, tx pgx.Tx, ev Event, traceparent string) 
 const (
 	RelayInterval   = 100 * time.Millisecond // poll period when nobody kicks the relay
 	RelayBatch      = 256
-	relayMaxBackoff = 5 * time.Second
-	relayRetention  = time.Hour // sent rows are kept this long for inspection, then deleted
+	relayMaxBackoff = time.Second // an outage costs at most ~1 s of extra lag once NATS is back
+	relayRetention  = time.Hour   // sent rows are kept this long for inspection, then deleted
 )
 
 // Relay publishes outbox rows to JetStream, with the event id as message id, and marks a row

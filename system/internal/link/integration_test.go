@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -96,8 +97,12 @@ func startNATS(t *testing.T) *natsd.Server {
 // serve runs a service's Serve on a fresh port and returns its base URL; cleanup stops it and
 // checks it returned cleanly.
 func serve(t *testing.T, name string, run func(ctx context.Context, ln net.Listener) error) (url string, stop func()) {
+	return serveOn(t, name, "127.0.0.1:0", run)
+}
+
+func serveOn(t *testing.T, name, addr string, run func(ctx context.Context, ln net.Listener) error) (url string, stop func()) {
 	t.Helper()
-	ln, err := httpx.Listen("127.0.0.1:0")
+	ln, err := httpx.Listen(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,14 +150,14 @@ func profile(t *testing.T, name string) *resilience.Profile {
 
 func startBilling(t *testing.T, natsURL string) string {
 	u, _ := serve(t, "billing", func(ctx context.Context, ln net.Listener) error {
-		return billing.Serve(ctx, billing.Config{Profile: profile(t, "default"), SQLitePath: t.TempDir() + "/billing.db", NATSURL: natsURL}, ln)
+		return billing.Serve(ctx, billing.Config{Profile: profile(t, "default"), SQLitePath: t.TempDir() + "/billing.db", NATSURL: natsURL, Logger: testLogger(t, "billing")}, ln)
 	})
 	return u
 }
 
 func startLink(t *testing.T, dsn, billingURL, natsURL, prof string) (string, func()) {
 	return serve(t, "link", func(ctx context.Context, ln net.Listener) error {
-		return Serve(ctx, Config{Profile: profile(t, prof), DatabaseURL: dsn, BillingURL: billingURL, NATSURL: natsURL}, ln)
+		return Serve(ctx, Config{Profile: profile(t, prof), DatabaseURL: dsn, BillingURL: billingURL, NATSURL: natsURL, Logger: testLogger(t, "link")}, ln)
 	})
 }
 
@@ -374,8 +379,10 @@ func TestIntegrationOutboxSurvivesNATSOutage(t *testing.T) {
 	}
 	addr := ns.Addr()
 	url := ns.ClientURL()
-	billingURL := startBilling(t, url)
-	linkURL, _ := startLink(t, dsn, billingURL, url, "default")
+	billingURL, stopBilling := serve(t, "billing", func(ctx context.Context, ln net.Listener) error {
+		return billing.Serve(ctx, billing.Config{Profile: profile(t, "default"), SQLitePath: t.TempDir() + "/billing.db", NATSURL: url, Logger: testLogger(t, "billing")}, ln)
+	})
+	linkURL, stopLink := startLink(t, dsn, billingURL, url, "default")
 	ns.Shutdown()
 
 	status, body := postLink(t, linkURL, "https://example.com/during-outage", "acct-3")
@@ -395,6 +402,13 @@ func TestIntegrationOutboxSurvivesNATSOutage(t *testing.T) {
 		n := usage(t, billingURL, "acct-3")
 		return n == 1, fmt.Sprint(n)
 	})
+	stopLink() // while NATS is still up, so shutdown does not wait on it
+	stopBilling()
+}
+
+// testLogger sends a service's logs to the test output (shown with -v or on failure).
+func testLogger(t *testing.T, service string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})).With("service", service)
 }
 
 func closedAddr(t *testing.T) string {
@@ -405,4 +419,38 @@ func closedAddr(t *testing.T) string {
 	a := ln.Addr().String()
 	ln.Close()
 	return a
+}
+
+// Billing down: links are created unchecked (fail open) and their usage is counted once billing
+// comes back, from the durable consumer: nothing is lost.
+func TestIntegrationBillingDownLosesNoUsage(t *testing.T) {
+	dsn := newDatabase(t)
+	ns := startNATS(t)
+	billingAddr := closedAddr(t)
+	linkURL, _ := startLink(t, dsn, "http://"+billingAddr, ns.ClientURL(), "default")
+	for i := range 2 {
+		if status, body := postLink(t, linkURL, fmt.Sprintf("https://e.com/%d", i), "acct-4"); status != 201 || body["quota_checked"] != false {
+			t.Fatalf("billing down: %d %v", status, body)
+		}
+	}
+	dbFile := t.TempDir() + "/billing.db"
+	runBilling := func(ctx context.Context, ln net.Listener) error {
+		return billing.Serve(ctx, billing.Config{Profile: profile(t, "default"), SQLitePath: dbFile, NATSURL: ns.ClientURL(), Logger: testLogger(t, "billing")}, ln)
+	}
+	billingURL, stopBilling := serveOn(t, "billing", billingAddr, runBilling)
+	eventually(t, 10*time.Second, "usage counted after billing came back", func() (bool, string) {
+		n := usage(t, billingURL, "acct-4")
+		return n == 2, fmt.Sprint(n)
+	})
+	// A restart of billing redelivers nothing new and counts nothing twice.
+	stopBilling()
+	serveOn(t, "billing", billingAddr, runBilling)
+	time.Sleep(2500 * time.Millisecond) // link's breaker on link->billing may still be open from the outage
+	if status, body := postLink(t, linkURL, "https://e.com/after", "acct-4"); status != 201 || body["quota_checked"] != true {
+		t.Fatalf("billing back: %d %v", status, body)
+	}
+	eventually(t, 10*time.Second, "usage 3", func() (bool, string) {
+		n := usage(t, billingURL, "acct-4")
+		return n == 3, fmt.Sprint(n)
+	})
 }

@@ -43,6 +43,9 @@ func Start(o Options) (*Server, error) {
 		}
 		o.StoreDir, s.tempDir = d, d
 	}
+	if port == 0 {
+		port = server.RANDOM_PORT // nats-server reads 0 as its default 4222
+	}
 	opts := &server.Options{
 		ServerName: "faultline-nats",
 		Host:       host,
@@ -57,6 +60,9 @@ func Start(o Options) (*Server, error) {
 		hh, hp, err := splitHostPort(o.HTTPListen)
 		if err != nil {
 			return nil, fmt.Errorf("natsd: --http-listen %q: %w", o.HTTPListen, err)
+		}
+		if hp == 0 {
+			hp = server.RANDOM_PORT
 		}
 		opts.HTTPHost, opts.HTTPPort = hh, hp
 	}
