@@ -84,3 +84,19 @@ const (
 	EventBreakerTransition = "resilience.breaker.transition"
 	EventRetry             = "resilience.retry"
 )
+
+// ContractMetrics lists every metric docs/contracts.md names (a test keeps them in step).
+var ContractMetrics = []string{
+	MetricHTTPServerRequests, MetricHTTPServerDuration, MetricHTTPClientRequests, MetricHTTPClientDuration,
+	MetricBreakerState, MetricBreakerTransitions, MetricRetries, MetricBulkheadRejections,
+	MetricFallbacks, MetricTimeouts, MetricRateLimited, MetricCacheRequests,
+	MetricEventsPublished, MetricEventsAcked, MetricEventsDropped, MetricEventsConsumed,
+	MetricOutboxPending, MetricOutboxLagSeconds,
+}
+
+// ContractAttributes lists every span attribute docs/contracts.md names.
+var ContractAttributes = []string{
+	AttrServiceName, AttrPeerService, AttrEdge, AttrAttempt, AttrRetries, AttrBreakerState,
+	AttrBreakerRejected, AttrBulkheadRejected, AttrTimeout, AttrFallback, AttrCacheHit,
+	AttrQuotaChecked, AttrHTTPStatusCode,
+}
