@@ -165,8 +165,9 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 		r.logf("teardown: %v", cerr)
 	}
 	r.spans = recv.Spans()
-	st := recv.Stats()
-	res.Telemetry = &reports.TelemetryHealth{SpansReceived: st.Received, SpansRejected: st.Rejected, SpansDroppedByLab: st.Dropped, SpansDroppedBySDK: dropped, Notes: notes}
+	th := recv.Stats().Telemetry(dropped)
+	th.Notes = append(th.Notes, notes...)
+	res.Telemetry = &th
 	r.transitions = breakerTransitions(filepath.Join(r.o.OutDir, "logs"), r.start)
 	return nil
 }
