@@ -61,6 +61,9 @@ func DefaultStateDir() string {
 func (l *Lab) StatePath() string { return l.statePath }
 
 func (l *Lab) saveState() error {
+	// Components starting together and exit handlers all save: one writer at a time.
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
 	if l.statePath == "" {
 		if err := os.MkdirAll(l.o.StateDir, 0o755); err != nil {
 			return fmt.Errorf("lab: state dir: %w", err)
