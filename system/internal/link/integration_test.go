@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -452,5 +453,43 @@ func TestIntegrationBillingDownLosesNoUsage(t *testing.T) {
 	eventually(t, 10*time.Second, "usage 3", func() (bool, string) {
 		n := usage(t, billingURL, "acct-4")
 		return n == 3, fmt.Sprint(n)
+	})
+}
+
+// Measures create and get latency on loopback through the whole path (billing, PostgreSQL,
+// outbox) and logs the figures; it fails only when something is grossly slow.
+func TestIntegrationLatencyFigures(t *testing.T) {
+	dsn := newDatabase(t)
+	ns := startNATS(t)
+	billingURL := startBilling(t, ns.ClientURL())
+	linkURL, _ := startLink(t, dsn, billingURL, ns.ClientURL(), "default")
+	const n = 200
+	var create, get []time.Duration
+	for i := range n {
+		start := time.Now()
+		status, body := postLink(t, linkURL, fmt.Sprintf("https://example.com/%d", i), "lat")
+		create = append(create, time.Since(start))
+		if status != 201 {
+			t.Fatalf("create: %d %v", status, body)
+		}
+		start = time.Now()
+		if status, _ := getJSON(t, linkURL+"/links/"+body["code"].(string)); status != 200 {
+			t.Fatalf("get: %d", status)
+		}
+		get = append(get, time.Since(start))
+	}
+	pct := func(d []time.Duration, p float64) time.Duration {
+		s := slices.Clone(d)
+		slices.Sort(s)
+		return s[int(p*float64(len(s)-1))]
+	}
+	t.Logf("POST /links: p50 %v p99 %v max %v; GET /links/{code}: p50 %v p99 %v (n=%d, sequential)",
+		pct(create, .5), pct(create, .99), pct(create, 1), pct(get, .5), pct(get, .99), n)
+	if pct(create, .5) > 200*time.Millisecond {
+		t.Fatalf("create p50 %v: something is wrong", pct(create, .5))
+	}
+	eventually(t, 10*time.Second, "all usage counted", func() (bool, string) {
+		u := usage(t, billingURL, "lat")
+		return u == n, fmt.Sprint(u)
 	})
 }

@@ -329,3 +329,7 @@ func value(m prometheus.Metric) float64 {
 	}
 	return d.Gauge.GetValue()
 }
+
+func telemetryForBench() (*telemetry.Telemetry, error) {
+	return telemetry.Setup(context.Background(), "bench", func(string) string { return "" }, nil)
+}
