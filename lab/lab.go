@@ -62,7 +62,8 @@ type Lab struct {
 
 	mu      sync.Mutex
 	procs   map[string]*localserver.Server
-	stateMu sync.Mutex
+	stateMu   sync.Mutex
+	stateGone bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -448,11 +449,14 @@ func (l *Lab) close(ctx context.Context) error {
 			}
 		}
 	}
+	l.stateMu.Lock()
+	l.stateGone = true
 	if l.statePath != "" {
 		if err := os.Remove(l.statePath); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
+	l.stateMu.Unlock()
 	l.logf("lab: stopped")
 	return errors.Join(errs...)
 }

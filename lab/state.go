@@ -64,6 +64,9 @@ func (l *Lab) saveState() error {
 	// Components starting together and exit handlers all save: one writer at a time.
 	l.stateMu.Lock()
 	defer l.stateMu.Unlock()
+	if l.stateGone {
+		return nil // torn down: a late writer must not bring the file back
+	}
 	if l.statePath == "" {
 		if err := os.MkdirAll(l.o.StateDir, 0o755); err != nil {
 			return fmt.Errorf("lab: state dir: %w", err)
