@@ -60,8 +60,8 @@ type Lab struct {
 	stopWatch func() bool
 	started   time.Time
 
-	mu      sync.Mutex
-	procs   map[string]*localserver.Server
+	mu        sync.Mutex
+	procs     map[string]*localserver.Server
 	stateMu   sync.Mutex
 	stateGone bool
 
