@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"errors"
+	"flag"
 	"net"
 	"os"
 	"os/exec"
@@ -26,8 +27,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
 	dir, err := os.MkdirTemp("", "faultline-bin-")
-	if err == nil {
+	if err == nil && !testing.Short() { // -short runs no servers: no binary needed
 		binary = filepath.Join(dir, "faultline")
 		out, err := exec.Command("go", "build", "-o", binary, "../cmd/faultline").CombinedOutput()
 		if err != nil {
@@ -43,6 +45,9 @@ func TestMain(m *testing.M) {
 // needStores fails on CI and skips elsewhere when PostgreSQL or Redis is not installed.
 func needStores(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no servers")
+	}
 	for _, find := range []func() (string, error){localserver.PostgresBinDir, localserver.RedisBinary} {
 		if _, err := find(); err != nil {
 			if os.Getenv("CI") == "true" {
@@ -56,6 +61,9 @@ func needStores(t *testing.T) {
 // needBinary needs the faultline binary; needServices also needs `faultline serve` to work.
 func needBinary(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no servers")
+	}
 	if binary == "" {
 		t.Fatalf("go build ./cmd/faultline failed: %v", buildErr)
 	}

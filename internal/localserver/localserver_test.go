@@ -15,6 +15,9 @@ import (
 // need fails on CI and skips elsewhere when a server binary is missing.
 func need(t *testing.T, find func() (string, error)) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no servers")
+	}
 	if _, err := find(); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%v", err)
