@@ -89,6 +89,21 @@ func (g Group) Verdicts() string {
 	return strings.Join(parts, ", ")
 }
 
+// Reasons lists the distinct reasons the group's runs gave for their verdicts, in order.
+func (g Group) Reasons() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range g.Runs {
+		for _, why := range r.Reasons {
+			if !seen[why] {
+				seen[why] = true
+				out = append(out, why)
+			}
+		}
+	}
+	return out
+}
+
 // AsExpected counts the group's runs that ended as their scenario expected.
 func (g Group) AsExpected() int {
 	n := 0
