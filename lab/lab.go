@@ -80,6 +80,9 @@ func Start(ctx context.Context, o Options) (_ *Lab, err error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
+	if err := preflight(o); err != nil {
+		return nil, err
+	}
 	l := &Lab{o: o, procs: map[string]*localserver.Server{}, started: begin}
 	defer func() {
 		if err != nil {
@@ -162,6 +165,35 @@ func (o *Options) defaults() error {
 		if abs, err := filepath.Abs(o.Profile); err == nil {
 			o.Profile = abs
 		}
+	}
+	return nil
+}
+
+// preflight finds every binary the selected components need before anything starts, so a
+// missing package is one clear message naming it, not a half-started system.
+func preflight(o Options) error {
+	var errs []error
+	need := map[string]bool{}
+	for _, c := range o.Components {
+		need[KindOf(c)] = true
+	}
+	if need[KindPostgres] {
+		if _, err := localserver.PostgresBinDir(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if need[KindRedis] {
+		if _, err := localserver.RedisBinary(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if need[KindService] || need[KindNATS] {
+		if fi, err := os.Stat(o.Binary); err != nil || fi.IsDir() {
+			errs = append(errs, fmt.Errorf("%w: faultline binary %s (build it with `make build`)", localserver.ErrMissingBinary, o.Binary))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("lab: %w", errors.Join(errs...))
 	}
 	return nil
 }

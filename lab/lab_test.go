@@ -374,3 +374,17 @@ func TestUnknownComponent(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestMissingBinariesOneClearMessage(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no redis-server
+	t.Setenv("FAULTLINE_PG_BINDIR", t.TempDir())
+	_, err := Start(context.Background(), Options{StateDir: t.TempDir(), Binary: "/nonexistent/faultline"})
+	if !errors.Is(err, localserver.ErrMissingBinary) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{"Debian package postgresql", "Debian package redis-server", "make deps", "/nonexistent/faultline"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q: %v", want, err)
+		}
+	}
+}

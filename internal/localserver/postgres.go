@@ -32,7 +32,7 @@ type PostgresOptions struct {
 	CacheDir string
 }
 
-const pgMissing = "localserver: PostgreSQL binaries (initdb, postgres) not found in /usr/lib/postgresql/*/bin: install the Debian package postgresql (run `make deps`)"
+const pgMissing = "PostgreSQL binaries (initdb, postgres) not found in /usr/lib/postgresql/*/bin: install the Debian package postgresql (run `make deps`)"
 
 // PostgresBinDir finds the newest PostgreSQL bin directory, or says what to install.
 func PostgresBinDir() (string, error) {

@@ -23,7 +23,7 @@ type RedisOptions struct {
 	Binary  string    // default: redis-server on PATH
 }
 
-const redisMissing = "localserver: redis-server not found on PATH: install the Debian package redis-server (run `make deps`)"
+const redisMissing = "redis-server not found on PATH: install the Debian package redis-server (run `make deps`)"
 
 // RedisBinary finds redis-server, or says what to install.
 func RedisBinary() (string, error) {
