@@ -25,7 +25,7 @@ var reportFormats = map[string]struct {
 	ext    string
 	render func(w io.Writer, run *html.Run) error
 }{
-	"html":  {".html", func(w io.Writer, run *html.Run) error { return html.Render(w, run.Results, run.Samples, run.Scenario) }},
+	"html":  {".html", html.RenderRun},
 	"md":    {".md", func(w io.Writer, run *html.Run) error { return reports.WriteMarkdown(w, run.Results) }},
 	"json":  {".json", writeResultsJSON},
 	"junit": {".xml", func(w io.Writer, run *html.Run) error { return reports.WriteJUnit(w, run.Results) }},

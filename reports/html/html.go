@@ -44,12 +44,15 @@ var page = template.Must(template.New("report").Funcs(Funcs).Parse(pageTmpl))
 type Run struct {
 	Dir      string
 	Results  *reports.Results
-	Samples  []Sample // nil when samples.csv is missing
+	Samples  []Sample // nil when samples.csv is missing or unreadable
 	Scenario []byte   // nil when scenario.yaml is missing
+	// SamplesErr says why samples.csv could not be read; the report then falls back to the
+	// recorded percentiles instead of failing (a crash can truncate the file).
+	SamplesErr error
 }
 
 // LoadRun reads a run directory: results.json is required; samples.csv and scenario.yaml are
-// optional.
+// optional, and an unreadable samples.csv is recorded in SamplesErr, not returned.
 func LoadRun(dir string) (*Run, error) {
 	b, err := os.ReadFile(filepath.Join(dir, ResultsFile))
 	if err != nil {
@@ -61,13 +64,10 @@ func LoadRun(dir string) (*Run, error) {
 	}
 	run := &Run{Dir: dir, Results: &res}
 	if f, err := os.Open(filepath.Join(dir, SamplesFile)); err == nil {
-		run.Samples, err = ReadSamples(f)
+		run.Samples, run.SamplesErr = ReadSamples(f)
 		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("report: %s: %w", dir, err)
-		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("report: %w", err)
+		run.SamplesErr = err
 	}
 	if run.Scenario, err = os.ReadFile(filepath.Join(dir, ScenarioFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("report: %w", err)
@@ -82,7 +82,7 @@ func RenderDir(runDir string) error {
 		return err
 	}
 	var buf bytes.Buffer
-	if err := Render(&buf, run.Results, run.Samples, run.Scenario); err != nil {
+	if err := RenderRun(&buf, run); err != nil {
 		return err
 	}
 	// Write whole or not at all, so a failed render never leaves half a page behind.
@@ -98,10 +98,18 @@ func RenderDir(runDir string) error {
 
 // Render writes the report of one run. samples and scenarioYAML may be nil.
 func Render(w io.Writer, res *reports.Results, samples []Sample, scenarioYAML []byte) error {
-	if res == nil {
+	return RenderRun(w, &Run{Results: res, Samples: samples, Scenario: scenarioYAML})
+}
+
+// RenderRun writes the report of a loaded run directory.
+func RenderRun(w io.Writer, run *Run) error {
+	if run == nil || run.Results == nil {
 		return errors.New("report: no results")
 	}
-	v := newView(res, samples, scenarioYAML)
+	v := newView(run.Results, run.Samples, run.Scenario)
+	if run.SamplesErr != nil {
+		v.SamplesNote = fmt.Sprintf("samples.csv could not be read (%v): drawn from the percentiles recorded in results.json.", run.SamplesErr)
+	}
 	if err := page.Execute(w, v); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

@@ -168,6 +168,28 @@ func TestRenderDir(t *testing.T) {
 	}
 }
 
+func TestRenderDirCorruptSamples(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(fixtureDir, ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ResultsFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, SamplesFile), []byte("stream,latency_ms\nredirect,\"12"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := os.ReadFile(filepath.Join(dir, ReportFile))
+	if !strings.Contains(string(page), "samples.csv could not be read") {
+		t.Error("the report does not say samples.csv was unreadable")
+	}
+	checkPage(t, string(page), 9)
+}
+
 func TestReadSamples(t *testing.T) {
 	tests := []struct {
 		name    string
