@@ -79,6 +79,10 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 		ToxiproxyURL: o.toxiproxyURL, Components: o.only, StateDir: o.stateDir,
 	})
 	if err != nil {
+		if ctx.Err() != nil { // Ctrl-C during start-up: Start has already undone everything
+			fmt.Fprintln(cmd.ErrOrStderr(), "up: interrupted during start-up; nothing left running")
+			return nil
+		}
 		return fmt.Errorf("up: %w", err)
 	}
 	defer l.Close(context.WithoutCancel(ctx))
