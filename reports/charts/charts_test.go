@@ -73,7 +73,7 @@ func TestChartsFromFixture(t *testing.T) {
 		name, svg string
 		want      []string
 	}{
-		{"latency", lat, []string{"latency link-&gt;link-db", "fault active", "p99", "p50", "max", "seconds since start"}},
+		{"latency", lat, []string{"latency link-&gt;link-db", "fault active", "p99", "p50", "max", "seconds since start", "SLO p(99)&lt;1s", "SLO threshold"}},
 		{"throughput", thr, []string{"redirect ok/s", "create failed/s", "latency link-&gt;link-db"}},
 		{"mechanisms", mech, []string{"redirect-&gt;link", "open", "half-open", "retries 49", "fallbacks 27", "opened 3×"}},
 		{"service map", smap, []string{">link-db<", ">gateway<", NodeOrigin, NodeAffected, NodeUnaffected, "46 err", "fault phase"}},

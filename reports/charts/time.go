@@ -9,6 +9,7 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
@@ -57,6 +58,16 @@ type LineChart struct {
 	LogY                  bool // log scale; values ≤ 0 are raised to the smallest positive value
 	XTicks                plot.Ticker
 	Height                vg.Length // zero: Height
+	Refs                  []Ref     // horizontal reference segments, e.g. SLO thresholds
+}
+
+// Ref is a horizontal reference line over part of the x axis, such as a latency SLO over the
+// phase it applies to.
+type Ref struct {
+	Y        float64
+	From, To float64
+	Label    string
+	Broken   bool // drawn in red: the observed value broke it
 }
 
 // Lines draws a line chart; it is the building block of the time charts and of comparisons.
@@ -101,6 +112,16 @@ func Lines(lc LineChart) (string, error) {
 		ls := l.LineStyle
 		items = append(items, legendItem{Name: s.Name, Line: &ls})
 		drawn++
+	}
+	if len(lc.Refs) > 0 {
+		p.Add(&refs{refs: lc.Refs})
+		for _, r := range lc.Refs {
+			if finite(r.Y) && r.Y > 0 {
+				ymax = math.Max(ymax, r.Y)
+			}
+		}
+		ls := refStyle(false)
+		items = append(items, legendItem{Name: "SLO threshold", Line: &ls})
 	}
 	if len(lc.Windows) > 0 {
 		items = append(items, legendItem{Name: "fault active", Fill: faultFill})
@@ -256,6 +277,7 @@ func LatencyOverTime(res *reports.Results, stream string) (string, error) {
 		{Name: "p50", X: t, Y: p50, Colour: Colour(0)},
 	}
 	return Lines(LineChart{
+		Refs:    sloRefs(res, stream),
 		Title:   "Latency over time — " + stream,
 		XLabel:  "seconds since start",
 		YLabel:  "latency (ms)",
@@ -428,4 +450,55 @@ func (stepTicks) Ticks(lo, hi float64) []plot.Tick {
 		ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', 6, 64)})
 	}
 	return ts
+}
+
+// sloRefs turns a stream's latency SLOs into reference segments over their phases.
+func sloRefs(res *reports.Results, stream string) []Ref {
+	var out []Ref
+	for _, s := range res.SLOs {
+		if s.Stream != stream || s.Unit != reports.UnitMs {
+			continue
+		}
+		th, err := reports.ParseThreshold(s.Threshold)
+		if err != nil || th.Unit != reports.UnitMs {
+			continue
+		}
+		w, ok := reports.Window(res.Phases, s.Phase)
+		if !ok {
+			continue
+		}
+		out = append(out, Ref{Y: th.Value, From: w.StartS, To: w.EndS, Label: "SLO " + th.Raw, Broken: !s.Pass})
+	}
+	return out
+}
+
+func refStyle(broken bool) draw.LineStyle {
+	c := color.Color(color.RGBA{0x55, 0x55, 0x55, 0xff})
+	if broken {
+		c = color.RGBA{0xc6, 0x28, 0x28, 0xff}
+	}
+	return draw.LineStyle{Color: c, Width: 1.2, Dashes: []vg.Length{2, 3}}
+}
+
+// refs draws reference segments with their labels at the right end.
+type refs struct{ refs []Ref }
+
+func (r *refs) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	ts := style(fontTick)
+	for _, ref := range r.refs {
+		if !finite(ref.Y) || (p.Y.Scale == plot.LogScale{} && ref.Y <= 0) || ref.Y < p.Y.Min || ref.Y > p.Y.Max {
+			continue
+		}
+		x0, x1 := max(trX(ref.From), c.Min.X), min(trX(ref.To), c.Max.X)
+		if x1 <= x0 {
+			continue
+		}
+		y := trY(ref.Y)
+		ls := refStyle(ref.Broken)
+		c.StrokeLine2(ls, x0, y, x1, y)
+		ts.Color = ls.Color
+		ts.XAlign = text.XRight
+		c.FillText(ts, vg.Point{X: x1 - 3, Y: y + 2}, ref.Label)
+	}
 }
