@@ -281,3 +281,31 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("DOM references outside the file: %q", refs)
 	}
 }
+
+func BenchmarkRenderFixture(b *testing.B) {
+	run, err := LoadRun(fixtureDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		if err := RenderRun(&buf, run); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(buf.Len()), "bytes/page")
+}
+
+func BenchmarkReadSamples(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join(fixtureDir, SamplesFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if _, err := ReadSamples(bytes.NewReader(raw)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
