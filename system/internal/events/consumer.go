@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -97,6 +98,10 @@ func runConsumer(ctx context.Context, js jetstream.JetStream, sc jetstream.Strea
 		backoff = 100 * time.Millisecond
 		select {
 		case <-ctx.Done():
+			if js.Conn().Status() != nats.CONNECTED {
+				cc.Stop() // nothing in flight can be acked anyway; do not wait for a drain
+				return
+			}
 			cc.Drain()
 			select {
 			case <-cc.Closed():

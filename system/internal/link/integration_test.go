@@ -493,3 +493,72 @@ func TestIntegrationLatencyFigures(t *testing.T) {
 		return u == n, fmt.Sprint(u)
 	})
 }
+
+// The no-outbox mutant publishes after commit, best effort: fine while NATS is up, and an
+// event is lost (and counted as dropped) when NATS is down — what the outbox prevents.
+func TestIntegrationNoOutboxLosesEventsWhenNATSDown(t *testing.T) {
+	dsn := newDatabase(t)
+	ns, err := natsd.Start(natsd.Options{Listen: "127.0.0.1:0", StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	billingURL := startBilling(t, ns.ClientURL())
+	linkURL, stopLink := startLink(t, dsn, billingURL, ns.ClientURL(), "no-outbox")
+	if status, body := postLink(t, linkURL, "https://e.com/up", "acct-5"); status != 201 {
+		t.Fatalf("create: %d %v", status, body)
+	}
+	eventually(t, 10*time.Second, "usage 1 via direct publish", func() (bool, string) {
+		n := usage(t, billingURL, "acct-5")
+		return n == 1, fmt.Sprint(n)
+	})
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var rows int
+	_ = pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox`).Scan(&rows)
+	if rows != 0 {
+		t.Fatalf("no-outbox wrote %d outbox rows", rows)
+	}
+	ns.Shutdown()
+	if status, body := postLink(t, linkURL, "https://e.com/down", "acct-5"); status != 201 {
+		t.Fatalf("create during outage: %d %v", status, body)
+	}
+	eventually(t, 10*time.Second, "the event counted as dropped", func() (bool, string) {
+		n := metric(t, linkURL, `events_dropped_total{cause=`)
+		return n >= 1, fmt.Sprint(n)
+	})
+	stopLink()
+}
+
+func TestMigrateIdempotentAndConcurrent(t *testing.T) {
+	dsn := newDatabase(t)
+	ctx := context.Background()
+	pool, err := OpenPool(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- Migrate(ctx, pool) }()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("schema_migrations rows = %d (%v), want 2", n, err)
+	}
+}

@@ -123,8 +123,10 @@ func Serve(ctx context.Context, cfg Config, ln net.Listener) error {
 	serveErr := httpx.Serve(ctx, srv, ln)
 	stopBG()
 	wg.Wait()
-	if err := nc.FlushTimeout(2 * time.Second); err != nil {
-		logger.Warn("link: nats flush", "error", err)
+	if nc.IsConnected() {
+		if err := nc.FlushTimeout(2 * time.Second); err != nil {
+			logger.Warn("link: nats flush", "error", err)
+		}
 	}
 	logger.Info("link: stopped")
 	return serveErr
