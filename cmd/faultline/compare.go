@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -148,8 +149,11 @@ func loadRuns(dirs []string, labelFlag string) ([]*reports.Results, []string, []
 	var samples [][]html.Sample
 	for _, d := range dirs {
 		run, err := html.LoadRun(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, nil, usageError{fmt.Errorf("compare: %s is not a run directory (no %s): %w", d, html.ResultsFile, fs.ErrNotExist)}
+		}
 		if err != nil {
-			return nil, nil, nil, usageError{fmt.Errorf("compare: %s: %w", d, err)}
+			return nil, nil, nil, usageError{fmt.Errorf("compare: %w", err)}
 		}
 		runs = append(runs, run.Results)
 		samples = append(samples, run.Samples)

@@ -84,7 +84,7 @@ func runReport(dir string, o reportOptions, stdout io.Writer) (string, error) {
 	run, err := html.LoadRun(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", usageError{fmt.Errorf("report: %s is not a run directory (no %s): %w", dir, html.ResultsFile, err)}
+			return "", usageError{fmt.Errorf("report: %s is not a run directory (no %s): %w", dir, html.ResultsFile, fs.ErrNotExist)}
 		}
 		return "", err
 	}
