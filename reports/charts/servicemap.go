@@ -167,6 +167,8 @@ func layout(res *reports.Results) (map[string]*mapNode, []string) {
 	}
 	for _, n := range order {
 		switch {
+		case n == "client":
+			nodes[n].status = "load generator" // the lab itself: nothing to judge
 		case origins[n]:
 			nodes[n].status = "origin"
 		case affected[n]:
@@ -393,7 +395,7 @@ func labelColour(edge string) string {
 }
 
 func drawNode(b *strings.Builder, n *mapNode) {
-	fill := map[string]string{"origin": NodeOrigin, "affected": NodeAffected, "unaffected": NodeUnaffected}[n.status]
+	fill := map[string]string{"origin": NodeOrigin, "affected": NodeAffected, "unaffected": NodeUnaffected, "load generator": "#ffffff"}[n.status]
 	if fill == "" {
 		fill = NodeNoData
 	}
