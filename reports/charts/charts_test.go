@@ -200,3 +200,16 @@ func TestMechanismsLastStateUnconfirmed(t *testing.T) {
 		})
 	}
 }
+
+func TestPartialLastBucketDropped(t *testing.T) {
+	res := &reports.Results{DurationS: 2.01, Timeseries: []reports.TimeBucket{
+		{Stream: "s", T: 0, Requests: 100}, {Stream: "s", T: 1, Requests: 100}, {Stream: "s", T: 2, Requests: 1},
+	}}
+	if n := len(bucketsOf(res, "s")); n != 2 {
+		t.Errorf("%d buckets, want 2 (the 0.01 s sliver dropped)", n)
+	}
+	res.DurationS = 2.6
+	if n := len(bucketsOf(res, "s")); n != 3 {
+		t.Errorf("%d buckets, want 3", n)
+	}
+}

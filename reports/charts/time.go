@@ -316,13 +316,18 @@ func ErrorsAndThroughput(res *reports.Results) (string, error) {
 	})
 }
 
-// bucketsOf returns one stream's buckets in time order.
+// bucketsOf returns one stream's buckets in time order, leaving out a last bucket that the
+// run covered for less than half a second: its few requests would draw a false cliff.
 func bucketsOf(res *reports.Results, stream string) []reports.TimeBucket {
 	var bs []reports.TimeBucket
 	for _, b := range res.Timeseries {
-		if b.Stream == stream {
-			bs = append(bs, b)
+		if b.Stream != stream {
+			continue
 		}
+		if res.DurationS > 0 && res.DurationS-b.T < 0.5 {
+			continue
+		}
+		bs = append(bs, b)
 	}
 	sort.SliceStable(bs, func(i, j int) bool { return bs[i].T < bs[j].T })
 	return bs

@@ -146,7 +146,7 @@ func (c *Comparison) overlay(stream string) (string, error) {
 			bs := append([]reports.TimeBucket(nil), r.Timeseries...)
 			sort.SliceStable(bs, func(i, j int) bool { return bs[i].T < bs[j].T })
 			for _, b := range bs {
-				if b.Stream == stream && b.Requests > 0 {
+				if b.Stream == stream && b.Requests > 0 && !(r.DurationS > 0 && r.DurationS-b.T < 0.5) { // skip a sliver of a last second
 					xs = append(xs, b.T)
 					ys = append(ys, b.P99Ms)
 					end = max(end, b.T+1)
