@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -114,7 +115,7 @@ func newHandler(t testing.TB) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return routes(&handlers{store: openStore(t), logger: nil}, tel, nil)
+	return routes(&handlers{store: openStore(t), logger: slog.New(slog.DiscardHandler)}, tel, nil)
 }
 
 func TestHandlers(t *testing.T) {

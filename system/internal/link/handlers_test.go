@@ -3,6 +3,7 @@ package link
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -53,7 +54,7 @@ func newTestHandler(t testing.TB, q QuotaResult) (http.Handler, *fakeStore) {
 		t.Fatal(err)
 	}
 	st := &fakeStore{links: map[string]Link{}}
-	h := &handlers{store: st, quota: fakeQuota(q), t: tel, logger: nil, outbox: true,
+	h := &handlers{store: st, quota: fakeQuota(q), t: tel, logger: slogDiscard(), outbox: true,
 		notify: func() {}, direct: func(context.Context, events.Event) {}, now: time.Now}
 	return routes(h, tel, nil), st
 }
@@ -169,3 +170,38 @@ func FuzzHandlers(f *testing.F) {
 		}
 	})
 }
+
+// collidingStore reports a code collision for the first n inserts.
+type collidingStore struct {
+	*fakeStore
+	n     int
+	tries int
+}
+
+func (c *collidingStore) Insert(ctx context.Context, l Link, ev *events.Event, tp string) error {
+	c.tries++
+	if c.tries <= c.n {
+		return errCollision
+	}
+	return c.fakeStore.Insert(ctx, l, ev, tp)
+}
+
+func TestCreateRetriesOnCollision(t *testing.T) {
+	tel, _ := telemetry.Setup(context.Background(), "link", func(string) string { return "" }, nil)
+	for _, tc := range []struct {
+		collisions, status, tries int
+	}{{2, 201, 3}, {codeAttempts, 503, codeAttempts}} {
+		st := &collidingStore{fakeStore: &fakeStore{links: map[string]Link{}}, n: tc.collisions}
+		h := &handlers{store: st, quota: fakeQuota{Checked: true, Allowed: true}, t: tel, logger: slogDiscard(), outbox: true,
+			notify: func() {}, direct: func(context.Context, events.Event) {}, now: time.Now}
+		rr := do(routes(h, tel, nil), "POST", "/links", `{"url":"https://e.com"}`)
+		if rr.Code != tc.status || st.tries != tc.tries {
+			t.Errorf("%d collisions: status %d after %d tries, want %d after %d", tc.collisions, rr.Code, st.tries, tc.status, tc.tries)
+		}
+		if tc.status == 201 && len(st.outbox) != 1 {
+			t.Errorf("outbox = %d events, want 1 (only the committed attempt)", len(st.outbox))
+		}
+	}
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
