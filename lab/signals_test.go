@@ -16,12 +16,21 @@ import (
 // upProcess runs `faultline up` with only the stores as a subprocess and waits until it is
 // ready; it returns the command, the lab's state and every process of its tree.
 func upProcess(t *testing.T) (*exec.Cmd, State, string, []int) {
+	return upProcessOf(t, "link-db,analytics-db,redis")
+}
+
+// upProcessOf runs `faultline up --only only` ("" = the whole system).
+func upProcessOf(t *testing.T, only string) (*exec.Cmd, State, string, []int) {
 	t.Helper()
 	needStores(t)
 	needBinary(t)
 	stateDir, dir := t.TempDir(), t.TempDir()
 	eps := filepath.Join(dir, "endpoints.json")
-	cmd := exec.Command(binary, "up", "--only", "link-db,analytics-db,redis", "--endpoints-file", eps, "--state-dir", stateDir)
+	args := []string{"up", "--endpoints-file", eps, "--state-dir", stateDir}
+	if only != "" {
+		args = append(args, "--only", only)
+	}
+	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = testLog{t}, testLog{t}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -120,6 +129,21 @@ func TestUpSIGTERMTearsDown(t *testing.T) {
 
 func TestUpSIGKILLLeavesNothingAfterCleanup(t *testing.T) {
 	cmd, st, stateDir, tree := upProcess(t)
+	sigkillAndCheck(t, cmd, st, stateDir, tree)
+}
+
+// TestUpSIGKILLFullSystem is the same with every service, NATS included.
+func TestUpSIGKILLFullSystem(t *testing.T) {
+	needServices(t)
+	cmd, st, stateDir, tree := upProcessOf(t, "")
+	if len(st.Components) != len(Components()) {
+		t.Fatalf("state lists %d components, want %d", len(st.Components), len(Components()))
+	}
+	sigkillAndCheck(t, cmd, st, stateDir, tree)
+}
+
+func sigkillAndCheck(t *testing.T, cmd *exec.Cmd, st State, stateDir string, tree []int) {
+	t.Helper()
 	shm := localserver.SharedMemoryIDs(st.Tmp)
 	if len(shm) != 2 {
 		t.Errorf("shared memory segments of the two PostgreSQL servers: %v", shm)
