@@ -17,12 +17,19 @@ import (
 	"github.com/faultline/faultline/system/internal/telemetry"
 )
 
+// MaxBodyBytes caps any request body a service reads.
+const MaxBodyBytes = 1 << 20
+
 // Instrument wraps h, served under route (a pattern like "GET /r/{code}" or "/links"), with an
 // otelhttp SERVER span named "METHOD route", RED metrics and panic recovery (500 JSON).
 func Instrument(t *telemetry.Telemetry, route string, h http.Handler) http.Handler {
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		if r.Body != nil && r.Body != http.NoBody {
+			// A ceiling for every route; handlers that decode JSON set a tighter one.
+			r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
