@@ -209,3 +209,24 @@ func TestClientSpanAndMetrics(t *testing.T) {
 	})
 	_ = tr
 }
+
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{`{"url":"x"}`, `{"url":"x"}{}`, `{`, ``, `{"n":1e999}`, `[]`, `null`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var v struct {
+			URL string `json:"url"`
+			N   int    `json:"n"`
+		}
+		rr := httptest.NewRecorder()
+		err := DecodeJSON(rr, httptest.NewRequest("POST", "/", strings.NewReader(in)), &v, 256)
+		if err == nil {
+			return
+		}
+		var de *DecodeError
+		if !errors.As(err, &de) || de.Status < 400 || de.Status > 499 || de.Msg == "" {
+			t.Fatalf("DecodeJSON(%q) = %v: want a 4xx DecodeError", in, err)
+		}
+	})
+}
