@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/html"
 	"github.com/faultline/faultline/scenarios/load"
@@ -57,7 +56,7 @@ func (r *run) setup(ctx context.Context, gateway string) ([]string, error) {
 
 // loadAndFaults runs the load and the fault schedule together, shows progress and checks the
 // abort conditions every second. It returns the abort, if one fired.
-func (r *run) loadAndFaults(ctx context.Context, l *lab.Lab, plan []plannedFault, codes []string, res *reports.Results) *reports.Abort {
+func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, codes []string, res *reports.Results) *reports.Abort {
 	sc := r.sc
 	dur := sc.Duration.D()
 	runCtx, cancel := context.WithCancel(ctx)

@@ -20,6 +20,7 @@ import (
 	"github.com/faultline/faultline/reports/traces"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/load"
+	"github.com/faultline/faultline/toxics"
 )
 
 // Options configure one run.
@@ -35,9 +36,23 @@ type Options struct {
 	OTLPForward string              // also forward every span to this OTLP/HTTP endpoint
 	// ExpectVerdict overrides the scenario's expected verdict (a negative control expects fail).
 	ExpectVerdict string
+	// Start brings the system up; nil means the process backend (lab.Start). Another backend
+	// (containers, compose) plugs in here.
+	Start func(ctx context.Context, o lab.Options) (System, error)
 	// Settle bounds the wait for analytics to catch up before the click invariant is judged.
 	Settle time.Duration
 }
+
+// System is a running system under test, whatever backend started it.
+type System interface {
+	Gateway() string                // base URL of the public API, through the client->gateway proxy
+	Direct(component string) string // a service's base URL, bypassing proxies (data checks, metrics)
+	Env() toxics.Env                // what faults act through
+	Close(ctx context.Context) error
+}
+
+// StartProcesses is the default backend: every component as a local process.
+func StartProcesses(ctx context.Context, o lab.Options) (System, error) { return lab.Start(ctx, o) }
 
 // ErrInvalidScenario marks a scenario that could not be parsed: the caller's input, exit 2.
 var ErrInvalidScenario = errors.New("runner: invalid scenario")
@@ -54,6 +69,9 @@ func Run(ctx context.Context, o Options) (*reports.Results, error) {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.Start == nil {
+		o.Start = StartProcesses
 	}
 	if o.Settle == 0 {
 		o.Settle = 30 * time.Second
@@ -122,7 +140,7 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	defer recv.Close(context.WithoutCancel(ctx))
 
 	fmt.Fprintf(r.o.Log, "▶ %s (profile %s, %s): starting the system\n", sc.Name, r.profile, sc.Duration)
-	l, err := lab.Start(ctx, lab.Options{Dir: r.o.OutDir, Profile: r.profile, Binary: r.o.Binary, OTLPEndpoint: endpoint})
+	l, err := r.o.Start(ctx, lab.Options{Dir: r.o.OutDir, Profile: r.profile, Binary: r.o.Binary, OTLPEndpoint: endpoint})
 	if err != nil {
 		return fmt.Errorf("runner: start the system: %w", err)
 	}
