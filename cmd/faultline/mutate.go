@@ -52,11 +52,10 @@ Exit codes: 0 every scenario passed and every listed mutant was caught, 1 otherw
 
 // Cell outcomes of the kill matrix.
 const (
-	cellCaught  = "caught"
-	cellMissed  = "MISSED"  // the mutant passed
-	cellWrong   = "WRONG"   // failed, but for no reason the protection guards
-	cellError   = "ERROR"   // error or aborted: proves nothing
-	cellSkipped = "skipped" // the scenario failed with its own profile
+	cellCaught = "caught"
+	cellMissed = "MISSED" // the mutant passed
+	cellWrong  = "WRONG"  // failed, but for no reason the protection guards
+	cellError  = "ERROR"  // error or aborted: proves nothing
 )
 
 // kill is one scenario × mutant run, judged.
@@ -111,12 +110,10 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 			if ctx.Err() != nil {
 				break
 			}
+			// Run even when the own run failed: a kill is judged against the checks that did
+			// hold, and the exit code fails on the own run anyway.
 			k := kill{mutant: m, dir: filepath.Join(out, sc.Name, m)}
-			if row.own.Verdict != reports.VerdictPass {
-				k.outcome, k.because = cellSkipped, []string{"own profile " + row.own.Verdict}
-			} else {
-				k.outcome, k.because = judgeKill(row.own, one(sc, m, reports.VerdictFail))
-			}
+			k.outcome, k.because = judgeKill(row.own, one(sc, m, reports.VerdictFail))
 			row.kills = append(row.kills, k)
 		}
 		rows = append(rows, row)
