@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -33,11 +34,11 @@ const (
 
 // Profile is one resilience profile: pipelines per edge, guards per gateway route, event safety.
 type Profile struct {
-	Name        string                 `yaml:"name"`
-	Description string                 `yaml:"description"`
-	Edges       map[string]EdgePolicy  `yaml:"edges"`
-	Routes      map[string]RoutePolicy `yaml:"routes"`
-	Events      Events                 `yaml:"events"`
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Edges       Edges  `yaml:"edges"`
+	Routes      Routes `yaml:"routes"`
+	Events      Events `yaml:"events"`
 	// Source is the file or built-in name the profile came from.
 	Source string `yaml:"-"`
 }
@@ -140,10 +141,10 @@ func Load(nameOrPath string) (*Profile, error) {
 // Parse decodes and validates a profile; file names the source in errors.
 func Parse(file string, data []byte) (*Profile, error) {
 	raw := struct {
-		Name        string                 `yaml:"name"`
-		Description string                 `yaml:"description"`
-		Edges       map[string]EdgePolicy  `yaml:"edges"`
-		Routes      map[string]RoutePolicy `yaml:"routes"`
+		Name        string `yaml:"name"`
+		Description string `yaml:"description"`
+		Edges       Edges  `yaml:"edges"`
+		Routes      Routes `yaml:"routes"`
 		Events      *struct {
 			Outbox *bool `yaml:"outbox"`
 			Dedup  *bool `yaml:"dedup"`
@@ -168,17 +169,92 @@ func Parse(file string, data []byte) (*Profile, error) {
 			p.Events.Dedup = *raw.Events.Dedup
 		}
 	}
-	for name := range p.Edges {
-		if !validEdge(name) {
-			return nil, fmt.Errorf("profile: %s: edge %q: want a name like caller->callee", file, name)
-		}
-	}
 	return p, nil
 }
 
-func validEdge(name string) bool {
-	from, to, ok := strings.Cut(name, "->")
-	return ok && from != "" && to != "" && !strings.Contains(to, "->")
+// KnownEdges are the edges of docs/contracts.md: a profile naming another one has a typo,
+// which would otherwise silently leave the real edge unprotected.
+var KnownEdges = []string{
+	"client->gateway", "gateway->redirect", "gateway->link", "gateway->analytics",
+	"redirect->redis", "redirect->link", "redirect->nats", "link->link-db", "link->billing",
+	"link->nats", "analytics->nats", "analytics->analytics-db", "billing->nats",
+}
+
+// KnownRoutes are the gateway routes a profile may guard.
+var KnownRoutes = []string{"redirect", "create", "get", "stats"}
+
+// Edges maps edge names to their policies.
+type Edges map[string]EdgePolicy
+
+// Routes maps gateway route names to their guards.
+type Routes map[string]RoutePolicy
+
+// UnmarshalYAML checks every key against KnownEdges, at the key's position.
+func (e *Edges) UnmarshalYAML(n ast.Node) error {
+	out := Edges{}
+	err := decodeKeyed(n, KnownEdges, "edge", func(key string, v ast.Node) error {
+		var p EdgePolicy
+		if err := decodeValue(v, &p); err != nil {
+			return err
+		}
+		out[key] = p
+		return nil
+	})
+	*e = out
+	return err
+}
+
+// UnmarshalYAML checks every key against KnownRoutes, at the key's position.
+func (r *Routes) UnmarshalYAML(n ast.Node) error {
+	out := Routes{}
+	err := decodeKeyed(n, KnownRoutes, "route", func(key string, v ast.Node) error {
+		var p RoutePolicy
+		if err := decodeValue(v, &p); err != nil {
+			return err
+		}
+		out[key] = p
+		return nil
+	})
+	*r = out
+	return err
+}
+
+// decodeKeyed walks a mapping whose keys must be among known.
+func decodeKeyed(n ast.Node, known []string, what string, each func(key string, v ast.Node) error) error {
+	if _, ok := n.(*ast.NullNode); ok {
+		return nil
+	}
+	var pairs []*ast.MappingValueNode
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		pairs = m.Values
+	case *ast.MappingValueNode:
+		pairs = []*ast.MappingValueNode{m}
+	default:
+		return nodeErr(n, "want a mapping of %s names to settings", what)
+	}
+	seen := map[string]bool{}
+	for _, kv := range pairs {
+		key := kv.Key.GetToken().Value
+		if !slices.Contains(known, key) {
+			return nodeErr(kv.Key, "unknown %s %q, want one of %s", what, key, strings.Join(known, ", "))
+		}
+		if seen[key] {
+			return nodeErr(kv.Key, "%s %q given twice", what, key)
+		}
+		seen[key] = true
+		if err := each(key, kv.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeValue(n ast.Node, v any) error {
+	if _, ok := n.(*ast.NullNode); ok {
+		return nil // "edge: " with nothing: no protection
+	}
+	return decodeNode(n, v)
 }
 
 // posError is a semantic error at a YAML node.

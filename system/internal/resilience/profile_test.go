@@ -164,7 +164,7 @@ func TestFullFixtureValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := p.Edge("a->b")
+	e := p.Edge("redirect->link")
 	if e.Timeout.D() != 200*time.Millisecond || e.Retry.MaxRetries != 2 || e.Retry.Jitter != 0.5 ||
 		e.CircuitBreaker.Window != 20 || e.Bulkhead.MaxConcurrent != 64 || e.Fallback != FallbackStaleCache {
 		t.Errorf("edge = %+v", e)
