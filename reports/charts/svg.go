@@ -199,5 +199,7 @@ func attrEscape(s string) string {
 	return r.Replace(s)
 }
 
-// finite reports whether v can be drawn.
-func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+// finite reports whether v can be drawn: a number, and small enough that axis arithmetic on
+// it (head room, spans, log ticks) cannot overflow. No latency, count or time in a run is near
+// 1e15, so larger values are garbage in results.json.
+func finite(v float64) bool { return !math.IsNaN(v) && math.Abs(v) < 1e15 }

@@ -356,9 +356,14 @@ func streamNames(res *reports.Results) []string {
 
 // runEnd is the x extent of a run's time charts.
 func runEnd(res *reports.Results) float64 {
-	end := res.DurationS
+	end := 0.0
+	if finite(res.DurationS) {
+		end = res.DurationS
+	}
 	for _, b := range res.Timeseries {
-		end = math.Max(end, b.T+1)
+		if finite(b.T) {
+			end = math.Max(end, b.T+1)
+		}
 	}
 	if end <= 0 {
 		end = 1
@@ -440,8 +445,15 @@ type stepTicks struct{}
 
 func (stepTicks) Ticks(lo, hi float64) []plot.Tick {
 	span := hi - lo
-	if !(span > 0) || !finite(span) {
-		return plot.DefaultTicks{}.Ticks(lo, hi)
+	if !(span > 0) || !finite(span) || !finite(lo) || !finite(hi) {
+		// gonum's default ticker loops forever on an infinite span; label the ends at most.
+		var ts []plot.Tick
+		for _, v := range []float64{lo, hi} {
+			if finite(v) {
+				ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', 4, 64)})
+			}
+		}
+		return ts
 	}
 	step := 1.0
 	for _, m := range []float64{1, 2, 2.5, 5, 10} {

@@ -2,6 +2,7 @@ package html
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -308,4 +309,34 @@ func BenchmarkReadSamples(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzRender feeds arbitrary results.json documents to the renderer: whatever decodes must
+// render without a panic, and a page always comes out.
+func FuzzRender(f *testing.F) {
+	raw, err := os.ReadFile(filepath.Join(fixtureDir, ResultsFile))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(raw)
+	f.Add([]byte(`{"scenario":"x","duration_s":-5,"timeseries":[{"stream":"a","t":-1,"requests":3,"p99_ms":-2}]}`))
+	f.Add([]byte(`{"faults":[{"applied_at":30,"healed_at":10}],"mechanisms":{"breaker_transitions":[{"edge":"a->a","to":"weird","at_s":1e300}]}}`))
+	f.Add([]byte(`{"service_map":[{"from":"a","to":"b"},{"from":"b","to":"a"},{"from":"a","to":"a"}],"blast_radius":{"origin":["a"]}}`))
+	// Once hung gonum's default ticker on an infinite axis span.
+	f.Add([]byte(`{"streams":[{"name":"a","phases":[{"phase":"x","requests":1,"p50_ms":1e308,"p99_ms":-1e308,"max_ms":1e-320}]}]}`))
+	f.Add([]byte(`{"duration_s":1e308,"timeseries":[{"stream":"a","t":-1e308,"requests":3,"p99_ms":1e308}]}`))
+	f.Add([]byte(`{"slos":[{"stream":"a","phase":"fault","threshold":"p(99)<1e300ms","unit":"ms"}],"phases":[{"name":"fault","start_s":0,"end_s":1e308}],"timeseries":[{"stream":"a","t":1,"requests":1,"p99_ms":3}]}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		var res reports.Results
+		if json.Unmarshal(doc, &res) != nil {
+			return
+		}
+		var b bytes.Buffer
+		if err := Render(&b, &res, nil, nil); err != nil {
+			t.Fatalf("render: %v", err)
+		}
+		if !strings.Contains(b.String(), "</html>") {
+			t.Fatal("page cut short")
+		}
+	})
 }
