@@ -1,0 +1,76 @@
+// Package compose runs the lab against a docker compose stack of the system (a backend for the
+// runner) and checks the compose file against the lab's topology, so the two cannot drift.
+package compose
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/faultline/faultline/lab"
+)
+
+// Database is the database name in both PostgreSQL servers of the stack.
+const Database = "app"
+
+// ServicePort is the port every service (and the lab's OTLP forwarder) listens on in its container.
+const ServicePort = 8080
+
+// NATSMonitorPort serves NATS's /healthz in its container.
+const NATSMonitorPort = 8222
+
+// ToxiproxyAPIPort is Toxiproxy's API port.
+const ToxiproxyAPIPort = 8474
+
+// ContainerPort is the port a component listens on inside its container.
+func ContainerPort(component string) int {
+	switch lab.KindOf(component) {
+	case lab.KindPostgres:
+		return 5432
+	case lab.KindRedis:
+		return 6379
+	case lab.KindNATS:
+		return 4222
+	}
+	return ServicePort
+}
+
+// EdgeValue is what the caller's environment variable holds for an edge whose proxy is at
+// host:port, in the form the protocol's client expects (as the process backend does).
+func EdgeValue(e lab.Edge, host string, port int) string {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	switch e.Protocol {
+	case lab.HTTP:
+		return "http://" + addr
+	case lab.NATS:
+		return "nats://" + addr
+	case lab.Postgres:
+		return fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", addr, Database)
+	}
+	return addr
+}
+
+// ServiceEnv is the edge configuration of one component: for every edge it calls, its
+// variable pointing at the edge's proxy on proxyHost (port from proxyPort).
+func ServiceEnv(component, proxyHost string, proxyPort func(edge string) int) map[string]string {
+	env := map[string]string{}
+	for _, e := range lab.Edges() {
+		if e.From == component && e.EnvVar != "" {
+			env[e.EnvVar] = EdgeValue(e, proxyHost, proxyPort(e.Name))
+		}
+	}
+	return env
+}
+
+// Callees are the components a component calls, in topology order.
+func Callees(component string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, e := range lab.Edges() {
+		if e.From == component && !seen[e.To] {
+			seen[e.To] = true
+			out = append(out, e.To)
+		}
+	}
+	return out
+}
