@@ -151,8 +151,17 @@ type view struct {
 	Scenario     string
 	SamplesNote  string
 	UserImpact   []kv
+	Tiles        []tile
 	Counts       []countRow
 	DroppedTotal int
+}
+
+// tile is one figure of the "at a glance" strip under the verdict.
+type tile struct {
+	Title  string
+	Big    string // the figure
+	Detail string
+	Bad    bool
 }
 
 type kv struct {
@@ -207,12 +216,65 @@ func newView(res *reports.Results, samples []Sample, scenario []byte) *view {
 		sort.Slice(v.UserImpact, func(i, j int) bool { return v.UserImpact[i].K < v.UserImpact[j].K })
 	}
 	v.Counts = countRows(res.Mechanisms)
+	v.Tiles = tiles(res)
 	if ds := res.DataSafety; ds != nil {
 		for _, n := range ds.DroppedClicks {
 			v.DroppedTotal += n
 		}
 	}
 	return v
+}
+
+// tiles sums the run up per stream (fault-phase p99 against the baseline, errors, SLOs) and
+// adds breakers and data safety, so the page can be read in five seconds.
+func tiles(res *reports.Results) []tile {
+	var out []tile
+	for _, s := range res.Streams {
+		base, okB := figureOf(res, s.Name, reports.PhaseBaseline)
+		fault, okF := figureOf(res, s.Name, reports.PhaseFault)
+		if !okF {
+			fault, okF = figureOf(res, s.Name, "all")
+		}
+		if !okF {
+			continue
+		}
+		t := tile{Title: s.Name, Big: "p99 " + FormatMs(fault.P99Ms)}
+		if okB && base.P99Ms > 0 && fault.Phase == reports.PhaseFault {
+			t.Detail = fmt.Sprintf("fault phase, ×%.1f baseline (%s)", fault.P99Ms/base.P99Ms, FormatMs(base.P99Ms))
+		} else {
+			t.Detail = fault.Phase + " phase"
+		}
+		t.Detail += " · errors " + FormatPct(fault.ErrorRate)
+		if br := res.BlastRadius; br != nil {
+			if ui, ok := br.UserImpact[s.Name]; ok {
+				t.Detail += " · user impact " + FormatPct(ui)
+			}
+		}
+		for _, slo := range res.SLOs {
+			if slo.Stream == s.Name && !slo.Pass {
+				t.Bad = true
+			}
+		}
+		out = append(out, t)
+	}
+	if m := res.Mechanisms; m != nil && len(m.Breakers) > 0 {
+		opened := 0
+		for _, b := range m.Breakers {
+			if b.Opened {
+				opened++
+			}
+		}
+		out = append(out, tile{Title: "circuit breakers", Big: fmt.Sprintf("%d of %d opened", opened, len(m.Breakers)), Detail: fmt.Sprintf("%d state changes", len(m.BreakerTransitions))})
+	}
+	if ds := res.DataSafety; ds != nil {
+		bad := ds.LostLinks+ds.MissingClicks+ds.DuplicateClicks > 0 || ds.Error != ""
+		big := "no data lost"
+		if bad {
+			big = fmt.Sprintf("%d lost · %d dup", ds.LostLinks+ds.MissingClicks, ds.DuplicateClicks)
+		}
+		out = append(out, tile{Title: "data safety", Big: big, Detail: fmt.Sprintf("%s links, %s clicks checked", FormatNum(ds.LinksChecked), FormatNum(ds.ClicksCounted)), Bad: bad})
+	}
+	return out
 }
 
 // headline is the one sentence under the verdict.

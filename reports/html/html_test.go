@@ -62,7 +62,7 @@ func TestRenderFixture(t *testing.T) {
 	// 3 latency-over-time, throughput, 3 distributions, service map, mechanisms.
 	checkPage(t, page, 9)
 	ordered := []string{
-		`class="banner fail"`, "Not as expected", "SLO create errors&lt;5% in fault",
+		`class="banner fail"`, "Not as expected", `class="tile bad-tile"`, "×28.0 baseline", "1 of 2 opened", "no data lost", "SLO create errors&lt;5% in fault",
 		`id="expectations"`, `id="slos"`, "p(99)&lt;50ms", `id="streams"`, `id="time"`, `id="distribution"`,
 		"From every request in samples.csv", `id="faults"`, "jitter=50ms latency=400ms",
 		`id="blast"`, "stopped at redirect by breaker", `id="mechanisms"`, "half-open</span> → <span class=\"state closed\"",
