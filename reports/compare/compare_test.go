@@ -2,6 +2,7 @@ package compare
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -276,4 +277,30 @@ func TestSweepHTML(t *testing.T) {
 	if dir := os.Getenv("FAULTLINE_ARTIFACTS"); dir != "" {
 		_ = os.WriteFile(filepath.Join(dir, "sweep.html"), b.Bytes(), 0o644)
 	}
+}
+
+// FuzzCompare compares two arbitrary results documents under two labels: no panic, and both
+// renderings complete.
+func FuzzCompare(f *testing.F) {
+	a, _ := json.Marshal(mk("default", 200, 0.01, 2))
+	b, _ := json.Marshal(mk("none", 2000, 0.3, 0))
+	f.Add(a, b, "x=1", "x=2")
+	f.Add([]byte(`{"streams":[{"name":"s","phases":[{"phase":"fault","requests":1,"p99_ms":1e308}]}]}`), []byte(`{}`), "", "")
+	f.Fuzz(func(t *testing.T, ja, jb []byte, la, lb string) {
+		var ra, rb reports.Results
+		if json.Unmarshal(ja, &ra) != nil || json.Unmarshal(jb, &rb) != nil {
+			return
+		}
+		c := Compare([]*reports.Results{&ra, &rb}, []string{la, lb})
+		var md, page bytes.Buffer
+		if err := c.Markdown(&md); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.HTML(&page); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(page.String(), "</html>") {
+			t.Fatal("page cut short")
+		}
+	})
 }
