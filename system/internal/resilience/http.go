@@ -1,8 +1,10 @@
 package resilience
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -42,10 +44,34 @@ var HTTPClassifier = Classifier[*http.Response]{
 	Discard: discardBody,
 }
 
+// MaxBufferedBody caps the response body Do reads within an attempt; answers in this system
+// are small JSON documents.
+const MaxBufferedBody = 4 << 20
+
 // Do runs call through the pipeline. The caller owns the returned response's body. fallback
 // (may be nil) answers instead of a failure when the profile enables a fallback for this edge.
+//
+// The body is read within the attempt: the timeout policy cancels the attempt's context as soon
+// as the attempt returns, which would cut a body still being read by the caller (seen: 3,963 of
+// 1 MiB, then "context canceled"). Reading it here also makes the timeout cover the whole
+// answer, not just its headers.
 func (h *HTTPPipeline) Do(ctx context.Context, call func(ctx context.Context) (*http.Response, error), fallback func(ctx context.Context, err error) (*http.Response, error)) (*http.Response, error) {
-	return h.Get(ctx, call, fallback)
+	return h.Get(ctx, func(ctx context.Context) (*http.Response, error) {
+		resp, err := call(ctx)
+		if err != nil || resp == nil || resp.Body == nil {
+			return resp, err
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBufferedBody+1))
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("resilience: read answer: %w", err)
+		}
+		if len(body) > MaxBufferedBody {
+			return nil, fmt.Errorf("resilience: answer larger than %d bytes", MaxBufferedBody)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return resp, nil
+	}, fallback)
 }
 
 // discardBody drains a little and closes, so the connection can go back to the pool.

@@ -3,8 +3,10 @@ package resilience
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -332,4 +334,27 @@ func value(m prometheus.Metric) float64 {
 
 func telemetryForBench() (*telemetry.Telemetry, error) {
 	return telemetry.Setup(context.Background(), "bench", func(string) string { return "" }, nil)
+}
+
+// A body larger than the socket buffers must still be readable after Do returns, although the
+// timeout policy cancels the attempt's context when the attempt ends (regression).
+func TestDoBodyReadableAfterTimeoutPolicy(t *testing.T) {
+	big := strings.Repeat("x", 1<<20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, big)
+	}))
+	defer srv.Close()
+	p := NewHTTP("redirect->link", EdgePolicy{Timeout: Duration(2 * time.Second)}, newTelemetry(t), nil)
+	resp, err := p.Do(context.Background(), func(ctx context.Context) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		return srv.Client().Do(req)
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || len(got) != len(big) {
+		t.Fatalf("read %d of %d bytes after Do: %v", len(got), len(big), err)
+	}
 }
