@@ -115,8 +115,11 @@ func Lines(lc LineChart) (string, error) {
 	}
 	if len(lc.Refs) > 0 {
 		p.Add(&refs{refs: lc.Refs})
+		// Stretch the axis to a threshold only when it is near the data: one far above would
+		// flatten every line into the floor (and a far-off threshold is met anyway).
+		dataMax := ymax
 		for _, r := range lc.Refs {
-			if finite(r.Y) && r.Y > 0 {
+			if finite(r.Y) && r.Y > 0 && (drawn == 0 || r.Y <= 2*dataMax) {
 				ymax = math.Max(ymax, r.Y)
 			}
 		}
