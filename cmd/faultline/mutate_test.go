@@ -65,3 +65,23 @@ func TestKillMatrix(t *testing.T) {
 		}
 	}
 }
+
+func TestMutateUsage(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"no argument", []string{"mutate"}},
+		{"missing file", []string{"mutate", "testdata/does-not-exist.yaml"}},
+		{"unknown mutant", []string{"mutate", "../../scenarios/testdata/controls.bad.yaml"}},
+		{"unknown flag", []string{"mutate", "--frobnicate", "../../scenarios/smoke.yaml"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errOut strings.Builder
+			if got := run(t.Context(), c.args, &out, &errOut); got != exitUsage {
+				t.Errorf("exit %d, want %d; stderr: %s", got, exitUsage, errOut.String())
+			}
+		})
+	}
+}
