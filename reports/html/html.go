@@ -23,7 +23,7 @@ import (
 
 // File names inside a run directory.
 const (
-	ResultsFile  = "results.json"
+	ResultsFile  = reports.ResultsFile
 	SamplesFile  = "samples.csv"
 	ScenarioFile = "scenario.yaml"
 	ReportFile   = "report.html"
