@@ -150,7 +150,9 @@ func (s *Store) query(ctx context.Context, op, table string, fn func(ctx context
 				attribute.Int(telemetry.AttrAttempt, telemetry.AttemptFrom(ctx))))
 		defer span.End()
 		err := fn(ctx)
-		if err != nil && dbClassifier.Failure(nil, err) {
+		// An attempt cut by the pipeline's timeout failed too, although its error is a
+		// cancellation the classifier does not count.
+		if err != nil && (dbClassifier.Failure(nil, err) || ctx.Err() != nil) {
 			span.RecordError(err)
 			span.SetStatus(codes.Error, "query failed")
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/failsafe-go/failsafe-go/timeout"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/faultline/faultline/system/internal/telemetry"
@@ -178,6 +179,13 @@ func (e *Executor[R]) Get(ctx context.Context, call func(ctx context.Context) (R
 	if fb != nil && e.policy.Fallback != "" {
 		ctx = context.WithValue(ctx, fallbackKey{}, fb)
 	}
+	// One INTERNAL span per protected call names the edge, so what the pipeline did (retries,
+	// breaker state, rejections, timeouts, fallbacks) is recorded about this edge and not on the
+	// caller's server span, where a service with several edges would make it ambiguous. The
+	// attempts' CLIENT spans are its children.
+	ctx, span := e.t.Tracer.Start(ctx, "resilience "+e.edge, trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(attribute.String(telemetry.AttrEdge, e.edge)))
+	defer span.End()
 	var retries atomic.Int32
 	r, err := e.exec.WithContext(ctx).GetWithExecution(func(ex failsafe.Execution[R]) (R, error) {
 		retries.Store(int32(ex.Retries()))
@@ -194,7 +202,9 @@ func (e *Executor[R]) Get(ctx context.Context, call func(ctx context.Context) (R
 		}
 		return r, err
 	})
-	span := trace.SpanFromContext(ctx)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
 	if e.hasRetry {
 		span.SetAttributes(attribute.Int(telemetry.AttrRetries, int(retries.Load())))
 	}

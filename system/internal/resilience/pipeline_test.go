@@ -217,6 +217,7 @@ func TestFallbackMarksSpanAndMetric(t *testing.T) {
 	tel := newTelemetry(t)
 	rec := tracetest.NewSpanRecorder()
 	tracer := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)).Tracer("t")
+	tel.Tracer = tracer
 	up := newUpstream(t, 503)
 	c := httpx.NewClient(tel, "a->b", "b", time.Second)
 	fb := func(ctx context.Context, err error) (*http.Response, error) {
@@ -235,12 +236,17 @@ func TestFallbackMarksSpanAndMetric(t *testing.T) {
 	if n := value(tel.Metrics.Fallbacks.WithLabelValues("a->b", FallbackFailOpen)); n != 1 {
 		t.Fatalf("fallbacks = %v, want 1", n)
 	}
+	// The pipeline records what it did on its own span about the edge, a child of the caller's.
 	attrs := map[attribute.Key]attribute.Value{}
-	for _, kv := range rec.Ended()[0].Attributes() {
-		attrs[kv.Key] = kv.Value
+	for _, s := range rec.Ended() {
+		if s.Name() == "resilience a->b" && s.Parent().SpanID() == span.SpanContext().SpanID() {
+			for _, kv := range s.Attributes() {
+				attrs[kv.Key] = kv.Value
+			}
+		}
 	}
-	if attrs[telemetry.AttrFallback].AsString() != FallbackFailOpen || attrs[telemetry.AttrRetries].AsInt64() != 1 {
-		t.Fatalf("span attributes = %v, want fallback and retries=1", attrs)
+	if attrs[telemetry.AttrFallback].AsString() != FallbackFailOpen || attrs[telemetry.AttrRetries].AsInt64() != 1 || attrs[telemetry.AttrEdge].AsString() != "a->b" {
+		t.Fatalf("pipeline span attributes = %v, want edge a->b, fallback and retries=1", attrs)
 	}
 
 	// No fallback kind in the profile: the failure comes through even with a fallback func.
