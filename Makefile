@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/faultline
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the lab and the tests need: real servers, never fakes.
-DEBS := postgresql redis-server chromium
+DEBS := postgresql redis-server chromium prometheus
 
 .PHONY: deps build test test-short demo catalogue verdict-power bench fuzz clean
 
