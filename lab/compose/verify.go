@@ -89,7 +89,9 @@ func ProxyPorts(proxies []ProxyConfig) (map[string]int, error) {
 // It returns every mismatch at once.
 func Verify(p *types.Project, proxies []ProxyConfig) error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrDrift}, args...)...)) }
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrDrift}, args...)...))
+	}
 
 	ports, err := ProxyPorts(proxies)
 	if err != nil {
