@@ -1,0 +1,385 @@
+package compose
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/faultline/faultline/lab"
+)
+
+// fakeEngine is a Docker Engine API with one container per component of a compose project.
+type fakeEngine struct {
+	mu    sync.Mutex
+	ctrs  map[string]*fakeContainer // id -> container
+	calls []string
+}
+
+type fakeContainer struct {
+	service, project string
+	running, paused  bool
+	env              []string
+	logs             []byte // framed
+}
+
+func frame(stream byte, s string) []byte {
+	b := make([]byte, 8, 8+len(s))
+	b[0] = stream
+	binary.BigEndian.PutUint32(b[4:], uint32(len(s)))
+	return append(b, s...)
+}
+
+func newFakeEngine(t *testing.T, profile string) (*fakeEngine, string) {
+	t.Helper()
+	f := &fakeEngine{ctrs: map[string]*fakeContainer{}}
+	for _, c := range lab.Components() {
+		f.ctrs["id-"+c] = &fakeContainer{service: c, project: "faultline", running: true,
+			env:  []string{"RESILIENCE_PROFILE=" + profile, "PATH=/bin"},
+			logs: append(frame(1, `{"msg":"`+c+` out"}`+"\n"), frame(2, `{"msg":"`+c+` err"}`+"\n")...)}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_ping", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "OK") })
+	mux.HandleFunc("GET /containers/json", func(w http.ResponseWriter, r *http.Request) {
+		var filters map[string][]string
+		_ = json.Unmarshal([]byte(r.URL.Query().Get("filters")), &filters)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		type item struct {
+			ID     string            `json:"Id"`
+			Labels map[string]string `json:"Labels"`
+		}
+		out := []item{}
+		for id, c := range f.ctrs {
+			labels := map[string]string{"com.docker.compose.project": c.project, "com.docker.compose.service": c.service, "com.docker.compose.oneoff": "False"}
+			match := true
+			for _, l := range filters["label"] {
+				k, v, _ := strings.Cut(l, "=")
+				if labels[k] != v {
+					match = false
+				}
+			}
+			if match {
+				out = append(out, item{id, labels})
+			}
+		}
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	get := func(w http.ResponseWriter, r *http.Request) *fakeContainer {
+		c := f.ctrs[r.PathValue("id")]
+		if c == nil {
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"message":"no such container"}`)
+		}
+		return c
+	}
+	mux.HandleFunc("GET /containers/{id}/json", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if c := get(w, r); c != nil {
+			_ = json.NewEncoder(w).Encode(map[string]any{"Id": r.PathValue("id"),
+				"State":  map[string]any{"Running": c.running, "Paused": c.paused, "Health": map[string]string{"Status": "healthy"}},
+				"Config": map[string]any{"Env": c.env, "Labels": map[string]string{"com.docker.compose.project": c.project}}})
+		}
+	})
+	mux.HandleFunc("POST /containers/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		c := get(w, r)
+		if c == nil {
+			return
+		}
+		a := r.PathValue("action")
+		f.calls = append(f.calls, a+" "+c.service)
+		switch a {
+		case "kill":
+			if r.URL.Query().Get("signal") != "SIGKILL" {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			c.running = false
+		case "start":
+			if c.running {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			c.running = true
+		case "pause":
+			c.paused = true
+		case "unpause":
+			c.paused = false
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /containers/{id}/logs", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if c := get(w, r); c != nil {
+			w.Write(c.logs)
+		}
+	})
+	sock := filepath.Join(t.TempDir(), "d.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: mux}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return f, "unix://" + sock
+}
+
+func (f *fakeEngine) state(service string) fakeContainer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return *f.ctrs["id-"+service]
+}
+
+// stack is a real Toxiproxy with every edge's proxy, and a /readyz server standing in for
+// each service.
+type stack struct {
+	toxiURL string
+	hosts   map[string]string
+}
+
+func newStack(t *testing.T) stack {
+	t.Helper()
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Listen(addr) }()
+	t.Cleanup(func() { _ = srv.Collection.Clear(); _ = srv.Shutdown(); <-done })
+	c := toxiclient.NewClient("http://" + addr)
+	for i := 0; ; i++ {
+		if _, err := c.Version(); err == nil {
+			break
+		}
+		if i > 200 {
+			t.Fatal("toxiproxy did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, e := range lab.Edges() {
+		if _, err := c.CreateProxy(e.Name, "127.0.0.1:0", "127.0.0.1:1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hosts := map[string]string{}
+	for _, comp := range lab.Components() {
+		svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/readyz" {
+				http.NotFound(w, r)
+			}
+		}))
+		t.Cleanup(svc.Close)
+		hosts[comp] = strings.TrimPrefix(svc.URL, "http://")
+	}
+	return stack{toxiURL: "http://" + addr, hosts: hosts}
+}
+
+func TestStartAttachesHealsAndControls(t *testing.T) {
+	st := newStack(t)
+	engine, dockerHost := newFakeEngine(t, "default")
+	// A toxic and a disabled proxy left by an interrupted run.
+	c := toxiclient.NewClient(st.toxiURL)
+	p, _ := c.Proxy("link->billing")
+	if _, err := p.AddToxic("left", "latency", "downstream", 1, toxiclient.Attributes{"latency": 500}); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := c.Proxy("redirect->redis")
+	if err := q.Disable(); err != nil {
+		t.Fatal(err)
+	}
+	engine.mu.Lock()
+	engine.ctrs["id-analytics"].running = false
+	engine.mu.Unlock()
+
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Start(ctx, Options{ToxiproxyURL: st.toxiURL, DockerHost: dockerHost, Hosts: st.hosts, Flush: time.Millisecond},
+		lab.Options{Dir: dir, Profile: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+
+	if p, _ := c.Proxy("link->billing"); len(p.ActiveToxics) != 0 {
+		t.Errorf("leftover toxics %v not healed", p.ActiveToxics)
+	}
+	if q, _ := c.Proxy("redirect->redis"); !q.Enabled {
+		t.Error("leftover disabled proxy not enabled")
+	}
+	if !engine.state("analytics").running {
+		t.Error("stopped analytics container not started again")
+	}
+	gw, _ := c.Proxy("client->gateway")
+	if want := "http://" + gw.Listen; s.Gateway() != want {
+		t.Errorf("Gateway() = %q, want %q", s.Gateway(), want)
+	}
+	if got, want := s.Direct("redirect"), "http://"+st.hosts["redirect"]; got != want {
+		t.Errorf("Direct(redirect) = %q, want %q", got, want)
+	}
+
+	ctl, err := s.Env().Component("link")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ctl.Running() || engine.state("link").running {
+		t.Fatal("link still running after Kill")
+	}
+	if err := ctl.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.Pause(ctx); err != nil || !engine.state("link").paused {
+		t.Fatalf("Pause: %v", err)
+	}
+	if err := ctl.Resume(ctx); err != nil || engine.state("link").paused {
+		t.Fatalf("Resume: %v", err)
+	}
+	if _, err := s.Env().Component("nope"); !errors.Is(err, lab.ErrUnknownTarget) {
+		t.Errorf("Component(nope) = %v, want ErrUnknownTarget", err)
+	}
+	if _, err := s.Env().Proxy("a->b"); !errors.Is(err, lab.ErrUnknownTarget) {
+		t.Errorf("Proxy(a->b) = %v, want ErrUnknownTarget", err)
+	}
+	// A crash the scenario never healed is healed by Close.
+	ctl2, _ := s.Env().Component("billing")
+	if err := ctl2.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !engine.state("billing").running {
+		t.Error("Close left billing killed")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "logs", "link.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "{\"msg\":\"link out\"}\n{\"msg\":\"link err\"}\n"; string(b) != want {
+		t.Errorf("link.log = %q, want %q", b, want)
+	}
+}
+
+func TestStartRefusesAnotherProfile(t *testing.T) {
+	st := newStack(t)
+	_, dockerHost := newFakeEngine(t, "aggressive")
+	_, err := Start(context.Background(), Options{ToxiproxyURL: st.toxiURL, DockerHost: dockerHost, Hosts: st.hosts},
+		lab.Options{Profile: "none"})
+	if !errors.Is(err, ErrProfile) || !strings.Contains(err.Error(), "FAULTLINE_PROFILE=none") {
+		t.Fatalf("Start = %v, want ErrProfile telling how to restart", err)
+	}
+}
+
+func TestStartNamesMissingProxies(t *testing.T) {
+	st := newStack(t)
+	c := toxiclient.NewClient(st.toxiURL)
+	p, _ := c.Proxy("analytics->nats")
+	if err := p.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Start(context.Background(), Options{ToxiproxyURL: st.toxiURL, DockerHost: "unix:///nonexistent.sock", Hosts: st.hosts},
+		lab.Options{})
+	if !errors.Is(err, ErrDrift) || !strings.Contains(err.Error(), "analytics->nats") {
+		t.Fatalf("Start = %v, want ErrDrift naming analytics->nats", err)
+	}
+}
+
+func TestForwarderRelaysSpans(t *testing.T) {
+	st := newStack(t)
+	got := make(chan string, 1)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r.URL.Path + " " + r.Header.Get("Content-Encoding") + " " + string(b)
+	}))
+	defer recv.Close()
+	ctx := context.Background()
+	// No Docker: network faults and spans still work.
+	s, err := Start(ctx, Options{ToxiproxyURL: st.toxiURL, DockerHost: "unix:///nonexistent.sock", Hosts: st.hosts, OTLPListen: "127.0.0.1:0", Flush: time.Millisecond},
+		lab.Options{OTLPEndpoint: recv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	addr := s.fwdAddr()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/traces", bytes.NewReader([]byte("spans")))
+	req.Header.Set("Content-Encoding", "gzip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if g := <-got; g != "/v1/traces gzip spans" {
+		t.Errorf("receiver got %q", g)
+	}
+	if _, err := s.Env().Component("link"); err == nil {
+		t.Error("a process fault without the Docker API did not fail")
+	}
+}
+
+func TestDemux(t *testing.T) {
+	cases := []struct {
+		name    string
+		in      []byte
+		want    string
+		wantErr bool
+	}{
+		{"empty", nil, "", false},
+		{"two frames", append(frame(1, "a\n"), frame(2, "b\n")...), "a\nb\n", false},
+		{"truncated payload", frame(1, "abc")[:10], "", true},
+		{"bad header", []byte{9, 9, 9, 9, 0, 0, 0, 1, 'x'}, "", true},
+		{"huge frame", []byte{1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}, "", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := demux(bytes.NewReader(tc.in), &out)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if !tc.wantErr && out.String() != tc.want {
+				t.Errorf("got %q, want %q", out.String(), tc.want)
+			}
+		})
+	}
+}
+
+func FuzzDemux(f *testing.F) {
+	f.Add(append(frame(1, "a\n"), frame(2, "b\n")...))
+	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 5, 'x'})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var out bytes.Buffer
+		_ = demux(bytes.NewReader(in), &out)
+		if out.Len() > len(in) {
+			t.Fatalf("wrote %d bytes from %d", out.Len(), len(in))
+		}
+	})
+}
