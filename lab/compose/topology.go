@@ -74,3 +74,41 @@ func Callees(component string) []string {
 	}
 	return out
 }
+
+// proxyPorts are the listen ports of the edges' proxies in the Toxiproxy container: 18xxx for
+// HTTP, 14222+ for NATS, 15432+ for PostgreSQL, 16379 for Redis, so a port says what it carries.
+var proxyPorts = map[string]int{
+	"client->gateway":         18080,
+	"gateway->redirect":       18081,
+	"gateway->link":           18082,
+	"gateway->analytics":      18083,
+	"redirect->redis":         16379,
+	"redirect->link":          18084,
+	"redirect->nats":          14222,
+	"link->link-db":           15432,
+	"link->billing":           18085,
+	"link->nats":              14223,
+	"analytics->nats":         14224,
+	"analytics->analytics-db": 15433,
+	"billing->nats":           14225,
+}
+
+// ProxyPort is the listen port of an edge's proxy in the Toxiproxy container (0 for an
+// unknown edge).
+func ProxyPort(edge string) int { return proxyPorts[edge] }
+
+// ProxyConfigs is the Toxiproxy configuration of the container stacks, one enabled proxy per
+// edge in topology order: deploy/toxiproxy.json is this, and the containers backend
+// writes it into its Toxiproxy container.
+func ProxyConfigs() []ProxyConfig {
+	var out []ProxyConfig
+	for _, e := range lab.Edges() {
+		out = append(out, ProxyConfig{
+			Name:     e.Name,
+			Listen:   net.JoinHostPort("0.0.0.0", strconv.Itoa(ProxyPort(e.Name))),
+			Upstream: net.JoinHostPort(e.To, strconv.Itoa(ContainerPort(e.To))),
+			Enabled:  true,
+		})
+	}
+	return out
+}

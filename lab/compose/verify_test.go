@@ -159,3 +159,19 @@ func TestComposeRejectsUnknownKeys(t *testing.T) {
 		t.Fatal("a misspelt key loaded without error: schema validation is off")
 	}
 }
+
+// deploy/toxiproxy.json is what ProxyConfigs says (the containers backend uses the latter).
+func TestToxiproxyFileIsProxyConfigs(t *testing.T) {
+	got, err := ReadProxies(toxiproxyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ProxyConfigs(); !slices.Equal(got, want) {
+		t.Fatalf("deploy/toxiproxy.json differs from ProxyConfigs():\n got %+v\nwant %+v", got, want)
+	}
+	for _, e := range lab.Edges() {
+		if ProxyPort(e.Name) == 0 {
+			t.Errorf("edge %s has no proxy port", e.Name)
+		}
+	}
+}

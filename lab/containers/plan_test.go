@@ -1,0 +1,200 @@
+package containers
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/lab/compose"
+	"github.com/faultline/faultline/scenarios/runner"
+	"github.com/faultline/faultline/toxics"
+)
+
+// The runner drives this backend like the process one.
+var _ runner.System = (*System)(nil)
+
+func plan(t *testing.T, o Options, lo lab.Options) map[string]testcontainers.ContainerRequest {
+	t.Helper()
+	specs, err := Plan(o, lo, "net-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if specs[0].Name != "toxiproxy" {
+		t.Errorf("first container %s, want toxiproxy (every edge goes through it)", specs[0].Name)
+	}
+	out := map[string]testcontainers.ContainerRequest{}
+	var order []string
+	for _, s := range specs {
+		out[s.Name] = s.Request
+		order = append(order, s.Name)
+	}
+	if want := append([]string{"toxiproxy"}, lab.Components()...); !slices.Equal(order, want) {
+		t.Errorf("start order %v, want %v", order, want)
+	}
+	return out
+}
+
+func TestPlanMatchesTopology(t *testing.T) {
+	reqs := plan(t, Options{Image: "faultline:test"}, lab.Options{Profile: "aggressive", OTLPEndpoint: "http://127.0.0.1:43177"})
+	for name, r := range reqs {
+		if !slices.Equal(r.Networks, []string{"net-1"}) || !slices.Equal(r.NetworkAliases["net-1"], []string{name}) {
+			t.Errorf("%s: networks %v aliases %v, want net-1 with alias %s", name, r.Networks, r.NetworkAliases, name)
+		}
+		if r.WaitingFor == nil {
+			t.Errorf("%s has no wait strategy", name)
+		}
+		if r.Image == "" {
+			t.Errorf("%s has no image", name)
+		}
+	}
+	for _, c := range lab.Components() {
+		r := reqs[c]
+		if want := []string{itoaPort(compose.ContainerPort(c))}; !slices.Contains(r.ExposedPorts, want[0]) {
+			t.Errorf("%s exposes %v, want %v", c, r.ExposedPorts, want)
+		}
+		if lab.KindOf(c) != lab.KindService {
+			continue
+		}
+		if r.Image != "faultline:test" || !slices.Equal(r.Cmd, []string{"serve", c}) {
+			t.Errorf("%s: image %s cmd %v", c, r.Image, r.Cmd)
+		}
+		for _, e := range lab.Edges() {
+			if e.From != c || e.EnvVar == "" {
+				continue
+			}
+			want := compose.EdgeValue(e, "toxiproxy", compose.ProxyPort(e.Name))
+			if got := r.Env[e.EnvVar]; got != want {
+				t.Errorf("%s: %s=%q, want %q (the proxy of %s)", c, e.EnvVar, got, want, e.Name)
+			}
+		}
+		if got := r.Env["RESILIENCE_PROFILE"]; got != "aggressive" {
+			t.Errorf("%s: profile %q", c, got)
+		}
+		if got := r.Env["OTEL_EXPORTER_OTLP_ENDPOINT"]; got != "http://host.testcontainers.internal:43177" || !slices.Equal(r.HostAccessPorts, []int{43177}) {
+			t.Errorf("%s: OTLP %q via host ports %v", c, got, r.HostAccessPorts)
+		}
+	}
+	if got := reqs["billing"].Env["SQLITE_PATH"]; !strings.HasPrefix(got, "/data/") {
+		t.Errorf("billing SQLITE_PATH %q, want under /data (writable by the image's user)", got)
+	}
+	// Toxiproxy gets the same proxies as deploy/toxiproxy.json.
+	tp := reqs["toxiproxy"]
+	if len(tp.Files) != 1 || tp.Files[0].ContainerFilePath != "/config/toxiproxy.json" || !slices.Contains(tp.Cmd, "-config=/config/toxiproxy.json") {
+		t.Fatalf("toxiproxy files %+v cmd %v", tp.Files, tp.Cmd)
+	}
+	b, err := io.ReadAll(tp.Files[0].Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []compose.ProxyConfig
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, compose.ProxyConfigs()) {
+		t.Errorf("toxiproxy config %+v, want compose.ProxyConfigs()", got)
+	}
+	if !slices.Contains(tp.ExposedPorts, itoaPort(compose.ProxyPort("client->gateway"))) || !slices.Contains(tp.ExposedPorts, "8474/tcp") {
+		t.Errorf("toxiproxy exposes %v: the API and client->gateway must reach the host", tp.ExposedPorts)
+	}
+}
+
+func TestPlanProfileFileIsCopied(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "mine.yaml")
+	if err := os.WriteFile(file, []byte("name: mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reqs := plan(t, Options{}, lab.Options{Profile: file})
+	r := reqs["link"]
+	if r.Env["RESILIENCE_PROFILE"] != profileInImage || len(r.Files) != 1 || r.Files[0].ContainerFilePath != profileInImage {
+		t.Fatalf("profile env %q files %+v", r.Env["RESILIENCE_PROFILE"], r.Files)
+	}
+	if _, ok := r.Env["OTEL_EXPORTER_OTLP_ENDPOINT"]; ok || len(r.HostAccessPorts) > 0 {
+		t.Error("no OTLP endpoint asked, but one configured")
+	}
+}
+
+func TestPlanRejectsBadOTLPEndpoint(t *testing.T) {
+	for _, ep := range []string{"127.0.0.1", "http://host", "http://h:port"} {
+		if _, err := Plan(Options{}, lab.Options{OTLPEndpoint: ep}, "n"); err == nil {
+			t.Errorf("OTLP endpoint %q accepted", ep)
+		}
+	}
+}
+
+func TestImageDefaults(t *testing.T) {
+	cases := []struct {
+		name, given, env, want string
+	}{
+		{"explicit", "x:1", "y:2", "x:1"},
+		{"from env", "", "y:2", "y:2"},
+		{"default", "", "", DefaultImage},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := Options{Image: tc.given}
+			o.defaults(func(string) string { return tc.env })
+			if o.Image != tc.want {
+				t.Errorf("image %q, want %q", o.Image, tc.want)
+			}
+		})
+	}
+}
+
+func itoaPort(n int) string { return port(n) }
+
+// TestStartWithDocker runs the whole topology in containers with one network fault and one
+// process fault. It needs a Docker engine and the faultline image (docker build -t
+// faultline:local . or $FAULTLINE_IMAGE).
+func TestStartWithDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no containers")
+	}
+	testcontainers.SkipIfProviderIsNotHealthy(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, Options{}, lab.Options{Dir: t.TempDir(), Log: testWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	f, err := toxics.New("latency", map[string]any{"latency": "200ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	undo, err := f.Apply(ctx, s.Env(), "link->billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := undo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ctl, err := s.Env().Component("analytics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := readyz(ctx, s.Direct("analytics")); err != nil {
+		t.Fatalf("analytics after restart: %v", err)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
