@@ -27,6 +27,7 @@ type runOptions struct {
 	otlpForward string
 	plain       bool
 	expect      string
+	target      string // see run_target.go
 }
 
 func newRunCmd() *cobra.Command {
@@ -55,6 +56,7 @@ invalid scenario file (nothing is run then).`,
 	c.Flags().StringVar(&o.otlpForward, "otlp-forward", "", "also forward every span to this OTLP/HTTP endpoint (your collector or Jaeger)")
 	c.Flags().BoolVar(&o.plain, "plain", false, "plain progress lines even on a terminal")
 	c.Flags().StringVar(&o.expect, "expect", "", "override the expected verdict (pass or fail), e.g. fail for a negative control")
+	addTargetFlag(c, &o)
 	return c
 }
 
@@ -85,6 +87,10 @@ func runScenarios(ctx context.Context, stdout io.Writer, args []string, o runOpt
 	if o.expect != "" && o.expect != reports.VerdictPass && o.expect != reports.VerdictFail {
 		return usageError{fmt.Errorf("--expect %q: want pass or fail", o.expect)}
 	}
+	start, err := startFor(o)
+	if err != nil {
+		return usageError{err}
+	}
 	scs, err := parseScenarios(args)
 	if err != nil {
 		return err
@@ -96,7 +102,7 @@ func runScenarios(ctx context.Context, stdout io.Writer, args []string, o runOpt
 		dir := runDir(o.out, sc.Name, stamp, len(scs) > 1)
 		res, err := runner.Run(ctx, runner.Options{
 			Scenario: sc, Profile: o.profile, OutDir: dir, Log: stdout,
-			Terminal: !o.plain && isTerminal(stdout), AllowRemote: o.allowRemote, OTLPForward: o.otlpForward, ExpectVerdict: o.expect,
+			Terminal: !o.plain && isTerminal(stdout), AllowRemote: loadMayLeaveLoopback(o), Start: start, OTLPForward: o.otlpForward, ExpectVerdict: o.expect,
 		})
 		if err != nil && res == nil {
 			return err

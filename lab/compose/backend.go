@@ -34,6 +34,9 @@ type Options struct {
 	// ports when the lab runs outside the compose network. Default: NAME:container port.
 	Hosts        map[string]string
 	ReadyTimeout time.Duration // for the stack to be ready, and for a restarted container (default 60s)
+	// AllowRemote lets the stack's Toxiproxy be on a public address; by default it must
+	// resolve to loopback or private addresses only (a compose network is private).
+	AllowRemote bool
 	Flush        time.Duration // wait before Close returns, so spans in the collector reach the lab (default 2s)
 }
 
@@ -155,6 +158,32 @@ func (s *System) attachToxiproxy(ctx context.Context) error {
 	s.gateway = "http://" + net.JoinHostPort(host, port)
 	if h, ok := s.o.Hosts["client->gateway"]; ok {
 		s.gateway = "http://" + h
+	}
+	if s.o.AllowRemote {
+		return nil
+	}
+	return checkPrivate(ctx, s.gateway)
+}
+
+// ErrRemote is returned when the stack is on a public address and AllowRemote is off.
+var ErrRemote = errors.New("compose: refusing a public address (load goes there)")
+
+// checkPrivate resolves a base URL's host: every address must be loopback or private.
+func checkPrivate(ctx context.Context, base string) error {
+	u, err := url.Parse(base)
+	if err != nil {
+		return fmt.Errorf("compose: %q: %w", base, err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupIPAddr(rctx, u.Hostname())
+	if err != nil || len(addrs) == 0 {
+		return fmt.Errorf("%w: cannot resolve %s: %v", ErrRemote, u.Hostname(), err)
+	}
+	for _, a := range addrs {
+		if !a.IP.IsLoopback() && !a.IP.IsPrivate() {
+			return fmt.Errorf("%w: %s resolves to %s", ErrRemote, u.Hostname(), a.IP)
+		}
 	}
 	return nil
 }

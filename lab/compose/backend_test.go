@@ -383,3 +383,26 @@ func FuzzDemux(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckPrivate(t *testing.T) {
+	cases := []struct {
+		url     string
+		wantErr bool
+	}{
+		{"http://127.0.0.1:18080", false},
+		{"http://172.18.0.5:18080", false},
+		{"http://10.1.2.3:18080", false},
+		{"http://[::1]:18080", false},
+		{"http://8.8.8.8:18080", true},
+		{"http://192.0.2.1:18080", true},
+	}
+	for _, tc := range cases {
+		err := checkPrivate(context.Background(), tc.url)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("checkPrivate(%s) = %v, wantErr %v", tc.url, err, tc.wantErr)
+		}
+		if err != nil && !errors.Is(err, ErrRemote) {
+			t.Errorf("checkPrivate(%s) = %v, want ErrRemote", tc.url, err)
+		}
+	}
+}
