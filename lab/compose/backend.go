@@ -34,20 +34,23 @@ type Options struct {
 	// ports when the lab runs outside the compose network. Default: NAME:container port.
 	Hosts        map[string]string
 	ReadyTimeout time.Duration // for the stack to be ready, and for a restarted container (default 60s)
+	Grafana      Grafana       // where fault annotations go (empty URL: none)
 	// AllowRemote lets the stack's Toxiproxy be on a public address; by default it must
 	// resolve to loopback or private addresses only (a compose network is private).
 	AllowRemote bool
 	Flush        time.Duration // wait before Close returns, so spans in the collector reach the lab (default 2s)
 }
 
-// OptionsFromEnv reads FAULTLINE_TOXIPROXY_URL, FAULTLINE_COMPOSE_PROJECT, DOCKER_HOST and
-// FAULTLINE_OTLP_LISTEN.
+// OptionsFromEnv reads FAULTLINE_TOXIPROXY_URL, FAULTLINE_COMPOSE_PROJECT, DOCKER_HOST,
+// FAULTLINE_OTLP_LISTEN and FAULTLINE_GRAFANA_URL, _USER, _PASSWORD.
 func OptionsFromEnv(getenv func(string) string) Options {
 	return Options{
 		ToxiproxyURL: getenv("FAULTLINE_TOXIPROXY_URL"),
 		Project:      getenv("FAULTLINE_COMPOSE_PROJECT"),
 		DockerHost:   getenv("DOCKER_HOST"),
 		OTLPListen:   getenv("FAULTLINE_OTLP_LISTEN"),
+		Grafana: Grafana{URL: getenv("FAULTLINE_GRAFANA_URL"), User: getenv("FAULTLINE_GRAFANA_USER"),
+			Password: getenv("FAULTLINE_GRAFANA_PASSWORD")},
 	}
 }
 
@@ -60,6 +63,10 @@ type System struct {
 	gateway string
 	docker  *Docker // nil when the Engine API does not answer: no process faults then
 	started time.Time
+
+	ann       *annotator
+	annCancel context.CancelFunc
+	annDone   chan struct{}
 
 	fwd     *http.Server
 	fwdLn   net.Listener
@@ -115,6 +122,16 @@ func Start(ctx context.Context, o Options, lo lab.Options) (_ *System, err error
 	}
 	if err := s.startForwarder(); err != nil {
 		return nil, err
+	}
+	if o.Grafana.URL != "" {
+		s.ann = newAnnotator(o.Grafana, s.faults)
+		actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.annCancel, s.annDone = cancel, make(chan struct{})
+		go func() {
+			defer close(s.annDone)
+			s.ann.run(actx, 500*time.Millisecond)
+		}()
+		s.logf("compose: faults are annotated in Grafana %s (tag fault)", o.Grafana.URL)
 	}
 	s.logf("compose: attached to the stack (gateway %s, toxiproxy %s, project %q)", s.gateway, o.ToxiproxyURL, s.o.Project)
 	return s, nil
@@ -505,6 +522,14 @@ func (s *System) close(ctx context.Context) error {
 	if s.gateway != "" {
 		if err := s.HealAll(ctx); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if s.ann != nil {
+		s.ann.poll(ctx) // ends the regions of what was just healed, at heal time
+		s.annCancel()
+		<-s.annDone
+		if n := s.ann.errs; n > 0 {
+			s.logf("compose: %d Grafana annotation calls failed", n)
 		}
 	}
 	if s.docker != nil && s.lo.Dir != "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -403,6 +404,104 @@ func TestCheckPrivate(t *testing.T) {
 		}
 		if err != nil && !errors.Is(err, ErrRemote) {
 			t.Errorf("checkPrivate(%s) = %v, want ErrRemote", tc.url, err)
+		}
+	}
+}
+
+// fakeGrafana records annotation calls.
+type fakeGrafana struct {
+	mu     sync.Mutex
+	nextID int64
+	posts  []map[string]any
+	ended  map[int64]int64
+}
+
+func newFakeGrafana(t *testing.T) (*fakeGrafana, string) {
+	g := &fakeGrafana{ended: map[int64]int64{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/annotations", func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "admin" || p != "pw" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		g.mu.Lock()
+		g.nextID++
+		g.posts = append(g.posts, body)
+		id := g.nextID
+		g.mu.Unlock()
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "message": "Annotation added"})
+	})
+	mux.HandleFunc("PATCH /api/annotations/{id}", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			TimeEnd int64 `json:"timeEnd"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		var id int64
+		_, _ = fmt.Sscan(r.PathValue("id"), &id)
+		g.mu.Lock()
+		g.ended[id] = body.TimeEnd
+		g.mu.Unlock()
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return g, srv.URL
+}
+
+func TestFaultsAreAnnotated(t *testing.T) {
+	st := newStack(t)
+	_, dockerHost := newFakeEngine(t, "default")
+	g, gURL := newFakeGrafana(t)
+	ctx := context.Background()
+	s, err := Start(ctx, Options{ToxiproxyURL: st.toxiURL, DockerHost: dockerHost, Hosts: st.hosts, Flush: time.Millisecond,
+		Grafana: Grafana{URL: gURL, User: "admin", Password: "pw"}}, lab.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	p, err := s.Env().Proxy("link->billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.AddToxic("slow", "latency", "downstream", 1, toxiclient.Attributes{"latency": 300}); err != nil {
+		t.Fatal(err)
+	}
+	ctl, _ := s.Env().Component("analytics")
+	if err := ctl.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.ann.poll(ctx)
+	s.ann.poll(ctx) // a second look at the same faults opens nothing new
+	g.mu.Lock()
+	if len(g.posts) != 2 {
+		t.Fatalf("%d annotations, want 2 (the toxic and the pause): %v", len(g.posts), g.posts)
+	}
+	var texts []string
+	for _, b := range g.posts {
+		texts = append(texts, b["text"].(string))
+		tags := fmt.Sprint(b["tags"])
+		if !strings.Contains(tags, "fault") || !strings.Contains(tags, "faultline") {
+			t.Errorf("tags %s", tags)
+		}
+	}
+	g.mu.Unlock()
+	joined := strings.Join(texts, "; ")
+	if !strings.Contains(joined, "latency on link->billing") || !strings.Contains(joined, "latency=300") || !strings.Contains(joined, "analytics paused") {
+		t.Errorf("annotation texts %q", joined)
+	}
+	// Close heals both and ends both regions.
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.ended) != 2 {
+		t.Errorf("%d regions ended, want 2", len(g.ended))
+	}
+	for id, end := range g.ended {
+		if start := int64(g.posts[id-1]["time"].(float64)); end < start {
+			t.Errorf("region %d ends at %d before it starts at %d", id, end, start)
 		}
 	}
 }
