@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -173,5 +174,21 @@ func TestToxiproxyFileIsProxyConfigs(t *testing.T) {
 		if ProxyPort(e.Name) == 0 {
 			t.Errorf("edge %s has no proxy port", e.Name)
 		}
+	}
+}
+
+// promtool comes with Debian's prometheus package (make deps).
+func TestPrometheusConfigIsValid(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		msg := "promtool not found: install the Debian package `prometheus` (make deps)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	out, err := exec.Command(promtool, "check", "config", "--syntax-only", "../../deploy/prometheus.yml").CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check config: %v\n%s", err, out)
 	}
 }
