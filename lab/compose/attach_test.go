@@ -1,0 +1,102 @@
+package compose
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/internal/localserver"
+	"github.com/faultline/faultline/internal/testbin"
+	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/scenarios/runner"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbin.Cleanup()
+	os.Exit(code)
+}
+
+// attached is a system this backend attached to, plus the lab that stands in for `docker
+// compose up` (the real system as processes, its proxies on a Toxiproxy the lab does not own).
+type attached struct {
+	*System
+	stack *lab.Lab
+}
+
+func (a attached) Close(ctx context.Context) error {
+	return errors.Join(a.System.Close(ctx), a.stack.Close(ctx))
+}
+
+// TestRunnerAgainstAttachedStack runs the smoke scenario through the runner with this backend
+// attached to an already running stack: load through the stack's client->gateway proxy, the
+// fault through its Toxiproxy API, spans through the forwarder, data checks on Direct
+// addresses. Only the Docker parts (process faults, container logs) are not exercised here.
+func TestRunnerAgainstAttachedStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no servers")
+	}
+	for _, find := range []func() (string, error){localserver.PostgresBinDir, localserver.RedisBinary} {
+		if _, err := find(); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatal(err)
+			}
+			t.Skip(err)
+		}
+	}
+	bin, err := testbin.Path()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newStack(t) // a Toxiproxy server of its own, as the compose stack has
+	fwd := freeAddr(t)
+	start := func(ctx context.Context, lo lab.Options) (runner.System, error) {
+		// The stack's services send spans to the lab's forwarder, as the collector does.
+		stack, err := lab.Start(ctx, lab.Options{Dir: lo.Dir, StateDir: t.TempDir(), Binary: bin, Profile: lo.Profile,
+			ToxiproxyURL: st.toxiURL, OTLPEndpoint: "http://" + fwd})
+		if err != nil {
+			return nil, err
+		}
+		hosts := map[string]string{}
+		for _, c := range lab.Components() {
+			if lab.KindOf(c) == lab.KindService {
+				hosts[c] = stack.Direct(c)[len("http://"):]
+			}
+		}
+		s, err := Start(ctx, Options{ToxiproxyURL: st.toxiURL, DockerHost: "unix:///nonexistent.sock", Hosts: hosts,
+			OTLPListen: fwd, Flush: time.Second}, lo)
+		if err != nil {
+			return nil, errors.Join(err, stack.Close(ctx))
+		}
+		return attached{s, stack}, nil
+	}
+	out := t.TempDir()
+	res, err := runner.Run(context.Background(), runner.Options{File: filepath.Join("..", "..", "scenarios", "smoke.yaml"), OutDir: out, Start: start, Binary: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Verdict != reports.VerdictPass || !res.AsExpected {
+		t.Fatalf("verdict %s (as expected %v): %v", res.Verdict, res.AsExpected, res.Reasons)
+	}
+	if len(res.Faults) != 1 || res.Faults[0].Error != "" || res.Faults[0].HealedAt <= res.Faults[0].AppliedAt {
+		t.Errorf("faults %+v: want the latency applied and healed through the stack's API", res.Faults)
+	}
+	if res.Telemetry == nil || res.Telemetry.SpansReceived == 0 {
+		t.Errorf("no spans reached the runner through the forwarder: %+v", res.Telemetry)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
