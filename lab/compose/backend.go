@@ -38,7 +38,7 @@ type Options struct {
 	// AllowRemote lets the stack's Toxiproxy be on a public address; by default it must
 	// resolve to loopback or private addresses only (a compose network is private).
 	AllowRemote bool
-	Flush        time.Duration // wait before Close returns, so spans in the collector reach the lab (default 2s)
+	Flush       time.Duration // wait before Close returns, so spans in the collector reach the lab (default 2s)
 }
 
 // OptionsFromEnv reads FAULTLINE_TOXIPROXY_URL, FAULTLINE_COMPOSE_PROJECT, DOCKER_HOST,
