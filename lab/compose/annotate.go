@@ -58,13 +58,15 @@ func (a *annotator) run(ctx context.Context, every time.Duration) {
 
 // poll opens a region for each new fault and closes the regions of healed ones.
 func (a *annotator) poll(ctx context.Context) {
-	now := time.Now()
+	// One poll at a time, state read under the lock: a stale view must not close what a
+	// newer one opened.
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	faults := a.state(ctx)
 	if faults == nil {
 		return // state unknown this time: change nothing
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	now := time.Now()
 	keys := make([]string, 0, len(faults))
 	for k := range faults {
 		keys = append(keys, k)

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -79,6 +80,9 @@ type System struct {
 	closeErr  error
 }
 
+// ErrStale is returned when the stack's click ledger and counts cannot be compared any more.
+var ErrStale = errors.New("compose: stale stack")
+
 // ErrProfile is returned when the stack runs another resilience profile than the run asks.
 var ErrProfile = errors.New("compose: profile mismatch")
 
@@ -118,6 +122,9 @@ func Start(ctx context.Context, o Options, lo lab.Options) (_ *System, err error
 		return nil, err
 	}
 	if err := s.waitReady(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.checkLedger(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.startForwarder(); err != nil {
@@ -304,6 +311,47 @@ func (s *System) waitReady(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// checkLedger refuses a stack whose redirect restarted (its click ledger is in memory) while
+// analytics kept its counts (in PostgreSQL): the click invariant would report the old clicks
+// as duplicates. A fresh stack, or one used only through the lab, passes.
+func (s *System) checkLedger(ctx context.Context) error {
+	var ledger struct {
+		AckedTotal int            `json:"acked_total"`
+		Dropped    map[string]int `json:"dropped"`
+	}
+	var counts struct {
+		ClicksTotal int `json:"clicks_total"`
+	}
+	if err := getJSON(ctx, s.Direct("redirect")+"/clicks", &ledger); err != nil {
+		return fmt.Errorf("compose: redirect click ledger: %w", err)
+	}
+	if err := getJSON(ctx, s.Direct("analytics")+"/stats", &counts); err != nil {
+		return fmt.Errorf("compose: analytics counts: %w", err)
+	}
+	// A publish whose ack was lost may still be counted, hence the publish errors' allowance.
+	if counts.ClicksTotal > ledger.AckedTotal+ledger.Dropped["publish_error"] {
+		return fmt.Errorf("%w: analytics counts %d clicks but redirect acknowledged %d since it started (it was restarted or recreated); "+
+			"start from fresh volumes: docker compose down -v && docker compose up -d --wait", ErrStale, counts.ClicksTotal, ledger.AckedTotal)
+	}
+	return nil
+}
+
+func getJSON(ctx context.Context, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := readyClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", u, resp.Status)
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(v)
 }
 
 var readyClient = &http.Client{Timeout: 2 * time.Second}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,6 +161,7 @@ func (f *fakeEngine) state(service string) fakeContainer {
 type stack struct {
 	toxiURL string
 	hosts   map[string]string
+	counted *atomic.Int64 // analytics' clicks_total; redirect has acknowledged 5
 }
 
 func newStack(t *testing.T) stack {
@@ -190,16 +192,23 @@ func newStack(t *testing.T) stack {
 		}
 	}
 	hosts := map[string]string{}
+	counted := new(atomic.Int64)
 	for _, comp := range lab.Components() {
 		svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/readyz" {
+			switch {
+			case r.URL.Path == "/readyz":
+			case comp == "redirect" && r.URL.Path == "/clicks":
+				io.WriteString(w, `{"acked_total": 5, "dropped": {"publish_error": 1}}`)
+			case comp == "analytics" && r.URL.Path == "/stats":
+				fmt.Fprintf(w, `{"clicks_total": %d}`, counted.Load())
+			default:
 				http.NotFound(w, r)
 			}
 		}))
 		t.Cleanup(svc.Close)
 		hosts[comp] = strings.TrimPrefix(svc.URL, "http://")
 	}
-	return stack{toxiURL: "http://" + addr, hosts: hosts}
+	return stack{toxiURL: "http://" + addr, hosts: hosts, counted: counted}
 }
 
 func TestStartAttachesHealsAndControls(t *testing.T) {
@@ -503,5 +512,28 @@ func TestFaultsAreAnnotated(t *testing.T) {
 		if start := int64(g.posts[id-1]["time"].(float64)); end < start {
 			t.Errorf("region %d ends at %d before it starts at %d", id, end, start)
 		}
+	}
+}
+
+func TestStartRefusesStaleLedger(t *testing.T) {
+	cases := []struct {
+		counted int64
+		wantErr bool
+	}{{0, false}, {5, false}, {6, false}, {7, true}}
+	for _, tc := range cases {
+		st := newStack(t)
+		st.counted.Store(tc.counted)
+		s, err := Start(context.Background(), Options{ToxiproxyURL: st.toxiURL, DockerHost: "unix:///nonexistent.sock", Hosts: st.hosts, Flush: time.Millisecond}, lab.Options{})
+		if tc.wantErr {
+			if !errors.Is(err, ErrStale) || !strings.Contains(err.Error(), "down -v") {
+				t.Errorf("counted %d of 5 acked (1 publish error): Start = %v, want ErrStale", tc.counted, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("counted %d of 5 acked: %v", tc.counted, err)
+			continue
+		}
+		s.Close(context.Background())
 	}
 }
