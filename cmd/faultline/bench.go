@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/scenarios/runner"
 )
 
 func init() { commands = append(commands, newBenchCmd) }
@@ -18,6 +19,10 @@ func newBenchCmd() *cobra.Command {
 		requests int
 		profile  string
 		asJSON   bool
+		rates    []float64
+		dur      time.Duration
+		toxicMs  float64
+		loadMode bool
 	)
 	c := &cobra.Command{
 		Use:   "bench",
@@ -26,7 +31,13 @@ func newBenchCmd() *cobra.Command {
 (with a warm PostgreSQL template cache), then start a second copy whose services bypass the
 proxies and measure cache-hit redirects through both, alternating in batches of 25 on
 keep-alive connections. Reports p50/p99 of each and the ratio. Figures are recorded in
-BENCHMARKS.md.`,
+BENCHMARKS.md.
+
+With --load, it measures the load generator instead: cached redirects through the gateway at
+each asked rate (achieved rate, latency, send lag, whether the run would count as valid), then a
+latency toxic on client->gateway measured by the generator against the same path without it.`,
+		Example: `  faultline bench
+  faultline bench --load --rates 100,1000,5000 --for 5s --toxic 50`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if requests <= 0 {
@@ -34,6 +45,9 @@ BENCHMARKS.md.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Minute)
 			defer cancel()
+			if loadMode {
+				return benchLoad(ctx, cmd, profile, rates, dur, toxicMs, asJSON)
+			}
 			r, err := lab.Bench(ctx, lab.Options{Profile: profile, Log: cmd.ErrOrStderr()}, requests)
 			if err != nil {
 				return fmt.Errorf("bench: %w", err)
@@ -54,5 +68,39 @@ BENCHMARKS.md.`,
 	c.Flags().IntVar(&requests, "requests", 2000, "redirects measured per variant")
 	c.Flags().StringVar(&profile, "profile", "default", "resilience profile")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	c.Flags().BoolVar(&loadMode, "load", false, "measure the load generator against the gateway instead")
+	c.Flags().Float64SliceVar(&rates, "rates", []float64{100, 1000, 5000}, "with --load: asked rates per second")
+	c.Flags().DurationVar(&dur, "for", 5*time.Second, "with --load: how long each rate runs")
+	c.Flags().Float64Var(&toxicMs, "toxic", 50, "with --load: latency toxic on client->gateway in ms (0 = skip)")
 	return c
+}
+
+func benchLoad(ctx context.Context, cmd *cobra.Command, profile string, rates []float64, d time.Duration, toxicMs float64, asJSON bool) error {
+	for _, r := range rates {
+		if r <= 0 || r > 20000 {
+			return usageError{fmt.Errorf("bench: rate %g: want 0 < rate <= 20000", r)}
+		}
+	}
+	r, err := runner.LoadBench(ctx, lab.Options{Profile: profile, Log: cmd.ErrOrStderr()}, rates, d, toxicMs)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	out := cmd.OutOrStdout()
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(out, "%8s %10s %9s %7s %8s %8s %10s  %s\n", "asked/s", "achieved/s", "requests", "errors", "p50 ms", "p99 ms", "lag p99 ms", "valid")
+	for _, f := range r.Rates {
+		valid := "yes"
+		if !f.ValidRun {
+			valid = "no: " + f.InvalidWhy
+		}
+		fmt.Fprintf(out, "%8.0f %10.1f %9d %7d %8.2f %8.2f %10.2f  %s\n", f.Asked, f.Achieved, f.Requests, f.Errors, f.P50Ms, f.P99Ms, f.LagP99Ms, valid)
+	}
+	if r.ToxicAskedMs > 0 {
+		fmt.Fprintf(out, "latency toxic %.0f ms on client->gateway: p50 %.2f → %.2f ms, measured +%.2f ms\n", r.ToxicAskedMs, r.ToxicBaseP50Ms, r.ToxicP50Ms, r.ToxicMeasuredMs)
+	}
+	return nil
 }

@@ -1,0 +1,123 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/scenarios/load"
+	"github.com/faultline/faultline/toxics"
+)
+
+// RateFigure is what the load generator achieved against the real gateway at one asked rate.
+type RateFigure struct {
+	Asked      float64 `json:"asked_per_s"`
+	Achieved   float64 `json:"achieved_per_s"`
+	Requests   int     `json:"requests"`
+	Errors     int     `json:"errors"`
+	P50Ms      float64 `json:"p50_ms"`
+	P99Ms      float64 `json:"p99_ms"`
+	LagP99Ms   float64 `json:"send_lag_p99_ms"`
+	ValidRun   bool    `json:"valid"`
+	InvalidWhy string  `json:"invalid_why,omitempty"`
+}
+
+// LoadBenchResult is the generator's honesty check: rates it can hold, and whether a known
+// latency shows up as itself.
+type LoadBenchResult struct {
+	Rates []RateFigure `json:"rates"`
+	// ToxicAskedMs is the latency toxic put on client->gateway; ToxicMeasuredMs is the rise of
+	// the median redirect latency the generator saw with it, in the same run.
+	ToxicAskedMs    float64 `json:"toxic_asked_ms"`
+	ToxicBaseP50Ms  float64 `json:"toxic_base_p50_ms"`
+	ToxicP50Ms      float64 `json:"toxic_p50_ms"`
+	ToxicMeasuredMs float64 `json:"toxic_measured_ms"`
+}
+
+// LoadBench starts the system and drives cached redirects through the gateway at each rate for
+// d, then measures a latency toxic of toxicMs on client->gateway at the first rate.
+func LoadBench(ctx context.Context, o lab.Options, rates []float64, d time.Duration, toxicMs float64) (LoadBenchResult, error) {
+	var out LoadBenchResult
+	l, err := lab.Start(ctx, o)
+	if err != nil {
+		return out, err
+	}
+	defer l.Close(context.WithoutCancel(ctx))
+	codes, err := load.Setup(ctx, l.Gateway(), 50, load.SetupOptions{Seed: 1})
+	if err != nil {
+		return out, err
+	}
+	// Warm the cache and the connection pools, so the figures are about steady state.
+	if _, err := benchRate(ctx, l.Gateway(), codes, 200, 2*time.Second); err != nil {
+		return out, err
+	}
+	// The toxic is measured first, at the lowest rate, so no backlog from a heavier rate
+	// leaks into its baseline.
+	if toxicMs > 0 && len(rates) > 0 {
+		if err := measureToxic(ctx, l, codes, rates[0], d, toxicMs, &out); err != nil {
+			return out, err
+		}
+	}
+	for _, rate := range rates {
+		f, err := benchRate(ctx, l.Gateway(), codes, rate, d)
+		if err != nil {
+			return out, err
+		}
+		out.Rates = append(out.Rates, f)
+	}
+	return out, nil
+}
+
+func measureToxic(ctx context.Context, l *lab.Lab, codes []string, rate float64, d time.Duration, toxicMs float64, out *LoadBenchResult) error {
+	base, err := benchRate(ctx, l.Gateway(), codes, rate, d)
+	if err != nil {
+		return err
+	}
+	tf, err := toxics.New("latency", map[string]any{"latency": fmt.Sprintf("%gms", toxicMs)})
+	if err != nil {
+		return err
+	}
+	undo, err := tf.Apply(ctx, l.Env(), "client->gateway")
+	if err != nil {
+		return err
+	}
+	slow, err := benchRate(ctx, l.Gateway(), codes, rate, d)
+	if uerr := undo(context.WithoutCancel(ctx)); err == nil {
+		err = uerr
+	}
+	if err != nil {
+		return err
+	}
+	out.ToxicAskedMs, out.ToxicBaseP50Ms, out.ToxicP50Ms = toxicMs, base.P50Ms, slow.P50Ms
+	out.ToxicMeasuredMs = slow.P50Ms - base.P50Ms
+	return nil
+}
+
+func benchRate(ctx context.Context, gateway string, codes []string, rate float64, d time.Duration) (RateFigure, error) {
+	st := []load.Stream{{Name: "redirect", Method: "GET", Path: "/r/{code}", Rate: rate, Codes: codes}}
+	var results []load.Result
+	start := time.Now()
+	err := load.Run(ctx, gateway, st, d, load.Options{Seed: 1}, func(r load.Result) { results = append(results, r) })
+	if err != nil {
+		return RateFigure{}, err
+	}
+	elapsed := time.Since(start)
+	f := RateFigure{Asked: rate, Requests: len(results), Achieved: float64(len(results)) / d.Seconds()}
+	var lat, lag []float64
+	for _, r := range results {
+		if s := r.Sample(start); s.Failed() {
+			f.Errors++
+		}
+		lat = append(lat, float64(r.Latency)/1e6)
+		lag = append(lag, float64(r.Lag())/1e6)
+	}
+	sort.Float64s(lat)
+	sort.Float64s(lag)
+	f.P50Ms, f.P99Ms, f.LagP99Ms = reports.Percentile(lat, 50), reports.Percentile(lat, 99), reports.Percentile(lag, 99)
+	ok, why := load.ValidGenerator(results, st, min(elapsed, d))
+	f.ValidRun, f.InvalidWhy = ok, why
+	return f, nil
+}
