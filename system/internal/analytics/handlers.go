@@ -22,9 +22,8 @@ type CodeStats struct {
 
 func handleCodeStats(logger *slog.Logger, store statsReader) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		code := r.PathValue("code")
-		if !validCode(code) {
-			httpx.WriteError(w, http.StatusBadRequest, "invalid_code", "code: want 1 to 32 characters from [0-9A-Za-z]")
+		code, ok := httpx.CodeParam(w, r)
+		if !ok {
 			return
 		}
 		n, err := store.Clicks(r.Context(), code)

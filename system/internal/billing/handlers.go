@@ -89,22 +89,15 @@ func (h *handlers) unavailable(w http.ResponseWriter, err error) {
 	httpx.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "billing store cannot answer now")
 }
 
-func methodNotAllowed(allow string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", allow)
-		httpx.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" not allowed, want "+allow)
-	})
-}
-
 // routes is every route of the billing service.
 func routes(h *handlers, t *telemetry.Telemetry, ready map[string]func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /quota/{account}", httpx.Instrument(t, "/quota/{account}", http.HandlerFunc(h.quota)))
-	mux.Handle("/quota/{account}", httpx.Instrument(t, "/quota/{account}", methodNotAllowed("GET")))
+	mux.Handle("/quota/{account}", httpx.Instrument(t, "/quota/{account}", httpx.MethodNotAllowed("GET")))
 	mux.Handle("GET /usage/{account}", httpx.Instrument(t, "/usage/{account}", http.HandlerFunc(h.usage)))
-	mux.Handle("/usage/{account}", httpx.Instrument(t, "/usage/{account}", methodNotAllowed("GET")))
+	mux.Handle("/usage/{account}", httpx.Instrument(t, "/usage/{account}", httpx.MethodNotAllowed("GET")))
 	mux.Handle("PUT /accounts/{account}", httpx.Instrument(t, "/accounts/{account}", http.HandlerFunc(h.setPlan)))
-	mux.Handle("/accounts/{account}", httpx.Instrument(t, "/accounts/{account}", methodNotAllowed("PUT")))
+	mux.Handle("/accounts/{account}", httpx.Instrument(t, "/accounts/{account}", httpx.MethodNotAllowed("PUT")))
 	mux.Handle("GET /healthz", httpx.HealthHandler())
 	mux.Handle("GET /readyz", httpx.ReadyHandler(ready))
 	mux.Handle("GET /metrics", t.Handler())

@@ -21,7 +21,7 @@ var passHeaders = []string{"Content-Type", "Location", "Retry-After", "X-Cache",
 
 func handleRedirect(logger *slog.Logger, redirect Caller) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		code, ok := codeParam(w, r)
+		code, ok := httpx.CodeParam(w, r)
 		if !ok {
 			return
 		}
@@ -57,7 +57,7 @@ func handleCreate(logger *slog.Logger, link Caller) http.Handler {
 
 func handleGet(logger *slog.Logger, link Caller) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		code, ok := codeParam(w, r)
+		code, ok := httpx.CodeParam(w, r)
 		if !ok {
 			return
 		}
@@ -67,22 +67,12 @@ func handleGet(logger *slog.Logger, link Caller) http.Handler {
 
 func handleStats(logger *slog.Logger, analytics Caller) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		code, ok := codeParam(w, r)
+		code, ok := httpx.CodeParam(w, r)
 		if !ok {
 			return
 		}
 		relay(w, r, logger, analytics, http.MethodGet, "/stats/"+url.PathEscape(code), nil)
 	})
-}
-
-// codeParam validates the {code} path parameter, answering 400 JSON when it is not one.
-func codeParam(w http.ResponseWriter, r *http.Request) (string, bool) {
-	code := r.PathValue("code")
-	if !validCode(code) {
-		httpx.WriteError(w, http.StatusBadRequest, "invalid_code", "code: want 1 to 32 characters from [0-9A-Za-z]")
-		return "", false
-	}
-	return code, true
 }
 
 // relay sends the request upstream and copies the answer back. Upstream answers pass through

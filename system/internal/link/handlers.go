@@ -13,6 +13,7 @@ import (
 	"github.com/faultline/faultline/system/internal/events"
 	"github.com/faultline/faultline/system/internal/httpx"
 	"github.com/faultline/faultline/system/internal/resilience"
+	"github.com/faultline/faultline/system/internal/shortcode"
 	"github.com/faultline/faultline/system/internal/telemetry"
 )
 
@@ -86,7 +87,7 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
 	l := Link{URL: target, Account: account, QuotaChecked: q.Checked, CreatedAt: h.now().UTC().Truncate(time.Microsecond)}
 	var ev *events.Event
 	for attempt := 1; ; attempt++ {
-		code, err := NewCode()
+		code, err := shortcode.Generate()
 		if err != nil {
 			httpx.WriteError(w, http.StatusInternalServerError, "internal", "cannot generate a code")
 			return
@@ -118,7 +119,7 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
 
 func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("code")
-	if !ValidCode(code) {
+	if !shortcode.Valid(code) {
 		httpx.WriteError(w, http.StatusNotFound, "not_found", "no link with this code")
 		return
 	}
@@ -151,20 +152,13 @@ func (h *handlers) storeError(w http.ResponseWriter, err error) {
 	httpx.WriteError(w, http.StatusServiceUnavailable, "db_unavailable", "link-db cannot answer now")
 }
 
-func methodNotAllowed(allow string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", allow)
-		httpx.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" not allowed, want "+allow)
-	})
-}
-
 // routes is every route of the link service.
 func routes(h *handlers, t *telemetry.Telemetry, ready map[string]func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /links", httpx.Instrument(t, "/links", http.HandlerFunc(h.create)))
-	mux.Handle("/links", httpx.Instrument(t, "/links", methodNotAllowed("POST")))
+	mux.Handle("/links", httpx.Instrument(t, "/links", httpx.MethodNotAllowed("POST")))
 	mux.Handle("GET /links/{code}", httpx.Instrument(t, "/links/{code}", http.HandlerFunc(h.get)))
-	mux.Handle("/links/{code}", httpx.Instrument(t, "/links/{code}", methodNotAllowed("GET")))
+	mux.Handle("/links/{code}", httpx.Instrument(t, "/links/{code}", httpx.MethodNotAllowed("GET")))
 	mux.Handle("GET /healthz", httpx.HealthHandler())
 	mux.Handle("GET /readyz", httpx.ReadyHandler(ready))
 	mux.Handle("GET /metrics", t.Handler())

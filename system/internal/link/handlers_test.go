@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/system/internal/events"
+	"github.com/faultline/faultline/system/internal/shortcode"
 	"github.com/faultline/faultline/system/internal/telemetry"
 )
 
@@ -97,7 +98,7 @@ func TestCreateHandler(t *testing.T) {
 			if tc.code != "" && body["code"] != tc.code {
 				t.Fatalf("code = %v, want %s", body["code"], tc.code)
 			}
-			if tc.status == 201 && (body["quota_checked"] != true || len(body["code"].(string)) != CodeLength) {
+			if tc.status == 201 && (body["quota_checked"] != true || len(body["code"].(string)) != shortcode.Length) {
 				t.Fatalf("created = %v", body)
 			}
 		})

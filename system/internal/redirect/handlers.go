@@ -25,9 +25,8 @@ type codeResolver interface {
 
 func handleRedirect(logger *slog.Logger, res codeResolver, clicks clickRecorder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		code := r.PathValue("code")
-		if !validCode(code) {
-			httpx.WriteError(w, http.StatusBadRequest, "invalid_code", "code: want 1 to 32 characters from [0-9A-Za-z]")
+		code, ok := httpx.CodeParam(w, r)
+		if !ok {
 			return
 		}
 		out, err := res.Resolve(r.Context(), code)
