@@ -13,8 +13,7 @@ import (
 
 	"github.com/faultline/faultline/system/internal/config"
 	"github.com/faultline/faultline/system/internal/events"
-	"github.com/faultline/faultline/system/internal/httpx"
-	"github.com/faultline/faultline/system/internal/resilience"
+	"github.com/faultline/faultline/system/internal/service"
 	"github.com/faultline/faultline/system/internal/telemetry"
 )
 
@@ -28,14 +27,10 @@ const (
 // Run runs analytics until ctx ends (SIGTERM): then it drains HTTP, drains the consumers and
 // closes the database pool.
 func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := config.NewFlagSet("analytics", getenv, stderr)
-	common := config.AddCommon(fs)
-	dbURL := config.String(fs, "database-url", "DATABASE_URL", "", "PostgreSQL URL of analytics-db")
-	natsURL := config.String(fs, "nats-url", "NATS_URL", "", "NATS URL for link and click events")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, config.ErrHelp) {
-			return nil
-		}
+	s := service.New("analytics", getenv, stderr)
+	dbURL := config.String(s.Flags, "database-url", "DATABASE_URL", "", "PostgreSQL URL of analytics-db")
+	natsURL := config.String(s.Flags, "nats-url", "NATS_URL", "", "NATS URL for link and click events")
+	if err := s.Parse(args); err != nil {
 		return err
 	}
 	if *dbURL == "" {
@@ -44,39 +39,26 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if *natsURL == "" {
 		return config.Usage(errors.New("analytics: --nats-url (NATS_URL) is required"))
 	}
-	logger, err := common.Logger(stderr, "analytics")
-	if err != nil {
-		return err
-	}
-	profile, err := resilience.Load(*common.Profile)
-	if err != nil {
-		return config.Usage(fmt.Errorf("analytics: %w", err))
-	}
-	tel, err := telemetry.Setup(ctx, "analytics", getenv, logger)
-	if err != nil {
-		return fmt.Errorf("analytics: %w", err)
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := tel.Shutdown(sctx); err != nil {
-			logger.Warn("analytics: telemetry shutdown", "err", err)
-		}
-	}()
+	return s.Run(ctx, func(ctx context.Context, env *service.Env) error {
+		return serve(ctx, env, *dbURL, *natsURL)
+	})
+}
 
-	pool, err := OpenPool(ctx, *dbURL, tel)
+func serve(ctx context.Context, env *service.Env, dbURL, natsURL string) error {
+	logger, tel := env.Logger, env.Tel
+	pool, err := OpenPool(ctx, dbURL, tel)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	store := NewStore(pool)
-	store.Dedup = profile.Events.Dedup
+	store.Dedup = env.Profile.Events.Dedup
 	if err := migrateWithRetry(ctx, store, logger); err != nil {
 		return err
 	}
-	guarded := NewGuardedStore(store, profile.Edge(EdgeDB), tel, logger)
+	guarded := NewGuardedStore(store, env.Profile.Edge(EdgeDB), tel, logger)
 
-	nc, js, err := events.Connect(ctx, *natsURL, "analytics", logger)
+	nc, js, err := events.Connect(ctx, natsURL, "analytics", logger)
 	if err != nil {
 		return fmt.Errorf("analytics: %w", err)
 	}
@@ -100,13 +82,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 
 	ready := map[string]func(context.Context) error{"analytics-db": store.Ping, "nats": events.Ready(nc)}
-	handler := NewServer(logger, tel, guarded, ready)
-	ln, err := httpx.Listen(*common.Listen)
-	if err != nil {
-		return fmt.Errorf("analytics: %w", err)
-	}
-	logger.Info("analytics: serving", "addr", ln.Addr().String(), "profile", profile.Name, "dedup", store.Dedup)
-	err = httpx.Serve(ctx, httpx.NewServer(ln.Addr().String(), handler), ln)
+	err = env.Serve(ctx, NewServer(logger, tel, guarded, ready), "dedup", store.Dedup)
 	logger.Info("analytics: stopped", "err", err)
 	return err
 }

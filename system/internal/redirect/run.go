@@ -3,7 +3,6 @@ package redirect
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,7 +16,7 @@ import (
 	"github.com/faultline/faultline/system/internal/events"
 	"github.com/faultline/faultline/system/internal/httpx"
 	"github.com/faultline/faultline/system/internal/resilience"
-	"github.com/faultline/faultline/system/internal/telemetry"
+	"github.com/faultline/faultline/system/internal/service"
 )
 
 // Tunables of the running service.
@@ -35,51 +34,34 @@ const (
 // Run runs redirect until ctx ends (SIGTERM): then it drains HTTP, flushes buffered clicks
 // (bounded by FlushTimeout) and flushes spans.
 func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := config.NewFlagSet("redirect", getenv, stderr)
-	common := config.AddCommon(fs)
-	redisAddr := config.String(fs, "redis-addr", "REDIS_ADDR", "", "Redis host:port (the cache)")
-	linkURL := config.String(fs, "link-url", "LINK_URL", "", "base URL of link")
-	natsURL := config.String(fs, "nats-url", "NATS_URL", "", "NATS URL for click events")
-	clickBuffer := config.Int(fs, "click-buffer", "CLICK_BUFFER", DefaultClickBuffer, "click events buffered before they are dropped")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, config.ErrHelp) {
-			return nil
-		}
+	s := service.New("redirect", getenv, stderr)
+	redisAddr := config.String(s.Flags, "redis-addr", "REDIS_ADDR", "", "Redis host:port (the cache)")
+	linkURL := config.String(s.Flags, "link-url", "LINK_URL", "", "base URL of link")
+	natsURL := config.String(s.Flags, "nats-url", "NATS_URL", "", "NATS URL for click events")
+	clickBuffer := config.Int(s.Flags, "click-buffer", "CLICK_BUFFER", DefaultClickBuffer, "click events buffered before they are dropped")
+	if err := s.Parse(args); err != nil {
 		return err
 	}
 	if err := checkFlags(*redisAddr, *linkURL, *natsURL, *clickBuffer); err != nil {
 		return config.Usage(err)
 	}
-	logger, err := common.Logger(stderr, "redirect")
-	if err != nil {
-		return err
-	}
-	profile, err := resilience.Load(*common.Profile)
-	if err != nil {
-		return config.Usage(fmt.Errorf("redirect: %w", err))
-	}
-	tel, err := telemetry.Setup(ctx, "redirect", getenv, logger)
-	if err != nil {
-		return fmt.Errorf("redirect: %w", err)
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := tel.Shutdown(sctx); err != nil {
-			logger.Warn("redirect: telemetry shutdown", "err", err)
-		}
-	}()
+	return s.Run(ctx, func(ctx context.Context, env *service.Env) error {
+		return serve(ctx, env, *redisAddr, *linkURL, *natsURL, *clickBuffer)
+	})
+}
 
-	cache := NewRedisCache(*redisAddr, profile.Edge(EdgeRedis), tel, logger)
+func serve(ctx context.Context, env *service.Env, redisAddr, linkURL, natsURL string, clickBuffer int) error {
+	logger, tel := env.Logger, env.Tel
+	cache := NewRedisCache(redisAddr, env.Profile.Edge(EdgeRedis), tel, logger)
 	defer cache.Close()
-	linkPolicy := profile.Edge(EdgeLink)
-	links := NewLinkClient(*linkURL, httpx.NewClient(tel, EdgeLink, "link", clientTimeout), resilience.NewHTTP(EdgeLink, linkPolicy, tel, logger))
+	linkPolicy := env.Profile.Edge(EdgeLink)
+	links := NewLinkClient(linkURL, httpx.NewClient(tel, EdgeLink, "link", clientTimeout), resilience.NewHTTP(EdgeLink, linkPolicy, tel, logger))
 	var stale *staleCache
 	if linkPolicy.Fallback == resilience.FallbackStaleCache {
 		stale = newStaleCache(StaleEntries)
 	}
 
-	nc, js, err := events.Connect(ctx, *natsURL, "redirect", logger)
+	nc, js, err := events.Connect(ctx, natsURL, "redirect", logger)
 	if err != nil {
 		return fmt.Errorf("redirect: %w", err)
 	}
@@ -90,26 +72,18 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	go func() { defer wg.Done(); ensureStreams(bg, js, logger) }()
 	defer func() { stopBG(); wg.Wait() }()
 
-	pub := events.NewPublisher(js, tel, EdgeNATS, profile.Events.Dedup, logger)
+	pub := events.NewPublisher(js, tel, EdgeNATS, env.Profile.Events.Dedup, logger)
 	clicks := NewClicks(func(ctx context.Context, c Click) error {
 		_, err := pub.TryPublish(ctx, events.Event{ID: c.ID, Type: events.TypeClick, Code: c.Code, URL: c.URL, At: c.At})
 		return err
-	}, ClickOptions{Size: *clickBuffer, Hooks: ClickHooks{
+	}, ClickOptions{Size: clickBuffer, Hooks: ClickHooks{
 		Dropped: func(cause string) { pub.Drop(events.SubjectClick, cause) },
 	}})
 	res := &Resolver{Cache: cache, Links: links, Stale: stale, Metrics: tel.Metrics, Logger: logger}
 	ready := map[string]func(context.Context) error{"redis": cache.Ping, "link": links.Ping, "nats": events.Ready(nc)}
-	handler := NewServer(logger, tel, res, clicks, ready)
+	serveErr := env.Serve(ctx, NewServer(logger, tel, res, clicks, ready), "click_buffer", clickBuffer)
 
-	ln, err := httpx.Listen(*common.Listen)
-	if err != nil {
-		_ = clicks.Close(context.Background())
-		return fmt.Errorf("redirect: %w", err)
-	}
-	logger.Info("redirect: serving", "addr", ln.Addr().String(), "profile", profile.Name, "click_buffer", *clickBuffer)
-	serveErr := httpx.Serve(ctx, httpx.NewServer(ln.Addr().String(), handler), ln)
-
-	// HTTP is drained: no more clicks can arrive, so flush what is buffered.
+	// HTTP is drained (or never started): no more clicks can arrive, so flush what is buffered.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FlushTimeout)
 	defer cancel()
 	pending := clicks.Len()
