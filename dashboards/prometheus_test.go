@@ -118,7 +118,7 @@ func TestPanelsReturnData(t *testing.T) {
 				case err != nil:
 					t.Errorf("%s / %q: %v\n  %s", d.UID, p.Title, err, tg.Expr)
 				case n == 0:
-					t.Errorf("%s / %q: no data\n  %s", d.UID, p.Title, tg.Expr)
+					t.Errorf("%s / %q: no data\n  %s\n  %s", d.UID, p.Title, tg.Expr, rawSeries(ctx, promURL, tg.Expr))
 				}
 			}
 		}
@@ -373,4 +373,37 @@ func scalar(ctx context.Context, base, expr string) (float64, error) {
 	}
 	str, _ := s.Value[1].(string)
 	return strconv.ParseFloat(str, 64)
+}
+
+// rawSeries says what Prometheus holds for each metric of an expression (series and samples
+// in the last 5 minutes), to tell "never exported" from "too few samples" when a panel is empty.
+func rawSeries(ctx context.Context, base, expr string) string {
+	var parts []string
+	for _, m := range MetricNames(expr) {
+		var r struct {
+			Data struct {
+				Result []struct {
+					Metric map[string]string `json:"metric"`
+					Values []json.RawMessage `json:"values"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/query?"+url.Values{"query": {m + "[5m]"}}.Encode(), nil)
+		if err != nil {
+			continue
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			parts = append(parts, m+": "+err.Error())
+			continue
+		}
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&r)
+		resp.Body.Close()
+		var ss []string
+		for _, x := range r.Data.Result {
+			ss = append(ss, fmt.Sprintf("%v: %d samples", x.Metric, len(x.Values)))
+		}
+		parts = append(parts, fmt.Sprintf("%s: %d series %v", m, len(r.Data.Result), ss))
+	}
+	return strings.Join(parts, "; ")
 }
