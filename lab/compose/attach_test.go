@@ -16,6 +16,9 @@ import (
 	"github.com/faultline/faultline/scenarios/runner"
 )
 
+// The runner drives this backend like the process one.
+var _ runner.System = (*System)(nil)
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testbin.Cleanup()
