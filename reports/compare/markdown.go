@@ -67,7 +67,7 @@ func RuleText(repeats bool) string {
 	} else {
 		s += " Where a label ran once, a call needs a twofold lead and is flagged \"single runs\"."
 	}
-	return s
+	return s + " Latencies count failed requests too, so a profile that fails fast looks fast: read them with the errors row."
 }
 
 // headers is the first columns, one per group, and the call.
