@@ -3,40 +3,16 @@ package analytics
 import (
 	"context"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/localserver"
+	"github.com/faultline/faultline/system/internal/systemtest"
 )
-
-// startPostgres starts a real PostgreSQL for one test. Without the binaries it fails on CI
-// and skips elsewhere.
-func startPostgres(t *testing.T) *localserver.Server {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: skipped with -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	pg, err := localserver.Postgres(ctx, localserver.PostgresOptions{Dir: t.TempDir()})
-	if errors.Is(err, localserver.ErrMissingBinary) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v (Debian package postgresql; run `make deps`)", err)
-		}
-		t.Skipf("%v (Debian package postgresql; run `make deps`)", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pg.Stop() })
-	return pg
-}
 
 func newTestStore(t *testing.T) *Store {
 	t.Helper()
-	pg := startPostgres(t)
+	pg := systemtest.Postgres(t)
 	ctx := context.Background()
 	pool, err := OpenPool(ctx, pg.DSN, nil)
 	if err != nil {

@@ -2,148 +2,44 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/localserver"
 	"github.com/faultline/faultline/system/internal/analytics"
 	"github.com/faultline/faultline/system/internal/billing"
 	"github.com/faultline/faultline/system/internal/link"
-	"github.com/faultline/faultline/system/internal/natsd"
 	"github.com/faultline/faultline/system/internal/redirect"
+	"github.com/faultline/faultline/system/internal/systemtest"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-type runFunc func(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error
-
-// runService runs a component's Run in-process on a free port until the test ends and waits
-// for readyPath to answer 200.
-func runService(t *testing.T, name string, run runFunc, env map[string]string, readyPath string) string {
-	t.Helper()
-	port, err := localserver.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	env["LISTEN_ADDR"] = addr
-	env["LOG_FORMAT"] = "text"
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
-	errc := make(chan error, 1)
-	go func() { errc <- run(ctx, nil, func(k string) string { return env[k] }, logs) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("%s: Run returned %v on shutdown", name, err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("%s did not stop within 20s", name)
-		}
-		if t.Failed() {
-			t.Logf("%s logs:\n%s", name, logs.String())
-		}
-	})
-	base := "http://" + addr
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case err := <-errc:
-			t.Fatalf("%s exited while starting: %v\n%s", name, err, logs.String())
-		default:
-		}
-		if resp, err := http.Get(base + readyPath); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready within 20s\n%s", name, logs.String())
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
-func need(t *testing.T, err error, pkg string) {
-	t.Helper()
-	if errors.Is(err, localserver.ErrMissingBinary) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v (Debian package %s; run `make deps`)", err, pkg)
-		}
-		t.Skipf("%v (Debian package %s; run `make deps`)", err, pkg)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 // startSystem starts the whole shortener in-process on real stores and returns the gateway URL.
 func startSystem(t *testing.T) (gateway, redirectURL, analyticsURL string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: skipped with -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	linkDB, err := localserver.Postgres(ctx, localserver.PostgresOptions{Dir: t.TempDir()})
-	need(t, err, "postgresql")
-	t.Cleanup(func() { _ = linkDB.Stop() })
-	analyticsDB, err := localserver.Postgres(ctx, localserver.PostgresOptions{Dir: t.TempDir()})
-	need(t, err, "postgresql")
-	t.Cleanup(func() { _ = analyticsDB.Stop() })
-	rs, err := localserver.Redis(ctx, localserver.RedisOptions{Dir: t.TempDir()})
-	need(t, err, "redis-server")
-	t.Cleanup(func() { _ = rs.Stop() })
-	ns, err := natsd.Start(natsd.Options{Listen: "127.0.0.1:0", StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
+	systemtest.Integration(t)
+	linkDB := systemtest.Postgres(t)
+	analyticsDB := systemtest.Postgres(t)
+	rs := systemtest.Redis(t)
+	ns := systemtest.NATS(t)
 
-	billingURL := runService(t, "billing", billing.Run, map[string]string{
+	start := func(name string, run systemtest.RunFunc, env map[string]string, readyPath string) string {
+		return systemtest.Start(t, name, run, env, readyPath).URL
+	}
+	billingURL := start("billing", billing.Run, map[string]string{
 		"SQLITE_PATH": filepath.Join(t.TempDir(), "billing.db"), "NATS_URL": ns.ClientURL()}, "/healthz")
-	linkURL := runService(t, "link", link.Run, map[string]string{
+	linkURL := start("link", link.Run, map[string]string{
 		"DATABASE_URL": linkDB.DSN, "BILLING_URL": billingURL, "NATS_URL": ns.ClientURL()}, "/healthz")
-	analyticsURL = runService(t, "analytics", analytics.Run, map[string]string{
+	analyticsURL = start("analytics", analytics.Run, map[string]string{
 		"DATABASE_URL": analyticsDB.DSN, "NATS_URL": ns.ClientURL()}, "/readyz")
-	redirectURL = runService(t, "redirect", redirect.Run, map[string]string{
+	redirectURL = start("redirect", redirect.Run, map[string]string{
 		"REDIS_ADDR": rs.Addr, "LINK_URL": linkURL, "NATS_URL": ns.ClientURL()}, "/readyz")
-	gateway = runService(t, "gateway", Run, map[string]string{
+	gateway = start("gateway", Run, map[string]string{
 		"REDIRECT_URL": redirectURL, "LINK_URL": linkURL, "ANALYTICS_URL": analyticsURL}, "/readyz")
 	return gateway, redirectURL, analyticsURL
-}
-
-var noFollow = &http.Client{
-	Timeout:       5 * time.Second,
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
 func do(t *testing.T, method, url, body string) (*http.Response, []byte) {
@@ -155,7 +51,7 @@ func do(t *testing.T, method, url, body string) (*http.Response, []byte) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := noFollow.Do(req)
+	resp, err := systemtest.NoFollow.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"time"
 
@@ -15,97 +14,53 @@ import (
 
 	"github.com/faultline/faultline/system/internal/config"
 	"github.com/faultline/faultline/system/internal/events"
-	"github.com/faultline/faultline/system/internal/httpx"
-	"github.com/faultline/faultline/system/internal/resilience"
-	"github.com/faultline/faultline/system/internal/telemetry"
+	"github.com/faultline/faultline/system/internal/service"
 )
 
-// Config is everything the service needs, already parsed.
-type Config struct {
-	Profile     *resilience.Profile
-	DatabaseURL string
-	BillingURL  string
-	NATSURL     string
-	Logger      *slog.Logger
-	Getenv      func(string) string // for OTEL_* variables
-}
-
-// Run is `faultline serve link`.
+// Run is `faultline serve link`: it serves until ctx is done, then drains requests, flushes the
+// outbox relay, NATS and spans, and returns.
 func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := config.NewFlagSet("link", getenv, stderr)
-	common := config.AddCommon(fs)
-	dbURL := config.String(fs, "database-url", "DATABASE_URL", "", "PostgreSQL URL of link-db (required)")
-	billingURL := config.String(fs, "billing-url", "BILLING_URL", "http://127.0.0.1:8085", "billing base URL")
-	natsURL := config.String(fs, "nats-url", "NATS_URL", "nats://127.0.0.1:4222", "NATS URL")
-	if err := fs.Parse(args); err != nil {
+	s := service.New("link", getenv, stderr)
+	dbURL := config.String(s.Flags, "database-url", "DATABASE_URL", "", "PostgreSQL URL of link-db (required)")
+	billingURL := config.String(s.Flags, "billing-url", "BILLING_URL", "http://127.0.0.1:8085", "billing base URL")
+	natsURL := config.String(s.Flags, "nats-url", "NATS_URL", "nats://127.0.0.1:4222", "NATS URL")
+	if err := s.Parse(args); err != nil {
 		return err
 	}
 	if *dbURL == "" {
 		return config.Usage(errors.New("link: --database-url (DATABASE_URL) is required"))
 	}
-	logger, err := common.Logger(stderr, "link")
-	if err != nil {
-		return err
-	}
-	prof, err := resilience.Load(*common.Profile)
-	if err != nil {
-		return config.Usage(err)
-	}
-	ln, err := httpx.Listen(*common.Listen)
-	if err != nil {
-		return err
-	}
-	return Serve(ctx, Config{Profile: prof, DatabaseURL: *dbURL, BillingURL: *billingURL, NATSURL: *natsURL, Logger: logger, Getenv: getenv}, ln)
+	return s.Run(ctx, func(ctx context.Context, env *service.Env) error {
+		return serve(ctx, env, *dbURL, *billingURL, *natsURL)
+	})
 }
 
-// Serve runs the service on ln until ctx is done, then drains requests, flushes the outbox
-// relay, NATS and spans, and returns.
-func Serve(ctx context.Context, cfg Config, ln net.Listener) error {
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	t, err := telemetry.Setup(ctx, "link", cfg.Getenv, logger)
+func serve(ctx context.Context, env *service.Env, dbURL, billingURL, natsURL string) error {
+	logger, t, prof := env.Logger, env.Tel, env.Profile
+	pool, err := OpenPool(ctx, dbURL)
 	if err != nil {
-		_ = ln.Close()
-		return err
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := t.Shutdown(sctx); err != nil {
-			logger.Warn("link: telemetry shutdown", "error", err)
-		}
-	}()
-	pool, err := OpenPool(ctx, cfg.DatabaseURL)
-	if err != nil {
-		_ = ln.Close()
 		return err
 	}
 	defer pool.Close()
 	if err := migrateWithRetry(ctx, pool, logger); err != nil {
-		_ = ln.Close()
 		return err
 	}
-	nc, js, err := events.Connect(ctx, cfg.NATSURL, "link", logger)
+	nc, js, err := events.Connect(ctx, natsURL, "link", logger)
 	if err != nil {
-		_ = ln.Close()
 		return err
 	}
 	defer nc.Close()
 
-	prof := cfg.Profile
 	pub := events.NewPublisher(js, t, "link->nats", prof.Events.Dedup, logger)
 	store := NewStore(pool, prof.Edge(EdgeDB), t, logger)
 	relay := events.NewRelay(pool, pub, t, EdgeDB, logger)
 	direct := newDirectPublisher(pub, logger)
 	h := &handlers{
-		store: store, quota: NewQuota(cfg.BillingURL, prof.Edge(EdgeBilling), t, logger),
+		store: store, quota: NewQuota(billingURL, prof.Edge(EdgeBilling), t, logger),
 		t: t, logger: logger, outbox: prof.Events.Outbox,
 		notify: relay.Notify, direct: direct.Enqueue, now: time.Now,
 	}
 	ready := map[string]func(context.Context) error{"link-db": store.Ping, "nats": events.Ready(nc)}
-	srv := httpx.NewServer(ln.Addr().String(), routes(h, t, ready))
 
 	// The relay outlives the HTTP drain so rows committed by the last requests are published.
 	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -119,8 +74,7 @@ func Serve(ctx context.Context, cfg Config, ln net.Listener) error {
 			direct.Run(bgCtx)
 		}
 	}()
-	logger.Info("link: serving", "addr", ln.Addr().String(), "profile", prof.Name, "outbox", prof.Events.Outbox, "dedup", prof.Events.Dedup)
-	serveErr := httpx.Serve(ctx, srv, ln)
+	serveErr := env.Serve(ctx, routes(h, t, ready), "outbox", prof.Events.Outbox, "dedup", prof.Events.Dedup)
 	stopBG()
 	wg.Wait()
 	if nc.IsConnected() {

@@ -1,11 +1,9 @@
 package link
 
 import (
-	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/faultline/faultline/system/internal/billing"
+	"github.com/faultline/faultline/system/internal/systemtest"
 )
 
 type gotSpan struct {
@@ -77,30 +76,27 @@ func attrString(v *commonpb.AnyValue) string {
 // One create request is one trace: link's server span, its quota call, billing's server
 // span, the SQL span, the publish by the relay and billing's consumer span.
 func TestIntegrationTraceAcrossHops(t *testing.T) {
-	dsn := newDatabase(t)
-	ns := startNATS(t)
+	dsn := systemtest.Database(t)
+	ns := systemtest.NATS(t)
 	sink := &otlpSink{}
 	recv := httptest.NewServer(sink)
 	defer recv.Close()
-	getenv := func(k string) string {
-		return map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": recv.URL, "OTEL_BSP_SCHEDULE_DELAY": "50"}[k]
-	}
-	billingURL, stopBilling := serve(t, "billing", func(ctx context.Context, ln net.Listener) error {
-		return billing.Serve(ctx, billing.Config{Profile: profile(t, "default"), SQLitePath: t.TempDir() + "/b.db", NATSURL: ns.ClientURL(), Getenv: getenv, Logger: testLogger(t, "billing")}, ln)
-	})
-	linkURL, stopLink := serve(t, "link", func(ctx context.Context, ln net.Listener) error {
-		return Serve(ctx, Config{Profile: profile(t, "default"), DatabaseURL: dsn, BillingURL: billingURL, NATSURL: ns.ClientURL(), Getenv: getenv, Logger: testLogger(t, "link")}, ln)
-	})
+	bill := systemtest.Start(t, "billing", billing.Run, map[string]string{
+		"SQLITE_PATH": t.TempDir() + "/b.db", "NATS_URL": ns.ClientURL(), "OTEL_EXPORTER_OTLP_ENDPOINT": recv.URL, "OTEL_BSP_SCHEDULE_DELAY": "50"}, "/healthz")
+	billingURL := bill.URL
+	lk := systemtest.Start(t, "link", Run, map[string]string{
+		"DATABASE_URL": dsn, "BILLING_URL": billingURL, "NATS_URL": ns.ClientURL(), "OTEL_EXPORTER_OTLP_ENDPOINT": recv.URL, "OTEL_BSP_SCHEDULE_DELAY": "50"}, "/healthz")
+	linkURL := lk.URL
 	status, body := postLink(t, linkURL, "https://example.com/traced", "tr")
 	if status != 201 {
 		t.Fatalf("create: %d %v", status, body)
 	}
-	eventually(t, 10*time.Second, "usage counted", func() (bool, string) {
+	systemtest.Eventually(t, "usage counted", 10*time.Second, func() (bool, string) {
 		n := usage(t, billingURL, "tr")
 		return n == 1, fmt.Sprint(n)
 	})
-	stopLink() // flushes spans
-	stopBilling()
+	lk.Stop() // flushes spans
+	bill.Stop()
 
 	sink.mu.Lock()
 	defer sink.mu.Unlock()

@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +21,7 @@ import (
 	"github.com/faultline/faultline/internal/localserver"
 	"github.com/faultline/faultline/system/internal/events"
 	"github.com/faultline/faultline/system/internal/natsd"
+	"github.com/faultline/faultline/system/internal/systemtest"
 )
 
 // fakeLink is link's GET /links/{code} and /healthz, switchable between up and down (503),
@@ -54,138 +52,9 @@ func (f *fakeLink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"code": code, "url": u})
 }
 
-// lockedBuffer collects a service's logs for the test's failure output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func skipOrFail(t *testing.T, err error, pkg string) {
-	t.Helper()
-	if errors.Is(err, localserver.ErrMissingBinary) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v (Debian package %s; run `make deps`)", err, pkg)
-		}
-		t.Skipf("%v (Debian package %s; run `make deps`)", err, pkg)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func startRedis(t *testing.T) *localserver.Server {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rs, err := localserver.Redis(ctx, localserver.RedisOptions{Dir: t.TempDir()})
-	skipOrFail(t, err, "redis-server")
-	t.Cleanup(func() { _ = rs.Stop() })
-	return rs
-}
-
-func startNATS(t *testing.T) *natsd.Server {
-	t.Helper()
-	ns, err := natsd.Start(natsd.Options{Listen: "127.0.0.1:0", StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
-}
-
-// runRedirect runs redirect.Run in-process on a free port until the test ends.
-type runningService struct {
-	URL  string
-	logs *lockedBuffer
-	stop func() error
-}
-
-func runRedirect(t *testing.T, env map[string]string) *runningService {
-	t.Helper()
-	port, err := localserver.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	env["LISTEN_ADDR"] = addr
-	env["LOG_FORMAT"] = "text"
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
-	errc := make(chan error, 1)
-	go func() { errc <- Run(ctx, nil, func(k string) string { return env[k] }, logs) }()
-	var once sync.Once
-	var runErr error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case runErr = <-errc:
-			case <-time.After(20 * time.Second):
-				runErr = errors.New("redirect did not stop within 20s")
-			}
-		})
-		return runErr
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("redirect stop: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("redirect logs:\n%s", logs.String())
-		}
-	})
-	svc := &runningService{URL: "http://" + addr, logs: logs, stop: stop}
-	waitHTTP(t, svc.URL+"/readyz", http.StatusOK, errc)
-	return svc
-}
-
-// waitHTTP polls url until it answers want (at most 10 s), failing early if the service died.
-func waitHTTP(t *testing.T, url string, want int, died <-chan error) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	last := ""
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-died:
-			t.Fatalf("service exited while starting: %v", err)
-		default:
-		}
-		resp, err := http.Get(url)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == want {
-				return
-			}
-			last = fmt.Sprintf("%d %s", resp.StatusCode, b)
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s not %d within 10s (last: %s)", url, want, last)
-}
-
-var noFollow = &http.Client{
-	Timeout:       5 * time.Second,
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
-
 func get(t *testing.T, url string) *http.Response {
 	t.Helper()
-	resp, err := noFollow.Get(url)
+	resp, err := systemtest.NoFollow.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,40 +75,6 @@ func clickStats(t *testing.T, base string) ClickStats {
 		t.Fatal(err)
 	}
 	return s
-}
-
-// metric returns the value of the first sample of name whose labels contain every label given.
-func metric(t *testing.T, base, name string, labels ...string) float64 {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	re := regexp.MustCompile(`(?m)^` + name + `\{([^}]*)\} (\S+)$`)
-next:
-	for _, m := range re.FindAllSubmatch(body, -1) {
-		for _, l := range labels {
-			if !bytes.Contains(m[1], []byte(l)) {
-				continue next
-			}
-		}
-		v, _ := strconv.ParseFloat(string(m[2]), 64)
-		return v
-	}
-	return 0
-}
-
-func eventually(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func streamMsgs(t *testing.T, natsURL, stream string) uint64 {
@@ -270,7 +105,7 @@ type redirectEnv struct {
 	link  *fakeLink
 	redis *localserver.Server
 	nats  *natsd.Server
-	svc   *runningService
+	svc   *systemtest.Service
 }
 
 func startRedirectEnv(t *testing.T) *redirectEnv {
@@ -280,26 +115,18 @@ func startRedirectEnv(t *testing.T) *redirectEnv {
 
 func startRedirectEnvWith(t *testing.T, extra map[string]string) *redirectEnv {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: skipped with -short")
-	}
+	systemtest.Integration(t)
 	e := &redirectEnv{link: &fakeLink{urls: map[string]string{}}}
 	for i := range 20 {
 		e.link.urls[fmt.Sprintf("c%d", i)] = fmt.Sprintf("https://example.com/%d", i)
 	}
-	linkSrv := &http.Server{Handler: e.link}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	linkAddr := l.Addr().String()
-	go func() { _ = linkSrv.Serve(l) }()
-	t.Cleanup(func() { _ = linkSrv.Close() })
-	e.redis = startRedis(t)
-	e.nats = startNATS(t)
+	linkSrv := httptest.NewServer(e.link)
+	t.Cleanup(linkSrv.Close)
+	e.redis = systemtest.Redis(t)
+	e.nats = systemtest.NATS(t)
 	env := map[string]string{
 		"REDIS_ADDR":         e.redis.Addr,
-		"LINK_URL":           "http://" + linkAddr,
+		"LINK_URL":           linkSrv.URL,
 		"NATS_URL":           e.nats.ClientURL(),
 		"RESILIENCE_PROFILE": "testdata/fastbreaker.yaml",
 		"CLICK_BUFFER":       "1000",
@@ -307,7 +134,7 @@ func startRedirectEnvWith(t *testing.T, extra map[string]string) *redirectEnv {
 	for k, v := range extra {
 		env[k] = v
 	}
-	e.svc = runRedirect(t, env)
+	e.svc = systemtest.Start(t, "redirect", Run, env, "/readyz")
 	return e
 }
 
@@ -340,7 +167,10 @@ func TestIntegrationRedirectCacheAndClicks(t *testing.T) {
 	for i := range 7 {
 		get(t, fmt.Sprintf("%s/r/c%d", base, i%3))
 	}
-	eventually(t, "all clicks acked", 5*time.Second, func() bool { return clickStats(t, base).AckedTotal == 10 })
+	systemtest.Eventually(t, "all clicks acked", 5*time.Second, func() (bool, string) {
+		n := clickStats(t, base).AckedTotal
+		return n == 10, fmt.Sprintf("acked %d", n)
+	})
 	s := clickStats(t, base)
 	if s.Acked["c1"] != 5 || s.Acked["c0"] != 3 || s.Acked["c2"] != 2 || s.PublishedTotal != 10 {
 		t.Errorf("clicks = %+v, want c0:3 c1:5 c2:2, published 10", s)
@@ -348,7 +178,7 @@ func TestIntegrationRedirectCacheAndClicks(t *testing.T) {
 	if n := streamMsgs(t, e.nats.ClientURL(), events.StreamClicks); n != 10 {
 		t.Errorf("CLICKS stream holds %d messages, acked_total 10", n)
 	}
-	if hits := metric(t, base, "cache_requests_total", `result="hit"`); hits < 2 {
+	if hits := systemtest.Metric(t, base, "cache_requests_total", `result="hit"`); hits < 2 {
 		t.Errorf("cache_requests_total{result=hit} = %v, want >= 2", hits)
 	}
 }
@@ -366,7 +196,7 @@ func TestIntegrationRedirectBreakerOpensAndCloses(t *testing.T) {
 			t.Errorf("link down, c%d: %d Retry-After=%q; want 503 with Retry-After", i, resp.StatusCode, resp.Header.Get("Retry-After"))
 		}
 	}
-	if st := metric(t, base, "resilience_breaker_state", `edge="redirect->link"`); st != 2 {
+	if st := systemtest.Metric(t, base, "resilience_breaker_state", `edge="redirect->link"`); st != 2 {
 		t.Fatalf("breaker state %v after link failures, want 2 (open)", st)
 	}
 	callsOpen := e.link.calls.Load()
@@ -389,22 +219,23 @@ func TestIntegrationRedirectBreakerOpensAndCloses(t *testing.T) {
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("X-Fallback") != "stale_cache" {
 		t.Errorf("stale fallback: %d X-Fallback=%q, want 302 stale_cache", resp.StatusCode, resp.Header.Get("X-Fallback"))
 	}
-	if n := metric(t, base, "resilience_fallbacks_total", `kind="stale_cache"`); n < 1 {
+	if n := systemtest.Metric(t, base, "resilience_fallbacks_total", `kind="stale_cache"`); n < 1 {
 		t.Errorf("resilience_fallbacks_total{kind=stale_cache} = %v, want >= 1", n)
 	}
 
 	// Link recovers: after the delay (300 ms) half-open trials succeed and the breaker closes.
 	e.link.down.Store(false)
-	eventually(t, "breaker closed after link recovered", 5*time.Second, func() bool {
+	systemtest.Eventually(t, "breaker closed after link recovered", 5*time.Second, func() (bool, string) {
 		get(t, base+"/r/c10")
 		get(t, base+"/r/c11")
-		return metric(t, base, "resilience_breaker_state", `edge="redirect->link"`) == 0
+		st := systemtest.Metric(t, base, "resilience_breaker_state", `edge="redirect->link"`)
+		return st == 0, fmt.Sprintf("breaker state %v", st)
 	})
 	if resp := get(t, base+"/r/c12"); resp.StatusCode != http.StatusFound {
 		t.Errorf("after recovery: %d, want 302", resp.StatusCode)
 	}
 	for _, tr := range []string{`to="open"`, `to="half-open"`, `to="closed"`} {
-		if n := metric(t, base, "resilience_breaker_transitions_total", `edge="redirect->link"`, tr); n < 1 {
+		if n := systemtest.Metric(t, base, "resilience_breaker_transitions_total", `edge="redirect->link"`, tr); n < 1 {
 			t.Errorf("no breaker transition %s counted", tr)
 		}
 	}
@@ -422,7 +253,7 @@ func TestIntegrationRedirectSurvivesRedisLossAndFlushesOnStop(t *testing.T) {
 			t.Fatalf("Redis down: %d X-Cache=%q, want 302 miss", resp.StatusCode, resp.Header.Get("X-Cache"))
 		}
 	}
-	if n := metric(t, base, "cache_requests_total", `result="error"`); n < 5 {
+	if n := systemtest.Metric(t, base, "cache_requests_total", `result="error"`); n < 5 {
 		t.Errorf("cache_requests_total{result=error} = %v, want >= 5", n)
 	}
 	resp, err := http.Get(base + "/readyz")
@@ -435,7 +266,7 @@ func TestIntegrationRedirectSurvivesRedisLossAndFlushesOnStop(t *testing.T) {
 		t.Errorf("/readyz with Redis down: %d %s; want 503 naming redis", resp.StatusCode, body)
 	}
 	// SIGTERM: drain, flush every buffered click, exit cleanly.
-	if err := e.svc.stop(); err != nil {
+	if err := e.svc.Stop(); err != nil {
 		t.Fatalf("Run returned %v on shutdown, want nil", err)
 	}
 	if n := streamMsgs(t, e.nats.ClientURL(), events.StreamClicks); n != 5 {
@@ -468,13 +299,13 @@ func TestIntegrationRedirectNeverWaitsOnNATS(t *testing.T) {
 	if s.Dropped[DropBufferFull] < n-5-DefaultClickWorkers {
 		t.Errorf("dropped = %v after %d clicks into a buffer of 5 with NATS down, want buffer_full >= %d", s.Dropped, n, n-5-DefaultClickWorkers)
 	}
-	if err := e.svc.stop(); err != nil {
+	if err := e.svc.Stop(); err != nil {
 		t.Fatalf("Run returned %v, want nil even when the flush could not finish", err)
 	}
 	// After the bounded flush every click is accounted for: acked, or dropped with a cause.
-	m := regexp.MustCompile(`redirect: stopped.* acked_total=(\d+) .*dropped="?map\[buffer_full:(\d+) publish_error:(\d+)\]`).FindStringSubmatch(e.svc.logs.String())
+	m := regexp.MustCompile(`redirect: stopped.* acked_total=(\d+) .*dropped="?map\[buffer_full:(\d+) publish_error:(\d+)\]`).FindStringSubmatch(e.svc.Logs())
 	if m == nil {
-		t.Fatalf("no final click accounting in logs:\n%s", e.svc.logs.String())
+		t.Fatalf("no final click accounting in logs:\n%s", e.svc.Logs())
 	}
 	total := 0
 	for _, v := range m[1:] {
