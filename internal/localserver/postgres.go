@@ -147,7 +147,11 @@ func Postgres(ctx context.Context, o PostgresOptions) (*Server, error) {
 			DSN:  fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", hostPort(port), o.Database),
 			path: filepath.Join(bin, "postgres"),
 			args: []string{"-D", data, "-p", strconv.Itoa(port), "-k", sock,
-				"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+				// fsync=off is safe for a lab (a SIGKILL loses nothing the OS already holds), but
+				// synchronous_commit stays on: off acknowledges commits whose WAL is still in
+				// PostgreSQL's own memory, and a crash fault then loses acknowledged links — a
+				// loss the lab would blame on the system under test.
+				"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=on",
 				"-c", "full_page_writes=off", "-c", "max_connections=200",
 				// Segments under the data dir go with it; posix ones would outlive a SIGKILL in /dev/shm.
 				"-c", "dynamic_shared_memory_type=mmap"},
