@@ -14,9 +14,7 @@ func addRoutes(mux *http.ServeMux, logger *slog.Logger, tel *telemetry.Telemetry
 	handle := func(route string, h http.Handler) { mux.Handle(route, httpx.Instrument(tel, route, h)) }
 	handle("GET /stats/{code}", handleCodeStats(logger, store))
 	handle("GET /stats", handleStats(logger, store))
-	mux.Handle("GET /healthz", httpx.HealthHandler())
-	mux.Handle("GET /readyz", httpx.ReadyHandler(ready))
-	mux.Handle("GET /metrics", tel.Handler())
+	httpx.HandleOps(mux, tel, ready)
 	mux.Handle("/", httpx.NotFound())
 }
 

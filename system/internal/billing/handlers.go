@@ -98,9 +98,7 @@ func routes(h *handlers, t *telemetry.Telemetry, ready map[string]func(context.C
 	mux.Handle("/usage/{account}", httpx.Instrument(t, "/usage/{account}", httpx.MethodNotAllowed("GET")))
 	mux.Handle("PUT /accounts/{account}", httpx.Instrument(t, "/accounts/{account}", http.HandlerFunc(h.setPlan)))
 	mux.Handle("/accounts/{account}", httpx.Instrument(t, "/accounts/{account}", httpx.MethodNotAllowed("PUT")))
-	mux.Handle("GET /healthz", httpx.HealthHandler())
-	mux.Handle("GET /readyz", httpx.ReadyHandler(ready))
-	mux.Handle("GET /metrics", t.Handler())
+	httpx.HandleOps(mux, t, ready)
 	mux.Handle("/", httpx.Instrument(t, "unmatched", httpx.NotFound()))
 	return mux
 }

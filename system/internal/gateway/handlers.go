@@ -19,14 +19,19 @@ const MaxCreateBody = 16 << 10
 // passHeaders are the upstream answer headers a client may rely on.
 var passHeaders = []string{"Content-Type", "Location", "Retry-After", "X-Cache", "X-Fallback", "Cache-Control"}
 
-func handleRedirect(logger *slog.Logger, redirect Caller) http.Handler {
+// relayCode relays GET prefix+{code} to up once {code} is a valid short code.
+func relayCode(logger *slog.Logger, up Caller, prefix string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		code, ok := httpx.CodeParam(w, r)
 		if !ok {
 			return
 		}
-		relay(w, r, logger, redirect, http.MethodGet, "/r/"+url.PathEscape(code), nil)
+		relay(w, r, logger, up, http.MethodGet, prefix+url.PathEscape(code), nil)
 	})
+}
+
+func handleRedirect(logger *slog.Logger, redirect Caller) http.Handler {
+	return relayCode(logger, redirect, "/r/")
 }
 
 func handleCreate(logger *slog.Logger, link Caller) http.Handler {
@@ -56,23 +61,11 @@ func handleCreate(logger *slog.Logger, link Caller) http.Handler {
 }
 
 func handleGet(logger *slog.Logger, link Caller) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		code, ok := httpx.CodeParam(w, r)
-		if !ok {
-			return
-		}
-		relay(w, r, logger, link, http.MethodGet, "/links/"+url.PathEscape(code), nil)
-	})
+	return relayCode(logger, link, "/links/")
 }
 
 func handleStats(logger *slog.Logger, analytics Caller) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		code, ok := httpx.CodeParam(w, r)
-		if !ok {
-			return
-		}
-		relay(w, r, logger, analytics, http.MethodGet, "/stats/"+url.PathEscape(code), nil)
-	})
+	return relayCode(logger, analytics, "/stats/")
 }
 
 // relay sends the request upstream and copies the answer back. Upstream answers pass through

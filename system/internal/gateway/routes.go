@@ -34,9 +34,7 @@ func addRoutes(mux *http.ServeMux, logger *slog.Logger, tel *telemetry.Telemetry
 	handle("POST /api/links", RouteCreate, handleCreate(logger, up.Link))
 	handle("GET /api/links/{code}", RouteGet, handleGet(logger, up.Link))
 	handle("GET /api/links/{code}/stats", RouteStats, handleStats(logger, up.Analytics))
-	mux.Handle("GET /healthz", httpx.HealthHandler())
-	mux.Handle("GET /readyz", httpx.ReadyHandler(ready))
-	mux.Handle("GET /metrics", tel.Handler())
+	httpx.HandleOps(mux, tel, ready)
 	mux.Handle("/", httpx.NotFound())
 }
 

@@ -6,10 +6,20 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/faultline/faultline/system/internal/telemetry"
 )
 
 // CheckTimeout bounds each readiness check, so /readyz answers fast even when a dependency hangs.
 const CheckTimeout = 500 * time.Millisecond
+
+// HandleOps adds the operational endpoints every service has (docs/contracts.md): GET /healthz,
+// GET /readyz running the ready checks, and GET /metrics.
+func HandleOps(mux *http.ServeMux, t *telemetry.Telemetry, ready map[string]func(context.Context) error) {
+	mux.Handle("GET /healthz", HealthHandler())
+	mux.Handle("GET /readyz", ReadyHandler(ready))
+	mux.Handle("GET /metrics", t.Handler())
+}
 
 // HealthHandler answers 200 while the process is alive (/healthz).
 func HealthHandler() http.Handler {

@@ -159,9 +159,7 @@ func routes(h *handlers, t *telemetry.Telemetry, ready map[string]func(context.C
 	mux.Handle("/links", httpx.Instrument(t, "/links", httpx.MethodNotAllowed("POST")))
 	mux.Handle("GET /links/{code}", httpx.Instrument(t, "/links/{code}", http.HandlerFunc(h.get)))
 	mux.Handle("/links/{code}", httpx.Instrument(t, "/links/{code}", httpx.MethodNotAllowed("GET")))
-	mux.Handle("GET /healthz", httpx.HealthHandler())
-	mux.Handle("GET /readyz", httpx.ReadyHandler(ready))
-	mux.Handle("GET /metrics", t.Handler())
+	httpx.HandleOps(mux, t, ready)
 	mux.Handle("/", httpx.Instrument(t, "unmatched", httpx.NotFound()))
 	return mux
 }

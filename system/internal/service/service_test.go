@@ -7,32 +7,14 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/faultline/faultline/system/internal/config"
+	"github.com/faultline/faultline/system/internal/systemtest"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
-// syncBuffer is written by the service's goroutine and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestParseAndRunRefuseBadUsage(t *testing.T) {
 	tests := []struct {
@@ -79,7 +61,7 @@ func TestHelp(t *testing.T) {
 // Run hands the body a logger, the profile and telemetry; Serve listens on --listen, logs
 // "serving" with the extra attributes and drains when ctx ends.
 func TestRunServesUntilCancelled(t *testing.T) {
-	var logs syncBuffer
+	var logs systemtest.SyncBuffer
 	s := New("svc", env(map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "LOG_FORMAT": "text", "RESILIENCE_PROFILE": "no-dedup"}), &logs)
 	if err := s.Parse(nil); err != nil {
 		t.Fatal(err)

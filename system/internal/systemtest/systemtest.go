@@ -149,7 +149,7 @@ type RunFunc func(ctx context.Context, args []string, getenv func(string) string
 type Service struct {
 	Name string
 	URL  string // http://host:port
-	logs *lockedBuffer
+	logs *SyncBuffer
 	stop func() error
 }
 
@@ -170,7 +170,7 @@ func Start(t testing.TB, name string, run RunFunc, env map[string]string, readyP
 		e["LISTEN_ADDR"] = "127.0.0.1:" + strconv.Itoa(port)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
+	logs := &SyncBuffer{}
 	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, nil, func(k string) string { return e[k] }, logs) }()
 	var once sync.Once
@@ -236,19 +236,20 @@ func (s *Service) Stop() error { return s.stop() }
 // Logs returns what the service logged so far.
 func (s *Service) Logs() string { return s.logs.String() }
 
-// lockedBuffer collects a service's logs, written from its goroutines.
-type lockedBuffer struct {
+// SyncBuffer is a bytes.Buffer safe to write from one goroutine (a service's logger) while
+// another (the test) reads it.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *SyncBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *SyncBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()

@@ -22,7 +22,7 @@ func RefusesUsage(t *testing.T, run RunFunc, cases UsageCases) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
-			var stderr lockedBuffer
+			var stderr SyncBuffer
 			err := run(context.Background(), tc.Args, func(k string) string { return tc.Env[k] }, &stderr)
 			if !errors.Is(err, config.ErrUsage) {
 				t.Errorf("Run = %v, want a usage error\n%s", err, stderr.String())
@@ -35,7 +35,7 @@ func RefusesUsage(t *testing.T, run RunFunc, cases UsageCases) {
 // config.ErrHelp.
 func Help(t *testing.T, run RunFunc) {
 	t.Helper()
-	var stderr lockedBuffer
+	var stderr SyncBuffer
 	err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &stderr)
 	if err != nil && !errors.Is(err, config.ErrHelp) {
 		t.Errorf("Run --help = %v, want nil or ErrHelp", err)
