@@ -1,9 +1,11 @@
 package traces
 
 import (
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/reports"
 )
@@ -205,5 +207,31 @@ func TestBlastRadiusEmpty(t *testing.T) {
 	br := BlastRadius(nil, twoPhases, fixtureStart, []string{"link"}, reports.BlastThresholds{}, nil)
 	if len(br.AffectedServices) != 0 || len(br.Propagation) != 1 || br.Propagation[0].StoppedBy != StopNoCallers {
 		t.Fatalf("empty spans: %+v", br)
+	}
+}
+
+// A pipeline's INTERNAL span about an edge, inside the client span of that edge (redirect's
+// redis GET wraps the redirect->redis pipeline), must not hide the client span as a call.
+func TestInternalPipelineSpanIsNotAnAttempt(t *testing.T) {
+	g := &gen{rng: rand.New(rand.NewPCG(1, 2))}
+	for i := range 40 {
+		start := fixtureStart.Add(time.Duration(i) * 500 * time.Millisecond)
+		tr := g.newTrace()
+		srv, cl, in := g.newSpan(), g.newSpan(), g.newSpan()
+		g.add(tr, srv, SpanID{}, "redirect", "GET /r/{code}", KindServer, start, start.Add(2*time.Millisecond), false, kv(AttrStatusCode, "302"))
+		g.add(tr, cl, srv, "redirect", "redis GET", KindClient, start, start.Add(time.Millisecond), false, kv(AttrPeerService, "redis", AttrEdge, "redirect->redis", AttrCacheHit, "true"))
+		g.add(tr, in, cl, "redirect", "resilience redirect->redis", KindInternal, start, start.Add(time.Millisecond), false, kv(AttrEdge, "redirect->redis"))
+	}
+	found := false
+	for _, e := range ServiceMap(g.spans, twoPhases, fixtureStart) {
+		if e.From == "redirect" && e.To == "redis" {
+			found = true
+			if n := e.Phases[0].Calls + e.Phases[1].Calls; n != 40 {
+				t.Errorf("redirect->redis calls = %d, want 40", n)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("service map lacks redirect->redis")
 	}
 }

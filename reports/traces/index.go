@@ -196,7 +196,10 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 		p := &spans[j]
 		if p.Service == s.Service {
 			e := s.Edge()
-			if e != "" && e == p.Edge() {
+			// Only a network child makes its parent a wrapper: a pipeline's INTERNAL span about
+			// the edge inside a client span (redis GET → resilience redirect->redis) is not an
+			// attempt, and the client span stays the call.
+			if e != "" && e == p.Edge() && (s.Kind == KindClient || s.Kind == KindProducer) {
 				ix.wrap[j] = true
 			}
 			if e != "" && (s.Kind == KindClient || s.Kind == KindProducer) && !slices.Contains(childEdges[j], e) {

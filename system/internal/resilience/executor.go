@@ -202,8 +202,12 @@ func (e *Executor[R]) Get(ctx context.Context, call func(ctx context.Context) (R
 		}
 		return r, err
 	})
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
+	if e.class.Failure(r, err) {
+		msg := "failed"
+		if err != nil {
+			msg = err.Error()
+		}
+		span.SetStatus(codes.Error, msg)
 	}
 	if e.hasRetry {
 		span.SetAttributes(attribute.Int(telemetry.AttrRetries, int(retries.Load())))
