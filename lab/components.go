@@ -153,7 +153,7 @@ func (l *Lab) serviceEnv(name string) []string {
 			if l.o.Unproxied {
 				addr = l.addr(e.To)
 			}
-			env = append(env, e.EnvVar+"="+proxyValue(e, addr, l.o.Database))
+			env = append(env, e.EnvVar+"="+EdgeURL(e, addr, l.o.Database))
 		}
 	}
 	if name == "billing" {

@@ -273,15 +273,7 @@ func (l *Lab) Direct(component string) string {
 	if !IsComponent(component) {
 		return ""
 	}
-	switch KindOf(component) {
-	case KindPostgres:
-		return fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", l.addr(component), l.o.Database)
-	case KindRedis:
-		return "redis://" + l.addr(component)
-	case KindNATS:
-		return "nats://" + l.addr(component)
-	}
-	return "http://" + l.addr(component)
+	return ComponentURL(component, l.addr(component), l.o.Database)
 }
 
 // Endpoints returns what an operator or dashboard needs: gateway (through its proxy),
@@ -313,14 +305,7 @@ func (l *Lab) Env() toxics.Env { return labEnv{l} }
 type labEnv struct{ l *Lab }
 
 func (e labEnv) Proxy(edge string) (*toxiclient.Proxy, error) {
-	if !IsEdge(edge) {
-		return nil, fmt.Errorf("%w: edge %q", ErrUnknownTarget, edge)
-	}
-	p, err := e.l.toxi.Proxy(edge)
-	if err != nil {
-		return nil, fmt.Errorf("lab: proxy %s: %w", edge, err)
-	}
-	return p, nil
+	return LookupProxy(e.l.toxi, edge)
 }
 
 func (e labEnv) Component(name string) (toxics.Controller, error) {

@@ -3,6 +3,7 @@ package lab
 
 import (
 	"fmt"
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"slices"
 )
 
@@ -104,9 +105,35 @@ func dependencies(name string) []string {
 	return out
 }
 
-// proxyValue is what a caller's environment variable holds for an edge whose proxy listens
-// on addr: the form the protocol's client expects.
-func proxyValue(e Edge, addr, database string) string {
+// ComponentURL is how a component at addr is reached: a DSN for PostgreSQL, redis:// and
+// nats:// URLs for the others, a base URL for services. Every backend addresses them so.
+func ComponentURL(component, addr, database string) string {
+	switch KindOf(component) {
+	case KindPostgres:
+		return fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", addr, database)
+	case KindRedis:
+		return "redis://" + addr
+	case KindNATS:
+		return "nats://" + addr
+	}
+	return "http://" + addr
+}
+
+// LookupProxy returns an edge's proxy from a Toxiproxy API, for every backend.
+func LookupProxy(toxi *toxiclient.Client, edge string) (*toxiclient.Proxy, error) {
+	if !IsEdge(edge) {
+		return nil, fmt.Errorf("%w: edge %q", ErrUnknownTarget, edge)
+	}
+	p, err := toxi.Proxy(edge)
+	if err != nil {
+		return nil, fmt.Errorf("lab: proxy %s: %w", edge, err)
+	}
+	return p, nil
+}
+
+// EdgeURL is what a caller's environment variable holds for an edge whose proxy listens on
+// addr: the form the protocol's client expects.
+func EdgeURL(e Edge, addr, database string) string {
 	switch e.Protocol {
 	case HTTP:
 		return "http://" + addr

@@ -420,15 +420,7 @@ func (s *System) Direct(component string) string {
 	if h, ok := s.o.Hosts[component]; ok {
 		addr = h
 	}
-	switch lab.KindOf(component) {
-	case lab.KindPostgres:
-		return fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", addr, Database)
-	case lab.KindRedis:
-		return "redis://" + addr
-	case lab.KindNATS:
-		return "nats://" + addr
-	}
-	return "http://" + addr
+	return lab.ComponentURL(component, addr, Database)
 }
 
 // Env returns what faults act through: the stack's proxies and its containers.
@@ -437,14 +429,7 @@ func (s *System) Env() toxics.Env { return env{s} }
 type env struct{ s *System }
 
 func (e env) Proxy(edge string) (*toxiclient.Proxy, error) {
-	if !lab.IsEdge(edge) {
-		return nil, fmt.Errorf("%w: edge %q", lab.ErrUnknownTarget, edge)
-	}
-	p, err := e.s.toxi.Proxy(edge)
-	if err != nil {
-		return nil, fmt.Errorf("compose: proxy %s: %w", edge, err)
-	}
-	return p, nil
+	return lab.LookupProxy(e.s.toxi, edge)
 }
 
 func (e env) Component(name string) (toxics.Controller, error) {

@@ -3,7 +3,6 @@
 package compose
 
 import (
-	"fmt"
 	"net"
 	"strconv"
 
@@ -38,16 +37,7 @@ func ContainerPort(component string) int {
 // EdgeValue is what the caller's environment variable holds for an edge whose proxy is at
 // host:port, in the form the protocol's client expects (as the process backend does).
 func EdgeValue(e lab.Edge, host string, port int) string {
-	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	switch e.Protocol {
-	case lab.HTTP:
-		return "http://" + addr
-	case lab.NATS:
-		return "nats://" + addr
-	case lab.Postgres:
-		return fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", addr, Database)
-	}
-	return addr
+	return lab.EdgeURL(e, net.JoinHostPort(host, strconv.Itoa(port)), Database)
 }
 
 // ServiceEnv is the edge configuration of one component: for every edge it calls, its
