@@ -20,8 +20,9 @@ import (
 func init() { commands = append(commands, newMutateCmd) }
 
 type mutateOptions struct {
-	out   string
-	plain bool
+	out          string
+	plain        bool
+	retryInvalid int
 }
 
 func newMutateCmd() *cobra.Command {
@@ -47,6 +48,7 @@ Exit codes: 0 every scenario passed and every listed mutant was caught, 1 otherw
 	}
 	c.Flags().StringVar(&o.out, "out", "", "directory for the runs and matrix.md (default runs/mutate-<time>)")
 	c.Flags().BoolVar(&o.plain, "plain", false, "plain progress lines even on a terminal")
+	c.Flags().IntVar(&o.retryInvalid, "retry-invalid", 1, "repeat a run whose measurement was invalid (load generator starved) up to N times; a fail is never repeated")
 	return c
 }
 
@@ -91,7 +93,7 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 		dir := filepath.Join(out, sc.Name, profile)
 		res, err := runner.Run(ctx, runner.Options{
 			Scenario: sc, Profile: profile, OutDir: dir, Log: stdout,
-			Terminal: !o.plain && isTerminal(stdout), ExpectVerdict: expect,
+			Terminal: !o.plain && isTerminal(stdout), ExpectVerdict: expect, RetryInvalid: o.retryInvalid,
 		})
 		if err != nil && res == nil {
 			res = &reports.Results{Scenario: sc.Name, Profile: profile, Verdict: reports.VerdictError,

@@ -21,13 +21,14 @@ import (
 func init() { commands = append(commands, newRunCmd) }
 
 type runOptions struct {
-	profile     string
-	out         string
-	allowRemote bool
-	otlpForward string
-	plain       bool
-	expect      string
-	target      string // see run_target.go
+	profile      string
+	out          string
+	allowRemote  bool
+	otlpForward  string
+	plain        bool
+	retryInvalid int
+	expect       string
+	target       string // see run_target.go
 }
 
 func newRunCmd() *cobra.Command {
@@ -55,6 +56,7 @@ invalid scenario file (nothing is run then).`,
 	c.Flags().BoolVar(&o.allowRemote, "allow-remote", false, "allow a load target that is not loopback")
 	c.Flags().StringVar(&o.otlpForward, "otlp-forward", "", "also forward every span to this OTLP/HTTP endpoint (your collector or Jaeger)")
 	c.Flags().BoolVar(&o.plain, "plain", false, "plain progress lines even on a terminal")
+	c.Flags().IntVar(&o.retryInvalid, "retry-invalid", 1, "repeat a run whose measurement was invalid (load generator starved) up to N times; a fail is never repeated")
 	c.Flags().StringVar(&o.expect, "expect", "", "override the expected verdict (pass or fail), e.g. fail for a negative control")
 	addTargetFlag(c, &o)
 	return c
@@ -102,7 +104,7 @@ func runScenarios(ctx context.Context, stdout io.Writer, args []string, o runOpt
 		dir := runDir(o.out, sc.Name, stamp, len(scs) > 1)
 		res, err := runner.Run(ctx, runner.Options{
 			Scenario: sc, Profile: o.profile, OutDir: dir, Log: stdout,
-			Terminal: !o.plain && isTerminal(stdout), AllowRemote: loadMayLeaveLoopback(o), Start: start, OTLPForward: o.otlpForward, ExpectVerdict: o.expect,
+			Terminal: !o.plain && isTerminal(stdout), AllowRemote: loadMayLeaveLoopback(o), Start: start, OTLPForward: o.otlpForward, ExpectVerdict: o.expect, RetryInvalid: o.retryInvalid,
 		})
 		if err != nil && res == nil {
 			return err

@@ -39,8 +39,16 @@ type Options struct {
 	// Start brings the system up; nil means the process backend (lab.Start). Another backend
 	// (containers, compose) plugs in here.
 	Start func(ctx context.Context, o lab.Options) (System, error)
+	// RetryInvalid repeats a run whose only outcome was an invalid measurement (the load
+	// generator fell behind, spans were lost) up to this many times. Fails are never repeated.
+	RetryInvalid int
 	// Settle bounds the wait for analytics to catch up before the click invariant is judged.
 	Settle time.Duration
+}
+
+// onlyInvalid says whether a run's error verdict came from an invalid measurement alone.
+func onlyInvalid(res *reports.Results) bool {
+	return res.Verdict == reports.VerdictError && !res.Valid
 }
 
 // System is a running system under test, whatever backend started it.
@@ -76,18 +84,30 @@ func Run(ctx context.Context, o Options) (*reports.Results, error) {
 	if o.Settle == 0 {
 		o.Settle = 30 * time.Second
 	}
-	r := &run{o: o, sc: sc, profile: sc.Profile}
-	if o.Profile != "" {
-		r.profile = o.Profile
-	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
-	res := r.execute(ctx)
-	if err := r.write(res); err != nil {
-		return res, err
+	var discarded []string
+	for attempt := 0; ; attempt++ {
+		r := &run{o: o, sc: sc, profile: sc.Profile}
+		if o.Profile != "" {
+			r.profile = o.Profile
+		}
+		res := r.execute(ctx)
+		// An invalid measurement is not a verdict about the system: on a shared machine the
+		// generator can be starved. Such a run may be repeated on a fresh system; a fail never is.
+		if onlyInvalid(res) && attempt < o.RetryInvalid && ctx.Err() == nil {
+			why := strings.Join(res.InvalidReasons, "; ")
+			fmt.Fprintf(o.Log, "  measurement invalid (%s): running again on a fresh system\n", why)
+			discarded = append(discarded, fmt.Sprintf("attempt %d discarded, measurement invalid: %s", attempt+1, why))
+			continue
+		}
+		res.Reasons = append(res.Reasons, discarded...)
+		if err := r.write(res); err != nil {
+			return res, err
+		}
+		return res, nil
 	}
-	return res, nil
 }
 
 type run struct {
