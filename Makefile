@@ -15,12 +15,14 @@ deps: ## install PostgreSQL, Redis and Chromium with apt-get when missing; downl
 build: ## build the one binary
 	$(GO) build -o $(BIN) ./cmd/faultline
 
-test: deps build ## everything CI runs: unit, integration (real servers), scenario smoke tests
+test: deps build ## everything CI runs: unit, integration (real servers), the scenario catalogue and its negative controls
 	$(GO) vet ./...
 	@# Compile every test binary in parallel first, then run them one package at a time: the
 	@# integration tests measure latency on real servers and must not share 2 cores with each other.
 	$(GO) test -count=1 -run '^$$' ./... > /dev/null
 	FAULTLINE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 30m ./...
+	@# The whole catalogue, each scenario with its own profile and with every mutant it must catch.
+	$(BIN) mutate --plain --out runs/ci-catalogue scenarios/
 
 test-short: ## unit tests only, no servers
 	$(GO) test -short -count=1 ./...
