@@ -297,7 +297,7 @@ func LatencyOverTime(res *reports.Results, stream string) (string, error) {
 // model their sum is the asked rate and the split is what users got.
 func ErrorsAndThroughput(res *reports.Results) (string, error) {
 	var ss []Series
-	for i, name := range streamNames(res) {
+	for i, name := range StreamNames(res) {
 		var t, req, errs []float64
 		for _, b := range bucketsOf(res, name) {
 			t = append(t, b.T)
@@ -336,8 +336,8 @@ func bucketsOf(res *reports.Results, stream string) []reports.TimeBucket {
 	return bs
 }
 
-// streamNames lists streams in results order, then any only seen in the timeseries.
-func streamNames(res *reports.Results) []string {
+// StreamNames lists streams in results order, then any only seen in the timeseries.
+func StreamNames(res *reports.Results) []string {
 	seen := map[string]bool{}
 	var names []string
 	for _, s := range res.Streams {

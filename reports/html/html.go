@@ -196,7 +196,7 @@ func newView(res *reports.Results, samples []Sample, scenario []byte) *view {
 			v.SLOPassed++
 		}
 	}
-	for i, name := range streamNames(res) {
+	for i, name := range charts.StreamNames(res) {
 		svg, err := charts.LatencyOverTime(res, name)
 		v.TimeCharts = append(v.TimeCharts, NewChart(fmt.Sprintf("latency-%d", i), "Latency over time: "+name,
 			"Per second: median (p50), p99 and the slowest request. Shaded: faults active.", svg, err))
@@ -304,7 +304,7 @@ func distributions(res *reports.Results, samples []Sample) ([]Chart, string) {
 		note = "samples.csv is missing: drawn from the percentiles recorded in results.json (p50, p90, p95, p99, max)."
 	}
 	var out []Chart
-	for i, name := range streamNames(res) {
+	for i, name := range charts.StreamNames(res) {
 		var ds []charts.Distribution
 		for _, ph := range phaseNames(res) {
 			d := charts.Distribution{Name: ph}
@@ -363,26 +363,6 @@ func figureOf(res *reports.Results, stream, phase string) (reports.PhaseFigure, 
 		}
 	}
 	return reports.PhaseFigure{}, false
-}
-
-func streamNames(res *reports.Results) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range res.Streams {
-		if !seen[s.Name] {
-			seen[s.Name] = true
-			out = append(out, s.Name)
-		}
-	}
-	var extra []string
-	for _, b := range res.Timeseries {
-		if !seen[b.Stream] {
-			seen[b.Stream] = true
-			extra = append(extra, b.Stream)
-		}
-	}
-	sort.Strings(extra)
-	return append(out, extra...)
 }
 
 func countRows(m *reports.Mechanisms) []countRow {
