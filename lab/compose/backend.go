@@ -298,7 +298,7 @@ func (s *System) waitReady(ctx context.Context) error {
 			continue
 		}
 		for {
-			err := ready(ctx, s.Direct(c))
+			err := Ready(ctx, s.Direct(c))
 			if err == nil {
 				break
 			}
@@ -356,7 +356,11 @@ func getJSON(ctx context.Context, u string, v any) error {
 
 var readyClient = &http.Client{Timeout: 2 * time.Second}
 
-func ready(ctx context.Context, base string) error {
+// Ready asks a service's /readyz; every backend that runs services in containers uses it.
+func Ready(ctx context.Context, base string) error {
+	if base == "" {
+		return errors.New("no address")
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
 	if err != nil {
 		return err
@@ -462,7 +466,7 @@ func (c *controller) Start(ctx context.Context) error {
 		return err
 	}
 	if lab.KindOf(c.name) == lab.KindService {
-		return c.waitFor(ctx, func(ContainerState) bool { return ready(ctx, c.s.Direct(c.name)) == nil })
+		return c.waitFor(ctx, func(ContainerState) bool { return Ready(ctx, c.s.Direct(c.name)) == nil })
 	}
 	return c.waitFor(ctx, func(st ContainerState) bool { return st.Running && (st.Health == "" || st.Health == "healthy") })
 }

@@ -187,7 +187,7 @@ func TestStartWithDocker(t *testing.T) {
 	if err := ctl.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := readyz(ctx, s.Direct("analytics")); err != nil {
+	if err := compose.Ready(ctx, s.Direct("analytics")); err != nil {
 		t.Fatalf("analytics after restart: %v", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -171,7 +170,7 @@ func (c *controller) Start(ctx context.Context) error {
 	if lab.KindOf(c.name) != lab.KindService {
 		return nil
 	}
-	return c.waitFor(ctx, func() bool { return readyz(ctx, c.s.Direct(c.name)) == nil })
+	return c.waitFor(ctx, func() bool { return compose.Ready(ctx, c.s.Direct(c.name)) == nil })
 }
 
 func (c *controller) Pause(ctx context.Context) error {
@@ -206,27 +205,6 @@ func (c *controller) waitFor(ctx context.Context, ok func() bool) error {
 			return fmt.Errorf("containers: %w", ctx.Err())
 		case <-t.C:
 		}
-	}
-	return nil
-}
-
-var readyClient = &http.Client{Timeout: 2 * time.Second}
-
-func readyz(ctx context.Context, base string) error {
-	if base == "" {
-		return errors.New("no address")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := readyClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("readyz: %s", resp.Status)
 	}
 	return nil
 }
