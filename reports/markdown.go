@@ -56,7 +56,11 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 	if len(r.Streams) > 0 {
 		p("## Load\n\n")
 		for _, st := range r.Streams {
-			p("### %s: `%s` at %s/s\n\n", st.Name, cell(st.Request), num(st.Rate, 1))
+			rate := num(st.Rate, 1) + "/s"
+			if st.Schedule != "" {
+				rate = st.Schedule
+			}
+			p("### %s: `%s` at %s\n\n", st.Name, cell(st.Request), rate)
 			p("| phase | requests | rate (/s) | errors | p50 ms | p90 ms | p99 ms | max ms | send lag p99 ms |\n")
 			p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 			for _, f := range st.Phases {

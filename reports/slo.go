@@ -217,7 +217,10 @@ func countErrors(samples []Sample) int {
 type StreamSpec struct {
 	Name    string
 	Request string
-	Rate    float64 // asked, per second (the final rate of a ramp)
+	Rate    float64 // asked, per second (the final rate of a ramp or stages)
+	// Schedule spells a rate that changes ("50/s for 8s, 450/s for 10s, then 50/s"); empty
+	// for a constant rate.
+	Schedule string
 }
 
 // SLOSpec is one SLO of a scenario: thresholds for one stream in some phases.
@@ -236,7 +239,7 @@ func Figures(samples []Sample, streams []StreamSpec, windows []PhaseWindow) []St
 	out := make([]StreamResult, 0, len(streams))
 	names := append(phaseNames(windows), PhaseAll)
 	for _, st := range streams {
-		res := StreamResult{Name: st.Name, Request: st.Request, Rate: st.Rate}
+		res := StreamResult{Name: st.Name, Request: st.Request, Rate: st.Rate, Schedule: st.Schedule}
 		for _, ph := range names {
 			w, _ := Window(windows, ph)
 			res.Phases = append(res.Phases, phaseFigure(selectSamples(samples, st.Name, ph), ph, w.EndS-w.StartS))

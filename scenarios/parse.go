@@ -76,7 +76,7 @@ var requestRE = regexp.MustCompile(`^(GET|POST|PUT|DELETE|HEAD|PATCH) (/\S*)$`)
 
 func (d *decoder) stream(path string, n ast.Node) Stream {
 	st := Stream{pos: posOf(n), codesAt: posOf(n), Codes: -1}
-	var nameN, requestN, rateN, bodyN, codesN ast.Node
+	var nameN, requestN, rateN, rampN, stagesN, bodyN, codesN ast.Node
 	isMap := d.fields(path, "a load stream", n, map[string]func(string, ast.Node){
 		"name": func(p string, v ast.Node) { nameN = v; d.name(p, v, &st.Name) },
 		"request": func(p string, v ast.Node) {
@@ -96,6 +96,7 @@ func (d *decoder) stream(path string, n ast.Node) Stream {
 		},
 		"rate": func(p string, v ast.Node) { rateN = v; d.rate(p, v, &st.Rate) },
 		"ramp": func(p string, v ast.Node) {
+			rampN = v
 			r := &Ramp{}
 			var seenTo, seenOver bool
 			d.fields(p, "a ramp", v, map[string]func(string, ast.Node){
@@ -107,6 +108,28 @@ func (d *decoder) stream(path string, n ast.Node) Stream {
 				d.errorf(v, "%s: expected to and over (from defaults to 0)", p)
 			}
 			st.Ramp = r
+		},
+		"stages": func(p string, v ast.Node) {
+			stagesN = v
+			items, _ := d.sequence(p, "a list of stages", v)
+			for i, it := range items {
+				sp := fmt.Sprintf("%s[%d]", p, i)
+				sg := Stage{}
+				var seenRate, seenFor bool
+				if !d.fields(sp, "a stage", it, map[string]func(string, ast.Node){
+					"rate": func(p string, v ast.Node) { seenRate = true; d.rate(p, v, &sg.Rate) },
+					"for":  func(p string, v ast.Node) { seenFor = true; d.duration(p, v, false, &sg.For) },
+				}, nil) {
+					continue
+				}
+				if !seenRate || !seenFor {
+					d.errorf(it, "%s: expected rate and for, such as {rate: 300/s, for: 10s}", sp)
+				}
+				st.Stages = append(st.Stages, sg)
+			}
+			if len(items) > 0 && len(items) < 2 {
+				d.errorf(v, "%s: expected at least two stages (one stage is a rate)", p)
+			}
 		},
 		"body":  func(p string, v ast.Node) { bodyN = v; d.str(p, v, &st.Body) },
 		"codes": func(p string, v ast.Node) { codesN, st.codesAt = v, posOf(v); d.intField(p, v, 1, MaxCodes, &st.Codes) },
@@ -120,13 +143,28 @@ func (d *decoder) stream(path string, n ast.Node) Stream {
 	if requestN == nil {
 		d.errorf(n, "%s: missing key \"request\"", path)
 	}
+	var given []string
+	var second ast.Node
+	for _, k := range []struct {
+		name string
+		n    ast.Node
+	}{{"rate", rateN}, {"ramp", rampN}, {"stages", stagesN}} {
+		if k.n != nil {
+			given = append(given, k.name)
+			if len(given) == 2 {
+				second = k.n
+			}
+		}
+	}
 	switch {
-	case rateN == nil && st.Ramp == nil:
-		d.errorf(n, "%s: expected rate (such as 300/s) or ramp", path)
-	case rateN != nil && st.Ramp != nil:
-		d.errorf(rateN, "%s.rate: expected rate or ramp, not both (a ramp ends at its to rate)", path)
+	case len(given) == 0:
+		d.errorf(n, "%s: expected rate (such as 300/s), ramp or stages", path)
+	case len(given) > 1:
+		d.errorf(second, "%s: expected one of rate, ramp and stages, got %s", path, strings.Join(given, " and "))
 	case st.Ramp != nil:
 		st.Rate = st.Ramp.To
+	case len(st.Stages) > 0:
+		st.Rate = st.Stages[len(st.Stages)-1].Rate
 	}
 	if bodyN != nil && st.Method != "" && st.Method != "POST" && st.Method != "PUT" && st.Method != "PATCH" {
 		d.errorf(bodyN, "%s.body: expected no body for %s", path, st.Method)
@@ -228,6 +266,17 @@ func (d *decoder) fault(path string, n ast.Node) Fault {
 		"restart_after": func(p string, v ast.Node) { restartAfterN = v; d.duration(p, v, false, &f.For) },
 		"edge":          func(p string, v ast.Node) { edgeN = v; d.str(p, v, &f.Edge) },
 		"component":     func(p string, v ast.Node) { compN = v; d.str(p, v, &f.Component) },
+		"background": func(p string, v ast.Node) {
+			if v = d.value(p, v); v == nil {
+				return
+			}
+			b, ok := v.(*ast.BoolNode)
+			if !ok {
+				d.errorf(v, "%s: expected true or false, got %s", p, describe(v))
+				return
+			}
+			f.Background = b.Value
+		},
 	}
 	for _, k := range []string{"toxic", "fault", "crash", "pause", "restart"} {
 		handlers[k] = func(_ string, v ast.Node) { nameKeys = append(nameKeys, entry{key: k, value: v}) }

@@ -27,6 +27,12 @@ func resolvedView(s *Scenario) yaml.MapSlice {
 			m = append(m, yaml.MapItem{Key: "ramp", Value: yaml.MapSlice{
 				{Key: "from", Value: rateText(st.Ramp.From)}, {Key: "to", Value: rateText(st.Ramp.To)}, {Key: "over", Value: st.Ramp.Over.String()},
 			}})
+		} else if len(st.Stages) > 0 {
+			var stages []yaml.MapSlice
+			for _, sg := range st.Stages {
+				stages = append(stages, yaml.MapSlice{{Key: "rate", Value: rateText(sg.Rate)}, {Key: "for", Value: sg.For.String()}})
+			}
+			m = append(m, yaml.MapItem{Key: "stages", Value: stages})
 		} else {
 			m = append(m, yaml.MapItem{Key: "rate", Value: rateText(st.Rate)})
 		}
@@ -53,6 +59,9 @@ func resolvedView(s *Scenario) yaml.MapSlice {
 			m = append(m, yaml.MapItem{Key: "component", Value: f.Component})
 		}
 		m = append(m, yaml.MapItem{Key: "fault", Value: f.Fault})
+		if f.Background {
+			m = append(m, yaml.MapItem{Key: "background", Value: true})
+		}
 		for _, k := range sortedKeys(f.Params) {
 			var v any = f.Params[k]
 			if typed, ok := f.paramVals[k]; ok {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -70,6 +71,7 @@ type Stream struct {
 	Path    string  `json:"path" yaml:"path"`
 	Rate    float64 `json:"rate" yaml:"rate"` // per second; with a ramp, the rate it ends at
 	Ramp    *Ramp   `json:"ramp,omitempty" yaml:"ramp,omitempty"`
+	Stages  []Stage `json:"stages,omitempty" yaml:"stages,omitempty"`
 	Body    string  `json:"body,omitempty" yaml:"body,omitempty"`   // POST only
 	Codes   int     `json:"codes,omitempty" yaml:"codes,omitempty"` // {code} streams only
 	pos     Pos
@@ -84,6 +86,47 @@ type Ramp struct {
 	From float64  `json:"from" yaml:"from"`
 	To   float64  `json:"to" yaml:"to"`
 	Over Duration `json:"over" yaml:"over"`
+}
+
+// Stage holds a stream at Rate for For. Stages follow one another from the run start; the
+// last stage's rate holds to the end of the run.
+type Stage struct {
+	Rate float64  `json:"rate" yaml:"rate"`
+	For  Duration `json:"for" yaml:"for"`
+}
+
+// Surges are the windows in which a staged stream asks for another rate than its first
+// stage: a load surge disturbs the system like a fault does, so it cuts the phases too. The
+// last stage's rate holds until the run ends at total.
+func (s Stream) Surges(total time.Duration) [][2]time.Duration {
+	var out [][2]time.Duration
+	var at time.Duration
+	for i, sg := range s.Stages {
+		end := at + sg.For.D()
+		if i == len(s.Stages)-1 {
+			end = max(end, total)
+		}
+		if sg.Rate != s.Stages[0].Rate {
+			out = append(out, [2]time.Duration{at, end})
+		}
+		at = end
+	}
+	return out
+}
+
+// Schedule spells a changing rate for reports; empty for a constant rate.
+func (s Stream) Schedule() string {
+	switch {
+	case s.Ramp != nil:
+		return fmt.Sprintf("%s to %s over %s, then held", rateText(s.Ramp.From), rateText(s.Ramp.To), s.Ramp.Over)
+	case len(s.Stages) > 0:
+		parts := make([]string, 0, len(s.Stages)+1)
+		for _, sg := range s.Stages {
+			parts = append(parts, fmt.Sprintf("%s for %s", rateText(sg.Rate), sg.For))
+		}
+		return strings.Join(parts, ", ") + ", then held"
+	}
+	return ""
 }
 
 // Setup is what the lab prepares before the load starts.
@@ -106,10 +149,13 @@ type Fault struct {
 	Edge      string            `json:"edge,omitempty" yaml:"edge,omitempty"`
 	Component string            `json:"component,omitempty" yaml:"component,omitempty"`
 	Params    map[string]string `json:"params,omitempty" yaml:"params,omitempty"`
-	pos       Pos
-	atPos     Pos
-	paramPos  map[string]Pos
-	paramVals map[string]any // typed as written, for toxics.New
+	// Background faults are part of the environment under test (a database far away, a
+	// slow disk): they are injected and healed like any fault but do not cut the phases.
+	Background bool `json:"background,omitempty" yaml:"background,omitempty"`
+	pos        Pos
+	atPos      Pos
+	paramPos   map[string]Pos
+	paramVals  map[string]any // typed as written, for toxics.New
 }
 
 // Target is the edge or component the fault acts on.
@@ -285,18 +331,28 @@ func (m multiError) Unwrap() []error { return m }
 
 func joinErrors(errs []error) error { return multiError(errs) }
 
-// Phases cuts the run into phases from the fault schedule: baseline before the first fault
-// starts, fault from the first start to the last end (including any quiet gap between faults,
-// so one fault phase per run), recovery from the last end to the duration. A phase of zero
-// length is left out; with no faults the whole run is baseline.
+// Phases cuts the run into phases from the schedule: baseline before the first disturbance
+// starts, fault from the first start to the last end (including any quiet gap between them,
+// so one fault phase per run), recovery from the last end to the duration. Disturbances are
+// the faults that are not background and the surges of staged streams. A phase of zero
+// length is left out; with no disturbance the whole run is baseline.
 func (s *Scenario) Phases() []reports.PhaseWindow {
 	total := s.Duration.D().Seconds()
-	if len(s.Faults) == 0 {
+	var windows [][2]time.Duration
+	for _, f := range s.Faults {
+		if !f.Background {
+			windows = append(windows, [2]time.Duration{f.Start(), f.End()})
+		}
+	}
+	for _, st := range s.Load {
+		windows = append(windows, st.Surges(s.Duration.D())...)
+	}
+	if len(windows) == 0 {
 		return []reports.PhaseWindow{{Name: reports.PhaseBaseline, StartS: 0, EndS: total}}
 	}
-	first, last := s.Faults[0].Start(), s.Faults[0].End()
-	for _, f := range s.Faults[1:] {
-		first, last = min(first, f.Start()), max(last, f.End())
+	first, last := windows[0][0], windows[0][1]
+	for _, w := range windows[1:] {
+		first, last = min(first, w[0]), max(last, w[1])
 	}
 	first, last = min(first, s.Duration.D()), min(last, s.Duration.D())
 	var out []reports.PhaseWindow
@@ -315,7 +371,7 @@ func (s *Scenario) Phases() []reports.PhaseWindow {
 func (s *Scenario) Streams() []reports.StreamSpec {
 	out := make([]reports.StreamSpec, len(s.Load))
 	for i, st := range s.Load {
-		out[i] = reports.StreamSpec{Name: st.Name, Request: st.Request, Rate: st.Rate}
+		out[i] = reports.StreamSpec{Name: st.Name, Request: st.Request, Rate: st.Rate, Schedule: st.Schedule()}
 	}
 	return out
 }

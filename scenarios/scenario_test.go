@@ -133,10 +133,22 @@ func TestPhases(t *testing.T) {
 			[]reports.PhaseWindow{w("fault", 0, 10), w("recovery", 10, 60)}},
 		{"fault to the end", "faults: [{at: 30s, for: 30s, edge: link->nats, toxic: partition}]\n",
 			[]reports.PhaseWindow{w("baseline", 0, 30), w("fault", 30, 60)}},
+		{"a background fault does not cut phases", "faults: [{at: 0s, for: 60s, edge: link->link-db, toxic: latency, latency: 50ms, background: true}]\n",
+			[]reports.PhaseWindow{w("baseline", 0, 60)}},
+		{"a surge is a disturbance", "load: [{name: a, request: GET /x, stages: [{rate: 5, for: 10s}, {rate: 50, for: 10s}, {rate: 5, for: 10s}]}]\n" +
+			"faults: [{at: 0s, for: 60s, edge: link->link-db, toxic: latency, latency: 50ms, background: true}]\n",
+			[]reports.PhaseWindow{w("baseline", 0, 10), w("fault", 10, 20), w("recovery", 20, 60)}},
+		{"surge and fault together", "load: [{name: a, request: GET /x, stages: [{rate: 5, for: 10s}, {rate: 50, for: 10s}]}]\n" +
+			"faults: [{at: 25s, for: 5s, crash: link}]\n",
+			[]reports.PhaseWindow{w("baseline", 0, 10), w("fault", 10, 60)}}, // the last stage holds to the end
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			sc, err := Parse("p.yaml", []byte(base+c.faults))
+			doc := base
+			if strings.HasPrefix(c.faults, "load:") {
+				doc = "name: p\nduration: 60s\n"
+			}
+			sc, err := Parse("p.yaml", []byte(doc+c.faults))
 			if err != nil {
 				t.Fatal(err)
 			}

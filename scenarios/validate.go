@@ -47,6 +47,13 @@ func validate(d *decoder, sc *Scenario) {
 		if st.Ramp != nil && dur > 0 && st.Ramp.Over.D() > dur {
 			errs.add(file, st.pos, "load[%d].ramp.over: expected at most the duration %s, got %s", i, dur, st.Ramp.Over)
 		}
+		var staged Duration
+		for _, sg := range st.Stages {
+			staged += sg.For
+		}
+		if dur > 0 && staged.D() > dur {
+			errs.add(file, st.pos, "load[%d].stages: expected stages to last at most the duration %s, they last %s", i, dur, staged)
+		}
 		if st.UsesCodes() {
 			maxCodes = max(maxCodes, st.Codes)
 		}

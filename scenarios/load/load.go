@@ -42,8 +42,9 @@ type Stream struct {
 	Name   string
 	Method string
 	Path   string  // may contain {code}, replaced by a code drawn from Codes
-	Rate   float64 // per second; with a Ramp, the rate it holds after the ramp
+	Rate   float64 // per second; with a Ramp or Stages, the rate it holds after them
 	Ramp   *Ramp
+	Stages []Stage
 	Body   string   // JSON template: <seq> is the sequence number, <n> an account number 1..10
 	Codes  []string // pool for {code}
 }
@@ -54,6 +55,12 @@ type Ramp struct {
 	Over     time.Duration
 }
 
+// Stage holds Rate for For; the last stage's rate holds after the stages.
+type Stage struct {
+	Rate float64
+	For  time.Duration
+}
+
 // StreamsFrom converts a scenario's streams; codes come from Setup. A {code} stream draws
 // from the first Stream.Codes of them.
 func StreamsFrom(sc *scenarios.Scenario, codes []string) []Stream {
@@ -62,6 +69,9 @@ func StreamsFrom(sc *scenarios.Scenario, codes []string) []Stream {
 		s := Stream{Name: st.Name, Method: st.Method, Path: st.Path, Rate: st.Rate, Body: st.Body}
 		if st.Ramp != nil {
 			s.Ramp = &Ramp{From: st.Ramp.From, To: st.Ramp.To, Over: st.Ramp.Over.D()}
+		}
+		for _, sg := range st.Stages {
+			s.Stages = append(s.Stages, Stage{Rate: sg.Rate, For: sg.For.D()})
 		}
 		if st.UsesCodes() {
 			s.Codes = codes[:min(st.Codes, len(codes))]
@@ -172,6 +182,10 @@ func (st Stream) validate() error {
 	switch {
 	case st.Name == "":
 		return fmt.Errorf("%w: no name", ErrStreams)
+	case st.Ramp != nil && len(st.Stages) > 0:
+		return fmt.Errorf("%w %s: a ramp or stages, not both", ErrStreams, st.Name)
+	case badStages(st.Stages):
+		return fmt.Errorf("%w %s: stages %+v: want 0 < rate <= %d and for > 0", ErrStreams, st.Name, st.Stages, scenarios.MaxRate)
 	case st.Ramp == nil && (st.Rate <= 0 || st.Rate > scenarios.MaxRate):
 		return fmt.Errorf("%w %s: rate %g: want 0 < rate <= %d", ErrStreams, st.Name, st.Rate, scenarios.MaxRate)
 	case st.Ramp != nil && (st.Ramp.From < 0 || st.Ramp.To <= 0 || st.Ramp.Over <= 0 || max(st.Ramp.From, st.Ramp.To) > scenarios.MaxRate):
@@ -180,6 +194,15 @@ func (st Stream) validate() error {
 		return fmt.Errorf("%w %s: %s needs codes (run Setup first)", ErrStreams, st.Name, st.Path)
 	}
 	return nil
+}
+
+func badStages(stages []Stage) bool {
+	for _, sg := range stages {
+		if sg.Rate <= 0 || sg.Rate > scenarios.MaxRate || sg.For <= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func runStream(ctx context.Context, base *url.URL, st Stream, d time.Duration, opts Options, budget *atomic.Int64, emit func(Result)) {
@@ -230,20 +253,38 @@ func runStream(ctx context.Context, base *url.URL, st Stream, d time.Duration, o
 }
 
 // pacer paces one stream and remembers when the attack began, so each result's intended send
-// time can be computed from its sequence number.
+// time can be computed from its sequence number. The rate is piecewise linear: segments one
+// after the other from the start (a ramp, or constant stages), then hold.
 type pacer struct {
-	from, to float64 // per second
-	over     time.Duration
-	budget   *atomic.Int64
+	segs   []segment
+	hold   float64 // per second, after the segments
+	budget *atomic.Int64
 
 	mu    sync.Mutex
 	began time.Time
 }
 
+// segment moves the rate linearly from from to to during dur (from == to: a constant stage).
+type segment struct {
+	from, to float64
+	dur      time.Duration
+}
+
+// hits is the expected number of hits in the first u seconds of the segment.
+func (s segment) hits(u float64) float64 {
+	return s.from*u + (s.to-s.from)/(2*s.dur.Seconds())*u*u
+}
+
 func newPacer(st Stream, budget *atomic.Int64) *pacer {
-	p := &pacer{from: st.Rate, to: st.Rate, budget: budget}
-	if st.Ramp != nil {
-		p.from, p.to, p.over = st.Ramp.From, st.Ramp.To, st.Ramp.Over
+	p := &pacer{hold: st.Rate, budget: budget}
+	switch {
+	case st.Ramp != nil:
+		p.segs, p.hold = []segment{{st.Ramp.From, st.Ramp.To, st.Ramp.Over}}, st.Ramp.To
+	case len(st.Stages) > 0:
+		for _, sg := range st.Stages {
+			p.segs = append(p.segs, segment{sg.Rate, sg.Rate, sg.For})
+		}
+		p.hold = st.Stages[len(st.Stages)-1].Rate
 	}
 	return p
 }
@@ -270,10 +311,14 @@ func (p *pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 
 // Rate implements vegeta.Pacer: the instantaneous rate asked at elapsed.
 func (p *pacer) Rate(elapsed time.Duration) float64 {
-	if p.over > 0 && elapsed < p.over {
-		return p.from + (p.to-p.from)*elapsed.Seconds()/p.over.Seconds()
+	var start time.Duration
+	for _, s := range p.segs {
+		if elapsed < start+s.dur {
+			return s.from + (s.to-s.from)*(elapsed-start).Seconds()/s.dur.Seconds()
+		}
+		start += s.dur
 	}
-	return p.to
+	return p.hold
 }
 
 // scheduled is the intended send time of hit n.
@@ -289,42 +334,47 @@ func (p *pacer) scheduled(n uint64) time.Time {
 // the integral of the rate from 0 to t, reaches n. Hit 0 is due at once.
 func (p *pacer) offset(n uint64) (time.Duration, bool) {
 	x := float64(n)
-	secs := p.over.Seconds()
-	if p.over > 0 {
-		a := (p.to - p.from) / (2 * secs) // hits(t) = from·t + a·t² during the ramp
-		rampHits := p.from*secs + a*secs*secs
-		if x < rampHits {
-			var t float64
+	start := 0.0
+	for _, s := range p.segs {
+		secs := s.dur.Seconds()
+		if secs <= 0 {
+			continue
+		}
+		segHits := s.hits(secs)
+		if x < segHits {
+			a := (s.to - s.from) / (2 * secs) // hits(u) = from·u + a·u² within the segment
+			var u float64
 			if math.Abs(a) < 1e-12 {
-				t = x / p.from
+				u = x / s.from
 			} else {
-				t = (-p.from + math.Sqrt(p.from*p.from+4*a*x)) / (2 * a)
+				u = (-s.from + math.Sqrt(s.from*s.from+4*a*x)) / (2 * a)
 			}
-			return time.Duration(t * float64(time.Second)), true
+			return time.Duration((start + u) * float64(time.Second)), true
 		}
-		if p.to <= 0 {
-			return 0, false
-		}
-		return time.Duration((secs + (x-rampHits)/p.to) * float64(time.Second)), true
+		x -= segHits
+		start += secs
 	}
-	if p.to <= 0 {
+	if p.hold <= 0 {
 		return 0, false
 	}
-	return time.Duration(x / p.to * float64(time.Second)), true
+	return time.Duration((start + x/p.hold) * float64(time.Second)), true
 }
 
 // hits is the number of requests the pacer asks for in the first d.
 func (p *pacer) hits(d time.Duration) float64 {
-	t := d.Seconds()
-	secs := p.over.Seconds()
-	if p.over > 0 && t < secs {
-		a := (p.to - p.from) / (2 * secs)
-		return p.from*t + a*t*t
+	t, start, total := d.Seconds(), 0.0, 0.0
+	for _, s := range p.segs {
+		secs := s.dur.Seconds()
+		if secs <= 0 {
+			continue
+		}
+		if t <= start+secs {
+			return total + s.hits(t-start)
+		}
+		total += s.hits(secs)
+		start += secs
 	}
-	if p.over > 0 {
-		return p.from*secs + (p.to-p.from)/2*secs + p.to*(t-secs)
-	}
-	return p.to * t
+	return total + p.hold*(t-start)
 }
 
 // targeter builds each request of a stream. Codes are drawn from a generator seeded by the
