@@ -59,10 +59,12 @@ type PhaseWindow struct {
 
 // StreamResult is one load stream, with its figures per phase and for the whole run ("all").
 type StreamResult struct {
-	Name    string        `json:"name"`
-	Request string        `json:"request"`
-	Rate    float64       `json:"rate"` // asked, per second
-	Phases  []PhaseFigure `json:"phases"`
+	Name    string  `json:"name"`
+	Request string  `json:"request"`
+	Rate    float64 `json:"rate"` // asked, per second (the final rate when it changes)
+	// Schedule spells a changing rate (ramp or stages); empty when constant.
+	Schedule string        `json:"schedule,omitempty"`
+	Phases   []PhaseFigure `json:"phases"`
 }
 
 // PhaseFigure is what one stream measured in one phase. Latencies are exact percentiles of the

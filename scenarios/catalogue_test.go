@@ -155,7 +155,11 @@ func renderIndex(all []*Scenario) []byte {
 			faults = append(faults, faultText(f))
 		}
 		for _, l := range sc.Load {
-			loads = append(loads, fmt.Sprintf("%s %s", l.Name, rateText(l.Rate)))
+			rate := rateText(l.Rate)
+			if l.Schedule() != "" {
+				rate = l.Schedule()
+			}
+			loads = append(loads, fmt.Sprintf("%s %s", l.Name, rate))
 		}
 		controls := "—"
 		if len(sc.Controls) > 0 {
@@ -209,6 +213,9 @@ func faultText(f Fault) string {
 	s := fmt.Sprintf("%s on %s", f.Fault, f.Target())
 	if len(params) > 0 {
 		s = fmt.Sprintf("%s (%s) on %s", f.Fault, strings.Join(params, ", "), f.Target())
+	}
+	if f.Background {
+		s = "background: " + s
 	}
 	if f.For > 0 {
 		return fmt.Sprintf("%s at %s for %s", s, f.At, f.For)
