@@ -14,7 +14,7 @@ import (
 
 type fakeStats struct {
 	clicks map[string]int64
-	links  int64
+	links  map[string]int64 // code → link events
 	err    error
 }
 
@@ -26,10 +26,14 @@ func (f *fakeStats) Stats(context.Context) (Stats, error) {
 	if f.err != nil {
 		return Stats{}, f.err
 	}
-	s := Stats{LinksTotal: f.links, Codes: map[string]int64{}}
+	s := Stats{Codes: map[string]int64{}, Links: map[string]int64{}}
 	for k, v := range f.clicks {
 		s.Codes[k] = v
 		s.ClicksTotal += v
+	}
+	for k, v := range f.links {
+		s.Links[k] = v
+		s.LinksTotal += v
 	}
 	return s, nil
 }
@@ -44,7 +48,10 @@ func newTestServer(t testing.TB, store statsReader) http.Handler {
 }
 
 func TestStatsHandlers(t *testing.T) {
-	ok := &fakeStats{clicks: map[string]int64{"abc": 3, "xyz": 2}, links: 2}
+	ok := &fakeStats{clicks: map[string]int64{"abc": 3, "xyz": 2}, links: map[string]int64{"abc": 1, "xyz": 1}}
+	// A link seen twice (dedup failed) and one never clicked: links is not limited to codes.
+	twice := &fakeStats{clicks: map[string]int64{"abc": 1}, links: map[string]int64{"abc": 2, "new": 1}}
+	empty := &fakeStats{}
 	down := &fakeStats{err: errors.New("connection refused")}
 	tests := []struct {
 		name       string
@@ -56,7 +63,9 @@ func TestStatsHandlers(t *testing.T) {
 		{"code seen", ok, "/stats/abc", 200, `{"code":"abc","clicks":3}`},
 		{"code never seen", ok, "/stats/new", 200, `{"code":"new","clicks":0}`},
 		{"invalid code", ok, "/stats/a.b", 400, `{"error":"code: want 1 to 32 characters from [0-9A-Za-z]","code":"invalid_code"}`},
-		{"totals", ok, "/stats", 200, `{"clicks_total":5,"links_total":2,"codes":{"abc":3,"xyz":2}}`},
+		{"totals", ok, "/stats", 200, `{"clicks_total":5,"links_total":2,"codes":{"abc":3,"xyz":2},"links":{"abc":1,"xyz":1}}`},
+		{"link events per code", twice, "/stats", 200, `{"clicks_total":1,"links_total":3,"codes":{"abc":1},"links":{"abc":2,"new":1}}`},
+		{"nothing seen: empty maps, not null", empty, "/stats", 200, `{"clicks_total":0,"links_total":0,"codes":{},"links":{}}`},
 		{"db down code", down, "/stats/abc", 503, `{"error":"analytics database unavailable, retry later","code":"unavailable"}`},
 		{"db down totals", down, "/stats", 503, `{"error":"analytics database unavailable, retry later","code":"unavailable"}`},
 	}

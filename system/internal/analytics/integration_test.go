@@ -90,8 +90,8 @@ func TestIntegrationLinkEventTwiceCountedOnce(t *testing.T) {
 	})
 	var st Stats
 	getJSON(t, base+"/stats", &st)
-	if st.LinksTotal != 2 {
-		t.Errorf("links_total = %d after 2 distinct events each delivered twice, want 2", st.LinksTotal)
+	if st.LinksTotal != 2 || st.Links["linkA"] != 1 || st.Links["linkB"] != 1 {
+		t.Errorf("links_total = %d, links %v after 2 distinct events each delivered twice, want 2, one each", st.LinksTotal, st.Links)
 	}
 }
 

@@ -40,7 +40,10 @@ type Applied struct {
 type Stats struct {
 	ClicksTotal int64            `json:"clicks_total"`
 	LinksTotal  int64            `json:"links_total"`
-	Codes       map[string]int64 `json:"codes"`
+	Codes       map[string]int64 `json:"codes"` // code → clicks
+	// Links is code → link-created events applied: the lab compares it with the links it was
+	// acknowledged, so a lost event shows as a missing code and a double-applied one as 2.
+	Links map[string]int64 `json:"links"`
 }
 
 // NewStore wraps pool; Dedup is on.
@@ -191,31 +194,45 @@ func (s *Store) LinkEvents(ctx context.Context, code string) (int64, error) {
 	return n, nil
 }
 
-// Stats returns totals and per-code clicks. links_total counts applied link events, so a
-// double-applied event shows there too.
+// Stats returns totals, per-code clicks and per-code link events. links_total counts applied
+// link events, so a double-applied event shows there too.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{Codes: map[string]int64{}}
-	if err := s.pool.QueryRow(ctx, "SELECT COALESCE(SUM(events), 0)::bigint FROM links").Scan(&st.LinksTotal); err != nil {
-		return Stats{}, fmt.Errorf("analytics: stats: %w", err)
-	}
-	rows, err := s.pool.Query(ctx, "SELECT code, clicks FROM clicks")
+	st := Stats{Codes: map[string]int64{}, Links: map[string]int64{}}
+	// One snapshot for both tables, so the totals and the per-code maps agree.
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return Stats{}, fmt.Errorf("analytics: stats: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := scanCounts(ctx, tx, "SELECT code, events FROM links", st.Links, &st.LinksTotal); err != nil {
+		return Stats{}, err
+	}
+	if err := scanCounts(ctx, tx, "SELECT code, clicks FROM clicks", st.Codes, &st.ClicksTotal); err != nil {
+		return Stats{}, err
+	}
+	return st, nil
+}
+
+// scanCounts reads (code, n) rows into into and adds every n to total.
+func scanCounts(ctx context.Context, tx pgx.Tx, query string, into map[string]int64, total *int64) error {
+	rows, err := tx.Query(ctx, query)
+	if err != nil {
+		return fmt.Errorf("analytics: stats: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var code string
 		var n int64
 		if err := rows.Scan(&code, &n); err != nil {
-			return Stats{}, fmt.Errorf("analytics: stats: %w", err)
+			return fmt.Errorf("analytics: stats: %w", err)
 		}
-		st.Codes[code] = n
-		st.ClicksTotal += n
+		into[code] = n
+		*total += n
 	}
 	if err := rows.Err(); err != nil {
-		return Stats{}, fmt.Errorf("analytics: stats: %w", err)
+		return fmt.Errorf("analytics: stats: %w", err)
 	}
-	return st, nil
+	return nil
 }
 
 // Ping checks the database answers.

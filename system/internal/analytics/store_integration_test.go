@@ -60,7 +60,7 @@ func TestIntegrationStoreExactlyOnce(t *testing.T) {
 		t.Errorf("clicks of unknown code = %d, want 0", n)
 	}
 	st, err := s.Stats(ctx)
-	if err != nil || st.ClicksTotal != 2 || st.LinksTotal != 1 || st.Codes["abc"] != 2 {
+	if err != nil || st.ClicksTotal != 2 || st.LinksTotal != 1 || st.Codes["abc"] != 2 || len(st.Links) != 1 || st.Links["abc"] != 1 {
 		t.Errorf("Stats = %+v, %v", st, err)
 	}
 	if _, err := s.Apply(ctx, Record{ID: "", Kind: KindClick, Code: "abc"}); !errors.Is(err, ErrInvalidEvent) {
@@ -74,6 +74,9 @@ func TestIntegrationStoreExactlyOnce(t *testing.T) {
 	}
 	if n, _ := s.LinkEvents(ctx, "abc"); n != 2 {
 		t.Errorf("dedup off: link events = %d, want 2", n)
+	}
+	if st, err := s.Stats(ctx); err != nil || st.Links["abc"] != 2 || st.LinksTotal != 2 {
+		t.Errorf("dedup off: Stats = %+v, %v; want links abc 2", st, err)
 	}
 }
 
