@@ -41,17 +41,21 @@ const (
 // Value is in Unit: milliseconds for latencies, 0..1 for errors, per second for rate.
 type Threshold struct {
 	Raw        string  `json:"raw"`
-	Metric     string  `json:"metric"` // p, avg, med, min, max, errors, rate
+	Metric     string  `json:"metric"` // p, avg, med, min, max, errors, rate, goodput
 	Percentile float64 `json:"percentile,omitempty"`
-	Op         string  `json:"op"` // <, <=, >, >=
-	Value      float64 `json:"value"`
-	Unit       string  `json:"unit"`
+	// OK restricts a latency metric to successful requests (written p(95)_ok): what admitted
+	// requests saw while the excess was shed. Pair it with errors or goodput: failing
+	// everything fast would otherwise satisfy it (no successful request fails it: no_data).
+	OK    bool    `json:"ok,omitempty"`
+	Op    string  `json:"op"` // <, <=, >, >=
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
 }
 
 // ErrThreshold is wrapped by every threshold parse error.
 var ErrThreshold = errors.New("invalid threshold")
 
-var thresholdRE = regexp.MustCompile(`^\s*(p\(\s*([0-9]+(?:\.[0-9]+)?)\s*\)|avg|med|min|max|errors|rate)\s*(<=|>=|<|>)\s*(\S+)\s*$`)
+var thresholdRE = regexp.MustCompile(`^\s*(p\(\s*([0-9]+(?:\.[0-9]+)?)\s*\)|avg|med|min|max|errors|rate|goodput)(_ok)?\s*(<=|>=|<|>)\s*(\S+)\s*$`)
 
 // ParseThreshold parses k6 threshold syntax. Latencies take a Go duration (`50ms`, `1.5s`) or
 // a bare number of milliseconds as k6 does; errors take a percentage (`0.1%`) or a ratio in
@@ -59,9 +63,12 @@ var thresholdRE = regexp.MustCompile(`^\s*(p\(\s*([0-9]+(?:\.[0-9]+)?)\s*\)|avg|
 func ParseThreshold(s string) (Threshold, error) {
 	m := thresholdRE.FindStringSubmatch(s)
 	if m == nil {
-		return Threshold{}, fmt.Errorf("%w %q: expected METRIC OP VALUE with METRIC one of p(N), avg, med, min, max, errors, rate and OP one of <, <=, >, >= (e.g. p(99)<50ms, errors<0.1%%, rate>=95/s)", ErrThreshold, s)
+		return Threshold{}, fmt.Errorf("%w %q: expected METRIC OP VALUE with METRIC one of p(N), avg, med, min, max (each optionally _ok: successful requests only), errors, rate, goodput and OP one of <, <=, >, >= (e.g. p(99)<50ms, p(95)_ok<300ms, errors<0.1%%, goodput>=95/s)", ErrThreshold, s)
 	}
-	t := Threshold{Raw: strings.TrimSpace(s), Metric: m[1], Op: m[3]}
+	t := Threshold{Raw: strings.TrimSpace(s), Metric: m[1], Op: m[4], OK: m[3] != ""}
+	if t.OK && (m[1] == "errors" || m[1] == "rate" || m[1] == "goodput") {
+		return Threshold{}, fmt.Errorf("%w %q: _ok applies to latency metrics only (p(N), avg, med, min, max)", ErrThreshold, s)
+	}
 	if strings.HasPrefix(m[1], "p(") {
 		t.Metric = "p"
 		p, err := strconv.ParseFloat(m[2], 64)
@@ -70,7 +77,7 @@ func ParseThreshold(s string) (Threshold, error) {
 		}
 		t.Percentile = p
 	}
-	v, unit, err := parseValue(t.Metric, m[4])
+	v, unit, err := parseValue(t.Metric, m[5])
 	if err != nil {
 		return Threshold{}, fmt.Errorf("%w %q: %v", ErrThreshold, s, err)
 	}
@@ -83,7 +90,7 @@ func parseValue(metric, raw string) (float64, string, error) {
 	case "errors":
 		ratio, err := parseRatio(raw)
 		return ratio, UnitRatio, err
-	case "rate":
+	case "rate", "goodput":
 		num := strings.TrimSuffix(raw, "/s")
 		v, err := strconv.ParseFloat(num, 64)
 		if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
@@ -150,6 +157,17 @@ func (t Threshold) Measure(samples []Sample, windowS float64) (v float64, ok boo
 			return 0, false
 		}
 		return float64(len(samples)) / windowS, true
+	case "goodput":
+		if windowS <= 0 {
+			return 0, false
+		}
+		return float64(len(samples)-countErrors(samples)) / windowS, true
+	}
+	if t.OK {
+		samples = succeeded(samples)
+		if len(samples) == 0 {
+			return 0, false
+		}
 	}
 	lat := sortedLatencies(samples)
 	switch t.Metric {
@@ -177,6 +195,16 @@ func Percentile(sorted []float64, p float64) float64 {
 	}
 	rank := int(math.Ceil(p / 100 * float64(n)))
 	return sorted[min(max(rank, 1), n)-1]
+}
+
+func succeeded(samples []Sample) []Sample {
+	out := make([]Sample, 0, len(samples))
+	for _, s := range samples {
+		if !s.Failed() {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // sortedLatencies returns every sample's latency in ms, ascending. Failed requests count:

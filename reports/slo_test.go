@@ -42,7 +42,7 @@ func TestParseThreshold(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"", "p99<50ms", "p(0)<1s", "p(101)<1s", "p(99)<", "p(99)=50ms", "p(99)==50ms", "avg<fast",
-		"errors<150%", "errors<-1%", "errors<2", "rate>=95/m", "latency<1s", "p(99)<50ms extra", "p(99)<-5ms", "avg<NaN", "rate>Inf"} {
+		"errors<150%", "errors<-1%", "errors<2", "rate>=95/m", "errors_ok<1%", "goodput_ok>1", "rate_ok>1", "p(99)ok<1s", "goodput>=-1/s", "latency<1s", "p(99)<50ms extra", "p(99)<-5ms", "avg<NaN", "rate>Inf"} {
 		if th, err := ParseThreshold(bad); err == nil || !errors.Is(err, ErrThreshold) {
 			t.Errorf("%q: accepted as %+v (err %v)", bad, th, err)
 		}
@@ -95,6 +95,10 @@ func TestMeasureAndHolds(t *testing.T) {
 		{"min>5ms", 10, true},
 		{"errors<10%", 0.4, false}, // 404 and a transport error; 302 is a success
 		{"rate>=1/s", 2.5, true},   // 5 requests in a 2 s window
+		{"goodput>=2/s", 1.5, false}, // 3 of them succeeded
+		{"p(99)_ok<50ms", 30, true},  // successful requests only: 10, 20, 30
+		{"max_ok<25ms", 30, false},
+		{"avg_ok<=20ms", 20, true},
 	}
 	for _, c := range cases {
 		th, err := ParseThreshold(c.th)
@@ -109,6 +113,11 @@ func TestMeasureAndHolds(t *testing.T) {
 	th, _ := ParseThreshold("errors<1%")
 	if _, ok := th.Measure(nil, 2); ok {
 		t.Error("no samples must give no data")
+	}
+	// Everything failed: a latency of admitted requests proves nothing, so it must not pass.
+	okTh, _ := ParseThreshold("p(95)_ok<1s")
+	if _, ok := okTh.Measure(samples("r", "fault", []float64{1, 2}, []int{503, 503}), 2); ok {
+		t.Error("_ok over no successful request must give no data")
 	}
 	if (Threshold{Op: "?"}).Holds(0) {
 		t.Error("an unknown operator passed")

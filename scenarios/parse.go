@@ -472,6 +472,9 @@ func (d *decoder) expect(path string, n ast.Node, e *Expect) {
 				"lost_links":       intp(&data.LostLinks),
 				"duplicate_clicks": intp(&data.DuplicateClicks),
 				"missing_clicks":   intp(&data.MissingClicks),
+				// link events analytics counts, against the acknowledged links
+				"lost_link_events":      intp(&data.LostLinkEvents),
+				"duplicate_link_events": intp(&data.DuplicateLinkEvents),
 			}, nil)
 		},
 	}, nil)
@@ -608,6 +611,11 @@ func (d *decoder) aborts(path string, n ast.Node) []Abort {
 		t, err := reports.ParseThreshold(m[2])
 		if err != nil {
 			d.errorf(it, "%s: %v", ip, err)
+			continue
+		}
+		// The live window keeps only these figures; anything else would be judged on another.
+		if live := t.Metric == "errors" || t.Metric == "rate" || t.Metric == "goodput" || t.Metric == "p" && t.Percentile == 99 && !t.OK; !live {
+			d.errorf(it, "%s: abort conditions watch errors, rate, goodput or p(99), got %q", ip, m[2])
 			continue
 		}
 		dur, err := parsePositiveDuration(m[3])

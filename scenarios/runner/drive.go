@@ -138,10 +138,12 @@ func (r *run) checkAbort(now time.Time, lv *live, since map[int]time.Time) *repo
 			v = ws.errorRate()
 		case "rate":
 			v = ws.rate
-		default:
+		case "goodput":
+			v = ws.rate * (1 - ws.errorRate())
+		default: // p(99): the parser admits no other latency metric here
 			v = float64(ws.p99) / float64(time.Millisecond)
 		}
-		if ws.n == 0 && a.Threshold.Metric != "rate" {
+		if ws.n == 0 && a.Threshold.Metric != "rate" && a.Threshold.Metric != "goodput" {
 			delete(since, i)
 			continue
 		}

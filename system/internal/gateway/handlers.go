@@ -17,7 +17,7 @@ import (
 const MaxCreateBody = 16 << 10
 
 // passHeaders are the upstream answer headers a client may rely on.
-var passHeaders = []string{"Content-Type", "Location", "Retry-After", "X-Cache", "X-Fallback", "Cache-Control"}
+var passHeaders = []string{"Content-Type", "Location", "Retry-After", "X-Cache", "X-Fallback", "Cache-Control", resilience.ShedHeader}
 
 // relayCode relays GET prefix+{code} to up once {code} is a valid short code.
 func relayCode(logger *slog.Logger, up Caller, prefix string) http.Handler {
@@ -81,6 +81,9 @@ func relay(w http.ResponseWriter, r *http.Request, logger *slog.Logger, up Calle
 		logger.Debug("gateway: upstream failed", "path", path, "status", status, "err", err)
 		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "1")
+		}
+		if resilience.Shed(err) {
+			w.Header().Set(resilience.ShedHeader, resilience.CodeFor(err))
 		}
 		httpx.WriteError(w, status, resilience.CodeFor(err), http.StatusText(status)+": upstream unavailable")
 		return

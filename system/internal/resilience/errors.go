@@ -19,6 +19,13 @@ var (
 	ErrRateLimited = ratelimiter.ErrExceeded
 )
 
+// ShedHeader marks an answer refused on purpose by the callee's own protection (a full
+// bulkhead, a rate limit): back-pressure, not ill health. Its value is the refusal's code.
+const ShedHeader = "X-Load-Shed"
+
+// Shed reports whether err is the pipeline refusing a call to protect the callee.
+func Shed(err error) bool { return errors.Is(err, ErrFull) || errors.Is(err, ErrRateLimited) }
+
 // StatusFor maps a call failure to the HTTP status to answer with; the one place that does.
 func StatusFor(err error) int {
 	switch {

@@ -28,9 +28,16 @@ import (
 type Classifier[R any] struct {
 	Failure   func(R, error) bool
 	Retryable func(R, error) bool
+	// Shed (may be nil) recognises a callee that refused the call on purpose to protect
+	// itself. It is a failure for the caller, but neither counted by the breaker (the callee
+	// is healthy and already shedding the excess; opening would refuse everything) nor
+	// retried at once (that is the load it shed).
+	Shed func(R, error) bool
 	// Discard releases a result the pipeline throws away (an HTTP body); may be nil.
 	Discard func(R)
 }
+
+func (c Classifier[R]) shed(r R, err error) bool { return c.Shed != nil && c.Shed(r, err) }
 
 // Executor runs calls on one edge through the profile's pipeline, outer to inner: fallback,
 // retry, circuit breaker, bulkhead, timeout per attempt. Build it once per edge.
@@ -88,7 +95,7 @@ func NewExecutor[R any](edge string, p EdgePolicy, class Classifier[R], t *telem
 			HandleIf(func(r R, err error) bool {
 				// Never retry what the pipeline refused itself: an open breaker or a full
 				// bulkhead says "back off", not "try again now".
-				if errors.Is(err, ErrOpen) || errors.Is(err, ErrFull) || errors.Is(err, context.Canceled) {
+				if errors.Is(err, ErrOpen) || errors.Is(err, ErrFull) || errors.Is(err, context.Canceled) || class.shed(r, err) {
 					return false
 				}
 				return class.Retryable(r, err)
@@ -130,7 +137,7 @@ func NewExecutor[R any](edge string, p EdgePolicy, class Classifier[R], t *telem
 			HandleIf(func(r R, err error) bool {
 				// A full bulkhead is our own back-pressure and a cancelled caller is not the
 				// callee's fault: neither says anything about the callee's health.
-				if errors.Is(err, ErrFull) || errors.Is(err, context.Canceled) {
+				if errors.Is(err, ErrFull) || errors.Is(err, context.Canceled) || class.shed(r, err) {
 					return false
 				}
 				return class.Failure(r, err)

@@ -82,6 +82,9 @@ func Guard(route string, p RoutePolicy, t *telemetry.Telemetry, logger *slog.Log
 
 func reject(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Retry-After", "1")
+	if code == "rate_limited" || code == "bulkhead_full" {
+		w.Header().Set(ShedHeader, code)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(`{"error":` + strconv.Quote(msg) + `,"code":"` + code + `"}` + "\n"))

@@ -41,6 +41,9 @@ var HTTPClassifier = Classifier[*http.Response]{
 		}
 		return false
 	},
+	Shed: func(r *http.Response, err error) bool {
+		return err == nil && r != nil && r.Header.Get(ShedHeader) != ""
+	},
 	Discard: discardBody,
 }
 

@@ -118,6 +118,46 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	}
 }
 
+// A callee shedding load on purpose (X-Load-Shed) is a failure for the caller but neither
+// opens the caller's breaker nor is retried; the same 503 without the mark does both.
+func TestShedAnswerNeitherTripsNorRetries(t *testing.T) {
+	for _, shed := range []bool{true, false} {
+		t.Run(map[bool]string{true: "shed", false: "unmarked 503"}[shed], func(t *testing.T) {
+			tel := newTelemetry(t)
+			var hits atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				if shed {
+					w.Header().Set(ShedHeader, "bulkhead_full")
+				}
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}))
+			defer srv.Close()
+			p := NewHTTP("a->b", EdgePolicy{
+				Retry:          &Retry{MaxRetries: 2, Backoff: Duration(time.Millisecond), MaxBackoff: Duration(2 * time.Millisecond)},
+				CircuitBreaker: &Breaker{FailureRatio: 0.5, Window: 4, Delay: Duration(time.Minute), SuccessThreshold: 1},
+			}, tel, nil)
+			c := httpx.NewClient(tel, "a->b", "b", time.Second)
+			for range 4 {
+				code, err := status(call(p, c, srv.URL))
+				if err != nil && !errors.Is(err, ErrOpen) {
+					t.Fatal(err)
+				}
+				if err == nil && code != http.StatusServiceUnavailable {
+					t.Fatalf("got %d, want the callee's 503", code)
+				}
+			}
+			retries := value(tel.Metrics.Retries.WithLabelValues("a->b"))
+			if shed && (p.State() != "closed" || hits.Load() != 4 || retries != 0) {
+				t.Errorf("shed answers: breaker %s, %d hits, %v retries; want closed, 4, 0", p.State(), hits.Load(), retries)
+			}
+			if !shed && (p.State() != "open" || retries == 0) {
+				t.Errorf("unmarked 503s: breaker %s, %v retries; want open and retried", p.State(), retries)
+			}
+		})
+	}
+}
+
 func TestRetryOnlyRetryable(t *testing.T) {
 	cases := []struct {
 		name     string
