@@ -21,8 +21,9 @@ test: deps build ## everything CI runs: unit, integration (real servers), the sc
 	@# integration tests measure latency on real servers and must not share 2 cores with each other.
 	$(GO) test -count=1 -run '^$$' ./... > /dev/null
 	FAULTLINE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 30m ./...
-	@# The whole catalogue, each scenario with its own profile and with every mutant it must catch.
-	$(BIN) mutate --plain --out runs/ci-catalogue scenarios/
+	@# The whole catalogue with its own profiles, and each mutant once, on the shortest scenario
+	@# that must catch it (make verdict-power runs every listed control).
+	$(BIN) mutate --cover --plain --out runs/ci-catalogue scenarios/
 
 test-short: ## unit tests only, no servers
 	$(GO) test -short -count=1 ./...
@@ -33,8 +34,8 @@ demo: deps build ## run the smoke scenario end to end and write its report under
 catalogue: deps build ## run every scenario of the catalogue
 	$(BIN) run scenarios/
 
-verdict-power: deps build ## run each scenario against the mutants that remove its protection
-	$(BIN) mutate scenarios/
+verdict-power: deps build ## run each scenario against every mutant it lists (the full kill matrix)
+	$(BIN) mutate --out runs/verdict-power scenarios/
 
 bench: deps build ## benchmarks recorded in BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./lab/... ./lab/otlp/... ./scenarios/load/...

@@ -23,6 +23,7 @@ type mutateOptions struct {
 	out          string
 	plain        bool
 	retryInvalid int
+	cover        bool
 }
 
 func newMutateCmd() *cobra.Command {
@@ -37,9 +38,15 @@ scenario's own run and is not a baseline-phase SLO: the fault, without that prot
 be what broke it. Prints the kill matrix (scenario × mutant) and writes it to
 OUT/matrix.md, next to one run directory per run (OUT/<scenario>/<profile>).
 
+With --cover each mutant runs once, against the shortest scenario that lists it (ties: by
+name), which is what CI needs; without it every listed control of every scenario runs (the
+full matrix). Given a directory, a mutant that removes one protection (no-*, unbounded-*)
+and is listed by no scenario there is reported uncovered and fails the run.
+
 Exit codes: 0 every scenario passed and every listed mutant was caught, 1 otherwise,
 2 bad usage or an invalid scenario file (nothing is run then).`,
 		Example: `  faultline mutate scenarios/
+  faultline mutate --cover scenarios/        # each mutant once, on its shortest scenario
   faultline mutate --out /tmp/power scenarios/billing-down.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -48,6 +55,7 @@ Exit codes: 0 every scenario passed and every listed mutant was caught, 1 otherw
 	}
 	c.Flags().StringVar(&o.out, "out", "", "directory for the runs and matrix.md (default runs/mutate-<time>)")
 	c.Flags().BoolVar(&o.plain, "plain", false, "plain progress lines even on a terminal")
+	c.Flags().BoolVar(&o.cover, "cover", false, "run each mutant once, on the shortest scenario listing it (default: every listed control)")
 	c.Flags().IntVar(&o.retryInvalid, "retry-invalid", 1, "repeat a run whose measurement was invalid (load generator starved) up to N times; a fail is never repeated")
 	return c
 }
@@ -80,6 +88,11 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 	if err != nil {
 		return err
 	}
+	plan := planControls(scs, o.cover)
+	var uncovered []string
+	if anyDir(args) {
+		uncovered = uncoveredMutants(scs)
+	}
 	out := o.out
 	if out == "" {
 		out = filepath.Join("runs", "mutate-"+time.Now().Format("20060102-150405"))
@@ -108,7 +121,7 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 	}
 	for _, sc := range scs {
 		row := powerRow{sc: sc, own: one(sc, sc.Profile, reports.VerdictPass)}
-		for _, m := range sc.Controls {
+		for _, m := range plan[sc] {
 			if ctx.Err() != nil {
 				break
 			}
@@ -125,6 +138,12 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 	}
 	printTable(stdout, results, dirs)
 	matrix := killMatrix(rows)
+	if o.cover {
+		matrix += "\nRun with --cover: each mutant on the shortest scenario that lists it; `faultline mutate` without it runs every listed control.\n"
+	}
+	if len(uncovered) > 0 {
+		matrix += fmt.Sprintf("\n**Uncovered:** no scenario lists %s under controls.\n", strings.Join(uncovered, ", "))
+	}
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, matrix)
 	if err := os.MkdirAll(out, 0o755); err == nil {
@@ -135,6 +154,9 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	if len(uncovered) > 0 {
+		return errMismatch
 	}
 	for _, r := range rows {
 		if r.own.Verdict != reports.VerdictPass {
@@ -147,6 +169,62 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 		}
 	}
 	return nil
+}
+
+// planControls picks the mutants each scenario runs: all it lists, or with cover each mutant
+// only on the shortest scenario listing it (ties broken by name, so the plan is stable).
+func planControls(scs []*scenarios.Scenario, cover bool) map[*scenarios.Scenario][]string {
+	plan := map[*scenarios.Scenario][]string{}
+	if !cover {
+		for _, sc := range scs {
+			plan[sc] = sc.Controls
+		}
+		return plan
+	}
+	best := map[string]*scenarios.Scenario{}
+	var order []string
+	for _, sc := range scs {
+		for _, m := range sc.Controls {
+			b, seen := best[m]
+			if !seen {
+				order = append(order, m)
+			}
+			if !seen || sc.Duration < b.Duration || sc.Duration == b.Duration && sc.Name < b.Name {
+				best[m] = sc
+			}
+		}
+	}
+	for _, m := range order {
+		plan[best[m]] = append(plan[best[m]], m)
+	}
+	return plan
+}
+
+// uncoveredMutants lists the built-in mutants that remove one protection (no-*,
+// unbounded-*) and that no scenario lists: a protection the catalogue cannot vouch for.
+func uncoveredMutants(scs []*scenarios.Scenario) []string {
+	listed := map[string]bool{}
+	for _, sc := range scs {
+		for _, m := range sc.Controls {
+			listed[m] = true
+		}
+	}
+	var out []string
+	for _, m := range scenarios.Mutants() {
+		if (strings.HasPrefix(m, "no-") || strings.HasPrefix(m, "unbounded-")) && !listed[m] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func anyDir(args []string) bool {
+	for _, a := range args {
+		if fi, err := os.Stat(a); err == nil && fi.IsDir() {
+			return true
+		}
+	}
+	return false
 }
 
 // judgeKill decides whether a mutant run is a kill. A fail only counts when it is the mutant's

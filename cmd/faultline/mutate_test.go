@@ -1,8 +1,11 @@
 package main
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/scenarios"
@@ -83,5 +86,35 @@ func TestMutateUsage(t *testing.T) {
 				t.Errorf("exit %d, want %d; stderr: %s", got, exitUsage, errOut.String())
 			}
 		})
+	}
+}
+
+func TestPlanControlsCover(t *testing.T) {
+	sc := func(name string, d time.Duration, controls ...string) *scenarios.Scenario {
+		return &scenarios.Scenario{Name: name, Duration: scenarios.Duration(d), Controls: controls}
+	}
+	long := sc("long", 40*time.Second, "no-breaker", "no-timeout")
+	short := sc("short", 20*time.Second, "no-timeout")
+	tieB := sc("b", 30*time.Second, "no-fallback")
+	tieA := sc("a", 30*time.Second, "no-fallback")
+	all := []*scenarios.Scenario{long, short, tieB, tieA}
+
+	full := planControls(all, false)
+	if !reflect.DeepEqual(full[long], []string{"no-breaker", "no-timeout"}) || len(full[short]) != 1 || len(full[tieA]) != 1 || len(full[tieB]) != 1 {
+		t.Errorf("full plan = %v, want every listed control", full)
+	}
+	cover := planControls(all, true)
+	want := map[*scenarios.Scenario][]string{long: {"no-breaker"}, short: {"no-timeout"}, tieA: {"no-fallback"}}
+	if !reflect.DeepEqual(cover, want) {
+		t.Errorf("cover plan = %v, want each mutant once on its shortest scenario (ties by name)", cover)
+	}
+	unc := uncoveredMutants(all)
+	for _, m := range []string{"no-backoff", "no-dedup", "no-outbox", "unbounded-bulkhead"} {
+		if !slices.Contains(unc, m) {
+			t.Errorf("uncovered = %v, want %s in it", unc, m)
+		}
+	}
+	if slices.Contains(unc, "no-breaker") || slices.Contains(unc, "none") || slices.Contains(unc, "aggressive") {
+		t.Errorf("uncovered = %v: listed mutants and non-removal profiles must not be there", unc)
 	}
 }
