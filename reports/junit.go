@@ -156,12 +156,22 @@ func dataChecks(d *DataSafety) []dataCheck {
 		{"no lost links", fmt.Sprintf("%d of %d acknowledged links do not resolve", d.LostLinks, d.LinksAcked), d.LostLinks == 0},
 		{"no missing clicks", fmt.Sprintf("%d acknowledged clicks were not counted", d.MissingClicks), d.MissingClicks == 0},
 		{"no duplicate clicks", fmt.Sprintf("%d clicks counted more than once", d.DuplicateClicks), d.DuplicateClicks == 0},
+		{"no lost link events", fmt.Sprintf("%d of %d acknowledged links have no link event in analytics%s", d.LostLinkEvents, d.LinksAcked, samplesText(d.LostLinkEventSamples)), d.LostLinkEvents == 0},
+		{"no duplicate link events", fmt.Sprintf("%d link events applied beyond one per acknowledged link", d.DuplicateLinkEvents), d.DuplicateLinkEvents == 0},
 		{"analytics settled", settledText(d.Settled), d.Settled},
 	}
 	if d.Error != "" {
 		out = append(out, dataCheck{"data safety check ran", d.Error, false})
 	}
 	return out
+}
+
+// samplesText names a few examples: " (e.g. a, b, c)".
+func samplesText(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return " (e.g. " + strings.Join(s[:min(len(s), 3)], ", ") + ")"
 }
 
 func settledText(ok bool) string {

@@ -119,8 +119,15 @@ type DataSafety struct {
 	MissingClicks   int            `json:"missing_clicks"`   // acked but not counted
 	DuplicateClicks int            `json:"duplicate_clicks"` // counted beyond acked
 	DroppedClicks   map[string]int `json:"dropped_clicks"`   // by cause, as the redirect service reported
-	Settled         bool           `json:"settled"`          // analytics caught up before the deadline
-	Error           string         `json:"error,omitempty"`
+	// Link events: analytics' link-created events compared with the acknowledged links. An
+	// unacknowledged code with an event is fine (the outbox commits the event with the link
+	// even when the response was lost), so only acknowledged codes are judged.
+	LinkEventsCounted    int      `json:"link_events_counted"`               // events applied for acknowledged codes
+	LostLinkEvents       int      `json:"lost_link_events"`                  // acknowledged codes with no event
+	DuplicateLinkEvents  int      `json:"duplicate_link_events"`             // events beyond 1 for acknowledged codes
+	LostLinkEventSamples []string `json:"lost_link_event_samples,omitempty"` // up to 10 codes
+	Settled              bool     `json:"settled"`                           // analytics caught up before the deadline
+	Error                string   `json:"error,omitempty"`
 }
 
 // MapEdge is one caller→callee edge learned from spans.
@@ -179,13 +186,27 @@ type PropagationPath struct {
 type Mechanisms struct {
 	BreakerTransitions []BreakerTransition `json:"breaker_transitions"`
 	Breakers           []BreakerSummary    `json:"breakers"`
-	RetriesPerRequest  map[string]float64  `json:"retries_per_request"` // edge → mean retries per call
+	RetriesPerRequest  map[string]float64  `json:"retries_per_request"` // edge → mean retries per call (fault phase)
+	// MaxRetriesPerCall is edge → the most retries one call made (fault phase): what
+	// expect.mechanisms.max_retries_per_request is judged on, since a mean hides a storm.
+	MaxRetriesPerCall map[string]int `json:"max_retries_per_call"`
+	// RetryGaps is edge → the observed wait between one call's consecutive attempts (fault
+	// phase), from the attempt spans; only edges where some call retried.
+	RetryGaps          map[string]RetryGap `json:"retry_gaps,omitempty"`
 	Retries            map[string]int      `json:"retries"`
 	BulkheadRejections map[string]int      `json:"bulkhead_rejections"`
 	Fallbacks          map[string]int      `json:"fallbacks"`
 	Timeouts           map[string]int      `json:"timeouts"`
 	RateLimited        map[string]int      `json:"rate_limited"`
 	CacheHitRatio      map[string]float64  `json:"cache_hit_ratio"` // phase → ratio
+}
+
+// RetryGap is how long calls on an edge waited between a failed attempt's end and the next
+// attempt's start: a backoff shows here, a retry storm shows as ~0.
+type RetryGap struct {
+	Gaps     int     `json:"gaps"` // consecutive attempt pairs measured
+	MinMs    float64 `json:"min_ms"`
+	MedianMs float64 `json:"median_ms"`
 }
 
 // BreakerTransition is one state change, at seconds from the run start.

@@ -156,7 +156,8 @@ func expectView(e Expect) yaml.MapSlice {
 		for _, kv := range []struct {
 			k string
 			v *int
-		}{{"lost_links", dd.LostLinks}, {"duplicate_clicks", dd.DuplicateClicks}, {"missing_clicks", dd.MissingClicks}} {
+		}{{"lost_links", dd.LostLinks}, {"duplicate_clicks", dd.DuplicateClicks}, {"missing_clicks", dd.MissingClicks},
+			{"lost_link_events", dd.LostLinkEvents}, {"duplicate_link_events", dd.DuplicateLinkEvents}} {
 			if kv.v != nil {
 				m = append(m, yaml.MapItem{Key: kv.k, Value: *kv.v})
 			}

@@ -236,11 +236,16 @@ type ExpectBreaker struct {
 	ClosesWithin Duration `json:"closes_within,omitempty" yaml:"closes_within,omitempty"`
 }
 
-// ExpectData bounds the data-safety counters; nil is not checked.
+// ExpectData bounds the data-safety counters; nil means 0 (the runner judges every counter:
+// losing acknowledged data is never acceptable by default).
 type ExpectData struct {
 	LostLinks       *int `json:"lost_links,omitempty" yaml:"lost_links,omitempty"`
 	DuplicateClicks *int `json:"duplicate_clicks,omitempty" yaml:"duplicate_clicks,omitempty"`
 	MissingClicks   *int `json:"missing_clicks,omitempty" yaml:"missing_clicks,omitempty"`
+	// Link events: acknowledged links analytics never got a link-created event for, and
+	// events applied beyond one per acknowledged link.
+	LostLinkEvents      *int `json:"lost_link_events,omitempty" yaml:"lost_link_events,omitempty"`
+	DuplicateLinkEvents *int `json:"duplicate_link_events,omitempty" yaml:"duplicate_link_events,omitempty"`
 }
 
 // Abort is a condition that stops the run: Threshold true on Stream for For.

@@ -12,7 +12,8 @@ import (
 )
 
 // dataChecker verifies the invariants after the load stopped and every fault was healed:
-// acknowledged links resolve, acknowledged clicks are counted once.
+// acknowledged links resolve, acknowledged clicks are counted once, and analytics applied
+// exactly one link-created event for every acknowledged link.
 type dataChecker struct {
 	client    *http.Client
 	gateway   string // base URL of the public API
@@ -29,16 +30,17 @@ type clickLedger struct {
 	Dropped        map[string]int `json:"dropped"`
 }
 
-// clickCounts is analytics' GET /stats.
-type clickCounts struct {
+// analyticsStats is analytics' GET /stats (docs/contracts.md).
+type analyticsStats struct {
 	ClicksTotal int            `json:"clicks_total"`
-	Codes       map[string]int `json:"codes"`
+	Codes       map[string]int `json:"codes"` // code → clicks
+	Links       map[string]int `json:"links"` // code → link-created events applied
 }
 
 func (d *dataChecker) check(ctx context.Context, ackedLinks []string) *reports.DataSafety {
 	ds := &reports.DataSafety{LinksAcked: len(ackedLinks), DroppedClicks: map[string]int{}}
 	d.checkLinks(ctx, ackedLinks, ds)
-	if err := d.checkClicks(ctx, ds); err != nil {
+	if err := d.checkEvents(ctx, ackedLinks, ds); err != nil {
 		ds.Error = err.Error()
 	}
 	return ds
@@ -95,46 +97,107 @@ func (d *dataChecker) getWithRetry(ctx context.Context, url string, tries int) (
 	return status, lastErr
 }
 
-// checkClicks waits until analytics has caught up with what redirect had acknowledged (both
-// stable over two polls), then compares per code.
-func (d *dataChecker) checkClicks(ctx context.Context, ds *reports.DataSafety) error {
+// settleTally is what one poll saw; the counts have settled when two polls in a row agree
+// and analytics has everything that was acknowledged.
+type settleTally struct {
+	clicksAcked, clicksCounted int
+	linkCodes, linkEvents      int // acknowledged codes with an event, and their events
+}
+
+// checkEvents waits until analytics has caught up with what was acknowledged, then compares:
+// clicks per code with redirect's ledger, link events per code with the acknowledged links.
+// Both are read in one poll, so an outbox relay still draining its backlog (NATS just came
+// back) is waited for like a click consumer catching up; the wait is bounded by d.settle.
+func (d *dataChecker) checkEvents(ctx context.Context, ackedLinks []string, ds *reports.DataSafety) error {
 	deadline := time.Now().Add(d.settle)
+	codes := uniqueCodes(ackedLinks)
 	var ledger clickLedger
-	var counts clickCounts
-	prevAcked, prevCounted := -1, -1
+	var stats analyticsStats
+	prev := settleTally{-1, -1, -1, -1}
 	for {
 		if err := d.getJSON(ctx, d.redirect+"/clicks", &ledger); err != nil {
 			return fmt.Errorf("data: read redirect click ledger: %w", err)
 		}
-		if err := d.getJSON(ctx, d.analytics+"/stats", &counts); err != nil {
+		stats = analyticsStats{}
+		if err := d.getJSON(ctx, d.analytics+"/stats", &stats); err != nil {
 			return fmt.Errorf("data: read analytics counts: %w", err)
 		}
-		counted := 0
-		for _, n := range counts.Codes {
-			counted += n
+		if stats.Links == nil {
+			// An analytics without the links map cannot prove a single link event arrived.
+			return fmt.Errorf("data: analytics /stats has no \"links\": link events cannot be checked")
 		}
-		stable := ledger.AckedTotal == prevAcked && counted == prevCounted
-		if stable && counted >= ledger.AckedTotal {
+		cur := settleTally{clicksAcked: ledger.AckedTotal}
+		for _, n := range stats.Codes {
+			cur.clicksCounted += n
+		}
+		cur.linkCodes, cur.linkEvents = linkEventsOf(codes, stats.Links)
+		if cur == prev && cur.clicksCounted >= cur.clicksAcked && cur.linkCodes == len(codes) {
 			ds.Settled = true
 			break
 		}
 		if time.Now().After(deadline) {
 			break
 		}
-		prevAcked, prevCounted = ledger.AckedTotal, counted
+		prev = cur
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	compareClicks(ledger, counts, ds)
+	compareClicks(ledger, stats, ds)
+	compareLinkEvents(codes, stats.Links, ds)
 	return nil
+}
+
+// uniqueCodes keeps the first occurrence of each code, in order.
+func uniqueCodes(codes []string) []string {
+	seen := make(map[string]bool, len(codes))
+	out := make([]string, 0, len(codes))
+	for _, c := range codes {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// linkEventsOf counts the acknowledged codes analytics has an event for, and their events.
+func linkEventsOf(codes []string, links map[string]int) (present, events int) {
+	for _, c := range codes {
+		if n := links[c]; n > 0 {
+			present++
+			events += n
+		}
+	}
+	return present, events
+}
+
+// compareLinkEvents fills the link-event invariants for the acknowledged codes: each must have
+// exactly one event applied. Codes that were never acknowledged are not judged: the outbox
+// commits the event with the link, so a creation whose answer was lost still has one.
+// Retries cannot inflate the count either (the event id is the JetStream message id and
+// analytics keeps a processed-events table), so every event beyond one is a duplicate.
+func compareLinkEvents(codes []string, links map[string]int, ds *reports.DataSafety) {
+	for _, c := range codes {
+		n := links[c]
+		ds.LinkEventsCounted += n
+		switch {
+		case n <= 0:
+			ds.LostLinkEvents++
+			if len(ds.LostLinkEventSamples) < 10 {
+				ds.LostLinkEventSamples = append(ds.LostLinkEventSamples, c)
+			}
+		case n > 1:
+			ds.DuplicateLinkEvents += n - 1
+		}
+	}
 }
 
 // compareClicks fills the click invariants. A click whose publish failed may still have been
 // stored by JetStream (the ack was lost), so counts above acked are duplicates only beyond those.
-func compareClicks(ledger clickLedger, counts clickCounts, ds *reports.DataSafety) {
+func compareClicks(ledger clickLedger, counts analyticsStats, ds *reports.DataSafety) {
 	ds.ClicksAcked = ledger.AckedTotal
 	for cause, n := range ledger.Dropped {
 		ds.DroppedClicks[cause] = n

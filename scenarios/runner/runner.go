@@ -266,7 +266,9 @@ func dataBounds(sc *scenarios.Scenario) dataExpect {
 	if sc.Expect.Data == nil {
 		return dataExpect{}
 	}
-	return dataExpect{LostLinks: sc.Expect.Data.LostLinks, DuplicateClicks: sc.Expect.Data.DuplicateClicks, MissingClicks: sc.Expect.Data.MissingClicks}
+	d := sc.Expect.Data
+	return dataExpect{LostLinks: d.LostLinks, DuplicateClicks: d.DuplicateClicks, MissingClicks: d.MissingClicks,
+		LostLinkEvents: d.LostLinkEvents, DuplicateLinkEvents: d.DuplicateLinkEvents}
 }
 
 func traceExpect(sc *scenarios.Scenario) traces.Expect {

@@ -8,9 +8,11 @@ import (
 
 // dataExpect is the scenario's expect.data: bounds on the invariants (nil = must be 0).
 type dataExpect struct {
-	LostLinks       *int
-	DuplicateClicks *int
-	MissingClicks   *int
+	LostLinks           *int
+	DuplicateClicks     *int
+	MissingClicks       *int
+	LostLinkEvents      *int
+	DuplicateLinkEvents *int
 }
 
 // dataExpectations turns the data-safety counts into judged expectation lines. Absent bounds
@@ -32,6 +34,8 @@ func dataExpectations(ds *reports.DataSafety, exp dataExpect) []reports.Expectat
 		line("data.lost_links", ds.LostLinks, bound(exp.LostLinks)),
 		line("data.duplicate_clicks", ds.DuplicateClicks, bound(exp.DuplicateClicks)),
 		line("data.missing_clicks", ds.MissingClicks, bound(exp.MissingClicks)),
+		line("data.lost_link_events", ds.LostLinkEvents, bound(exp.LostLinkEvents)),
+		line("data.duplicate_link_events", ds.DuplicateLinkEvents, bound(exp.DuplicateLinkEvents)),
 	}
 	if ds.Error != "" {
 		out = append(out, reports.Expectation{What: "data.checked", Expected: "invariants readable", Observed: ds.Error, Pass: false})

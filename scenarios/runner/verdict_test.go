@@ -48,7 +48,7 @@ func TestDecide(t *testing.T) {
 
 func TestCompareClicks(t *testing.T) {
 	ledger := clickLedger{Acked: map[string]int{"a": 3, "b": 2}, AckedTotal: 5, Dropped: map[string]int{"publish_error": 1}}
-	counts := clickCounts{Codes: map[string]int{"a": 2, "b": 4}}
+	counts := analyticsStats{Codes: map[string]int{"a": 2, "b": 4}}
 	ds := &reports.DataSafety{DroppedClicks: map[string]int{}}
 	compareClicks(ledger, counts, ds)
 	if ds.MissingClicks != 1 || ds.DuplicateClicks != 1 || ds.ClicksCounted != 6 || ds.ClicksAcked != 5 {
