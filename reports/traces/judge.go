@@ -23,7 +23,8 @@ type Expect struct {
 	MaxAffectedServices *int `json:"max_affected_services,omitempty" yaml:"max_affected_services,omitempty"`
 	// Breakers lists the breakers that must open (and close) in time.
 	Breakers []BreakerExpect `json:"breakers,omitempty" yaml:"breakers,omitempty"`
-	// MaxRetriesPerRequest bounds the mean retries per call on an edge during the fault.
+	// MaxRetriesPerRequest bounds the retries any single call on an edge made during the fault
+	// (not the mean: one call retrying ten times hides among a thousand that did not).
 	MaxRetriesPerRequest map[string]float64 `json:"max_retries_per_request,omitempty" yaml:"max_retries_per_request,omitempty"`
 }
 
@@ -151,17 +152,17 @@ func Judge(exp Expect, br *reports.BlastRadius, m *reports.Mechanisms) []reports
 	}
 	for _, edge := range sortedKeys(exp.MaxRetriesPerRequest) {
 		limit := exp.MaxRetriesPerRequest[edge]
-		what, want := "retries per request: "+edge, fmt.Sprintf("<= %g", limit)
+		what, want := "retries per request: "+edge, fmt.Sprintf("<= %g in any one call", limit)
 		if m == nil {
 			add(what, want, "no mechanisms observed: no spans", false)
 			continue
 		}
-		v, ok := m.RetriesPerRequest[edge]
+		most, ok := m.MaxRetriesPerCall[edge]
 		if !ok {
 			add(what, want, "no retry data for "+edge+" (no span carries resilience.retries or resilience.attempt)", false)
 			continue
 		}
-		add(what, want, fmt.Sprintf("%.3g", v), v <= limit)
+		add(what, want, fmt.Sprintf("%d at most in one call (mean %.3g)", most, m.RetriesPerRequest[edge]), float64(most) <= limit)
 	}
 	return out
 }

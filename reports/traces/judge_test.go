@@ -63,8 +63,9 @@ func TestJudgeFixture(t *testing.T) {
 		{"breaker too slow", Expect{Breakers: []BreakerExpect{{Edge: "redirect->link", OpensWithin: time.Second, ClosesWithin: 5 * time.Second}}}, []bool{false, false}, ""},
 		{"breaker never opened", Expect{Breakers: []BreakerExpect{{Edge: "gateway->link"}}}, []bool{false}, "never opened"},
 		{"breaker unknown", Expect{Breakers: []BreakerExpect{{Edge: "link->billing-db", OpensWithin: time.Second}}}, []bool{false}, "no breaker state observed"},
-		{"retries", Expect{MaxRetriesPerRequest: map[string]float64{"redirect->link": 0.5}}, []bool{true}, "0.1"},
-		{"retry storm", Expect{MaxRetriesPerRequest: map[string]float64{"redirect->link": 0.05}}, []bool{false}, ""},
+		{"retries", Expect{MaxRetriesPerRequest: map[string]float64{"redirect->link": 2}}, []bool{true}, "2 at most in one call (mean 0.1)"},
+		// One call retried twice: the mean of 0.1 would pass a bound of 1, the call does not.
+		{"retries beyond the bound in one call", Expect{MaxRetriesPerRequest: map[string]float64{"redirect->link": 1}}, []bool{false}, "2 at most"},
 		{"retries unknown", Expect{MaxRetriesPerRequest: map[string]float64{"redirect->redis": 1}}, []bool{false}, "no retry data"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -44,9 +44,12 @@ func hasAttr(a Attrs, key string) bool { _, ok := a.Get(key); return ok }
 
 // Mechanisms reports what the resilience machinery did, from span attributes:
 //   - retries per request per edge: over the fault-phase calls (all calls when there is no
-//     fault phase); a call's retries are its resilience.retries, else the highest
-//     resilience.attempt among its attempts minus one, else its same-edge attempt spans minus
-//     one. Edges whose spans carry neither attribute are left out: no data is not zero retries.
+//     fault phase), the mean and the most any single call made; a call's retries are its
+//     resilience.retries, else the highest resilience.attempt among its attempts minus one,
+//     else its same-edge attempt spans minus one. Edges whose spans carry neither attribute
+//     are left out: no data is not zero retries;
+//   - retry gaps per edge: over the same calls, the wait between the end of one attempt and
+//     the start of the next (minimum and median), from the attempt spans;
 //   - bulkhead rejections, fallbacks and timeouts per edge, whole run, each counted once even
 //     when a span and its same-service parent both carry the attribute;
 //   - rate limited: 429 server answers per service and route;
@@ -64,6 +67,8 @@ func Mechanisms(spans []Span, phases []reports.PhaseWindow, start time.Time, fau
 func (ix *index) mechanisms(faults []reports.FaultEvent, given []reports.BreakerTransition) *reports.Mechanisms {
 	m := &reports.Mechanisms{
 		RetriesPerRequest:  map[string]float64{},
+		MaxRetriesPerCall:  map[string]int{},
+		RetryGaps:          map[string]reports.RetryGap{},
 		Retries:            map[string]int{},
 		BulkheadRejections: map[string]int{},
 		Fallbacks:          map[string]int{},
@@ -95,17 +100,23 @@ func (ix *index) mechanisms(faults []reports.FaultEvent, given []reports.Breaker
 		}
 	}
 	for e, calls := range ix.retryCalls() {
-		n, r := 0, 0
+		n, r, most := 0, 0, 0
 		for _, c := range calls {
 			m.Retries[e] += c.retries
 			if !hasFault || c.phase == reports.PhaseFault {
 				n++
 				r += c.retries
+				most = max(most, c.retries)
 			}
 		}
 		if n > 0 {
 			m.RetriesPerRequest[e] = math.Round(float64(r)/float64(n)*1000) / 1000
+			m.MaxRetriesPerCall[e] = most
 		}
+	}
+	for e, gaps := range ix.retryGaps(hasFault) {
+		sort.Float64s(gaps)
+		m.RetryGaps[e] = reports.RetryGap{Gaps: len(gaps), MinMs: round3(gaps[0]), MedianMs: round3(percentile(gaps, 50))}
 	}
 	for svc, idx := range ix.svcSpans {
 		for _, i := range idx {
@@ -215,6 +226,74 @@ func (ix *index) retryCalls() map[string][]retryCall {
 	for _, k := range order {
 		g := groups[k]
 		out[g.edge] = append(out[g.edge], retryCall{max(g.attempt-1, 0), g.phase})
+	}
+	return out
+}
+
+// retryGaps measures, per edge, how long calls waited between consecutive attempts: the
+// start of attempt a+1 minus the end of attempt a, in ms, for attempts that are client spans
+// on the edge with resilience.attempt under the same same-service parent (the call). An
+// attempt made of several spans (a transaction's statements) spans from its first start to
+// its last end. Overlapping attempts (a timed-out one still closing) count as 0. Only calls
+// in the fault phase are measured when there is one.
+func (ix *index) retryGaps(hasFault bool) map[string][]float64 {
+	type window struct{ start, end time.Time }
+	type call struct {
+		edge     string
+		phase    string
+		attempts map[int]*window
+	}
+	type key struct {
+		parent int
+		edge   string
+	}
+	calls := map[key]*call{}
+	var order []key
+	for e, idx := range ix.mechSpans {
+		for _, i := range idx {
+			s := &ix.spans[i]
+			a, ok := s.Int(AttrAttempt)
+			if !ok || a < 1 || s.Edge() != e || (s.Kind != KindClient && s.Kind != KindProducer) {
+				continue
+			}
+			j, ok := ix.parent(i)
+			if !ok || ix.spans[j].Service != s.Service {
+				continue
+			}
+			k := key{j, e}
+			c := calls[k]
+			if c == nil {
+				c = &call{edge: e, phase: ix.phase[j], attempts: map[int]*window{}}
+				calls[k] = c
+				order = append(order, k)
+			}
+			w := c.attempts[a]
+			if w == nil {
+				c.attempts[a] = &window{s.Start, s.End}
+				continue
+			}
+			if s.Start.Before(w.start) {
+				w.start = s.Start
+			}
+			if s.End.After(w.end) {
+				w.end = s.End
+			}
+		}
+	}
+	out := map[string][]float64{}
+	for _, k := range order {
+		c := calls[k]
+		if hasFault && c.phase != reports.PhaseFault {
+			continue
+		}
+		for a, w := range c.attempts {
+			next, ok := c.attempts[a+1]
+			if !ok {
+				continue
+			}
+			gap := max(next.start.Sub(w.end), 0)
+			out[c.edge] = append(out[c.edge], float64(gap)/float64(time.Millisecond))
+		}
 	}
 	return out
 }

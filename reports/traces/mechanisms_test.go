@@ -3,7 +3,10 @@ package traces
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/reports"
 )
@@ -34,6 +37,9 @@ func TestMechanismsFixture(t *testing.T) {
 	}{
 		{"retries per request redirect->link", m.RetriesPerRequest["redirect->link"], 0.1}, // 2 retries over 20 fault-phase misses
 		{"retries per request gateway->link", m.RetriesPerRequest["gateway->link"], 0},
+		{"most retries in one call redirect->link", float64(m.MaxRetriesPerCall["redirect->link"]), 2}, // the one miss that exhausted its retries
+		{"retry gap min redirect->link", m.RetryGaps["redirect->link"].MinMs, 20},                      // the profile's 20 ms between attempts
+		{"retry gaps redirect->link", float64(m.RetryGaps["redirect->link"].Gaps), 2},
 		{"retries redirect->link", float64(m.Retries["redirect->link"]), 2},
 		{"fallbacks redirect->link", float64(m.Fallbacks["redirect->link"]), 24}, // 19 rejected + 1 exhausted in the fault, 4 in recovery before closing
 		{"timeouts redirect->link", float64(m.Timeouts["redirect->link"]), 4},    // requests with a timed-out attempt: the first miss and 3 half-open trials
@@ -248,5 +254,97 @@ func TestTransitionsMergeEventsAndAttributes(t *testing.T) {
 	b := m.Breakers[0]
 	if b.OpenAfterS == nil || *b.OpenAfterS != 1 || b.ClosedAfterS == nil || *b.ClosedAfterS != 2 {
 		t.Errorf("summary %+v, want open 1 s after the fault, closed 2 s after the heal", b)
+	}
+}
+
+// retryStorm writes n calls on edge in the fault phase of twoPhases, each an INTERNAL
+// pipeline span with its attempts as CLIENT children (the system's shape); call i makes
+// retries[i] retries (0 when absent), each attempt 5 ms long and gap after the previous one.
+func retryStorm(g *gen, edge string, n int, retries map[int]int, gap time.Duration, withAttr bool) {
+	from, to, _ := SplitEdge(edge)
+	for i := range n {
+		tr := g.newTrace()
+		srv, call := g.newSpan(), g.newSpan()
+		start := g.at(10.5 + float64(i)*0.01)
+		at := start
+		r := retries[i]
+		for a := 1; a <= r+1; a++ {
+			end := at.Add(5 * time.Millisecond)
+			g.add(tr, g.newSpan(), call, from, "POST", KindClient, at, end, a <= r,
+				kv(AttrEdge, edge, AttrPeerService, to, AttrAttempt, strconv.Itoa(a)))
+			at = end.Add(gap)
+		}
+		attrs := kv(AttrEdge, edge)
+		if withAttr {
+			attrs = append(attrs, Attr{AttrRetries, strconv.Itoa(r)})
+		}
+		g.add(tr, call, srv, from, "resilience "+edge, KindInternal, start, at, false, attrs)
+		g.add(tr, srv, SpanID{}, from, "POST /links", KindServer, start, at, false, kv(AttrStatusCode, "201"))
+	}
+}
+
+// TestMaxRetriesPerCall: one call with 3 retries among many with none must fail a bound of 1
+// even though the mean is far below 1; the same run without that call passes.
+func TestMaxRetriesPerCall(t *testing.T) {
+	const edge = "link->billing"
+	exp := Expect{MaxRetriesPerRequest: map[string]float64{edge: 1}}
+	cases := []struct {
+		name     string
+		retries  map[int]int
+		withAttr bool // resilience.retries on the call span, else counted from the attempts
+		mean     float64
+		most     int
+		pass     bool
+	}{
+		{"one storming call, attribute", map[int]int{7: 3}, true, 0.075, 3, false},
+		{"one storming call, attempts only", map[int]int{7: 3}, false, 0.075, 3, false},
+		{"retries within the bound", map[int]int{3: 1, 9: 1}, true, 0.05, 1, true},
+		{"no retries", nil, true, 0, 0, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := newGen()
+			retryStorm(g, edge, 40, c.retries, 0, c.withAttr)
+			m := Mechanisms(g.spans, twoPhases, fixtureStart, nil, nil)
+			if m.RetriesPerRequest[edge] != c.mean || m.MaxRetriesPerCall[edge] != c.most {
+				t.Errorf("mean %v most %d, want %v %d", m.RetriesPerRequest[edge], m.MaxRetriesPerCall[edge], c.mean, c.most)
+			}
+			lines := Judge(exp, nil, m)
+			if len(lines) != 1 || lines[0].Pass != c.pass {
+				t.Fatalf("judged %+v, want one line passing %v", lines, c.pass)
+			}
+			if want := fmt.Sprintf("%d at most in one call", c.most); !strings.Contains(lines[0].Observed, want) {
+				t.Errorf("observed %q, want it to say %q", lines[0].Observed, want)
+			}
+		})
+	}
+}
+
+// TestRetryGaps: the wait between one call's attempts shows a backoff, or its absence.
+func TestRetryGaps(t *testing.T) {
+	const edge = "link->billing"
+	for _, c := range []struct {
+		name    string
+		gap     time.Duration
+		wantMin float64
+	}{
+		{"backoff", 20 * time.Millisecond, 20},
+		{"no backoff", 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := newGen()
+			retryStorm(g, edge, 10, map[int]int{2: 2, 5: 1}, c.gap, true)
+			m := Mechanisms(g.spans, twoPhases, fixtureStart, nil, nil)
+			got, ok := m.RetryGaps[edge]
+			if !ok || got.Gaps != 3 || got.MinMs != c.wantMin || got.MedianMs != c.wantMin {
+				t.Errorf("retry gaps %+v (present %v), want 3 gaps of %v ms", got, ok, c.wantMin)
+			}
+		})
+	}
+	// A call that never retried has no gap; an edge without retries has no entry.
+	g := newGen()
+	retryStorm(g, edge, 5, nil, 0, true)
+	if m := Mechanisms(g.spans, twoPhases, fixtureStart, nil, nil); len(m.RetryGaps) != 0 {
+		t.Errorf("retry gaps %v without any retry, want none", m.RetryGaps)
 	}
 }
