@@ -115,7 +115,8 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 		for _, c := range dataChecks(d) {
 			p("| %s | %s | %s |\n", c.name, passFail(c.pass), cell(c.msg))
 		}
-		p("\nLinks acknowledged %d, checked %d; clicks acknowledged %d, counted %d", d.LinksAcked, d.LinksChecked, d.ClicksAcked, d.ClicksCounted)
+		p("\nLinks acknowledged %d, checked %d, link events counted %d; clicks acknowledged %d, counted %d",
+			d.LinksAcked, d.LinksChecked, d.LinkEventsCounted, d.ClicksAcked, d.ClicksCounted)
 		for _, k := range sortedMapKeys(d.DroppedClicks) {
 			p("; dropped (%s) %d", k, d.DroppedClicks[k])
 		}
@@ -148,6 +149,19 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 		p("## Breaker transitions\n\n| at (s) | service | edge | from | to |\n| ---: | --- | --- | --- | --- |\n")
 		for _, t := range m.BreakerTransitions {
 			p("| %s | %s | %s | %s | %s |\n", num(t.AtS, 2), t.Service, t.Edge, t.From, t.To)
+		}
+		p("\n")
+	}
+	if m := r.Mechanisms; m != nil && len(m.RetriesPerRequest) > 0 {
+		// max_retries_per_request is judged on the most in one call; the mean is context.
+		p("## Retries\n\nPer call: the fault phase's calls (the whole run's without one).\n\n")
+		p("| edge | retries (run) | mean per call | most in one call | wait between attempts (min / median ms) |\n| --- | ---: | ---: | ---: | ---: |\n")
+		for _, e := range sortedMapKeys(m.RetriesPerRequest) {
+			wait := "—"
+			if g, ok := m.RetryGaps[e]; ok {
+				wait = num(g.MinMs, 1) + " / " + num(g.MedianMs, 1)
+			}
+			p("| %s | %d | %s | %d | %s |\n", e, m.Retries[e], num(m.RetriesPerRequest[e], 3), m.MaxRetriesPerCall[e], wait)
 		}
 		p("\n")
 	}

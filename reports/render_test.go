@@ -36,13 +36,17 @@ func sampleResults() *Results {
 			{Stream: "redirect", Phase: PhaseRecovery, Threshold: "rate>=95/s", Unit: UnitPerS, NoData: true},
 		},
 		Faults: []FaultEvent{{Fault: "latency", Target: "link->link-db", Params: map[string]string{"latency": "400ms", "jitter": "50ms"}, AppliedAt: 20.01, HealedAt: 40.02}},
-		DataSafety: &DataSafety{LinksAcked: 400, LinksChecked: 400, ClicksAcked: 12000, ClicksCounted: 12000,
+		DataSafety: &DataSafety{LinksAcked: 400, LinksChecked: 400, LinkEventsCounted: 400, ClicksAcked: 12000, ClicksCounted: 12000,
 			DroppedClicks: map[string]int{"buffer_full": 0}, Settled: true},
 		BlastRadius: &BlastRadius{Origins: []string{"link->link-db"}, AffectedServices: []string{"link"}, AffectedEdges: []string{"link->link-db"},
 			UserImpact:  map[string]float64{"redirect": 0.0005},
 			Propagation: []PropagationPath{{Path: []string{"link-db", "link", "redirect"}, StoppedAt: "redirect", StoppedBy: "cache"}}},
 		Mechanisms: &Mechanisms{BreakerTransitions: []BreakerTransition{{Service: "redirect", Edge: "redirect->link", From: "closed", To: "open", AtS: 21.5}},
-			Breakers: []BreakerSummary{{Edge: "redirect->link", Opened: true, OpenAfterS: ptr(1.5)}}},
+			Breakers:          []BreakerSummary{{Edge: "redirect->link", Opened: true, OpenAfterS: ptr(1.5)}},
+			RetriesPerRequest: map[string]float64{"redirect->link": 0.045, "gateway->redirect": 0},
+			MaxRetriesPerCall: map[string]int{"redirect->link": 3, "gateway->redirect": 0},
+			RetryGaps:         map[string]RetryGap{"redirect->link": {Gaps: 12, MinMs: 0.2, MedianMs: 0.8}},
+			Retries:           map[string]int{"redirect->link": 12}},
 		Expectations: []Expectation{
 			{What: "blast_radius.contained_to", Expected: "[link]", Observed: "[link]", Pass: true},
 			{What: "data.lost_links", Expected: "0", Observed: "0", Pass: true},
@@ -168,9 +172,9 @@ func decodeJUnit(t *testing.T, r *Results) xsdSuite {
 func TestJUnit(t *testing.T) {
 	r := sampleResults()
 	s := decodeJUnit(t, r)
-	// verdict + 4 SLOs + 2 expectations + 4 data checks
-	if len(s.Cases) != 11 {
-		t.Fatalf("got %d testcases, want 11", len(s.Cases))
+	// verdict + 4 SLOs + 2 expectations + 6 data checks
+	if len(s.Cases) != 13 {
+		t.Fatalf("got %d testcases, want 13", len(s.Cases))
 	}
 	failed := map[string]bool{}
 	for _, c := range s.Cases {
@@ -196,6 +200,23 @@ func TestJUnit(t *testing.T) {
 	s = decodeJUnit(t, bad)
 	if *s.Errors != 1 || *s.Name != bad.Scenario {
 		t.Errorf("invalid run: %d errors, name %q", *s.Errors, *s.Name)
+	}
+
+	// Link events lost or applied twice are failures of their own, naming examples.
+	events := sampleResults()
+	events.DataSafety = &DataSafety{LinksAcked: 10, LinkEventsCounted: 9, LostLinkEvents: 2, LostLinkEventSamples: []string{"abc", "def"}, DuplicateLinkEvents: 1, Settled: true}
+	s = decodeJUnit(t, events)
+	got := map[string]string{}
+	for _, c := range s.Cases {
+		if c.Failure != nil {
+			got[*c.Name] = c.Failure.Message
+		}
+	}
+	if m := got["no lost link events"]; !strings.Contains(m, "2 of 10") || !strings.Contains(m, "abc, def") {
+		t.Errorf("lost link events: failure %q, want 2 of 10 with examples", m)
+	}
+	if _, ok := got["no duplicate link events"]; !ok {
+		t.Errorf("duplicate link events: no failing case in %v", got)
 	}
 }
 

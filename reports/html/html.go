@@ -173,6 +173,9 @@ type countRow struct {
 	Name                                                string
 	Retries, Bulkhead, Fallbacks, Timeouts, RateLimited int
 	RetriesPerRequest                                   float64
+	MaxRetriesPerCall                                   int
+	HasRetryData                                        bool // mean and most were measured
+	Gap                                                 *reports.RetryGap
 }
 
 func newView(res *reports.Results, samples []Sample, scenario []byte) *view {
@@ -267,10 +270,12 @@ func tiles(res *reports.Results) []tile {
 		out = append(out, tile{Title: "circuit breakers", Big: fmt.Sprintf("%d of %d opened", opened, len(m.Breakers)), Detail: fmt.Sprintf("%d state changes", len(m.BreakerTransitions))})
 	}
 	if ds := res.DataSafety; ds != nil {
-		bad := ds.LostLinks+ds.MissingClicks+ds.DuplicateClicks > 0 || ds.Error != ""
+		lost := ds.LostLinks + ds.MissingClicks + ds.LostLinkEvents
+		dup := ds.DuplicateClicks + ds.DuplicateLinkEvents
+		bad := lost+dup > 0 || ds.Error != ""
 		big := "no data lost"
 		if bad {
-			big = fmt.Sprintf("%d lost · %d dup", ds.LostLinks+ds.MissingClicks, ds.DuplicateClicks)
+			big = fmt.Sprintf("%d lost · %d dup", lost, dup)
 		}
 		out = append(out, tile{Title: "data safety", Big: big, Detail: fmt.Sprintf("%s links, %s clicks checked", FormatNum(ds.LinksChecked), FormatNum(ds.ClicksCounted)), Bad: bad})
 	}
@@ -380,8 +385,13 @@ func countRows(m *reports.Mechanisms) []countRow {
 	}
 	var rows []countRow
 	for k := range names {
-		rows = append(rows, countRow{Name: k, Retries: m.Retries[k], Bulkhead: m.BulkheadRejections[k], Fallbacks: m.Fallbacks[k],
-			Timeouts: m.Timeouts[k], RetriesPerRequest: m.RetriesPerRequest[k]})
+		r := countRow{Name: k, Retries: m.Retries[k], Bulkhead: m.BulkheadRejections[k], Fallbacks: m.Fallbacks[k],
+			Timeouts: m.Timeouts[k], RetriesPerRequest: m.RetriesPerRequest[k], MaxRetriesPerCall: m.MaxRetriesPerCall[k]}
+		_, r.HasRetryData = m.RetriesPerRequest[k]
+		if g, ok := m.RetryGaps[k]; ok {
+			r.Gap = &g
+		}
+		rows = append(rows, r)
 	}
 	for k, n := range m.RateLimited {
 		rows = append(rows, countRow{Name: "route " + k, RateLimited: n})

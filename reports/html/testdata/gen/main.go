@@ -225,7 +225,8 @@ func build(ss []sample, streams []struct {
 		res.Reasons = append(res.Reasons, "expected verdict pass, got "+res.Verdict)
 	}
 	res.DataSafety = &reports.DataSafety{LinksAcked: get("create", "all").StatusCodes["201"], LinksChecked: get("create", "all").StatusCodes["201"],
-		ClicksAcked: get("redirect", "all").StatusCodes["302"], ClicksCounted: get("redirect", "all").StatusCodes["302"],
+		LinkEventsCounted: get("create", "all").StatusCodes["201"],
+		ClicksAcked:       get("redirect", "all").StatusCodes["302"], ClicksCounted: get("redirect", "all").StatusCodes["302"],
 		DroppedClicks: map[string]int{"buffer_full": 0, "publish_error": 0}, Settled: true}
 	edge := func(from, to string, calls [3]int, errs [3]int, p99 [3]float64) reports.MapEdge {
 		e := reports.MapEdge{From: from, To: to}
@@ -288,6 +289,8 @@ func build(ss []sample, streams []struct {
 			{Edge: "link->billing", Opened: false},
 		},
 		RetriesPerRequest:  map[string]float64{"redirect->link": 0.42, "link->billing": 0},
+		MaxRetriesPerCall:  map[string]int{"redirect->link": 2, "link->billing": 0},
+		RetryGaps:          map[string]reports.RetryGap{"redirect->link": {Gaps: 49, MinMs: 10.2, MedianMs: 24.7}},
 		Retries:            map[string]int{"redirect->link": 49},
 		BulkheadRejections: map[string]int{"redirect->link": 0},
 		Fallbacks:          map[string]int{"redirect->link": 27, "link->billing": 0},
