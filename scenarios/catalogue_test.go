@@ -90,9 +90,6 @@ func TestCatalogueRules(t *testing.T) {
 // uncaughtMutants remove a protection no scenario can yet observe the loss of, with why; the
 // gaps are listed in docs/catalogue.md.
 var uncaughtMutants = map[string]string{
-	"no-outbox": "loses link-created events while NATS is down, but a run's data check compares only links and clicks, not the link events analytics and billing count.",
-	"no-backoff": "retries 10 times at once, but the breaker opens within half a second and aborts the retries; the lab judges only the mean retries per call on an edge " +
-		"(0.045 with the mutant, 0.03 without in retry-storm), not the most retries one call made.",
 	"unbounded-bulkhead": "removes every bulkhead, but at the rates the load generator can drive on 2 shared cores (it falls behind beyond ~800 requests/s) nothing has to be shed: " +
 		"overload measured 0 errors and create p99 418 ms without bulkheads. Catching it needs ~3x the measured creation capacity (~450/s), or a step load the scenario format cannot express yet.",
 }
@@ -258,7 +255,8 @@ func expectText(e Expect) string {
 		for _, kv := range []struct {
 			k string
 			v *int
-		}{{"lost links", d.LostLinks}, {"duplicate clicks", d.DuplicateClicks}, {"missing clicks", d.MissingClicks}} {
+		}{{"lost links", d.LostLinks}, {"duplicate clicks", d.DuplicateClicks}, {"missing clicks", d.MissingClicks},
+			{"lost link events", d.LostLinkEvents}, {"duplicate link events", d.DuplicateLinkEvents}} {
 			if kv.v != nil {
 				out = append(out, fmt.Sprintf("%s ≤ %d", kv.k, *kv.v))
 			}
