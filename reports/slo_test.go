@@ -93,8 +93,8 @@ func TestMeasureAndHolds(t *testing.T) {
 		{"avg<300ms", 220, true},
 		{"max<1s", 1000, false},
 		{"min>5ms", 10, true},
-		{"errors<10%", 0.4, false}, // 404 and a transport error; 302 is a success
-		{"rate>=1/s", 2.5, true},   // 5 requests in a 2 s window
+		{"errors<10%", 0.4, false},   // 404 and a transport error; 302 is a success
+		{"rate>=1/s", 2.5, true},     // 5 requests in a 2 s window
 		{"goodput>=2/s", 1.5, false}, // 3 of them succeeded
 		{"p(99)_ok<50ms", 30, true},  // successful requests only: 10, 20, 30
 		{"max_ok<25ms", 30, false},
