@@ -89,10 +89,7 @@ func TestCatalogueRules(t *testing.T) {
 
 // uncaughtMutants remove a protection no scenario can yet observe the loss of, with why; the
 // gaps are listed in docs/catalogue.md.
-var uncaughtMutants = map[string]string{
-	"unbounded-bulkhead": "removes every bulkhead, but at the rates the load generator can drive on 2 shared cores (it falls behind beyond ~800 requests/s) nothing has to be shed: " +
-		"overload measured 0 errors and create p99 418 ms without bulkheads. Catching it needs ~3x the measured creation capacity (~450/s), or a step load the scenario format cannot express yet.",
-}
+var uncaughtMutants = map[string]string{}
 
 // TestCatalogueIndex fails when docs/catalogue.md differs from what the scenario files say;
 // `go test ./scenarios -run TestCatalogueIndex -update` rewrites it.
