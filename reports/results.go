@@ -232,6 +232,10 @@ type Expectation struct {
 	Expected string `json:"expected"`
 	Observed string `json:"observed"`
 	Pass     bool   `json:"pass"`
+	// NoData marks a failure because there was nothing to judge (no spans, no such breaker):
+	// it fails the run, but proves nothing about behaviour (faultline mutate credits no kill
+	// to it: removing a breaker trivially leaves no breaker to observe).
+	NoData bool `json:"no_data,omitempty"`
 }
 
 // TelemetryHealth counts what the observation itself lost.

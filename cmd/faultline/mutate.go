@@ -278,7 +278,7 @@ func checks(res *reports.Results) []check {
 			pass: s.Pass && !s.NoData, baseline: s.Phase == reports.PhaseBaseline, noData: s.NoData})
 	}
 	for _, e := range res.Expectations {
-		out = append(out, check{key: "expect|" + e.What + "|" + e.Expected, pass: e.Pass,
+		out = append(out, check{key: "expect|" + e.What + "|" + e.Expected, pass: e.Pass, noData: e.NoData,
 			text: fmt.Sprintf("expected %s %s, observed %s", e.What, e.Expected, e.Observed)})
 	}
 	return out

@@ -18,7 +18,8 @@ func slo(phase string, pass bool) reports.SLOResult {
 func TestJudgeKill(t *testing.T) {
 	own := &reports.Results{Verdict: reports.VerdictPass,
 		SLOs:         []reports.SLOResult{slo("baseline", true), slo("fault", true)},
-		Expectations: []reports.Expectation{{What: "data.lost_links", Expected: "<= 0", Observed: "0", Pass: true}}}
+		Expectations: []reports.Expectation{{What: "data.lost_links", Expected: "<= 0", Observed: "0", Pass: true},
+			{What: "breaker a->b opens", Expected: "within 3s of the fault", Observed: "opened after 0.4s", Pass: true}}}
 	cases := []struct {
 		name string
 		mut  *reports.Results
@@ -37,6 +38,9 @@ func TestJudgeKill(t *testing.T) {
 		{"aborted", &reports.Results{Verdict: reports.VerdictAborted}, cellError},
 		{"no data is no kill", &reports.Results{Verdict: reports.VerdictFail,
 			SLOs: []reports.SLOResult{{Stream: "create", Phase: "fault", Threshold: "p(99)<350ms", NoData: true}}}, cellWrong},
+		// Removing a breaker leaves no breaker to observe: that proves nothing about behaviour.
+		{"a mechanism that is gone is no kill", &reports.Results{Verdict: reports.VerdictFail,
+			Expectations: []reports.Expectation{{What: "breaker a->b opens", Expected: "within 3s of the fault", Observed: "no breaker state observed on a->b", NoData: true}}}, cellWrong},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

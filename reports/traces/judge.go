@@ -154,12 +154,13 @@ func Judge(exp Expect, br *reports.BlastRadius, m *reports.Mechanisms) []reports
 		limit := exp.MaxRetriesPerRequest[edge]
 		what, want := "retries per request: "+edge, fmt.Sprintf("<= %g in any one call", limit)
 		if m == nil {
-			add(what, want, "no mechanisms observed: no spans", false)
+			out = append(out, reports.Expectation{What: what, Expected: want, Observed: "no mechanisms observed: no spans", NoData: true})
 			continue
 		}
 		most, ok := m.MaxRetriesPerCall[edge]
 		if !ok {
-			add(what, want, "no retry data for "+edge+" (no span carries resilience.retries or resilience.attempt)", false)
+			out = append(out, reports.Expectation{What: what, Expected: want, NoData: true,
+				Observed: "no retry data for " + edge + " (no span carries resilience.retries or resilience.attempt)"})
 			continue
 		}
 		add(what, want, fmt.Sprintf("%d at most in one call (mean %.3g)", most, m.RetriesPerRequest[edge]), float64(most) <= limit)
@@ -242,11 +243,11 @@ func impactText(si reports.ServiceImpact) string {
 func judgeBreaker(be BreakerExpect, m *reports.Mechanisms) []reports.Expectation {
 	what := "breaker " + be.Edge
 	fail := func(want, obs string) []reports.Expectation {
-		return []reports.Expectation{{What: what, Expected: want, Observed: obs}}
+		return []reports.Expectation{{What: what + " opens", Expected: want, Observed: obs, NoData: true}}
 	}
-	want := "opens"
+	want := "at some point in the fault"
 	if be.OpensWithin > 0 {
-		want = "opens within " + be.OpensWithin.String() + " of the fault"
+		want = "within " + be.OpensWithin.String() + " of the fault"
 	}
 	if m == nil {
 		return fail(want, "no mechanisms observed: no spans")
@@ -269,7 +270,7 @@ func judgeBreaker(be BreakerExpect, m *reports.Mechanisms) []reports.Expectation
 			Observed: "opened after " + open.String(), Pass: be.OpensWithin == 0 || open <= be.OpensWithin})
 	}
 	if be.ClosesWithin > 0 {
-		want := "closes within " + be.ClosesWithin.String() + " of the heal"
+		want := "within " + be.ClosesWithin.String() + " of the heal"
 		e := reports.Expectation{What: what + " closes", Expected: want}
 		switch {
 		case b.ClosedAfterS == nil:
