@@ -101,7 +101,11 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 			for _, k := range sortedMapKeys(f.Params) {
 				params = append(params, k+"="+f.Params[k])
 			}
-			p("| %s | %s | %s | %s | %s | %s |\n", f.Fault, cell(f.Target), cell(strings.Join(params, " ")),
+			name := f.Fault
+			if f.Background {
+				name += " (background)"
+			}
+			p("| %s | %s | %s | %s | %s | %s |\n", name, cell(f.Target), cell(strings.Join(params, " ")),
 				num(f.AppliedAt, 2), num(f.HealedAt, 2), cell(f.Error))
 		}
 		p("\n")

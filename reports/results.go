@@ -106,6 +106,9 @@ type FaultEvent struct {
 	AppliedAt float64           `json:"applied_at"`
 	HealedAt  float64           `json:"healed_at"`
 	Error     string            `json:"error,omitempty"`
+	// Background faults are part of the environment under test: they do not cut phases, are
+	// not shaded on charts and are no origin of a breaker opening.
+	Background bool `json:"background,omitempty"`
 }
 
 // DataSafety is the invariants checked after the load stopped.

@@ -213,3 +213,19 @@ func TestPartialLastBucketDropped(t *testing.T) {
 		t.Errorf("%d buckets, want 3", n)
 	}
 }
+
+// A background fault is the environment, not an event: no shading, no origin on the map.
+func TestBackgroundFaultIsNoWindowNorOrigin(t *testing.T) {
+	res := &reports.Results{DurationS: 30, Faults: []reports.FaultEvent{
+		{Fault: "latency", Target: "link->link-db", AppliedAt: 0, HealedAt: 30, Background: true},
+		{Fault: "crash", Target: "redis", AppliedAt: 8, HealedAt: 18},
+	}}
+	ws := FaultWindows(res)
+	if len(ws) != 1 || ws[0].Label != "crash redis" {
+		t.Errorf("windows = %+v, want only the crash", ws)
+	}
+	origins, _ := blastSets(res)
+	if origins["link->link-db"] || !origins["redis"] {
+		t.Errorf("origins = %v, want redis and not the background edge", origins)
+	}
+}

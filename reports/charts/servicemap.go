@@ -187,7 +187,9 @@ func layout(res *reports.Results) (map[string]*mapNode, []string) {
 func blastSets(res *reports.Results) (origins, affected map[string]bool) {
 	origins, affected = map[string]bool{}, map[string]bool{}
 	for _, f := range res.Faults {
-		origins[f.Target] = true
+		if !f.Background {
+			origins[f.Target] = true
+		}
 	}
 	if br := res.BlastRadius; br != nil {
 		for _, o := range br.Origins {

@@ -26,6 +26,9 @@ type Window struct {
 func FaultWindows(res *reports.Results) []Window {
 	var ws []Window
 	for _, f := range res.Faults {
+		if f.Background {
+			continue // the environment: shading the whole run would hide the real windows
+		}
 		end := f.HealedAt
 		if end <= f.AppliedAt {
 			end = res.DurationS

@@ -424,7 +424,7 @@ func ptr(v float64) *float64 { return &v }
 func (ix *index) faultAndOpen(e string, seq []reports.BreakerTransition, faults []reports.FaultEvent) (reports.FaultEvent, float64, bool) {
 	related := make([]reports.FaultEvent, 0, len(faults))
 	for _, f := range faults {
-		if f.Error == "" && ix.leadsTo(e, f.Target) {
+		if f.Error == "" && !f.Background && ix.leadsTo(e, f.Target) {
 			related = append(related, f)
 		}
 	}

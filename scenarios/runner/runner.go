@@ -218,7 +218,7 @@ func (r *run) plan() ([]plannedFault, error) {
 		if err != nil {
 			return nil, fmt.Errorf("runner: fault %s on %s: %w", f.Fault, f.Target(), err)
 		}
-		plan = append(plan, plannedFault{Name: f.Fault, Target: f.Target(), At: f.Start(), For: f.For.D(), Fault: tf, Params: f.Params})
+		plan = append(plan, plannedFault{Name: f.Fault, Target: f.Target(), At: f.Start(), For: f.For.D(), Fault: tf, Params: f.Params, Background: f.Background})
 	}
 	return plan, nil
 }

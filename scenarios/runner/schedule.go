@@ -19,6 +19,8 @@ type plannedFault struct {
 	For    time.Duration // how long it stays; 0 = until the end of the run
 	Fault  toxics.Fault
 	Params map[string]string // for the timeline
+	// Background marks a fault that is part of the environment (scenarios.Fault.Background).
+	Background bool
 }
 
 // scheduler applies faults at their offsets and guarantees every undo runs exactly once, on
@@ -48,7 +50,7 @@ func (s *scheduler) run(ctx context.Context, plan []plannedFault, end time.Durat
 	}
 	var steps []step
 	for i, f := range plan {
-		s.timeline = append(s.timeline, reports.FaultEvent{Fault: f.Name, Target: f.Target, Params: f.Params, AppliedAt: -1, HealedAt: -1})
+		s.timeline = append(s.timeline, reports.FaultEvent{Fault: f.Name, Target: f.Target, Params: f.Params, AppliedAt: -1, HealedAt: -1, Background: f.Background})
 		stop := end
 		if f.For > 0 && f.At+f.For < end {
 			stop = f.At + f.For
@@ -146,7 +148,11 @@ func (s *scheduler) activeFaults() []string {
 	defer s.mu.Unlock()
 	var out []string
 	for i := range s.active {
-		out = append(out, s.timeline[i].Fault+"@"+s.timeline[i].Target)
+		name := s.timeline[i].Fault + "@" + s.timeline[i].Target
+		if s.timeline[i].Background {
+			name += " (background)"
+		}
+		out = append(out, name)
 	}
 	sort.Strings(out)
 	return out
