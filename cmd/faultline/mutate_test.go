@@ -17,7 +17,7 @@ func slo(phase string, pass bool) reports.SLOResult {
 
 func TestJudgeKill(t *testing.T) {
 	own := &reports.Results{Verdict: reports.VerdictPass,
-		SLOs:         []reports.SLOResult{slo("baseline", true), slo("fault", true)},
+		SLOs: []reports.SLOResult{slo("baseline", true), slo("fault", true)},
 		Expectations: []reports.Expectation{{What: "data.lost_links", Expected: "<= 0", Observed: "0", Pass: true},
 			{What: "breaker a->b opens", Expected: "within 3s of the fault", Observed: "opened after 0.4s", Pass: true}}}
 	cases := []struct {
