@@ -97,21 +97,7 @@ func (l *Lab) startOne(ctx context.Context, name string) (*localserver.Server, e
 // answers 200.
 func (l *Lab) startChild(ctx context.Context, name string, args, env []string, readyURL string) (*localserver.Server, error) {
 	client := &http.Client{Timeout: time.Second}
-	ready := func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, readyURL, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s answered %s", readyURL, resp.Status)
-		}
-		return nil
-	}
+	ready := func(ctx context.Context) error { return GetJSON(ctx, client, readyURL, nil) }
 	s, err := localserver.Process(ctx, localserver.ProcessOptions{
 		Name: name, Path: l.o.Binary, Args: args, Env: append(baseEnv(), env...), Dir: l.dir,
 		LogFile: l.logFile(name), Ready: ready, ReadyTimeout: l.o.ReadyTimeout,

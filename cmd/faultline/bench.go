@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -54,9 +53,7 @@ latency toxic on client->gateway measured by the generator against the same path
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(r)
+				return printJSON(out, r)
 			}
 			fmt.Fprintf(out, "cold start to first redirect  %v (lab ready %v)\n", r.ColdStart.Round(time.Millisecond), r.LabReady.Round(time.Millisecond))
 			fmt.Fprintf(out, "redirect through all proxies  p50 %v  p99 %v  (%d requests, %d errors)\n", r.ProxiedP50, r.ProxiedP99, r.Requests, r.ProxiedErrs)
@@ -87,9 +84,7 @@ func benchLoad(ctx context.Context, cmd *cobra.Command, profile string, rates []
 	}
 	out := cmd.OutOrStdout()
 	if asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return printJSON(out, r)
 	}
 	fmt.Fprintf(out, "%8s %10s %9s %7s %8s %8s %10s  %s\n", "asked/s", "achieved/s", "requests", "errors", "p50 ms", "p99 ms", "lag p99 ms", "valid")
 	for _, f := range r.Rates {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -34,9 +33,7 @@ func newStatusCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return printJSON(out, st)
 			}
 			fmt.Fprintf(out, "lab pid %d, up %s, profile %s, dir %s\n", st.Pid, st.Uptime, st.Profile, st.Dir)
 			fmt.Fprintf(out, "gateway %s  toxiproxy %s  control %s\n\n", st.Endpoints["gateway"], st.Endpoints["toxiproxy"], st.Endpoints["control"])

@@ -2,7 +2,6 @@ package compose
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -324,10 +323,10 @@ func (s *System) checkLedger(ctx context.Context) error {
 	var counts struct {
 		ClicksTotal int `json:"clicks_total"`
 	}
-	if err := getJSON(ctx, s.Direct("redirect")+"/clicks", &ledger); err != nil {
+	if err := lab.GetJSON(ctx, readyClient, s.Direct("redirect")+"/clicks", &ledger); err != nil {
 		return fmt.Errorf("compose: redirect click ledger: %w", err)
 	}
-	if err := getJSON(ctx, s.Direct("analytics")+"/stats", &counts); err != nil {
+	if err := lab.GetJSON(ctx, readyClient, s.Direct("analytics")+"/stats", &counts); err != nil {
 		return fmt.Errorf("compose: analytics counts: %w", err)
 	}
 	// A publish whose ack was lost may still be counted, hence the publish errors' allowance.
@@ -338,22 +337,6 @@ func (s *System) checkLedger(ctx context.Context) error {
 	return nil
 }
 
-func getJSON(ctx context.Context, u string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := readyClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s answered %s", u, resp.Status)
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(v)
-}
-
 var readyClient = &http.Client{Timeout: 2 * time.Second}
 
 // Ready asks a service's /readyz; every backend that runs services in containers uses it.
@@ -361,19 +344,7 @@ func Ready(ctx context.Context, base string) error {
 	if base == "" {
 		return errors.New("no address")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := readyClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s/readyz answered %s", base, resp.Status)
-	}
-	return nil
+	return lab.GetJSON(ctx, readyClient, base+"/readyz", nil)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -154,7 +154,12 @@ func (d *Docker) Inspect(ctx context.Context, id string) (ContainerState, error)
 
 // Kill sends SIGKILL to a container's main process.
 func (d *Docker) Kill(ctx context.Context, id string) error {
-	resp, err := d.do(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/kill?signal=SIGKILL", http.StatusNoContent)
+	return d.containerAction(ctx, id, "kill?signal=SIGKILL", http.StatusNoContent)
+}
+
+// containerAction POSTs /containers/ID/ACTION and accepts the given statuses.
+func (d *Docker) containerAction(ctx context.Context, id, action string, ok ...int) error {
+	resp, err := d.do(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/"+action, ok...)
 	if err != nil {
 		return err
 	}
@@ -164,32 +169,17 @@ func (d *Docker) Kill(ctx context.Context, id string) error {
 
 // Start starts a stopped container (a running one is left alone).
 func (d *Docker) Start(ctx context.Context, id string) error {
-	resp, err := d.do(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/start", http.StatusNoContent, http.StatusNotModified)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	return nil
+	return d.containerAction(ctx, id, "start", http.StatusNoContent, http.StatusNotModified)
 }
 
 // Pause freezes every process of a container (the cgroup freezer: SIGSTOP's equivalent).
 func (d *Docker) Pause(ctx context.Context, id string) error {
-	resp, err := d.do(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/pause", http.StatusNoContent)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	return nil
+	return d.containerAction(ctx, id, "pause", http.StatusNoContent)
 }
 
 // Unpause thaws a paused container.
 func (d *Docker) Unpause(ctx context.Context, id string) error {
-	resp, err := d.do(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/unpause", http.StatusNoContent)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	return nil
+	return d.containerAction(ctx, id, "unpause", http.StatusNoContent)
 }
 
 // Logs writes a container's stdout and stderr since a time to w, demultiplexing the engine's

@@ -2,12 +2,12 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
 	"time"
 
+	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/reports"
 )
 
@@ -115,11 +115,11 @@ func (d *dataChecker) checkEvents(ctx context.Context, ackedLinks []string, ds *
 	var stats analyticsStats
 	prev := settleTally{-1, -1, -1, -1}
 	for {
-		if err := d.getJSON(ctx, d.redirect+"/clicks", &ledger); err != nil {
+		if err := lab.GetJSON(ctx, d.client, d.redirect+"/clicks", &ledger); err != nil {
 			return fmt.Errorf("data: read redirect click ledger: %w", err)
 		}
 		stats = analyticsStats{}
-		if err := d.getJSON(ctx, d.analytics+"/stats", &stats); err != nil {
+		if err := lab.GetJSON(ctx, d.client, d.analytics+"/stats", &stats); err != nil {
 			return fmt.Errorf("data: read analytics counts: %w", err)
 		}
 		if stats.Links == nil {
@@ -225,20 +225,4 @@ func compareClicks(ledger clickLedger, counts analyticsStats, ds *reports.DataSa
 		}
 	}
 	ds.DuplicateClicks = max(0, extra-ledger.Dropped["publish_error"])
-}
-
-func (d *dataChecker) getJSON(ctx context.Context, url string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }

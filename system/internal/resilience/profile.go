@@ -191,32 +191,30 @@ type Routes map[string]RoutePolicy
 
 // UnmarshalYAML checks every key against KnownEdges, at the key's position.
 func (e *Edges) UnmarshalYAML(n ast.Node) error {
-	out := Edges{}
-	err := decodeKeyed(n, KnownEdges, "edge", func(key string, v ast.Node) error {
-		var p EdgePolicy
-		if err := decodeValue(v, &p); err != nil {
-			return err
-		}
-		out[key] = p
-		return nil
-	})
-	*e = out
+	m, err := decodePolicies[EdgePolicy](n, KnownEdges, "edge")
+	*e = m
 	return err
 }
 
 // UnmarshalYAML checks every key against KnownRoutes, at the key's position.
 func (r *Routes) UnmarshalYAML(n ast.Node) error {
-	out := Routes{}
-	err := decodeKeyed(n, KnownRoutes, "route", func(key string, v ast.Node) error {
-		var p RoutePolicy
+	m, err := decodePolicies[RoutePolicy](n, KnownRoutes, "route")
+	*r = m
+	return err
+}
+
+// decodePolicies decodes a mapping of known names to policies of type P.
+func decodePolicies[P any](n ast.Node, known []string, what string) (map[string]P, error) {
+	out := map[string]P{}
+	err := decodeKeyed(n, known, what, func(key string, v ast.Node) error {
+		var p P
 		if err := decodeValue(v, &p); err != nil {
 			return err
 		}
 		out[key] = p
 		return nil
 	})
-	*r = out
-	return err
+	return out, err
 }
 
 // decodeKeyed walks a mapping whose keys must be among known.

@@ -1,0 +1,34 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// maxJSONAnswer bounds what GetJSON decodes: the system's answers are small documents.
+const maxJSONAnswer = 16 << 20
+
+// GetJSON GETs url with c and decodes a 200 answer into v; with v nil it only checks for the
+// 200 (a readiness probe). Any other status is an error naming the URL. Every lab backend and
+// the runner's data checks read the system's JSON endpoints through it.
+func GetJSON(ctx context.Context, c *http.Client, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	if v == nil {
+		return nil
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, maxJSONAnswer)).Decode(v)
+}
