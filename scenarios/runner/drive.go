@@ -73,7 +73,7 @@ func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, 
 	go func() {
 		loadDone <- load.Run(runCtx, l.Gateway(), streams, dur, load.Options{Seed: sc.Seed, AllowRemote: r.o.AllowRemote}, func(res load.Result) {
 			s := res.Sample(r.start)
-			lv.add(s.Stream, res.Scheduled, s.Latency, s.Failed())
+			lv.add(s)
 			r.mu.Lock()
 			r.samples = append(r.samples, s)
 			if code := createdCode(res); code != "" {
@@ -131,19 +131,8 @@ loop:
 // fires once it has held continuously for its duration.
 func (r *run) checkAbort(now time.Time, lv *live, since map[int]time.Time) *reports.Abort {
 	for i, a := range r.sc.AbortWhen {
-		ws := lv.stats(a.Stream, now, 1)
-		var v float64
-		switch a.Threshold.Metric {
-		case "errors":
-			v = ws.errorRate()
-		case "rate":
-			v = ws.rate
-		case "goodput":
-			v = ws.rate * (1 - ws.errorRate())
-		default: // p(99): the parser admits no other latency metric here
-			v = float64(ws.p99) / float64(time.Millisecond)
-		}
-		if ws.n == 0 && a.Threshold.Metric != "rate" && a.Threshold.Metric != "goodput" {
+		v, ok := lv.measure(a.Threshold, a.Stream, now, 1)
+		if !ok {
 			delete(since, i)
 			continue
 		}

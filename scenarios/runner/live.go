@@ -3,10 +3,11 @@ package runner
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/faultline/faultline/reports"
 )
 
 // live keeps one-second buckets per stream of what the load saw, for the progress line and the
@@ -15,81 +16,62 @@ type live struct {
 	mu      sync.Mutex
 	start   time.Time
 	window  int // seconds kept
-	streams map[string]map[int64]*bucket
-}
-
-type bucket struct {
-	n, errs   int
-	latencies []time.Duration
+	streams map[string]map[int64][]reports.Sample
 }
 
 func newLive(start time.Time, window int) *live {
-	return &live{start: start, window: window, streams: map[string]map[int64]*bucket{}}
+	return &live{start: start, window: window, streams: map[string]map[int64][]reports.Sample{}}
 }
 
-// add records one finished request, bucketed by when it was scheduled.
-func (l *live) add(stream string, scheduled time.Time, latency time.Duration, failed bool) {
-	sec := int64(scheduled.Sub(l.start) / time.Second)
+// add records one finished request, bucketed by the second it was scheduled in.
+func (l *live) add(s reports.Sample) {
+	sec := int64(s.At / time.Second)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	bs := l.streams[stream]
+	bs := l.streams[s.Stream]
 	if bs == nil {
-		bs = map[int64]*bucket{}
-		l.streams[stream] = bs
+		bs = map[int64][]reports.Sample{}
+		l.streams[s.Stream] = bs
 	}
-	b := bs[sec]
-	if b == nil {
-		b = &bucket{}
-		bs[sec] = b
+	if _, ok := bs[sec]; !ok {
 		for k := range bs {
 			if k < sec-int64(l.window) {
 				delete(bs, k)
 			}
 		}
 	}
-	b.n++
-	if failed {
-		b.errs++
-	}
-	b.latencies = append(b.latencies, latency)
+	bs[sec] = append(bs[sec], s)
 }
 
-// windowStats is a stream's figures over the last seconds.
-type windowStats struct {
-	n, errs int
-	p99     time.Duration
-	rate    float64
-}
-
-func (w windowStats) errorRate() float64 {
-	if w.n == 0 {
-		return 0
-	}
-	return float64(w.errs) / float64(w.n)
-}
-
-// stats summarises [now-secs, now) for a stream; the current second is left out because its
-// slow requests have not finished yet.
-func (l *live) stats(stream string, now time.Time, secs int) windowStats {
+// samples returns a stream's requests scheduled in [now-secs, now); the current second is left
+// out because its slow requests have not finished yet.
+func (l *live) samples(stream string, now time.Time, secs int) []reports.Sample {
 	cur := int64(now.Sub(l.start) / time.Second)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var ws windowStats
-	var lat []time.Duration
+	var out []reports.Sample
 	for k := cur - int64(secs); k < cur; k++ {
-		if b := l.streams[stream][k]; b != nil {
-			ws.n += b.n
-			ws.errs += b.errs
-			lat = append(lat, b.latencies...)
-		}
+		out = append(out, l.streams[stream][k]...)
 	}
-	if len(lat) > 0 {
-		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		ws.p99 = lat[(len(lat)*99+99)/100-1]
-	}
-	ws.rate = float64(ws.n) / float64(secs)
-	return ws
+	return out
 }
+
+// measure evaluates one threshold's metric over the last secs, exactly as an SLO would.
+// With no request there, rate and goodput are 0 and every other metric has no value.
+func (l *live) measure(t reports.Threshold, stream string, now time.Time, secs int) (float64, bool) {
+	v, ok := t.Measure(l.samples(stream, now, secs), float64(secs))
+	if !ok && (t.Metric == "rate" || t.Metric == "goodput") {
+		return 0, true
+	}
+	return v, ok
+}
+
+// The figures of the progress line, measured like the SLOs they stand for.
+var (
+	liveRate   = reports.Threshold{Metric: "rate"}
+	liveP99    = reports.Threshold{Metric: "p", Percentile: 99}
+	liveErrors = reports.Threshold{Metric: "errors"}
+)
 
 // progress prints where the run is: one rewritten line on a terminal, a plain line every few
 // seconds elsewhere (CI logs).
@@ -109,8 +91,10 @@ func (p *progress) print(now time.Time, elapsed, total time.Duration, phase stri
 	var b strings.Builder
 	fmt.Fprintf(&b, "%5.1fs/%.0fs %-8s", elapsed.Seconds(), total.Seconds(), phase)
 	for _, s := range streams {
-		st := l.stats(s, now, 2)
-		fmt.Fprintf(&b, " | %s %.0f/s p99 %s err %.1f%%", s, st.rate, fmtDur(st.p99), 100*st.errorRate())
+		rate, _ := l.measure(liveRate, s, now, 2)
+		p99, _ := l.measure(liveP99, s, now, 2)
+		errs, _ := l.measure(liveErrors, s, now, 2)
+		fmt.Fprintf(&b, " | %s %.0f/s p99 %s err %.1f%%", s, rate, fmtDur(time.Duration(p99*float64(time.Millisecond))), 100*errs)
 	}
 	if len(faults) > 0 {
 		fmt.Fprintf(&b, " | faults: %s", strings.Join(faults, ", "))

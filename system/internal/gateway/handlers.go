@@ -82,9 +82,7 @@ func relay(w http.ResponseWriter, r *http.Request, logger *slog.Logger, up Calle
 		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "1")
 		}
-		if resilience.Shed(err) {
-			w.Header().Set(resilience.ShedHeader, resilience.CodeFor(err))
-		}
+		resilience.MarkShed(w.Header(), err)
 		httpx.WriteError(w, status, resilience.CodeFor(err), http.StatusText(status)+": upstream unavailable")
 		return
 	}

@@ -144,9 +144,7 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
 // anything else means the database cannot answer now (503, retry later).
 func (h *handlers) storeError(w http.ResponseWriter, err error) {
 	w.Header().Set("Retry-After", "1")
-	if resilience.Shed(err) {
-		w.Header().Set(resilience.ShedHeader, resilience.CodeFor(err))
-	}
+	resilience.MarkShed(w.Header(), err)
 	if errors.Is(err, resilience.ErrOpen) || errors.Is(err, resilience.ErrFull) || errors.Is(err, resilience.ErrTimeout) {
 		httpx.WriteError(w, resilience.StatusFor(err), resilience.CodeFor(err), "link-db: "+err.Error())
 		return

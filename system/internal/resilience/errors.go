@@ -26,6 +26,13 @@ const ShedHeader = "X-Load-Shed"
 // Shed reports whether err is the pipeline refusing a call to protect the callee.
 func Shed(err error) bool { return errors.Is(err, ErrFull) || errors.Is(err, ErrRateLimited) }
 
+// MarkShed sets ShedHeader on an answer when err is such a refusal.
+func MarkShed(h http.Header, err error) {
+	if Shed(err) {
+		h.Set(ShedHeader, CodeFor(err))
+	}
+}
+
 // StatusFor maps a call failure to the HTTP status to answer with; the one place that does.
 func StatusFor(err error) int {
 	switch {
