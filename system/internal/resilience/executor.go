@@ -51,6 +51,9 @@ type Executor[R any] struct {
 	breaker  circuitbreaker.CircuitBreaker[R]
 	hasRetry bool
 	sampled  *sampledLog
+	// The per-call span's name and start options, built once: Get is on every hot path.
+	spanName string
+	spanOpts []trace.SpanStartOption
 }
 
 type fallbackKey struct{}
@@ -60,7 +63,9 @@ func NewExecutor[R any](edge string, p EdgePolicy, class Classifier[R], t *telem
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Executor[R]{edge: edge, policy: p, class: class, t: t, logger: logger.With("edge", edge), sampled: newSampledLog()}
+	e := &Executor[R]{edge: edge, policy: p, class: class, t: t, logger: logger.With("edge", edge), sampled: newSampledLog(),
+		spanName: "resilience " + edge,
+		spanOpts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attribute.String(telemetry.AttrEdge, edge))}}
 	m := t.Metrics
 	var policies []failsafe.Policy[R]
 
@@ -190,8 +195,7 @@ func (e *Executor[R]) Get(ctx context.Context, call func(ctx context.Context) (R
 	// breaker state, rejections, timeouts, fallbacks) is recorded about this edge and not on the
 	// caller's server span, where a service with several edges would make it ambiguous. The
 	// attempts' CLIENT spans are its children.
-	ctx, span := e.t.Tracer.Start(ctx, "resilience "+e.edge, trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(attribute.String(telemetry.AttrEdge, e.edge)))
+	ctx, span := e.t.Tracer.Start(ctx, e.spanName, e.spanOpts...)
 	defer span.End()
 	var retries atomic.Int32
 	r, err := e.exec.WithContext(ctx).GetWithExecution(func(ex failsafe.Execution[R]) (R, error) {
