@@ -32,3 +32,19 @@ func GetJSON(ctx context.Context, c *http.Client, url string, v any) error {
 	}
 	return json.NewDecoder(io.LimitReader(resp.Body, maxJSONAnswer)).Decode(v)
 }
+
+// ClickLedger is redirect's GET /clicks (docs/contracts.md): what it acknowledged since it
+// started.
+type ClickLedger struct {
+	Acked          map[string]int `json:"acked"`
+	AckedTotal     int            `json:"acked_total"`
+	PublishedTotal int            `json:"published_total"`
+	Dropped        map[string]int `json:"dropped"`
+}
+
+// AnalyticsStats is analytics' GET /stats (docs/contracts.md).
+type AnalyticsStats struct {
+	ClicksTotal int            `json:"clicks_total"`
+	Codes       map[string]int `json:"codes"` // code → clicks
+	Links       map[string]int `json:"links"` // code → link-created events applied
+}

@@ -316,13 +316,8 @@ func (s *System) waitReady(ctx context.Context) error {
 // analytics kept its counts (in PostgreSQL): the click invariant would report the old clicks
 // as duplicates. A fresh stack, or one used only through the lab, passes.
 func (s *System) checkLedger(ctx context.Context) error {
-	var ledger struct {
-		AckedTotal int            `json:"acked_total"`
-		Dropped    map[string]int `json:"dropped"`
-	}
-	var counts struct {
-		ClicksTotal int `json:"clicks_total"`
-	}
+	var ledger lab.ClickLedger
+	var counts lab.AnalyticsStats
 	if err := lab.GetJSON(ctx, readyClient, s.Direct("redirect")+"/clicks", &ledger); err != nil {
 		return fmt.Errorf("compose: redirect click ledger: %w", err)
 	}

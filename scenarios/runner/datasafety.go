@@ -22,21 +22,6 @@ type dataChecker struct {
 	settle    time.Duration
 }
 
-// clickLedger is redirect's GET /clicks (docs/contracts.md).
-type clickLedger struct {
-	Acked          map[string]int `json:"acked"`
-	AckedTotal     int            `json:"acked_total"`
-	PublishedTotal int            `json:"published_total"`
-	Dropped        map[string]int `json:"dropped"`
-}
-
-// analyticsStats is analytics' GET /stats (docs/contracts.md).
-type analyticsStats struct {
-	ClicksTotal int            `json:"clicks_total"`
-	Codes       map[string]int `json:"codes"` // code → clicks
-	Links       map[string]int `json:"links"` // code → link-created events applied
-}
-
 func (d *dataChecker) check(ctx context.Context, ackedLinks []string) *reports.DataSafety {
 	ds := &reports.DataSafety{LinksAcked: len(ackedLinks), DroppedClicks: map[string]int{}}
 	d.checkLinks(ctx, ackedLinks, ds)
@@ -111,14 +96,14 @@ type settleTally struct {
 func (d *dataChecker) checkEvents(ctx context.Context, ackedLinks []string, ds *reports.DataSafety) error {
 	deadline := time.Now().Add(d.settle)
 	codes := uniqueCodes(ackedLinks)
-	var ledger clickLedger
-	var stats analyticsStats
+	var ledger lab.ClickLedger
+	var stats lab.AnalyticsStats
 	prev := settleTally{-1, -1, -1, -1}
 	for {
 		if err := lab.GetJSON(ctx, d.client, d.redirect+"/clicks", &ledger); err != nil {
 			return fmt.Errorf("data: read redirect click ledger: %w", err)
 		}
-		stats = analyticsStats{}
+		stats = lab.AnalyticsStats{}
 		if err := lab.GetJSON(ctx, d.client, d.analytics+"/stats", &stats); err != nil {
 			return fmt.Errorf("data: read analytics counts: %w", err)
 		}
@@ -197,7 +182,7 @@ func compareLinkEvents(codes []string, links map[string]int, ds *reports.DataSaf
 
 // compareClicks fills the click invariants. A click whose publish failed may still have been
 // stored by JetStream (the ack was lost), so counts above acked are duplicates only beyond those.
-func compareClicks(ledger clickLedger, counts analyticsStats, ds *reports.DataSafety) {
+func compareClicks(ledger lab.ClickLedger, counts lab.AnalyticsStats, ds *reports.DataSafety) {
 	ds.ClicksAcked = ledger.AckedTotal
 	for cause, n := range ledger.Dropped {
 		ds.DroppedClicks[cause] = n

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/reports"
 )
 
@@ -64,7 +65,7 @@ func (f *fakeAnalytics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch r.URL.Path {
 	case "/clicks":
-		_ = json.NewEncoder(w).Encode(clickLedger{Acked: map[string]int{"a": 2}, AckedTotal: 2, Dropped: map[string]int{}})
+		_ = json.NewEncoder(w).Encode(lab.ClickLedger{Acked: map[string]int{"a": 2}, AckedTotal: 2, Dropped: map[string]int{}})
 	case "/stats":
 		n := f.polls.Add(1)
 		body := map[string]any{"clicks_total": 2, "codes": map[string]int{"a": 2}}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/reports"
 )
 
@@ -47,8 +48,8 @@ func TestDecide(t *testing.T) {
 }
 
 func TestCompareClicks(t *testing.T) {
-	ledger := clickLedger{Acked: map[string]int{"a": 3, "b": 2}, AckedTotal: 5, Dropped: map[string]int{"publish_error": 1}}
-	counts := analyticsStats{Codes: map[string]int{"a": 2, "b": 4}}
+	ledger := lab.ClickLedger{Acked: map[string]int{"a": 3, "b": 2}, AckedTotal: 5, Dropped: map[string]int{"publish_error": 1}}
+	counts := lab.AnalyticsStats{Codes: map[string]int{"a": 2, "b": 4}}
 	ds := &reports.DataSafety{DroppedClicks: map[string]int{}}
 	compareClicks(ledger, counts, ds)
 	if ds.MissingClicks != 1 || ds.DuplicateClicks != 1 || ds.ClicksCounted != 6 || ds.ClicksAcked != 5 {
