@@ -1,5 +1,7 @@
 package lab
 
+// This file is how the lab reads the system's own JSON endpoints (docs/contracts.md).
+
 import (
 	"context"
 	"encoding/json"
