@@ -34,8 +34,9 @@ func newMutateCmd() *cobra.Command {
 		Long: `Run every scenario with its own profile (it must pass), then once with each mutant profile
 listed under its controls key (each must fail). A mutant counts as caught only when the verdict
 is fail (not error, not aborted) and at least one failing check is one that held in the
-scenario's own run and is not a baseline-phase SLO: the fault, without that protection, must
-be what broke it. Prints the kill matrix (scenario × mutant) and writes it to
+scenario's own run, is not a baseline-phase SLO and is not "no data" (without a breaker there
+is no breaker to observe: that proves nothing): the fault, without that protection, must be
+what broke it, as measured behaviour. Prints the kill matrix (scenario × mutant) and writes it to
 OUT/matrix.md, next to one run directory per run (OUT/<scenario>/<profile>).
 
 With --cover each mutant runs once, against the shortest scenario that lists it (ties: by
