@@ -15,6 +15,7 @@ const (
 const (
 	PhaseBaseline = "baseline" // before the first fault
 	PhaseFault    = "fault"    // any fault active
+	PhaseBetween  = "between"  // a quiet gap after one fault ended and before the next began
 	PhaseRecovery = "recovery" // after the last undo
 )
 

@@ -269,18 +269,21 @@ func Figures(samples []Sample, streams []StreamSpec, windows []PhaseWindow) []St
 	for _, st := range streams {
 		res := StreamResult{Name: st.Name, Request: st.Request, Rate: st.Rate, Schedule: st.Schedule}
 		for _, ph := range names {
-			w, _ := Window(windows, ph)
-			res.Phases = append(res.Phases, phaseFigure(selectSamples(samples, st.Name, ph), ph, w.EndS-w.StartS))
+			length, _ := Length(windows, ph)
+			res.Phases = append(res.Phases, phaseFigure(selectSamples(samples, st.Name, ph), ph, length))
 		}
 		out = append(out, res)
 	}
 	return out
 }
 
+// phaseNames lists each phase once, in the order of its first window.
 func phaseNames(windows []PhaseWindow) []string {
 	names := make([]string, 0, len(windows))
 	for _, w := range windows {
-		names = append(names, w.Name)
+		if !slices.Contains(names, w.Name) {
+			names = append(names, w.Name)
+		}
 	}
 	return names
 }
@@ -333,11 +336,11 @@ func EvaluateSLOs(samples []Sample, slos []SLOSpec, windows []PhaseWindow) []SLO
 	var out []SLOResult
 	for _, slo := range slos {
 		for _, ph := range slo.Phases {
-			w, known := Window(windows, ph)
+			length, known := Length(windows, ph)
 			sel := selectSamples(samples, slo.Stream, ph)
 			for _, t := range slo.Thresholds {
 				r := SLOResult{Stream: slo.Stream, Phase: ph, Threshold: t.Raw, Unit: t.Unit}
-				v, ok := t.Measure(sel, w.EndS-w.StartS)
+				v, ok := t.Measure(sel, length)
 				if !known || !ok {
 					r.NoData = true
 				} else {

@@ -3,6 +3,7 @@ package reports
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -232,9 +233,98 @@ func TestPhaseAt(t *testing.T) {
 	if err := CheckWindows(windows); err != nil {
 		t.Error(err)
 	}
-	for _, bad := range [][]PhaseWindow{{{"a", 0, 10}, {"b", 5, 20}}, {{"a", 10, 0}}, {{"a", 0, 1}, {"a", 1, 2}}} {
+	for _, bad := range [][]PhaseWindow{{{"a", 0, 10}, {"b", 5, 20}}, {{"a", 10, 0}}, {{"a", 0, 1}, {"a", 1, 2}},
+		{{PhaseBaseline, 0, 1}, {PhaseFault, 1, 2}, {PhaseBaseline, 2, 3}}} {
 		if CheckWindows(bad) == nil {
 			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+func TestCutPhases(t *testing.T) {
+	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	span := func(from, to float64) [2]time.Duration { return [2]time.Duration{sec(from), sec(to)} }
+	cases := []struct {
+		name  string
+		spans [][2]time.Duration
+		want  []PhaseWindow
+	}{
+		{"none", nil, []PhaseWindow{{PhaseBaseline, 0, 60}}},
+		{"one", [][2]time.Duration{span(20, 30)},
+			[]PhaseWindow{{PhaseBaseline, 0, 20}, {PhaseFault, 20, 30}, {PhaseRecovery, 30, 60}}},
+		{"a gap is between, not fault", [][2]time.Duration{span(40, 45), span(10, 15)},
+			[]PhaseWindow{{PhaseBaseline, 0, 10}, {PhaseFault, 10, 15}, {PhaseBetween, 15, 40}, {PhaseFault, 40, 45}, {PhaseRecovery, 45, 60}}},
+		{"touching spans are one window", [][2]time.Duration{span(10, 20), span(20, 30)},
+			[]PhaseWindow{{PhaseBaseline, 0, 10}, {PhaseFault, 10, 30}, {PhaseRecovery, 30, 60}}},
+		{"nested", [][2]time.Duration{span(10, 40), span(20, 30)},
+			[]PhaseWindow{{PhaseBaseline, 0, 10}, {PhaseFault, 10, 40}, {PhaseRecovery, 40, 60}}},
+		{"clipped to the run", [][2]time.Duration{span(-1, 5), span(50, 70)},
+			[]PhaseWindow{{PhaseFault, 0, 5}, {PhaseBetween, 5, 50}, {PhaseFault, 50, 60}}},
+		{"zero length still cuts baseline and recovery", [][2]time.Duration{span(20, 20)},
+			[]PhaseWindow{{PhaseBaseline, 0, 20}, {PhaseRecovery, 20, 60}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := CutPhases(time.Minute, c.spans)
+			if len(got) != len(c.want) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+			for i := range got {
+				if got[i] != c.want[i] {
+					t.Fatalf("got %v, want %v", got, c.want)
+				}
+			}
+			if err := CheckWindows(got); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestSplitFaultPhase: samples in the gap between two faults are not fault samples, and a
+// rate in a fault phase of two windows is divided by their summed length, not the first's.
+func TestSplitFaultPhase(t *testing.T) {
+	windows := []PhaseWindow{{PhaseBaseline, 0, 10}, {PhaseFault, 10, 15}, {PhaseBetween, 15, 40}, {PhaseFault, 40, 45}, {PhaseRecovery, 45, 60}}
+	var samples []Sample
+	for ms := 0; ms < 60000; ms += 100 { // 10/s for the whole minute; errors only in the gap
+		s := Sample{Stream: "s", At: time.Duration(ms) * time.Millisecond, Latency: time.Millisecond, Code: 200}
+		if ms >= 15000 && ms < 40000 {
+			s.Code, s.Latency = 503, time.Second
+		}
+		samples = append(samples, s)
+	}
+	AssignPhases(samples, windows)
+	if n, ok := Length(windows, PhaseFault); !ok || n != 10 {
+		t.Errorf("fault length %v %v, want 10", n, ok)
+	}
+	if ws := Windows(windows, PhaseFault); len(ws) != 2 {
+		t.Errorf("fault windows %v", ws)
+	}
+	figs := Figures(samples, []StreamSpec{{Name: "s"}}, windows)
+	var names []string
+	for _, f := range figs[0].Phases {
+		names = append(names, f.Phase)
+		if f.Phase == PhaseFault && (f.Requests != 100 || f.Errors != 0 || f.AchievedRate != 10) {
+			t.Errorf("fault figure %+v: want 100 requests, no error, 10/s", f)
+		}
+		if f.Phase == PhaseBetween && (f.Requests != 250 || f.Errors != 250) {
+			t.Errorf("between figure %+v: want the 250 gap requests", f)
+		}
+	}
+	if want := []string{PhaseBaseline, PhaseFault, PhaseBetween, PhaseRecovery, PhaseAll}; !slices.Equal(names, want) {
+		t.Errorf("figure phases %v, want %v", names, want)
+	}
+	var ths []Threshold
+	for _, raw := range []string{"rate>9/s", "rate<11/s", "errors<1%"} {
+		th, err := ParseThreshold(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ths = append(ths, th)
+	}
+	for _, r := range EvaluateSLOs(samples, []SLOSpec{{Stream: "s", Phases: []string{PhaseFault}, Thresholds: ths}}, windows) {
+		if !r.Pass {
+			t.Errorf("%s in fault: %v (the gap's errors or a halved length leaked in)", r.Threshold, r.Value)
 		}
 	}
 }

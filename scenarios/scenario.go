@@ -336,41 +336,62 @@ func (m multiError) Unwrap() []error { return m }
 
 func joinErrors(errs []error) error { return multiError(errs) }
 
-// Phases cuts the run into phases from the schedule: baseline before the first disturbance
-// starts, fault from the first start to the last end (including any quiet gap between them,
-// so one fault phase per run), recovery from the last end to the duration. Disturbances are
-// the faults that are not background and the surges of staged streams. A phase of zero
-// length is left out; with no disturbance the whole run is baseline.
+// Phases cuts the run into phases from the schedule, as planned (see reports.CutPhases):
+// baseline before the first disturbance starts, fault while one is active, between in a quiet
+// gap between two, recovery after the last ends. Disturbances are the faults that are not
+// background and the surges of staged streams. Validation and the live progress use these;
+// a run's figures are cut by RunPhases from what actually happened.
 func (s *Scenario) Phases() []reports.PhaseWindow {
-	total := s.Duration.D().Seconds()
-	var windows [][2]time.Duration
+	var spans [][2]time.Duration
 	for _, f := range s.Faults {
 		if !f.Background {
-			windows = append(windows, [2]time.Duration{f.Start(), f.End()})
+			spans = append(spans, [2]time.Duration{f.Start(), f.End()})
 		}
 	}
+	return reports.CutPhases(s.Duration.D(), append(spans, s.surges()...))
+}
+
+// RunPhases cuts a run of this scenario into phases from its fault timeline (index-aligned
+// with s.Faults, as the runner records it): each fault counts from when its apply completed to
+// when its undo completed, so a slow apply or heal cannot put healthy time into the fault
+// phase nor fault time into the baseline or recovery. A fault without `for` (restart) is its
+// apply: from its planned start, when the kill went out, to the component being ready. A
+// fault that was never applied (the run aborted before it, or its apply failed) disturbs
+// nothing. Surges come from the load schedule, which the generator keeps exactly. A timeline
+// that does not match the scenario (the schedule never ran) falls back to Phases.
+func (s *Scenario) RunPhases(timeline []reports.FaultEvent) []reports.PhaseWindow {
+	if len(timeline) != len(s.Faults) {
+		return s.Phases()
+	}
+	var spans [][2]time.Duration
+	for i, f := range s.Faults {
+		ev := timeline[i]
+		if ev.Fault != f.Fault || ev.Target != f.Target() {
+			return s.Phases()
+		}
+		if f.Background || ev.AppliedAt < 0 {
+			continue
+		}
+		applied := seconds(ev.AppliedAt)
+		switch {
+		case f.For == 0:
+			spans = append(spans, [2]time.Duration{f.Start(), applied})
+		case ev.HealedAt >= 0:
+			spans = append(spans, [2]time.Duration{applied, seconds(ev.HealedAt)})
+		}
+	}
+	return reports.CutPhases(s.Duration.D(), append(spans, s.surges()...))
+}
+
+func (s *Scenario) surges() [][2]time.Duration {
+	var out [][2]time.Duration
 	for _, st := range s.Load {
-		windows = append(windows, st.Surges(s.Duration.D())...)
+		out = append(out, st.Surges(s.Duration.D())...)
 	}
-	if len(windows) == 0 {
-		return []reports.PhaseWindow{{Name: reports.PhaseBaseline, StartS: 0, EndS: total}}
-	}
-	first, last := windows[0][0], windows[0][1]
-	for _, w := range windows[1:] {
-		first, last = min(first, w[0]), max(last, w[1])
-	}
-	first, last = min(first, s.Duration.D()), min(last, s.Duration.D())
-	var out []reports.PhaseWindow
-	add := func(name string, from, to float64) {
-		if to > from {
-			out = append(out, reports.PhaseWindow{Name: name, StartS: from, EndS: to})
-		}
-	}
-	add(reports.PhaseBaseline, 0, first.Seconds())
-	add(reports.PhaseFault, first.Seconds(), last.Seconds())
-	add(reports.PhaseRecovery, last.Seconds(), total)
 	return out
 }
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // Streams describes the load streams for reports.Figures.
 func (s *Scenario) Streams() []reports.StreamSpec {

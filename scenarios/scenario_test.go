@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -127,8 +128,16 @@ func TestPhases(t *testing.T) {
 		{"no faults", "", []reports.PhaseWindow{w("baseline", 0, 60)}},
 		{"one fault", "faults: [{at: 20s, for: 10s, crash: link}]\n",
 			[]reports.PhaseWindow{w("baseline", 0, 20), w("fault", 20, 30), w("recovery", 30, 60)}},
-		{"gap between faults is fault phase", "faults: [{at: 40s, for: 5s, pause: redis}, {at: 10s, for: 5s, crash: link}]\n",
-			[]reports.PhaseWindow{w("baseline", 0, 10), w("fault", 10, 45), w("recovery", 45, 60)}},
+		// A quiet gap between two faults is healthy time: counted as fault it would dilute
+		// the fault phase's figures (issue point 6).
+		{"gap between faults is not fault phase", "faults: [{at: 40s, for: 5s, pause: redis}, {at: 10s, for: 5s, crash: link}]\n",
+			[]reports.PhaseWindow{w("baseline", 0, 10), w("fault", 10, 15), w("between", 15, 40), w("fault", 40, 45), w("recovery", 45, 60)}},
+		{"overlapping faults are one window", "faults: [{at: 10s, for: 10s, pause: redis}, {at: 15s, for: 10s, crash: link}, {at: 25s, for: 5s, crash: billing}]\n",
+			[]reports.PhaseWindow{w("baseline", 0, 10), w("fault", 10, 30), w("recovery", 30, 60)}},
+		{"a restart ends the baseline and starts the recovery", "faults: [{at: 20s, restart: link}]\n",
+			[]reports.PhaseWindow{w("baseline", 0, 20), w("recovery", 20, 60)}},
+		{"a restart inside a gap leaves one gap", "faults: [{at: 10s, for: 5s, pause: redis}, {at: 20s, restart: link}, {at: 30s, for: 5s, crash: link}]\n",
+			[]reports.PhaseWindow{w("baseline", 0, 10), w("fault", 10, 15), w("between", 15, 30), w("fault", 30, 35), w("recovery", 35, 60)}},
 		{"fault from the start", "faults: [{at: 0s, for: 10s, crash: link}]\n",
 			[]reports.PhaseWindow{w("fault", 0, 10), w("recovery", 10, 60)}},
 		{"fault to the end", "faults: [{at: 30s, for: 30s, edge: link->nats, toxic: partition}]\n",
@@ -155,6 +164,74 @@ func TestPhases(t *testing.T) {
 			got := sc.Phases()
 			if !reflect.DeepEqual(got, c.want) {
 				t.Errorf("got %v, want %v", got, c.want)
+			}
+			if err := reports.CheckWindows(got); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestRunPhases: a run's phases come from when each fault was actually applied and healed,
+// not from its plan (issue point 6): a late apply must not put healthy time into the fault
+// phase, a late heal must not put fault time into the recovery.
+func TestRunPhases(t *testing.T) {
+	base := "name: p\nduration: 60s\nload: [{name: a, request: GET /x, rate: 5}]\n"
+	w := func(name string, from, to float64) reports.PhaseWindow {
+		return reports.PhaseWindow{Name: name, StartS: from, EndS: to}
+	}
+	ev := func(fault, target string, applied, healed float64) reports.FaultEvent {
+		return reports.FaultEvent{Fault: fault, Target: target, AppliedAt: applied, HealedAt: healed}
+	}
+	cases := []struct {
+		name     string
+		faults   string
+		timeline []reports.FaultEvent
+		want     []reports.PhaseWindow
+	}{
+		{"an apply 2 s late moves the fault start", "faults: [{at: 20s, for: 10s, crash: link}]\n",
+			[]reports.FaultEvent{ev("crash", "link", 22, 30.1)},
+			[]reports.PhaseWindow{w("baseline", 0, 22), w("fault", 22, 30.1), w("recovery", 30.1, 60)}},
+		{"a slow heal moves the recovery start", "faults: [{at: 20s, for: 10s, edge: link->link-db, toxic: latency, latency: 50ms}]\n",
+			[]reports.FaultEvent{ev("latency", "link->link-db", 20.01, 31.5)},
+			[]reports.PhaseWindow{w("baseline", 0, 20.01), w("fault", 20.01, 31.5), w("recovery", 31.5, 60)}},
+		{"the gap between two faults is not fault phase", "faults: [{at: 10s, for: 5s, pause: redis}, {at: 40s, for: 5s, crash: link}]\n",
+			[]reports.FaultEvent{ev("pause", "redis", 10, 15), ev("crash", "link", 40.2, 45.8)},
+			[]reports.PhaseWindow{w("baseline", 0, 10), w("fault", 10, 15), w("between", 15, 40.2), w("fault", 40.2, 45.8), w("recovery", 45.8, 60)}},
+		{"a fault never applied disturbs nothing", "faults: [{at: 10s, for: 5s, pause: redis}, {at: 40s, for: 5s, crash: link}]\n",
+			[]reports.FaultEvent{ev("pause", "redis", 10, 15), ev("crash", "link", -1, -1)},
+			[]reports.PhaseWindow{w("baseline", 0, 10), w("fault", 10, 15), w("recovery", 15, 60)}},
+		{"a failed apply disturbs nothing", "faults: [{at: 10s, for: 5s, pause: redis}]\n",
+			[]reports.FaultEvent{{Fault: "pause", Target: "redis", AppliedAt: 10, HealedAt: -1, Error: "boom"}},
+			[]reports.PhaseWindow{w("baseline", 0, 60)}},
+		{"a background fault does not cut phases", "faults: [{at: 0s, for: 60s, edge: link->link-db, toxic: latency, latency: 50ms, background: true}, {at: 20s, for: 10s, crash: link}]\n",
+			[]reports.FaultEvent{ev("latency", "link->link-db", 0.3, 60.1), ev("crash", "link", 20, 30)},
+			[]reports.PhaseWindow{w("baseline", 0, 20), w("fault", 20, 30), w("recovery", 30, 60)}},
+		{"a restart lasts from its start until it is ready", "faults: [{at: 20s, restart: link}]\n",
+			[]reports.FaultEvent{ev("restart", "link", 21.5, 60.2)},
+			[]reports.PhaseWindow{w("baseline", 0, 20), w("fault", 20, 21.5), w("recovery", 21.5, 60)}},
+		{"a heal after the end leaves no recovery", "faults: [{at: 30s, for: 30s, edge: link->nats, toxic: partition}]\n",
+			[]reports.FaultEvent{ev("partition", "link->nats", 30, 60.4)},
+			[]reports.PhaseWindow{w("baseline", 0, 30), w("fault", 30, 60)}},
+		{"no timeline (the schedule never ran): the plan", "faults: [{at: 20s, for: 10s, crash: link}]\n",
+			nil,
+			[]reports.PhaseWindow{w("baseline", 0, 20), w("fault", 20, 30), w("recovery", 30, 60)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sc, err := Parse("p.yaml", []byte(base+c.faults))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := sc.RunPhases(c.timeline)
+			if len(got) != len(c.want) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+			for i := range got {
+				g, w := got[i], c.want[i]
+				if g.Name != w.Name || math.Abs(g.StartS-w.StartS) > 1e-6 || math.Abs(g.EndS-w.EndS) > 1e-6 {
+					t.Fatalf("got %v, want %v", got, c.want)
+				}
 			}
 			if err := reports.CheckWindows(got); err != nil {
 				t.Error(err)

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -151,7 +152,9 @@ func streamNames(sc *Scenario) []string {
 func phaseList(sc *Scenario) []string {
 	var out []string
 	for _, w := range sc.Phases() {
-		out = append(out, w.Name)
+		if !slices.Contains(out, w.Name) {
+			out = append(out, w.Name)
+		}
 	}
 	return append(out, reports.PhaseAll)
 }

@@ -486,11 +486,10 @@ func sloRefs(res *reports.Results, stream string) []Ref {
 		if err != nil || th.Unit != reports.UnitMs {
 			continue
 		}
-		w, ok := reports.Window(res.Phases, s.Phase)
-		if !ok {
-			continue
+		// One segment per window: a fault phase split by a quiet gap is not judged in the gap.
+		for _, w := range reports.Windows(res.Phases, s.Phase) {
+			out = append(out, Ref{Y: th.Value, From: w.StartS, To: w.EndS, Label: "SLO " + th.Raw, Broken: !s.Pass})
 		}
-		out = append(out, Ref{Y: th.Value, From: w.StartS, To: w.EndS, Label: "SLO " + th.Raw, Broken: !s.Pass})
 	}
 	return out
 }
