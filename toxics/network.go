@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 )
@@ -77,17 +78,22 @@ func addToxic(ctx context.Context, env Env, edge, typ string, n NetworkOptions, 
 	}
 	var names []string
 	undo := onceUndo(func(ctx context.Context) error {
-		p, err := env.Proxy(edge)
-		if err != nil {
-			return nil // the proxy went away, and its toxics with it
-		}
-		var errs []error
-		for _, name := range names {
-			if err := p.RemoveToxic(name); err != nil && !isNotFound(err) {
-				errs = append(errs, fmt.Errorf("toxics: remove %s from %s: %w", name, edge, err))
+		return retryHeal(ctx, func() error {
+			p, err := env.Proxy(edge)
+			if isNotFound(err) {
+				return nil // the proxy went away, and its toxics with it
 			}
-		}
-		return errors.Join(errs...)
+			if err != nil {
+				return fmt.Errorf("toxics: heal %s on %s: %w", typ, edge, err)
+			}
+			var errs []error
+			for _, name := range names {
+				if err := p.RemoveToxic(name); err != nil && !isNotFound(err) {
+					errs = append(errs, fmt.Errorf("toxics: remove %s from %s: %w", name, edge, err))
+				}
+			}
+			return errors.Join(errs...)
+		})
 	})
 	for _, stream := range n.streams() {
 		name := fmt.Sprintf("%s%s-%s-%d-%d", ToxicPrefix, typ, stream, pid, seq.Add(1))
@@ -100,9 +106,37 @@ func addToxic(ctx context.Context, env Env, edge, typ string, n NetworkOptions, 
 	return undo, nil
 }
 
+// isNotFound says whether Toxiproxy itself answered 404: the proxy or toxic is gone. Only
+// that answer means a heal has nothing left to do; a refused connection, a timeout or a 5xx
+// says nothing about the toxic, which may still be there.
 func isNotFound(err error) bool {
 	var ae *toxiclient.ApiError
 	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+}
+
+// healBackoff is how long a heal waits before each retry: a Toxiproxy that hiccups (a
+// restart, a full accept queue) gets about half a second, and one that stays unreachable
+// fails the heal soon enough for the run to say so while the fault is still young.
+var healBackoff = []time.Duration{50 * time.Millisecond, 150 * time.Millisecond, 300 * time.Millisecond}
+
+// retryHeal runs heal until it succeeds, the retries run out or ctx ends, and returns the
+// last error.
+func retryHeal(ctx context.Context, heal func() error) error {
+	err := heal()
+	for _, wait := range healBackoff {
+		if err == nil {
+			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+		err = heal()
+	}
+	return err
 }
 
 // onceUndo makes an undo idempotent: after one success later calls do nothing; after a

@@ -26,13 +26,15 @@ func (*Partition) Apply(ctx context.Context, env Env, edge string) (Undo, error)
 		return nil, fmt.Errorf("toxics: partition %s: %w", edge, err)
 	}
 	return onceUndo(func(ctx context.Context) error {
-		p, err := env.Proxy(edge)
-		if err != nil {
-			return nil // the proxy went away
-		}
-		if err := p.Enable(); err != nil {
-			return fmt.Errorf("toxics: heal partition %s: %w", edge, err)
-		}
-		return nil
+		return retryHeal(ctx, func() error {
+			p, err := env.Proxy(edge)
+			if err == nil {
+				err = p.Enable()
+			}
+			if err != nil && !isNotFound(err) { // 404: the proxy went away
+				return fmt.Errorf("toxics: heal partition %s: %w", edge, err)
+			}
+			return nil
+		})
 	}), nil
 }

@@ -2,11 +2,16 @@ package toxics
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 )
 
 // Toxiproxy #148: a toxic must also act on connections that were open before it was added
@@ -122,4 +127,116 @@ func FuzzDuration(f *testing.F) {
 			t.Fatalf("%s → %s → %v (%v)", b, out, back.D(), err)
 		}
 	})
+}
+
+// networkHeals are the network faults whose undo talks to Toxiproxy: one adds toxics, the
+// other disables the proxy.
+var networkHeals = []struct {
+	name   string
+	params map[string]any
+}{
+	{"latency", map[string]any{"latency": "50ms"}},
+	{"partition", nil},
+}
+
+// Issue point 10: a heal against an unreachable Toxiproxy was recorded as healed, because any
+// error looking the proxy up was taken for "the proxy went away". Only Toxiproxy's own 404
+// means gone; a refused connection is a heal that failed.
+func TestHealAgainstUnreachableToxiproxyFails(t *testing.T) {
+	for _, c := range networkHeals {
+		t.Run(c.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			ctx := context.Background()
+			undo, err := mustNew(t, c.name, c.params).Apply(ctx, e, "client->echo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.stop()
+			start := time.Now()
+			err = undo(ctx)
+			if err == nil {
+				t.Fatal("heal reported success against a Toxiproxy that is not there")
+			}
+			if !strings.Contains(err.Error(), "client->echo") {
+				t.Errorf("error %q does not name the edge", err)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("a refused heal took %v to give up", d)
+			}
+			if err := undo(ctx); err == nil {
+				t.Error("a second heal succeeded though nothing was healed (onceUndo must retry after a failure)")
+			}
+		})
+	}
+}
+
+// A proxy that is really gone (Toxiproxy answers 404) takes its toxics with it: the heal has
+// nothing left to do and succeeds.
+func TestHealOfDeletedProxySucceeds(t *testing.T) {
+	for _, c := range networkHeals {
+		t.Run(c.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			ctx := context.Background()
+			undo, err := mustNew(t, c.name, c.params).Apply(ctx, e, "client->echo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := e.client.Proxy("client->echo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Delete(); err != nil {
+				t.Fatal(err)
+			}
+			if err := undo(ctx); err != nil {
+				t.Errorf("heal of a deleted proxy: %v", err)
+			}
+		})
+	}
+}
+
+// flakyEnv fails the first proxy lookups as an unreachable Toxiproxy would, then answers.
+type flakyEnv struct {
+	*testEnv
+	mu    sync.Mutex
+	fails int
+}
+
+func (f *flakyEnv) Proxy(edge string) (*toxiclient.Proxy, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fails > 0 {
+		f.fails--
+		return nil, errors.New("fail to request: dial tcp 127.0.0.1:1: connect: connection refused")
+	}
+	return f.testEnv.Proxy(edge)
+}
+
+// A heal retries briefly before giving up: a Toxiproxy that refuses twice and then answers is
+// healed, and the toxic or the partition is really gone.
+func TestHealRetriesTransientErrors(t *testing.T) {
+	for _, c := range networkHeals {
+		t.Run(c.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			env := &flakyEnv{testEnv: e}
+			ctx := context.Background()
+			undo, err := mustNew(t, c.name, c.params).Apply(ctx, env, "client->echo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			env.mu.Lock()
+			env.fails = 2
+			env.mu.Unlock()
+			if err := undo(ctx); err != nil {
+				t.Fatalf("heal after two refusals: %v", err)
+			}
+			p, err := e.client.Proxy("client->echo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.ActiveToxics) != 0 || !p.Enabled {
+				t.Errorf("after the heal: toxics %+v, enabled %v", p.ActiveToxics, p.Enabled)
+			}
+		})
+	}
 }

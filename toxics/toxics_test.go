@@ -26,6 +26,7 @@ type testEnv struct {
 	client *toxiclient.Client
 	listen string // the proxy's address
 	comps  map[string]*fakeController
+	stop   func() // shuts the Toxiproxy server down (idempotent)
 }
 
 func (e *testEnv) Proxy(edge string) (*toxiclient.Proxy, error) { return e.client.Proxy(edge) }
@@ -68,16 +69,20 @@ func newTestEnv(t *testing.T) *testEnv {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Cleanup(func() {
-		_ = srv.Collection.Clear()
-		_ = srv.Shutdown()
-		<-done
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = srv.Collection.Clear()
+			_ = srv.Shutdown()
+			<-done
+		})
+	}
+	t.Cleanup(stop)
 	listen := freeAddr(t)
 	if _, err := c.CreateProxy("client->echo", listen, strings.TrimPrefix(upstream.URL, "http://")); err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{client: c, listen: listen, comps: map[string]*fakeController{"svc": {running: true}}}
+	return &testEnv{client: c, listen: listen, comps: map[string]*fakeController{"svc": {running: true}}, stop: stop}
 }
 
 // get does one request on a fresh connection and returns its duration.
