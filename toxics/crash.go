@@ -18,6 +18,9 @@ func init() { Register("crash", func() Fault { return new(Crash) }) }
 
 func (*Crash) Kind() Kind { return Process }
 
+// Starts: the undo starts the component again and waits until it is ready.
+func (*Crash) Starts() (onApply, onUndo bool) { return false, true }
+
 func (f *Crash) Validate() error {
 	if f.RestartAfter < 0 {
 		return errors.New("restart_after must be >= 0")

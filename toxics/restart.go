@@ -14,6 +14,9 @@ func init() { Register("restart", func() Fault { return new(Restart) }) }
 func (*Restart) Kind() Kind      { return Process }
 func (*Restart) Validate() error { return nil }
 
+// Starts: Apply starts the component again and waits; the undo makes sure it runs.
+func (*Restart) Starts() (onApply, onUndo bool) { return true, true }
+
 func (*Restart) Apply(ctx context.Context, env Env, component string) (Undo, error) {
 	c, err := env.Component(component)
 	if err != nil {

@@ -34,6 +34,15 @@ type Fault interface {
 	Apply(ctx context.Context, env Env, target string) (Undo, error)
 }
 
+// Starter is implemented by a fault that starts its component and waits until it is ready in
+// one of its steps (crash in its undo, restart when applied). That wait is the component's own
+// recovery (seconds for a database after SIGKILL), not a delay of the lab: a schedule judges
+// the lab's punctuality for such a step by when the step began.
+type Starter interface {
+	// Starts says whether Apply and whether the undo start the component.
+	Starts() (onApply, onUndo bool)
+}
+
 // Env is what faults act through; the lab implements it for each backend.
 type Env interface {
 	// Proxy returns the Toxiproxy proxy of an edge.

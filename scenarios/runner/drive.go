@@ -120,6 +120,10 @@ loop:
 	cancel()
 	<-schedDone
 	res.Faults = sched.events()
+	if late := sched.late(scheduleTolerance); len(late) > 0 {
+		res.Valid = false
+		res.InvalidReasons = append(res.InvalidReasons, late...)
+	}
 	if loadErr != nil && abort == nil && ctx.Err() == nil {
 		res.Valid = false
 		res.InvalidReasons = append(res.InvalidReasons, "load generator: "+loadErr.Error())

@@ -226,6 +226,7 @@ func (r *run) plan() ([]plannedFault, error) {
 // judge computes every figure and verdict from what was collected.
 func (r *run) judge(res *reports.Results, runErr error) {
 	sc := r.sc
+	res.Phases = sc.RunPhases(res.Faults) // from when each fault was applied and healed
 	phases := res.Phases
 	reports.AssignPhases(r.samples, phases)
 	res.Streams = reports.Figures(r.samples, sc.Streams(), phases)

@@ -23,6 +23,11 @@ type plannedFault struct {
 	Background bool
 }
 
+// scheduleTolerance is how much later than planned a fault may be applied or healed before
+// the run no longer measured the scenario's schedule and is invalid. The phases follow the
+// actual times anyway; this bounds how far the experiment may drift from the one written.
+const scheduleTolerance = 500 * time.Millisecond
+
 // scheduler applies faults at their offsets and guarantees every undo runs exactly once, on
 // every exit path (end of schedule, abort, error, cancellation).
 type scheduler struct {
@@ -32,8 +37,16 @@ type scheduler struct {
 
 	mu       sync.Mutex
 	timeline []reports.FaultEvent
+	timing   []timing // per fault, as timeline
 	undos    map[int]toxics.Undo
 	active   map[int]bool
+}
+
+// timing is one fault's plan against when its steps began, for late.
+type timing struct {
+	apply, heal                 time.Duration // planned, from the start
+	applyBegan, healBegan       time.Duration // -1 until the step began
+	startsOnApply, startsOnUndo bool          // the step waits for a component (toxics.Starter)
 }
 
 func newScheduler(env toxics.Env, start time.Time, log func(string, ...any)) *scheduler {
@@ -49,14 +62,21 @@ func (s *scheduler) run(ctx context.Context, plan []plannedFault, end time.Durat
 		apply bool
 	}
 	var steps []step
+	s.mu.Lock()
 	for i, f := range plan {
 		s.timeline = append(s.timeline, reports.FaultEvent{Fault: f.Name, Target: f.Target, Params: f.Params, AppliedAt: -1, HealedAt: -1, Background: f.Background})
 		stop := end
 		if f.For > 0 && f.At+f.For < end {
 			stop = f.At + f.For
 		}
+		tm := timing{apply: f.At, heal: stop, applyBegan: -1, healBegan: -1}
+		if st, ok := f.Fault.(toxics.Starter); ok {
+			tm.startsOnApply, tm.startsOnUndo = st.Starts()
+		}
+		s.timing = append(s.timing, tm)
 		steps = append(steps, step{f.At, i, true}, step{stop, i, false})
 	}
+	s.mu.Unlock()
 	// Heals before applies at the same instant, so back-to-back faults on one target don't overlap.
 	sort.SliceStable(steps, func(a, b int) bool {
 		if steps[a].at != steps[b].at {
@@ -87,6 +107,9 @@ func (s *scheduler) run(ctx context.Context, plan []plannedFault, end time.Durat
 func (s *scheduler) apply(ctx context.Context, i int, f plannedFault) {
 	actx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	s.mu.Lock()
+	s.timing[i].applyBegan = time.Since(s.start)
+	s.mu.Unlock()
 	undo, err := f.Fault.Apply(actx, s.env, f.Target)
 	at := time.Since(s.start).Seconds()
 	s.mu.Lock()
@@ -106,6 +129,9 @@ func (s *scheduler) heal(ctx context.Context, i int) {
 	s.mu.Lock()
 	undo := s.undos[i]
 	delete(s.undos, i)
+	if undo != nil {
+		s.timing[i].healBegan = time.Since(s.start)
+	}
 	s.mu.Unlock()
 	if undo == nil {
 		return
@@ -164,3 +190,39 @@ func (s *scheduler) events() []reports.FaultEvent {
 	defer s.mu.Unlock()
 	return append([]reports.FaultEvent(nil), s.timeline...)
 }
+
+// late lists the faults applied or healed more than tol after their planned time, naming the
+// fault, the planned and the actual time. A step is judged by when it completed (the fault
+// took effect or was gone), except a step that starts a component and waits until it is
+// ready (toxics.Starter), judged by when it began: that wait is the component's recovery,
+// which the phases include in full. Steps that never ran, or ran early (an abort heals at
+// once), are not late.
+func (s *scheduler) late(tol time.Duration) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	check := func(ev reports.FaultEvent, done, began string, planned, doneAt, beganAt time.Duration, byStart bool) {
+		at, what := doneAt, done
+		if byStart {
+			at, what = beganAt, began
+		}
+		if at < 0 || at-planned <= tol {
+			return
+		}
+		out = append(out, fmt.Sprintf("fault %s on %s %s at %.2fs, planned at %.2fs (%.2fs late, tolerance %s): the run did not follow the scenario's schedule",
+			ev.Fault, ev.Target, what, at.Seconds(), planned.Seconds(), (at-planned).Seconds(), tol))
+	}
+	for i, ev := range s.timeline {
+		tm := s.timing[i]
+		if ev.AppliedAt >= 0 {
+			check(ev, "applied", "began to apply", tm.apply, offset(ev.AppliedAt), tm.applyBegan, tm.startsOnApply)
+		}
+		if ev.HealedAt >= 0 {
+			check(ev, "healed", "began to heal", tm.heal, offset(ev.HealedAt), tm.healBegan, tm.startsOnUndo)
+		}
+	}
+	return out
+}
+
+// offset turns seconds from the run start back into a duration.
+func offset(seconds float64) time.Duration { return time.Duration(seconds * float64(time.Second)) }
