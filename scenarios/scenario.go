@@ -352,13 +352,14 @@ func (s *Scenario) Phases() []reports.PhaseWindow {
 }
 
 // RunPhases cuts a run of this scenario into phases from its fault timeline (index-aligned
-// with s.Faults, as the runner records it): each fault counts from when its apply completed to
-// when its undo completed, so a slow apply or heal cannot put healthy time into the fault
-// phase nor fault time into the baseline or recovery. A fault without `for` (restart) is its
-// apply: from its planned start, when the kill went out, to the component being ready. A
-// fault that was never applied (the run aborted before it, or its apply failed) disturbs
-// nothing. Surges come from the load schedule, which the generator keeps exactly. A timeline
-// that does not match the scenario (the schedule never ran) falls back to Phases.
+// with s.Faults, as the runner records it): each fault counts from when its apply began (it
+// may act from then on: a SIGKILL acts when sent) to when its undo completed (it may act until
+// then), so neither baseline nor recovery holds a moment the fault may have acted in, and an
+// apply or heal that was late moves the phase with it. A fault without `for` (restart) is its
+// apply: from the kill until the component is ready. A fault never applied (the run aborted
+// first, or its apply failed) disturbs nothing. Surges come from the load schedule, which the
+// generator keeps exactly. A timeline that does not match the scenario (the schedule never
+// ran) falls back to Phases.
 func (s *Scenario) RunPhases(timeline []reports.FaultEvent) []reports.PhaseWindow {
 	if len(timeline) != len(s.Faults) {
 		return s.Phases()
@@ -372,12 +373,12 @@ func (s *Scenario) RunPhases(timeline []reports.FaultEvent) []reports.PhaseWindo
 		if f.Background || ev.AppliedAt < 0 {
 			continue
 		}
-		applied := seconds(ev.AppliedAt)
+		began, applied := seconds(ev.AppliedAt-ev.ApplyS), seconds(ev.AppliedAt)
 		switch {
 		case f.For == 0:
-			spans = append(spans, [2]time.Duration{f.Start(), applied})
+			spans = append(spans, [2]time.Duration{began, applied})
 		case ev.HealedAt >= 0:
-			spans = append(spans, [2]time.Duration{applied, seconds(ev.HealedAt)})
+			spans = append(spans, [2]time.Duration{began, seconds(ev.HealedAt)})
 		}
 	}
 	return reports.CutPhases(s.Duration.D(), append(spans, s.surges()...))

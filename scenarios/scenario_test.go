@@ -183,6 +183,7 @@ func TestRunPhases(t *testing.T) {
 	ev := func(fault, target string, applied, healed float64) reports.FaultEvent {
 		return reports.FaultEvent{Fault: fault, Target: target, AppliedAt: applied, HealedAt: healed}
 	}
+	took := func(e reports.FaultEvent, applyS float64) reports.FaultEvent { e.ApplyS = applyS; return e }
 	cases := []struct {
 		name     string
 		faults   string
@@ -190,8 +191,12 @@ func TestRunPhases(t *testing.T) {
 		want     []reports.PhaseWindow
 	}{
 		{"an apply 2 s late moves the fault start", "faults: [{at: 20s, for: 10s, crash: link}]\n",
-			[]reports.FaultEvent{ev("crash", "link", 22, 30.1)},
+			[]reports.FaultEvent{took(ev("crash", "link", 22.05, 30.1), 0.05)},
 			[]reports.PhaseWindow{w("baseline", 0, 22), w("fault", 22, 30.1), w("recovery", 30.1, 60)}},
+		// The kill went out when the apply began: the baseline must not hold a request it hit.
+		{"a fault acts from when its apply began", "faults: [{at: 20s, for: 10s, crash: link}]\n",
+			[]reports.FaultEvent{took(ev("crash", "link", 20.3, 30), 0.3)},
+			[]reports.PhaseWindow{w("baseline", 0, 20), w("fault", 20, 30), w("recovery", 30, 60)}},
 		{"a slow heal moves the recovery start", "faults: [{at: 20s, for: 10s, edge: link->link-db, toxic: latency, latency: 50ms}]\n",
 			[]reports.FaultEvent{ev("latency", "link->link-db", 20.01, 31.5)},
 			[]reports.PhaseWindow{w("baseline", 0, 20.01), w("fault", 20.01, 31.5), w("recovery", 31.5, 60)}},
@@ -208,7 +213,7 @@ func TestRunPhases(t *testing.T) {
 			[]reports.FaultEvent{ev("latency", "link->link-db", 0.3, 60.1), ev("crash", "link", 20, 30)},
 			[]reports.PhaseWindow{w("baseline", 0, 20), w("fault", 20, 30), w("recovery", 30, 60)}},
 		{"a restart lasts from its start until it is ready", "faults: [{at: 20s, restart: link}]\n",
-			[]reports.FaultEvent{ev("restart", "link", 21.5, 60.2)},
+			[]reports.FaultEvent{took(ev("restart", "link", 21.5, 60.2), 1.5)},
 			[]reports.PhaseWindow{w("baseline", 0, 20), w("fault", 20, 21.5), w("recovery", 21.5, 60)}},
 		{"a heal after the end leaves no recovery", "faults: [{at: 30s, for: 30s, edge: link->nats, toxic: partition}]\n",
 			[]reports.FaultEvent{ev("partition", "link->nats", 30, 60.4)},

@@ -115,6 +115,7 @@ func (s *scheduler) apply(ctx context.Context, i int, f plannedFault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.timeline[i].AppliedAt = at
+	s.timeline[i].ApplyS = max(at-s.timing[i].applyBegan.Seconds(), 0)
 	if err != nil {
 		s.timeline[i].Error = err.Error()
 		s.log("fault %s on %s failed to apply: %v", f.Name, f.Target, err)

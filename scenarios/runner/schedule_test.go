@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,8 @@ func (f *slowFault) Apply(ctx context.Context, _ toxics.Env, _ string) (toxics.U
 	time.Sleep(f.applyTook)
 	return func(context.Context) error { time.Sleep(f.healTook); return f.healErr }, nil
 }
+
+func (f *slowFault) took() time.Duration { return f.applyTook }
 
 // startingFault is a crash: its undo starts the component and waits until it is ready.
 type startingFault struct{ slowFault }
@@ -62,6 +65,11 @@ func TestLateFaultIsReported(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := runSchedule(t, c.plan, 3*time.Second)
+			for i, ev := range s.events() {
+				if took := c.plan[i].Fault.(interface{ took() time.Duration }).took(); math.Abs(ev.ApplyS-took.Seconds()) > 0.2 {
+					t.Errorf("%s: apply_s %.3f, but the apply took %s", ev.Fault, ev.ApplyS, took)
+				}
+			}
 			late := s.late(scheduleTolerance)
 			if len(late) != min(len(c.want), 1) {
 				t.Fatalf("late: %q, want %d line(s) with %q", late, min(len(c.want), 1), c.want)
