@@ -110,9 +110,10 @@ type FaultEvent struct {
 	// Background faults are part of the environment under test: they do not cut phases, are
 	// not shaded on charts and are no origin of a breaker opening.
 	Background bool `json:"background,omitempty"`
-	// ApplyS is how long the apply took (AppliedAt is when it completed): a fault may act as
-	// soon as its apply begins (a SIGKILL acts when sent, before the kill returns), so its
-	// phase starts at AppliedAt-ApplyS.
+	// ApplyS is how long the apply took (AppliedAt is when it completed), counted from when it
+	// was due, or from when the scheduler got to it if an earlier step held it up. A fault may
+	// act as soon as its apply begins (a SIGKILL acts when sent, before the kill returns), so
+	// its phase starts at AppliedAt-ApplyS.
 	ApplyS float64 `json:"apply_s,omitempty"`
 }
 

@@ -86,8 +86,11 @@ func (s *scheduler) run(ctx context.Context, plan []plannedFault, end time.Durat
 	})
 	defer s.healAll(context.WithoutCancel(ctx))
 	for _, st := range steps {
-		wait := time.Until(s.start.Add(st.at))
-		if wait > 0 {
+		// A step that waited for its time began when it was due (the timer's own jitter is
+		// no delay of the lab, and a request scheduled at that instant belongs to the fault);
+		// one kept waiting behind an earlier step began when the scheduler got to it.
+		began := st.at
+		if wait := time.Until(s.start.Add(st.at)); wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
@@ -95,20 +98,22 @@ func (s *scheduler) run(ctx context.Context, plan []plannedFault, end time.Durat
 				return
 			case <-t.C:
 			}
+		} else {
+			began = time.Since(s.start)
 		}
 		if st.apply {
-			s.apply(ctx, st.i, plan[st.i])
+			s.apply(ctx, st.i, plan[st.i], began)
 		} else {
-			s.heal(context.WithoutCancel(ctx), st.i)
+			s.heal(context.WithoutCancel(ctx), st.i, began)
 		}
 	}
 }
 
-func (s *scheduler) apply(ctx context.Context, i int, f plannedFault) {
+func (s *scheduler) apply(ctx context.Context, i int, f plannedFault, began time.Duration) {
 	actx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	s.mu.Lock()
-	s.timing[i].applyBegan = time.Since(s.start)
+	s.timing[i].applyBegan = began
 	s.mu.Unlock()
 	undo, err := f.Fault.Apply(actx, s.env, f.Target)
 	at := time.Since(s.start).Seconds()
@@ -126,12 +131,12 @@ func (s *scheduler) apply(ctx context.Context, i int, f plannedFault) {
 	s.log("fault %s on %s applied at %.1fs", f.Name, f.Target, at)
 }
 
-func (s *scheduler) heal(ctx context.Context, i int) {
+func (s *scheduler) heal(ctx context.Context, i int, began time.Duration) {
 	s.mu.Lock()
 	undo := s.undos[i]
 	delete(s.undos, i)
 	if undo != nil {
-		s.timing[i].healBegan = time.Since(s.start)
+		s.timing[i].healBegan = began
 	}
 	s.mu.Unlock()
 	if undo == nil {
@@ -164,7 +169,7 @@ func (s *scheduler) healAll(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, i := range idx {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.heal(ctx, i) }()
+		go func() { defer wg.Done(); s.heal(ctx, i, time.Since(s.start)) }()
 	}
 	wg.Wait()
 }
