@@ -27,6 +27,7 @@ type Results struct {
 	Profile         string    `json:"profile"`
 	Seed            int64     `json:"seed"`
 	StartedAt       time.Time `json:"started_at"`
+	SetupS          float64   `json:"setup_s"` // links created (and resolved) before the load
 	DurationS       float64   `json:"duration_s"`
 	Verdict         string    `json:"verdict"`
 	ExpectedVerdict string    `json:"expected_verdict"`

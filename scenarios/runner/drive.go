@@ -22,8 +22,8 @@ func httpClient() *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// setup creates the links the {code} streams draw from, then resolves each once so the cache
-// starts warm, as it would be in production.
+// setup creates the links the {code} streams draw from, then, unless the scenario asks for a
+// cold cache, resolves each once so the cache starts warm, as it would be in production.
 func (r *run) setup(ctx context.Context, gateway string) ([]string, error) {
 	n := r.sc.Setup.Links
 	for _, st := range r.sc.Load {
@@ -34,24 +34,37 @@ func (r *run) setup(ctx context.Context, gateway string) ([]string, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, setupBudget(n))
 	defer cancel()
-	codes, err := load.Setup(sctx, gateway, n, load.SetupOptions{AllowRemote: r.o.AllowRemote, Seed: r.sc.Seed})
+	began := time.Now()
+	res, err := load.Setup(sctx, gateway, n, load.SetupOptions{AllowRemote: r.o.AllowRemote, Seed: r.sc.Seed})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (after %.1fs, %d answers 429)", err, time.Since(began).Seconds(), res.Throttled)
 	}
+	codes := res.Codes()
 	r.mu.Lock()
 	r.links = append(r.links, codes...)
 	r.mu.Unlock()
-	c := httpClient()
-	for _, code := range codes {
-		req, _ := http.NewRequestWithContext(sctx, http.MethodGet, gateway+"/r/"+code, nil)
-		if resp, err := c.Do(req); err == nil {
-			resp.Body.Close()
+	warm := "cache left cold (warm_cache: false)"
+	if r.sc.Setup.Warm() {
+		c := httpClient()
+		for _, code := range codes {
+			req, _ := http.NewRequestWithContext(sctx, http.MethodGet, gateway+"/r/"+code, nil)
+			if resp, err := c.Do(req); err == nil {
+				resp.Body.Close()
+			}
 		}
+		warm = "each resolved once to warm the cache"
 	}
-	fmt.Fprintf(r.o.Log, "  setup: %d links created and resolved once\n", len(codes))
+	r.logf("setup: %d links created in %.1fs (%d answers 429 waited out), %s; setup took %.1fs",
+		len(codes), res.Took.Seconds(), res.Throttled, warm, time.Since(began).Seconds())
 	return codes, nil
+}
+
+// setupBudget bounds the whole setup: a minute, plus 10 ms a link (100/s, half the pace the
+// setup starts at), so a large setup behind a tight rate limit still ends.
+func setupBudget(links int) time.Duration {
+	return 60*time.Second + time.Duration(links)*10*time.Millisecond
 }
 
 // loadAndFaults runs the load and the fault schedule together, shows progress and checks the

@@ -175,7 +175,9 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	if err != nil {
 		return err
 	}
+	setupStart := time.Now()
 	codes, err := r.setup(ctx, l.Gateway())
+	res.SetupS = time.Since(setupStart).Seconds()
 	if err != nil {
 		return fmt.Errorf("runner: setup: %w", err)
 	}
