@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -23,7 +22,9 @@ func httpClient() *http.Client {
 }
 
 // setup creates the links the {code} streams draw from, then, unless the scenario asks for a
-// cold cache, resolves each once so the cache starts warm, as it would be in production.
+// cold cache, resolves each once so the cache starts warm, as it would be in production. Every
+// acknowledged creation and every answer to a resolve goes into the client's tally: the
+// warm-up's redirects are clicks the system must count too.
 func (r *run) setup(ctx context.Context, gateway string) ([]string, error) {
 	n := r.sc.Setup.Links
 	for _, st := range r.sc.Load {
@@ -41,18 +42,25 @@ func (r *run) setup(ctx context.Context, gateway string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (after %.1fs, %d answers 429)", err, time.Since(began).Seconds(), res.Throttled)
 	}
-	codes := res.Codes()
 	r.mu.Lock()
-	r.links = append(r.links, codes...)
+	for _, l := range res.Links {
+		r.tally.Created(l)
+	}
 	r.mu.Unlock()
+	codes := res.Codes()
 	warm := "cache left cold (warm_cache: false)"
 	if r.sc.Setup.Warm() {
 		c := httpClient()
 		for _, code := range codes {
+			status := 0
 			req, _ := http.NewRequestWithContext(sctx, http.MethodGet, gateway+"/r/"+code, nil)
 			if resp, err := c.Do(req); err == nil {
 				resp.Body.Close()
+				status = resp.StatusCode
 			}
+			r.mu.Lock()
+			r.tally.Redirect(code, status)
+			r.mu.Unlock()
 		}
 		warm = "each resolved once to warm the cache"
 	}
@@ -89,9 +97,7 @@ func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, 
 			lv.add(s)
 			r.mu.Lock()
 			r.samples = append(r.samples, s)
-			if code := createdCode(res); code != "" {
-				r.links = append(r.links, code)
-			}
+			r.tally.Add(res)
 			res.Body = nil // only the code was needed; keep memory flat
 			r.results = append(r.results, res)
 			r.mu.Unlock()
@@ -163,20 +169,6 @@ func (r *run) checkAbort(now time.Time, lv *live, since map[int]time.Time) *repo
 		}
 	}
 	return nil
-}
-
-// createdCode returns the code of a link whose creation was acknowledged (2xx with a code).
-func createdCode(res load.Result) string {
-	if res.Code < 200 || res.Code > 299 || len(res.Body) == 0 {
-		return ""
-	}
-	var body struct {
-		Code string `json:"code"`
-	}
-	if json.Unmarshal(res.Body, &body) != nil {
-		return ""
-	}
-	return body.Code
 }
 
 // writeSamples writes the raw load results, one row per request.

@@ -16,7 +16,7 @@ import (
 // status 429 … rate limit exceeded on route create"); tight-create (100/s smooth) is below
 // the setup's starting pace, so it must meet 429s and wait them out. Either way it must
 // finish, say how long it took, and the warm-up's redirects must be clicks analytics counted.
-// With warm_cache: false nothing is resolved.
+// With warm_cache: false nothing is resolved, and the click lines have nothing to check.
 func TestSetupThroughTheCreateRateLimit(t *testing.T) {
 	bin := needSystem(t)
 	tight, err := filepath.Abs("testdata/tight-create.yaml")
@@ -63,6 +63,9 @@ func TestSetupThroughTheCreateRateLimit(t *testing.T) {
 			}
 			if ds.ClicksAcked != 0 || ds.ClicksCounted != 0 {
 				t.Errorf("cold cache: %d redirects received, %d counted; want none", ds.ClicksAcked, ds.ClicksCounted)
+			}
+			if !strings.Contains(res.Reasons[0], "had nothing to check") {
+				t.Errorf("reason %q: the click lines had nothing to check", res.Reasons[0])
 			}
 		})
 	}
