@@ -40,7 +40,7 @@ func (r *run) setup(ctx context.Context, gateway string) ([]string, error) {
 	began := time.Now()
 	res, err := load.Setup(sctx, gateway, n, load.SetupOptions{AllowRemote: r.o.AllowRemote, Seed: r.sc.Seed})
 	if err != nil {
-		return nil, fmt.Errorf("%w (after %.1fs, %d answers 429)", err, time.Since(began).Seconds(), res.Throttled)
+		return nil, fmt.Errorf("%w (after %.1fs)", err, time.Since(began).Seconds())
 	}
 	r.mu.Lock()
 	for _, l := range res.Links {
