@@ -110,10 +110,21 @@ func WriteJUnit(w io.Writer, r *Results) error {
 		}
 		check("slo", name, s.Pass && !s.NoData, obs, "")
 	}
+	notApplicable := func(class, name, msg string) {
+		add(junitCase{Name: name, Classname: cls + "." + class, Skipped: &junitMessage{Message: msg}})
+	}
 	for _, e := range r.Expectations {
+		if e.NotApplicable {
+			notApplicable("expect", e.What, e.Observed)
+			continue
+		}
 		check("expect", e.What, e.Pass, fmt.Sprintf("expected %s, observed %s", e.Expected, e.Observed), "")
 	}
 	for _, c := range dataChecks(r.DataSafety) {
+		if c.na {
+			notApplicable("data", c.name, c.msg)
+			continue
+		}
 		check("data", c.name, c.pass, c.msg, "")
 	}
 	for _, c := range suite.Cases {
@@ -144,26 +155,50 @@ func WriteJUnit(w io.Writer, r *Results) error {
 type dataCheck struct {
 	name, msg string
 	pass      bool
+	na        bool // nothing to check: neither held nor broken
 }
 
 // dataChecks are the data-safety invariants, each a check on its own; a run that never
-// checked data safety gets one failing check rather than silence.
+// checked data safety gets one failing check rather than silence. A check with nothing to
+// check (no acknowledged link, no redirect received) is marked na, not passed.
 func dataChecks(d *DataSafety) []dataCheck {
 	if d == nil {
 		return []dataCheck{{name: "data safety checked", msg: "data safety was not checked"}}
 	}
+	noLinks := d.LinksAcked == 0
 	out := []dataCheck{
-		{"no lost links", fmt.Sprintf("%d of %d acknowledged links do not resolve", d.LostLinks, d.LinksAcked), d.LostLinks == 0},
-		{"no missing clicks", fmt.Sprintf("%d acknowledged clicks were not counted", d.MissingClicks), d.MissingClicks == 0},
-		{"no duplicate clicks", fmt.Sprintf("%d clicks counted more than once", d.DuplicateClicks), d.DuplicateClicks == 0},
-		{"no lost link events", fmt.Sprintf("%d of %d acknowledged links have no link event in analytics%s", d.LostLinkEvents, d.LinksAcked, samplesText(d.LostLinkEventSamples)), d.LostLinkEvents == 0},
-		{"no duplicate link events", fmt.Sprintf("%d link events applied beyond one per acknowledged link", d.DuplicateLinkEvents), d.DuplicateLinkEvents == 0},
-		{"analytics settled", settledText(d.Settled), d.Settled},
+		{"no lost links", fmt.Sprintf("%d of %d acknowledged links do not resolve to the URL they were created with%s", d.LostLinks, d.LinksAcked, samplesText(d.LostLinkSamples)), d.LostLinks == 0, noLinks},
+		{"no missing clicks", fmt.Sprintf("%d of %d redirects the client received were not counted%s%s", d.MissingClicks, d.ClicksAcked, samplesText(d.ClickSamples), droppedText(d)), d.MissingClicks == 0, d.ClicksAcked == 0},
+		{"no duplicate clicks", fmt.Sprintf("%d clicks counted beyond the redirects the client received (%d outcomes unknown)", d.DuplicateClicks, d.ClicksUnknown), d.DuplicateClicks == 0, d.ClicksAcked == 0 && d.ClicksCounted == 0},
+		{"no lost link events", fmt.Sprintf("%d of %d acknowledged links have no link event in analytics%s", d.LostLinkEvents, d.LinksAcked, samplesText(d.LostLinkEventSamples)), d.LostLinkEvents == 0, noLinks},
+		{"no duplicate link events", fmt.Sprintf("%d link events applied beyond one per acknowledged link", d.DuplicateLinkEvents), d.DuplicateLinkEvents == 0, noLinks},
+		{"analytics settled", settledText(d.Settled), d.Settled, false},
+	}
+	for i := range out {
+		if out[i].na {
+			out[i].msg, out[i].pass = "nothing to check: "+out[i].msg, true
+		}
 	}
 	if d.Error != "" {
-		out = append(out, dataCheck{"data safety check ran", d.Error, false})
+		out = append(out, dataCheck{"data safety check ran", d.Error, false, false})
 	}
 	return out
+}
+
+// droppedText is redirect's own account of clicks it never delivered, for a report on
+// missing clicks: the diagnostic, not the reference.
+func droppedText(d *DataSafety) string {
+	if d.MissingClicks == 0 {
+		return ""
+	}
+	if d.LedgerError != "" {
+		return "; redirect's ledger unreadable"
+	}
+	var parts []string
+	for _, k := range sortedMapKeys(d.DroppedClicks) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, d.DroppedClicks[k]))
+	}
+	return "; redirect reports dropped: " + strings.Join(parts, ", ")
 }
 
 // samplesText names a few examples: " (e.g. a, b, c)".

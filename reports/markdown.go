@@ -86,7 +86,11 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 	if len(r.Expectations) > 0 {
 		p("## Expectations\n\n| what | expected | observed | result |\n| --- | --- | --- | --- |\n")
 		for _, e := range r.Expectations {
-			p("| %s | %s | %s | %s |\n", cell(e.What), cell(e.Expected), cell(e.Observed), passFail(e.Pass))
+			res := passFail(e.Pass)
+			if e.NotApplicable {
+				res = "n/a"
+			}
+			p("| %s | %s | %s | %s |\n", cell(e.What), cell(e.Expected), cell(e.Observed), res)
 		}
 		p("\n")
 	}
@@ -117,12 +121,16 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 	} else {
 		p("| check | result | detail |\n| --- | --- | --- |\n")
 		for _, c := range dataChecks(d) {
-			p("| %s | %s | %s |\n", c.name, passFail(c.pass), cell(c.msg))
+			res := passFail(c.pass)
+			if c.na {
+				res = "n/a"
+			}
+			p("| %s | %s | %s |\n", c.name, res, cell(c.msg))
 		}
-		p("\nLinks acknowledged %d, checked %d, link events counted %d; clicks acknowledged %d, counted %d",
-			d.LinksAcked, d.LinksChecked, d.LinkEventsCounted, d.ClicksAcked, d.ClicksCounted)
+		p("\nLinks acknowledged %d, checked %d, link events counted %d; redirects received %d, outcome unknown %d, clicks counted %d",
+			d.LinksAcked, d.LinksChecked, d.LinkEventsCounted, d.ClicksAcked, d.ClicksUnknown, d.ClicksCounted)
 		for _, k := range sortedMapKeys(d.DroppedClicks) {
-			p("; dropped (%s) %d", k, d.DroppedClicks[k])
+			p("; redirect reports dropped (%s) %d", k, d.DroppedClicks[k])
 		}
 		p(".\n\n")
 	}

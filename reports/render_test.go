@@ -256,3 +256,34 @@ func TestJSONFileRoundTrip(t *testing.T) {
 		t.Error("write into a missing directory succeeded")
 	}
 }
+
+// TestNothingToCheckRenders: a data line with nothing to check is neither a pass nor a
+// failure in JUnit (skipped, saying why) and reads n/a in Markdown.
+func TestNothingToCheckRenders(t *testing.T) {
+	r := sampleResults()
+	r.DataSafety = &DataSafety{Settled: true, DroppedClicks: map[string]int{}}
+	r.Expectations = []Expectation{{What: "data.lost_links", Expected: "<= 0", Observed: "nothing to check: no link creation was acknowledged", Pass: true, NotApplicable: true}}
+	s := decodeJUnit(t, r)
+	skipped := map[string]string{}
+	for _, c := range s.Cases {
+		if c.Skipped != nil {
+			skipped[*c.Name] = c.Skipped.Message
+		}
+	}
+	for _, name := range []string{"data.lost_links", "no lost links", "no missing clicks", "no duplicate clicks", "no lost link events", "no duplicate link events"} {
+		if m, ok := skipped[name]; !ok || !strings.Contains(m, "nothing to check") {
+			t.Errorf("%s: skipped %q, want skipped with nothing to check (%v)", name, m, skipped)
+		}
+	}
+	if _, ok := skipped["analytics settled"]; ok {
+		t.Error("analytics settled is always checked")
+	}
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "| data.lost_links | <= 0 | nothing to check: no link creation was acknowledged | n/a |") ||
+		!strings.Contains(md.String(), "| no missing clicks | n/a | nothing to check") {
+		t.Errorf("markdown lacks the n/a lines:\n%s", md.String())
+	}
+}

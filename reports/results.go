@@ -28,6 +28,7 @@ type Results struct {
 	Profile         string    `json:"profile"`
 	Seed            int64     `json:"seed"`
 	StartedAt       time.Time `json:"started_at"`
+	SetupS          float64   `json:"setup_s"` // links created (and resolved) before the load
 	DurationS       float64   `json:"duration_s"`
 	Verdict         string    `json:"verdict"`
 	ExpectedVerdict string    `json:"expected_verdict"`
@@ -117,17 +118,25 @@ type FaultEvent struct {
 	ApplyS float64 `json:"apply_s,omitempty"`
 }
 
-// DataSafety is the invariants checked after the load stopped.
+// DataSafety is the invariants checked after the load stopped, against what the load
+// generator itself was answered (per code), never against a service's own ledger.
 type DataSafety struct {
-	LinksAcked      int            `json:"links_acked"`
-	LinksChecked    int            `json:"links_checked"`
-	LostLinks       int            `json:"lost_links"`
-	LostLinkSamples []string       `json:"lost_link_samples,omitempty"`
-	ClicksAcked     int            `json:"clicks_acked"`
-	ClicksCounted   int            `json:"clicks_counted"`
-	MissingClicks   int            `json:"missing_clicks"`   // acked but not counted
-	DuplicateClicks int            `json:"duplicate_clicks"` // counted beyond acked
-	DroppedClicks   map[string]int `json:"dropped_clicks"`   // by cause, as the redirect service reported
+	LinksAcked      int      `json:"links_acked"`   // creations answered 2xx with a code (setup and load)
+	LinksChecked    int      `json:"links_checked"` // of them, looked up afterwards
+	LostLinks       int      `json:"lost_links"`    // not found, or found with another URL than the one sent
+	LostLinkSamples []string `json:"lost_link_samples,omitempty"`
+	ClicksAcked     int      `json:"clicks_acked"`   // redirects (302) the client received, setup's warm-up included
+	ClicksUnknown   int      `json:"clicks_unknown"` // redirect requests that failed at the client: counted or not, unknown
+	ClicksCounted   int      `json:"clicks_counted"` // clicks analytics counted, every code
+	MissingClicks   int      `json:"missing_clicks"` // per code, redirects received beyond the count
+	// DuplicateClicks is, per code, the count beyond the redirects received and the unknown
+	// outcomes; one code's unknowns never excuse another code's surplus.
+	DuplicateClicks int      `json:"duplicate_clicks"`
+	ClickSamples    []string `json:"click_samples,omitempty"` // up to 10 codes with missing or duplicate clicks
+	// Redirect's own click ledger, a diagnostic that explains missing clicks, never the reference.
+	DroppedClicks     map[string]int `json:"dropped_clicks"`         // by cause, as the redirect service reported
+	LedgerAckedClicks int            `json:"ledger_acked_clicks"`    // clicks redirect says JetStream acknowledged
+	LedgerError       string         `json:"ledger_error,omitempty"` // why the ledger could not be read
 	// Link events: analytics' link-created events compared with the acknowledged links. An
 	// unacknowledged code with an event is fine (the outbox commits the event with the link
 	// even when the response was lost), so only acknowledged codes are judged.
@@ -245,6 +254,10 @@ type Expectation struct {
 	// it fails the run, but proves nothing about behaviour (faultline mutate credits no kill
 	// to it: removing a breaker trivially leaves no breaker to observe).
 	NoData bool `json:"no_data,omitempty"`
+	// NotApplicable marks a line with nothing to check (no acknowledged link, no redirect
+	// received): Pass is true so it fails nothing, but it is no held check and the verdict's
+	// summary does not count it.
+	NotApplicable bool `json:"not_applicable,omitempty"`
 }
 
 // TelemetryHealth counts what the observation itself lost.

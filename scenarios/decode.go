@@ -246,6 +246,20 @@ func (d *decoder) strList(path string, n ast.Node, out *[]string) bool {
 	return all
 }
 
+func (d *decoder) boolean(path string, n ast.Node, out *bool) bool {
+	n = d.value(path, n)
+	if n == nil {
+		return false
+	}
+	b, ok := n.(*ast.BoolNode)
+	if !ok {
+		d.errorf(n, "%s: expected true or false, got %s", path, describe(n))
+		return false
+	}
+	*out = b.Value
+	return true
+}
+
 func (d *decoder) integer(path string, n ast.Node, lo, hi int64, out *int64) bool {
 	n = d.value(path, n)
 	if n == nil {

@@ -16,7 +16,7 @@ import (
 // scenario decodes the top-level mapping; defaults are filled in by validate.
 func (d *decoder) scenario(n ast.Node) *Scenario {
 	// Links -1 until given: validate then derives it from the streams.
-	sc := &Scenario{Seed: DefaultSeed, Setup: Setup{Links: -1}}
+	sc := &Scenario{Seed: DefaultSeed, Setup: Setup{Links: -1, WarmCache: new(true)}}
 	var seen = map[string]ast.Node{}
 	mark := func(key string, v ast.Node) { seen[key] = v }
 	ok := d.fields("", "the scenario", n, map[string]func(string, ast.Node){
@@ -38,6 +38,12 @@ func (d *decoder) scenario(n ast.Node) *Scenario {
 			mark(p, v)
 			d.fields(p, "setup", v, map[string]func(string, ast.Node){
 				"links": func(p string, v ast.Node) { d.intField(p, v, 0, MaxCodes, &sc.Setup.Links) },
+				"warm_cache": func(p string, v ast.Node) {
+					var b bool
+					if d.boolean(p, v, &b) {
+						sc.Setup.WarmCache = &b
+					}
+				},
 			}, nil)
 		},
 		"faults": func(p string, v ast.Node) {

@@ -45,7 +45,7 @@ func resolvedView(s *Scenario) yaml.MapSlice {
 		load = append(load, m)
 	}
 	out = append(out, yaml.MapItem{Key: "load", Value: load})
-	out = append(out, yaml.MapItem{Key: "setup", Value: yaml.MapSlice{{Key: "links", Value: s.Setup.Links}}})
+	out = append(out, yaml.MapItem{Key: "setup", Value: yaml.MapSlice{{Key: "links", Value: s.Setup.Links}, {Key: "warm_cache", Value: s.Setup.Warm()}}})
 	faults := []yaml.MapSlice{}
 	for _, f := range s.Faults {
 		m := yaml.MapSlice{{Key: "at", Value: f.At.String()}}

@@ -132,7 +132,13 @@ func (s Stream) Schedule() string {
 // Setup is what the lab prepares before the load starts.
 type Setup struct {
 	Links int `json:"links" yaml:"links"` // links created through the gateway; their codes feed {code}
+	// WarmCache false leaves the created codes unresolved, so the load starts on a cold cache;
+	// nil (the default) and true resolve each code once first.
+	WarmCache *bool `json:"warm_cache,omitempty" yaml:"warm_cache,omitempty"`
 }
+
+// Warm says whether the setup resolves every code once before the load.
+func (s Setup) Warm() bool { return s.WarmCache == nil || *s.WarmCache }
 
 // Fault kinds, as toxics.Kind spells them.
 const (

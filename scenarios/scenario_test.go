@@ -365,3 +365,31 @@ func TestCatalogue(t *testing.T) {
 		assertRoundTrip(t, sc)
 	}
 }
+
+func TestSetupWarmCache(t *testing.T) {
+	head := "name: c\nduration: 10s\nload: [{name: r, request: \"GET /r/{code}\", rate: 5}]\n"
+	cases := []struct {
+		name, setup string
+		warm        bool
+	}{
+		{"default warm", "", true},
+		{"links only", "setup: {links: 60}\n", true},
+		{"warm", "setup: {links: 60, warm_cache: true}\n", true},
+		{"cold", "setup: {links: 60, warm_cache: false}\n", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sc, err := Parse("c.yaml", []byte(head+c.setup))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sc.Setup.Warm() != c.warm {
+				t.Errorf("warm = %v, want %v", sc.Setup.Warm(), c.warm)
+			}
+			assertRoundTrip(t, sc)
+		})
+	}
+	if (Setup{}).Warm() != true {
+		t.Error("a Setup built in code must default to a warm cache")
+	}
+}

@@ -3,6 +3,7 @@ package load
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -120,6 +121,11 @@ type Result struct {
 	// bodies are dropped to keep memory flat.
 	Body  []byte
 	Phase string
+	// ClickCode is the code of a redirect (GET or HEAD /r/CODE), "" for any other request: a
+	// 302 answer is a click the system acknowledged to its client and must count exactly once.
+	ClickCode string
+	// SentURL is the "url" of the JSON body sent (a link creation), "" when the body has none.
+	SentURL string
 }
 
 // Lag is how late the generator sent the request; large lag means the generator, not the
@@ -247,6 +253,7 @@ func runStream(ctx context.Context, base *url.URL, st Stream, d time.Duration, o
 		if st.Body != "" && len(res.Body) > 0 {
 			r.Body = res.Body // vegeta allocates a fresh body per result
 		}
+		r.ClickCode, r.SentURL = tg.sent(res.Method, res.URL)
 		r.Scheduled = p.scheduled(res.Seq)
 		emit(r)
 	}
@@ -416,10 +423,54 @@ func (t *targeter) next(tgt *vegeta.Target) error {
 	tgt.URL = strings.TrimSuffix(t.base.String(), "/") + path
 	tgt.Body, tgt.Header = nil, nil
 	if t.st.Body != "" {
+		// vegeta numbers its results itself, in an order that may differ from ours under
+		// concurrency; the fragment (never sent on the wire) carries our sequence number to
+		// the result, so sent can tell which body this answer is for.
+		tgt.URL += "#" + strconv.FormatUint(seq, 10)
 		tgt.Body = []byte(renderBody(t.st.Body, seq))
 		tgt.Header = http.Header{"Content-Type": []string{"application/json"}}
 	}
 	return nil
+}
+
+// sent recovers, from a result's method and URL, the code of a redirect and the URL a
+// creation sent (the body of the sequence number in the fragment, rendered again).
+func (t *targeter) sent(method, rawURL string) (clickCode, sentURL string) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", ""
+	}
+	clickCode = ClickCode(method, strings.TrimPrefix(u.Path, strings.TrimSuffix(t.base.Path, "/")))
+	if t.st.Body != "" && u.Fragment != "" {
+		if seq, err := strconv.ParseUint(u.Fragment, 10, 64); err == nil {
+			sentURL = bodyURL(renderBody(t.st.Body, seq))
+		}
+	}
+	return clickCode, sentURL
+}
+
+// ClickCode is the code a request redirects, when it is GET or HEAD /r/CODE (the gateway's
+// redirect route answers HEAD like GET), else "".
+func ClickCode(method, path string) string {
+	if method != http.MethodGet && method != http.MethodHead {
+		return ""
+	}
+	code, ok := strings.CutPrefix(path, "/r/")
+	if !ok || code == "" || strings.Contains(code, "/") {
+		return ""
+	}
+	return code
+}
+
+// bodyURL is the "url" field of a JSON body, "" when there is none.
+func bodyURL(body string) string {
+	var b struct {
+		URL string `json:"url"`
+	}
+	if json.Unmarshal([]byte(body), &b) != nil {
+		return ""
+	}
+	return b.URL
 }
 
 // renderBody fills <seq> and <n> (an account number 1..10, so quota is spread over accounts).

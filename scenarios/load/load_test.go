@@ -354,12 +354,16 @@ func TestSetup(t *testing.T) {
 		fmt.Fprintf(w, `{"code": "c-%s"}`, strings.TrimPrefix(body.URL, "https://example.com/setup/9/"))
 	}))
 	defer srv.Close()
-	codes, err := Setup(context.Background(), srv.URL, 40, SetupOptions{Seed: 9})
+	res, err := Setup(context.Background(), srv.URL, 40, SetupOptions{Seed: 9})
 	if err != nil {
 		t.Fatal(err)
 	}
+	codes := res.Codes()
 	if len(codes) != 40 || codes[0] != "c-0" || codes[39] != "c-39" {
 		t.Errorf("codes not in index order: %v", codes)
+	}
+	if l := res.Links[7]; l.URL != "https://example.com/setup/9/7" || l.Code != "c-7" {
+		t.Errorf("link 7 = %+v, want the URL it was created with", l)
 	}
 	sorted := slices.Clone(codes)
 	sort.Strings(sorted)

@@ -46,10 +46,11 @@ func LoadBench(ctx context.Context, o lab.Options, rates []float64, d time.Durat
 		return out, err
 	}
 	defer l.Close(context.WithoutCancel(ctx))
-	codes, err := load.Setup(ctx, l.Gateway(), 50, load.SetupOptions{Seed: 1})
+	setup, err := load.Setup(ctx, l.Gateway(), 50, load.SetupOptions{Seed: 1})
 	if err != nil {
 		return out, err
 	}
+	codes := setup.Codes()
 	// Warm the cache and the connection pools, so the figures are about steady state.
 	if _, err := benchRate(ctx, l.Gateway(), codes, 200, 2*time.Second); err != nil {
 		return out, err

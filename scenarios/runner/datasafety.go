@@ -2,30 +2,38 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"time"
 
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/scenarios/load"
 )
 
-// dataChecker verifies the invariants after the load stopped and every fault was healed:
-// acknowledged links resolve, acknowledged clicks are counted once, and analytics applied
-// exactly one link-created event for every acknowledged link.
+// dataChecker verifies the invariants after the load stopped and every fault was healed,
+// against what the client itself was answered (a load.Tally): every acknowledged link resolves
+// to the URL it was created with, every redirect the client received is counted exactly once,
+// and analytics applied exactly one link-created event for every acknowledged link. Redirect's
+// own click ledger is read as a diagnostic only (why clicks went missing), never as the
+// reference: a redirect that never records a click, or restarts and forgets, cannot vouch for
+// itself.
 type dataChecker struct {
 	client    *http.Client
 	gateway   string // base URL of the public API
-	redirect  string // redirect service, direct (for its /clicks ledger)
+	redirect  string // redirect service, direct (for its /clicks ledger, a diagnostic)
 	analytics string // analytics service, direct (for its /stats)
 	settle    time.Duration
 }
 
-func (d *dataChecker) check(ctx context.Context, ackedLinks []string) *reports.DataSafety {
-	ds := &reports.DataSafety{LinksAcked: len(ackedLinks), DroppedClicks: map[string]int{}}
-	d.checkLinks(ctx, ackedLinks, ds)
-	if err := d.checkEvents(ctx, ackedLinks, ds); err != nil {
+func (d *dataChecker) check(ctx context.Context, tally *load.Tally) *reports.DataSafety {
+	links := tally.Links()
+	ds := &reports.DataSafety{LinksAcked: len(links), DroppedClicks: map[string]int{}}
+	d.checkLinks(ctx, links, ds)
+	if err := d.checkEvents(ctx, links, tally.Clicks(), ds); err != nil {
 		ds.Error = err.Error()
 	}
 	return ds
@@ -33,76 +41,100 @@ func (d *dataChecker) check(ctx context.Context, ackedLinks []string) *reports.D
 
 // checkLinks reads every acknowledged link back through the gateway. It uses GET
 // /api/links/{code}, not /r/{code}, because a redirect would add a click and move the other
-// invariant. A link that still fails after retries counts as lost: unproven is not safe.
-func (d *dataChecker) checkLinks(ctx context.Context, codes []string, ds *reports.DataSafety) {
-	for _, code := range codes {
-		status, err := d.getWithRetry(ctx, d.gateway+"/api/links/"+code, 5)
+// invariant. A link that still fails after retries, or that answers with another URL than the
+// one it was created with, counts as lost: unproven is not safe.
+func (d *dataChecker) checkLinks(ctx context.Context, links []load.Link, ds *reports.DataSafety) {
+	for _, l := range links {
+		status, url, err := d.getLink(ctx, l.Code, 5)
 		ds.LinksChecked++
-		if err == nil && status == http.StatusOK {
+		why := ""
+		switch {
+		case err != nil:
+			why = err.Error()
+		case status != http.StatusOK:
+			why = fmt.Sprint(status)
+		case l.URL != "" && url != l.URL:
+			why = fmt.Sprintf("resolves to %q, created with %q", url, l.URL)
+		default:
 			continue
 		}
 		ds.LostLinks++
 		if len(ds.LostLinkSamples) < 10 {
-			why := fmt.Sprint(status)
-			if err != nil {
-				why = err.Error()
-			}
-			ds.LostLinkSamples = append(ds.LostLinkSamples, code+": "+why)
+			ds.LostLinkSamples = append(ds.LostLinkSamples, l.Code+": "+why)
 		}
 	}
 }
 
-func (d *dataChecker) getWithRetry(ctx context.Context, url string, tries int) (int, error) {
+// getLink reads one link, retrying 5xx, 429 and transport errors; it returns the status and,
+// on a 200, the link's URL.
+func (d *dataChecker) getLink(ctx context.Context, code string, tries int) (int, string, error) {
 	var lastErr error
 	status := 0
 	for i := 0; i < tries; i++ {
 		if i > 0 {
 			select {
 			case <-ctx.Done():
-				return status, ctx.Err()
+				return status, "", ctx.Err()
 			case <-time.After(time.Duration(100*(1<<i)) * time.Millisecond):
 			}
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.gateway+"/api/links/"+code, nil)
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
 		resp, err := d.client.Do(req)
 		if err != nil {
 			lastErr = err
 			continue
 		}
-		resp.Body.Close()
+		var link struct {
+			URL string `json:"url"`
+		}
 		status, lastErr = resp.StatusCode, nil
+		if status == http.StatusOK {
+			lastErr = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&link)
+		}
+		resp.Body.Close()
 		// 404 is an answer (the link is gone); only 5xx and 429 are worth another try.
 		if status < 500 && status != http.StatusTooManyRequests {
-			return status, nil
+			if lastErr != nil {
+				return status, "", fmt.Errorf("unreadable answer: %w", lastErr)
+			}
+			return status, link.URL, nil
 		}
 	}
-	return status, lastErr
+	return status, "", lastErr
 }
 
 // settleTally is what one poll saw; the counts have settled when two polls in a row agree
-// and analytics has everything that was acknowledged.
+// and analytics has everything the client was acknowledged (or what it lacks, redirect
+// itself reports having dropped).
 type settleTally struct {
-	clicksAcked, clicksCounted int
-	linkCodes, linkEvents      int // acknowledged codes with an event, and their events
+	clicksCounted, clicksMissing int
+	linkCodes, linkEvents        int // acknowledged codes with an event, and their events
 }
 
-// checkEvents waits until analytics has caught up with what was acknowledged, then compares:
-// clicks per code with redirect's ledger, link events per code with the acknowledged links.
-// Both are read in one poll, so an outbox relay still draining its backlog (NATS just came
-// back) is waited for like a click consumer catching up; the wait is bounded by d.settle.
-func (d *dataChecker) checkEvents(ctx context.Context, ackedLinks []string, ds *reports.DataSafety) error {
+// checkEvents waits until analytics has caught up with what the client was acknowledged, then
+// compares, per code: clicks with the redirects the client received, link events with the
+// acknowledged links. Both are read in one poll, so an outbox relay still draining its
+// backlog (NATS just came back) is waited for like a click consumer catching up; the wait is
+// bounded by d.settle.
+func (d *dataChecker) checkEvents(ctx context.Context, links []load.Link, clicks map[string]load.Clicks, ds *reports.DataSafety) error {
 	deadline := time.Now().Add(d.settle)
-	codes := uniqueCodes(ackedLinks)
-	var ledger lab.ClickLedger
-	var stats lab.AnalyticsStats
+	codes := make([]string, len(links))
+	for i, l := range links {
+		codes[i] = l.Code
+	}
+	codes = uniqueCodes(codes)
+	var (
+		ledger    lab.ClickLedger
+		ledgerErr error
+		stats     lab.AnalyticsStats
+	)
 	prev := settleTally{-1, -1, -1, -1}
 	for {
-		if err := lab.GetJSON(ctx, d.client, d.redirect+"/clicks", &ledger); err != nil {
-			return fmt.Errorf("data: read redirect click ledger: %w", err)
-		}
+		ledger = lab.ClickLedger{}
+		ledgerErr = lab.GetJSON(ctx, d.client, d.redirect+"/clicks", &ledger)
 		stats = lab.AnalyticsStats{}
 		if err := lab.GetJSON(ctx, d.client, d.analytics+"/stats", &stats); err != nil {
 			return fmt.Errorf("data: read analytics counts: %w", err)
@@ -111,12 +143,20 @@ func (d *dataChecker) checkEvents(ctx context.Context, ackedLinks []string, ds *
 			// An analytics without the links map cannot prove a single link event arrived.
 			return fmt.Errorf("data: analytics /stats has no \"links\": link events cannot be checked")
 		}
-		cur := settleTally{clicksAcked: ledger.AckedTotal}
+		cur := settleTally{}
 		for _, n := range stats.Codes {
 			cur.clicksCounted += n
 		}
+		cur.clicksMissing, _, _ = clickGaps(clicks, stats.Codes)
 		cur.linkCodes, cur.linkEvents = linkEventsOf(codes, stats.Links)
-		if cur == prev && cur.clicksCounted >= cur.clicksAcked && cur.linkCodes == len(codes) {
+		// Clicks redirect says it dropped will never arrive: waiting for them only delays
+		// the verdict. The ledger decides nothing else: what is missing is judged below.
+		dropped := 0
+		for _, n := range ledger.Dropped {
+			dropped += n
+		}
+		explained := ledgerErr == nil && cur.clicksMissing <= dropped
+		if cur == prev && (cur.clicksMissing == 0 || explained) && cur.linkCodes == len(codes) {
 			ds.Settled = true
 			break
 		}
@@ -130,9 +170,23 @@ func (d *dataChecker) checkEvents(ctx context.Context, ackedLinks []string, ds *
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	compareClicks(ledger, stats, ds)
+	compareClicks(clicks, stats.Codes, ds)
+	ledgerDiagnostics(ledger, ledgerErr, ds)
 	compareLinkEvents(codes, stats.Links, ds)
 	return nil
+}
+
+// ledgerDiagnostics copies what redirect says it did with the clicks: the explanation a
+// report gives for missing clicks, never a reference.
+func ledgerDiagnostics(ledger lab.ClickLedger, err error, ds *reports.DataSafety) {
+	if err != nil {
+		ds.LedgerError = fmt.Sprintf("data: read redirect click ledger: %v", err)
+		return
+	}
+	ds.LedgerAckedClicks = ledger.AckedTotal
+	for cause, n := range ledger.Dropped {
+		ds.DroppedClicks[cause] = n
+	}
 }
 
 // uniqueCodes keeps the first occurrence of each code, in order.
@@ -180,34 +234,47 @@ func compareLinkEvents(codes []string, links map[string]int, ds *reports.DataSaf
 	}
 }
 
-// compareClicks fills the click invariants. A click whose publish failed may still have been
-// stored by JetStream (the ack was lost), so counts above acked are duplicates only beyond those.
-func compareClicks(ledger lab.ClickLedger, counts lab.AnalyticsStats, ds *reports.DataSafety) {
-	ds.ClicksAcked = ledger.AckedTotal
-	for cause, n := range ledger.Dropped {
-		ds.DroppedClicks[cause] = n
+// clickGaps judges every code on its own (one code's surplus never hides another's loss):
+// missing are redirects the client received beyond what analytics counted; duplicates are
+// counts beyond the redirects received and the requests whose outcome the client does not
+// know (a timeout after redirect answered). A code analytics counted that the client never
+// asked for is all duplicates. The codes with a gap come back sorted.
+func clickGaps(clicks map[string]load.Clicks, counted map[string]int) (missing, duplicates int, gaps []string) {
+	codes := make([]string, 0, len(clicks)+len(counted))
+	for c := range clicks {
+		codes = append(codes, c)
 	}
-	codes := map[string]bool{}
-	for c := range ledger.Acked {
-		codes[c] = true
-	}
-	for c := range counts.Codes {
-		codes[c] = true
-	}
-	keys := make([]string, 0, len(codes))
-	for c := range codes {
-		keys = append(keys, c)
-	}
-	sort.Strings(keys)
-	extra := 0
-	for _, c := range keys {
-		acked, counted := ledger.Acked[c], counts.Codes[c]
-		ds.ClicksCounted += counted
-		if counted < acked {
-			ds.MissingClicks += acked - counted
-		} else {
-			extra += counted - acked
+	for c := range counted {
+		if _, ok := clicks[c]; !ok {
+			codes = append(codes, c)
 		}
 	}
-	ds.DuplicateClicks = max(0, extra-ledger.Dropped["publish_error"])
+	sort.Strings(codes)
+	for _, c := range codes {
+		cl, n := clicks[c], counted[c]
+		m, d := max(0, cl.Redirected-n), max(0, n-cl.Redirected-cl.Unknown)
+		missing += m
+		duplicates += d
+		if m > 0 || d > 0 {
+			gaps = append(gaps, c)
+		}
+	}
+	return missing, duplicates, gaps
+}
+
+// compareClicks fills the click invariants from the client's tally and analytics' counts.
+func compareClicks(clicks map[string]load.Clicks, counted map[string]int, ds *reports.DataSafety) {
+	for _, cl := range clicks {
+		ds.ClicksAcked += cl.Redirected
+		ds.ClicksUnknown += cl.Unknown
+	}
+	for _, n := range counted {
+		ds.ClicksCounted += n
+	}
+	var gaps []string
+	ds.MissingClicks, ds.DuplicateClicks, gaps = clickGaps(clicks, counted)
+	for _, c := range gaps[:min(len(gaps), 10)] {
+		cl := clicks[c]
+		ds.ClickSamples = append(ds.ClickSamples, fmt.Sprintf("%s: %d redirects received, %d unknown, %d counted", c, cl.Redirected, cl.Unknown, counted[c]))
+	}
 }

@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/scenarios/load"
 )
 
 func TestCompareLinkEvents(t *testing.T) {
@@ -107,7 +109,8 @@ func TestCheckEventsWaitsForLinkEvents(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			ds := &reports.DataSafety{DroppedClicks: map[string]int{}}
-			err := d.checkEvents(ctx, []string{"a", "b"}, ds)
+			links := []load.Link{{Code: "a"}, {Code: "b"}}
+			err := d.checkEvents(ctx, links, map[string]load.Clicks{"a": {Redirected: 2}}, ds)
 			if (err != nil) != c.wantErr {
 				t.Fatalf("err = %v, want error %v", err, c.wantErr)
 			}
@@ -124,7 +127,7 @@ func TestCheckEventsWaitsForLinkEvents(t *testing.T) {
 
 func TestDataExpectationsLinkEvents(t *testing.T) {
 	one := 1
-	ds := &reports.DataSafety{LostLinkEvents: 1, DuplicateLinkEvents: 1}
+	ds := &reports.DataSafety{LinksAcked: 2, LostLinkEvents: 1, DuplicateLinkEvents: 1}
 	judged := func(exp dataExpect) map[string]bool {
 		out := map[string]bool{}
 		for _, e := range dataExpectations(ds, exp) {
@@ -143,5 +146,204 @@ func TestDataExpectationsLinkEvents(t *testing.T) {
 	}
 	if _, ok := got["data.lost_links"]; !ok {
 		t.Error(fmt.Sprint("the other data lines went missing: ", got))
+	}
+}
+
+// TestClickGaps judges clicks per code against what the client received.
+func TestClickGaps(t *testing.T) {
+	type cl = load.Clicks
+	cases := []struct {
+		name          string
+		client        map[string]load.Clicks
+		counted       map[string]int
+		missing, dups int
+		gaps          []string
+	}{
+		{"every redirect counted once", map[string]cl{"a": {Redirected: 3}, "b": {Redirected: 1}}, map[string]int{"a": 3, "b": 1}, 0, 0, nil},
+		// The client got its 302s, but redirect never enqueued a click: whatever its own
+		// ledger says, the clicks are missing.
+		{"a redirect that never enqueues a click", map[string]cl{"a": {Redirected: 5}, "b": {Redirected: 2}}, map[string]int{}, 7, 0, []string{"a", "b"}},
+		// a's unknown outcomes (publish errors, timeouts) may explain a surplus on a, never b's.
+		{"unknowns on one code do not cancel duplicates on another", map[string]cl{"a": {Redirected: 3, Unknown: 2}, "b": {Redirected: 2}}, map[string]int{"a": 3, "b": 4}, 0, 2, []string{"b"}},
+		{"unknown outcomes explain a surplus on their own code", map[string]cl{"a": {Redirected: 3, Unknown: 2}}, map[string]int{"a": 5}, 0, 0, nil},
+		{"unknown outcomes never excuse a loss", map[string]cl{"a": {Redirected: 3, Unknown: 2}}, map[string]int{"a": 2}, 1, 0, []string{"a"}},
+		// b's surplus must not hide a's loss by netting the totals.
+		{"one code's surplus does not hide another's loss", map[string]cl{"a": {Redirected: 2}, "b": {Redirected: 2}}, map[string]int{"a": 0, "b": 4}, 2, 2, []string{"a", "b"}},
+		{"a code counted that the client never redirected", map[string]cl{"a": {Redirected: 1}}, map[string]int{"a": 1, "z": 2}, 0, 2, []string{"z"}},
+		{"nothing at all", nil, nil, 0, 0, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			missing, dups, gaps := clickGaps(c.client, c.counted)
+			if missing != c.missing || dups != c.dups || !slices.Equal(gaps, c.gaps) {
+				t.Errorf("missing %d duplicates %d gaps %v, want %d %d %v", missing, dups, gaps, c.missing, c.dups, c.gaps)
+			}
+			ds := &reports.DataSafety{}
+			compareClicks(c.client, c.counted, ds)
+			if ds.MissingClicks != c.missing || ds.DuplicateClicks != c.dups || len(ds.ClickSamples) != len(c.gaps) {
+				t.Errorf("compareClicks: missing %d duplicates %d samples %v", ds.MissingClicks, ds.DuplicateClicks, ds.ClickSamples)
+			}
+		})
+	}
+}
+
+// ledgerServer is a redirect whose ledger vouches for every click it acknowledged and an
+// analytics that counted exactly those: the old check compared the two and passed.
+type ledgerServer struct {
+	ledger  *lab.ClickLedger // nil: /clicks answers 500 (redirect down or restarted)
+	counted map[string]int
+}
+
+func (f *ledgerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	switch r.URL.Path {
+	case "/clicks":
+		if f.ledger == nil {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(f.ledger)
+	case "/stats":
+		_ = json.NewEncoder(w).Encode(map[string]any{"codes": f.counted, "links": map[string]int{}})
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// TestClicksJudgedAgainstTheClient: the reference is what the client received, not redirect's
+// ledger. A redirect whose ledger agrees with analytics but lost clicks the client got 302s
+// for fails; a ledger that cannot be read is a diagnostic, not an error.
+func TestClicksJudgedAgainstTheClient(t *testing.T) {
+	cases := []struct {
+		name          string
+		srv           *ledgerServer
+		client        map[string]load.Clicks
+		missing, dups int
+		settled       bool
+		reason        string // in the missing_clicks line
+	}{
+		{"ledger and analytics agree, the client got more",
+			&ledgerServer{ledger: &lab.ClickLedger{Acked: map[string]int{"a": 2}, AckedTotal: 2, Dropped: map[string]int{"buffer_full": 3}}, counted: map[string]int{"a": 2}},
+			map[string]load.Clicks{"a": {Redirected: 5}}, 3, 0, true, "redirect reports dropping, buffer_full 3"},
+		{"ledger claims acks analytics lacks, the client agrees with analytics",
+			&ledgerServer{ledger: &lab.ClickLedger{Acked: map[string]int{"a": 9}, AckedTotal: 9}, counted: map[string]int{"a": 2}},
+			map[string]load.Clicks{"a": {Redirected: 2}}, 0, 0, true, ""},
+		{"redirect restarted, ledger unreadable",
+			&ledgerServer{counted: map[string]int{"a": 4}},
+			map[string]load.Clicks{"a": {Redirected: 3}}, 0, 1, true, ""},
+		{"missing and no drop reported: waited for to the deadline",
+			&ledgerServer{ledger: &lab.ClickLedger{AckedTotal: 1}, counted: map[string]int{"a": 1}},
+			map[string]load.Clicks{"a": {Redirected: 2}}, 1, 0, false, "redirect reports no drop; analytics had not settled"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(c.srv)
+			defer srv.Close()
+			d := &dataChecker{client: srv.Client(), redirect: srv.URL, analytics: srv.URL, settle: 1200 * time.Millisecond}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			ds := &reports.DataSafety{DroppedClicks: map[string]int{}}
+			if err := d.checkEvents(ctx, nil, c.client, ds); err != nil {
+				t.Fatal(err)
+			}
+			if ds.MissingClicks != c.missing || ds.DuplicateClicks != c.dups || ds.Settled != c.settled {
+				t.Errorf("missing %d duplicates %d settled %v, want %d %d %v", ds.MissingClicks, ds.DuplicateClicks, ds.Settled, c.missing, c.dups, c.settled)
+			}
+			if (c.srv.ledger == nil) != (ds.LedgerError != "") {
+				t.Errorf("ledger error %q", ds.LedgerError)
+			}
+			var line reports.Expectation
+			for _, e := range dataExpectations(ds, dataExpect{}) {
+				if e.What == "data.missing_clicks" {
+					line = e
+				}
+			}
+			if c.reason != "" && !strings.Contains(line.Observed, c.reason) {
+				t.Errorf("missing_clicks observed %q, want the reason %q", line.Observed, c.reason)
+			}
+			if line.Pass != (c.missing == 0) {
+				t.Errorf("missing_clicks pass %v with %d missing", line.Pass, c.missing)
+			}
+		})
+	}
+}
+
+// TestLinksResolveToWhatWasSent: a link must exist and carry the URL the client created it with.
+func TestLinksResolveToWhatWasSent(t *testing.T) {
+	stored := map[string]string{"a": "https://example.com/a", "b": "https://example.com/other"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code := strings.TrimPrefix(r.URL.Path, "/api/links/")
+		url, ok := stored[code]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, `{"code": %q, "url": %q}`, code, url)
+	}))
+	defer srv.Close()
+	d := &dataChecker{client: srv.Client(), gateway: srv.URL}
+	ds := &reports.DataSafety{}
+	d.checkLinks(context.Background(), []load.Link{
+		{Code: "a", URL: "https://example.com/a"},
+		{Code: "b", URL: "https://example.com/b"}, // stored with another URL
+		{Code: "c", URL: "https://example.com/c"}, // gone
+		{Code: "a"}, // created with a body without url: existence only
+	}, ds)
+	if ds.LinksChecked != 4 || ds.LostLinks != 2 {
+		t.Fatalf("checked %d lost %d, want 4 and 2 (%v)", ds.LinksChecked, ds.LostLinks, ds.LostLinkSamples)
+	}
+	if !strings.Contains(ds.LostLinkSamples[0], `resolves to "https://example.com/other"`) || !strings.HasPrefix(ds.LostLinkSamples[1], "c: 404") {
+		t.Errorf("samples %q", ds.LostLinkSamples)
+	}
+}
+
+// TestNothingToCheckIsNotHeld: data lines with nothing to check neither fail the run nor count
+// as held expectations.
+func TestNothingToCheckIsNotHeld(t *testing.T) {
+	cases := []struct {
+		name string
+		ds   reports.DataSafety
+		na   []string
+	}{
+		{"nothing at all", reports.DataSafety{Settled: true},
+			[]string{"data.lost_links", "data.duplicate_clicks", "data.missing_clicks", "data.lost_link_events", "data.duplicate_link_events"}},
+		{"links but no redirect", reports.DataSafety{LinksAcked: 3, LinksChecked: 3, Settled: true},
+			[]string{"data.duplicate_clicks", "data.missing_clicks"}},
+		// Clicks counted though the client received no redirect are duplicates: checked.
+		{"clicks counted without a redirect", reports.DataSafety{LinksAcked: 1, ClicksCounted: 2, DuplicateClicks: 2},
+			[]string{"data.missing_clicks"}},
+		{"everything to check", reports.DataSafety{LinksAcked: 1, ClicksAcked: 1, ClicksCounted: 1}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			exp := dataExpectations(&c.ds, dataExpect{})
+			var na []string
+			for _, e := range exp {
+				if e.NotApplicable {
+					na = append(na, e.What)
+					if !e.Pass || !strings.HasPrefix(e.Observed, "nothing to check") {
+						t.Errorf("%s: %+v, want a passing line saying nothing to check", e.What, e)
+					}
+				}
+			}
+			if !slices.Equal(na, c.na) {
+				t.Errorf("not applicable %v, want %v", na, c.na)
+			}
+			res := reports.Results{Valid: true, ExpectedVerdict: reports.VerdictPass, Expectations: exp}
+			decide(&res, nil)
+			wantVerdict := reports.VerdictPass
+			if c.ds.DuplicateClicks > 0 {
+				wantVerdict = reports.VerdictFail
+			}
+			if res.Verdict != wantVerdict {
+				t.Fatalf("verdict %s, want %s: %v", res.Verdict, wantVerdict, res.Reasons)
+			}
+			if wantVerdict == reports.VerdictPass {
+				want := fmt.Sprintf("all 0 SLOs and %d expectations held", 5-len(c.na))
+				if !strings.HasPrefix(res.Reasons[0], want) {
+					t.Errorf("reason %q, want it to start with %q", res.Reasons[0], want)
+				}
+			}
+		})
 	}
 }

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -22,8 +21,10 @@ func httpClient() *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// setup creates the links the {code} streams draw from, then resolves each once so the cache
-// starts warm, as it would be in production.
+// setup creates the links the {code} streams draw from, then, unless the scenario asks for a
+// cold cache, resolves each once so the cache starts warm, as it would be in production. Every
+// acknowledged creation and every answer to a resolve goes into the client's tally: the
+// warm-up's redirects are clicks the system must count too.
 func (r *run) setup(ctx context.Context, gateway string) ([]string, error) {
 	n := r.sc.Setup.Links
 	for _, st := range r.sc.Load {
@@ -34,24 +35,44 @@ func (r *run) setup(ctx context.Context, gateway string) ([]string, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, setupBudget(n))
 	defer cancel()
-	codes, err := load.Setup(sctx, gateway, n, load.SetupOptions{AllowRemote: r.o.AllowRemote, Seed: r.sc.Seed})
+	began := time.Now()
+	res, err := load.Setup(sctx, gateway, n, load.SetupOptions{AllowRemote: r.o.AllowRemote, Seed: r.sc.Seed})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (after %.1fs)", err, time.Since(began).Seconds())
 	}
 	r.mu.Lock()
-	r.links = append(r.links, codes...)
-	r.mu.Unlock()
-	c := httpClient()
-	for _, code := range codes {
-		req, _ := http.NewRequestWithContext(sctx, http.MethodGet, gateway+"/r/"+code, nil)
-		if resp, err := c.Do(req); err == nil {
-			resp.Body.Close()
-		}
+	for _, l := range res.Links {
+		r.tally.Created(l)
 	}
-	fmt.Fprintf(r.o.Log, "  setup: %d links created and resolved once\n", len(codes))
+	r.mu.Unlock()
+	codes := res.Codes()
+	warm := "cache left cold (warm_cache: false)"
+	if r.sc.Setup.Warm() {
+		c := httpClient()
+		for _, code := range codes {
+			status := 0
+			req, _ := http.NewRequestWithContext(sctx, http.MethodGet, gateway+"/r/"+code, nil)
+			if resp, err := c.Do(req); err == nil {
+				resp.Body.Close()
+				status = resp.StatusCode
+			}
+			r.mu.Lock()
+			r.tally.Redirect(code, status)
+			r.mu.Unlock()
+		}
+		warm = "each resolved once to warm the cache"
+	}
+	r.logf("setup: %d links created in %.1fs (%d answers 429 waited out), %s; setup took %.1fs",
+		len(codes), res.Took.Seconds(), res.Throttled, warm, time.Since(began).Seconds())
 	return codes, nil
+}
+
+// setupBudget bounds the whole setup: a minute, plus 10 ms a link (100/s, half the pace the
+// setup starts at), so a large setup behind a tight rate limit still ends.
+func setupBudget(links int) time.Duration {
+	return 60*time.Second + time.Duration(links)*10*time.Millisecond
 }
 
 // loadAndFaults runs the load and the fault schedule together, shows progress and checks the
@@ -76,9 +97,7 @@ func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, 
 			lv.add(s)
 			r.mu.Lock()
 			r.samples = append(r.samples, s)
-			if code := createdCode(res); code != "" {
-				r.links = append(r.links, code)
-			}
+			r.tally.Add(res)
 			res.Body = nil // only the code was needed; keep memory flat
 			r.results = append(r.results, res)
 			r.mu.Unlock()
@@ -154,20 +173,6 @@ func (r *run) checkAbort(now time.Time, lv *live, since map[int]time.Time) *repo
 		}
 	}
 	return nil
-}
-
-// createdCode returns the code of a link whose creation was acknowledged (2xx with a code).
-func createdCode(res load.Result) string {
-	if res.Code < 200 || res.Code > 299 || len(res.Body) == 0 {
-		return ""
-	}
-	var body struct {
-		Code string `json:"code"`
-	}
-	if json.Unmarshal(res.Body, &body) != nil {
-		return ""
-	}
-	return body.Code
 }
 
 // writeSamples writes the raw load results, one row per request.

@@ -119,7 +119,7 @@ type run struct {
 	samples []reports.Sample
 	results []load.Result // raw, for the generator's honesty check
 	streams []load.Stream
-	links   []string // codes whose creation got a 2xx
+	tally   load.Tally // what the client was answered: the data checks' ground truth
 	start   time.Time
 	spans   []traces.Span
 	// transitions are the breaker state changes the services logged.
@@ -175,7 +175,9 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	if err != nil {
 		return err
 	}
+	setupStart := time.Now()
 	codes, err := r.setup(ctx, l.Gateway())
+	res.SetupS = time.Since(setupStart).Seconds()
 	if err != nil {
 		return fmt.Errorf("runner: setup: %w", err)
 	}
@@ -191,9 +193,9 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	}
 
 	// Every fault is healed now; the invariants are judged on the healed system.
-	fmt.Fprintf(r.o.Log, "  checking data safety (%d acknowledged links)\n", len(r.links))
+	fmt.Fprintf(r.o.Log, "  checking data safety (%d acknowledged links)\n", len(r.tally.Links()))
 	dc := &dataChecker{client: httpClient(), gateway: l.Gateway(), redirect: l.Direct("redirect"), analytics: l.Direct("analytics"), settle: r.o.Settle}
-	res.DataSafety = dc.check(ctx, r.links)
+	res.DataSafety = dc.check(ctx, &r.tally)
 
 	dropped, notes := spansDroppedBySDK(ctx, httpClient(), l.Direct)
 

@@ -2,6 +2,8 @@ package runner
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/faultline/faultline/reports"
 )
@@ -16,7 +18,9 @@ type dataExpect struct {
 }
 
 // dataExpectations turns the data-safety counts into judged expectation lines. Absent bounds
-// mean zero: losing acknowledged data is never acceptable by default.
+// mean zero: losing acknowledged data is never acceptable by default. A line with nothing to
+// check (no acknowledged link, no redirect received) is marked not applicable: it fails
+// nothing, and it is not counted as held either.
 func dataExpectations(ds *reports.DataSafety, exp dataExpect) []reports.Expectation {
 	if ds == nil {
 		return []reports.Expectation{{What: "data safety", Expected: "checked", Observed: "not checked", Pass: false}}
@@ -27,20 +31,58 @@ func dataExpectations(ds *reports.DataSafety, exp dataExpect) []reports.Expectat
 		}
 		return *p
 	}
-	line := func(what string, got, limit int) reports.Expectation {
-		return reports.Expectation{What: what, Expected: fmt.Sprintf("<= %d", limit), Observed: fmt.Sprint(got), Pass: got <= limit}
+	line := func(what string, got, limit int, nothing string) reports.Expectation {
+		e := reports.Expectation{What: what, Expected: fmt.Sprintf("<= %d", limit), Observed: fmt.Sprint(got), Pass: got <= limit}
+		if nothing != "" {
+			e.Observed, e.Pass, e.NotApplicable = "nothing to check: "+nothing, true, true
+		}
+		return e
+	}
+	noLinks, noRedirects, noClicks := "", "", ""
+	if ds.LinksAcked == 0 {
+		noLinks = "no link creation was acknowledged"
+	}
+	if ds.ClicksAcked == 0 {
+		noRedirects = "the client received no redirect"
+		if ds.ClicksCounted == 0 {
+			noClicks = "the client received no redirect and analytics counted no click"
+		}
+	}
+	missing := line("data.missing_clicks", ds.MissingClicks, bound(exp.MissingClicks), noRedirects)
+	if ds.MissingClicks > 0 {
+		missing.Observed += " (" + missingReason(ds) + ")"
 	}
 	out := []reports.Expectation{
-		line("data.lost_links", ds.LostLinks, bound(exp.LostLinks)),
-		line("data.duplicate_clicks", ds.DuplicateClicks, bound(exp.DuplicateClicks)),
-		line("data.missing_clicks", ds.MissingClicks, bound(exp.MissingClicks)),
-		line("data.lost_link_events", ds.LostLinkEvents, bound(exp.LostLinkEvents)),
-		line("data.duplicate_link_events", ds.DuplicateLinkEvents, bound(exp.DuplicateLinkEvents)),
+		line("data.lost_links", ds.LostLinks, bound(exp.LostLinks), noLinks),
+		line("data.duplicate_clicks", ds.DuplicateClicks, bound(exp.DuplicateClicks), noClicks),
+		missing,
+		line("data.lost_link_events", ds.LostLinkEvents, bound(exp.LostLinkEvents), noLinks),
+		line("data.duplicate_link_events", ds.DuplicateLinkEvents, bound(exp.DuplicateLinkEvents), noLinks),
 	}
 	if ds.Error != "" {
 		out = append(out, reports.Expectation{What: "data.checked", Expected: "invariants readable", Observed: ds.Error, Pass: false})
 	}
 	return out
+}
+
+// missingReason is what redirect's own ledger says about clicks it never delivered: the
+// diagnostic that tells a bounded drop by design from a loss.
+func missingReason(ds *reports.DataSafety) string {
+	if ds.LedgerError != "" {
+		return "redirect's ledger unreadable: " + ds.LedgerError
+	}
+	causes := ""
+	for _, k := range slices.Sorted(maps.Keys(ds.DroppedClicks)) {
+		causes += fmt.Sprintf(", %s %d", k, ds.DroppedClicks[k])
+	}
+	why := "redirect reports dropping" + causes
+	if causes == "" {
+		why = "redirect reports no drop"
+	}
+	if !ds.Settled {
+		why += "; analytics had not settled, some may be lag"
+	}
+	return why
 }
 
 // decide sets Verdict, Reasons and AsExpected from everything judged so far. The order matters:
@@ -93,7 +135,19 @@ func decide(res *reports.Results, runErr error) {
 		}
 	}
 	if res.Verdict == reports.VerdictPass && len(res.Reasons) == 0 {
-		res.Reasons = []string{fmt.Sprintf("all %d SLOs and %d expectations held", len(res.SLOs), len(res.Expectations))}
+		held, na := 0, 0
+		for _, e := range res.Expectations {
+			if e.NotApplicable {
+				na++
+			} else {
+				held++
+			}
+		}
+		why := fmt.Sprintf("all %d SLOs and %d expectations held", len(res.SLOs), held)
+		if na > 0 {
+			why += fmt.Sprintf(" (%d had nothing to check)", na)
+		}
+		res.Reasons = []string{why}
 	}
 	res.AsExpected = res.Verdict == res.ExpectedVerdict
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/reports"
 )
 
@@ -44,26 +43,6 @@ func TestDecide(t *testing.T) {
 				t.Fatal("a verdict without reasons")
 			}
 		})
-	}
-}
-
-func TestCompareClicks(t *testing.T) {
-	ledger := lab.ClickLedger{Acked: map[string]int{"a": 3, "b": 2}, AckedTotal: 5, Dropped: map[string]int{"publish_error": 1}}
-	counts := lab.AnalyticsStats{Codes: map[string]int{"a": 2, "b": 4}}
-	ds := &reports.DataSafety{DroppedClicks: map[string]int{}}
-	compareClicks(ledger, counts, ds)
-	if ds.MissingClicks != 1 || ds.DuplicateClicks != 1 || ds.ClicksCounted != 6 || ds.ClicksAcked != 5 {
-		t.Fatalf("got missing %d dup %d counted %d acked %d, want 1 1 6 5", ds.MissingClicks, ds.DuplicateClicks, ds.ClicksCounted, ds.ClicksAcked)
-	}
-	exp := dataExpectations(ds, dataExpect{})
-	fails := 0
-	for _, e := range exp {
-		if !e.Pass {
-			fails++
-		}
-	}
-	if fails != 2 {
-		t.Fatalf("want missing and duplicate clicks to fail, got %+v", exp)
 	}
 }
 
