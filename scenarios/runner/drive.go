@@ -61,7 +61,7 @@ func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, 
 	dur := sc.Duration.D()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	lv := newLive(r.start, 30)
+	lv := newLive(r.start, 30, hangBounds(sc.SLOs, res.Phases, load.DefaultTimeout))
 	sched := newScheduler(l.Env(), r.start, r.logf)
 
 	schedDone := make(chan struct{})
@@ -71,9 +71,9 @@ func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, 
 	streams := load.StreamsFrom(sc, codes)
 	r.streams = streams
 	go func() {
-		loadDone <- load.Run(runCtx, l.Gateway(), streams, dur, load.Options{Seed: sc.Seed, AllowRemote: r.o.AllowRemote}, func(res load.Result) {
+		loadDone <- load.Run(runCtx, l.Gateway(), streams, dur, load.Options{Seed: sc.Seed, AllowRemote: r.o.AllowRemote, OnSend: lv.sent}, func(res load.Result) {
 			s := res.Sample(r.start)
-			lv.add(s)
+			lv.add(res.Seq, s)
 			r.mu.Lock()
 			r.samples = append(r.samples, s)
 			if code := createdCode(res); code != "" {
@@ -102,7 +102,7 @@ loop:
 			break loop
 		case now := <-tick.C:
 			elapsed := now.Sub(r.start)
-			pr.print(now, elapsed, dur, reports.PhaseAt(res.Phases, elapsed), names, lv, sched.activeFaults())
+			pr.print(now, elapsed, dur, res.Phases, names, lv, sched.activeFaults())
 			if abort == nil {
 				if a := r.checkAbort(now, lv, breached); a != nil {
 					abort = a
