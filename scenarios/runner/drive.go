@@ -93,7 +93,7 @@ func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var abort *reports.Abort
-	breached := map[int]time.Time{} // abort condition → since when it holds
+	breached := map[int]int64{} // abort condition → the first second of its current breach
 	var loadErr error
 loop:
 	for {
@@ -127,25 +127,24 @@ loop:
 	return abort
 }
 
-// checkAbort evaluates every abort_when condition on the last seconds of load; a condition
-// fires once it has held continuously for its duration.
-func (r *run) checkAbort(now time.Time, lv *live, since map[int]time.Time) *reports.Abort {
+// checkAbort evaluates every abort_when condition on the last whole second of load; a condition
+// fires once the seconds it has held in a row cover its duration. Whole seconds are counted,
+// not tick times: a tick a few µs later than the one before would otherwise delay the abort
+// by a second.
+func (r *run) checkAbort(now time.Time, lv *live, since map[int]int64) *reports.Abort {
+	cur := int64(now.Sub(r.start) / time.Second) // the window is [cur-1, cur)
 	for i, a := range r.sc.AbortWhen {
 		v, ok := lv.measure(a.Threshold, a.Stream, now, 1)
-		if !ok {
-			delete(since, i)
-			continue
-		}
-		if !a.Threshold.Holds(v) {
+		if !ok || !a.Threshold.Holds(v) {
 			delete(since, i)
 			continue
 		}
 		first, ok := since[i]
 		if !ok {
-			since[i] = now
-			first = now
+			first = cur - 1
+			since[i] = first
 		}
-		if now.Sub(first) >= a.For.D() {
+		if time.Duration(cur-first)*time.Second >= a.For.D() {
 			return &reports.Abort{Condition: a.Raw, AtS: now.Sub(r.start).Seconds()}
 		}
 	}

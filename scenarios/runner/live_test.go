@@ -112,7 +112,7 @@ func TestAbortSeesABlackhole(t *testing.T) {
 			}
 			r := &run{start: start, sc: &scenarios.Scenario{AbortWhen: []scenarios.Abort{
 				{Raw: "redirect " + cond + " for 2s", Stream: "redirect", Threshold: th, For: scenarios.Duration(forD)}}}}
-			since := map[int]time.Time{}
+			since := map[int]int64{}
 			var (
 				seq  uint64
 				next time.Duration
@@ -145,6 +145,30 @@ func TestAbortSeesABlackhole(t *testing.T) {
 			t.Fatal("the abort never fired during a total blackhole")
 		})
 	}
+}
+
+// "for 2s" is two whole seconds of load that broke the threshold, however the ticks jitter: a
+// tick a few µs earlier in its second than the one before must not cost another second.
+func TestAbortCountsWholeSeconds(t *testing.T) {
+	start := time.Unix(1000, 0)
+	l := newLive(start, 30, fixedBound(time.Second))
+	for i := range 400 { // every request fails from 4 s on
+		at := 4*time.Second + time.Duration(i)*10*time.Millisecond
+		l.add(uint64(i), reports.Sample{Stream: "redirect", At: at, Latency: time.Millisecond, Code: 503})
+	}
+	th, _ := reports.ParseThreshold("errors>50%")
+	r := &run{start: start, sc: &scenarios.Scenario{AbortWhen: []scenarios.Abort{
+		{Raw: "redirect errors>50% for 2s", Stream: "redirect", Threshold: th, For: scenarios.Duration(2 * time.Second)}}}}
+	since := map[int]int64{}
+	for _, tick := range []time.Duration{5000900 * time.Microsecond, 6000100 * time.Microsecond} {
+		if a := r.checkAbort(start.Add(tick), l, since); a != nil {
+			if tick < 6*time.Second {
+				t.Fatalf("fired at %s after one second of errors", tick)
+			}
+			return
+		}
+	}
+	t.Fatal("two whole seconds of errors (4-6 s) did not fire `for 2s` at the tick of 6 s")
 }
 
 // The bound of a request in flight is the tightest latency the stream's SLOs allow in the phase
