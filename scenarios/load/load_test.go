@@ -381,6 +381,26 @@ func TestOnSendSeesRequestsInFlight(t *testing.T) {
 	}
 }
 
+// The send hook runs once per request at up to 2,000/s per stream: it must not allocate.
+func TestSendHookAllocatesNothing(t *testing.T) {
+	var got Sent
+	h := &sendHook{next: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, nil }),
+		stream: "a", p: newPacer(Stream{Rate: 100}, &atomic.Int64{}), on: func(s Sent) { got = s }}
+	h.p.began = time.Now()
+	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1/", nil)
+	req.Header.Set("X-Vegeta-Seq", "42")
+	if n := testing.AllocsPerRun(100, func() { h.RoundTrip(req) }); n != 0 {
+		t.Errorf("%g allocations per request, want 0", n)
+	}
+	if got.Seq != 42 || got.Stream != "a" || !got.Scheduled.Equal(h.p.began.Add(420*time.Millisecond)) {
+		t.Errorf("sent %+v, want seq 42 of a, scheduled 420 ms after the start", got)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 func TestRunBounded(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer srv.Close()
