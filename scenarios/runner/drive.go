@@ -129,8 +129,8 @@ loop:
 
 // checkAbort evaluates every abort_when condition on the last whole second of load; a condition
 // fires once the seconds it has held in a row cover its duration. Whole seconds are counted,
-// not tick times: a tick a few µs later than the one before would otherwise delay the abort
-// by a second.
+// not tick times: a tick landing a few µs earlier in its second than the first breaching one
+// would otherwise delay the abort by a second.
 func (r *run) checkAbort(now time.Time, lv *live, since map[int]int64) *reports.Abort {
 	cur := int64(now.Sub(r.start) / time.Second) // the window is [cur-1, cur)
 	for i, a := range r.sc.AbortWhen {
