@@ -22,11 +22,17 @@ type Sample struct {
 	Latency time.Duration
 	Code    int    // HTTP status, 0 on a transport error
 	Err     string // transport error or non-success status text
+	// Pending marks a request still in flight when measured (the live window only): Latency
+	// is its age so far, the least it will take, and it has failed only if Err says so.
+	Pending bool
 }
 
 // Failed says whether a sample counts as an error: a transport error or any status outside
-// 2xx/3xx (a 302 redirect is the shortener's success).
+// 2xx/3xx (a 302 redirect is the shortener's success). A pending request has no status yet.
 func (s Sample) Failed() bool {
+	if s.Pending {
+		return s.Err != ""
+	}
 	return s.Err != "" || s.Code < 200 || s.Code >= 400
 }
 
@@ -161,7 +167,7 @@ func (t Threshold) Measure(samples []Sample, windowS float64) (v float64, ok boo
 		if windowS <= 0 {
 			return 0, false
 		}
-		return float64(len(samples)-countErrors(samples)) / windowS, true
+		return float64(countAnswered(samples)) / windowS, true
 	}
 	if t.OK {
 		samples = succeeded(samples)
@@ -229,6 +235,17 @@ func mean(v []float64) float64 {
 		sum += x
 	}
 	return sum / float64(len(v))
+}
+
+// countAnswered counts the successful answers: a pending request has not succeeded yet.
+func countAnswered(samples []Sample) int {
+	n := 0
+	for _, s := range samples {
+		if !s.Pending && !s.Failed() {
+			n++
+		}
+	}
+	return n
 }
 
 func countErrors(samples []Sample) int {

@@ -125,6 +125,29 @@ func TestMeasureAndHolds(t *testing.T) {
 	}
 }
 
+// A request still in flight (the live window) counts in rate and latency at its age, fails
+// only once its age is past its bound (Err set), and is never a successful answer.
+func TestMeasurePending(t *testing.T) {
+	s := []Sample{
+		{Latency: 2 * time.Millisecond, Code: 302},
+		{Latency: 40 * time.Millisecond, Pending: true},
+		{Latency: 3 * time.Second, Pending: true, Err: "in flight past its bound"},
+		{Latency: 4 * time.Second, Pending: true, Err: "in flight past its bound"},
+	}
+	for _, c := range []struct {
+		th   string
+		want float64
+	}{{"errors<1%", 0.5}, {"rate>1/s", 4}, {"goodput>1/s", 1}, {"p(99)<1s", 4000}, {"max_ok<1s", 40}} {
+		th, err := ParseThreshold(c.th)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := th.Measure(s, 1); !ok || v != c.want {
+			t.Errorf("%s: got %g ok=%v, want %g", c.th, v, ok, c.want)
+		}
+	}
+}
+
 func TestFailed(t *testing.T) {
 	cases := []struct {
 		s    Sample

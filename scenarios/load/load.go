@@ -91,6 +91,19 @@ type Options struct {
 	AllowRemote bool          // permit a non-loopback target
 	// Phase, when set, names the phase of a scheduled offset from the run start.
 	Phase func(at time.Duration) string
+	// OnSend, when set, is told of each request as it is handed to the transport, so a caller
+	// can see requests in flight (a hang) before their Result exists. It is called from the
+	// sending goroutines, concurrently: keep it short. The Result of the same Stream and Seq
+	// always follows, through sink.
+	OnSend func(Sent)
+}
+
+// Sent is a request handed to the transport and not necessarily answered yet.
+type Sent struct {
+	Stream    string
+	Seq       uint64
+	Scheduled time.Time // when the pacer meant to send it
+	At        time.Time // when it was handed to the transport
 }
 
 func (o Options) withDefaults() Options {
@@ -221,11 +234,16 @@ func runStream(ctx context.Context, base *url.URL, st Stream, d time.Duration, o
 		IdleConnTimeout:     90 * time.Second,
 	}
 	defer tr.CloseIdleConnections()
+	var rt http.RoundTripper = tr
+	if opts.OnSend != nil {
+		rt = &sendHook{next: tr, stream: st.Name, p: p, on: opts.OnSend}
+	}
+	// No vegeta.KeepAlive: tr keeps connections alive already, and that option type-asserts
+	// the client's transport, which the send hook wraps.
 	atk := vegeta.NewAttacker(
-		vegeta.Client(&http.Client{Transport: tr}),
+		vegeta.Client(&http.Client{Transport: rt}),
 		vegeta.Timeout(opts.Timeout),
 		vegeta.Redirects(vegeta.NoFollow), // a 302 is the shortener's success, not a hop to follow
-		vegeta.KeepAlive(true),
 		vegeta.Workers(min(opts.MaxWorkers, 16)),
 		vegeta.MaxWorkers(opts.MaxWorkers),
 		vegeta.MaxBody(maxBody),
@@ -257,6 +275,25 @@ func runStream(ctx context.Context, base *url.URL, st Stream, d time.Duration, o
 		r.Scheduled = p.scheduled(res.Seq)
 		emit(r)
 	}
+}
+
+// sendHook tells OnSend of each request as it reaches the transport. vegeta numbers each
+// request in its X-Vegeta-Seq header with the Seq its Result will carry, so the two meet.
+// The hot path allocates nothing of its own.
+type sendHook struct {
+	next   http.RoundTripper
+	stream string
+	p      *pacer
+	on     func(Sent)
+}
+
+func (h *sendHook) RoundTrip(req *http.Request) (*http.Response, error) {
+	if v := req.Header["X-Vegeta-Seq"]; len(v) == 1 {
+		if seq, err := strconv.ParseUint(v[0], 10, 64); err == nil {
+			h.on(Sent{Stream: h.stream, Seq: seq, Scheduled: h.p.scheduled(seq), At: time.Now()})
+		}
+	}
+	return h.next.RoundTrip(req)
 }
 
 // pacer paces one stream and remembers when the attack began, so each result's intended send

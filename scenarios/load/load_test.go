@@ -316,6 +316,91 @@ func TestNonLoopbackRefused(t *testing.T) {
 	}
 }
 
+// Results arrive only on completion; OnSend must show a hanging request while it hangs, with
+// the Seq and scheduled time its Result will carry.
+func TestOnSendSeesRequestsInFlight(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	var (
+		mu      sync.Mutex
+		sent    = map[uint64]Sent{}
+		results []Result
+	)
+	opts := Options{Timeout: 10 * time.Second, OnSend: func(s Sent) {
+		mu.Lock()
+		defer mu.Unlock()
+		sent[s.Seq] = s
+	}}
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), srv.URL, []Stream{{Name: "hang", Method: "GET", Path: "/", Rate: 50}}, 400*time.Millisecond, opts, func(r Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			results = append(results, r)
+		})
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n, answered := len(sent), len(results)
+		mu.Unlock()
+		if answered > 0 {
+			close(release)
+			t.Fatalf("%d results while the server held every request", answered)
+		}
+		if n >= 15 {
+			break
+		}
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatalf("OnSend saw %d requests in flight after 5 s, want >= 15", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != len(sent) {
+		t.Errorf("%d results, %d sends", len(results), len(sent))
+	}
+	for _, r := range results {
+		s, ok := sent[r.Seq]
+		switch {
+		case !ok:
+			t.Errorf("seq %d: a result without a send", r.Seq)
+		case s.Stream != r.Stream || !s.Scheduled.Equal(r.Scheduled) || s.At.Before(r.Sent):
+			t.Errorf("seq %d: sent %+v, result scheduled %s sent %s", r.Seq, s, r.Scheduled, r.Sent)
+		}
+	}
+}
+
+// The send hook runs once per request at up to 2,000/s per stream: it must not allocate.
+func TestSendHookAllocatesNothing(t *testing.T) {
+	var got Sent
+	h := &sendHook{next: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, nil }),
+		stream: "a", p: newPacer(Stream{Rate: 100}, &atomic.Int64{}), on: func(s Sent) { got = s }}
+	h.p.began = time.Now()
+	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1/", nil)
+	req.Header.Set("X-Vegeta-Seq", "42")
+	if n := testing.AllocsPerRun(100, func() { h.RoundTrip(req) }); n != 0 {
+		t.Errorf("%g allocations per request, want 0", n)
+	}
+	if got.Seq != 42 || got.Stream != "a" || !got.Scheduled.Equal(h.p.began.Add(420*time.Millisecond)) {
+		t.Errorf("sent %+v, want seq 42 of a, scheduled 420 ms after the start", got)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 func TestRunBounded(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer srv.Close()

@@ -82,7 +82,7 @@ func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, 
 	dur := sc.Duration.D()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	lv := newLive(r.start, 30)
+	lv := newLive(r.start, 30, hangBounds(sc.SLOs, res.Phases, load.DefaultTimeout))
 	sched := newScheduler(l.Env(), r.start, r.logf)
 
 	schedDone := make(chan struct{})
@@ -92,9 +92,9 @@ func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, 
 	streams := load.StreamsFrom(sc, codes)
 	r.streams = streams
 	go func() {
-		loadDone <- load.Run(runCtx, l.Gateway(), streams, dur, load.Options{Seed: sc.Seed, AllowRemote: r.o.AllowRemote}, func(res load.Result) {
+		loadDone <- load.Run(runCtx, l.Gateway(), streams, dur, load.Options{Seed: sc.Seed, AllowRemote: r.o.AllowRemote, OnSend: lv.sent}, func(res load.Result) {
 			s := res.Sample(r.start)
-			lv.add(s)
+			lv.add(res.Seq, s)
 			r.mu.Lock()
 			r.samples = append(r.samples, s)
 			r.tally.Add(res)
@@ -112,7 +112,7 @@ func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var abort *reports.Abort
-	breached := map[int]time.Time{} // abort condition → since when it holds
+	breached := map[int]int64{} // abort condition → the first second of its current breach
 	var loadErr error
 loop:
 	for {
@@ -121,7 +121,7 @@ loop:
 			break loop
 		case now := <-tick.C:
 			elapsed := now.Sub(r.start)
-			pr.print(now, elapsed, dur, reports.PhaseAt(res.Phases, elapsed), names, lv, sched.activeFaults())
+			pr.print(now, elapsed, dur, res.Phases, names, lv, sched.activeFaults())
 			if abort == nil {
 				if a := r.checkAbort(now, lv, breached); a != nil {
 					abort = a
@@ -150,25 +150,24 @@ loop:
 	return abort
 }
 
-// checkAbort evaluates every abort_when condition on the last seconds of load; a condition
-// fires once it has held continuously for its duration.
-func (r *run) checkAbort(now time.Time, lv *live, since map[int]time.Time) *reports.Abort {
+// checkAbort evaluates every abort_when condition on the last whole second of load; a condition
+// fires once the seconds it has held in a row cover its duration. Whole seconds are counted,
+// not tick times: a tick landing a few µs earlier in its second than the first breaching one
+// would otherwise delay the abort by a second.
+func (r *run) checkAbort(now time.Time, lv *live, since map[int]int64) *reports.Abort {
+	cur := int64(now.Sub(r.start) / time.Second) // the window is [cur-1, cur)
 	for i, a := range r.sc.AbortWhen {
 		v, ok := lv.measure(a.Threshold, a.Stream, now, 1)
-		if !ok {
-			delete(since, i)
-			continue
-		}
-		if !a.Threshold.Holds(v) {
+		if !ok || !a.Threshold.Holds(v) {
 			delete(since, i)
 			continue
 		}
 		first, ok := since[i]
 		if !ok {
-			since[i] = now
-			first = now
+			first = cur - 1
+			since[i] = first
 		}
-		if now.Sub(first) >= a.For.D() {
+		if time.Duration(cur-first)*time.Second >= a.For.D() {
 			return &reports.Abort{Condition: a.Raw, AtS: now.Sub(r.start).Seconds()}
 		}
 	}
