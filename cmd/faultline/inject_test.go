@@ -57,7 +57,9 @@ func TestInjectRefusesNoOpFaults(t *testing.T) {
 		{[]string{"inject", "link->link-db", "latency", "latency=100ms", "toxicity=0"}, "toxicity 0"},
 	} {
 		var out, errOut bytes.Buffer
-		code := run(context.Background(), c.args, &out, &errOut)
+		// An empty state dir: should a refusal regress, no running lab is ever touched.
+		args := append(c.args, "--state-dir", t.TempDir())
+		code := run(context.Background(), args, &out, &errOut)
 		if code != exitUsage || !strings.Contains(errOut.String(), c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, errOut.String(), exitUsage, c.want)
 		}
