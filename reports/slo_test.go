@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -26,7 +27,10 @@ func TestParseThreshold(t *testing.T) {
 		{"max<2s", "max", 0, "<", 2000, UnitMs},
 		{"min>0ms", "min", 0, ">", 0, UnitMs},
 		{"errors<0.1%", "errors", 0, "<", 0.001, UnitRatio},
-		{"errors<=0.05", "errors", 0, "<=", 0.05, UnitRatio},
+		{"errors<=5%", "errors", 0, "<=", 0.05, UnitRatio},
+		{"errors<100%", "errors", 0, "<", 1, UnitRatio}, // fails when every request fails
+		{"errors>=100%", "errors", 0, ">=", 1, UnitRatio},
+		{"p(99)>0", "p", 99, ">", 0, UnitMs},
 		{"errors>50%", "errors", 0, ">", 0.5, UnitRatio},
 		{"rate>=95/s", "rate", 0, ">=", 95, UnitPerS},
 		{"rate>10", "rate", 0, ">", 10, UnitPerS},
@@ -43,9 +47,115 @@ func TestParseThreshold(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"", "p99<50ms", "p(0)<1s", "p(101)<1s", "p(99)<", "p(99)=50ms", "p(99)==50ms", "avg<fast",
-		"errors<150%", "errors<-1%", "errors<2", "rate>=95/m", "errors_ok<1%", "goodput_ok>1", "rate_ok>1", "p(99)ok<1s", "goodput>=-1/s", "latency<1s", "p(99)<50ms extra", "p(99)<-5ms", "avg<NaN", "rate>Inf"} {
+		"errors<150%", "errors<-1%", "errors<2", "errors<1", "errors<0.01", "errors<1e1%", "rate>=95/m", "errors_ok<1%", "goodput_ok>1", "rate_ok>1", "p(99)ok<1s", "goodput>=-1/s", "latency<1s", "p(99)<50ms extra", "p(99)<-5ms", "avg<NaN", "rate>Inf"} {
 		if th, err := ParseThreshold(bad); err == nil || !errors.Is(err, ErrThreshold) {
 			t.Errorf("%q: accepted as %+v (err %v)", bad, th, err)
+		}
+	}
+}
+
+// TestParseThresholdRefusesIndecisive: a threshold true for every value of its metric can
+// never fail (an abort condition built on it always fires); one true for none can never pass.
+func TestParseThresholdRefusesIndecisive(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"errors<=100%", "can never fail"},
+		{"errors>=0%", "can never fail"},
+		{"errors<0%", "can never pass"},
+		{"errors>100%", "between 0% and 100%"}, // out of range before it is a tautology
+		{"p(99)>=0", "can never fail"},
+		{"p(99)>=0ms", "can never fail"},
+		{"avg_ok>=0s", "can never fail"},
+		{"max<0ms", "can never pass"},
+		{"min<0", "can never pass"},
+		{"rate>=0", "can never fail"},
+		{"rate>=0/s", "can never fail"},
+		{"goodput>=0/s", "can never fail"},
+		{"goodput<0/s", "can never pass"},
+		{"errors<1", "bare number"},
+		{"errors<0.01", "write the %"},
+		{"errors<0.01", "such as 0.1%"},
+	}
+	for _, c := range cases {
+		th, err := ParseThreshold(c.in)
+		if err == nil || !errors.Is(err, ErrThreshold) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %+v, %v; want an error containing %q", c.in, th, err, c.want)
+		}
+	}
+}
+
+// TestPercentExact: a percentage is the share a run can measure exactly, so a strict bound
+// fails at equality (1.1/100 in floating point is above 11/1000 and would let errors<1.1%
+// pass with 11 errors in 1000).
+func TestPercentExact(t *testing.T) {
+	for _, c := range []struct {
+		th     string
+		errs   int
+		of     int
+		passes bool
+	}{
+		{"errors<1.1%", 11, 1000, false},
+		{"errors<=0.7%", 7, 1000, true},
+		{"errors<33.3%", 333, 1000, false},
+		{"errors<0.1%", 1, 1000, false},
+	} {
+		th, err := ParseThreshold(c.th)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := th.Holds(float64(c.errs) / float64(c.of)); got != c.passes {
+			t.Errorf("%s at %d/%d: holds = %v, want %v", c.th, c.errs, c.of, got, c.passes)
+		}
+	}
+	for _, v := range []float64{0, 1, 0.05, 0.001, 0.011, 0.333, 0.5, 1.0 / 3, 0.123456789, 1e-9} {
+		s := FormatPercent(v)
+		back, err := ParsePercent(s)
+		if err != nil || back != v {
+			t.Errorf("FormatPercent(%g) = %q, parses back to %g (%v)", v, s, back, err)
+		}
+	}
+	if got := FormatPercent(0.05); got != "5%" {
+		t.Errorf("FormatPercent(0.05) = %q, want 5%%", got)
+	}
+}
+
+// TestParseBound: user-impact bounds use the errors thresholds' percentage grammar; a bare
+// ratio is refused when the file is validated, not after the run.
+func TestParseBound(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		v    float64
+		want bool
+	}{
+		{"0%", 0, true},
+		{"0%", 0.0001, false},
+		{"<=5%", 0.05, true},
+		{"<5%", 0.05, false},
+		{"5%", 0.049, true},
+		{" <= 0.5% ", 0.005, true},
+		{"<1.1%", 0.011, false},
+	} {
+		b, err := ParseBound(c.in)
+		if err != nil {
+			t.Errorf("ParseBound(%q): %v", c.in, err)
+			continue
+		}
+		if b.Holds(c.v) != c.want {
+			t.Errorf("%q holds %v = %v, want %v", c.in, c.v, !c.want, c.want)
+		}
+	}
+	for _, c := range []struct{ in, want string }{
+		{"0.01", "bare number"},
+		{"5", "bare number"},
+		{"-1%", "between 0% and 100%"},
+		{"abc%", "between 0% and 100%"},
+		{"<=100%", "can never fail"},
+		{"100%", "can never fail"},
+		{"<0%", "can never pass"},
+		{">5%", "between 0% and 100%"},
+		{"", "between 0% and 100%"},
+	} {
+		if b, err := ParseBound(c.in); err == nil || !errors.Is(err, ErrBound) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParseBound(%q) = %+v, %v; want an error containing %q", c.in, b, err, c.want)
 		}
 	}
 }

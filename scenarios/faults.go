@@ -62,10 +62,23 @@ func (d *decoder) checkTarget(path string, f *Fault, edgeN, compN, n ast.Node) {
 	}
 }
 
-// paramPosIn points at the parameter an error message names, else at the fault.
+// paramPosIn points at the parameter an error message is about, else at the fault. The
+// message starts with the fault's name ("latency: toxicity 0: ..."), which may itself be a
+// parameter's name, so the parameter the rest starts with wins, then one whose value it quotes.
 func paramPosIn(f *Fault, msg string) Pos {
+	rest := strings.TrimPrefix(msg, f.Fault+": ")
 	for _, k := range sortedKeys(f.paramPos) {
-		if strings.Contains(msg, k) {
+		if strings.HasPrefix(rest, k+" ") || strings.HasPrefix(rest, "parameter "+k+":") {
+			return f.paramPos[k]
+		}
+	}
+	for _, k := range sortedKeys(f.paramPos) {
+		if strings.Contains(rest, `"`+f.Params[k]+`"`) { // a value the decoder refused: duration "soon"
+			return f.paramPos[k]
+		}
+	}
+	for _, k := range sortedKeys(f.paramPos) {
+		if strings.Contains(rest, k) {
 			return f.paramPos[k]
 		}
 	}

@@ -53,6 +53,7 @@ func (d *decoder) scenario(n ast.Node) *Scenario {
 			}
 		},
 		"slos": func(p string, v ast.Node) {
+			mark(p, v)
 			items, _ := d.sequence(p, "a list of SLOs", v)
 			for i, it := range items {
 				sc.SLOs = append(sc.SLOs, d.slo(fmt.Sprintf("%s[%d]", p, i), it))
@@ -545,27 +546,23 @@ func (d *decoder) components(path string, v ast.Node, out *[]string) {
 	*out = list
 }
 
-var boundRE = regexp.MustCompile(`^\s*(<=|<)?\s*([^<>=\s]+)\s*$`)
-
-// bound reads a share ceiling: "<=5%", "<1%", "0%" or a ratio.
+// bound reads a share ceiling with reports.ParseBound: "<=5%", "<1%", "0%".
 func (d *decoder) bound(path string, v ast.Node) (Bound, bool) {
 	v = d.value(path, v)
 	if v == nil {
 		return Bound{}, false
 	}
 	s, ok := scalarText(v)
-	m := boundRE.FindStringSubmatch(s)
-	if ok && m != nil && v.Type() != ast.BoolType {
-		if r, err := reports.ParseRatio(m[2]); err == nil {
-			op := m[1]
-			if op == "" {
-				op = "<="
-			}
-			return Bound{Raw: strings.TrimSpace(s), Op: op, Value: r}, true
-		}
+	if !ok || v.Type() == ast.BoolType {
+		d.errorf(v, "%s: expected a share bound such as \"<=5%%\" or \"0%%\", got %s", path, describe(v))
+		return Bound{}, false
 	}
-	d.errorf(v, "%s: expected a share bound such as \"<=5%%\" or \"0%%\", got %s", path, describe(v))
-	return Bound{}, false
+	b, err := reports.ParseBound(s)
+	if err != nil {
+		d.errorf(v, "%s: %v", path, err)
+		return Bound{}, false
+	}
+	return b, true
 }
 
 func (d *decoder) blast(path string, n ast.Node, b *reports.BlastThresholds) {
@@ -576,9 +573,9 @@ func (d *decoder) blast(path string, n ast.Node, b *reports.BlastThresholds) {
 				return
 			}
 			s, ok := scalarText(v)
-			r, err := reports.ParseRatio(s)
+			r, err := reports.ParsePercent(s)
 			if !ok || err != nil || r <= 0 || v.Type() == ast.BoolType {
-				d.errorf(v, "%s: expected a share in (0, 1] such as 5%% or 0.05, got %s", p, describe(v))
+				d.errorf(v, "%s: expected a percentage in (0%%, 100%%] such as 5%%, got %s", p, describe(v))
 				return
 			}
 			b.ErrorRateDelta = r

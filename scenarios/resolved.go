@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/faultline/faultline/reports"
 )
 
 // resolvedView writes a scenario back in its own file format with every default explicit and
@@ -80,7 +82,7 @@ func resolvedView(s *Scenario) yaml.MapSlice {
 	out = append(out, yaml.MapItem{Key: "expect", Value: expectView(s.Expect)})
 	blast := yaml.MapSlice{}
 	if s.Blast.ErrorRateDelta > 0 {
-		blast = append(blast, yaml.MapItem{Key: "error_rate_delta", Value: s.Blast.ErrorRateDelta})
+		blast = append(blast, yaml.MapItem{Key: "error_rate_delta", Value: reports.FormatPercent(s.Blast.ErrorRateDelta)})
 	}
 	if s.Blast.LatencyFactor > 0 {
 		blast = append(blast, yaml.MapItem{Key: "latency_factor", Value: s.Blast.LatencyFactor})

@@ -210,23 +210,9 @@ type ExpectBlast struct {
 	impactPos           map[string]Pos
 }
 
-// Bound is a ceiling on a share such as "<=5%" ("5%" alone means at most 5%).
-type Bound struct {
-	Raw   string  `json:"raw"`
-	Op    string  `json:"op"`    // < or <=
-	Value float64 `json:"value"` // 0..1
-}
-
-// MarshalYAML writes the bound as written.
-func (b Bound) MarshalYAML() (any, error) { return b.Raw, nil }
-
-// Holds says whether an observed share respects the bound.
-func (b Bound) Holds(v float64) bool {
-	if b.Op == "<" {
-		return v < b.Value
-	}
-	return v <= b.Value
-}
+// Bound is a ceiling on a share such as "<=5%" ("5%" alone means at most 5%), in the same
+// percentage grammar as the errors thresholds; parsed once, here, and judged as parsed.
+type Bound = reports.Bound
 
 // ExpectMechanisms is what the resilience machinery should have done.
 type ExpectMechanisms struct {

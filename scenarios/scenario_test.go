@@ -106,7 +106,7 @@ func TestParseDefaultsAndShapes(t *testing.T) {
 }
 
 func TestSeedDefault(t *testing.T) {
-	sc, err := Parse("s.yaml", []byte("name: s\nduration: 10s\nload: [{name: a, request: GET /healthz, rate: 5}]\n"))
+	sc, err := Parse("s.yaml", []byte("name: s\nduration: 10s\nload: [{name: a, request: GET /healthz, rate: 5}]\nslos: [{load: a, thresholds: [errors<1%]}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestPhases(t *testing.T) {
 			if strings.HasPrefix(c.faults, "load:") {
 				doc = "name: p\nduration: 60s\n"
 			}
-			sc, err := Parse("p.yaml", []byte(doc+c.faults))
+			sc, err := Parse("p.yaml", []byte(doc+c.faults+"slos: [{load: a, thresholds: [errors<1%]}]\n"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,7 +176,7 @@ func TestPhases(t *testing.T) {
 // not from its plan (issue point 6): a late apply must not put healthy time into the fault
 // phase, a late heal must not put fault time into the recovery.
 func TestRunPhases(t *testing.T) {
-	base := "name: p\nduration: 60s\nload: [{name: a, request: GET /x, rate: 5}]\n"
+	base := "name: p\nduration: 60s\nload: [{name: a, request: GET /x, rate: 5}]\nslos: [{load: a, thresholds: [\"errors<1%\"]}]\n"
 	w := func(name string, from, to float64) reports.PhaseWindow {
 		return reports.PhaseWindow{Name: name, StartS: from, EndS: to}
 	}
@@ -240,6 +240,52 @@ func TestRunPhases(t *testing.T) {
 			}
 			if err := reports.CheckWindows(got); err != nil {
 				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestSomethingCanFail: a scenario must hold a check that can fail in its fault phase (or,
+// with no fault phase, an SLO that can fail), else it would pass whatever the system did.
+func TestSomethingCanFail(t *testing.T) {
+	const (
+		head     = "name: c\nduration: 30s\nload: [{name: a, request: GET /healthz, rate: 5}]\n"
+		fault    = "faults: [{at: 10s, for: 10s, edge: link->link-db, toxic: latency, latency: 300ms}]\n"
+		refusal  = "nothing can fail"
+		noFault  = "no fault phase"
+		faultErr = "faults[0]: nothing can fail in the fault phase"
+	)
+	cases := []struct {
+		name, doc, want string // want: "" accepted, else part of the error
+	}{
+		{"healthz only, no check (the issue's false pass)", head + fault + "expect: {data: {lost_links: 0, duplicate_clicks: 0}}\n", faultErr},
+		{"SLO on baseline and recovery only", head + fault + "slos: [{load: a, phases: [baseline, recovery], thresholds: [errors<1%]}]\n", faultErr},
+		{"only a rate threshold in the fault", head + fault + "slos: [{load: a, phases: [fault], thresholds: [rate>=4/s]}]\n", faultErr},
+		{"empty blast radius", head + fault + "expect: {blast_radius: {}}\n", faultErr},
+		{"empty mechanisms", head + fault + "expect: {mechanisms: {breakers: []}}\n", faultErr},
+		{"negative control with nothing to fail", head + fault + "expect: {verdict: fail}\n", faultErr},
+		{"no fault phase, no SLO", head, noFault},
+		{"background fault only, rate SLO", head + "faults: [{at: 0s, for: 30s, edge: link->link-db, toxic: latency, latency: 3ms, background: true}]\nslos: [{load: a, thresholds: [rate>=4/s]}]\n", noFault},
+		{"surge with no check", "name: c\nduration: 30s\nload: [{name: a, request: GET /healthz, stages: [{rate: 5, for: 10s}, {rate: 50, for: 10s}]}]\n", "load[0].stages: " + refusal},
+		{"SLO on fault", head + fault + "slos: [{load: a, phases: [fault], thresholds: [p(99)<500ms]}]\n", ""},
+		{"SLO on all by default", head + fault + "slos: [{load: a, thresholds: [goodput>=4/s]}]\n", ""},
+		{"_ok latency counts (no success is no data)", head + fault + "slos: [{load: a, phases: [fault], thresholds: [p(99)_ok<1s]}]\n", ""},
+		{"contained_to, even empty", head + fault + "expect: {blast_radius: {contained_to: []}}\n", ""},
+		{"user impact", head + fault + "expect: {blast_radius: {user_impact: {a: 0%}}}\n", ""},
+		{"unaffected", head + fault + "expect: {blast_radius: {unaffected: [billing]}}\n", ""},
+		{"max affected", head + fault + "expect: {blast_radius: {max_affected_services: 1}}\n", ""},
+		{"breaker", head + fault + "expect: {mechanisms: {breakers: [{edge: link->link-db}]}}\n", ""},
+		{"retries", head + fault + "expect: {mechanisms: {max_retries_per_request: {link->link-db: 2}}}\n", ""},
+		{"no fault phase, baseline SLO", head + "slos: [{load: a, phases: [baseline], thresholds: [errors<1%]}]\n", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(c.doc))
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Errorf("got %v, want an error containing %q", err, c.want)
 			}
 		})
 	}
@@ -333,7 +379,7 @@ func TestCodesDefaults(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			sc, err := Parse("c.yaml", []byte(head+c.body))
+			sc, err := Parse("c.yaml", []byte(head+c.body+"slos: [{load: r, thresholds: [errors<1%]}]\n"))
 			if c.err != "" {
 				if err == nil || err.Error() != c.err {
 					t.Fatalf("got error %v, want %q", err, c.err)
@@ -367,7 +413,7 @@ func TestCatalogue(t *testing.T) {
 }
 
 func TestSetupWarmCache(t *testing.T) {
-	head := "name: c\nduration: 10s\nload: [{name: r, request: \"GET /r/{code}\", rate: 5}]\n"
+	head := "name: c\nduration: 10s\nload: [{name: r, request: \"GET /r/{code}\", rate: 5}]\nslos: [{load: r, thresholds: [\"errors<1%\"]}]\n"
 	cases := []struct {
 		name, setup string
 		warm        bool

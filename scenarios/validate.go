@@ -99,6 +99,9 @@ func validate(d *decoder, sc *Scenario) {
 			}
 		}
 	}
+	if dur > 0 {
+		checkCanFail(file, errs, sc)
+	}
 	for i, a := range sc.AbortWhen {
 		if !streams[a.Stream] {
 			errs.add(file, a.pos, "abort_when[%d]: unknown stream %q, expected one of: %s", i, a.Stream, strings.Join(streamNames(sc), ", "))
@@ -107,6 +110,57 @@ func validate(d *decoder, sc *Scenario) {
 			errs.add(file, a.pos, "abort_when[%d]: expected a window within the duration %s, got %s", i, dur, a.For)
 		}
 	}
+}
+
+// checkCanFail refuses a scenario in which nothing can fail where it matters, since it would
+// pass whatever the system does. With a fault phase, some check must judge it: an SLO whose
+// phases include fault (or all) with a threshold that can fail there, or an expectation on
+// the blast radius or the resilience mechanisms. expect.data does not count (with no link
+// created its bounds hold vacuously), nor does a rate threshold (it measures the load
+// generator's schedule, not the system). With no fault phase, at least one SLO must be able to
+// fail. Thresholds that can never fail were refused when parsed.
+func checkCanFail(file string, errs *Errors, sc *Scenario) {
+	faultPhase := false
+	for _, w := range sc.Phases() {
+		faultPhase = faultPhase || w.Name == reports.PhaseFault
+	}
+	for _, slo := range sc.SLOs {
+		judged := !faultPhase || slices.Contains(slo.Phases, reports.PhaseFault) || slices.Contains(slo.Phases, reports.PhaseAll)
+		if judged && slices.ContainsFunc(slo.Parsed, func(t reports.Threshold) bool { return t.Metric != "rate" }) {
+			return
+		}
+	}
+	const slo = "an SLO with a threshold on errors, goodput or latency"
+	if !faultPhase {
+		at := sc.keyPos["slos"]
+		if at == (Pos{}) {
+			at = sc.keyPos["load"]
+		}
+		errs.add(file, at, "slos: nothing can fail: the schedule has no fault phase (no fault that is not background, no surge), so expected at least %s", slo)
+		return
+	}
+	if b := sc.Expect.BlastRadius; b != nil && (b.ContainedTo != nil || len(b.Unaffected) > 0 || len(b.UserImpact) > 0 || b.MaxAffectedServices != nil) {
+		return
+	}
+	if m := sc.Expect.Mechanisms; m != nil && (len(m.Breakers) > 0 || len(m.MaxRetriesPerRequest) > 0) {
+		return
+	}
+	path, at := "", Pos{}
+	for i, f := range sc.Faults {
+		if !f.Background {
+			path, at = fmt.Sprintf("faults[%d]", i), f.pos
+			break
+		}
+	}
+	if path == "" {
+		for i, st := range sc.Load {
+			if len(st.Surges(sc.Duration.D())) > 0 {
+				path, at = fmt.Sprintf("load[%d].stages", i), st.pos
+				break
+			}
+		}
+	}
+	errs.add(file, at, "%s: nothing can fail in the fault phase: expected %s whose phases include fault or all, or an expect.blast_radius or expect.mechanisms check (expect.data alone holds when nothing was created)", path, slo)
 }
 
 // checkSchedule keeps every fault inside the run and refuses two faults on one target at the

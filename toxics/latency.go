@@ -22,8 +22,14 @@ func (f *Latency) Validate() error {
 	if f.Latency <= 0 {
 		return errors.New("latency must be > 0 (e.g. latency=100ms)")
 	}
+	if err := f.Latency.wholeMs("latency", "no delay at all"); err != nil {
+		return err
+	}
 	if f.Jitter < 0 || f.Jitter > f.Latency {
 		return errors.New("jitter must be between 0 and latency")
+	}
+	if err := f.Jitter.wholeMs("jitter", "no jitter"); err != nil {
+		return err
 	}
 	return f.validate()
 }

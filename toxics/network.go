@@ -23,15 +23,15 @@ const (
 
 // NetworkOptions are the parameters every network toxic shares.
 type NetworkOptions struct {
-	// Toxicity is the share of connections affected, 0..1; nil means 1.
+	// Toxicity is the share of connections affected, in (0, 1]; nil means 1.
 	Toxicity *float64 `json:"toxicity,omitempty"`
 	// Direction is downstream (default), upstream or both.
 	Direction string `json:"direction,omitempty"`
 }
 
 func (n NetworkOptions) validate() error {
-	if n.Toxicity != nil && (*n.Toxicity < 0 || *n.Toxicity > 1) {
-		return fmt.Errorf("toxicity %v: want 0..1", *n.Toxicity)
+	if n.Toxicity != nil && !(*n.Toxicity > 0 && *n.Toxicity <= 1) {
+		return fmt.Errorf("toxicity %v: want a share of connections in (0, 1] (0 affects none: the fault would do nothing)", *n.Toxicity)
 	}
 	switch n.Direction {
 	case "", Downstream, Upstream, Both:

@@ -21,6 +21,20 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // Ms returns the value in whole milliseconds, which is what Toxiproxy takes.
 func (d Duration) Ms() int64 { return time.Duration(d).Milliseconds() }
 
+// wholeMs refuses a duration Toxiproxy would truncate: it takes integer milliseconds, so
+// 500µs would silently become 0 (no latency at all, or for timeout a blackhole). zeroMeans
+// says what 0 means for this parameter.
+func (d Duration) wholeMs(name, zeroMeans string) error {
+	if d%Duration(time.Millisecond) == 0 {
+		return nil
+	}
+	became := fmt.Sprintf("%dms", d.Ms())
+	if d.Ms() == 0 {
+		became = "0, " + zeroMeans
+	}
+	return fmt.Errorf("%s %s: expected whole milliseconds (Toxiproxy takes integer ms: %s would silently become %s)", name, d, d, became)
+}
+
 func (d Duration) String() string { return time.Duration(d).String() }
 
 // MarshalJSON writes the string form.

@@ -21,6 +21,9 @@ func (f *ResetPeer) Validate() error {
 	if f.Timeout < 0 {
 		return errors.New("timeout must be >= 0")
 	}
+	if err := f.Timeout.wholeMs("timeout", "a reset at once"); err != nil {
+		return err
+	}
 	return f.validate()
 }
 

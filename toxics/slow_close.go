@@ -21,6 +21,9 @@ func (f *SlowClose) Validate() error {
 	if f.Delay <= 0 {
 		return errors.New("delay must be > 0 (e.g. delay=1s)")
 	}
+	if err := f.Delay.wholeMs("delay", "no delay at all"); err != nil {
+		return err
+	}
 	return f.validate()
 }
 

@@ -23,6 +23,9 @@ func (f *Timeout) Validate() error {
 	if f.Timeout < 0 {
 		return errors.New("timeout must be >= 0 (0 = blackhole)")
 	}
+	if err := f.Timeout.wholeMs("timeout", "a blackhole that never times out"); err != nil {
+		return err
+	}
 	return f.validate()
 }
 

@@ -345,6 +345,18 @@ func TestNew(t *testing.T) {
 		{"bad duration", "latency", map[string]any{"latency": "fast"}, "want e.g. 100ms"},
 		{"bad type", "bandwidth", map[string]any{"rate": "lots"}, "parameter rate"},
 		{"toxicity range", "bandwidth", map[string]any{"rate": 1, "toxicity": 1.5}, "toxicity"},
+		// Faults that would do nothing, or silently change meaning, are refused.
+		{"toxicity 0 affects nothing", "latency", map[string]any{"latency": "100ms", "toxicity": 0}, "toxicity 0: want a share of connections in (0, 1]"},
+		{"toxicity 1", "latency", map[string]any{"latency": "100ms", "toxicity": 1}, ""},
+		{"latency below 1ms becomes 0", "latency", map[string]any{"latency": "500us"}, "latency 500µs: expected whole milliseconds"},
+		{"latency 0.5 ms number", "latency", map[string]any{"latency": 0.5}, "would silently become 0, no delay at all"},
+		{"latency truncated", "latency", map[string]any{"latency": "1.5ms"}, "would silently become 1ms"},
+		{"jitter truncated", "latency", map[string]any{"latency": "10ms", "jitter": "2500us"}, "jitter 2.5ms: expected whole milliseconds"},
+		{"timeout below 1ms becomes a blackhole", "timeout", map[string]any{"timeout": "500us"}, "would silently become 0, a blackhole"},
+		{"blackhole as 0s", "timeout", map[string]any{"timeout": "0s"}, ""},
+		{"reset_peer truncated", "reset_peer", map[string]any{"timeout": "0.5ms"}, "a reset at once"},
+		{"slow_close truncated", "slow_close", map[string]any{"delay": "999us"}, "delay 999µs: expected whole milliseconds"},
+		{"whole ms as a duration", "slow_close", map[string]any{"delay": "1.001s"}, ""},
 		{"direction", "slow_close", map[string]any{"delay": "1s", "direction": "sideways"}, "direction"},
 		{"blackhole", "timeout", map[string]any{"timeout": 0}, ""},
 		{"negative timeout", "timeout", map[string]any{"timeout": -1}, "timeout must be >= 0"},
@@ -381,6 +393,8 @@ func FuzzNew(f *testing.F) {
 	f.Add("timeout", "timeout", "0")
 	f.Add("bandwidth", "rate", "12")
 	f.Add("crash", "restart_after", "-1s")
+	f.Add("timeout", "timeout", "500us")
+	f.Add("latency", "toxicity", "0")
 	f.Fuzz(func(t *testing.T, fault, key, value string) {
 		fl, err := New(fault, map[string]any{key: value})
 		if err == nil && fl == nil {

@@ -34,7 +34,8 @@ Network faults act on an edge (a Toxiproxy proxy; quote it in a shell: 'redirect
   reset_peer  timeout=0
   limit_data  bytes=1024
   partition                                (proxy disabled: refused, open connections dropped)
-  every one also takes toxicity=0..1 (default 1) and direction=downstream|upstream|both.
+  every one also takes toxicity in (0,1] (default 1) and direction=downstream|upstream|both.
+  Toxiproxy takes whole milliseconds: latency=0.5 or timeout=500us is refused, not truncated.
 Process faults act on a component (e.g. analytics, link-db):
   crash       restart_after=5s             (SIGKILL; restarts by itself after the delay)
   restart                                  (SIGKILL, then start and wait until ready)

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -39,4 +42,26 @@ func FuzzParseParams(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b string) {
 		_, _ = parseParams([]string{a, b})
 	})
+}
+
+// TestInjectRefusesNoOpFaults: inject checks parameters with the same code as validate, before
+// it looks for a lab, so a fault that would do nothing (or become a blackhole) never reaches
+// Toxiproxy.
+func TestInjectRefusesNoOpFaults(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"inject", "link->link-db", "latency", "latency=0.5"}, "latency 500µs: expected whole milliseconds"},
+		{[]string{"inject", "link->link-db", "timeout", "timeout=500us"}, "a blackhole that never times out"},
+		{[]string{"inject", "link->link-db", "latency", "latency=100ms", "toxicity=0"}, "toxicity 0"},
+	} {
+		var out, errOut bytes.Buffer
+		// An empty state dir: should a refusal regress, no running lab is ever touched.
+		args := append(c.args, "--state-dir", t.TempDir())
+		code := run(context.Background(), args, &out, &errOut)
+		if code != exitUsage || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, errOut.String(), exitUsage, c.want)
+		}
+	}
 }

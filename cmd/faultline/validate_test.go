@@ -22,6 +22,8 @@ func TestValidateCommand(t *testing.T) {
 			nil, []string{"topology.bad.yaml:6:29: faults[0].edge: unknown edge", "1 of 1 files invalid"}, "ok"},
 		{"directory mixes", []string{"validate", "../../scenarios/testdata"}, exitUsage,
 			[]string{"ok ../../scenarios/testdata/full.good.yaml"}, []string{"wrong-types.bad.yaml:2:7:"}, ""},
+		{"nothing can fail", []string{"validate", "../../scenarios/testdata/nothing-can-fail.bad.yaml"}, exitUsage,
+			nil, []string{"nothing-can-fail.bad.yaml:9:5: faults[0]: nothing can fail in the fault phase"}, "ok"},
 		{"missing file", []string{"validate", "nope.yaml"}, exitUsage, nil, []string{"nope.yaml"}, ""},
 		{"no args", []string{"validate"}, exitUsage, nil, nil, ""},
 	}

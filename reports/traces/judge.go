@@ -16,9 +16,9 @@ type Expect struct {
 	ContainedTo []string `json:"contained_to,omitempty" yaml:"contained_to,omitempty"`
 	// Unaffected lists services (or edges, from->to) that must be measured and not affected.
 	Unaffected []string `json:"unaffected,omitempty" yaml:"unaffected,omitempty"`
-	// UserImpact bounds the share of failed or too slow requests per load stream: "0%", "<=5%",
-	// "<5%" (a bare "5%" means at most 5%).
-	UserImpact map[string]string `json:"user_impact,omitempty" yaml:"user_impact,omitempty"`
+	// UserImpact bounds the share of failed or too slow requests per load stream, parsed when
+	// the scenario was validated (reports.ParseBound: "0%", "<=5%", "<5%").
+	UserImpact map[string]reports.Bound `json:"user_impact,omitempty" yaml:"user_impact,omitempty"`
 	// MaxAffectedServices bounds the affected services, origins not counted.
 	MaxAffectedServices *int `json:"max_affected_services,omitempty" yaml:"max_affected_services,omitempty"`
 	// Breakers lists the breakers that must open (and close) in time.
@@ -35,42 +35,6 @@ type BreakerExpect struct {
 	Edge         string        `json:"edge" yaml:"edge"`
 	OpensWithin  time.Duration `json:"opens_within,omitempty" yaml:"opens_within,omitempty"`
 	ClosesWithin time.Duration `json:"closes_within,omitempty" yaml:"closes_within,omitempty"`
-}
-
-// Bound is a parsed user-impact bound.
-type Bound struct {
-	Max       float64 // 0..1
-	Inclusive bool
-}
-
-// ParseBound reads "0%", "<=5%", "<5%", "5%" or "0.5%".
-func ParseBound(s string) (Bound, error) {
-	t := strings.TrimSpace(s)
-	b := Bound{Inclusive: true}
-	switch {
-	case strings.HasPrefix(t, "<="):
-		t = t[2:]
-	case strings.HasPrefix(t, "<"):
-		t, b.Inclusive = t[1:], false
-	}
-	t = strings.TrimSpace(t)
-	if !strings.HasSuffix(t, "%") {
-		return Bound{}, fmt.Errorf("traces: bound %q: want a percentage like <=5%%", s)
-	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(t, "%")), 64)
-	if err != nil || v < 0 || v > 100 {
-		return Bound{}, fmt.Errorf("traces: bound %q: want a percentage between 0 and 100", s)
-	}
-	b.Max = v / 100
-	return b, nil
-}
-
-// Holds says whether a share is within the bound.
-func (b Bound) Holds(v float64) bool {
-	if b.Inclusive {
-		return v <= b.Max+1e-12
-	}
-	return v < b.Max
 }
 
 // Judge turns the expectations into pass/fail lines. Missing data never passes: a service with
@@ -115,13 +79,8 @@ func Judge(exp Expect, br *reports.BlastRadius, m *reports.Mechanisms) []reports
 		}
 	}
 	for _, stream := range sortedKeys(exp.UserImpact) {
-		bound := exp.UserImpact[stream]
-		what, want := "user impact: "+stream, bound
-		b, err := ParseBound(bound)
-		if err != nil {
-			add(what, want, err.Error(), false)
-			continue
-		}
+		b := exp.UserImpact[stream]
+		what, want := "user impact: "+stream, b.Raw
 		if br == nil || br.UserImpact == nil {
 			add(what, want, "no user impact measured", false)
 			continue

@@ -8,32 +8,17 @@ import (
 	"github.com/faultline/faultline/reports"
 )
 
-func TestParseBound(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		v    float64
-		want bool
-		err  bool
-	}{
-		{"0%", 0, true, false},
-		{"0%", 0.0001, false, false},
-		{"<=5%", 0.05, true, false},
-		{"<5%", 0.05, false, false},
-		{"5%", 0.049, true, false},
-		{" <= 0.5 % ", 0.004, true, false},
-		{"5", 0, false, true},
-		{"-1%", 0, false, true},
-		{"abc%", 0, false, true},
-	} {
-		b, err := ParseBound(c.in)
-		if (err != nil) != c.err {
-			t.Errorf("ParseBound(%q) err = %v, want error %v", c.in, err, c.err)
-			continue
+// bounds parses user-impact bounds as scenario validation does.
+func bounds(m map[string]string) map[string]reports.Bound {
+	out := map[string]reports.Bound{}
+	for k, v := range m {
+		b, err := reports.ParseBound(v)
+		if err != nil {
+			panic(err)
 		}
-		if err == nil && b.Holds(c.v) != c.want {
-			t.Errorf("%q holds %v = %v, want %v", c.in, c.v, !c.want, c.want)
-		}
+		out[k] = b
 	}
+	return out
 }
 
 func intp(v int) *int { return &v }
@@ -55,8 +40,8 @@ func TestJudgeFixture(t *testing.T) {
 		{"unaffected but affected", Expect{Unaffected: []string{"gateway"}}, []bool{false}, "affected: p99"},
 		{"unaffected without spans", Expect{Unaffected: []string{"billing-db"}}, []bool{false}, "no spans for billing-db"},
 		{"unaffected without enough calls", Expect{Unaffected: []string{"redirect->link"}}, []bool{false}, "insufficient data"},
-		{"user impact", Expect{UserImpact: map[string]string{"redirect": "0%", "create": "<=5%"}}, []bool{false, true}, "30.00%"},
-		{"user impact unmeasured", Expect{UserImpact: map[string]string{"stats": "0%"}}, []bool{false}, "no requests of stream stats"},
+		{"user impact", Expect{UserImpact: bounds(map[string]string{"redirect": "0%", "create": "<=5%"})}, []bool{false, true}, "30.00%"},
+		{"user impact unmeasured", Expect{UserImpact: bounds(map[string]string{"stats": "0%"})}, []bool{false}, "no requests of stream stats"},
 		{"max affected", Expect{MaxAffectedServices: intp(2)}, []bool{true}, "2 [gateway, link]"},
 		{"max affected exceeded", Expect{MaxAffectedServices: intp(1)}, []bool{false}, ""},
 		{"breaker in time", Expect{Breakers: []BreakerExpect{{Edge: "redirect->link", OpensWithin: 2 * time.Second, ClosesWithin: 10 * time.Second}}}, []bool{true, true}, "opened after 1.129s"},
@@ -90,7 +75,7 @@ func TestJudgeNoData(t *testing.T) {
 	exp := Expect{
 		ContainedTo:          []string{"link"},
 		Unaffected:           []string{"redirect"},
-		UserImpact:           map[string]string{"redirect": "0%"},
+		UserImpact:           bounds(map[string]string{"redirect": "0%"}),
 		MaxAffectedServices:  intp(3),
 		Breakers:             []BreakerExpect{{Edge: "redirect->link", OpensWithin: time.Second, ClosesWithin: time.Second}},
 		MaxRetriesPerRequest: map[string]float64{"redirect->link": 1},

@@ -15,6 +15,7 @@ load:
   - {name: redirect, request: "GET /r/{code}", rate: 100/s, codes: 3}
   - {name: warm, request: "GET /r/{code}", ramp: {from: 0, to: 50/s, over: 10s}}
   - {name: create, request: POST /api/links, rate: 2}
+slos: [{load: redirect, thresholds: ["errors<1%"]}]
 `))
 	if err != nil {
 		t.Fatal(err)

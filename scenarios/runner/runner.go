@@ -278,12 +278,7 @@ func traceExpect(sc *scenarios.Scenario) traces.Expect {
 	var e traces.Expect
 	if b := sc.Expect.BlastRadius; b != nil {
 		e.ContainedTo, e.Unaffected, e.MaxAffectedServices = b.ContainedTo, b.Unaffected, b.MaxAffectedServices
-		if len(b.UserImpact) > 0 {
-			e.UserImpact = map[string]string{}
-			for k, v := range b.UserImpact {
-				e.UserImpact[k] = v.Raw
-			}
-		}
+		e.UserImpact = b.UserImpact // parsed when the scenario was validated
 	}
 	if m := sc.Expect.Mechanisms; m != nil {
 		e.MaxRetriesPerRequest = m.MaxRetriesPerRequest
