@@ -275,6 +275,7 @@ func traceExpect(sc *scenarios.Scenario) traces.Expect {
 	var e traces.Expect
 	if b := sc.Expect.BlastRadius; b != nil {
 		e.ContainedTo, e.Unaffected, e.MaxAffectedServices = b.ContainedTo, b.Unaffected, b.MaxAffectedServices
+		e.AllowUnproven = b.AllowUnproven
 		if len(b.UserImpact) > 0 {
 			e.UserImpact = map[string]string{}
 			for k, v := range b.UserImpact {
