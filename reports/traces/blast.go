@@ -139,9 +139,11 @@ func judgeAbsolute(base, fault acc, th reports.BlastThresholds) verdict {
 }
 
 // judgeService judges a service on all its server spans and on each route alone, so a slow
-// route is not hidden by a busy fast one (20 slow creates among 300 fast redirects).
-// A route that cannot be judged makes the service unproven: a low-rate stream failing outright
-// hides among a busy one's calls.
+// route is not hidden by a busy fast one (20 slow creates among 300 fast redirects). A route
+// with too few fault-phase calls to judge makes the service unproven when one of those calls
+// failed or took AbsLatencyMs: a low-rate route failing outright hides among a busy one's
+// calls. Sporadic calls that were all healthy (a few cache misses that fell through to link
+// while Redis was slow) prove nothing either way and leave the service's verdict alone.
 func (ix *index) judgeService(name string, th reports.BlastThresholds) verdict {
 	v := judgeSeries(ix.svc[name], th)
 	if v.affected {
@@ -157,14 +159,31 @@ func (ix *index) judgeService(name string, th reports.BlastThresholds) verdict {
 		if rv.affected {
 			return verdict{affected: true, absolute: rv.absolute, why: "route " + r + ": " + rv.why}
 		}
-		if rv.unproven && unproven == nil && !v.unproven {
-			unproven = &verdict{unproven: true, why: Unproven + ": route " + r + ": " + strings.TrimPrefix(rv.why, Unproven+": ")}
+		if harm := sparseHarm(routes[r].get(reports.PhaseFault), th); rv.unproven && harm != "" && unproven == nil && !v.unproven {
+			unproven = &verdict{unproven: true, why: fmt.Sprintf("%s: route %s: %s, too few fault-phase calls to judge (need %d)",
+				Unproven, r, harm, MinFaultCalls)}
 		}
 	}
 	if unproven != nil {
 		return *unproven
 	}
 	return v
+}
+
+// sparseHarm says what, among a few fault-phase calls, looks like harm: a failure or a call as
+// slow as the absolute latency bound.
+func sparseHarm(a acc, th reports.BlastThresholds) string {
+	slowest := 0.0
+	for _, d := range a.durMs {
+		slowest = max(slowest, d)
+	}
+	switch {
+	case a.errors > 0:
+		return fmt.Sprintf("%d of %d fault-phase calls failed", a.errors, a.calls)
+	case slowest >= th.AbsLatencyMs:
+		return fmt.Sprintf("a fault-phase call took %.0f ms", slowest)
+	}
+	return ""
 }
 
 // OriginComponent is the component a fault target stands for: the callee of an edge

@@ -282,3 +282,46 @@ func TestInternalPipelineSpanIsNotAnAttempt(t *testing.T) {
 		t.Fatal("service map lacks redirect->redis")
 	}
 }
+
+// TestSparseRoute: a route of a busy service with too few fault-phase calls to judge leaves
+// the service unproven when those calls show harm, and changes nothing when they were all
+// healthy (sporadic cache misses); a low-rate route with enough fault calls but a short
+// baseline is judged on the absolute bounds.
+func TestSparseRoute(t *testing.T) {
+	serve := func(g *gen, route string, phase, n int, ms float64, fail bool) {
+		for i := range n {
+			start := fixtureStart.Add(time.Duration(phase)*10*time.Second + time.Duration(i)*(10*time.Second/time.Duration(n)))
+			code := "200"
+			if fail {
+				code = "500"
+			}
+			g.add(g.newTrace(), g.newSpan(), SpanID{}, "link", route, KindServer, start,
+				start.Add(time.Duration(ms*float64(time.Millisecond))), fail, kv(AttrStatusCode, code))
+		}
+	}
+	for _, c := range []struct {
+		name               string
+		base, fault        int
+		ms                 float64
+		fail               bool
+		affected, unproven bool
+	}{
+		{"sporadic and healthy", 14, 4, 5, false, false, false},
+		{"sporadic and failing", 14, 4, 5, true, false, true},
+		{"sporadic and slow", 3, 2, 400, false, false, true},
+		{"low rate, short baseline, failing", 12, 12, 5, true, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := newGen()
+			serve(g, "POST /links", 0, 200, 5, false)
+			serve(g, "POST /links", 1, 200, 5, false)
+			serve(g, "GET /links/{code}", 0, c.base, c.ms, false)
+			serve(g, "GET /links/{code}", 1, c.fault, c.ms, c.fail)
+			ix := buildIndex(g.spans, twoPhases, fixtureStart)
+			v := ix.judgeService("link", WithDefaults(reports.BlastThresholds{}))
+			if v.affected != c.affected || v.unproven != c.unproven {
+				t.Errorf("got affected=%v unproven=%v (%s), want %v/%v", v.affected, v.unproven, v.why, c.affected, c.unproven)
+			}
+		})
+	}
+}
