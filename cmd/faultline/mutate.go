@@ -40,7 +40,7 @@ is not "no data" (without a breaker there is no breaker to observe: that proves 
 the run aborted on an abort_when condition after the fault began that did not stop the own
 run: the fault, without that protection, must be what broke it, as measured behaviour. Prints
 the kill matrix (scenario × mutant; a caught cell names the kinds of check that caught it:
-SLO, blast radius, mechanisms, data, abort) and writes it to OUT/matrix.md, next to one run
+SLO, blast radius, user impact, mechanisms, data, abort) and writes it to OUT/matrix.md, next to one run
 directory per run (OUT/<scenario>/<profile>).
 
 With --cover each mutant runs once, against the shortest scenario that lists it (ties: by

@@ -23,7 +23,8 @@ const (
 // Kinds of check a kill is credited to.
 const (
 	BySLO       = "SLO"
-	ByBlast     = "blast radius"
+	ByBlast     = "blast radius" // contained_to, unaffected, max_affected_services
+	ByImpact    = "user impact"
 	ByMechanism = "mechanisms"
 	ByData      = "data"
 	ByAbort     = "abort"
@@ -129,6 +130,8 @@ func checks(res *reports.Results) []check {
 
 func kindOf(what string) string {
 	switch {
+	case strings.HasPrefix(what, traces.WhatUserImpact):
+		return ByImpact
 	case traces.BlastLine(what):
 		return ByBlast
 	case strings.HasPrefix(what, "data"):

@@ -32,7 +32,8 @@ func TestJudge(t *testing.T) {
 		Expectations: []reports.Expectation{{What: "data.lost_links", Expected: "<= 0", Observed: "0", Pass: true},
 			{What: "breaker a->b opens", Expected: "within 3s of the fault", Observed: "opened after 0.4s", Pass: true},
 			{What: "blast radius contained", Expected: "affected services within [] or the origin", Observed: "affected: []", Pass: true},
-			{What: "unaffected: redirect", Expected: "not affected", Observed: "not affected: within thresholds", Pass: true}}}
+			{What: "unaffected: redirect", Expected: "not affected", Observed: "not affected: within thresholds", Pass: true},
+			{What: "user impact: create", Expected: "<=1%", Observed: "0.00%", Pass: true}}}
 	ownAborted := &reports.Results{Verdict: reports.VerdictAborted, Valid: true, Phases: phases,
 		Abort: &reports.Abort{Condition: "redirect errors>50% for 5s", AtS: 14}}
 	contained := reports.Expectation{What: "blast radius contained", Expected: "affected services within [] or the origin",
@@ -50,6 +51,7 @@ func TestJudge(t *testing.T) {
 		{"expectation broke", own, failed(nil, reports.Expectation{What: "data.lost_links", Expected: "<= 0", Observed: "3"}), Caught, []string{ByData}},
 		{"blast radius widened", own, failed([]reports.SLOResult{slo("fault", false)}, contained), Caught, []string{BySLO, ByBlast}},
 		{"unaffected service affected", own, failed(nil, reports.Expectation{What: "unaffected: redirect", Expected: "not affected", Observed: "affected: error rate"}), Caught, []string{ByBlast}},
+		{"user impact broke", own, failed(nil, reports.Expectation{What: "user impact: create", Expected: "<=1%", Observed: "99.50%"}), Caught, []string{ByImpact}},
 		{"only the baseline broke", own, failed([]reports.SLOResult{slo("baseline", false), slo("fault", true)}), Wrong, nil},
 		{"a check the own run failed too", own, failed(nil, reports.Expectation{What: "data.missing_clicks", Expected: "<= 0", Observed: "2"}), Wrong, nil},
 		{"passed", own, &reports.Results{Verdict: reports.VerdictPass, Valid: true}, Missed, nil},
