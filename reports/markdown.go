@@ -87,8 +87,11 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 		p("## Expectations\n\n| what | expected | observed | result |\n| --- | --- | --- | --- |\n")
 		for _, e := range r.Expectations {
 			res := passFail(e.Pass)
-			if e.NotApplicable {
+			switch {
+			case e.NotApplicable:
 				res = "n/a"
+			case e.NoData && !e.Pass:
+				res = "FAIL (no data)"
 			}
 			p("| %s | %s | %s | %s |\n", cell(e.What), cell(e.Expected), cell(e.Observed), res)
 		}
@@ -138,6 +141,19 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 	if br := r.BlastRadius; br != nil {
 		p("## Blast radius\n\n")
 		p("Origin: %s. Affected services: %s. Affected edges: %s.\n\n", list(br.Origins), list(br.AffectedServices), list(br.AffectedEdges))
+		if len(br.UnprovenServices) > 0 {
+			p("Unproven (fewer than %d fault-phase calls, nothing to judge): %s.\n\n", br.Thresholds.MinFaultCalls, list(br.UnprovenServices))
+		}
+		var abs []string
+		for _, si := range br.Services {
+			if si.Absolute {
+				abs = append(abs, si.Name)
+			}
+		}
+		if len(abs) > 0 {
+			p("Judged on absolute bounds (fewer than %d baseline calls): %s; affected at an error rate of %s or a p99 of %s ms.\n\n",
+				br.Thresholds.MinBaselineCalls, list(abs), pct(br.Thresholds.AbsErrorRate), num(br.Thresholds.AbsLatencyMs, 0))
+		}
 		if len(br.UserImpact) > 0 {
 			p("| stream | user impact |\n| --- | ---: |\n")
 			for _, k := range sortedMapKeys(br.UserImpact) {

@@ -174,6 +174,9 @@ type BlastRadius struct {
 	AffectedEdges    []string           `json:"affected_edges"`
 	UserImpact       map[string]float64 `json:"user_impact"` // stream → share of fault-phase requests failed or over the latency SLO
 	Propagation      []PropagationPath  `json:"propagation"`
+	// UnprovenServices had too few fault-phase calls to be judged: neither affected nor shown
+	// unaffected, so an expectation that depends on one fails as no data unless allowed.
+	UnprovenServices []string `json:"unproven_services"`
 }
 
 // BlastThresholds decide when a service or edge counts as affected.
@@ -181,6 +184,14 @@ type BlastThresholds struct {
 	ErrorRateDelta float64 `json:"error_rate_delta"` // absolute rise of the error rate, 0..1
 	LatencyFactor  float64 `json:"latency_factor"`   // p99 fault / p99 baseline
 	LatencyMinMs   float64 `json:"latency_min_ms"`   // and at least this many ms more
+	// A series whose baseline has fewer than MinBaselineCalls calls is judged on its fault
+	// phase alone: affected when its error rate reaches AbsErrorRate or its p99 (p50 below
+	// MinBaselineCalls fault calls) reaches AbsLatencyMs. Fewer than MinFaultCalls fault-phase
+	// calls: unproven.
+	AbsErrorRate     float64 `json:"abs_error_rate"`
+	AbsLatencyMs     float64 `json:"abs_latency_ms"`
+	MinBaselineCalls int     `json:"min_baseline_calls"`
+	MinFaultCalls    int     `json:"min_fault_calls"`
 }
 
 // ServiceImpact is one service or edge compared with its baseline.
@@ -190,6 +201,11 @@ type ServiceImpact struct {
 	Affected bool         `json:"affected"`
 	Why      string       `json:"why,omitempty"`
 	Phases   []EdgeFigure `json:"phases"`
+	// Unproven: too few fault-phase calls to judge (Affected is then false and proves
+	// nothing). Absolute: the baseline was too short, so the fault phase was judged on the
+	// absolute bounds.
+	Unproven bool `json:"unproven,omitempty"`
+	Absolute bool `json:"absolute,omitempty"`
 }
 
 // PropagationPath is a path errors or latency travelled, from the origin towards the entry point.

@@ -6,10 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/reports"
 )
 
 // The catalogue's own rules (issue 7): each scenario says what fails, what protects and what
@@ -90,6 +93,58 @@ func TestCatalogueRules(t *testing.T) {
 // uncaughtMutants remove a protection no scenario can yet observe the loss of, with why; the
 // gaps are listed in docs/catalogue.md.
 var uncaughtMutants = map[string]string{}
+
+// blastControls are scenarios whose listed mutant widens the blast radius beyond what the
+// scenario states (measured, see each file), so the trace-derived blast radius decides a kill
+// of the matrix, not only the SLOs.
+var blastControls = map[string]string{
+	"billing-down":          "no-fallback", // creation fails: link and gateway affected
+	"smoke":                 "none",        // creation waits for billing: link and gateway affected
+	"redirect-link-timeout": "no-fallback", // redirects fail: redirect and gateway affected
+}
+
+// TestCatalogueBlastRadius: every scenario with a fault that is not background says how far it
+// may spread (contained_to or unaffected), so the blast radius decides its verdict; and the
+// scenarios of blastControls keep both the statement and the control it catches.
+func TestCatalogueBlastRadius(t *testing.T) {
+	all, err := LoadDir(".")
+	if err != nil {
+		t.Fatalf("catalogue has invalid scenarios:\n%v", err)
+	}
+	byName := map[string]*Scenario{}
+	for _, sc := range all {
+		byName[sc.Name] = sc
+		if !hasDisturbingFault(sc) {
+			continue
+		}
+		b := sc.Expect.BlastRadius
+		if b == nil || (b.ContainedTo == nil && len(b.Unaffected) == 0) {
+			t.Errorf("%s: a fault that is not background, but expect.blast_radius states neither contained_to nor unaffected", sc.File)
+		}
+	}
+	for name, m := range blastControls {
+		sc := byName[name]
+		if sc == nil {
+			t.Errorf("blastControls: no scenario %s", name)
+			continue
+		}
+		if b := sc.Expect.BlastRadius; b == nil || b.ContainedTo == nil {
+			t.Errorf("%s: its control %s is caught by the blast radius, but it states no contained_to", sc.File, m)
+		}
+		if !slices.Contains(sc.Controls, m) {
+			t.Errorf("%s: does not list %s under controls", sc.File, m)
+		}
+	}
+}
+
+func hasDisturbingFault(sc *Scenario) bool {
+	for _, f := range sc.Faults {
+		if !f.Background {
+			return true
+		}
+	}
+	return false
+}
 
 // TestCatalogueIndex fails when docs/catalogue.md differs from what the scenario files say;
 // `go test ./scenarios -run TestCatalogueIndex -update` rewrites it.
@@ -185,6 +240,9 @@ func renderIndex(all []*Scenario) []byte {
 		if e := expectText(sc.Expect); e != "" {
 			fmt.Fprintf(&b, "- **Expectations:** %s\n", e)
 		}
+		if t := blastText(sc.Blast); t != "" {
+			fmt.Fprintf(&b, "- **Blast-radius thresholds:** %s\n", t)
+		}
 		if len(sc.Controls) > 0 {
 			fmt.Fprintf(&b, "- **Negative controls:** %s (each must turn the verdict to fail)\n", strings.Join(sc.Controls, ", "))
 		}
@@ -197,6 +255,21 @@ func renderIndex(all []*Scenario) []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// blastText spells the scenario's overrides of the blast-radius thresholds.
+func blastText(th reports.BlastThresholds) string {
+	var out []string
+	for _, kv := range []struct {
+		k string
+		v float64
+	}{{"error_rate_delta", th.ErrorRateDelta}, {"latency_factor", th.LatencyFactor}, {"latency_min_ms", th.LatencyMinMs},
+		{"abs_error_rate", th.AbsErrorRate}, {"abs_latency_ms", th.AbsLatencyMs}} {
+		if kv.v > 0 {
+			out = append(out, fmt.Sprintf("%s %g", kv.k, kv.v))
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func faultText(f Fault) string {
@@ -220,11 +293,18 @@ func faultText(f Fault) string {
 func expectText(e Expect) string {
 	var out []string
 	if b := e.BlastRadius; b != nil {
-		if len(b.ContainedTo) > 0 {
-			out = append(out, "contained to "+strings.Join(b.ContainedTo, ", "))
+		switch {
+		case b.ContainedTo == nil:
+		case len(b.ContainedTo) == 0:
+			out = append(out, "contained to the origin")
+		default:
+			out = append(out, "contained to the origin and "+strings.Join(b.ContainedTo, ", "))
 		}
 		if len(b.Unaffected) > 0 {
 			out = append(out, "unaffected: "+strings.Join(b.Unaffected, ", "))
+		}
+		if len(b.AllowUnproven) > 0 {
+			out = append(out, "may stay unproven: "+strings.Join(b.AllowUnproven, ", "))
 		}
 		for _, k := range sortedKeys(b.UserImpact) {
 			out = append(out, fmt.Sprintf("user impact on %s %s", k, b.UserImpact[k].Raw))

@@ -410,6 +410,7 @@ func (d *decoder) expect(path string, n ast.Node, e *Expect) {
 		},
 		"blast_radius": func(p string, v ast.Node) {
 			b := &ExpectBlast{}
+			var allowN ast.Node
 			e.BlastRadius = b
 			d.fields(p, "blast_radius", v, map[string]func(string, ast.Node){
 				"contained_to": func(p string, v ast.Node) { d.components(p, v, &b.ContainedTo) },
@@ -431,7 +432,9 @@ func (d *decoder) expect(path string, n ast.Node, e *Expect) {
 						b.MaxAffectedServices = &x
 					}
 				},
+				"allow_unproven": func(p string, v ast.Node) { allowN = v; d.components(p, v, &b.AllowUnproven) },
 			}, nil)
+			d.allowUnproven(join(p, "allow_unproven"), allowN, b)
 		},
 		"mechanisms": func(p string, v ast.Node) {
 			m := &ExpectMechanisms{}
@@ -592,7 +595,40 @@ func (d *decoder) blast(path string, n ast.Node, b *reports.BlastThresholds) {
 				b.LatencyMinMs = 0
 			}
 		},
+		"abs_error_rate": func(p string, v ast.Node) {
+			v = d.value(p, v)
+			if v == nil {
+				return
+			}
+			s, ok := scalarText(v)
+			r, err := reports.ParsePercent(s)
+			if !ok || err != nil || r <= 0 || v.Type() == ast.BoolType {
+				d.errorf(v, "%s: expected a percentage in (0%%, 100%%] such as 5%%, got %s", p, describe(v))
+				return
+			}
+			b.AbsErrorRate = r
+		},
+		"abs_latency_ms": func(p string, v ast.Node) {
+			if d.number(p, v, &b.AbsLatencyMs) && !(b.AbsLatencyMs > 0 && b.AbsLatencyMs <= 3.6e6) {
+				d.errorf(v, "%s: expected milliseconds in (0, 3600000], got %g", p, b.AbsLatencyMs)
+				b.AbsLatencyMs = 0
+			}
+		},
 	}, nil)
+}
+
+// allowUnproven refuses a service both allowed to stay unproven and listed under unaffected,
+// which must be proven: one of the two statements would be silently dropped.
+func (d *decoder) allowUnproven(path string, n ast.Node, b *ExpectBlast) {
+	seq, ok := n.(*ast.SequenceNode)
+	if !ok {
+		return
+	}
+	for i, it := range seq.Values {
+		if c, ok := scalarText(it); ok && slices.Contains(b.Unaffected, c) {
+			d.errorf(it, "%s[%d]: %q is also listed under unaffected, which must be proven: drop one", path, i, c)
+		}
+	}
 }
 
 var abortRE = regexp.MustCompile(`^\s*(\S+)\s+(.+?)\s+for\s+(\S+)\s*$`)

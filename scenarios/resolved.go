@@ -90,6 +90,12 @@ func resolvedView(s *Scenario) yaml.MapSlice {
 	if s.Blast.LatencyMinMs > 0 {
 		blast = append(blast, yaml.MapItem{Key: "latency_min_ms", Value: s.Blast.LatencyMinMs})
 	}
+	if s.Blast.AbsErrorRate > 0 {
+		blast = append(blast, yaml.MapItem{Key: "abs_error_rate", Value: reports.FormatPercent(s.Blast.AbsErrorRate)})
+	}
+	if s.Blast.AbsLatencyMs > 0 {
+		blast = append(blast, yaml.MapItem{Key: "abs_latency_ms", Value: s.Blast.AbsLatencyMs})
+	}
 	if len(blast) > 0 {
 		out = append(out, yaml.MapItem{Key: "blast", Value: blast})
 	}
@@ -125,6 +131,9 @@ func expectView(e Expect) yaml.MapSlice {
 		}
 		if b.MaxAffectedServices != nil {
 			m = append(m, yaml.MapItem{Key: "max_affected_services", Value: *b.MaxAffectedServices})
+		}
+		if b.AllowUnproven != nil {
+			m = append(m, yaml.MapItem{Key: "allow_unproven", Value: b.AllowUnproven})
 		}
 		out = append(out, yaml.MapItem{Key: "blast_radius", Value: m})
 	}

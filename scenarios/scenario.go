@@ -208,6 +208,9 @@ type ExpectBlast struct {
 	UserImpact          map[string]Bound `json:"user_impact,omitempty" yaml:"user_impact,omitempty"`
 	MaxAffectedServices *int             `json:"max_affected_services,omitempty" yaml:"max_affected_services,omitempty"`
 	impactPos           map[string]Pos
+	// AllowUnproven names services that may stay unproven (too few fault-phase calls to judge)
+	// without failing contained_to or max_affected_services; not one listed in unaffected.
+	AllowUnproven []string `json:"allow_unproven,omitempty" yaml:"allow_unproven,omitempty"`
 }
 
 // Bound is a ceiling on a share such as "<=5%" ("5%" alone means at most 5%), in the same

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/power"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/runner"
 )
@@ -32,12 +33,15 @@ func newMutateCmd() *cobra.Command {
 		Use:   "mutate FILE|DIR...",
 		Short: "Measure verdict power: run each scenario, then again with each mutant it lists under controls",
 		Long: `Run every scenario with its own profile (it must pass), then once with each mutant profile
-listed under its controls key (each must fail). A mutant counts as caught only when the verdict
-is fail (not error, not aborted) and at least one failing check is one that held in the
-scenario's own run, is not a baseline-phase SLO and is not "no data" (without a breaker there
-is no breaker to observe: that proves nothing): the fault, without that protection, must be
-what broke it, as measured behaviour. Prints the kill matrix (scenario × mutant) and writes it to
-OUT/matrix.md, next to one run directory per run (OUT/<scenario>/<profile>).
+listed under its controls key (each must fail). A mutant counts as caught only when its run's
+measurement is valid and its verdict is not error, and either the verdict is fail and at least
+one failing check is one that held in the scenario's own run, is not a baseline-phase SLO and
+is not "no data" (without a breaker there is no breaker to observe: that proves nothing), or
+the run aborted on an abort_when condition after the fault began that did not stop the own
+run: the fault, without that protection, must be what broke it, as measured behaviour. Prints
+the kill matrix (scenario × mutant; a caught cell names the kinds of check that caught it:
+SLO, blast radius, user impact, mechanisms, data, abort) and writes it to OUT/matrix.md, next to one run
+directory per run (OUT/<scenario>/<profile>).
 
 With --cover each mutant runs once, against the shortest scenario that lists it (ties: by
 name), which is what CI needs; without it every listed control of every scenario runs (the
@@ -61,20 +65,11 @@ Exit codes: 0 every scenario passed and every listed mutant was caught, 1 otherw
 	return c
 }
 
-// Cell outcomes of the kill matrix.
-const (
-	cellCaught = "caught"
-	cellMissed = "MISSED" // the mutant passed
-	cellWrong  = "WRONG"  // failed, but for no reason the protection guards
-	cellError  = "ERROR"  // error or aborted: proves nothing
-)
-
 // kill is one scenario × mutant run, judged.
 type kill struct {
-	mutant  string
-	outcome string
-	because []string // the failing checks the kill is credited to, or why it is not a kill
-	dir     string
+	mutant string
+	power.Verdict
+	dir string
 }
 
 // powerRow is one scenario: its own run and its mutant runs.
@@ -129,7 +124,7 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 			// Run even when the own run failed: a kill is judged against the checks that did
 			// hold, and the exit code fails on the own run anyway.
 			k := kill{mutant: m, dir: filepath.Join(out, sc.Name, m)}
-			k.outcome, k.because = judgeKill(row.own, one(sc, m, reports.VerdictFail))
+			k.Verdict = power.Judge(row.own, one(sc, m, reports.VerdictFail))
 			row.kills = append(row.kills, k)
 		}
 		rows = append(rows, row)
@@ -164,7 +159,7 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 			return errMismatch
 		}
 		for _, k := range r.kills {
-			if k.outcome != cellCaught {
+			if k.Outcome != power.Caught {
 				return errMismatch
 			}
 		}
@@ -228,63 +223,6 @@ func anyDir(args []string) bool {
 	return false
 }
 
-// judgeKill decides whether a mutant run is a kill. A fail only counts when it is the mutant's
-// doing: some check that held with the scenario's own profile failed, and it is not a
-// baseline SLO (before the fault the protection has nothing to guard against) nor one
-// evaluated on no requests (that proves nothing).
-func judgeKill(own, mut *reports.Results) (string, []string) {
-	switch mut.Verdict {
-	case reports.VerdictPass:
-		return cellMissed, []string{"every check held"}
-	case reports.VerdictFail:
-	default:
-		return cellError, append([]string{"verdict " + mut.Verdict}, mut.Reasons...)
-	}
-	held := map[string]bool{}
-	for _, c := range checks(own) {
-		if c.pass {
-			held[c.key] = true
-		}
-	}
-	var because, unrelated []string
-	for _, c := range checks(mut) {
-		switch {
-		case c.pass:
-		case held[c.key] && !c.baseline && !c.noData:
-			because = append(because, c.text)
-		default:
-			unrelated = append(unrelated, c.text)
-		}
-	}
-	if len(because) == 0 {
-		return cellWrong, append([]string{"no failing check attributable to the mutant"}, unrelated...)
-	}
-	return cellCaught, because
-}
-
-// check is one judged line of a run: an SLO or an expectation.
-type check struct {
-	key, text              string
-	pass, baseline, noData bool
-}
-
-func checks(res *reports.Results) []check {
-	var out []check
-	for _, s := range res.SLOs {
-		text := fmt.Sprintf("SLO %s %s in %s: measured %.4g %s", s.Stream, s.Threshold, s.Phase, s.Value, s.Unit)
-		if s.NoData {
-			text = fmt.Sprintf("SLO %s %s in %s: no requests", s.Stream, s.Threshold, s.Phase)
-		}
-		out = append(out, check{key: "slo|" + s.Stream + "|" + s.Phase + "|" + s.Threshold, text: text,
-			pass: s.Pass && !s.NoData, baseline: s.Phase == reports.PhaseBaseline, noData: s.NoData})
-	}
-	for _, e := range res.Expectations {
-		out = append(out, check{key: "expect|" + e.What + "|" + e.Expected, pass: e.Pass, noData: e.NoData,
-			text: fmt.Sprintf("expected %s %s, observed %s", e.What, e.Expected, e.Observed)})
-	}
-	return out
-}
-
 // killMatrix renders the matrix as Markdown: one row per scenario, one column per mutant any
 // scenario lists, then the reasons each kill was credited to.
 func killMatrix(rows []powerRow) string {
@@ -314,10 +252,11 @@ func killMatrix(rows []powerRow) string {
 			cell := "·"
 			for _, k := range r.kills {
 				if k.mutant == m {
-					cell = k.outcome
+					cell = k.Outcome
 					listed[m]++
-					if k.outcome == cellCaught {
+					if k.Outcome == power.Caught {
 						caught[m]++
+						cell += " (" + strings.Join(k.By, ", ") + ")"
 					}
 				}
 			}
@@ -329,10 +268,10 @@ func killMatrix(rows []powerRow) string {
 	for _, m := range mutants {
 		fmt.Fprintf(&b, " %d/%d |", caught[m], listed[m])
 	}
-	b.WriteString("\n\n`·` = not listed in the scenario's controls. Why each listed mutant was (or was not) caught:\n\n")
+	b.WriteString("\n\n`·` = not listed in the scenario's controls; a caught cell names the kinds of check that caught it. Why each listed mutant was (or was not) caught:\n\n")
 	for _, r := range rows {
 		for _, k := range r.kills {
-			fmt.Fprintf(&b, "- %s × %s: %s — %s\n", r.sc.Name, k.mutant, k.outcome, strings.Join(k.because, "; "))
+			fmt.Fprintf(&b, "- %s × %s: %s — %s\n", r.sc.Name, k.mutant, k.Outcome, strings.Join(k.Because, "; "))
 		}
 	}
 	return b.String()

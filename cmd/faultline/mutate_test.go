@@ -8,62 +8,24 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/power"
 	"github.com/faultline/faultline/scenarios"
 )
-
-func slo(phase string, pass bool) reports.SLOResult {
-	return reports.SLOResult{Stream: "create", Phase: phase, Threshold: "p(99)<350ms", Value: 200, Unit: "ms", Pass: pass}
-}
-
-func TestJudgeKill(t *testing.T) {
-	own := &reports.Results{Verdict: reports.VerdictPass,
-		SLOs: []reports.SLOResult{slo("baseline", true), slo("fault", true)},
-		Expectations: []reports.Expectation{{What: "data.lost_links", Expected: "<= 0", Observed: "0", Pass: true},
-			{What: "breaker a->b opens", Expected: "within 3s of the fault", Observed: "opened after 0.4s", Pass: true}}}
-	cases := []struct {
-		name string
-		mut  *reports.Results
-		want string
-	}{
-		{"fault SLO broke", &reports.Results{Verdict: reports.VerdictFail,
-			SLOs: []reports.SLOResult{slo("baseline", true), slo("fault", false)}}, cellCaught},
-		{"expectation broke", &reports.Results{Verdict: reports.VerdictFail,
-			Expectations: []reports.Expectation{{What: "data.lost_links", Expected: "<= 0", Observed: "3"}}}, cellCaught},
-		{"only the baseline broke", &reports.Results{Verdict: reports.VerdictFail,
-			SLOs: []reports.SLOResult{slo("baseline", false), slo("fault", true)}}, cellWrong},
-		{"a check the own run failed too", &reports.Results{Verdict: reports.VerdictFail,
-			Expectations: []reports.Expectation{{What: "data.missing_clicks", Expected: "<= 0", Observed: "2"}}}, cellWrong},
-		{"passed", &reports.Results{Verdict: reports.VerdictPass}, cellMissed},
-		{"error", &reports.Results{Verdict: reports.VerdictError, Reasons: []string{"runner: start the system"}}, cellError},
-		{"aborted", &reports.Results{Verdict: reports.VerdictAborted}, cellError},
-		{"no data is no kill", &reports.Results{Verdict: reports.VerdictFail,
-			SLOs: []reports.SLOResult{{Stream: "create", Phase: "fault", Threshold: "p(99)<350ms", NoData: true}}}, cellWrong},
-		// Removing a breaker leaves no breaker to observe: that proves nothing about behaviour.
-		{"a mechanism that is gone is no kill", &reports.Results{Verdict: reports.VerdictFail,
-			Expectations: []reports.Expectation{{What: "breaker a->b opens", Expected: "within 3s of the fault", Observed: "no breaker state observed on a->b", NoData: true}}}, cellWrong},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, why := judgeKill(own, c.mut)
-			if got != c.want {
-				t.Errorf("got %s (%v), want %s", got, why, c.want)
-			}
-		})
-	}
-}
 
 func TestKillMatrix(t *testing.T) {
 	rows := []powerRow{
 		{sc: &scenarios.Scenario{Name: "billing-down"}, own: &reports.Results{Profile: "default", Verdict: "pass"},
-			kills: []kill{{mutant: "no-fallback", outcome: cellCaught, because: []string{"SLO create errors<1% in fault: measured 1 ratio"}}}},
+			kills: []kill{{mutant: "no-fallback", Verdict: power.Verdict{Outcome: power.Caught, By: []string{power.BySLO, power.ByBlast},
+				Because: []string{"SLO create errors<1% in fault: measured 1 ratio", "expected blast radius contained …, observed affected: [link]"}}}}},
 		{sc: &scenarios.Scenario{Name: "link-down"}, own: &reports.Results{Profile: "default", Verdict: "pass"},
-			kills: []kill{{mutant: "no-breaker", outcome: cellMissed, because: []string{"every check held"}}, {mutant: "no-fallback", outcome: cellCaught}}},
+			kills: []kill{{mutant: "no-breaker", Verdict: power.Verdict{Outcome: power.Missed, Because: []string{"every check held"}}},
+				{mutant: "no-fallback", Verdict: power.Verdict{Outcome: power.Caught, By: []string{power.ByAbort}}}}},
 	}
 	got := killMatrix(rows)
 	for _, want := range []string{
 		"| scenario | own profile | no-breaker | no-fallback |",
-		"| billing-down | default pass | · | caught |",
-		"| link-down | default pass | MISSED | caught |",
+		"| billing-down | default pass | · | caught (SLO, blast radius) |",
+		"| link-down | default pass | MISSED | caught (abort) |",
 		"| **caught by** | | 0/1 | 2/2 |",
 		"- link-down × no-breaker: MISSED — every check held",
 	} {

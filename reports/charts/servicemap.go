@@ -156,7 +156,7 @@ func layout(res *reports.Results) (map[string]*mapNode, []string) {
 	hasData := map[string]bool{}
 	if res.BlastRadius != nil {
 		for _, s := range res.BlastRadius.Services {
-			if s.Kind != "edge" {
+			if s.Kind != "edge" && !s.Unproven { // too few fault-phase calls: not shown unaffected
 				hasData[s.Name] = true
 			}
 		}

@@ -13,15 +13,25 @@ import (
 // Defaults of the blast-radius thresholds, used for every zero field of reports.BlastThresholds.
 // A service or edge is affected when, in the fault phase against the baseline phase, its error
 // rate rises by at least ErrorRateDelta (absolute, 0.05 = 5 points) or its p99 is at least
-// LatencyFactor times the baseline p99 and at least LatencyMinMs more. The baseline needs
-// MinCalls calls and the fault phase MinFaultCalls, else the verdict is "insufficient data":
-// not affected, and said so. A fault phase with fewer than MinCalls calls (breakers upstream
-// cut a service's traffic, which is common) compares p50 instead of p99: the p99 of a dozen
-// calls is their maximum, and one stray pause would decide it.
+// LatencyFactor times the baseline p99 and at least LatencyMinMs more. A fault phase with fewer
+// than MinCalls calls (breakers upstream cut a service's traffic, which is common) compares p50
+// instead of p99: the p99 of a dozen calls is their maximum, and one stray pause would decide it.
+//
+// A baseline of fewer than MinCalls calls cannot be compared with: traffic that appears only
+// with the fault (a fallback path, cache misses falling through to link, a low-rate stream) is
+// then judged on the fault phase alone, against absolute bounds: affected when its error rate
+// reaches DefaultAbsErrorRate or its p99 (p50 below MinCalls fault calls) reaches
+// DefaultAbsLatencyMs. Healthy calls on loopback take well under 5 ms and the default
+// profile's tightest timeouts are 50-200 ms, so 250 ms is a fault on any edge; and 5% failing
+// is what the relative rule calls affected on a clean baseline. Fewer than MinFaultCalls
+// fault-phase calls cannot be judged at all: the series is unproven (neither affected nor
+// shown unaffected), and an expectation that depends on it fails as no data.
 const (
 	DefaultErrorRateDelta = 0.05
 	DefaultLatencyFactor  = 2.0
 	DefaultLatencyMinMs   = 20.0
+	DefaultAbsErrorRate   = 0.05
+	DefaultAbsLatencyMs   = 250.0
 	MinCalls              = 20
 	MinFaultCalls         = 10
 )
@@ -33,7 +43,7 @@ const (
 	StopCache        = "cache"             // most of the hop's requests were cache hits
 	StopTimeout      = "timeout"           // resilience.timeout cut the slow calls short
 	StopAbsorbed     = "absorbed"          // none of the above: the caller just coped
-	StopInsufficient = "insufficient data" // also how ServiceImpact.Why begins when too few calls were seen
+	StopInsufficient = "insufficient data" // the caller where it stopped was unproven
 	StopNoCallers    = "no traced callers"
 )
 
@@ -51,20 +61,34 @@ func WithDefaults(th reports.BlastThresholds) reports.BlastThresholds {
 	if th.LatencyMinMs <= 0 {
 		th.LatencyMinMs = DefaultLatencyMinMs
 	}
+	if th.AbsErrorRate <= 0 {
+		th.AbsErrorRate = DefaultAbsErrorRate
+	}
+	if th.AbsLatencyMs <= 0 {
+		th.AbsLatencyMs = DefaultAbsLatencyMs
+	}
+	th.MinBaselineCalls, th.MinFaultCalls = MinCalls, MinFaultCalls
 	return th
 }
 
-// verdict is one series judged against its baseline.
+// Unproven is how ServiceImpact.Why begins for a series with too few fault-phase calls.
+const Unproven = "unproven"
+
+// verdict is one series judged against its baseline (or, with a short baseline, against the
+// absolute bounds). unproven: too few fault-phase calls to say anything.
 type verdict struct {
-	affected, insufficient bool
-	why                    string
+	affected, unproven, absolute bool
+	why                          string
 }
 
 func judgeSeries(sr series, th reports.BlastThresholds) verdict {
 	base, fault := sr.get(reports.PhaseBaseline), sr.get(reports.PhaseFault)
-	if base.calls < MinCalls || fault.calls < MinFaultCalls {
-		return verdict{insufficient: true, why: fmt.Sprintf(
-			StopInsufficient+": %d baseline and %d fault calls (need %d and %d)", base.calls, fault.calls, MinCalls, MinFaultCalls)}
+	if fault.calls < MinFaultCalls {
+		return verdict{unproven: true, why: fmt.Sprintf(
+			Unproven+": %d fault-phase calls (need %d; %d in the baseline)", fault.calls, MinFaultCalls, base.calls)}
+	}
+	if base.calls < MinCalls {
+		return judgeAbsolute(base, fault, th)
 	}
 	bf, ff := base.figure(reports.PhaseBaseline), fault.figure(reports.PhaseFault)
 	var reasons []string
@@ -91,8 +115,35 @@ func judgeSeries(sr series, th reports.BlastThresholds) verdict {
 		pct(bf.ErrorRate), pct(ff.ErrorRate), q, b, f, few)}
 }
 
+// judgeAbsolute judges a fault phase whose baseline is too short to compare with: on the
+// absolute bounds alone, never "not affected" for want of a baseline.
+func judgeAbsolute(base, fault acc, th reports.BlastThresholds) verdict {
+	ff := fault.figure(reports.PhaseFault)
+	q, f := "p99", ff.P99Ms
+	if fault.calls < MinCalls {
+		q, f = "p50", ff.P50Ms
+	}
+	short := fmt.Sprintf("short baseline (%d calls, need %d), %d fault calls judged on absolute bounds: ", base.calls, MinCalls, fault.calls)
+	var reasons []string
+	if ff.ErrorRate >= th.AbsErrorRate {
+		reasons = append(reasons, fmt.Sprintf("error rate %s ≥ %s", pct(ff.ErrorRate), pct(th.AbsErrorRate)))
+	}
+	if f >= th.AbsLatencyMs {
+		reasons = append(reasons, fmt.Sprintf("%s %.1f ms ≥ %.0f ms", q, f, th.AbsLatencyMs))
+	}
+	if len(reasons) > 0 {
+		return verdict{affected: true, absolute: true, why: short + strings.Join(reasons, "; ")}
+	}
+	return verdict{absolute: true, why: fmt.Sprintf("%swithin them: error rate %s < %s, %s %.1f < %.0f ms",
+		short, pct(ff.ErrorRate), pct(th.AbsErrorRate), q, f, th.AbsLatencyMs)}
+}
+
 // judgeService judges a service on all its server spans and on each route alone, so a slow
-// route is not hidden by a busy fast one (20 slow creates among 300 fast redirects).
+// route is not hidden by a busy fast one (20 slow creates among 300 fast redirects). A route
+// with too few fault-phase calls to judge makes the service unproven when one of those calls
+// failed or took AbsLatencyMs: a low-rate route failing outright hides among a busy one's
+// calls. Sporadic calls that were all healthy (a few cache misses that fell through to link
+// while Redis was slow) prove nothing either way and leave the service's verdict alone.
 func (ix *index) judgeService(name string, th reports.BlastThresholds) verdict {
 	v := judgeSeries(ix.svc[name], th)
 	if v.affected {
@@ -102,12 +153,37 @@ func (ix *index) judgeService(name string, th reports.BlastThresholds) verdict {
 	if len(routes) < 2 {
 		return v
 	}
+	var unproven *verdict
 	for _, r := range sortedKeys(routes) {
-		if rv := judgeSeries(routes[r], th); rv.affected {
-			return verdict{affected: true, why: "route " + r + ": " + rv.why}
+		rv := judgeSeries(routes[r], th)
+		if rv.affected {
+			return verdict{affected: true, absolute: rv.absolute, why: "route " + r + ": " + rv.why}
+		}
+		if harm := sparseHarm(routes[r].get(reports.PhaseFault), th); rv.unproven && harm != "" && unproven == nil && !v.unproven {
+			unproven = &verdict{unproven: true, why: fmt.Sprintf("%s: route %s: %s, too few fault-phase calls to judge (need %d)",
+				Unproven, r, harm, MinFaultCalls)}
 		}
 	}
+	if unproven != nil {
+		return *unproven
+	}
 	return v
+}
+
+// sparseHarm says what, among a few fault-phase calls, looks like harm: a failure or a call as
+// slow as the absolute latency bound.
+func sparseHarm(a acc, th reports.BlastThresholds) string {
+	slowest := 0.0
+	for _, d := range a.durMs {
+		slowest = max(slowest, d)
+	}
+	switch {
+	case a.errors > 0:
+		return fmt.Sprintf("%d of %d fault-phase calls failed", a.errors, a.calls)
+	case slowest >= th.AbsLatencyMs:
+		return fmt.Sprintf("a fault-phase call took %.0f ms", slowest)
+	}
+	return ""
 }
 
 // OriginComponent is the component a fault target stands for: the callee of an edge
@@ -142,6 +218,7 @@ func (ix *index) blastRadius(origins []string, th reports.BlastThresholds, userI
 		UserImpact:       maps.Clone(userImpact),
 		Propagation:      []reports.PropagationPath{},
 	}
+	br.UnprovenServices = []string{}
 	affected := map[string]bool{}
 	insufficient := map[string]bool{}
 	names := map[string]bool{}
@@ -161,19 +238,22 @@ func (ix *index) blastRadius(origins []string, th reports.BlastThresholds, userI
 			v = judgeSeries(phases, th)
 			v.why += " (measured by its callers' client spans)"
 		}
-		br.Services = append(br.Services, reports.ServiceImpact{
-			Name: n, Kind: "service", Affected: v.affected, Why: v.why, Phases: phases.figures(ix.ph.names)})
+		br.Services = append(br.Services, reports.ServiceImpact{Name: n, Kind: "service", Affected: v.affected,
+			Unproven: v.unproven, Absolute: v.absolute, Why: v.why, Phases: phases.figures(ix.ph.names)})
 		if v.affected {
 			affected[n] = true
 			br.AffectedServices = append(br.AffectedServices, n)
 		}
-		insufficient[n] = v.insufficient
+		if v.unproven {
+			br.UnprovenServices = append(br.UnprovenServices, n)
+		}
+		insufficient[n] = v.unproven
 	}
 	edgeAffected := map[string]bool{}
 	for _, e := range sortedKeys(ix.edges) {
 		v := judgeSeries(ix.edges[e], th)
-		br.Services = append(br.Services, reports.ServiceImpact{
-			Name: e, Kind: "edge", Affected: v.affected, Why: v.why, Phases: ix.edges[e].figures(ix.ph.names)})
+		br.Services = append(br.Services, reports.ServiceImpact{Name: e, Kind: "edge", Affected: v.affected,
+			Unproven: v.unproven, Absolute: v.absolute, Why: v.why, Phases: ix.edges[e].figures(ix.ph.names)})
 		if v.affected {
 			edgeAffected[e] = true
 			br.AffectedEdges = append(br.AffectedEdges, e)

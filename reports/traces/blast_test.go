@@ -86,7 +86,8 @@ func TestBlastRadiusFixture(t *testing.T) {
 	if want := []string{"client->gateway", "gateway->link", "link->link-db"}; !slices.Equal(br.AffectedEdges, want) {
 		t.Errorf("affected edges = %v, want %v", br.AffectedEdges, want)
 	}
-	if br.Thresholds != (reports.BlastThresholds{ErrorRateDelta: 0.05, LatencyFactor: 2, LatencyMinMs: 20}) {
+	if br.Thresholds != (reports.BlastThresholds{ErrorRateDelta: 0.05, LatencyFactor: 2, LatencyMinMs: 20,
+		AbsErrorRate: 0.05, AbsLatencyMs: 250, MinBaselineCalls: 20, MinFaultCalls: 10}) {
 		t.Errorf("thresholds = %+v, want the defaults", br.Thresholds)
 	}
 	want := []reports.PropagationPath{
@@ -103,8 +104,8 @@ func TestBlastRadiusFixture(t *testing.T) {
 		}
 	}
 	si, _ := impactOf(br, "redirect->link")
-	if si.Affected || !strings.HasPrefix(si.Why, "insufficient data") {
-		t.Errorf("redirect->link = %+v, want insufficient data (6 fault-phase attempts)", si)
+	if si.Affected || !si.Unproven || !strings.HasPrefix(si.Why, Unproven) {
+		t.Errorf("redirect->link = %+v, want unproven (6 fault-phase attempts)", si)
 	}
 	if br.UserImpact["redirect"] != 0.002 {
 		t.Errorf("user impact not carried: %v", br.UserImpact)
@@ -114,27 +115,73 @@ func TestBlastRadiusFixture(t *testing.T) {
 func TestJudgeSeries(t *testing.T) {
 	th := WithDefaults(reports.BlastThresholds{})
 	for _, c := range []struct {
-		name                   string
-		n, nFault              int
-		base, fault            shape
-		affected, insufficient bool
+		name                         string
+		n, nFault                    int
+		base, fault                  shape
+		affected, unproven, absolute bool
 	}{
-		{"steady", 40, 0, shape{callerMs: 5}, shape{callerMs: 6}, false, false},
-		{"slow", 40, 0, shape{callerMs: 5}, shape{callerMs: 50}, true, false},
-		{"twice but under the minimum rise", 40, 0, shape{callerMs: 5}, shape{callerMs: 20}, false, false},
-		{"errors", 40, 0, shape{callerMs: 5}, shape{callerMs: 5, callerErr: true}, true, false},
-		{"too few calls", 9, 0, shape{callerMs: 5}, shape{callerMs: 500, callerErr: true}, false, true},
-		{"too few fault calls", 40, 9, shape{callerMs: 5}, shape{callerMs: 500, callerErr: true}, false, true},
-		{"few fault calls, slow: p50", 40, 12, shape{callerMs: 5}, shape{callerMs: 300}, true, false},
-		{"few fault calls, steady", 40, 12, shape{callerMs: 5}, shape{callerMs: 6}, false, false},
+		{"steady", 40, 0, shape{callerMs: 5}, shape{callerMs: 6}, false, false, false},
+		{"slow", 40, 0, shape{callerMs: 5}, shape{callerMs: 50}, true, false, false},
+		{"twice but under the minimum rise", 40, 0, shape{callerMs: 5}, shape{callerMs: 20}, false, false, false},
+		{"errors", 40, 0, shape{callerMs: 5}, shape{callerMs: 5, callerErr: true}, true, false, false},
+		{"too few calls", 9, 0, shape{callerMs: 5}, shape{callerMs: 500, callerErr: true}, false, true, false},
+		{"too few fault calls", 40, 9, shape{callerMs: 5}, shape{callerMs: 500, callerErr: true}, false, true, false},
+		{"few fault calls, slow: p50", 40, 12, shape{callerMs: 5}, shape{callerMs: 300}, true, false, false},
+		{"few fault calls, steady", 40, 12, shape{callerMs: 5}, shape{callerMs: 6}, false, false, false},
+		// A short baseline is no reason to call a failing fault phase unaffected: it is judged
+		// on the absolute bounds (5% errors, 250 ms).
+		{"short baseline, every fault call fails", 5, 40, shape{callerMs: 5}, shape{callerMs: 5, callerErr: true}, true, false, true},
+		{"short baseline, few fault calls all failing", 5, 12, shape{callerMs: 5}, shape{callerMs: 5, callerErr: true}, true, false, true},
+		{"short baseline, slow fault", 5, 40, shape{callerMs: 5}, shape{callerMs: 300}, true, false, true},
+		{"short baseline, healthy fault", 5, 40, shape{callerMs: 5}, shape{callerMs: 30}, false, false, true},
+		{"short baseline, too few fault calls", 5, 5, shape{callerMs: 5}, shape{callerMs: 5, callerErr: true}, false, true, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g := newGen()
 			hop{caller: "a", callee: "b", n: c.n, nFault: c.nFault, base: c.base, fault: c.fault}.build(g)
 			ix := buildIndex(g.spans, twoPhases, fixtureStart)
 			v := judgeSeries(ix.svc["a"], th)
-			if v.affected != c.affected || v.insufficient != c.insufficient {
-				t.Errorf("got affected=%v insufficient=%v (%s), want %v/%v", v.affected, v.insufficient, v.why, c.affected, c.insufficient)
+			if v.affected != c.affected || v.unproven != c.unproven || v.absolute != c.absolute {
+				t.Errorf("got affected=%v unproven=%v absolute=%v (%s), want %v/%v/%v",
+					v.affected, v.unproven, v.absolute, v.why, c.affected, c.unproven, c.absolute)
+			}
+		})
+	}
+}
+
+// TestShortBaselineNeverUnaffected: a service that served 5 calls in the baseline and fails
+// every call of the fault phase is affected (or, with too few fault calls, unproven), never
+// "not affected", and containment without it fails. Before, a baseline under 20 calls made it
+// "insufficient data: not affected", which containment ignored: a silent pass.
+func TestShortBaselineNeverUnaffected(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		nFault   int
+		affected bool // else unproven
+	}{
+		{"enough fault calls", 40, true},
+		{"too few fault calls", 5, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := newGen()
+			hop{caller: "gateway", callee: "b", n: 40, base: shape{callerMs: 5, calleeMs: 1}, fault: shape{callerMs: 5, calleeMs: 1}}.build(g)
+			hop{caller: "c", callee: "d", n: 5, nFault: c.nFault, base: shape{callerMs: 5, calleeMs: 1}, fault: shape{callerMs: 5, calleeMs: 1, callerErr: true}}.build(g)
+			br := BlastRadius(g.spans, twoPhases, fixtureStart, []string{"b"}, reports.BlastThresholds{}, nil)
+			si, ok := impactOf(br, "c")
+			if !ok {
+				t.Fatalf("no verdict on c: %+v", br.Services)
+			}
+			if si.Affected != c.affected || si.Unproven == c.affected {
+				t.Errorf("c = %+v, want affected %v, unproven %v", si, c.affected, !c.affected)
+			}
+			if slices.Contains(br.AffectedServices, "c") != c.affected || slices.Contains(br.UnprovenServices, "c") == c.affected {
+				t.Errorf("affected %v, unproven %v: c misfiled", br.AffectedServices, br.UnprovenServices)
+			}
+			for _, exp := range []Expect{{ContainedTo: []string{"gateway"}}, {Unaffected: []string{"c"}}, {MaxAffectedServices: intp(0)}} {
+				l := Judge(exp, br, nil)
+				if len(l) != 1 || l[0].Pass || l[0].NoData == c.affected {
+					t.Errorf("%+v: %+v, want a fail (no data: %v)", exp, l, !c.affected)
+				}
 			}
 		})
 	}
@@ -233,5 +280,48 @@ func TestInternalPipelineSpanIsNotAnAttempt(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("service map lacks redirect->redis")
+	}
+}
+
+// TestSparseRoute: a route of a busy service with too few fault-phase calls to judge leaves
+// the service unproven when those calls show harm, and changes nothing when they were all
+// healthy (sporadic cache misses); a low-rate route with enough fault calls but a short
+// baseline is judged on the absolute bounds.
+func TestSparseRoute(t *testing.T) {
+	serve := func(g *gen, route string, phase, n int, ms float64, fail bool) {
+		for i := range n {
+			start := fixtureStart.Add(time.Duration(phase)*10*time.Second + time.Duration(i)*(10*time.Second/time.Duration(n)))
+			code := "200"
+			if fail {
+				code = "500"
+			}
+			g.add(g.newTrace(), g.newSpan(), SpanID{}, "link", route, KindServer, start,
+				start.Add(time.Duration(ms*float64(time.Millisecond))), fail, kv(AttrStatusCode, code))
+		}
+	}
+	for _, c := range []struct {
+		name               string
+		base, fault        int
+		ms                 float64
+		fail               bool
+		affected, unproven bool
+	}{
+		{"sporadic and healthy", 14, 4, 5, false, false, false},
+		{"sporadic and failing", 14, 4, 5, true, false, true},
+		{"sporadic and slow", 3, 2, 400, false, false, true},
+		{"low rate, short baseline, failing", 12, 12, 5, true, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := newGen()
+			serve(g, "POST /links", 0, 200, 5, false)
+			serve(g, "POST /links", 1, 200, 5, false)
+			serve(g, "GET /links/{code}", 0, c.base, c.ms, false)
+			serve(g, "GET /links/{code}", 1, c.fault, c.ms, c.fail)
+			ix := buildIndex(g.spans, twoPhases, fixtureStart)
+			v := ix.judgeService("link", WithDefaults(reports.BlastThresholds{}))
+			if v.affected != c.affected || v.unproven != c.unproven {
+				t.Errorf("got affected=%v unproven=%v (%s), want %v/%v", v.affected, v.unproven, v.why, c.affected, c.unproven)
+			}
+		})
 	}
 }

@@ -21,6 +21,10 @@ type Expect struct {
 	UserImpact map[string]reports.Bound `json:"user_impact,omitempty" yaml:"user_impact,omitempty"`
 	// MaxAffectedServices bounds the affected services, origins not counted.
 	MaxAffectedServices *int `json:"max_affected_services,omitempty" yaml:"max_affected_services,omitempty"`
+	// AllowUnproven lists services that may stay unproven (too few fault-phase calls to judge,
+	// e.g. a store only the crashed origin calls) without failing ContainedTo or
+	// MaxAffectedServices as no data. A service listed in Unaffected must be proven all the same.
+	AllowUnproven []string `json:"allow_unproven,omitempty" yaml:"allow_unproven,omitempty"`
 	// Breakers lists the breakers that must open (and close) in time.
 	Breakers []BreakerExpect `json:"breakers,omitempty" yaml:"breakers,omitempty"`
 	// MaxRetriesPerRequest bounds the retries any single call on an edge made during the fault
@@ -37,13 +41,33 @@ type BreakerExpect struct {
 	ClosesWithin time.Duration `json:"closes_within,omitempty" yaml:"closes_within,omitempty"`
 }
 
-// Judge turns the expectations into pass/fail lines. Missing data never passes: a service with
-// no spans cannot be proven unaffected, a stream without a measured impact fails its bound, a
-// breaker never seen fails.
+// What the blast-radius lines of Judge are called (reports.Expectation.What); BlastLine tells
+// them from the other lines.
+const (
+	WhatContained        = "blast radius contained"
+	WhatUnaffected       = "unaffected: "
+	WhatUserImpact       = "user impact: "
+	WhatAffectedServices = "affected services"
+)
+
+// BlastLine says whether an expectation line judges the blast radius.
+func BlastLine(what string) bool {
+	return what == WhatContained || what == WhatAffectedServices ||
+		strings.HasPrefix(what, WhatUnaffected) || strings.HasPrefix(what, WhatUserImpact)
+}
+
+// Judge turns the expectations into pass/fail lines. Missing data never passes, and a line that
+// fails for want of data says so (NoData): a service with no spans or too few fault-phase calls
+// cannot be proven unaffected, nor can containment or a count of affected services be proven
+// while a service outside them is unproven (unless exp.AllowUnproven names it); a stream without
+// a measured impact fails its bound; a breaker never seen fails.
 func Judge(exp Expect, br *reports.BlastRadius, m *reports.Mechanisms) []reports.Expectation {
 	var out []reports.Expectation
 	add := func(what, expected, observed string, pass bool) {
 		out = append(out, reports.Expectation{What: what, Expected: expected, Observed: observed, Pass: pass})
+	}
+	noData := func(what, expected, observed string) {
+		out = append(out, reports.Expectation{What: what, Expected: expected, Observed: observed, NoData: true})
 	}
 	noBR := "no blast radius: no spans were analysed"
 	origins := map[string]bool{}
@@ -54,56 +78,49 @@ func Judge(exp Expect, br *reports.BlastRadius, m *reports.Mechanisms) []reports
 		}
 	}
 	if exp.ContainedTo != nil {
-		what, want := "blast radius contained", "affected services within ["+strings.Join(exp.ContainedTo, ", ")+"] or the origin"
+		what, want := WhatContained, "affected services within ["+strings.Join(exp.ContainedTo, ", ")+"] or the origin"
 		if br == nil {
-			add(what, want, noBR, false)
+			noData(what, want, noBR)
 		} else {
-			obs, ok := containment(exp.ContainedTo, br, origins)
-			add(what, want, obs, ok)
+			out = append(out, containment(what, want, exp.ContainedTo, exp.AllowUnproven, br, origins))
 		}
 	}
 	for _, name := range exp.Unaffected {
-		what := "unaffected: " + name
+		what := WhatUnaffected + name
 		if br == nil {
-			add(what, "not affected", noBR, false)
+			noData(what, "not affected", noBR)
 			continue
 		}
 		si, ok := impactOf(br, name)
 		switch {
 		case !ok:
-			add(what, "not affected", "no spans for "+name+": cannot prove it unaffected", false)
-		case insufficient(si):
-			add(what, "not affected", si.Why+": cannot prove it unaffected", false)
+			noData(what, "not affected", "no spans for "+name+": cannot prove it unaffected")
+		case si.Unproven && !si.Affected:
+			noData(what, "not affected", si.Why+": cannot prove it unaffected")
 		default:
 			add(what, "not affected", impactText(si), !si.Affected)
 		}
 	}
 	for _, stream := range sortedKeys(exp.UserImpact) {
 		b := exp.UserImpact[stream]
-		what, want := "user impact: "+stream, b.Raw
+		what, want := WhatUserImpact+stream, b.Raw
 		if br == nil || br.UserImpact == nil {
-			add(what, want, "no user impact measured", false)
+			noData(what, want, "no user impact measured")
 			continue
 		}
 		v, ok := br.UserImpact[stream]
 		if !ok {
-			add(what, want, "no requests of stream "+stream+" measured in the fault phase", false)
+			noData(what, want, "no requests of stream "+stream+" measured in the fault phase")
 			continue
 		}
 		add(what, want, pct2(v), b.Holds(v))
 	}
 	if exp.MaxAffectedServices != nil {
-		what, want := "affected services", fmt.Sprintf("at most %d besides the origin", *exp.MaxAffectedServices)
+		what, want := WhatAffectedServices, fmt.Sprintf("at most %d besides the origin", *exp.MaxAffectedServices)
 		if br == nil {
-			add(what, want, noBR, false)
+			noData(what, want, noBR)
 		} else {
-			var n []string
-			for _, s := range br.AffectedServices {
-				if !origins[s] {
-					n = append(n, s)
-				}
-			}
-			add(what, want, fmt.Sprintf("%d [%s]", len(n), strings.Join(n, ", ")), len(n) <= *exp.MaxAffectedServices && measured(br))
+			out = append(out, maxAffected(what, want, *exp.MaxAffectedServices, exp.AllowUnproven, br, origins))
 		}
 	}
 	for _, be := range exp.Breakers {
@@ -113,13 +130,12 @@ func Judge(exp Expect, br *reports.BlastRadius, m *reports.Mechanisms) []reports
 		limit := exp.MaxRetriesPerRequest[edge]
 		what, want := "retries per request: "+edge, fmt.Sprintf("<= %g in any one call", limit)
 		if m == nil {
-			out = append(out, reports.Expectation{What: what, Expected: want, Observed: "no mechanisms observed: no spans", NoData: true})
+			noData(what, want, "no mechanisms observed: no spans")
 			continue
 		}
 		most, ok := m.MaxRetriesPerCall[edge]
 		if !ok {
-			out = append(out, reports.Expectation{What: what, Expected: want, NoData: true,
-				Observed: "no retry data for " + edge + " (no span carries resilience.retries or resilience.attempt)"})
+			noData(what, want, "no retry data for "+edge+" (no span carries resilience.retries or resilience.attempt)")
 			continue
 		}
 		add(what, want, fmt.Sprintf("%d at most in one call (mean %.3g)", most, m.RetriesPerRequest[edge]), float64(most) <= limit)
@@ -127,10 +143,14 @@ func Judge(exp Expect, br *reports.BlastRadius, m *reports.Mechanisms) []reports
 	return out
 }
 
-// containment checks every affected service is allowed, and that something was measured.
-func containment(allowed []string, br *reports.BlastRadius, origins map[string]bool) (string, bool) {
+// containment checks every affected service is allowed and every other one was proven
+// unaffected. An affected service outside the list is a measured failure; an unproven one
+// (not allowed to be) fails as no data, since it may be affected unseen.
+func containment(what, want string, allowed, allowUnproven []string, br *reports.BlastRadius, origins map[string]bool) reports.Expectation {
+	e := reports.Expectation{What: what, Expected: want}
 	if !measured(br) {
-		return "no service had enough calls in both phases: containment not proven", false
+		e.Observed, e.NoData = "no service had enough fault-phase calls to be judged: containment not proven", true
+		return e
 	}
 	var outside []string
 	for _, s := range br.AffectedServices {
@@ -138,45 +158,70 @@ func containment(allowed []string, br *reports.BlastRadius, origins map[string]b
 			outside = append(outside, s)
 		}
 	}
-	// A service outside the list that served enough in the baseline and then went quiet
-	// cannot be shown unharmed.
-	var unproven []string
+	unproven, tolerated := unprovenOutside(br, origins, allowed, allowUnproven)
+	e.Observed = "affected: [" + strings.Join(br.AffectedServices, ", ") + "]"
+	if len(outside) > 0 {
+		e.Observed += "; outside the list: [" + strings.Join(outside, ", ") + "]"
+	}
+	if len(unproven) > 0 {
+		e.Observed += "; unproven (too few fault-phase calls to judge): [" + strings.Join(unproven, ", ") + "]: containment not proven"
+	}
+	if len(tolerated) > 0 {
+		e.Observed += "; unproven, allowed: [" + strings.Join(tolerated, ", ") + "]"
+	}
+	e.Pass = len(outside) == 0 && len(unproven) == 0
+	e.NoData = len(outside) == 0 && len(unproven) > 0
+	return e
+}
+
+// maxAffected bounds the affected services besides the origins; unproven ones might be
+// affected, so they leave a bound that holds on the rest unproven.
+func maxAffected(what, want string, limit int, allowUnproven []string, br *reports.BlastRadius, origins map[string]bool) reports.Expectation {
+	e := reports.Expectation{What: what, Expected: want}
+	if !measured(br) {
+		e.Observed, e.NoData = "no service had enough fault-phase calls to be judged", true
+		return e
+	}
+	var n []string
+	for _, s := range br.AffectedServices {
+		if !origins[s] {
+			n = append(n, s)
+		}
+	}
+	unproven, _ := unprovenOutside(br, origins, nil, allowUnproven)
+	e.Observed = fmt.Sprintf("%d [%s]", len(n), strings.Join(n, ", "))
+	if len(unproven) > 0 {
+		e.Observed += "; unproven (too few fault-phase calls to judge): [" + strings.Join(unproven, ", ") + "]"
+	}
+	e.Pass = len(n) <= limit && len(unproven) == 0
+	e.NoData = len(n) <= limit && len(unproven) > 0
+	return e
+}
+
+// unprovenOutside lists the unproven services that are neither origins nor allowed to be
+// affected: those the scenario does not allow to stay unproven, and those it does.
+func unprovenOutside(br *reports.BlastRadius, origins map[string]bool, allowed, allowUnproven []string) (unproven, tolerated []string) {
 	for _, si := range br.Services {
-		if si.Kind != "service" || origins[si.Name] || slices.Contains(allowed, si.Name) || si.Affected {
+		if si.Kind != "service" || !si.Unproven || origins[si.Name] || slices.Contains(allowed, si.Name) {
 			continue
 		}
-		if callsIn(si, reports.PhaseBaseline) >= MinCalls && callsIn(si, reports.PhaseFault) < MinFaultCalls {
+		if slices.Contains(allowUnproven, si.Name) {
+			tolerated = append(tolerated, si.Name)
+		} else {
 			unproven = append(unproven, si.Name)
 		}
 	}
-	obs := "affected: [" + strings.Join(br.AffectedServices, ", ") + "]"
-	if len(outside) > 0 {
-		obs += "; outside the list: [" + strings.Join(outside, ", ") + "]"
-	}
-	if len(unproven) > 0 {
-		obs += "; too few fault-phase calls to judge: [" + strings.Join(unproven, ", ") + "]"
-	}
-	return obs, len(outside) == 0 && len(unproven) == 0
+	return unproven, tolerated
 }
 
 // measured says whether at least one service had enough calls to be judged.
 func measured(br *reports.BlastRadius) bool {
 	for _, si := range br.Services {
-		if si.Kind == "service" && !insufficient(si) {
+		if si.Kind == "service" && !si.Unproven {
 			return true
 		}
 	}
 	return false
-}
-
-func callsIn(si reports.ServiceImpact, phase string) int {
-	n := 0
-	for _, f := range si.Phases {
-		if f.Phase == phase {
-			n += f.Calls
-		}
-	}
-	return n
 }
 
 func impactOf(br *reports.BlastRadius, name string) (reports.ServiceImpact, bool) {
@@ -248,7 +293,3 @@ func secs(s float64) time.Duration {
 }
 
 func pct2(v float64) string { return strconv.FormatFloat(v*100, 'f', 2, 64) + "%" }
-
-// insufficient says whether an impact could not be judged for want of calls (results.go has no
-// field for it, so the reason's wording carries it).
-func insufficient(si reports.ServiceImpact) bool { return strings.HasPrefix(si.Why, StopInsufficient) }

@@ -1,6 +1,7 @@
 package traces
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func TestJudgeFixture(t *testing.T) {
 		{"unaffected", Expect{Unaffected: []string{"redirect", "analytics", "gateway->redirect"}}, []bool{true, true, true}, "not affected"},
 		{"unaffected but affected", Expect{Unaffected: []string{"gateway"}}, []bool{false}, "affected: p99"},
 		{"unaffected without spans", Expect{Unaffected: []string{"billing-db"}}, []bool{false}, "no spans for billing-db"},
-		{"unaffected without enough calls", Expect{Unaffected: []string{"redirect->link"}}, []bool{false}, "insufficient data"},
+		{"unaffected without enough calls", Expect{Unaffected: []string{"redirect->link"}}, []bool{false}, "unproven: 6 fault-phase calls"},
 		{"user impact", Expect{UserImpact: bounds(map[string]string{"redirect": "0%", "create": "<=5%"})}, []bool{false, true}, "30.00%"},
 		{"user impact unmeasured", Expect{UserImpact: bounds(map[string]string{"stats": "0%"})}, []bool{false}, "no requests of stream stats"},
 		{"max affected", Expect{MaxAffectedServices: intp(2)}, []bool{true}, "2 [gateway, link]"},
@@ -97,6 +98,57 @@ func TestJudgeNoData(t *testing.T) {
 			if l.Observed == "" {
 				t.Errorf("%s: %+v has no explanation", name, l)
 			}
+			// faultline mutate credits no kill to a no-data line, so each must say it is one.
+			if !l.NoData {
+				t.Errorf("%s: %+v failed for want of data but is not marked no_data", name, l)
+			}
 		}
+	}
+}
+
+// TestJudgeUnproven: a service outside the allowed ones that had too few fault-phase calls
+// leaves containment and the affected count unproven (a no-data fail) unless allow_unproven
+// names it; unaffected must be proven whatever allow_unproven says; a service measured
+// affected outside the list is a plain fail, unproven ones or not.
+func TestJudgeUnproven(t *testing.T) {
+	build := func(gatewayFails bool) *reports.BlastRadius {
+		g := newGen()
+		hop{caller: "gateway", callee: "b", n: 40, base: shape{callerMs: 5, calleeMs: 1},
+			fault: shape{callerMs: 5, calleeMs: 1, callerErr: gatewayFails}}.build(g)
+		// c served 40 calls in the baseline and went quiet in the fault: unproven, as is d,
+		// which only c calls
+		hop{caller: "c", callee: "d", n: 40, nFault: 3, base: shape{callerMs: 5, calleeMs: 1}, fault: shape{callerMs: 5, calleeMs: 1}}.build(g)
+		return BlastRadius(g.spans, twoPhases, fixtureStart, []string{"b"}, reports.BlastThresholds{}, nil)
+	}
+	quiet, widened := build(false), build(true)
+	if want := []string{"c", "d"}; !slices.Equal(quiet.UnprovenServices, want) {
+		t.Fatalf("unproven = %v, want %v", quiet.UnprovenServices, want)
+	}
+	for _, c := range []struct {
+		name         string
+		br           *reports.BlastRadius
+		exp          Expect
+		pass, noData bool
+		obs          string
+	}{
+		{"contained, unproven outside", quiet, Expect{ContainedTo: []string{}}, false, true, "unproven (too few fault-phase calls to judge): [c, d]"},
+		{"contained, unproven allowed", quiet, Expect{ContainedTo: []string{}, AllowUnproven: []string{"c", "d"}}, true, false, "unproven, allowed: [c, d]"},
+		{"contained, one unproven allowed", quiet, Expect{ContainedTo: []string{}, AllowUnproven: []string{"d"}}, false, true, "[c]"},
+		{"contained, unproven may be affected", quiet, Expect{ContainedTo: []string{"c", "d"}}, true, false, "affected: []"},
+		{"contained, affected outside", widened, Expect{ContainedTo: []string{}}, false, false, "outside the list: [gateway]"},
+		{"unaffected must be proven", quiet, Expect{Unaffected: []string{"c"}, AllowUnproven: []string{"c"}}, false, true, "cannot prove it unaffected"},
+		{"max affected, unproven", quiet, Expect{MaxAffectedServices: intp(0)}, false, true, "unproven"},
+		{"max affected, unproven allowed", quiet, Expect{MaxAffectedServices: intp(0), AllowUnproven: []string{"c", "d"}}, true, false, "0 []"},
+		{"max affected exceeded", widened, Expect{MaxAffectedServices: intp(0)}, false, false, "1 [gateway]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := Judge(c.exp, c.br, nil)
+			if len(l) != 1 {
+				t.Fatalf("%d lines, want 1: %+v", len(l), l)
+			}
+			if l[0].Pass != c.pass || l[0].NoData != c.noData || !strings.Contains(l[0].Observed, c.obs) {
+				t.Errorf("got %+v, want pass %v, no data %v, observed mentioning %q", l[0], c.pass, c.noData, c.obs)
+			}
+		})
 	}
 }

@@ -278,6 +278,7 @@ func traceExpect(sc *scenarios.Scenario) traces.Expect {
 	var e traces.Expect
 	if b := sc.Expect.BlastRadius; b != nil {
 		e.ContainedTo, e.Unaffected, e.MaxAffectedServices = b.ContainedTo, b.Unaffected, b.MaxAffectedServices
+		e.AllowUnproven = b.AllowUnproven
 		e.UserImpact = b.UserImpact // parsed when the scenario was validated
 	}
 	if m := sc.Expect.Mechanisms; m != nil {

@@ -1,0 +1,149 @@
+// Package power measures verdict power: whether a mutant profile's run of a scenario kills it
+// (the kill rules of faultline mutate).
+package power
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/traces"
+)
+
+// Outcomes of one scenario × mutant run.
+const (
+	Caught = "caught"
+	Missed = "MISSED" // the mutant passed
+	Wrong  = "WRONG"  // failed, but for no reason the protection guards
+	Error  = "ERROR"  // error, invalid measurement, or an abort that proves nothing
+)
+
+// Kinds of check a kill is credited to.
+const (
+	BySLO       = "SLO"
+	ByBlast     = "blast radius" // contained_to, unaffected, max_affected_services
+	ByImpact    = "user impact"
+	ByMechanism = "mechanisms"
+	ByData      = "data"
+	ByAbort     = "abort"
+)
+
+// Verdict is one mutant run judged against the scenario's run with its own profile.
+type Verdict struct {
+	Outcome string
+	// By lists the kinds of the checks the kill is credited to, each once, in the order
+	// first met (only for Caught).
+	By []string
+	// Because lists the checks the kill is credited to, or why the run is no kill.
+	Because []string
+}
+
+// Judge decides whether mut (the scenario run with a mutant profile) kills the scenario, given
+// own (the same scenario with its own profile). Neither run proves anything when its
+// measurement is invalid or its verdict is error. A failed mutant run is a kill only when some
+// check that held in the own run failed, measured: not a baseline SLO (before the fault the
+// protection has nothing to guard against) and not a no-data line (without a breaker there is
+// no breaker to observe). An aborted mutant run is a kill only when it stopped on an
+// abort_when condition during or after the fault, and the own run did not stop on that one.
+func Judge(own, mut *reports.Results) Verdict {
+	switch {
+	case mut.Verdict == reports.VerdictError:
+		return Verdict{Outcome: Error, Because: append([]string{"verdict error"}, mut.Reasons...)}
+	case !mut.Valid:
+		return Verdict{Outcome: Error, Because: append([]string{"verdict " + mut.Verdict + " from an invalid measurement"}, prefixed("measurement invalid: ", mut.InvalidReasons)...)}
+	case mut.Verdict == reports.VerdictPass:
+		return Verdict{Outcome: Missed, Because: []string{"every check held"}}
+	case own.Verdict == reports.VerdictError || !own.Valid:
+		return Verdict{Outcome: Error, Because: []string{"the own-profile run proves nothing to compare with (verdict " + own.Verdict + ", valid " + fmt.Sprint(own.Valid) + ")"}}
+	case mut.Verdict == reports.VerdictAborted:
+		return judgeAbort(own, mut)
+	case mut.Verdict != reports.VerdictFail:
+		return Verdict{Outcome: Error, Because: []string{"verdict " + mut.Verdict}}
+	}
+	held := map[string]bool{}
+	for _, c := range checks(own) {
+		if c.pass {
+			held[c.key] = true
+		}
+	}
+	var v Verdict
+	var unrelated []string
+	for _, c := range checks(mut) {
+		switch {
+		case c.pass:
+		case held[c.key] && !c.baseline && !c.noData:
+			v.Because = append(v.Because, c.text)
+			if !slices.Contains(v.By, c.kind) {
+				v.By = append(v.By, c.kind)
+			}
+		default:
+			unrelated = append(unrelated, c.text)
+		}
+	}
+	if len(v.Because) == 0 {
+		return Verdict{Outcome: Wrong, Because: append([]string{"no failing check attributable to the mutant"}, unrelated...)}
+	}
+	v.Outcome = Caught
+	return v
+}
+
+// judgeAbort credits an abort that is the mutant's doing: an abort_when condition that fired
+// once the fault was on, and that did not stop the own run.
+func judgeAbort(own, mut *reports.Results) Verdict {
+	a := mut.Abort
+	switch {
+	case a == nil || a.Condition == "":
+		return Verdict{Outcome: Error, Because: append([]string{"aborted, but on no abort_when condition"}, mut.Reasons...)}
+	case own.Abort != nil && own.Abort.Condition == a.Condition:
+		return Verdict{Outcome: Error, Because: []string{fmt.Sprintf("aborted on %q, which stopped the own-profile run too", a.Condition)}}
+	case reports.PhaseAt(mut.Phases, time.Duration(a.AtS*float64(time.Second))) == reports.PhaseBaseline:
+		return Verdict{Outcome: Error, Because: []string{fmt.Sprintf("aborted on %q at %.1fs, in the baseline: before any fault", a.Condition, a.AtS)}}
+	}
+	return Verdict{Outcome: Caught, By: []string{ByAbort},
+		Because: []string{fmt.Sprintf("abort_when %q fired at %.1fs (not in the own-profile run)", a.Condition, a.AtS)}}
+}
+
+// check is one judged line of a run: an SLO or an expectation.
+type check struct {
+	key, text, kind        string
+	pass, baseline, noData bool
+}
+
+func checks(res *reports.Results) []check {
+	var out []check
+	for _, s := range res.SLOs {
+		text := fmt.Sprintf("SLO %s %s in %s: measured %.4g %s", s.Stream, s.Threshold, s.Phase, s.Value, s.Unit)
+		if s.NoData {
+			text = fmt.Sprintf("SLO %s %s in %s: no requests", s.Stream, s.Threshold, s.Phase)
+		}
+		out = append(out, check{key: "slo|" + s.Stream + "|" + s.Phase + "|" + s.Threshold, text: text, kind: BySLO,
+			pass: s.Pass && !s.NoData, baseline: s.Phase == reports.PhaseBaseline, noData: s.NoData})
+	}
+	for _, e := range res.Expectations {
+		out = append(out, check{key: "expect|" + e.What + "|" + e.Expected, kind: kindOf(e.What), pass: e.Pass && !e.NoData, noData: e.NoData,
+			text: fmt.Sprintf("expected %s %s, observed %s", e.What, e.Expected, e.Observed)})
+	}
+	return out
+}
+
+func kindOf(what string) string {
+	switch {
+	case strings.HasPrefix(what, traces.WhatUserImpact):
+		return ByImpact
+	case traces.BlastLine(what):
+		return ByBlast
+	case strings.HasPrefix(what, "data"):
+		return ByData
+	}
+	return ByMechanism
+}
+
+func prefixed(p string, ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = p + s
+	}
+	return out
+}
