@@ -122,7 +122,7 @@ func checks(res *reports.Results) []check {
 			pass: s.Pass && !s.NoData, baseline: s.Phase == reports.PhaseBaseline, noData: s.NoData})
 	}
 	for _, e := range res.Expectations {
-		out = append(out, check{key: "expect|" + e.What + "|" + e.Expected, kind: kindOf(e.What), pass: e.Pass && !e.NoData, noData: e.NoData,
+		out = append(out, check{key: "expect|" + e.What + "|" + e.Expected, kind: kindOf(e.What), pass: e.Pass && !e.NoData && !e.NotApplicable, noData: e.NoData,
 			text: fmt.Sprintf("expected %s %s, observed %s", e.What, e.Expected, e.Observed)})
 	}
 	return out

@@ -56,6 +56,10 @@ func TestJudge(t *testing.T) {
 		{"a check the own run failed too", own, failed(nil, reports.Expectation{What: "data.missing_clicks", Expected: "<= 0", Observed: "2"}), Wrong, nil},
 		{"passed", own, &reports.Results{Verdict: reports.VerdictPass, Valid: true}, Missed, nil},
 		{"error", own, &reports.Results{Verdict: reports.VerdictError, Reasons: []string{"runner: start the system"}}, Error, nil},
+		// A line with nothing to check in the own run (no link acknowledged) held nothing.
+		{"not applicable in the own run is no kill", &reports.Results{Verdict: reports.VerdictPass, Valid: true, Phases: phases,
+			Expectations: []reports.Expectation{{What: "data.lost_links", Expected: "<= 0", Observed: "nothing to check", Pass: true, NotApplicable: true}}},
+			failed(nil, reports.Expectation{What: "data.lost_links", Expected: "<= 0", Observed: "3"}), Wrong, nil},
 		{"no data is no kill", own, failed([]reports.SLOResult{{Stream: "create", Phase: "fault", Threshold: "p(99)<350ms", NoData: true}}), Wrong, nil},
 		// Removing a breaker leaves no breaker to observe: that proves nothing about behaviour.
 		{"a mechanism that is gone is no kill", own, failed(nil, reports.Expectation{What: "breaker a->b opens", Expected: "within 3s of the fault", Observed: "no breaker state observed on a->b", NoData: true}), Wrong, nil},
