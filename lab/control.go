@@ -110,6 +110,8 @@ func edgeStatus(c *toxiclient.Client) []EdgeStatus {
 //	GET  /status                         Status as JSON
 //	POST /components/{name}/{action}     action = kill | start | pause | resume
 //	POST /heal?target=NAME               heal one edge or component; no target = everything
+//
+// Every POST needs the token of the state file; see controlGuard.
 func (l *Lab) startControl() error {
 	ln, err := net.Listen("tcp", hostPort(l.ports["control"]))
 	if err != nil {
@@ -166,7 +168,7 @@ func (l *Lab) startControl() error {
 			writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 		}
 	})
-	l.ctl = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	l.ctl = &http.Server{Handler: controlGuard(ln.Addr().String(), l.token, mux), ReadHeaderTimeout: 5 * time.Second}
 	l.ctlURL = "http://" + ln.Addr().String()
 	l.ctlDone = make(chan struct{})
 	go func() {
@@ -238,6 +240,9 @@ func (r *Remote) call(ctx context.Context, method, path string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, r.State.Control+path, nil)
 	if err != nil {
 		return err
+	}
+	if r.State.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.State.Token)
 	}
 	resp, err := r.http.Do(req)
 	if err != nil {

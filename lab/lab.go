@@ -56,6 +56,7 @@ type Lab struct {
 	ctl       *http.Server
 	ctlURL    string
 	ctlDone   chan struct{}
+	token     string // what mutating control calls must present; in the state file only
 	statePath string
 	stopWatch func() bool
 	started   time.Time
@@ -83,7 +84,11 @@ func Start(ctx context.Context, o Options) (_ *Lab, err error) {
 	if err := preflight(o); err != nil {
 		return nil, err
 	}
-	l := &Lab{o: o, procs: map[string]*localserver.Server{}, started: begin}
+	token, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	l := &Lab{o: o, procs: map[string]*localserver.Server{}, started: begin, token: token}
 	defer func() {
 		if err != nil {
 			if cerr := l.Close(context.WithoutCancel(ctx)); cerr != nil {

@@ -32,6 +32,7 @@ type State struct {
 	Toxiproxy    string               `json:"toxiproxy,omitempty"`
 	External     bool                 `json:"external_toxiproxy,omitempty"`
 	Control      string               `json:"control,omitempty"`
+	Token        string               `json:"token,omitempty"` // for mutating control calls: the file is 0600
 	Gateway      string               `json:"gateway,omitempty"`
 	Endpoints    map[string]string    `json:"endpoints,omitempty"`
 	Components   map[string]ProcState `json:"components"`
@@ -68,7 +69,7 @@ func (l *Lab) saveState() error {
 		return nil // torn down: a late writer must not bring the file back
 	}
 	if l.statePath == "" {
-		if err := os.MkdirAll(l.o.StateDir, 0o755); err != nil {
+		if err := os.MkdirAll(l.o.StateDir, 0o700); err != nil {
 			return fmt.Errorf("lab: state dir: %w", err)
 		}
 		l.statePath = filepath.Join(l.o.StateDir, strconv.Itoa(os.Getpid())+"-"+strconv.FormatInt(l.started.UnixNano(), 36)+".json")
@@ -77,7 +78,7 @@ func (l *Lab) saveState() error {
 	st := State{
 		Pid: os.Getpid(), PidStart: start, StartedAt: l.started, Dir: l.dir, OwnDir: l.ownDir, Tmp: l.tmp,
 		Profile: l.o.Profile, Toxiproxy: l.toxiURL, External: l.o.ToxiproxyURL != "", Control: l.ctlURL,
-		Components: map[string]ProcState{}, Edges: l.proxyAddr, StateVersion: 1,
+		Token: l.token, Components: map[string]ProcState{}, Edges: l.proxyAddr, StateVersion: 1,
 	}
 	if l.proxyAddr != nil {
 		st.Gateway = l.Gateway()
@@ -96,17 +97,27 @@ func (l *Lab) saveState() error {
 	return writeJSONAtomic(l.statePath, st)
 }
 
+// writeJSONAtomic writes v to path, readable by its owner only (a state file holds the
+// control token), through a temp file renamed into place.
 func writeJSONAtomic(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*") // mode 0600
+	if err != nil {
 		return fmt.Errorf("lab: write %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("lab: write %s: %w", path, err)
+	_, werr := f.Write(append(b, '\n'))
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(f.Name(), path)
+	}
+	if werr != nil {
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("lab: write %s: %w", path, werr)
 	}
 	return nil
 }

@@ -283,6 +283,21 @@ type TelemetryHealth struct {
 	SpansDroppedByLab int      `json:"spans_dropped_by_lab"`
 	SpansDroppedBySDK int      `json:"spans_dropped_by_sdk"`
 	Notes             []string `json:"notes,omitempty"`
+	// ExportsRefused counts export requests the receiver refused: their spans are missing.
+	ExportsRefused int `json:"export_requests_refused,omitempty"`
+	// SDKLossUnknown names the services with processes that left no count of their lost
+	// spans (killed before their final flush): unknown, not 0.
+	SDKLossUnknown []UnknownSpanLoss `json:"sdk_loss_unknown,omitempty"`
+}
+
+// UnknownSpanLoss is one service whose span loss the lab could not read.
+type UnknownSpanLoss struct {
+	Service   string `json:"service"`
+	Processes int    `json:"processes"` // how many of its processes left no count
+	// Expected: the scenario's own crash or restart faults killed at least that many, so the
+	// missing spans are the killed processes' own; it does not invalidate the run.
+	Expected bool   `json:"expected"`
+	Why      string `json:"why"`
 }
 
 // TimeBucket is one second of one stream, for charts.

@@ -51,9 +51,11 @@ From another shell, while up runs:
 Those commands find the lab through its state file (in $FAULTLINE_STATE_DIR, default
 ~/.cache/faultline/labs). Network faults go straight to the lab's Toxiproxy API; process
 faults (crash, restart, pause) go through up's control endpoint on loopback, because only up,
-the parent of every process, can start a component again. If up itself is killed with
-SIGKILL, every child dies with it (parent-death signal) and the next 'up' removes what is
-left (temp dirs, state file).`,
+the parent of every process, can start a component again. Its POSTs need the token in the
+state file (mode 0600), and it refuses requests from web pages (Host and Origin checked); the
+Toxiproxy API is stock Toxiproxy, unauthenticated (docs/deploy.md says who can reach what).
+If up itself is killed with SIGKILL, every child dies with it (parent-death signal) and the
+next 'up' removes what is left (temp dirs, state file).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runUp(cmd.Context(), cmd, o) },
 	}

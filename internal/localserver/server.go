@@ -19,8 +19,10 @@ import (
 // ErrMissingBinary is returned when a server binary is not installed.
 var ErrMissingBinary = errors.New("localserver: binary not found")
 
-// StopGrace is how long Stop waits after the polite signal before it sends SIGKILL.
-const StopGrace = 5 * time.Second
+// StopGrace is how long Stop waits after the polite signal before it sends SIGKILL. A
+// service may drain requests for up to 5 s and then flush its spans for up to 5 s; killing it
+// earlier would lose its final span count and make a run invalid for the lab's own haste.
+const StopGrace = 12 * time.Second
 
 // Server is one running (or stopped) local server process.
 type Server struct {

@@ -2,14 +2,10 @@ package runner
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -59,43 +55,4 @@ func breakerTransitions(logDir string, start time.Time) []reports.BreakerTransit
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].AtS < out[j].AtS })
 	return out
-}
-
-// spansDroppedBySDK sums what each service's span pipeline reported as dropped, read from its
-// /metrics just before shutdown.
-func spansDroppedBySDK(ctx context.Context, c *http.Client, direct func(string) string) (int, []string) {
-	total := 0
-	var notes []string
-	for _, svc := range services {
-		n, err := scrapeCounter(ctx, c, direct(svc)+"/metrics", "otel_spans_dropped_total")
-		if err != nil {
-			notes = append(notes, svc+": spans dropped unknown: "+err.Error())
-			continue
-		}
-		total += n
-	}
-	return total, notes
-}
-
-// scrapeCounter reads one unlabelled counter from a Prometheus text exposition.
-func scrapeCounter(ctx context.Context, c *http.Client, url, name string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(io.LimitReader(resp.Body, 8<<20))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, name+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			return int(v), err
-		}
-	}
-	return 0, sc.Err()
 }

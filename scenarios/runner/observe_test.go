@@ -1,9 +1,6 @@
 package runner
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -20,16 +17,5 @@ func TestBreakerTransitionsFromLogs(t *testing.T) {
 	}
 	if got[1].From != "open" || got[1].To != "half-open" {
 		t.Errorf("second transition %+v, want open→half-open", got[1])
-	}
-}
-
-func TestScrapeCounter(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("# HELP otel_spans_dropped_total x\n# TYPE otel_spans_dropped_total counter\notel_spans_dropped_total_other 9\notel_spans_dropped_total 42\n"))
-	}))
-	defer srv.Close()
-	n, err := scrapeCounter(context.Background(), srv.Client(), srv.URL, "otel_spans_dropped_total")
-	if err != nil || n != 42 {
-		t.Fatalf("got %d, %v; want 42", n, err)
 	}
 }

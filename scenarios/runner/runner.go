@@ -160,6 +160,7 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	defer recv.Close(context.WithoutCancel(ctx))
 
 	fmt.Fprintf(r.o.Log, "▶ %s (profile %s, %s): starting the system\n", sc.Name, r.profile, sc.Duration)
+	since := time.Now() // the services' log lines of this attempt start here
 	l, err := r.o.Start(ctx, lab.Options{Dir: r.o.OutDir, Profile: r.profile, Binary: r.o.Binary, OTLPEndpoint: endpoint})
 	if err != nil {
 		return fmt.Errorf("runner: start the system: %w", err)
@@ -174,6 +175,10 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	plan, err := r.plan()
 	if err != nil {
 		return err
+	}
+	spanCounters := map[string]counterRead{}
+	for _, svc := range services {
+		spanCounters[svc] = readSpanCounter(ctx, httpClient(), l.Direct(svc))
 	}
 	setupStart := time.Now()
 	codes, err := r.setup(ctx, l.Gateway())
@@ -197,16 +202,17 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	dc := &dataChecker{client: httpClient(), gateway: l.Gateway(), redirect: l.Direct("redirect"), analytics: l.Direct("analytics"), settle: r.o.Settle}
 	res.DataSafety = dc.check(ctx, &r.tally)
 
-	dropped, notes := spansDroppedBySDK(ctx, httpClient(), l.Direct)
-
-	// Closing the lab sends SIGTERM, so every service flushes its spans to the receiver first.
+	// Closing the lab sends SIGTERM, so every service flushes its spans to the receiver first
+	// and logs its final count of what it could not export.
 	labClosed = true
 	if cerr := l.Close(context.WithoutCancel(ctx)); cerr != nil {
 		r.logf("teardown: %v", cerr)
 	}
 	r.spans = recv.Spans()
+	dropped, unknown := sdkSpanLoss(ctx, httpClient(), l.Direct, filepath.Join(r.o.OutDir, "logs"), since, spanCounters, killedBy(res.Faults))
 	th := recv.Stats().Telemetry(dropped)
-	th.Notes = append(th.Notes, notes...)
+	th.SDKLossUnknown = unknown
+	th.Notes = append(th.Notes, unknownLossNotes(unknown)...)
 	res.Telemetry = &th
 	r.transitions = breakerTransitions(filepath.Join(r.o.OutDir, "logs"), r.start)
 	return nil
@@ -251,9 +257,9 @@ func (r *run) judge(res *reports.Results, runErr error) {
 		res.Expectations = append(res.Expectations, traces.Judge(traceExpect(sc), res.BlastRadius, res.Mechanisms)...)
 		res.Expectations = append(res.Expectations, dataExpectations(res.DataSafety, dataBounds(sc))...)
 		if t := res.Telemetry; t != nil && needsTraces(sc) {
-			if lost := t.SpansDroppedByLab + t.SpansRejected + t.SpansDroppedBySDK; lost > 0 {
+			if why := spanLossInvalid(t); why != "" {
 				res.Valid = false
-				res.InvalidReasons = append(res.InvalidReasons, fmt.Sprintf("%d spans lost (services dropped %d, the lab dropped %d and rejected %d): the blast radius would be computed from missing spans", lost, t.SpansDroppedBySDK, t.SpansDroppedByLab, t.SpansRejected))
+				res.InvalidReasons = append(res.InvalidReasons, why)
 			}
 		}
 	}

@@ -21,7 +21,7 @@ import (
 const (
 	migrateWait  = 30 * time.Second
 	migrateRetry = 250 * time.Millisecond
-	poolMaxConns = 16
+	poolMaxConns = 16 // every profile keeps it: it bounds concurrent database calls even under none
 )
 
 // Run runs analytics until ctx ends (SIGTERM): then it drains HTTP, drains the consumers and
@@ -46,7 +46,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 func serve(ctx context.Context, env *service.Env, dbURL, natsURL string) error {
 	logger, tel := env.Logger, env.Tel
-	pool, err := OpenPool(ctx, dbURL, tel)
+	pool, err := OpenPool(ctx, dbURL, env.Profile.Limits.ConnectTimeout.D(), tel)
 	if err != nil {
 		return err
 	}
@@ -88,14 +88,15 @@ func serve(ctx context.Context, env *service.Env, dbURL, natsURL string) error {
 }
 
 // OpenPool returns a pgx pool on dsn whose statements are CLIENT spans on the
-// analytics->analytics-db edge. It does not wait for the database.
-func OpenPool(ctx context.Context, dsn string, tel *telemetry.Telemetry) (*pgxpool.Pool, error) {
+// analytics->analytics-db edge. It does not wait for the database. connect bounds opening a
+// connection (0 = none, pgx's default unless the DSN sets connect_timeout).
+func OpenPool(ctx context.Context, dsn string, connect time.Duration, tel *telemetry.Telemetry) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, config.Usage(fmt.Errorf("analytics: --database-url: %w", err))
 	}
 	cfg.MaxConns = poolMaxConns
-	cfg.ConnConfig.ConnectTimeout = 2 * time.Second
+	cfg.ConnConfig.ConnectTimeout = connect
 	if tel != nil {
 		cfg.ConnConfig.Tracer = queryTracer{tracer: tel.Tracer}
 	}

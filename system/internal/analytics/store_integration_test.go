@@ -14,7 +14,7 @@ func newTestStore(t *testing.T) *Store {
 	t.Helper()
 	pg := systemtest.Postgres(t)
 	ctx := context.Background()
-	pool, err := OpenPool(ctx, pg.DSN, nil)
+	pool, err := OpenPool(ctx, pg.DSN, 2*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

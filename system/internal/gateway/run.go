@@ -7,15 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"time"
 
 	"github.com/faultline/faultline/system/internal/config"
 	"github.com/faultline/faultline/system/internal/httpx"
 	"github.com/faultline/faultline/system/internal/service"
 )
-
-// clientTimeout is the last-resort bound of one upstream request; pipelines set the real one.
-const clientTimeout = 30 * time.Second
 
 // Run runs the gateway until ctx ends (SIGTERM), then drains in-flight requests.
 func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -35,7 +31,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	return s.Run(ctx, func(ctx context.Context, env *service.Env) error {
 		upstream := func(base, edge, peer string) *Upstream {
-			return NewUpstream(base, edge, env.Profile.Edge(edge), httpx.NewClient(env.Tel, edge, peer, clientTimeout), env.Tel, env.Logger)
+			return NewUpstream(base, edge, env.Profile.Edge(edge), httpx.NewClient(env.Tel, edge, peer, env.Profile.Limits.ConnectTimeout.D()), env.Tel, env.Logger)
 		}
 		redirect := upstream(*redirectURL, EdgeRedirect, "redirect")
 		link := upstream(*linkURL, EdgeLink, "link")

@@ -22,20 +22,11 @@ const (
 
 // NewClient returns a pooled, instrumented client for one edge ("redirect->link") to peer (the
 // callee component). Each attempt gets a CLIENT span carrying peer.service, resilience.edge and
-// resilience.attempt, and counts in http_client_requests_total. timeout bounds a whole request
-// as a last resort (0 = none); resilience pipelines set the per-attempt timeout.
-func NewClient(t *telemetry.Telemetry, edge, peer string, timeout time.Duration) *http.Client {
-	base := &http.Transport{
-		Proxy:                 nil, // services talk to the given (proxy) addresses directly, never via HTTP_PROXY
-		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          MaxIdleConns,
-		MaxIdleConnsPerHost:   MaxIdleConnsPerHost,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: 10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     false,
-	}
-	rt := otelhttp.NewTransport(&attemptTransport{base: base, t: t, edge: edge, peer: peer},
+// resilience.attempt, and counts in http_client_requests_total. connect bounds dialing (0 =
+// none); nothing else here bounds a call: its deadline is the context's, which the edge's
+// pipeline sets from the profile (a profile without a timeout leaves the call unbounded).
+func NewClient(t *telemetry.Telemetry, edge, peer string, connect time.Duration) *http.Client {
+	rt := otelhttp.NewTransport(&attemptTransport{base: newTransport(connect), t: t, edge: edge, peer: peer},
 		otelhttp.WithTracerProvider(t.TracerProvider),
 		otelhttp.WithPropagators(t.Propagator),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + peer }),
@@ -46,9 +37,20 @@ func NewClient(t *telemetry.Telemetry, edge, peer string, timeout time.Duration)
 	)
 	return &http.Client{
 		Transport: rt,
-		Timeout:   timeout,
 		// Redirects are answers to pass on (gateway relays redirect's 302), never to follow.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func newTransport(connect time.Duration) *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil, // services talk to the given (proxy) addresses directly, never via HTTP_PROXY
+		DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          MaxIdleConns,
+		MaxIdleConnsPerHost:   MaxIdleConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second, // net/http's default; no request here sends Expect
+		ForceAttemptHTTP2:     false,
 	}
 }
 

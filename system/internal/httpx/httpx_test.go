@@ -124,12 +124,13 @@ func TestServeDrains(t *testing.T) {
 		t.Fatal(err)
 	}
 	entered := make(chan struct{})
+	to := ServerTimeouts{ReadHeader: 2 * time.Second, Read: 10 * time.Second, Write: 15 * time.Second}
 	srv := NewServer(ln.Addr().String(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(entered)
 		time.Sleep(200 * time.Millisecond)
 		WriteJSON(w, 200, map[string]bool{"done": true})
-	}))
-	if srv.ReadHeaderTimeout != ReadHeaderTimeout || srv.MaxHeaderBytes != MaxHeaderBytes || srv.WriteTimeout == 0 || srv.IdleTimeout == 0 {
+	}), to)
+	if srv.ReadHeaderTimeout != to.ReadHeader || srv.ReadTimeout != to.Read || srv.WriteTimeout != to.Write || srv.MaxHeaderBytes != MaxHeaderBytes || srv.IdleTimeout == 0 {
 		t.Fatalf("server limits not set: %+v", srv)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -158,29 +159,55 @@ func TestServeDrains(t *testing.T) {
 	}
 }
 
-// A client that sends headers too slowly is cut off by ReadHeaderTimeout.
-func TestSlowHeadersCut(t *testing.T) {
+// Slow request headers are cut at the profile's read_header_timeout, and only then: without
+// one (profile none) the server waits, as net/http does by default.
+func TestSlowHeaders(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits for ReadHeaderTimeout")
+		t.Skip("waits for slow headers")
 	}
-	ln, _ := Listen("127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = Serve(ctx, NewServer("", http.NotFoundHandler()), ln) }()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	const slow = 1500 * time.Millisecond
+	for _, c := range []struct {
+		name   string
+		to     ServerTimeouts
+		served bool
+	}{
+		{"cut at read_header_timeout", ServerTimeouts{ReadHeader: 500 * time.Millisecond}, false},
+		{"no timeout: served", ServerTimeouts{}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ln, _ := Listen("127.0.0.1:0")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() { _ = Serve(ctx, NewServer("", http.NotFoundHandler(), c.to), ln) }()
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_, _ = conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n"))
+			time.Sleep(slow)
+			_, _ = conn.Write([]byte("\r\n"))
+			_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+			b, _ := io.ReadAll(conn)
+			served := strings.HasPrefix(string(b), "HTTP/1.1 404")
+			if served != c.served {
+				t.Fatalf("headers sent over %v: answer %q, want served=%v", slow, b, c.served)
+			}
+		})
 	}
-	defer c.Close()
-	_, _ = c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n"))
-	_ = c.SetReadDeadline(time.Now().Add(ReadHeaderTimeout + 2*time.Second))
-	start := time.Now()
-	_, err = c.Read(make([]byte, 1))
-	if err == nil && time.Since(start) > ReadHeaderTimeout+time.Second {
-		t.Fatal("connection held past ReadHeaderTimeout")
+}
+
+// Nothing in the client bounds a call but its context and the connect timeout: the
+// per-attempt deadline is the profile's, and none means none.
+func TestClientHasNoHiddenTimeout(t *testing.T) {
+	c := NewClient(newTel(t), "a->b", "b", 0)
+	if c.Timeout != 0 {
+		t.Errorf("client Timeout %v, want none", c.Timeout)
 	}
-	if time.Since(start) < ReadHeaderTimeout-500*time.Millisecond {
-		t.Fatalf("cut after %v, before ReadHeaderTimeout", time.Since(start))
+	tr := newTransport(0)
+	if tr.ResponseHeaderTimeout != 0 || tr.TLSHandshakeTimeout != 0 {
+		t.Errorf("transport bounds a call: response header %v, TLS handshake %v", tr.ResponseHeaderTimeout, tr.TLSHandshakeTimeout)
 	}
 }
 

@@ -10,25 +10,30 @@ import (
 	"time"
 )
 
-// Server limits: a slow or hostile client cannot hold a connection or memory for long.
+// Server settings every profile keeps: they bound idle connections and header size, never a
+// request in flight. The deadlines that do are the profile's (ServerTimeouts).
 const (
-	ReadHeaderTimeout = 2 * time.Second
-	ReadTimeout       = 10 * time.Second
-	WriteTimeout      = 15 * time.Second
-	IdleTimeout       = 60 * time.Second
-	MaxHeaderBytes    = 64 << 10
+	IdleTimeout    = 60 * time.Second
+	MaxHeaderBytes = 64 << 10
 	// DrainTimeout bounds the graceful drain on shutdown (contract: ≤ 5 s).
 	DrainTimeout = 5 * time.Second
 )
 
-// NewServer returns an http.Server with every timeout and the header size limit set.
-func NewServer(addr string, h http.Handler) *http.Server {
+// ServerTimeouts are an HTTP server's deadlines, from the resilience profile; zero = none,
+// net/http's default. ReadTimeout also ends a request's context when it passes during the
+// handler, so it bounds every inbound call.
+type ServerTimeouts struct {
+	ReadHeader, Read, Write time.Duration
+}
+
+// NewServer returns an http.Server with the deadlines to and the header size limit set.
+func NewServer(addr string, h http.Handler, to ServerTimeouts) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,
-		ReadHeaderTimeout: ReadHeaderTimeout,
-		ReadTimeout:       ReadTimeout,
-		WriteTimeout:      WriteTimeout,
+		ReadHeaderTimeout: to.ReadHeader,
+		ReadTimeout:       to.Read,
+		WriteTimeout:      to.Write,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 	}

@@ -369,7 +369,7 @@ func TestIntegrationNoOutboxLosesEventsWhenNATSDown(t *testing.T) {
 func TestMigrateIdempotentAndConcurrent(t *testing.T) {
 	dsn := systemtest.Database(t)
 	ctx := context.Background()
-	pool, err := OpenPool(ctx, dsn)
+	pool, err := OpenPool(ctx, dsn, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 func serve(ctx context.Context, env *service.Env, dbURL, billingURL, natsURL string) error {
 	logger, t, prof := env.Logger, env.Tel, env.Profile
-	pool, err := OpenPool(ctx, dbURL)
+	pool, err := OpenPool(ctx, dbURL, prof.Limits.ConnectTimeout.D())
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func serve(ctx context.Context, env *service.Env, dbURL, billingURL, natsURL str
 	relay := events.NewRelay(pool, pub, t, EdgeDB, logger)
 	direct := newDirectPublisher(pub, logger)
 	h := &handlers{
-		store: store, quota: NewQuota(billingURL, prof.Edge(EdgeBilling), t, logger),
+		store: store, quota: NewQuota(billingURL, prof.Edge(EdgeBilling), prof.Limits.ConnectTimeout.D(), t, logger),
 		t: t, logger: logger, outbox: prof.Events.Outbox,
 		notify: relay.Notify, direct: direct.Enqueue, now: time.Now,
 	}

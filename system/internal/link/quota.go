@@ -39,11 +39,11 @@ type QuotaResult struct {
 	Allowed bool
 }
 
-// NewQuota builds the billing client and its pipeline once.
-func NewQuota(base string, p resilience.EdgePolicy, t *telemetry.Telemetry, logger *slog.Logger) *Quota {
+// NewQuota builds the billing client and its pipeline once; connect bounds dialing (0 = none).
+func NewQuota(base string, p resilience.EdgePolicy, connect time.Duration, t *telemetry.Telemetry, logger *slog.Logger) *Quota {
 	return &Quota{
 		base:   strings.TrimRight(base, "/"),
-		client: httpx.NewClient(t, EdgeBilling, PeerBilling, 10*time.Second),
+		client: httpx.NewClient(t, EdgeBilling, PeerBilling, connect),
 		pipe:   resilience.NewHTTP(EdgeBilling, p, t, logger),
 	}
 }

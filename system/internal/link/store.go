@@ -69,17 +69,22 @@ var dbClassifier = resilience.Classifier[any]{
 	},
 }
 
-// OpenPool opens a pgx pool sized for a busy service on a small machine.
-func OpenPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+// PoolMaxConns is link's PostgreSQL pool: every profile keeps it, so it bounds concurrent
+// database calls (a bulkhead of sorts) even under profile none.
+const PoolMaxConns = 32
+
+// OpenPool opens a pgx pool sized for a busy service on a small machine. connect bounds
+// opening a connection (0 = none, pgx's default unless the DSN sets connect_timeout).
+func OpenPool(ctx context.Context, dsn string, connect time.Duration) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("link: --database-url: %w", err)
 	}
-	cfg.MaxConns = 32
+	cfg.MaxConns = PoolMaxConns
 	cfg.MinConns = 2
 	cfg.MaxConnIdleTime = time.Minute
 	cfg.HealthCheckPeriod = 5 * time.Second
-	cfg.ConnConfig.ConnectTimeout = 2 * time.Second
+	cfg.ConnConfig.ConnectTimeout = connect
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("link: database: %w", err)

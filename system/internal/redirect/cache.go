@@ -21,12 +21,35 @@ import (
 const (
 	DefaultCacheTTL    = 10 * time.Minute
 	DefaultNegativeTTL = 30 * time.Second
-	// clientTimeout is the Redis client's last-resort bound; the redirect->redis pipeline's
-	// timeout is the real one (the `none` profile keeps only this).
-	redisClientTimeout = time.Second
-	keyPrefix          = "r:"
-	notFoundValue      = "\x00404" // cannot be a URL, so it marks a cached "unknown code"
+	// RedisPoolSize bounds the cache client's connections under every profile: with all of
+	// them busy a lookup waits for one (the profile's redis_timeout, else go-redis's 30 s), then
+	// counts as a miss.
+	RedisPoolSize = 64
+	keyPrefix     = "r:"
+	notFoundValue = "\x00404" // cannot be a URL, so it marks a cached "unknown code"
 )
+
+// redisOptions are the cache client's settings. A zero limit leaves go-redis no deadline of
+// its own where it has a setting for that (reads, writes: -1) and its default where it has
+// none (dial 5 s, pool wait 30 s).
+func redisOptions(addr string, lim resilience.Limits) *redis.Options {
+	socket := lim.RedisTimeout.D()
+	if socket == 0 {
+		socket = -1
+	}
+	return &redis.Options{
+		Addr:                  addr,
+		DialTimeout:           lim.ConnectTimeout.D(),
+		ReadTimeout:           socket,
+		WriteTimeout:          socket,
+		ContextTimeoutEnabled: true, // the pipeline's per-attempt deadline reaches the socket
+		MaxRetries:            -1,
+		PoolSize:              RedisPoolSize,
+		MinIdleConns:          4,
+		PoolTimeout:           lim.RedisTimeout.D(),
+		DisableIdentity:       true,
+	}
+}
 
 // ErrCacheMiss says the cache holds nothing for a code.
 var ErrCacheMiss = errors.New("redirect: cache miss")
@@ -57,20 +80,10 @@ var redisClassifier = resilience.Classifier[string]{
 }
 
 // NewRedisCache connects lazily to addr. Client retries are off: a slow or absent Redis must
-// turn into a fast miss, never into a slow redirect.
-func NewRedisCache(addr string, policy resilience.EdgePolicy, t *telemetry.Telemetry, logger *slog.Logger) *RedisCache {
-	c := redis.NewClient(&redis.Options{
-		Addr:                  addr,
-		DialTimeout:           redisClientTimeout,
-		ReadTimeout:           redisClientTimeout,
-		WriteTimeout:          redisClientTimeout,
-		ContextTimeoutEnabled: true, // the pipeline's per-attempt deadline reaches the socket
-		MaxRetries:            -1,
-		PoolSize:              64,
-		MinIdleConns:          4,
-		PoolTimeout:           redisClientTimeout,
-		DisableIdentity:       true,
-	})
+// turn into a fast miss, never into a slow redirect. The socket timeouts come from the
+// profile's limits; without them a read waits as long as the call's context (go-redis's -1).
+func NewRedisCache(addr string, policy resilience.EdgePolicy, lim resilience.Limits, t *telemetry.Telemetry, logger *slog.Logger) *RedisCache {
+	c := redis.NewClient(redisOptions(addr, lim))
 	return &RedisCache{
 		client: c,
 		exec:   resilience.NewExecutor(EdgeRedis, policy, redisClassifier, t, logger),

@@ -25,8 +25,6 @@ const (
 	StaleEntries = 4096
 	// FlushTimeout bounds the click flush on shutdown, after the HTTP drain.
 	FlushTimeout = 5 * time.Second
-	// clientTimeout is the last-resort bound of one link request; the pipeline sets the real one.
-	clientTimeout = 10 * time.Second
 	// streamRetry is how often stream creation is retried while NATS is unreachable.
 	streamRetry = time.Second
 )
@@ -52,10 +50,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 func serve(ctx context.Context, env *service.Env, redisAddr, linkURL, natsURL string, clickBuffer int) error {
 	logger, tel := env.Logger, env.Tel
-	cache := NewRedisCache(redisAddr, env.Profile.Edge(EdgeRedis), tel, logger)
+	cache := NewRedisCache(redisAddr, env.Profile.Edge(EdgeRedis), env.Profile.Limits, tel, logger)
 	defer cache.Close()
 	linkPolicy := env.Profile.Edge(EdgeLink)
-	links := NewLinkClient(linkURL, httpx.NewClient(tel, EdgeLink, "link", clientTimeout), resilience.NewHTTP(EdgeLink, linkPolicy, tel, logger))
+	links := NewLinkClient(linkURL, httpx.NewClient(tel, EdgeLink, "link", env.Profile.Limits.ConnectTimeout.D()), resilience.NewHTTP(EdgeLink, linkPolicy, tel, logger))
 	var stale *staleCache
 	if linkPolicy.Fallback == resilience.FallbackStaleCache {
 		stale = newStaleCache(StaleEntries)

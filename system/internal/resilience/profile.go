@@ -39,6 +39,7 @@ type Profile struct {
 	Edges       Edges  `yaml:"edges"`
 	Routes      Routes `yaml:"routes"`
 	Events      Events `yaml:"events"`
+	Limits      Limits `yaml:"limits"`
 	// Source is the file or built-in name the profile came from.
 	Source string `yaml:"-"`
 }
@@ -82,6 +83,26 @@ type RoutePolicy struct {
 	MaxWait       Duration `yaml:"max_wait"`
 	RateLimit     uint     `yaml:"rate_limit"` // requests per second
 	RateLimitKind RateKind `yaml:"rate_limit_kind"`
+}
+
+// Limits are the bounds that sit outside the failsafe pipelines: every service's HTTP server
+// deadlines, the connect timeout of outbound connections and the cache client's socket
+// timeouts. A field left out means no bound (Go's and the libraries' no-timeout settings), so
+// a profile that omits the block adds no timeout of its own. What every profile keeps anyway
+// (connection pools, the event path's own timeouts) is listed in docs/contracts.md.
+type Limits struct {
+	Server         ServerLimits `yaml:"server"`
+	ConnectTimeout Duration     `yaml:"connect_timeout"` // dialing an HTTP peer, PostgreSQL (Redis: go-redis's 5 s when 0)
+	RedisTimeout   Duration     `yaml:"redis_timeout"`   // the cache client's reads, writes and wait for a pooled connection
+}
+
+// ServerLimits are the deadlines of every service's HTTP server (net/http's ReadHeaderTimeout,
+// ReadTimeout, WriteTimeout). A read deadline also ends the request's context when it passes
+// during the handler, so read_timeout bounds every inbound call.
+type ServerLimits struct {
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	ReadTimeout       Duration `yaml:"read_timeout"`
+	WriteTimeout      Duration `yaml:"write_timeout"`
 }
 
 // Events says how the asynchronous side protects data.
@@ -145,6 +166,7 @@ func Parse(file string, data []byte) (*Profile, error) {
 		Description string `yaml:"description"`
 		Edges       Edges  `yaml:"edges"`
 		Routes      Routes `yaml:"routes"`
+		Limits      Limits `yaml:"limits"`
 		Events      *struct {
 			Outbox *bool `yaml:"outbox"`
 			Dedup  *bool `yaml:"dedup"`
@@ -156,7 +178,7 @@ func Parse(file string, data []byte) (*Profile, error) {
 	if strings.TrimSpace(string(data)) == "" {
 		return nil, fmt.Errorf("profile: %s:1:1: empty file, want a mapping with name, edges, routes, events", file)
 	}
-	p := &Profile{Name: raw.Name, Description: raw.Description, Edges: raw.Edges, Routes: raw.Routes, Source: file,
+	p := &Profile{Name: raw.Name, Description: raw.Description, Edges: raw.Edges, Routes: raw.Routes, Limits: raw.Limits, Source: file,
 		Events: Events{Outbox: true, Dedup: true}}
 	if p.Name == "" {
 		return nil, fmt.Errorf("profile: %s:1:1: missing name, want name: <profile name>", file)
@@ -291,7 +313,7 @@ func positioned(file string, err error) error {
 func explain(msg string) string {
 	switch {
 	case strings.HasPrefix(msg, "unknown field"):
-		return msg + " (want one of the keys documented in docs/contracts.md: name, description, edges, routes, events, timeout, retry, circuit_breaker, bulkhead, fallback, ...)"
+		return msg + " (want one of the keys documented in docs/contracts.md: name, description, edges, routes, events, limits, timeout, retry, circuit_breaker, bulkhead, fallback, ...)"
 	case strings.Contains(msg, "cannot unmarshal"):
 		return msg + " (wrong type)"
 	}

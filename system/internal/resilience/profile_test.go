@@ -108,6 +108,24 @@ func TestMutantsRemoveOneProtection(t *testing.T) {
 	}
 }
 
+// none and no-timeout say they have no timeout: no limits either (server deadlines, connect
+// and Redis socket timeouts), which every other profile keeps as default has them.
+func TestLimitsOnlyWhereTheProfileSaysSo(t *testing.T) {
+	def := mustLoad(t, "default")
+	if def.Limits.Server.ReadTimeout == 0 || def.Limits.ConnectTimeout == 0 || def.Limits.RedisTimeout == 0 {
+		t.Fatalf("default limits %+v: want the servers', connect and Redis timeouts", def.Limits)
+	}
+	for _, n := range Builtins() {
+		want := def.Limits
+		if n == "none" || n == "no-timeout" {
+			want = Limits{}
+		}
+		if got := mustLoad(t, n).Limits; got != want {
+			t.Errorf("%s: limits %+v, want %+v", n, got, want)
+		}
+	}
+}
+
 func sameRetry(a, b *Retry) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 
 func cond(bad bool, msg string) string {
@@ -174,6 +192,10 @@ func TestFullFixtureValues(t *testing.T) {
 	}
 	if p.Events.Outbox || !p.Events.Dedup {
 		t.Errorf("events = %+v", p.Events)
+	}
+	if l := p.Limits; l.Server.ReadHeaderTimeout.D() != 2*time.Second || l.Server.ReadTimeout.D() != 10*time.Second ||
+		l.Server.WriteTimeout.D() != 15*time.Second || l.ConnectTimeout.D() != 2*time.Second || l.RedisTimeout.D() != time.Second {
+		t.Errorf("limits = %+v", l)
 	}
 	if z := p.Edge("x->y"); z.Timeout != 0 || z.Retry != nil {
 		t.Errorf("unknown edge = %+v, want zero", z)

@@ -84,5 +84,7 @@ func (e *Env) Serve(ctx context.Context, h http.Handler, attrs ...any) error {
 		return fmt.Errorf("%s: %w", e.Name, err)
 	}
 	e.Logger.Info(e.Name+": serving", append([]any{"addr", ln.Addr().String(), "profile", e.Profile.Name}, attrs...)...)
-	return httpx.Serve(ctx, httpx.NewServer(ln.Addr().String(), h), ln)
+	srv := e.Profile.Limits.Server
+	to := httpx.ServerTimeouts{ReadHeader: srv.ReadHeaderTimeout.D(), Read: srv.ReadTimeout.D(), Write: srv.WriteTimeout.D()}
+	return httpx.Serve(ctx, httpx.NewServer(ln.Addr().String(), h, to), ln)
 }

@@ -1,14 +1,23 @@
 package telemetry
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	collpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -159,5 +168,78 @@ func TestBadEnv(t *testing.T) {
 		if _, err := Setup(context.Background(), "x", env(e), nil); err == nil {
 			t.Errorf("env %v accepted", e)
 		}
+	}
+}
+
+// cancelledExporter fails every export as a cancelled context does.
+type cancelledExporter struct{ sdktrace.SpanExporter }
+
+func (cancelledExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error {
+	return context.Canceled
+}
+
+// A cancelled export loses its spans like any failed one: the batch processor never retries.
+func TestCancelledExportCounted(t *testing.T) {
+	dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: "x"})
+	e := &countingExporter{SpanExporter: cancelledExporter{}, dropped: dropped}
+	spans := make([]sdktrace.ReadOnlySpan, 3)
+	if err := e.ExportSpans(context.Background(), spans); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled passed on", err)
+	}
+	var m dto.Metric
+	_ = dropped.Write(&m)
+	if e.failed.Load() != 3 || e.exported.Load() != 0 || m.GetCounter().GetValue() != 3 {
+		t.Fatalf("failed %d, exported %d, metric %v: want the 3 cancelled spans counted as dropped",
+			e.failed.Load(), e.exported.Load(), m.GetCounter().GetValue())
+	}
+}
+
+// The last log line of a process is what the lab reads: it must count every span that was not
+// exported, including those still queued when the flush ran out of time.
+func TestShutdownLogCountsUnflushedSpans(t *testing.T) {
+	rc := &receiver{spans: map[string][]string{}, gate: make(chan struct{})}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	defer close(rc.gate) // before srv.Close: let the stalled export end
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	tel, err := Setup(context.Background(), "x", env(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL}), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 10
+	for range n {
+		_, s := tel.Tracer.Start(context.Background(), "op")
+		s.End()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_ = tel.Shutdown(ctx)
+	var start, flushed int
+	var last struct {
+		Msg                      string
+		Ended, Exported, Dropped int
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec struct {
+			Msg                      string
+			Ended, Exported, Dropped int
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		switch rec.Msg {
+		case LogSpansStart:
+			start++
+		case LogSpansFlushed:
+			flushed++
+			last = rec
+		}
+	}
+	if start != 1 || flushed != 1 {
+		t.Fatalf("%d %q and %d %q lines, want one each:\n%s", start, LogSpansStart, flushed, LogSpansFlushed, logs.String())
+	}
+	if last.Ended != n || last.Exported != 0 || last.Dropped != n {
+		t.Fatalf("final line %+v: want ended %d, exported 0, dropped %d (the receiver never answered)", last, n, n)
 	}
 }
