@@ -208,3 +208,16 @@ func TestBuildRejectsStalePatch(t *testing.T) {
 		t.Errorf("got %v, want the patch refused", err)
 	}
 }
+
+// TestDocListsEveryMutant keeps docs/mutants.md's table in step with the patches.
+func TestDocListsEveryMutant(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/mutants.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range All() {
+		if !strings.Contains(string(doc), "| `"+m.Name+"` | "+m.Policy+" |") {
+			t.Errorf("docs/mutants.md has no table row for %s (policy %s)", m.Name, m.Policy)
+		}
+	}
+}
