@@ -1,6 +1,8 @@
 package mutants
 
 import (
+	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The issue asks for at least eight code mutants covering these mechanisms.
@@ -219,5 +222,36 @@ func TestDocListsEveryMutant(t *testing.T) {
 		if !strings.Contains(string(doc), "| `"+m.Name+"` | "+m.Policy+" |") {
 			t.Errorf("docs/mutants.md has no table row for %s (policy %s)", m.Name, m.Policy)
 		}
+	}
+}
+
+// TestBuildCancelled: an interrupted build (Ctrl-C cancels mutate's context) returns the
+// context's error and leaves no scratch copy; Close leaves nothing at all.
+func TestBuildCancelled(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not on PATH")
+	}
+	src, err := FindSource(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewBuilder(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	m, _ := Get("timeout-not-applied")
+	if _, err := b.Build(ctx, m); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want the build cut by the context", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(b.dir, "src-*")); len(left) > 0 {
+		t.Errorf("scratch copies left after the cancelled build: %v", left)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(b.dir); !os.IsNotExist(err) {
+		t.Errorf("%s still there after Close (%v)", b.dir, err)
 	}
 }
