@@ -246,6 +246,9 @@ func renderIndex(all []*Scenario) []byte {
 		if len(sc.Controls) > 0 {
 			fmt.Fprintf(&b, "- **Negative controls:** %s (each must turn the verdict to fail)\n", strings.Join(sc.Controls, ", "))
 		}
+		if len(sc.CodeControls) > 0 {
+			fmt.Fprintf(&b, "- **Code mutants:** %s (each must turn the verdict to fail; [docs/mutants.md](mutants.md))\n", strings.Join(sc.CodeControls, ", "))
+		}
 		b.WriteString("\n")
 	}
 	if len(uncaughtMutants) > 0 {

@@ -63,6 +63,8 @@ func (d *decoder) scenario(n ast.Node) *Scenario {
 		"blast":      func(p string, v ast.Node) { d.blast(p, v, &sc.Blast) },
 		"abort_when": func(p string, v ast.Node) { sc.AbortWhen = d.aborts(p, v) },
 		"controls":   func(p string, v ast.Node) { sc.Controls = d.controls(p, v) },
+
+		"code_controls": func(p string, v ast.Node) { sc.CodeControls = d.codeControls(p, v) },
 	}, nil)
 	if !ok {
 		return nil

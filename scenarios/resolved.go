@@ -109,6 +109,9 @@ func resolvedView(s *Scenario) yaml.MapSlice {
 	if len(s.Controls) > 0 {
 		out = append(out, yaml.MapItem{Key: "controls", Value: s.Controls})
 	}
+	if len(s.CodeControls) > 0 {
+		out = append(out, yaml.MapItem{Key: "code_controls", Value: s.CodeControls})
+	}
 	return out
 }
 

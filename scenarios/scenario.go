@@ -61,6 +61,10 @@ type Scenario struct {
 	// Controls are the mutant profiles this scenario must catch (faultline mutate).
 	Controls []string       `json:"controls,omitempty" yaml:"controls,omitempty"`
 	keyPos   map[string]Pos // top-level values, for errors found after decoding
+
+	// CodeControls are the code mutants (scenarios/mutants) this scenario must catch
+	// (faultline mutate --code).
+	CodeControls []string `json:"code_controls,omitempty" yaml:"code_controls,omitempty"`
 }
 
 // Stream is one named open-model load stream.

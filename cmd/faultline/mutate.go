@@ -25,6 +25,9 @@ type mutateOptions struct {
 	plain        bool
 	retryInvalid int
 	cover        bool
+	code         bool     // also run the code mutants scenarios list under code_controls
+	mutants      []string // run only these mutants (profile or code names)
+	source       string   // the faultline module code mutants patch ("" = the one here)
 }
 
 func newMutateCmd() *cobra.Command {
@@ -48,11 +51,19 @@ name), which is what CI needs; without it every listed control of every scenario
 full matrix). Given a directory, a mutant that removes one protection (no-*, unbounded-*)
 and is listed by no scenario there is reported uncovered and fails the run.
 
+With --code the scenarios also run against the code mutants they list under code_controls
+(scenarios/mutants/*.patch: a small bug in the resilience code each). Each is applied to a
+scratch copy of the source tree (--source, default the checkout you are in; never modified),
+built into its own faultline binary (once per invocation), and the scenario runs with its
+own profile on that binary; it is judged by the same rules and shown as code:NAME in the
+matrix. --mutants a,b runs only the named mutants (profile or code). Needs git and go.
+
 Exit codes: 0 every scenario passed and every listed mutant was caught, 1 otherwise,
 2 bad usage or an invalid scenario file (nothing is run then).`,
 		Example: `  faultline mutate scenarios/
   faultline mutate --cover scenarios/        # each mutant once, on its shortest scenario
-  faultline mutate --out /tmp/power scenarios/billing-down.yaml`,
+  faultline mutate --out /tmp/power scenarios/billing-down.yaml
+  faultline mutate --code --mutants outbox-marks-unacked scenarios/nats-down.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return mutateScenarios(cmd.Context(), cmd.OutOrStdout(), args, o)
@@ -61,6 +72,9 @@ Exit codes: 0 every scenario passed and every listed mutant was caught, 1 otherw
 	c.Flags().StringVar(&o.out, "out", "", "directory for the runs and matrix.md (default runs/mutate-<time>)")
 	c.Flags().BoolVar(&o.plain, "plain", false, "plain progress lines even on a terminal")
 	c.Flags().BoolVar(&o.cover, "cover", false, "run each mutant once, on the shortest scenario listing it (default: every listed control)")
+	c.Flags().BoolVar(&o.code, "code", false, "also run the code mutants each scenario lists under code_controls (scenarios/mutants)")
+	c.Flags().StringSliceVar(&o.mutants, "mutants", nil, "run only these mutants, comma-separated (profile or code mutant names)")
+	c.Flags().StringVar(&o.source, "source", "", "faultline source tree code mutants are built from (default: the checkout containing the working directory)")
 	c.Flags().IntVar(&o.retryInvalid, "retry-invalid", 1, "repeat a run whose measurement was invalid (load generator starved) up to N times; a fail is never repeated")
 	return c
 }
@@ -84,11 +98,19 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 	if err != nil {
 		return err
 	}
-	plan := planControls(scs, o.cover)
-	var uncovered []string
-	if anyDir(args) {
-		uncovered = uncoveredMutants(scs)
+	if err := checkMutantNames(o); err != nil {
+		return err
 	}
+	plan := planMutants(scs, o)
+	var uncovered []string
+	if anyDir(args) && len(o.mutants) == 0 {
+		uncovered = uncoveredMutants(scs)
+		if o.code {
+			uncovered = append(uncovered, uncoveredCode(scs)...)
+		}
+	}
+	builds := &codeBuilds{source: o.source, log: stdout}
+	defer builds.close()
 	out := o.out
 	if out == "" {
 		out = filepath.Join("runs", "mutate-"+time.Now().Format("20060102-150405"))
@@ -98,10 +120,10 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 		results []*reports.Results
 		dirs    []string
 	)
-	one := func(sc *scenarios.Scenario, profile, expect string) *reports.Results {
-		dir := filepath.Join(out, sc.Name, profile)
+	one := func(sc *scenarios.Scenario, profile, label, binary, expect string) *reports.Results {
+		dir := filepath.Join(out, sc.Name, label)
 		res, err := runner.Run(ctx, runner.Options{
-			Scenario: sc, Profile: profile, OutDir: dir, Log: stdout,
+			Scenario: sc, Profile: profile, OutDir: dir, Log: stdout, Binary: binary,
 			Terminal: !o.plain && isTerminal(stdout), ExpectVerdict: expect, RetryInvalid: o.retryInvalid,
 		})
 		if err != nil && res == nil {
@@ -116,7 +138,7 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 		return res
 	}
 	for _, sc := range scs {
-		row := powerRow{sc: sc, own: one(sc, sc.Profile, reports.VerdictPass)}
+		row := powerRow{sc: sc, own: one(sc, sc.Profile, sc.Profile, "", reports.VerdictPass)}
 		for _, m := range plan[sc] {
 			if ctx.Err() != nil {
 				break
@@ -124,7 +146,18 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 			// Run even when the own run failed: a kill is judged against the checks that did
 			// hold, and the exit code fails on the own run anyway.
 			k := kill{mutant: m, dir: filepath.Join(out, sc.Name, m)}
-			k.Verdict = power.Judge(row.own, one(sc, m, reports.VerdictFail))
+			if name, isCode := strings.CutPrefix(m, codePrefix); isCode {
+				// A code mutant runs the scenario's own profile on a binary built with its bug.
+				k.dir = filepath.Join(out, sc.Name, "code-"+name)
+				bin, err := builds.binary(ctx, m)
+				if err != nil {
+					k.Verdict = power.Verdict{Outcome: power.Error, Because: []string{err.Error()}}
+				} else {
+					k.Verdict = power.Judge(row.own, one(sc, sc.Profile, "code-"+name, bin, reports.VerdictFail))
+				}
+			} else {
+				k.Verdict = power.Judge(row.own, one(sc, m, m, "", reports.VerdictFail))
+			}
 			row.kills = append(row.kills, k)
 		}
 		rows = append(rows, row)
@@ -170,17 +203,22 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 // planControls picks the mutants each scenario runs: all it lists, or with cover each mutant
 // only on the shortest scenario listing it (ties broken by name, so the plan is stable).
 func planControls(scs []*scenarios.Scenario, cover bool) map[*scenarios.Scenario][]string {
+	return planLists(scs, cover, func(sc *scenarios.Scenario) []string { return sc.Controls })
+}
+
+// planLists is planControls over the mutants list gives for each scenario.
+func planLists(scs []*scenarios.Scenario, cover bool, list func(*scenarios.Scenario) []string) map[*scenarios.Scenario][]string {
 	plan := map[*scenarios.Scenario][]string{}
 	if !cover {
 		for _, sc := range scs {
-			plan[sc] = sc.Controls
+			plan[sc] = list(sc)
 		}
 		return plan
 	}
 	best := map[string]*scenarios.Scenario{}
 	var order []string
 	for _, sc := range scs {
-		for _, m := range sc.Controls {
+		for _, m := range list(sc) {
 			b, seen := best[m]
 			if !seen {
 				order = append(order, m)
