@@ -144,3 +144,30 @@ func TestBreakerThresholdAndRetryDelay(t *testing.T) {
 		}
 	}
 }
+
+// TestAttemptContextCarriesTheTimeout: a client that bounds its I/O by the context's deadline
+// only (go-redis with ContextTimeoutEnabled) must see the profile's per-attempt timeout as a
+// deadline; a cancellation alone does not stop its read.
+func TestAttemptContextCarriesTheTimeout(t *testing.T) {
+	tel := newTelemetry(t)
+	ex := NewExecutor("a->redis", EdgePolicy{Timeout: Duration(30 * time.Millisecond)}, Classifier[string]{
+		Failure: func(_ string, err error) bool { return err != nil }, Retryable: func(string, error) bool { return false },
+	}, tel, nil)
+	start := time.Now()
+	_, err := ex.Get(context.Background(), func(ctx context.Context) (string, error) {
+		dl, ok := ctx.Deadline()
+		if !ok {
+			time.Sleep(300 * time.Millisecond) // the client's own read timeout
+			return "", context.DeadlineExceeded
+		}
+		time.Sleep(time.Until(dl))
+		return "", context.DeadlineExceeded
+	}, nil)
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("want a timeout error")
+	}
+	if took > 150*time.Millisecond {
+		t.Fatalf("the attempt took %s with a 30ms timeout: its context carried no deadline", took)
+	}
+}
