@@ -26,6 +26,10 @@ type (
 	Duration = resilience.Duration
 	// Ratio is a profile number in [0, 1].
 	Ratio = resilience.Ratio
+	// RateKind is a route limiter's kind: smooth or bursty.
+	RateKind = resilience.RateKind
+	// FallbackKind is an edge's fallback: none (""), fail_open or stale_cache.
+	FallbackKind = resilience.Fallback
 )
 
 // Fallback kinds and rate limiter kinds a profile may name.
