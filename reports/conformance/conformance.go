@@ -26,7 +26,6 @@
 package conformance
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -186,23 +185,6 @@ func applySkips(out *reports.Conformance, skips []Skip) {
 				Configured: "not configured in profile " + out.Profile, Observed: "-", Status: reports.ConformanceSkipped, Reason: s.Reason})
 		}
 	}
-}
-
-// ErrUnknownPolicy is returned by ValidateSkip for a policy name no check has.
-var ErrUnknownPolicy = errors.New("conformance: unknown policy")
-
-// ValidateSkip says whether a skip names a policy checked on its kind of target.
-func ValidateSkip(s Skip) error {
-	list, kind := EdgePolicies, "an edge"
-	if s.Route != "" {
-		list, kind = RoutePolicies, "a route"
-	}
-	for _, p := range list {
-		if p == s.Policy {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w %q for %s, want one of %s", ErrUnknownPolicy, s.Policy, kind, strings.Join(list, ", "))
 }
 
 // verdict builds a check line from what was counted.

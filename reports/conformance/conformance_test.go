@@ -529,20 +529,3 @@ func TestJudgeProfile(t *testing.T) {
 		t.Error("tolerances not stated")
 	}
 }
-
-func TestValidateSkip(t *testing.T) {
-	for _, c := range []struct {
-		s  Skip
-		ok bool
-	}{
-		{Skip{Edge: e, Policy: "timeout"}, true},
-		{Skip{Edge: e, Policy: "circuit_breaker"}, true},
-		{Skip{Edge: e, Policy: "rate_limit"}, false},
-		{Skip{Route: "create", Policy: "rate_limit"}, true},
-		{Skip{Route: "create", Policy: "timeout"}, false},
-	} {
-		if err := ValidateSkip(c.s); (err == nil) != c.ok {
-			t.Errorf("ValidateSkip(%+v) = %v, want ok %v", c.s, err, c.ok)
-		}
-	}
-}
