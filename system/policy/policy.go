@@ -48,6 +48,9 @@ const RateWindow = resilience.RateWindow
 // GuardEdge is the edge the gateway's route guards protect (client->gateway).
 const GuardEdge = resilience.GuardEdge
 
+// KnownRoutes are the gateway routes a profile may guard.
+var KnownRoutes = resilience.KnownRoutes
+
 // Load reads a built-in profile by name ("default"), or a YAML file by path; "" is default.
 func Load(nameOrPath string) (*Profile, error) { return resilience.Load(nameOrPath) }
 
