@@ -135,7 +135,7 @@ func (ix *index) opens(tl timeline, b policy.Breaker, rs []record) verdict {
 		}
 	}
 	v.exercised = v.samples > 0
-	v.observed = fmt.Sprintf("opened %d times", v.samples)
+	v.observed = "opened " + times(v.samples)
 	if fewest >= 0 {
 		v.observed += fmt.Sprintf("; fewest failures before an opening from closed: %d", fewest)
 	}
@@ -258,7 +258,7 @@ func (ix *index) halfOpen(tl timeline, b policy.Breaker, calls []*call) verdict 
 		}
 	}
 	v.exercised = v.samples > 0
-	v.observed = fmt.Sprintf("half-opened %d times, %s–%s after opening", v.samples, shortest.Round(time.Millisecond), longest.Round(time.Millisecond))
+	v.observed = fmt.Sprintf("half-opened %s, %s–%s after opening", times(v.samples), shortest.Round(time.Millisecond), longest.Round(time.Millisecond))
 	v.noData = "not exercised: never half-opened"
 	if v.samples == 0 {
 		v.observed = "-"
@@ -296,7 +296,7 @@ func (ix *index) closes(tl timeline, b policy.Breaker, rs []record) verdict {
 		}
 	}
 	v.exercised = v.samples > 0
-	v.observed = fmt.Sprintf("closed %d times from half-open; fewest trial results before closing: %d", v.samples, max(fewest, 0))
+	v.observed = fmt.Sprintf("closed from half-open %s; fewest trial results before closing: %d", times(v.samples), max(fewest, 0))
 	v.noData = "not exercised: never closed from half-open"
 	if v.samples == 0 {
 		v.observed = "-"
@@ -321,4 +321,11 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+func times(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return fmt.Sprintf("%d times", n)
 }
