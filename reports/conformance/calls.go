@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/traces"
 )
 
@@ -21,6 +22,8 @@ type call struct {
 	fallback                          string // the fallback kind that answered, "" for none
 	inFlight, waitUs                  int
 	hasInFlight, hasWait              bool
+	// frozen: the caller was paused during the call, so its times are not judged.
+	frozen bool
 }
 
 // attempt is one attempt's network call: from its first span's start to its last span's end
@@ -30,6 +33,7 @@ type attempt struct {
 	start, end time.Time
 	failed     bool
 	trace      traces.TraceID
+	frozen     bool
 }
 
 func (a attempt) duration() time.Duration { return a.end.Sub(a.start) }
@@ -77,6 +81,7 @@ type guarded struct {
 	bulkheadRejected     bool
 	inFlight, waitUs     int
 	hasInFlight, hasWait bool
+	frozen               bool
 }
 
 // index holds the calls per edge and the guarded requests per route.
@@ -90,6 +95,33 @@ type index struct {
 	// outside are, per edge, the spans with a fallback event naming it (a fallback answered
 	// outside the pipeline); their pipeline child on that edge is the call it answered.
 	outside map[string]map[spanKey]bool
+	// paused are the windows each component was frozen in.
+	paused map[string][][2]time.Time
+}
+
+// frozen says whether s's service was paused at some time between its start and end.
+func (ix *index) frozen(s *traces.Span) bool {
+	for _, w := range ix.paused[s.Service] {
+		if s.Start.Before(w[1]) && s.End.After(w[0]) {
+			return true
+		}
+	}
+	return false
+}
+
+func pauses(start time.Time, faults []reports.FaultEvent) map[string][][2]time.Time {
+	out := map[string][][2]time.Time{}
+	for _, f := range faults {
+		if f.Fault != PauseFault || f.AppliedAt < 0 {
+			continue
+		}
+		to := time.Duration(f.HealedAt * float64(time.Second))
+		if f.HealedAt <= f.AppliedAt {
+			to = 1<<62 - 1 // never resumed
+		}
+		out[f.Target] = append(out[f.Target], [2]time.Time{start.Add(time.Duration(f.AppliedAt * float64(time.Second))), start.Add(to)})
+	}
+	return out
 }
 
 type spanKey struct {
@@ -97,9 +129,9 @@ type spanKey struct {
 	span  traces.SpanID
 }
 
-func newIndex(spans []traces.Span, start time.Time) *index {
+func newIndex(spans []traces.Span, start time.Time, faults []reports.FaultEvent) *index {
 	ix := &index{start: start, spans: spans, calls: map[string][]*call{}, routes: map[string][]*guarded{},
-		openEvents: map[string][]float64{}, outside: map[string]map[spanKey]bool{}}
+		openEvents: map[string][]float64{}, outside: map[string]map[spanKey]bool{}, paused: pauses(start, faults)}
 	byID := make(map[spanKey]*call)
 	for i := range spans {
 		s := &spans[i]
@@ -107,11 +139,13 @@ func newIndex(spans []traces.Span, start time.Time) *index {
 		switch {
 		case s.Kind == traces.KindInternal && s.Attr(traces.AttrEdge) != "":
 			c := newCall(s)
+			c.frozen = ix.frozen(s)
 			e := s.Attr(traces.AttrEdge)
 			ix.calls[e] = append(ix.calls[e], c)
 			byID[spanKey{s.TraceID, s.SpanID}] = c
 		case s.Kind == traces.KindServer && s.Attr(traces.AttrRoute) != "":
 			g := newGuarded(s)
+			g.frozen = ix.frozen(s)
 			r := s.Attr(traces.AttrRoute)
 			ix.routes[r] = append(ix.routes[r], g)
 		}
@@ -127,7 +161,7 @@ func newIndex(spans []traces.Span, start time.Time) *index {
 		if !ok || n < 1 || c == nil || s.Edge() != c.span.Attr(traces.AttrEdge) {
 			continue
 		}
-		c.addAttempt(n, s)
+		c.addAttempt(n, s, ix.frozen(s))
 	}
 	for _, cs := range ix.calls {
 		for _, c := range cs {
@@ -166,7 +200,7 @@ func newGuarded(s *traces.Span) *guarded {
 	return g
 }
 
-func (c *call) addAttempt(n int, s *traces.Span) {
+func (c *call) addAttempt(n int, s *traces.Span, frozen bool) {
 	for i := range c.attempts {
 		a := &c.attempts[i]
 		if a.num == n {
@@ -177,10 +211,11 @@ func (c *call) addAttempt(n int, s *traces.Span) {
 				a.end = s.End
 			}
 			a.failed = a.failed || spanFailed(s)
+			a.frozen = a.frozen || frozen
 			return
 		}
 	}
-	c.attempts = append(c.attempts, attempt{num: n, start: s.Start, end: s.End, failed: spanFailed(s), trace: s.TraceID})
+	c.attempts = append(c.attempts, attempt{num: n, start: s.Start, end: s.End, failed: spanFailed(s), trace: s.TraceID, frozen: frozen})
 }
 
 // readEvents keeps what span events name about an edge: breaker openings, and fallbacks

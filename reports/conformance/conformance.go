@@ -120,7 +120,13 @@ type Input struct {
 	// SpansLost is how many spans the run is known to have lost: a violation could hide in
 	// them, so no check passes then (a failure stands).
 	SpansLost int
+	// Faults is the run's fault timeline: a component paused (SIGSTOP) cannot run its timers,
+	// so the times it measured across the pause (an attempt, a wait) are not judged.
+	Faults []reports.FaultEvent
 }
+
+// PauseFault is the fault that freezes a component.
+const PauseFault = "pause"
 
 // Judge loads the profile the run used and checks it; a profile that cannot be read fails.
 func Judge(profile string, in Input) *reports.Conformance {
@@ -137,7 +143,7 @@ func Judge(profile string, in Input) *reports.Conformance {
 
 // Check judges every policy of profile p against the spans, edges and routes in name order.
 func Check(p *policy.Profile, in Input) *reports.Conformance {
-	ix := newIndex(in.Spans, in.Start)
+	ix := newIndex(in.Spans, in.Start, in.Faults)
 	out := &reports.Conformance{Profile: p.Name, Tolerances: ToleranceText(), Checks: []reports.ConformanceCheck{}}
 	for _, e := range sortedKeys(p.Edges) {
 		out.Checks = append(out.Checks, ix.edgeChecks(e, p.Edges[e], in.Transitions)...)

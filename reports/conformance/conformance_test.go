@@ -529,3 +529,38 @@ func TestJudgeProfile(t *testing.T) {
 		t.Error("tolerances not stated")
 	}
 }
+
+// TestPausedCaller: a component paused (SIGSTOP) cannot run its timers; an attempt, a retry
+// wait or a bulkhead wait it measured across the pause is not judged, one outside it is.
+func TestPausedCaller(t *testing.T) {
+	p := edgeProfile(e, policy.EdgePolicy{Timeout: dur(150), Retry: &policy.Retry{MaxRetries: 1, Backoff: dur(10), Jitter: 0.5},
+		Bulkhead: &policy.Bulkhead{MaxConcurrent: 1, MaxWait: dur(5)}})
+	r := &run{}
+	c := r.call(e, 1000, 3000, true, traces.AttrRetries, "1", traces.AttrBulkheadInFlight, "1", traces.AttrBulkheadWaitUs, "2000000")
+	r.attempt(c, 1, 1000, 2900, 0) // frozen from 1.5 s to 4 s
+	r.attempt(c, 2, 3950, 5, 200)
+	pause := []reports.FaultEvent{{Fault: PauseFault, Target: "link", AppliedAt: 1.5, HealedAt: 4}}
+	for _, pol := range []string{Timeout, RetryBackoff, BulkheadWait} {
+		ch := judgeWith(t, p, r, pause, e, pol)
+		if ch.Status == reports.ConformanceFail {
+			t.Errorf("%s failed on times measured across a pause: %+v", pol, ch)
+		}
+		if ch := judgeWith(t, p, r, nil, e, pol); ch.Status != reports.ConformanceFail {
+			t.Errorf("%s without the pause = %s, want fail (the same times are violations then)", pol, ch.Status)
+		}
+	}
+	if ch := judgeWith(t, p, r, pause, e, Timeout); !strings.Contains(ch.Observed, "across a pause") {
+		t.Errorf("observed %q does not say what was left out", ch.Observed)
+	}
+}
+
+func judgeWith(t *testing.T, p *policy.Profile, r *run, faults []reports.FaultEvent, target, pol string) reports.ConformanceCheck {
+	t.Helper()
+	for _, ch := range Check(p, Input{Spans: r.spans, Start: t0, Faults: faults}).Checks {
+		if ch.Target == target && ch.Policy == pol {
+			return ch
+		}
+	}
+	t.Fatalf("no check %s %s", target, pol)
+	return reports.ConformanceCheck{}
+}

@@ -50,8 +50,12 @@ func (ix *index) timeout(calls []*call, d time.Duration) verdict {
 	var v verdict
 	limit := d + tolerance(d)
 	var longest time.Duration
-	cut := 0
-	check := func(dur time.Duration, ref string) {
+	cut, paused := 0, 0
+	check := func(dur time.Duration, frozen bool, ref string) {
+		if frozen {
+			paused++
+			return
+		}
 		v.samples++
 		longest = max(longest, dur)
 		if dur >= d {
@@ -68,18 +72,18 @@ func (ix *index) timeout(calls []*call, d time.Duration) verdict {
 		}
 		if len(c.attempts) > 0 {
 			for _, a := range c.attempts {
-				check(a.duration(), ix.ref(a.trace, a.start))
+				check(a.duration(), a.frozen || c.frozen, ix.ref(a.trace, a.start))
 			}
 			continue
 		}
 		if c.breakerRejected || c.bulkheadRejected || c.maxNum > 1 {
 			continue // no attempt made, or several without spans of their own
 		}
-		check(c.span.Duration()-time.Duration(c.waitUs)*time.Microsecond, ix.ref(c.span.TraceID, c.span.Start))
+		check(c.span.Duration()-time.Duration(c.waitUs)*time.Microsecond, c.frozen, ix.ref(c.span.TraceID, c.span.Start))
 	}
-	v.observed = fmt.Sprintf("longest attempt %s of %d; %d calls cut by the timeout", ms(longest), v.samples, cut)
+	v.observed = fmt.Sprintf("longest attempt %s of %d; %d calls cut by the timeout", ms(longest), v.samples, cut) + pausedText(paused)
 	if v.samples == 0 {
-		v.observed, v.noData = "-", "no attempt on the edge"
+		v.observed, v.noData = "-"+pausedText(paused), "no attempt on the edge"
 	} else {
 		v.noData = fmt.Sprintf("not exercised: no attempt reached %s", d)
 	}
@@ -157,10 +161,15 @@ func backoffText(r policy.Retry, bh *policy.Bulkhead) string {
 func (ix *index) backoff(calls []*call, r policy.Retry, bh *policy.Bulkhead) verdict {
 	var v verdict
 	var shortest, longest time.Duration
+	paused := 0
 	for _, c := range calls {
 		for i := 1; i < len(c.attempts); i++ {
 			prev, next := c.attempts[i-1], c.attempts[i]
 			if next.num != prev.num+1 {
+				continue
+			}
+			if c.frozen {
+				paused++
 				continue
 			}
 			gap := next.start.Sub(prev.end)
@@ -179,9 +188,9 @@ func (ix *index) backoff(calls []*call, r policy.Retry, bh *policy.Bulkhead) ver
 		}
 	}
 	v.exercised = v.samples > 0
-	v.observed = fmt.Sprintf("%d waits between attempts, %s–%s", v.samples, ms(shortest), ms(longest))
+	v.observed = fmt.Sprintf("%d waits between attempts, %s–%s", v.samples, ms(shortest), ms(longest)) + pausedText(paused)
 	if v.samples == 0 {
-		v.observed, v.noData = "-", "not exercised: no call retried"
+		v.observed, v.noData = "-"+pausedText(paused), "not exercised: no call retried"
 	}
 	return v
 }
@@ -193,10 +202,18 @@ type admission struct {
 	hasInFlight, hasWait bool
 	rejected             bool
 	trace                traces.TraceID
+	frozen               bool // its service was paused meanwhile: the wait is not judged
 }
 
 func (c *call) admission() admission {
-	return admission{c.inFlight, c.waitUs, c.hasInFlight, c.hasWait, c.bulkheadRejected, c.span.TraceID}
+	return admission{c.inFlight, c.waitUs, c.hasInFlight, c.hasWait, c.bulkheadRejected, c.span.TraceID, c.frozen}
+}
+
+func pausedText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d measured across a pause of the caller, not judged", n)
 }
 
 // bulkheadChecks: the in-flight count each call recorded when admitted never exceeds
@@ -218,7 +235,7 @@ func bulkheadChecks(as []admission, maxConcurrent uint, maxWait time.Duration) (
 				inFlight.violate(fmt.Sprintf("%d in flight (trace %s)", a.inFlight, a.trace))
 			}
 		}
-		if a.hasWait {
+		if a.hasWait && !a.frozen {
 			w := time.Duration(a.waitUs) * time.Microsecond
 			longest = max(longest, w)
 			if w > waitLimit {

@@ -23,7 +23,7 @@ func (ix *index) routeChecks(r string, p policy.RoutePolicy) []reports.Conforman
 		as := make([]admission, 0, len(reqs))
 		for _, g := range reqs {
 			if !g.rateLimited { // refused before the bulkhead
-				as = append(as, admission{g.inFlight, g.waitUs, g.hasInFlight, g.hasWait, g.bulkheadRejected, g.span.TraceID})
+				as = append(as, admission{g.inFlight, g.waitUs, g.hasInFlight, g.hasWait, g.bulkheadRejected, g.span.TraceID, g.frozen})
 			}
 		}
 		inFlight, wait := bulkheadChecks(as, p.MaxConcurrent, p.MaxWait.D())
