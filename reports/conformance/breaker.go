@@ -10,11 +10,16 @@ import (
 	"github.com/faultline/faultline/system/policy"
 )
 
-// transition is one breaker state change.
+// transition is one breaker state change. A reset is the breaker's process dying (a crash
+// or restart fault on its service): its successor starts closed without a logged change.
 type transition struct {
 	from, to string
 	at       time.Time
+	reset    bool
 }
+
+// restartFaults end a process, and with it its breakers' state.
+var restartFaults = map[string]bool{"crash": true, "restart": true}
 
 // timeline is a breaker's state changes: all of them from the services' logs (complete), or
 // only its openings from span events (the pipeline has no call to write the others on).
@@ -27,18 +32,30 @@ func (ix *index) breakerTimeline(e string, given []reports.BreakerTransition) ti
 	var tl timeline
 	for _, t := range given {
 		if t.Edge == e {
-			tl.ts = append(tl.ts, transition{from: t.From, to: t.To, at: ix.start.Add(time.Duration(t.AtS * float64(time.Second)))})
+			tl.ts = append(tl.ts, transition{from: t.From, to: t.To, at: ix.sec(t.AtS)})
 		}
 	}
 	if len(tl.ts) > 0 {
 		tl.complete = true
 	} else {
 		for _, at := range ix.openEvents[e] {
-			tl.ts = append(tl.ts, transition{to: traces.BreakerOpen, at: ix.start.Add(time.Duration(at * float64(time.Second)))})
+			tl.ts = append(tl.ts, transition{to: traces.BreakerOpen, at: ix.sec(at)})
+		}
+	}
+	if svc, _, ok := traces.SplitEdge(e); ok && len(tl.ts) > 0 {
+		for _, f := range ix.faults {
+			if restartFaults[f.Fault] && f.Target == svc && f.AppliedAt >= 0 {
+				tl.ts = append(tl.ts, transition{to: traces.BreakerClosed, at: ix.sec(f.AppliedAt), reset: true})
+			}
 		}
 	}
 	sort.SliceStable(tl.ts, func(a, b int) bool { return tl.ts[a].at.Before(tl.ts[b].at) })
 	return tl
+}
+
+// sec is a time given in seconds from the run start.
+func (ix *index) sec(s float64) time.Time {
+	return ix.start.Add(time.Duration(s * float64(time.Second)))
 }
 
 // record is one result the breaker counted: an attempt that passed it, or a call its
@@ -282,7 +299,7 @@ func (ix *index) closes(tl timeline, b policy.Breaker, rs []record) verdict {
 	need := requiredSuccesses(b)
 	fewest := -1
 	for i, t := range tl.ts {
-		if t.to != traces.BreakerHalfOpen || i+1 >= len(tl.ts) || tl.ts[i+1].to != traces.BreakerClosed {
+		if t.to != traces.BreakerHalfOpen || i+1 >= len(tl.ts) || tl.ts[i+1].to != traces.BreakerClosed || tl.ts[i+1].reset {
 			continue
 		}
 		closed := tl.ts[i+1].at

@@ -97,6 +97,7 @@ type index struct {
 	outside map[string]map[spanKey]bool
 	// paused are the windows each component was frozen in.
 	paused map[string][][2]time.Time
+	faults []reports.FaultEvent
 }
 
 // frozen says whether s's service was paused at some time between its start and end.
@@ -131,7 +132,7 @@ type spanKey struct {
 
 func newIndex(spans []traces.Span, start time.Time, faults []reports.FaultEvent) *index {
 	ix := &index{start: start, spans: spans, calls: map[string][]*call{}, routes: map[string][]*guarded{},
-		openEvents: map[string][]float64{}, outside: map[string]map[spanKey]bool{}, paused: pauses(start, faults)}
+		openEvents: map[string][]float64{}, outside: map[string]map[spanKey]bool{}, paused: pauses(start, faults), faults: faults}
 	byID := make(map[spanKey]*call)
 	for i := range spans {
 		s := &spans[i]

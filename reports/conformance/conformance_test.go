@@ -564,3 +564,29 @@ func judgeWith(t *testing.T, p *policy.Profile, r *run, faults []reports.FaultEv
 	t.Fatalf("no check %s %s", target, pol)
 	return reports.ConformanceCheck{}
 }
+
+// TestBreakerOfARestartedProcess: a crash ends the breaker's process; its successor starts
+// closed without a logged transition, so calls it admits are not "admitted while open".
+func TestBreakerOfARestartedProcess(t *testing.T) {
+	p := edgeProfile(e, policy.EdgePolicy{CircuitBreaker: &policy.Breaker{FailureRatio: 0.5, Window: 20, Delay: policy.Duration(5 * time.Second), SuccessThreshold: 3}})
+	r := breakerRun(12)
+	r.call(e, 1500, 0.1, true, traces.AttrBreakerRejected, "true")
+	for _, at := range []float64{2500, 4000} { // the restarted link, breaker closed
+		c := r.call(e, at, 6, false)
+		r.attempt(c, 1, at, 5, 200)
+	}
+	given := []reports.BreakerTransition{tr("closed", "open", 1.2)}
+	crash := []reports.FaultEvent{{Fault: "crash", Target: "link", AppliedAt: 2, HealedAt: 2.5}}
+	ch := func(faults []reports.FaultEvent, pol string) reports.ConformanceCheck {
+		for _, x := range Check(p, Input{Spans: r.spans, Start: t0, Transitions: given, Faults: faults}).Checks {
+			if x.Policy == pol {
+				return x
+			}
+		}
+		t.Fatalf("no %s", pol)
+		return reports.ConformanceCheck{}
+	}
+	want(t, ch(crash, BreakerRefuses), reports.ConformancePass, "1 refused, 0 admitted")
+	want(t, ch(nil, BreakerRefuses), reports.ConformanceFail, "admitted a call while open")
+	want(t, ch(crash, BreakerCloses), reports.ConformanceNoData)
+}
