@@ -127,6 +127,14 @@ func WriteJUnit(w io.Writer, r *Results) error {
 		}
 		check("data", c.name, c.pass, c.msg, "")
 	}
+	for _, c := range conformanceChecks(r.Conformance) {
+		if c.Status == ConformanceNoData || c.Status == ConformanceSkipped {
+			add(junitCase{Name: c.TargetText() + " " + c.Policy, Classname: cls + ".conformance",
+				Skipped: &junitMessage{Message: c.Status + ": " + c.Reason}})
+			continue
+		}
+		check("conformance", c.TargetText()+" "+c.Policy, c.Status == ConformancePass, c.FailReason(), c.Observed)
+	}
 	for _, c := range suite.Cases {
 		suite.Tests++
 		switch {

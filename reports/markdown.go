@@ -193,6 +193,7 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 		}
 		p("\n")
 	}
+	writeConformance(p, r.Conformance)
 	if err := b.Flush(); err != nil {
 		return fmt.Errorf("reports: markdown: %w", err)
 	}

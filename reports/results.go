@@ -50,6 +50,8 @@ type Results struct {
 	Telemetry      *TelemetryHealth `json:"telemetry,omitempty"`
 	Timeseries     []TimeBucket     `json:"timeseries,omitempty"`
 	Abort          *Abort           `json:"abort,omitempty"`
+	// Conformance is every policy of the profile in use checked against what the spans show.
+	Conformance *Conformance `json:"conformance,omitempty"`
 }
 
 // PhaseWindow is one phase's span of time, in seconds from the run start.
@@ -316,4 +318,42 @@ type Abort struct {
 	Condition string  `json:"condition"`
 	AtS       float64 `json:"at_s"`
 	HealedInS float64 `json:"healed_in_s"`
+}
+
+// Conformance statuses: a check with data passes or fails; one with nothing to check (the
+// policy never came into play) is no_data, which neither passes nor fails the run; one the
+// scenario switched off is skipped, with its reason.
+const (
+	ConformancePass    = "pass"
+	ConformanceFail    = "fail"
+	ConformanceNoData  = "no_data"
+	ConformanceSkipped = "skipped"
+)
+
+// Conformance checks that the system applies each policy of its profile as configured, per
+// edge and route, from the spans of the run. A failed check fails the run.
+type Conformance struct {
+	Profile string `json:"profile"`
+	// Tolerances are the slacks the checks allow for measurement, stated once.
+	Tolerances []string           `json:"tolerances"`
+	Checks     []ConformanceCheck `json:"checks"`
+	Failed     int                `json:"failed"`
+	Passed     int                `json:"passed"`
+	NoData     int                `json:"no_data"`
+	Skipped    int                `json:"skipped"`
+}
+
+// ConformanceCheck is one policy of one edge or route, judged.
+type ConformanceCheck struct {
+	Target     string `json:"target"` // edge (redirect->link) or route (route:redirect)
+	Policy     string `json:"policy"` // timeout, retry.attempts, circuit_breaker.opens, rate_limit…
+	Configured string `json:"configured"`
+	Observed   string `json:"observed"`
+	Status     string `json:"status"`  // pass | fail | no_data | skipped
+	Samples    int    `json:"samples"` // observations the check rests on (attempts, calls, gaps…)
+	Violations int    `json:"violations,omitempty"`
+	// Examples point at violations: trace ids and times from the run start.
+	Examples []string `json:"examples,omitempty"`
+	// Reason says why a check was skipped (the scenario's words) or has no data.
+	Reason string `json:"reason,omitempty"`
 }

@@ -469,6 +469,7 @@ func (d *decoder) expect(path string, n ast.Node, e *Expect) {
 				},
 			}, nil)
 		},
+		"conformance": func(p string, v ast.Node) { e.Conformance = d.conformance(p, v) },
 		"data": func(p string, v ast.Node) {
 			data := &ExpectData{}
 			e.Data = data

@@ -178,6 +178,9 @@ func expectView(e Expect) yaml.MapSlice {
 		}
 		out = append(out, yaml.MapItem{Key: "data", Value: m})
 	}
+	if c := e.Conformance; c != nil {
+		out = append(out, yaml.MapItem{Key: "conformance", Value: c.view()})
+	}
 	return out
 }
 

@@ -203,6 +203,8 @@ type Expect struct {
 	BlastRadius *ExpectBlast      `json:"blast_radius,omitempty" yaml:"blast_radius,omitempty"`
 	Mechanisms  *ExpectMechanisms `json:"mechanisms,omitempty" yaml:"mechanisms,omitempty"`
 	Data        *ExpectData       `json:"data,omitempty" yaml:"data,omitempty"`
+	// Conformance switches policy conformance checks off, each with a reason.
+	Conformance *ExpectConformance `json:"conformance,omitempty" yaml:"conformance,omitempty"`
 }
 
 // ExpectBlast bounds how far the faults may spread.

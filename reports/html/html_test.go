@@ -105,6 +105,12 @@ func TestRenderMinimalResults(t *testing.T) {
 			[]string{`class="banner aborted"`, "Aborted at 12.0 s", "redirect errors&gt;50% for 5s"}},
 		{"invalid pass", &reports.Results{Scenario: "x", Verdict: reports.VerdictPass, AsExpected: true, InvalidReasons: []string{"load generator fell behind"}},
 			[]string{`class="banner error"`, "Measurement not trusted", "load generator fell behind"}},
+		{"conformance", &reports.Results{Scenario: "x", Verdict: reports.VerdictFail, Valid: true, Conformance: &reports.Conformance{Profile: "default", Failed: 1, NoData: 1,
+			Tolerances: []string{"upper time bounds: + 20ms"}, Checks: []reports.ConformanceCheck{
+				{Target: "redirect->redis", Policy: "timeout", Configured: "50ms per attempt", Observed: "longest attempt 143.0ms", Status: reports.ConformanceFail, Examples: []string{"trace abc at 13.1s"}},
+				{Target: "route:create", Policy: "rate_limit", Configured: "at most 500/s", Observed: "peak 20", Status: reports.ConformanceNoData, Reason: "not exercised"}}}},
+			[]string{`id="conformance"`, "Policy conformance", "edge redirect-&gt;redis", "50ms per attempt", "longest attempt 143.0ms", "trace abc at 13.1s",
+				`<span class="badge fail">fail</span>`, "route create", "no_data</span> not exercised", "Tolerances: upper time bounds"}},
 		{"script in names", &reports.Results{Scenario: "<script>alert(1)</script>", Verdict: reports.VerdictPass, Valid: true,
 			Streams: []reports.StreamResult{{Name: `"><img src=http://x>`}}},
 			[]string{"&lt;script&gt;alert(1)&lt;/script&gt;"}},

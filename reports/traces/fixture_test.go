@@ -110,11 +110,18 @@ func (g *gen) linkGet(tr TraceID, parent SpanID, start time.Time) time.Time {
 	return end
 }
 
-// mechs collects what redirect's pipeline writes on the span current during the call (the
-// redirect server span), as system/internal/resilience does.
+// mechs collects what redirect's pipeline writes on its own span about the call (one INTERNAL
+// span per protected call, as system/internal/resilience does).
 type mechs struct {
 	attrs  Attrs
 	events []Event
+}
+
+// pipeline adds the INTERNAL span a protected call on edge carries, with what the pipeline
+// wrote on it.
+func (g *gen) pipeline(tr TraceID, id, parent SpanID, svc, edge string, start, end time.Time, attrs Attrs, events []Event) {
+	i := g.add(tr, id, parent, svc, "resilience "+edge, KindInternal, start, end, false, append(kv(AttrEdge, edge), attrs...))
+	g.spans[i].Events = events
 }
 
 func (g *gen) transition(m *mechs, at time.Time, to string) {
@@ -123,9 +130,11 @@ func (g *gen) transition(m *mechs, at time.Time, to string) {
 	g.state = to
 }
 
-// linkCall is redirect's protected call to link on a cache miss.
-func (g *gen) linkCall(tr TraceID, parent SpanID, start time.Time) (time.Time, mechs) {
+// linkCall is redirect's protected call to link on a cache miss; ok is false when link did
+// not answer (the stale cache answers then, outside the pipeline).
+func (g *gen) linkCall(tr TraceID, caller SpanID, start time.Time) (time.Time, bool) {
 	var m mechs
+	parent := g.newSpan() // the pipeline's span, the attempts' parent
 	t := start
 	if g.state == BreakerOpen && t.Sub(g.openedAt) >= 5*time.Second {
 		g.transition(&m, t, BreakerHalfOpen)
@@ -182,10 +191,9 @@ func (g *gen) linkCall(tr TraceID, parent SpanID, start time.Time) (time.Time, m
 	if rejected {
 		m.attrs = append(m.attrs, Attr{AttrBreakerRejected, "true"})
 	}
-	if !ok {
-		m.attrs = append(m.attrs, Attr{AttrFallback, "stale_cache"})
-	}
-	return t.Add(g.ms(0.01, 0.05)), m
+	end := t.Add(g.ms(0.01, 0.05))
+	g.pipeline(tr, parent, caller, "redirect", "redirect->link", start, end, m.attrs, m.events)
+	return end, ok
 }
 
 func (g *gen) redirect(start time.Time, miss bool) {
@@ -197,22 +205,29 @@ func (g *gen) redirect(start time.Time, miss bool) {
 	rd := g.ms(0.2, 0.9)
 	g.add(tr, g.newSpan(), rs, "redirect", "redis get", KindClient, rt, rt.Add(rd), false, kv(AttrPeerService, "redis", AttrEdge, "redirect->redis"))
 	end := rt.Add(rd)
-	var m mechs
+	answered := true
 	if miss {
-		end, m = g.linkCall(tr, rs, end.Add(g.ms(0.05, 0.1)))
+		end, answered = g.linkCall(tr, rs, end.Add(g.ms(0.05, 0.1)))
 	}
 	end = end.Add(g.ms(0.1, 0.3))
-	i := g.add(tr, rs, gc, "redirect", "GET /r/{code}", KindServer, rt, end, false,
-		append(kv(AttrStatusCode, "302", AttrCacheHit, strconv.FormatBool(!miss)), m.attrs...))
-	g.spans[i].Events = m.events
+	attrs := kv(AttrStatusCode, "302", AttrCacheHit, strconv.FormatBool(!miss))
+	if !answered {
+		attrs = append(attrs, Attr{AttrFallback, "stale_cache"})
+	}
+	i := g.add(tr, rs, gc, "redirect", "GET /r/{code}", KindServer, rt, end, false, attrs)
+	if !answered {
+		g.spans[i].Events = []Event{{Name: EventFallback, Time: end, Attrs: kv(AttrEdge, "redirect->link", AttrFallback, "stale_cache")}}
+	}
 	// the click is published after the answer, without holding it
 	pt := end.Add(g.ms(0.05, 0.5))
 	g.add(tr, g.newSpan(), rs, "redirect", "publish clicks.recorded", KindProducer, pt, pt.Add(g.ms(0.3, 1.2)), false,
 		kv(AttrPeerService, "nats", AttrEdge, "redirect->nats"))
 	ce := end.Add(g.ms(0.1, 0.3))
-	g.add(tr, gc, gw, "gateway", "GET redirect", KindClient, t, ce, false, kv(AttrPeerService, "redirect", AttrEdge, "gateway->redirect", AttrStatusCode, "302", AttrAttempt, "1"))
+	gp := g.newSpan()
+	g.add(tr, gc, gp, "gateway", "GET redirect", KindClient, t, ce, false, kv(AttrPeerService, "redirect", AttrEdge, "gateway->redirect", AttrStatusCode, "302", AttrAttempt, "1"))
+	g.pipeline(tr, gp, gw, "gateway", "gateway->redirect", t, ce, kv(AttrRetries, "0", AttrBreakerState, BreakerClosed), nil)
 	g.add(tr, gw, SpanID{}, "gateway", "GET /r/{code}", KindServer, start, ce.Add(g.ms(0.05, 0.2)), false,
-		kv(AttrStatusCode, "302", AttrRetries, "0", AttrBreakerState, BreakerClosed))
+		kv(AttrStatusCode, "302", AttrRoute, "redirect"))
 }
 
 func (g *gen) create(start time.Time) {
@@ -226,14 +241,17 @@ func (g *gen) create(start time.Time) {
 	bd := g.ms(0.5, 1.5)
 	g.add(tr, bs, bc, "billing", "GET /quota/{account}", KindServer, bt.Add(g.ms(0.05, 0.1)), bt.Add(bd), false, kv(AttrStatusCode, "200"))
 	be := bt.Add(bd).Add(g.ms(0.05, 0.1))
-	g.add(tr, bc, ls, "link", "GET billing", KindClient, bt, be, false, kv(AttrPeerService, "billing", AttrEdge, "link->billing", AttrStatusCode, "200", AttrAttempt, "1"))
+	bp := g.newSpan()
+	g.add(tr, bc, bp, "link", "GET billing", KindClient, bt, be, false, kv(AttrPeerService, "billing", AttrEdge, "link->billing", AttrStatusCode, "200", AttrAttempt, "1"))
+	g.pipeline(tr, bp, ls, "link", "link->billing", bt, be, kv(AttrRetries, "0", AttrBreakerState, BreakerClosed), nil)
 	end := g.dbCall(tr, ls, be.Add(g.ms(0.05, 0.1)), "sql insert").Add(g.ms(0.1, 0.3))
-	g.add(tr, ls, gc, "link", "POST /links", KindServer, lt, end, false, kv(AttrStatusCode, "201", AttrQuotaChecked, "true",
-		AttrRetries, "0", AttrBreakerState, BreakerClosed))
+	g.add(tr, ls, gc, "link", "POST /links", KindServer, lt, end, false, kv(AttrStatusCode, "201", AttrQuotaChecked, "true"))
 	ce := end.Add(g.ms(0.1, 0.3))
-	g.add(tr, gc, gw, "gateway", "POST link", KindClient, t, ce, false, kv(AttrPeerService, "link", AttrEdge, "gateway->link", AttrStatusCode, "201", AttrAttempt, "1"))
+	gp := g.newSpan()
+	g.add(tr, gc, gp, "gateway", "POST link", KindClient, t, ce, false, kv(AttrPeerService, "link", AttrEdge, "gateway->link", AttrStatusCode, "201", AttrAttempt, "1"))
+	g.pipeline(tr, gp, gw, "gateway", "gateway->link", t, ce, kv(AttrBreakerState, BreakerClosed), nil)
 	g.add(tr, gw, SpanID{}, "gateway", "POST /api/links", KindServer, start, ce.Add(g.ms(0.05, 0.2)), false,
-		kv(AttrStatusCode, "201", AttrRetries, "0", AttrBreakerState, BreakerClosed))
+		kv(AttrStatusCode, "201", AttrRoute, "create"))
 }
 
 func (g *gen) stats(start time.Time) {

@@ -3,7 +3,6 @@ package traces
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"time"
 
@@ -183,10 +182,7 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 	}
 	// A client span with a same-service child on the same edge wraps attempts: the children
 	// are the network calls, so only they count towards the edge.
-	crossChild := map[int]string{}    // parent span → service of a child in another service
-	childEdges := map[int][]string{}  // span → edges of its same-service client children
-	failedEdges := map[int][]string{} // span → edges of those children that failed
-	slowest := map[int]slowChild{}    // span → its slowest same-service client child
+	crossChild := map[int]string{} // parent span → service of a child in another service
 	for i := range spans {
 		s := &spans[i]
 		j, ok := ix.parent(i)
@@ -202,22 +198,13 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 			if e != "" && e == p.Edge() && (s.Kind == KindClient || s.Kind == KindProducer) {
 				ix.wrap[j] = true
 			}
-			if e != "" && (s.Kind == KindClient || s.Kind == KindProducer) && !slices.Contains(childEdges[j], e) {
-				childEdges[j] = append(childEdges[j], e)
-			}
-			if e != "" && (s.Kind == KindClient || s.Kind == KindProducer) {
-				if s.StatusError && !slices.Contains(failedEdges[j], e) {
-					failedEdges[j] = append(failedEdges[j], e)
-				}
-				slowest[j] = slowest[j].with(e, s.Duration())
-			}
 		} else if s.Kind == KindServer || s.Kind == KindConsumer {
 			crossChild[j] = s.Service
 		}
 	}
-	ix.inferMechEdges(childEdges, failedEdges, slowest)
 	for i := range spans {
 		s := &spans[i]
+		ix.mech[i] = s.mechEdge()
 		if e := ix.mech[i]; e != "" {
 			ix.mechSpans[e] = append(ix.mechSpans[e], i)
 		}
@@ -287,119 +274,30 @@ func (s *Span) hasMechanism() bool {
 	return len(s.Events) > 0
 }
 
-// inferMechEdges decides which edge each span's resilience attributes are about. The system's
-// pipelines write them on the span current when the call is made, usually the caller's SERVER
-// span, which carries no resilience.edge. So: the span's own edge; else the edge named by its
-// retry or breaker events; else the one protected edge among its client children (of several,
-// the one whose attempt failed, else for a timeout the one that took most of the time; for a
-// rejected call, the route's usual edge that has no
-// attempt); else the one edge the spans of the same route call; else the service's only
-// protected edge; else, for the entry's route guard (rate limit, bulkhead before any call),
-// client->gateway. What stays ambiguous is booked on "SERVICE->*": a service whose one span
-// guards calls on two edges (link: billing and link-db) cannot say which edge a breaker state
-// attribute is about; its events, which name their edge, still can. A protected edge is one whose client spans carry
-// resilience.attempt, which only calls made through a pipeline have.
-func (ix *index) inferMechEdges(childEdges, failedEdges map[int][]string, slowest map[int]slowChild) {
-	protected := map[string][]string{}  // service → protected edges
-	routeEdges := map[string][]string{} // service+route → edges its spans call
-	for i := range ix.spans {
-		s := &ix.spans[i]
-		if e := s.Edge(); e != "" && (s.Kind == KindClient || s.Kind == KindProducer) {
-			if _, ok := s.Attrs.Get(AttrAttempt); ok && !slices.Contains(protected[s.Service], e) {
-				protected[s.Service] = append(protected[s.Service], e)
-			}
+// mechEdge is the edge a span's resilience attributes and events are about, read from the
+// span itself, never inferred: every call through a pipeline has its own span naming its edge
+// (resilience.edge, which client spans carry too); a gateway route guard names its route
+// (resilience.route) and guards client->gateway; an event names its edge (a breaker
+// transition, a retry, a fallback answered outside the pipeline). A span with resilience
+// attributes and none of these, as spans recorded before every protected call had its own
+// span, is booked on "SERVICE->*": an edge no per-edge figure reads.
+func (s *Span) mechEdge() string {
+	if e := s.Edge(); e != "" {
+		if s.hasMechanism() || s.Kind == KindClient || s.Kind == KindProducer {
+			return e
 		}
+		return ""
 	}
-	only := func(es []string, svc string) []string {
-		var out []string
-		for _, e := range es {
-			if slices.Contains(protected[svc], e) {
-				out = append(out, e)
-			}
-		}
-		return out
+	if !s.hasMechanism() {
+		return ""
 	}
-	for i, es := range childEdges {
-		s := &ix.spans[i]
-		key := s.Service + " " + s.route()
-		for _, e := range only(es, s.Service) {
-			if !slices.Contains(routeEdges[key], e) {
-				routeEdges[key] = append(routeEdges[key], e)
-			}
-		}
+	if s.Attr(AttrRoute) != "" {
+		return ClientName + "->" + EntryService
 	}
-	for i := range ix.spans {
-		s := &ix.spans[i]
-		if e := s.Edge(); e != "" {
-			if s.hasMechanism() || s.Kind == KindClient || s.Kind == KindProducer {
-				ix.mech[i] = e
-			}
-			continue
-		}
-		if !s.hasMechanism() {
-			continue
-		}
-		ix.mech[i] = ix.inferOne(i, only(childEdges[i], s.Service), only(failedEdges[i], s.Service),
-			routeEdges[s.Service+" "+s.route()], protected[s.Service], slowest[i])
-	}
-}
-
-// slowChild remembers the slowest child call of a span and how slow the runner-up was.
-type slowChild struct {
-	edge        string
-	dur, second time.Duration
-}
-
-func (c slowChild) with(edge string, d time.Duration) slowChild {
-	switch {
-	case d > c.dur:
-		return slowChild{edge: edge, dur: d, second: c.dur}
-	case d > c.second:
-		c.second = d
-	}
-	return c
-}
-
-// dominant is the slow child's edge when it took most of the span and far longer than any other
-// child: the call a timeout attribute is about, when the timed-out attempt was not marked failed.
-func (c slowChild) dominant(span time.Duration) string {
-	if c.edge != "" && c.dur*2 >= span && c.dur >= 2*c.second {
-		return c.edge
-	}
-	return ""
-}
-
-func (ix *index) inferOne(i int, children, failed, route, protected []string, slow slowChild) string {
-	s := &ix.spans[i]
 	for _, ev := range s.Events {
 		if v, ok := ev.Attrs.Get(AttrEdge); ok && v != "" {
 			return v
 		}
-	}
-	rejected := s.Bool(AttrBreakerRejected) || s.Bool(AttrBulkheadRejected)
-	// the call a pipeline refused never made an attempt: the route's usual edge that is missing
-	var missing []string
-	for _, e := range route {
-		if !slices.Contains(children, e) {
-			missing = append(missing, e)
-		}
-	}
-	switch {
-	case len(children) == 1 && !(rejected && len(missing) == 1):
-		return children[0]
-	case len(children) > 1 && len(failed) == 1:
-		return failed[0] // of several calls, the one that went wrong is what the attributes are about
-	case len(children) > 1 && len(failed) == 0 && s.Bool(AttrTimeout) && slices.Contains(children, slow.dominant(s.Duration())):
-		return slow.edge
-	case rejected && len(missing) == 1:
-		return missing[0]
-	case len(children) == 0 && len(route) == 1:
-		return route[0]
-	case len(children) == 0 && len(protected) == 1:
-		return protected[0]
-	case s.Service == EntryService && len(children) == 0 && s.Kind == KindServer &&
-		(s.Bool(AttrRateLimited) || s.Bool(AttrBulkheadRejected)):
-		return ClientName + "->" + EntryService
 	}
 	return s.Service + "->*"
 }

@@ -49,7 +49,7 @@ func TestMechanismsFixture(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
-	// the pipelines write on the caller's server span; the edge is inferred from its children
+	// every protected call has its own span naming its edge
 	for _, e := range []string{"gateway->redirect", "gateway->link", "link->billing"} {
 		if v, ok := m.RetriesPerRequest[e]; !ok || v != 0 {
 			t.Errorf("retries per request %s = %v (known %v), want 0", e, v, ok)
@@ -119,59 +119,53 @@ func TestMechanismsCounting(t *testing.T) {
 	}
 }
 
-func TestInferMechanismEdge(t *testing.T) {
+// TestMechanismEdgeFromAttributes: the edge a mechanism is about is read from the span, never
+// inferred from its children: a route guard's timeout is the guard's (client->gateway, as the
+// system counts it), not the edge its handler was calling; a span naming no edge is booked on
+// the ambiguous "SERVICE->*".
+func TestMechanismEdgeFromAttributes(t *testing.T) {
 	g := newGen()
 	at := g.at(12)
-	call := func(svc, route string, attrs Attrs, edges ...string) int {
+	// one server span with children on two edges, the first failed
+	server := func(svc, route string, attrs Attrs, events ...Event) int {
 		tr := g.newTrace()
 		srv := g.newSpan()
 		i := g.add(tr, srv, SpanID{}, svc, route, KindServer, at, at.Add(5e6), false, attrs)
-		for _, e := range edges {
-			g.add(tr, g.newSpan(), srv, svc, "GET", KindClient, at, at.Add(1e6), false, kv(AttrEdge, e, AttrAttempt, "1"))
+		g.spans[i].Events = events
+		for k, e := range []string{svc + "->a", svc + "->b"} {
+			p := g.newSpan()
+			g.add(tr, p, srv, svc, "resilience "+e, KindInternal, at, at.Add(2e6), k == 0, kv(AttrEdge, e, AttrRetries, "0"))
+			g.add(tr, g.newSpan(), p, svc, "GET", KindClient, at, at.Add(1e6), k == 0, kv(AttrEdge, e, AttrAttempt, "1"))
 		}
 		return i
 	}
-	call("gateway", "POST /api/links", kv(AttrRetries, "0"), "gateway->link")
-	call("gateway", "GET /r/{code}", kv(AttrRetries, "0"), "gateway->redirect")
-	byRoute := call("gateway", "POST /api/links", kv(AttrBreakerRejected, "true")) // rejected: no child
-	guard := call("gateway", "GET /x", kv(AttrRateLimited, "true"))
-	two := call("link", "POST /links", kv(AttrRetries, "1"), "link->billing", "link->other")
-	// of two calls, the one that failed
-	tr0 := g.newTrace()
-	srv0 := g.newSpan()
-	oneFailed := g.add(tr0, srv0, SpanID{}, "link", "POST /links", KindServer, at, at.Add(5e6), false, kv(AttrFallback, "fail_open"))
-	g.add(tr0, g.newSpan(), srv0, "link", "GET", KindClient, at, at.Add(1e6), true, kv(AttrEdge, "link->billing", AttrAttempt, "1"))
-	g.add(tr0, g.newSpan(), srv0, "link", "sql", KindClient, at, at.Add(1e6), false, kv(AttrEdge, "link->other", AttrAttempt, "1"))
-	// a timeout whose attempt span was not marked failed: the slow one
-	tr2 := g.newTrace()
-	srv2 := g.newSpan()
-	slow := g.add(tr2, srv2, SpanID{}, "link", "POST /links", KindServer, at, at.Add(510e6), false, kv(AttrTimeout, "true"))
-	g.add(tr2, g.newSpan(), srv2, "link", "GET", KindClient, at, at.Add(2e6), false, kv(AttrEdge, "link->billing", AttrAttempt, "1"))
-	g.add(tr2, g.newSpan(), srv2, "link", "sql", KindClient, at, at.Add(500e6), false, kv(AttrEdge, "link->other", AttrAttempt, "1"))
-	// rejected: the route's usual edge that made no attempt
-	tr1 := g.newTrace()
-	srv1 := g.newSpan()
-	rejected := g.add(tr1, srv1, SpanID{}, "link", "POST /links", KindServer, at, at.Add(5e6), false, kv(AttrBreakerRejected, "true"))
-	g.add(tr1, g.newSpan(), srv1, "link", "sql", KindClient, at, at.Add(1e6), false, kv(AttrEdge, "link->other", AttrAttempt, "1"))
-	// a child without resilience.attempt is not behind a pipeline (a plain DB call)
+	pipeline := server("gateway", "GET /x", nil) + 1 // the first pipeline span after it
+	guardTimeout := server("gateway", "GET /r/{code}", kv(AttrRoute, "redirect", AttrTimeout, "true"))
+	guardRejected := server("gateway", "POST /api/links", kv(AttrRoute, "create", AttrRateLimited, "true"))
+	stale := server("redirect", "GET /r/{code}", kv(AttrFallback, "stale_cache"),
+		Event{Name: EventFallback, Time: at, Attrs: kv(AttrEdge, "redirect->link", AttrFallback, "stale_cache")})
+	unnamed := server("link", "POST /links", kv(AttrBreakerState, "open", AttrTimeout, "true"))
+	plain := server("link", "GET /links/{code}", kv(AttrStatusCode, "200"))
+	// the shape before every protected call had its own span: attempts right under the server
+	// span, which carries the attributes; the failed attempt's edge is not taken for theirs
 	tr := g.newTrace()
 	srv := g.newSpan()
-	plain := g.add(tr, srv, SpanID{}, "x", "GET /y", KindServer, at, at.Add(5e6), false, kv(AttrFallback, "fail_open"))
-	g.add(tr, g.newSpan(), srv, "x", "sql", KindClient, at, at.Add(1e6), false, kv(AttrEdge, "x->db"))
-	g.add(tr, g.newSpan(), srv, "x", "GET", KindClient, at, at.Add(1e6), false, kv(AttrEdge, "x->y", AttrAttempt, "1"))
+	oldShape := g.add(tr, srv, SpanID{}, "link", "POST /links", KindServer, at, at.Add(5e6), false, kv(AttrFallback, "fail_open"))
+	g.add(tr, g.newSpan(), srv, "link", "GET", KindClient, at, at.Add(1e6), true, kv(AttrEdge, "link->billing", AttrAttempt, "1"))
+	g.add(tr, g.newSpan(), srv, "link", "sql", KindClient, at, at.Add(1e6), false, kv(AttrEdge, "link->link-db", AttrAttempt, "1"))
 	ix := buildIndex(g.spans, twoPhases, fixtureStart)
 	for _, c := range []struct {
 		name string
 		i    int
 		want string
 	}{
-		{"learned from the route", byRoute, "gateway->link"},
-		{"route guard", guard, "client->gateway"},
-		{"ambiguous", two, "link->*"},
-		{"the failed one of two", oneFailed, "link->billing"},
-		{"rejected before its attempt", rejected, "link->billing"},
-		{"timeout on the slow call", slow, "link->other"},
-		{"only the protected child", plain, "x->y"},
+		{"the pipeline's own span", pipeline, "gateway->a"},
+		{"a route guard's timeout is the guard's", guardTimeout, "client->gateway"},
+		{"a route guard's refusal", guardRejected, "client->gateway"},
+		{"a fallback event names its edge", stale, "redirect->link"},
+		{"no edge named: not inferred from the failed child", unnamed, "link->*"},
+		{"no mechanism", plain, ""},
+		{"old shape: not inferred from the failed attempt", oldShape, "link->*"},
 	} {
 		if got := ix.mech[c.i]; got != c.want {
 			t.Errorf("%s: edge = %q, want %q", c.name, got, c.want)

@@ -33,12 +33,12 @@ func TestNamesMatchSystem(t *testing.T) {
 	values := stringConsts(t, src)
 	for _, n := range []string{AttrServiceName, AttrPeerService, AttrEdge, AttrAttempt, AttrRetries, AttrBreakerState,
 		AttrBreakerRejected, AttrBulkheadRejected, AttrTimeout, AttrFallback, AttrCacheHit, AttrStatusCode,
-		AttrQuotaChecked, AttrRateLimited} {
+		AttrQuotaChecked, AttrRateLimited, AttrRoute, AttrBulkheadInFlight, AttrBulkheadWaitUs} {
 		if !slices.Contains(values, n) {
 			t.Errorf("attribute %q is not a constant in %s", n, systemNames)
 		}
 	}
-	for _, n := range []string{EventBreakerTransition, EventRetry} {
+	for _, n := range []string{EventBreakerTransition, EventRetry, EventFallback} {
 		if !slices.Contains(values, n) {
 			t.Errorf("span event %q is not a constant in %s", n, systemNames)
 		}

@@ -28,12 +28,16 @@ const (
 	AttrStatusCode       = "http.response.status_code"
 	AttrHTTPRoute        = "http.route"
 	AttrRateLimited      = "resilience.rate_limited"
+	AttrRoute            = "resilience.route"              // the profile route a gateway guard judged
+	AttrBulkheadInFlight = "resilience.bulkhead.in_flight" // permits held when admitted, this call included
+	AttrBulkheadWaitUs   = "resilience.bulkhead.wait_us"   // µs waited for the permit
 )
 
 // Span event names the system writes for resilience mechanisms.
 const (
 	EventBreakerTransition = "resilience.breaker.transition" // attrs resilience.edge, from, to
 	EventRetry             = "resilience.retry"              // attrs resilience.edge, resilience.attempt
+	EventFallback          = "resilience.fallback.used"      // attrs resilience.edge, resilience.fallback
 )
 
 // Breaker states as the system writes them in resilience.breaker.state.
@@ -61,6 +65,7 @@ var KeptAttrs = []string{
 	AttrPeerService, AttrEdge, AttrAttempt, AttrRetries, AttrBreakerState, AttrBreakerRejected,
 	AttrBulkheadRejected, AttrTimeout, AttrFallback, AttrCacheHit, AttrQuotaChecked,
 	AttrStatusCode, AttrHTTPRoute, AttrBreakerFrom, AttrBreakerTo, AttrRateLimited,
+	AttrRoute, AttrBulkheadInFlight, AttrBulkheadWaitUs,
 }
 
 // Kept reports whether an attribute key is one of KeptAttrs.
@@ -68,7 +73,8 @@ func Kept(key string) bool {
 	switch key {
 	case AttrPeerService, AttrEdge, AttrAttempt, AttrRetries, AttrBreakerState, AttrBreakerRejected,
 		AttrBulkheadRejected, AttrTimeout, AttrFallback, AttrCacheHit, AttrQuotaChecked,
-		AttrStatusCode, AttrHTTPRoute, AttrBreakerFrom, AttrBreakerTo, AttrRateLimited:
+		AttrStatusCode, AttrHTTPRoute, AttrBreakerFrom, AttrBreakerTo, AttrRateLimited,
+		AttrRoute, AttrBulkheadInFlight, AttrBulkheadWaitUs:
 		return true
 	}
 	return false
@@ -157,9 +163,11 @@ type Attr struct {
 	Key, Value string
 }
 
-// KeptEvent reports whether a span event is worth holding: breaker transitions and retries.
+// KeptEvent reports whether a span event is worth holding: breaker transitions, retries and
+// fallbacks answered outside a pipeline.
 func KeptEvent(name string) bool {
-	return name == EventBreakerTransition || name == EventRetry || strings.Contains(strings.ToLower(name), "breaker")
+	return name == EventBreakerTransition || name == EventRetry || name == EventFallback ||
+		strings.Contains(strings.ToLower(name), "breaker")
 }
 
 // Event is a span event worth keeping (breaker state changes, retries).

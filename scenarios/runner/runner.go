@@ -17,6 +17,7 @@ import (
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/lab/otlp"
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/conformance"
 	"github.com/faultline/faultline/reports/traces"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/load"
@@ -256,6 +257,8 @@ func (r *run) judge(res *reports.Results, runErr error) {
 		res.Mechanisms = traces.Mechanisms(r.spans, phases, r.start, res.Faults, r.transitions)
 		res.Expectations = append(res.Expectations, traces.Judge(traceExpect(sc), res.BlastRadius, res.Mechanisms)...)
 		res.Expectations = append(res.Expectations, dataExpectations(res.DataSafety, dataBounds(sc))...)
+		res.Conformance = conformance.Judge(r.profile, conformance.Input{Spans: r.spans, Start: r.start,
+			Transitions: r.transitions, Skips: sc.ConformanceSkips(), SpansLost: spansLost(res.Telemetry), Faults: res.Faults})
 		if t := res.Telemetry; t != nil && needsTraces(sc) {
 			if why := spanLossInvalid(t); why != "" {
 				res.Valid = false

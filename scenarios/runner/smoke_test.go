@@ -81,6 +81,11 @@ func TestSmokeVerdictHasPower(t *testing.T) {
 			if res.Telemetry == nil || res.Telemetry.SpansReceived == 0 {
 				t.Errorf("no spans received: %+v", res.Telemetry)
 			}
+			// Conformance is judged in every run; the default profile's fault exercises
+			// link->billing's timeout, retry, breaker and fallback, with no false failure.
+			if c := res.Conformance; c == nil || c.Failed != 0 || (tc.profile == "default" && c.Passed < 5) {
+				t.Errorf("conformance = %+v, want no failure and, with the default profile, the link->billing checks passed", c)
+			}
 		})
 	}
 }

@@ -123,6 +123,14 @@ func decide(res *reports.Results, runErr error) {
 				res.Reasons = append(res.Reasons, fmt.Sprintf("expected %s %s, observed %s", e.What, e.Expected, e.Observed))
 			}
 		}
+		if c := res.Conformance; c != nil {
+			for _, ch := range c.Checks {
+				if ch.Status == reports.ConformanceFail {
+					res.Verdict = reports.VerdictFail
+					res.Reasons = append(res.Reasons, ch.FailReason())
+				}
+			}
+		}
 		// A pass needs an honest measurement; a fail stands even when the generator lagged,
 		// because the system then saw less load than asked and still failed.
 		if !res.Valid {

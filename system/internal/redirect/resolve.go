@@ -38,6 +38,11 @@ type Resolution struct {
 	Stale bool // served from the in-process stale_cache fallback
 }
 
+// staleFallbackAttrs describe a stale-cache answer on the span event, built once.
+var staleFallbackAttrs = []attribute.KeyValue{
+	attribute.String(telemetry.AttrEdge, EdgeLink), attribute.String(telemetry.AttrFallback, telemetry.FallbackStaleCache),
+}
+
 // Resolver turns a code into a url: Redis first, link on a miss.
 type Resolver struct {
 	Cache   Cache
@@ -92,6 +97,8 @@ func (r *Resolver) Resolve(ctx context.Context, code string) (Resolution, error)
 	}
 	if url, ok := r.Stale.Get(code); ok {
 		span.SetAttributes(attribute.String(telemetry.AttrFallback, telemetry.FallbackStaleCache))
+		// The pipeline's own span has ended: the event names the edge whose failure this answers.
+		span.AddEvent(telemetry.EventFallback, trace.WithAttributes(staleFallbackAttrs...))
 		if r.Metrics != nil {
 			r.Metrics.Fallbacks.WithLabelValues(EdgeLink, telemetry.FallbackStaleCache).Inc()
 		}

@@ -4,6 +4,12 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/faultline/faultline/system/internal/telemetry"
 )
 
 func TestResolver(t *testing.T) {
@@ -83,5 +89,31 @@ func TestResolverStaleLearnsFromResolutions(t *testing.T) {
 	got, err := r.Resolve(context.Background(), "a")
 	if err != nil || !got.Stale || got.URL != "https://a" {
 		t.Errorf("got %+v, %v; want stale https://a", got, err)
+	}
+}
+
+// TestStaleFallbackNamesItsEdge: the stale answer is given after the pipeline's span has ended,
+// so the event on the current span names the edge whose failure it answers (the lab reads the
+// edge from it, docs/contracts.md).
+func TestStaleFallbackNamesItsEdge(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tracer := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)).Tracer("t")
+	r := &Resolver{Cache: newMemCache(), Links: &fakeLinks{err: errors.New("link: 503")}, Stale: newStaleCache(8)}
+	r.Stale.Put("a", "https://old")
+	ctx, span := tracer.Start(context.Background(), "GET /r/{code}")
+	if _, err := r.Resolve(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	span.End()
+	evs := rec.Ended()[0].Events()
+	if len(evs) != 1 || evs[0].Name != telemetry.EventFallback {
+		t.Fatalf("events = %+v, want one %s", evs, telemetry.EventFallback)
+	}
+	got := map[attribute.Key]string{}
+	for _, kv := range evs[0].Attributes {
+		got[kv.Key] = kv.Value.AsString()
+	}
+	if got[telemetry.AttrEdge] != EdgeLink || got[telemetry.AttrFallback] != telemetry.FallbackStaleCache {
+		t.Fatalf("event attributes = %v, want edge %s, fallback stale_cache", got, EdgeLink)
 	}
 }

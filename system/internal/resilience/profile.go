@@ -70,6 +70,26 @@ type Breaker struct {
 	SuccessThreshold uint     `yaml:"success_threshold"`
 }
 
+// Threshold is how many of the last window calls must fail to open the breaker: the ratio's
+// share of the window, rounded up, at least 1.
+func (b Breaker) Threshold() uint {
+	return max(uint(math.Ceil(float64(b.FailureRatio)*float64(b.Window))), 1)
+}
+
+// Delay is the nominal wait before retry k (1 = the first retry), before jitter, as the
+// pipeline's failsafe retry policy computes it: backoff, doubled at each further retry up to
+// max_backoff (a fixed backoff when max_backoff is not above it). Jitter then moves it by up
+// to ±jitter × delay.
+func (r Retry) Delay(k int) time.Duration {
+	d := r.Backoff.D()
+	if mx := r.MaxBackoff.D(); mx > d {
+		for i := 1; i < k && d < mx; i++ {
+			d = min(2*d, mx)
+		}
+	}
+	return d
+}
+
 // Bulkhead bounds concurrent calls; a call waits at most max_wait for a slot.
 type Bulkhead struct {
 	MaxConcurrent uint     `yaml:"max_concurrent"`

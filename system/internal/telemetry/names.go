@@ -79,10 +79,28 @@ const (
 	AttrMessagingMsgID   = "messaging.message.id"
 )
 
+// Span attributes the lab's policy conformance check reads (docs/contracts.md).
+const (
+	// AttrRoute names the profile route (redirect, create, get, stats) whose guard admitted or
+	// refused the request, on the gateway's server span.
+	AttrRoute = "resilience.route"
+	// AttrBulkheadInFlight is how many calls held a permit of the bulkhead, this one included,
+	// when it was admitted (the most over a call's attempts): the lab checks it against
+	// max_concurrent. On the pipeline span of an edge with a bulkhead, and on the server span
+	// of a route with max_concurrent.
+	AttrBulkheadInFlight = "resilience.bulkhead.in_flight"
+	// AttrBulkheadWaitUs is how long the call waited for its permit, in microseconds (the most
+	// over a call's attempts): the lab checks it against max_wait. Beside AttrBulkheadInFlight.
+	AttrBulkheadWaitUs = "resilience.bulkhead.wait_us"
+)
+
 // Span event names for resilience mechanisms, so the lab can build its timeline from spans too.
 const (
 	EventBreakerTransition = "resilience.breaker.transition"
 	EventRetry             = "resilience.retry"
+	// EventFallback marks a fallback answered outside the pipeline (redirect's stale cache) on
+	// the span current then, naming its edge (resilience.edge) and kind (resilience.fallback).
+	EventFallback = "resilience.fallback.used"
 )
 
 // ContractMetrics lists every metric docs/contracts.md names (a test keeps them in step).
@@ -98,5 +116,5 @@ var ContractMetrics = []string{
 var ContractAttributes = []string{
 	AttrServiceName, AttrPeerService, AttrEdge, AttrAttempt, AttrRetries, AttrBreakerState,
 	AttrBreakerRejected, AttrBulkheadRejected, AttrTimeout, AttrFallback, AttrCacheHit,
-	AttrQuotaChecked, AttrHTTPStatusCode,
+	AttrQuotaChecked, AttrHTTPStatusCode, AttrRateLimited, AttrRoute, AttrBulkheadInFlight, AttrBulkheadWaitUs,
 }

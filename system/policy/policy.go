@@ -1,0 +1,58 @@
+// Package policy reads resilience profiles for readers outside the system, such as the lab's conformance check, with the services' own parser.
+package policy
+
+import (
+	"github.com/faultline/faultline/system/internal/resilience"
+)
+
+// The profile model, as plain data: these are the very types the services build their
+// pipelines and guards from, so the lab reads a profile exactly as the services do (one
+// grammar, one parse). A public package of its own because system/profiles, which embeds the
+// YAML files, is imported by the parser itself.
+type (
+	// Profile is one resilience profile: edges, routes, event safety.
+	Profile = resilience.Profile
+	// EdgePolicy is the pipeline of one synchronous client edge.
+	EdgePolicy = resilience.EdgePolicy
+	// Retry is an edge's retry policy.
+	Retry = resilience.Retry
+	// Breaker is an edge's circuit breaker.
+	Breaker = resilience.Breaker
+	// Bulkhead bounds an edge's concurrent calls.
+	Bulkhead = resilience.Bulkhead
+	// RoutePolicy is the guard of one gateway route.
+	RoutePolicy = resilience.RoutePolicy
+	// Duration is a profile duration.
+	Duration = resilience.Duration
+	// Ratio is a profile number in [0, 1].
+	Ratio = resilience.Ratio
+	// RateKind is a route limiter's kind: smooth or bursty.
+	RateKind = resilience.RateKind
+	// FallbackKind is an edge's fallback: none (""), fail_open or stale_cache.
+	FallbackKind = resilience.Fallback
+)
+
+// Fallback kinds and rate limiter kinds a profile may name.
+const (
+	FallbackNone       = resilience.FallbackNone
+	FallbackFailOpen   = resilience.FallbackFailOpen
+	FallbackStaleCache = resilience.FallbackStaleCache
+	RateSmooth         = resilience.RateSmooth
+	RateBursty         = resilience.RateBursty
+)
+
+// RateWindow is the refill period of a bursty route limiter: it admits rate_limit × RateWindow
+// requests per window.
+const RateWindow = resilience.RateWindow
+
+// GuardEdge is the edge the gateway's route guards protect (client->gateway).
+const GuardEdge = resilience.GuardEdge
+
+// KnownRoutes are the gateway routes a profile may guard.
+var KnownRoutes = resilience.KnownRoutes
+
+// Load reads a built-in profile by name ("default"), or a YAML file by path; "" is default.
+func Load(nameOrPath string) (*Profile, error) { return resilience.Load(nameOrPath) }
+
+// Parse decodes and validates a profile; file names the source in errors.
+func Parse(file string, data []byte) (*Profile, error) { return resilience.Parse(file, data) }
