@@ -32,8 +32,11 @@ type attached struct {
 	stack *lab.Lab
 }
 
+// Close stops the stack first, so its services flush their last spans through the
+// forwarder while it still listens (a closed forwarder would count them as lost).
 func (a attached) Close(ctx context.Context) error {
-	return errors.Join(a.System.Close(ctx), a.stack.Close(ctx))
+	stackErr := a.stack.Close(ctx)
+	return errors.Join(stackErr, a.System.Close(ctx))
 }
 
 // TestRunnerAgainstAttachedStack runs the smoke scenario through the runner with this backend
