@@ -83,6 +83,8 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 		p("\n")
 	}
 
+	writeDesignBounds(p, r.DesignBounds)
+
 	if len(r.Expectations) > 0 {
 		p("## Expectations\n\n| what | expected | observed | result |\n| --- | --- | --- | --- |\n")
 		for _, e := range r.Expectations {

@@ -52,6 +52,9 @@ type Results struct {
 	Abort          *Abort           `json:"abort,omitempty"`
 	// Conformance is every policy of the profile in use checked against what the spans show.
 	Conformance *Conformance `json:"conformance,omitempty"`
+	// DesignBounds is the worst latency the profile allows per stream and the SLO thresholds
+	// looser than it: warnings, never part of the verdict.
+	DesignBounds *DesignBounds `json:"design_bounds,omitempty"`
 }
 
 // PhaseWindow is one phase's span of time, in seconds from the run start.

@@ -387,6 +387,7 @@ func (d *decoder) slo(path string, n ast.Node) SLO {
 				}
 				slo.Thresholds = append(slo.Thresholds, t.Raw)
 				slo.Parsed = append(slo.Parsed, t)
+				slo.thrPos = append(slo.thrPos, posOf(it))
 			}
 		},
 	}, nil)

@@ -190,6 +190,16 @@ type SLO struct {
 	Parsed     []reports.Threshold `json:"-" yaml:"-"`
 	loadPos    Pos
 	phasePos   []Pos
+	thrPos     []Pos // of each Parsed threshold
+}
+
+// ThresholdPos is where threshold i (of Parsed) is written in the file; zero when the SLO was
+// not parsed from a file.
+func (s SLO) ThresholdPos(i int) Pos {
+	if i < len(s.thrPos) {
+		return s.thrPos[i]
+	}
+	return Pos{}
 }
 
 // Spec converts the SLO for reports.EvaluateSLOs.

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -48,5 +51,78 @@ func TestValidateCommand(t *testing.T) {
 				t.Errorf("stdout has %q:\n%s", c.noStdout, out.String())
 			}
 		})
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden files")
+
+// TestValidateExplainGolden: --explain prints, per stream, the route, the derivation of its
+// worst case from the profile and each threshold against it.
+func TestValidateExplainGolden(t *testing.T) {
+	for _, name := range []string{"link-db-latency", "link-gray-failure"} {
+		t.Run(name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(context.Background(), []string{"validate", "--explain", "../../scenarios/" + name + ".yaml"}, &out, &errOut); code != exitOK {
+				t.Fatalf("exit %d\nstderr: %s", code, errOut.String())
+			}
+			if errOut.Len() > 0 {
+				t.Errorf("a catalogue scenario warned:\n%s", errOut.String())
+			}
+			path := filepath.Join("testdata", "explain-"+name+".golden")
+			if *update {
+				if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if !bytes.Equal(out.Bytes(), want) {
+				t.Errorf("--explain differs from %s:\n%s", path, out.String())
+			}
+		})
+	}
+}
+
+// TestValidateWarnsLooseThresholds: a ceiling looser than the design bound is a warning at
+// its FILE:LINE:COL, exit 0; --strict makes it exit 1; a tight one is not warned about.
+func TestValidateWarnsLooseThresholds(t *testing.T) {
+	const file = "testdata/loose-threshold.yaml"
+	cases := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"warning only", []string{"validate", file}, exitOK},
+		{"strict", []string{"validate", "--strict", file}, exitMismatch},
+		{"explain", []string{"validate", "--explain", file}, exitOK},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(context.Background(), c.args, &out, &errOut); code != c.code {
+				t.Errorf("exit %d, want %d\nstderr: %s", code, c.code, errOut.String())
+			}
+			warning := file + `:12:18: warning: slos[0].thresholds[0]: "p(99)<2s" on stream redirect (fault) is looser than the design's worst case 1.01s on route redirect (+101ms tolerance): slowness alone cannot fail it`
+			if !strings.Contains(errOut.String(), warning) {
+				t.Errorf("stderr lacks\n%s\ngot:\n%s", warning, errOut.String())
+			}
+			if n := strings.Count(errOut.String(), "warning:"); n != 1 {
+				t.Errorf("%d warnings, want 1 (p(99)<1s is within 1.01s):\n%s", n, errOut.String())
+			}
+			if !strings.Contains(out.String(), "ok "+file) {
+				t.Errorf("stdout lacks ok:\n%s", out.String())
+			}
+		})
+	}
+	// Under profile none nothing is bounded but the load generator's 5 s timeout.
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"validate", "--strict", "--profile", "none", file}, &out, &errOut); code != exitOK {
+		t.Errorf("--profile none: exit %d\nstderr: %s", code, errOut.String())
+	}
+	if code := run(context.Background(), []string{"validate", "--strict", "--profile", "nope", file}, &out, &errOut); code != exitMismatch ||
+		!strings.Contains(errOut.String(), "warning: design bounds not derived: profile:") {
+		t.Errorf("--profile nope: exit %d\nstderr: %s", code, errOut.String())
 	}
 }

@@ -52,6 +52,10 @@ func tolerance(d time.Duration) time.Duration {
 	return max(Slack, time.Duration(float64(d)*SlackRatio))
 }
 
+// Tolerance is the slack allowed above an upper time bound d, for judges outside this
+// package that hold a measured time against a configured one (scenarios/bounds).
+func Tolerance(d time.Duration) time.Duration { return tolerance(d) }
+
 // ToleranceText states the tolerances for the report.
 func ToleranceText() []string {
 	return []string{

@@ -20,6 +20,7 @@ import (
 	"github.com/faultline/faultline/reports/conformance"
 	"github.com/faultline/faultline/reports/traces"
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/scenarios/bounds"
 	"github.com/faultline/faultline/scenarios/load"
 	"github.com/faultline/faultline/toxics"
 )
@@ -139,6 +140,7 @@ func (r *run) execute(ctx context.Context) *reports.Results {
 		Scenario: sc.Name, Description: strings.TrimSpace(sc.Description), File: sc.File,
 		Profile: r.profile, Seed: sc.Seed, StartedAt: time.Now().UTC(),
 		ExpectedVerdict: sc.Expect.Verdict, Valid: true, Phases: sc.Phases(),
+		DesignBounds: bounds.Results(sc, r.profile),
 	}
 	if r.o.ExpectVerdict != "" {
 		res.ExpectedVerdict = r.o.ExpectVerdict
