@@ -114,9 +114,13 @@ func TestTimeout(t *testing.T) {
 		name, status, observed string
 		build                  func(r *run)
 	}{
-		{"cut within the tolerance", reports.ConformancePass, "longest attempt 165.0ms", func(r *run) {
-			c := r.call(e, 0, 170, true, traces.AttrTimeout, "true")
-			r.attempt(c, 1, 1, 165, 0)
+		{"cut within the tolerance", reports.ConformancePass, "longest attempt 195.0ms", func(r *run) {
+			c := r.call(e, 0, 200, true, traces.AttrTimeout, "true")
+			r.attempt(c, 1, 1, 195, 0)
+		}},
+		{"just past the tolerance", reports.ConformanceFail, "attempt took 205.0ms", func(r *run) {
+			c := r.call(e, 0, 210, true, traces.AttrTimeout, "true")
+			r.attempt(c, 1, 1, 205, 0)
 		}},
 		{"attempt ran past its timeout", reports.ConformanceFail, "attempt took 400.0ms", func(r *run) {
 			c := r.call(e, 0, 410, true, traces.AttrTimeout, "true")
@@ -139,7 +143,7 @@ func TestTimeout(t *testing.T) {
 			c.build(r)
 			ch := judge(t, p, r, nil, e, Timeout)
 			want(t, ch, c.status, c.observed)
-			if ch.Configured != "150ms per attempt (+20ms tolerance)" {
+			if ch.Configured != "150ms per attempt (+50ms tolerance)" {
 				t.Errorf("configured = %q", ch.Configured)
 			}
 		})

@@ -19,7 +19,7 @@ func (ix *index) edgeChecks(e string, p policy.EdgePolicy, transitions []reports
 	calls := ix.calls[e]
 	var out []reports.ConformanceCheck
 	if d := p.Timeout.D(); d > 0 {
-		out = append(out, ix.timeout(calls, d).check(e, Timeout, fmt.Sprintf("%s per attempt (+%s tolerance)", d, tolerance(d))))
+		out = append(out, ix.timeout(calls, d).check(e, Timeout, fmt.Sprintf("%s per attempt (+%s tolerance)", d, timerTolerance(d))))
 	}
 	out = append(out, ix.attempts(e, calls, p.Retry))
 	if r := p.Retry; r != nil && r.MaxRetries > 0 {
@@ -48,7 +48,7 @@ func (ix *index) edgeChecks(e string, p policy.EdgePolicy, transitions []reports
 // statement) is the pipeline span less the wait for a bulkhead permit.
 func (ix *index) timeout(calls []*call, d time.Duration) verdict {
 	var v verdict
-	limit := d + tolerance(d)
+	limit := d + timerTolerance(d)
 	var longest time.Duration
 	cut, paused := 0, 0
 	check := func(dur time.Duration, frozen bool, ref string) {
