@@ -72,7 +72,8 @@ func handleStats(logger *slog.Logger, analytics Caller) http.Handler {
 // (a 302 is relayed, never followed), except an upstream 500-class answer other than 503/504,
 // which is the upstream's bug and becomes 502. A pipeline failure maps via StatusFor.
 func relay(w http.ResponseWriter, r *http.Request, logger *slog.Logger, up Caller, method, path string, body []byte) {
-	rep, err := up.Call(r.Context(), method, path, body)
+	// One key per client request, the same on every retry of it (never the client's own).
+	rep, err := up.Call(httpx.WithRequestKey(r.Context(), httpx.NewRequestKey()), method, path, body)
 	if err != nil {
 		status := resilience.StatusFor(err)
 		if status == http.StatusOK || status == http.StatusTooManyRequests {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/faultline/faultline/system/internal/httpx"
 	"github.com/faultline/faultline/system/internal/resilience"
 	"github.com/faultline/faultline/system/internal/telemetry"
 )
@@ -102,6 +103,9 @@ func (u *Upstream) attempt(ctx context.Context, method, path string, body []byte
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if k := httpx.RequestKeyFrom(ctx); k != "" {
+		req.Header.Set(httpx.HeaderRequestKey, k)
 	}
 	resp, err := u.client.Do(req)
 	if err != nil {

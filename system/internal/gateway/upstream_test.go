@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -90,5 +91,40 @@ func TestUpstreamBreakerOpens(t *testing.T) {
 	}
 	if calls.Load() >= 10 {
 		t.Errorf("peer called %d times; an open breaker should have spared it", calls.Load())
+	}
+}
+
+// TestRetriesCarryOneRequestKey: every attempt of one call carries the same request key, so
+// redirect records one click however often the gateway retries (flapping-connections: a reset
+// after redirect answered made the retry a second click, judged against the client's 302s).
+func TestRetriesCarryOneRequestKey(t *testing.T) {
+	var mu sync.Mutex
+	var keys []string
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		keys = append(keys, r.Header.Get(httpx.HeaderRequestKey))
+		mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer peer.Close()
+	tel, err := telemetry.Setup(context.Background(), "gateway", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := loadProfile(t)
+	for _, key := range []string{"0123456789abcdef", "fedcba9876543210"} {
+		keys = nil
+		up := NewUpstream(peer.URL, EdgeLink, p.Edge(EdgeLink), httpx.NewClient(tel, EdgeLink, "link", 0), tel, nil) // the test profile retries GETs on this edge
+		if _, err := up.Call(httpx.WithRequestKey(context.Background(), key), http.MethodGet, "/r/abc", nil); err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) < 2 {
+			t.Fatalf("%d attempts, want a retry", len(keys))
+		}
+		for i, k := range keys {
+			if k != key {
+				t.Errorf("attempt %d carried key %q, want %q", i+1, k, key)
+			}
+		}
 	}
 }

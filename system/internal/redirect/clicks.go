@@ -128,7 +128,11 @@ func NewClicks(publish PublishFunc, opts ClickOptions) *Clicks {
 // Enqueue hands a click to the publishers without waiting. It returns false when the click
 // was dropped (buffer full or closed).
 func (c *Clicks) Enqueue(ctx context.Context, code, url string) bool {
-	ck := Click{ID: NewEventID(), Code: code, URL: url, At: time.Now().UTC(), Trace: trace.SpanContextFromContext(ctx)}
+	id := clickIDFrom(ctx)
+	if id == "" {
+		id = NewEventID()
+	}
+	ck := Click{ID: id, Code: code, URL: url, At: time.Now().UTC(), Trace: trace.SpanContextFromContext(ctx)}
 	c.gate.RLock()
 	sent := false
 	if !c.closed {
@@ -255,6 +259,21 @@ func (c *Clicks) dropLocked(cause string) {
 	if h := c.opts.Hooks.Dropped; h != nil {
 		h(cause)
 	}
+}
+
+type clickIDKey struct{}
+
+// withClickID makes the click recorded under ctx carry id as its event id ("" = a new one).
+func withClickID(ctx context.Context, id string) context.Context {
+	if id == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, clickIDKey{}, id)
+}
+
+func clickIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(clickIDKey{}).(string)
+	return id
 }
 
 // NewEventID returns a random RFC 4122 version 4 id.

@@ -3,11 +3,16 @@ package redirect
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/system/internal/httpx"
 )
 
 // fakeBroker records published clicks; fail decides per call whether the publish fails.
@@ -176,5 +181,40 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 2s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestRequestKeyIsTheClickID: a request key becomes the click's event id (a gateway retry of
+// one request is one click for JetStream and analytics); without one, every click is new.
+func TestRequestKeyIsTheClickID(t *testing.T) {
+	b := &fakeBroker{}
+	c := NewClicks(b.publish, ClickOptions{Size: 10, Workers: 1})
+	keyed := withClickID(context.Background(), "0123456789abcdef")
+	c.Enqueue(keyed, "a", "https://x")
+	c.Enqueue(keyed, "a", "https://x")
+	c.Enqueue(withClickID(context.Background(), ""), "a", "https://x")
+	c.Enqueue(context.Background(), "a", "https://x")
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int{}
+	for _, ck := range b.got {
+		ids[ck.ID]++
+	}
+	if ids["0123456789abcdef"] != 2 || len(ids) != 3 {
+		t.Errorf("event ids %v: want the key twice and two fresh ids", ids)
+	}
+}
+
+func TestRequestKeyValidated(t *testing.T) {
+	for key, want := range map[string]string{
+		"0123456789abcdef": "0123456789abcdef", "123e4567-e89b-12d3-a456-426614174000": "123e4567-e89b-12d3-a456-426614174000",
+		"": "", "short": "", "not-hex-zzzzzzzz": "", strings.Repeat("a", 65): "",
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/r/abc", nil)
+		r.Header.Set(httpx.HeaderRequestKey, key)
+		if got := httpx.RequestKey(r); got != want {
+			t.Errorf("RequestKey(%q) = %q, want %q", key, got, want)
+		}
 	}
 }

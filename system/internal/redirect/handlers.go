@@ -41,7 +41,8 @@ func handleRedirect(logger *slog.Logger, res codeResolver, clicks clickRecorder)
 			return
 		}
 		// The click is recorded before answering, but never waited for: Enqueue does not block.
-		clicks.Enqueue(r.Context(), code, out.URL)
+		// Keyed on the gateway's request key: a retry of this request is the same click.
+		clicks.Enqueue(withClickID(r.Context(), httpx.RequestKey(r)), code, out.URL)
 		cache := "miss"
 		if out.Hit {
 			cache = "hit"
