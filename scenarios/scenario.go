@@ -271,13 +271,37 @@ type Abort struct {
 // MarshalYAML writes the condition as written.
 func (a Abort) MarshalYAML() (any, error) { return a.Raw, nil }
 
-// ParseFile reads and parses one scenario file.
+// ParseFile reads and parses one scenario file. A relative profile path is taken from the
+// file's directory (as its reader would take it), so the scenario runs the same from any
+// working directory; the profile file must exist.
 func ParseFile(path string) (*Scenario, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)
 	}
-	return Parse(path, data)
+	sc, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := sc.resolveProfile(); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// resolveProfile joins a relative .yaml profile path to the scenario file's directory.
+func (sc *Scenario) resolveProfile() error {
+	if !strings.HasSuffix(sc.Profile, ".yaml") || filepath.IsAbs(sc.Profile) {
+		return nil
+	}
+	p := filepath.Join(filepath.Dir(sc.File), sc.Profile)
+	if _, err := os.Stat(p); err != nil {
+		errs := &Errors{}
+		errs.add(sc.File, sc.keyPos["profile"], "profile: no profile file %s (a profile path is relative to the scenario file)", p)
+		return errs
+	}
+	sc.Profile = p
+	return nil
 }
 
 // Parse parses and validates a scenario; name is used in error positions. Every problem is

@@ -191,6 +191,54 @@ func TestRetryOnlyRetryable(t *testing.T) {
 	}
 }
 
+// TestRetryWaitsItsBackoff: the wait between attempts is the profile's backoff (doubling up to
+// max_backoff), moved by at most its jitter; a backoff configured but not applied to the
+// policy (retries back to back) fails it.
+func TestRetryWaitsItsBackoff(t *testing.T) {
+	cases := []struct {
+		name  string
+		retry Retry
+		want  []time.Duration // nominal wait before each retry
+	}{
+		{"fixed", Retry{MaxRetries: 2, Backoff: Duration(20 * time.Millisecond)}, []time.Duration{20 * time.Millisecond, 20 * time.Millisecond}},
+		{"exponential with jitter", Retry{MaxRetries: 2, Backoff: Duration(20 * time.Millisecond), MaxBackoff: Duration(40 * time.Millisecond), Jitter: 0.5},
+			[]time.Duration{20 * time.Millisecond, 40 * time.Millisecond}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tel := newTelemetry(t)
+			var mu sync.Mutex
+			var hits []time.Time
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				hits = append(hits, time.Now())
+				mu.Unlock()
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}))
+			t.Cleanup(srv.Close)
+			retry := tc.retry
+			p := NewHTTP("a->b", EdgePolicy{Retry: &retry}, tel, nil)
+			if code, err := status(call(p, httpx.NewClient(tel, "a->b", "b", time.Second), srv.URL)); err != nil || code != http.StatusServiceUnavailable {
+				t.Fatalf("got %d %v, want 503 after the retries", code, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(hits) != len(tc.want)+1 {
+				t.Fatalf("%d attempts, want %d", len(hits), len(tc.want)+1)
+			}
+			j := float64(tc.retry.Jitter)
+			for i, d := range tc.want {
+				gap := hits[i+1].Sub(hits[i])
+				lo := time.Duration(float64(d)*(1-j)) - time.Millisecond
+				hi := time.Duration(float64(d)*(1+j)) + 200*time.Millisecond // a busy machine is late, never early
+				if gap < lo || gap > hi {
+					t.Errorf("wait before retry %d: %v, want %v..%v (backoff %v, jitter %v)", i+1, gap, lo, hi, d, j)
+				}
+			}
+		})
+	}
+}
+
 func TestTimeoutRetriedThen504(t *testing.T) {
 	tel := newTelemetry(t)
 	up := newUpstream(t, 200)
