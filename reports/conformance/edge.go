@@ -35,7 +35,7 @@ func (ix *index) edgeChecks(e string, p policy.EdgePolicy, transitions []reports
 		}
 		inFlight, wait := bulkheadChecks(as, b.MaxConcurrent, b.MaxWait.D())
 		out = append(out, inFlight.check(e, BulkheadInFlight, fmt.Sprintf("at most %d calls in flight", b.MaxConcurrent)),
-			wait.check(e, BulkheadWait, fmt.Sprintf("a call waits at most %s for a permit (+%s tolerance)", b.MaxWait.D(), tolerance(b.MaxWait.D()))))
+			wait.check(e, BulkheadWait, fmt.Sprintf("a call waits at most %s for a permit (+%s tolerance)", b.MaxWait.D(), timerTolerance(b.MaxWait.D()))))
 	}
 	if p.Fallback != "" {
 		out = append(out, ix.fallback(e, string(p.Fallback), calls))
@@ -223,7 +223,7 @@ func pausedText(n int) string {
 func bulkheadChecks(as []admission, maxConcurrent uint, maxWait time.Duration) (inFlight, wait verdict) {
 	peak, refused, recorded := 0, 0, 0
 	var longest time.Duration
-	waitLimit := maxWait + tolerance(maxWait)
+	waitLimit := maxWait + timerTolerance(maxWait) // a waiter gives up on a timer
 	for _, a := range as {
 		if a.rejected {
 			refused++

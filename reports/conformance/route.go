@@ -28,7 +28,7 @@ func (ix *index) routeChecks(r string, p policy.RoutePolicy) []reports.Conforman
 		}
 		inFlight, wait := bulkheadChecks(as, p.MaxConcurrent, p.MaxWait.D())
 		out = append(out, inFlight.check(target, RouteConcurrency, fmt.Sprintf("at most %d requests in flight", p.MaxConcurrent)),
-			wait.check(target, RouteWait, fmt.Sprintf("a request waits at most %s for a slot (+%s tolerance)", p.MaxWait.D(), tolerance(p.MaxWait.D()))))
+			wait.check(target, RouteWait, fmt.Sprintf("a request waits at most %s for a slot (+%s tolerance)", p.MaxWait.D(), timerTolerance(p.MaxWait.D()))))
 	}
 	return out
 }
