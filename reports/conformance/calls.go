@@ -97,7 +97,25 @@ type index struct {
 	outside map[string]map[spanKey]bool
 	// paused are the windows each component was frozen in.
 	paused map[string][][2]time.Time
+	// stalls are the moments the lab's load generator ran late, sorted by From.
+	stalls   []Stall
+	maxStall time.Duration
 	faults []reports.FaultEvent
+}
+
+// stallOver is the longest the lab's own load generator ran late at some moment within
+// [start, end]: a machine stall that held the lab held the services too (2 shared cores).
+func (ix *index) stallOver(start, end time.Time) time.Duration {
+	// stalls are sorted by From and none is longer than maxStall: only those from
+	// start-maxStall on can overlap.
+	i := sort.Search(len(ix.stalls), func(i int) bool { return !ix.stalls[i].From.Before(start.Add(-ix.maxStall)) })
+	var worst time.Duration
+	for ; i < len(ix.stalls) && ix.stalls[i].From.Before(end); i++ {
+		if st := ix.stalls[i]; st.To.After(start) {
+			worst = max(worst, st.To.Sub(st.From))
+		}
+	}
+	return worst
 }
 
 // frozen says whether s's service was paused at some time between its start and end.

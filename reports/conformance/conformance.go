@@ -136,6 +136,10 @@ type Input struct {
 	// SpansLost is how many spans the run is known to have lost: a violation could hide in
 	// them, so no check passes then (a failure stands).
 	SpansLost int
+	// Stalls are the moments the lab's own load generator sent late (a request's scheduled
+	// time to its send): a time over its bound by no more than such a stall at that moment is
+	// the machine's, not the policy's, and is not judged.
+	Stalls []Stall
 	// Faults is the run's fault timeline: a component paused (SIGSTOP) cannot run its timers,
 	// so the times it measured across the pause (an attempt, a wait) are not judged.
 	Faults []reports.FaultEvent
@@ -157,9 +161,34 @@ func Judge(profile string, in Input) *reports.Conformance {
 	return Check(p, in)
 }
 
+// Stall is a moment the lab's load generator ran late: a request due at From went out at To.
+type Stall struct{ From, To time.Time }
+
+// MinStall is the lateness below which the generator counts as on time: a stall shorter than
+// the tolerances explains nothing they do not already allow.
+const MinStall = 5 * time.Millisecond
+
+// StallsOf lists the stalls of the load generator's requests (scheduled offset from start,
+// send lag) that reach MinStall.
+func StallsOf(start time.Time, samples []reports.Sample) []Stall {
+	var out []Stall
+	for _, s := range samples {
+		if s.Lag >= MinStall {
+			from := start.Add(s.At)
+			out = append(out, Stall{From: from, To: from.Add(s.Lag)})
+		}
+	}
+	return out
+}
+
 // Check judges every policy of profile p against the spans, edges and routes in name order.
 func Check(p *policy.Profile, in Input) *reports.Conformance {
 	ix := newIndex(in.Spans, in.Start, in.Faults)
+	ix.stalls = append([]Stall(nil), in.Stalls...)
+	sort.Slice(ix.stalls, func(a, b int) bool { return ix.stalls[a].From.Before(ix.stalls[b].From) })
+	for _, st := range ix.stalls {
+		ix.maxStall = max(ix.maxStall, st.To.Sub(st.From))
+	}
 	out := &reports.Conformance{Profile: p.Name, Tolerances: ToleranceText(), Checks: []reports.ConformanceCheck{}}
 	for _, e := range sortedKeys(p.Edges) {
 		out.Checks = append(out.Checks, ix.edgeChecks(e, p.Edges[e], in.Transitions)...)

@@ -594,3 +594,41 @@ func TestBreakerOfARestartedProcess(t *testing.T) {
 	want(t, ch(nil, BreakerRefuses), reports.ConformanceFail, "admitted a call while open")
 	want(t, ch(crash, BreakerCloses), reports.ConformanceNoData)
 }
+
+// TestTimeoutMachineStall: an attempt over its timeout by no more than the lab's own
+// lateness at that moment is the machine's (a stall held every process), not judged; a stall
+// shorter than the overshoot excuses nothing, and a stall elsewhere in time excuses nothing.
+func TestTimeoutMachineStall(t *testing.T) {
+	p := edgeProfile(e, policy.EdgePolicy{Timeout: dur(50)})
+	r := &run{}
+	c := r.call(e, 1000, 185, true, traces.AttrTimeout, "true")
+	r.attempt(c, 1, 1000, 183, 0) // 133 ms over a 50 ms timeout
+	stall := func(fromMs, lateMs float64) Stall { return Stall{From: at(fromMs), To: at(fromMs + lateMs)} }
+	cases := []struct {
+		name   string
+		stalls []Stall
+		status string
+	}{
+		{"no stall", nil, reports.ConformanceFail},
+		{"a stall as long as the overshoot, meanwhile", []Stall{stall(1050, 140)}, reports.ConformancePass},
+		{"a shorter stall", []Stall{stall(1050, 60)}, reports.ConformanceFail},
+		{"a stall before the attempt", []Stall{stall(500, 300)}, reports.ConformanceFail},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got reports.ConformanceCheck
+			for _, ch := range Check(p, Input{Spans: r.spans, Start: t0, Stalls: tc.stalls}).Checks {
+				if ch.Target == e && ch.Policy == Timeout {
+					got = ch
+				}
+			}
+			if got.Status != tc.status {
+				t.Errorf("status %s (%s), want %s", got.Status, got.Observed, tc.status)
+			}
+		})
+	}
+	samples := []reports.Sample{{At: time.Second, Lag: 2 * time.Millisecond}, {At: 2 * time.Second, Lag: 40 * time.Millisecond}}
+	if got := StallsOf(t0, samples); len(got) != 1 || got[0].From != t0.Add(2*time.Second) || got[0].To.Sub(got[0].From) != 40*time.Millisecond {
+		t.Errorf("StallsOf = %+v, want the one late request", got)
+	}
+}

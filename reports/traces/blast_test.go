@@ -86,7 +86,7 @@ func TestBlastRadiusFixture(t *testing.T) {
 	if want := []string{"client->gateway", "gateway->link", "link->link-db"}; !slices.Equal(br.AffectedEdges, want) {
 		t.Errorf("affected edges = %v, want %v", br.AffectedEdges, want)
 	}
-	if br.Thresholds != (reports.BlastThresholds{ErrorRateDelta: 0.05, LatencyFactor: 2, LatencyMinMs: 20,
+	if br.Thresholds != (reports.BlastThresholds{ErrorRateDelta: 0.05, LatencyFactor: 2, LatencyMinMs: 50,
 		AbsErrorRate: 0.05, AbsLatencyMs: 250, MinBaselineCalls: 20, MinFaultCalls: 10}) {
 		t.Errorf("thresholds = %+v, want the defaults", br.Thresholds)
 	}
@@ -121,7 +121,7 @@ func TestJudgeSeries(t *testing.T) {
 		affected, unproven, absolute bool
 	}{
 		{"steady", 40, 0, shape{callerMs: 5}, shape{callerMs: 6}, false, false, false},
-		{"slow", 40, 0, shape{callerMs: 5}, shape{callerMs: 50}, true, false, false},
+		{"slow", 40, 0, shape{callerMs: 5}, shape{callerMs: 80}, true, false, false},
 		{"twice but under the minimum rise", 40, 0, shape{callerMs: 5}, shape{callerMs: 20}, false, false, false},
 		{"errors", 40, 0, shape{callerMs: 5}, shape{callerMs: 5, callerErr: true}, true, false, false},
 		{"too few calls", 9, 0, shape{callerMs: 5}, shape{callerMs: 500, callerErr: true}, false, true, false},

@@ -260,7 +260,8 @@ func (r *run) judge(res *reports.Results, runErr error) {
 		res.Expectations = append(res.Expectations, traces.Judge(traceExpect(sc), res.BlastRadius, res.Mechanisms)...)
 		res.Expectations = append(res.Expectations, dataExpectations(res.DataSafety, dataBounds(sc))...)
 		res.Conformance = conformance.Judge(r.profile, conformance.Input{Spans: r.spans, Start: r.start,
-			Transitions: r.transitions, Skips: sc.ConformanceSkips(), SpansLost: spansLost(res.Telemetry), Faults: res.Faults})
+			Transitions: r.transitions, Skips: sc.ConformanceSkips(), SpansLost: spansLost(res.Telemetry), Faults: res.Faults,
+			Stalls: conformance.StallsOf(r.start, r.samples)})
 		if t := res.Telemetry; t != nil && needsTraces(sc) {
 			if why := spanLossInvalid(t); why != "" {
 				res.Valid = false
