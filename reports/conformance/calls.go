@@ -100,7 +100,8 @@ type index struct {
 	// stalls are the moments the lab's load generator ran late, sorted by From.
 	stalls   []Stall
 	maxStall time.Duration
-	faults []reports.FaultEvent
+	byKey    map[spanKey]*traces.Span // built on first use
+	faults   []reports.FaultEvent
 }
 
 // stallOver is the longest the lab's own load generator ran late at some moment within
@@ -116,6 +117,26 @@ func (ix *index) stallOver(start, end time.Time) time.Duration {
 		}
 	}
 	return worst
+}
+
+// callerGone says whether the request s was made for had been abandoned before s began: the
+// server span above s was called by a client span (in another service) that had already ended.
+func (ix *index) callerGone(s *traces.Span) bool {
+	if ix.byKey == nil {
+		ix.byKey = make(map[spanKey]*traces.Span, len(ix.spans))
+		for i := range ix.spans {
+			ix.byKey[spanKey{ix.spans[i].TraceID, ix.spans[i].SpanID}] = &ix.spans[i]
+		}
+	}
+	server := ix.byKey[spanKey{s.TraceID, s.ParentSpanID}]
+	for server != nil && server.Kind != traces.KindServer {
+		server = ix.byKey[spanKey{server.TraceID, server.ParentSpanID}]
+	}
+	if server == nil {
+		return false
+	}
+	caller := ix.byKey[spanKey{server.TraceID, server.ParentSpanID}]
+	return caller != nil && caller.Service != server.Service && caller.End.Before(s.Start)
 }
 
 // frozen says whether s's service was paused at some time between its start and end.

@@ -387,6 +387,18 @@ func TestFallback(t *testing.T) {
 			{"never failed", reports.ConformanceNoData, "0 with the edge failed", func(r *run) {
 				r.attempt(r.call(e, 0, 6, false), 1, 0, 5, 200)
 			}},
+			// link was paused: the gateway gave up at 100 ms, link resumed at 500 ms and its
+			// billing call failed for a request nobody waited for (link-gray-failure).
+			{"a failure after the caller gave up", reports.ConformanceNoData, "1 failed calls made after their caller had given up, not judged", func(r *run) {
+				svc, _, _ := traces.SplitEdge(e)
+				tr, gw := r.ids()
+				r.spans = append(r.spans, traces.Span{TraceID: tr, SpanID: gw, Service: "gateway", Kind: traces.KindClient, Start: at(0), End: at(100)})
+				_, srv := r.ids()
+				r.spans = append(r.spans, traces.Span{TraceID: tr, SpanID: srv, ParentSpanID: gw, Service: svc, Kind: traces.KindServer, Start: at(500), End: at(560)})
+				c := r.call(e, 501, 50, true)
+				r.spans[c].TraceID, r.spans[c].ParentSpanID = tr, srv
+				r.attempt(c, 1, 501, 49, 0)
+			}},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {

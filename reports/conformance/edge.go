@@ -283,6 +283,7 @@ func (ix *index) fallback(e, kind string, calls []*call) reports.ConformanceChec
 	var v verdict
 	used, failedEdge, unanswered, unknown := 0, 0, 0, 0
 	outside := kind == policy.FallbackStaleCache
+	orphans := 0
 	for _, c := range calls {
 		answered := c.fallback != ""
 		if outside {
@@ -291,6 +292,12 @@ func (ix *index) fallback(e, kind string, calls []*call) reports.ConformanceChec
 		failed, known := c.edgeFailed()
 		if !known {
 			unknown++
+			continue
+		}
+		if failed && !answered && ix.callerGone(c.span) {
+			// The request it served was abandoned before the call began (its caller timed
+			// out while this service was paused or queued): nobody waits for a fallback.
+			orphans++
 			continue
 		}
 		v.samples++
@@ -322,6 +329,9 @@ func (ix *index) fallback(e, kind string, calls []*call) reports.ConformanceChec
 	v.noData = "not exercised: the edge never failed"
 	if v.samples == 0 {
 		v.observed, v.noData = "-", "no call on the edge"
+	}
+	if orphans > 0 {
+		v.observed += fmt.Sprintf("; %d failed calls made after their caller had given up, not judged", orphans)
 	}
 	return v.check(e, Fallback, configured)
 }
