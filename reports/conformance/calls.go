@@ -51,11 +51,15 @@ func spanFailed(s *traces.Span) bool {
 // last attempt failed. known is false when the spans cannot tell (no attempt spans and a
 // status the fallback may have set).
 func (c *call) edgeFailed() (failed, known bool) {
+	// The per-attempt policies (timeout, and the breaker and bulkhead inside the retry) mark
+	// the pipeline span when any attempt hit them: with attempt spans, the last attempt made
+	// decides (a timed-out first attempt whose retry answered is a call that succeeded).
+	if n := len(c.attempts); n > 0 {
+		last := c.attempts[n-1]
+		return last.failed || c.maxNum > last.num, true
+	}
 	if c.breakerRejected || c.bulkheadRejected || c.timedOut {
 		return true, true
-	}
-	if len(c.attempts) > 0 {
-		return c.attempts[len(c.attempts)-1].failed, true
 	}
 	if c.fallback == "" {
 		return c.span.StatusError, true

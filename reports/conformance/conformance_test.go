@@ -387,6 +387,13 @@ func TestFallback(t *testing.T) {
 			{"never failed", reports.ConformanceNoData, "0 with the edge failed", func(r *run) {
 				r.attempt(r.call(e, 0, 6, false), 1, 0, 5, 200)
 			}},
+			// overload: the first attempt timed out (the pipeline span says so), the retry
+			// answered: the call succeeded and no fallback was owed.
+			{"a timed-out attempt whose retry answered", reports.ConformanceNoData, "1 calls, 0 with the edge failed", func(r *run) {
+				c := r.call(e, 0, 190, false, traces.AttrTimeout, "true", traces.AttrRetries, "1")
+				r.attempt(c, 1, 0, 155, 0)
+				r.attempt(c, 2, 162, 25, 200)
+			}},
 			// link was paused: the gateway gave up at 100 ms, link resumed at 500 ms and its
 			// billing call failed for a request nobody waited for (link-gray-failure).
 			{"a failure after the caller gave up", reports.ConformanceNoData, "1 failed calls made after their caller had given up, not judged", func(r *run) {
@@ -554,7 +561,7 @@ func TestPausedCaller(t *testing.T) {
 	r := &run{}
 	c := r.call(e, 1000, 3000, true, traces.AttrRetries, "1", traces.AttrBulkheadInFlight, "1", traces.AttrBulkheadWaitUs, "2000000")
 	r.attempt(c, 1, 1000, 2900, 0) // frozen from 1.5 s to 4 s
-	r.attempt(c, 2, 3950, 5, 200)
+	r.attempt(c, 2, 3990, 5, 200)
 	pause := []reports.FaultEvent{{Fault: PauseFault, Target: "link", AppliedAt: 1.5, HealedAt: 4}}
 	for _, pol := range []string{Timeout, RetryBackoff, BulkheadWait} {
 		ch := judgeWith(t, p, r, pause, e, pol)

@@ -148,7 +148,7 @@ func retryWindow(r policy.Retry, bh *policy.Bulkhead, k int) (lo, hi time.Durati
 	if bh != nil {
 		hi += bh.MaxWait.D()
 	}
-	return lo, hi + tolerance(hi)
+	return lo, hi + timerTolerance(hi) // a backoff ends on a timer
 }
 
 func backoffText(r policy.Retry, bh *policy.Bulkhead) string {
