@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/internal/percentile"
 )
 
 // Sample is one load request as reports sees it; callers convert their own result type, so
@@ -294,9 +296,9 @@ func (t Threshold) Measure(samples []Sample, windowS float64) (v float64, ok boo
 	lat := sortedLatencies(samples)
 	switch t.Metric {
 	case "p":
-		return Percentile(lat, t.Percentile), true
+		return percentile.Of(lat, t.Percentile), true
 	case "med":
-		return Percentile(lat, 50), true
+		return percentile.Of(lat, 50), true
 	case "min":
 		return lat[0], true
 	case "max":
@@ -305,18 +307,6 @@ func (t Threshold) Measure(samples []Sample, windowS float64) (v float64, ok boo
 		return mean(lat), true
 	}
 	return 0, false
-}
-
-// Percentile is the exact nearest-rank percentile of ascending values: the smallest value
-// such that at least p% of values are ≤ it (rank ⌈p/100·n⌉). No interpolation, so the value
-// reported always happened. It returns 0 for no values.
-func Percentile(sorted []float64, p float64) float64 {
-	n := len(sorted)
-	if n == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p / 100 * float64(n)))
-	return sorted[min(max(rank, 1), n)-1]
 }
 
 func succeeded(samples []Sample) []Sample {
@@ -443,7 +433,7 @@ func phaseFigure(samples []Sample, phase string, windowS float64) PhaseFigure {
 		f.AchievedRate = float64(len(samples)) / windowS
 	}
 	lat := sortedLatencies(samples)
-	f.P50Ms, f.P90Ms, f.P95Ms, f.P99Ms = Percentile(lat, 50), Percentile(lat, 90), Percentile(lat, 95), Percentile(lat, 99)
+	f.P50Ms, f.P90Ms, f.P95Ms, f.P99Ms = percentile.Of(lat, 50), percentile.Of(lat, 90), percentile.Of(lat, 95), percentile.Of(lat, 99)
 	f.MaxMs, f.MeanMs = lat[len(lat)-1], mean(lat)
 	lags := make([]float64, len(samples))
 	f.StatusCodes = map[string]int{}
@@ -459,7 +449,7 @@ func phaseFigure(samples []Sample, phase string, windowS float64) PhaseFigure {
 		}
 	}
 	sort.Float64s(lags)
-	f.SendLagP99Ms = Percentile(lags, 99)
+	f.SendLagP99Ms = percentile.Of(lags, 99)
 	return f
 }
 
@@ -513,7 +503,7 @@ func Timeseries(samples []Sample) []TimeBucket {
 		lat := sortedLatencies(g)
 		out = append(out, TimeBucket{
 			Stream: k.stream, T: float64(k.sec), Requests: len(g), Errors: countErrors(g),
-			P50Ms: Percentile(lat, 50), P99Ms: Percentile(lat, 99), MaxMs: lat[len(lat)-1],
+			P50Ms: percentile.Of(lat, 50), P99Ms: percentile.Of(lat, 99), MaxMs: lat[len(lat)-1],
 		})
 	}
 	return out

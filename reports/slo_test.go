@@ -160,27 +160,6 @@ func TestParseBound(t *testing.T) {
 	}
 }
 
-func TestPercentileNearestRank(t *testing.T) {
-	v := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
-	cases := []struct{ p, want float64 }{{50, 5}, {90, 9}, {95, 10}, {99, 10}, {100, 10}, {10, 1}, {11, 2}, {0.1, 1}}
-	for _, c := range cases {
-		if got := Percentile(v, c.p); got != c.want {
-			t.Errorf("p(%g) = %g, want %g", c.p, got, c.want)
-		}
-	}
-	if Percentile(nil, 99) != 0 {
-		t.Error("empty input")
-	}
-	// 1000 values: p99 must be the 990th, not an interpolation.
-	big := make([]float64, 1000)
-	for i := range big {
-		big[i] = float64(i + 1)
-	}
-	if got := Percentile(big, 99); got != 990 {
-		t.Errorf("p99 of 1..1000 = %g, want 990", got)
-	}
-}
-
 func samples(stream, phase string, latMs []float64, codes []int) []Sample {
 	out := make([]Sample, len(latMs))
 	for i, l := range latMs {

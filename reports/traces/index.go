@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/faultline/faultline/internal/percentile"
 	"github.com/faultline/faultline/reports"
 )
 
@@ -57,8 +58,8 @@ func (a acc) figure(phase string) reports.EdgeFigure {
 	if len(a.durMs) > 0 {
 		d := append([]float64(nil), a.durMs...)
 		sort.Float64s(d)
-		f.P50Ms = round3(percentile(d, 50))
-		f.P99Ms = round3(percentile(d, 99))
+		f.P50Ms = round3(percentile.Of(d, 50))
+		f.P99Ms = round3(percentile.Of(d, 99))
 	}
 	return f
 }
@@ -69,16 +70,6 @@ func (sr series) figures(phases []string) []reports.EdgeFigure {
 		out = append(out, sr.get(p).figure(p))
 	}
 	return out
-}
-
-// percentile is the nearest-rank percentile of sorted values.
-func percentile(sorted []float64, p float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	rank = min(max(rank, 1), len(sorted))
-	return sorted[rank-1]
 }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }

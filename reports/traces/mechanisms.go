@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/internal/percentile"
 	"github.com/faultline/faultline/reports"
 )
 
@@ -116,7 +117,7 @@ func (ix *index) mechanisms(faults []reports.FaultEvent, given []reports.Breaker
 	}
 	for e, gaps := range ix.retryGaps(hasFault) {
 		sort.Float64s(gaps)
-		m.RetryGaps[e] = reports.RetryGap{Gaps: len(gaps), MinMs: round3(gaps[0]), MedianMs: round3(percentile(gaps, 50))}
+		m.RetryGaps[e] = reports.RetryGap{Gaps: len(gaps), MinMs: round3(gaps[0]), MedianMs: round3(percentile.Of(gaps, 50))}
 	}
 	for svc, idx := range ix.svcSpans {
 		for _, i := range idx {
