@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/internal/atomicfile"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/html"
 )
@@ -113,11 +114,7 @@ func writeFileAtomic(path string, b []byte) error {
 			return err
 		}
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, b, 0o644)
 }
 
 // splitList splits a comma-separated flag value, dropping blanks.

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/internal/atomicfile"
 	"github.com/faultline/faultline/lab"
 )
 
@@ -100,12 +100,8 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 	}
 	if o.endpointsFile != "" {
 		b, _ := json.MarshalIndent(eps, "", "  ")
-		tmp := o.endpointsFile + ".tmp"
-		if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-			return fmt.Errorf("up: endpoints file: %w", err)
-		}
-		// Renamed into place so a watcher never reads half a file.
-		if err := os.Rename(tmp, o.endpointsFile); err != nil {
+		// Atomic, so a watcher never reads half a file.
+		if err := atomicfile.WriteFile(o.endpointsFile, append(b, '\n'), 0o644); err != nil {
 			return fmt.Errorf("up: endpoints file: %w", err)
 		}
 	}

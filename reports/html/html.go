@@ -3,7 +3,6 @@
 package html
 
 import (
-	"bytes"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/faultline/faultline/internal/atomicfile"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/charts"
 )
@@ -81,19 +81,10 @@ func RenderDir(runDir string) error {
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	if err := RenderRun(&buf, run); err != nil {
-		return err
-	}
-	// Write whole or not at all, so a failed render never leaves half a page behind.
-	tmp := filepath.Join(runDir, ReportFile+".tmp")
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(runDir, ReportFile)); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	return nil
+	// Written whole or not at all, so a failed render never leaves half a page behind.
+	return atomicfile.Write(filepath.Join(runDir, ReportFile), 0o644, func(w io.Writer) error {
+		return RenderRun(w, run)
+	})
 }
 
 // Render writes the report of one run. samples and scenarioYAML may be nil.
