@@ -10,6 +10,7 @@ import (
 
 	"github.com/faultline/faultline/reports/conformance"
 	"github.com/faultline/faultline/system/policy"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // ExpectConformance tunes the policy conformance check every run makes (reports/conformance):
@@ -85,8 +86,8 @@ func (d *decoder) conformanceSkip(path string, n ast.Node) (ConformanceSkip, boo
 	isMap := d.fields(path, "a check to skip", n, map[string]func(string, ast.Node){
 		"edge": func(p string, v ast.Node) {
 			edgeN = v
-			if d.str(p, v, &s.Edge) && !IsEdge(s.Edge) {
-				d.errorf(v, "%s: unknown edge %q, expected one of: %s", p, s.Edge, strings.Join(Edges, ", "))
+			if d.str(p, v, &s.Edge) && !topology.IsEdge(s.Edge) {
+				d.errorf(v, "%s: unknown edge %q, expected one of: %s", p, s.Edge, strings.Join(topology.EdgeNames(), ", "))
 			}
 		},
 		"route": func(p string, v ast.Node) {

@@ -11,6 +11,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // scenario decodes the top-level mapping; defaults are filled in by validate.
@@ -430,7 +431,7 @@ func (d *decoder) expect(path string, n ast.Node, e *Expect) {
 				},
 				"max_affected_services": func(p string, v ast.Node) {
 					var x int
-					if d.intField(p, v, 0, int64(len(Components)), &x) {
+					if d.intField(p, v, 0, int64(len(topology.Components())), &x) {
 						b.MaxAffectedServices = &x
 					}
 				},
@@ -453,8 +454,8 @@ func (d *decoder) expect(path string, n ast.Node, e *Expect) {
 					m.MaxRetriesPerRequest = map[string]float64{}
 					for _, en := range entries {
 						ep := join(p, en.key)
-						if !IsEdge(en.key) {
-							d.errorf(en.keyN, "%s: unknown edge %q, expected one of: %s", p, en.key, strings.Join(Edges, ", "))
+						if !topology.IsEdge(en.key) {
+							d.errorf(en.keyN, "%s: unknown edge %q, expected one of: %s", p, en.key, strings.Join(topology.EdgeNames(), ", "))
 							continue
 						}
 						var x float64
@@ -499,8 +500,8 @@ func (d *decoder) breaker(path string, n ast.Node) ExpectBreaker {
 	isMap := d.fields(path, "a breaker", n, map[string]func(string, ast.Node){
 		"edge": func(p string, v ast.Node) {
 			edgeN = v
-			if d.str(p, v, &b.Edge) && !IsEdge(b.Edge) {
-				d.errorf(v, "%s: unknown edge %q, expected one of: %s", p, b.Edge, strings.Join(Edges, ", "))
+			if d.str(p, v, &b.Edge) && !topology.IsEdge(b.Edge) {
+				d.errorf(v, "%s: unknown edge %q, expected one of: %s", p, b.Edge, strings.Join(topology.EdgeNames(), ", "))
 			}
 		},
 		"opens_within":  func(p string, v ast.Node) { d.duration(p, v, false, &b.OpensWithin) },
@@ -541,12 +542,12 @@ func (d *decoder) components(path string, v ast.Node, out *[]string) {
 	d.strList(path, v, &list)
 	items, _ := d.sequence(path, "", v)
 	for i, c := range list {
-		if !IsComponent(c) {
+		if !topology.IsComponent(c) {
 			at := v
 			if i < len(items) {
 				at = items[i]
 			}
-			d.errorf(at, "%s[%d]: unknown component %q, expected one of: %s", path, i, c, strings.Join(Components, ", "))
+			d.errorf(at, "%s[%d]: unknown component %q, expected one of: %s", path, i, c, strings.Join(topology.Components(), ", "))
 		}
 	}
 	*out = list

@@ -12,6 +12,7 @@ import (
 
 	"github.com/faultline/faultline/internal/atomicfile"
 	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/system/topology"
 )
 
 func init() { commands = append(commands, newUpCmd) }
@@ -72,8 +73,8 @@ next 'up' removes what is left (temp dirs, state file).`,
 
 func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 	for _, c := range o.only {
-		if !lab.IsComponent(c) {
-			return usageError{fmt.Errorf("up: --only %q: not a component (known: %s)", c, strings.Join(lab.Components(), ", "))}
+		if !topology.IsComponent(c) {
+			return usageError{fmt.Errorf("up: --only %q: not a component (known: %s)", c, strings.Join(topology.Components(), ", "))}
 		}
 	}
 	l, err := lab.Start(ctx, lab.Options{

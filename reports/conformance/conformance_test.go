@@ -10,6 +10,7 @@ import (
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/traces"
 	"github.com/faultline/faultline/system/policy"
+	"github.com/faultline/faultline/system/topology"
 )
 
 var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
@@ -42,7 +43,7 @@ func kv(pairs ...string) traces.Attrs {
 // call adds a pipeline span on edge and returns its index.
 func (r *run) call(edge string, startMs, durMs float64, failed bool, attrs ...string) int {
 	tr, sp := r.ids()
-	svc, _, _ := traces.SplitEdge(edge)
+	svc, _, _ := topology.SplitEdge(edge)
 	r.spans = append(r.spans, traces.Span{TraceID: tr, SpanID: sp, Service: svc, Name: "resilience " + edge,
 		Kind: traces.KindInternal, Start: at(startMs), End: at(startMs + durMs), StatusError: failed,
 		Attrs: append(kv(traces.AttrEdge, edge), kv(attrs...)...)})

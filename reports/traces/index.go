@@ -8,6 +8,7 @@ import (
 
 	"github.com/faultline/faultline/internal/percentile"
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // spanKey finds a span by its ids.
@@ -214,20 +215,20 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 				ix.routes[s.Service] = map[string]series{}
 			}
 			addTo(ix.routes[s.Service], s.route(), phase, s)
-			if s.Service == EntryService {
+			if s.Service == topology.Entry {
 				if _, ok := ix.parent(i); !ok {
-					addTo(ix.edges, ClientName+"->"+EntryService, phase, s)
+					addTo(ix.edges, topology.EdgeName(topology.Client, topology.Entry), phase, s)
 				}
 			}
 			if j, ok := ix.parent(i); ok && spans[j].Service != s.Service && !reachesVia(&spans[j]) {
-				addTo(ix.edges, spans[j].Service+"->"+s.Service, phase, s)
+				addTo(ix.edges, topology.EdgeName(spans[j].Service, s.Service), phase, s)
 			}
 		case KindClient, KindProducer:
 			if phase == "" || ix.wrap[i] {
 				continue
 			}
 			from, to := s.Service, s.Attr(AttrPeerService)
-			if f, t, ok := SplitEdge(s.Attr(AttrEdge)); ok {
+			if f, t, ok := topology.SplitEdge(s.Attr(AttrEdge)); ok {
 				from, to = f, t
 			}
 			if to == "" {
@@ -236,7 +237,7 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 			if from == "" || to == "" {
 				continue
 			}
-			addTo(ix.edges, from+"->"+to, phase, s)
+			addTo(ix.edges, topology.EdgeName(from, to), phase, s)
 			addTo(ix.callee, to, phase, s)
 		}
 	}
@@ -283,7 +284,7 @@ func (s *Span) mechEdge() string {
 		return ""
 	}
 	if s.Attr(AttrRoute) != "" {
-		return ClientName + "->" + EntryService
+		return topology.EdgeName(topology.Client, topology.Entry)
 	}
 	for _, ev := range s.Events {
 		if v, ok := ev.Attrs.Get(AttrEdge); ok && v != "" {
@@ -303,7 +304,7 @@ func reachesVia(p *Span) bool {
 	if p.Attr(AttrPeerService) != "" {
 		return true
 	}
-	_, _, ok := SplitEdge(p.Attr(AttrEdge))
+	_, _, ok := topology.SplitEdge(p.Attr(AttrEdge))
 	return ok
 }
 
@@ -339,7 +340,7 @@ func ServiceMap(spans []Span, phases []reports.PhaseWindow, start time.Time) []r
 func (ix *index) serviceMap() []reports.MapEdge {
 	out := make([]reports.MapEdge, 0, len(ix.edges))
 	for _, e := range sortedKeys(ix.edges) {
-		from, to, _ := SplitEdge(e)
+		from, to, _ := topology.SplitEdge(e)
 		out = append(out, reports.MapEdge{From: from, To: to, Phases: ix.edges[e].figures(ix.ph.names)})
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // Expect mirrors a scenario's expect.blast_radius and expect.mechanisms.
@@ -226,7 +227,7 @@ func measured(br *reports.BlastRadius) bool {
 
 func impactOf(br *reports.BlastRadius, name string) (reports.ServiceImpact, bool) {
 	kind := "service"
-	if _, _, ok := SplitEdge(name); ok {
+	if _, _, ok := topology.SplitEdge(name); ok {
 		kind = "edge"
 	}
 	for _, si := range br.Services {

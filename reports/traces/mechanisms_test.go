@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/system/topology"
 )
 
 func TestMechanismsFixture(t *testing.T) {
@@ -255,7 +256,7 @@ func TestTransitionsMergeEventsAndAttributes(t *testing.T) {
 // pipeline span with its attempts as CLIENT children (the system's shape); call i makes
 // retries[i] retries (0 when absent), each attempt 5 ms long and gap after the previous one.
 func retryStorm(g *gen, edge string, n int, retries map[int]int, gap time.Duration, withAttr bool) {
-	from, to, _ := SplitEdge(edge)
+	from, to, _ := topology.SplitEdge(edge)
 	for i := range n {
 		tr := g.newTrace()
 		srv, call := g.newSpan(), g.newSpan()
