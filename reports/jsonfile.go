@@ -1,24 +1,33 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/faultline/faultline/internal/atomicfile"
 )
 
-// ResultsFile is the name of results.json in a run directory.
-const ResultsFile = "results.json"
+// WriteJSON writes r in results.json's layout: indented by two spaces, one trailing newline.
+func WriteJSON(w io.Writer, r *Results) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("reports: encode results: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
 
 // WriteResults writes results to path atomically (atomicfile): a reader never sees half a
 // file and a crash leaves the previous version.
 func WriteResults(path string, r *Results) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("reports: encode %s: %w", path, err)
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, r); err != nil {
+		return err
 	}
-	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("reports: %w", err)
 	}
 	return nil

@@ -4,7 +4,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/faultline/faultline/lab/otlp"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/conformance"
+	"github.com/faultline/faultline/reports/rundir"
 	"github.com/faultline/faultline/reports/traces"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/load"
@@ -342,45 +342,11 @@ func containsPhase(phases []string, p string) bool {
 	return false
 }
 
-// write lays out the run directory.
+// write lays out the run directory, then renders its report from it.
 func (r *run) write(res *reports.Results) error {
-	dir := r.o.OutDir
-	var errs []error
-	if b, err := r.sc.ResolvedYAML(); err == nil {
-		errs = append(errs, os.WriteFile(filepath.Join(dir, "scenario.yaml"), b, 0o644))
-	} else {
-		errs = append(errs, err)
-	}
-	errs = append(errs, writeSamples(filepath.Join(dir, "samples.csv"), r.samples))
-	errs = append(errs, writeWith(filepath.Join(dir, "timeline.json"), func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			Faults   []reports.FaultEvent        `json:"faults"`
-			Breakers []reports.BreakerTransition `json:"breaker_transitions"`
-			Abort    *reports.Abort              `json:"abort,omitempty"`
-		}{res.Faults, r.transitions, res.Abort})
-	}))
-	errs = append(errs, writeSpans(filepath.Join(dir, "spans.jsonl"), r.spans))
-	errs = append(errs, reports.WriteResults(filepath.Join(dir, "results.json"), res))
-	errs = append(errs, writeWith(filepath.Join(dir, "junit.xml"), func(w io.Writer) error { return reports.WriteJUnit(w, res) }))
-	errs = append(errs, writeWith(filepath.Join(dir, "summary.md"), func(w io.Writer) error { return reports.WriteMarkdown(w, res) }))
-	errs = append(errs, renderHTML(dir))
-	return errors.Join(errs...)
-}
-
-func writeWith(path string, render func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := render(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func writeSpans(path string, spans []traces.Span) error {
-	return writeWith(path, func(w io.Writer) error { return traces.WriteSpans(w, spans) })
+	scenario, err := r.sc.ResolvedYAML()
+	return errors.Join(err, rundir.Write(r.o.OutDir, rundir.Record{
+		Scenario: scenario, Samples: r.samples, Spans: r.spans, Results: res,
+		Timeline: rundir.Timeline{Faults: res.Faults, Breakers: r.transitions, Abort: res.Abort},
+	}), renderHTML(r.o.OutDir))
 }
