@@ -92,7 +92,7 @@ func TestParseDefaultsAndShapes(t *testing.T) {
 	if f1.Fault != "crash" || f1.Kind != KindProcess || f1.Component != "analytics" || f1.For.D().Seconds() != 5 {
 		t.Errorf("fault 1 (crash shorthand): got %+v", f1)
 	}
-	if th := sc.SLOs[0].Parsed[0]; th.Metric != "p" || th.Percentile != 99 || th.Value != 50 || th.Unit != reports.UnitMs {
+	if th := sc.SLOs[0].Thresholds[0]; th.Metric != "p" || th.Percentile != 99 || th.Value != 50 || th.Unit != reports.UnitMs {
 		t.Errorf("threshold: got %+v", th)
 	}
 	if a := sc.AbortWhen[0]; a.Stream != "redirect" || a.Threshold.Metric != "errors" || a.Threshold.Value != 0.5 || a.For.D().Seconds() != 5 {

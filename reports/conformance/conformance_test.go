@@ -516,21 +516,6 @@ func TestSkipsAndLostSpans(t *testing.T) {
 	}
 }
 
-func TestJudgeProfile(t *testing.T) {
-	c := Judge("no-such-profile", Input{Start: t0})
-	if c.Failed != 1 || c.Checks[0].Status != reports.ConformanceFail {
-		t.Fatalf("unreadable profile = %+v, want one failed check", c)
-	}
-	c = Judge("default", Input{Start: t0})
-	if c.Failed != 0 || c.Passed != 0 || c.NoData != len(c.Checks) || len(c.Checks) < 30 {
-		t.Fatalf("default profile without spans: %d checks, %d failed, %d passed, %d no data; want every check no_data",
-			len(c.Checks), c.Failed, c.Passed, c.NoData)
-	}
-	if len(c.Tolerances) == 0 {
-		t.Error("tolerances not stated")
-	}
-}
-
 // TestPausedCaller: a component paused (SIGSTOP) cannot run its timers; an attempt, a retry
 // wait or a bulkhead wait it measured across the pause is not judged, one outside it is.
 func TestPausedCaller(t *testing.T) {

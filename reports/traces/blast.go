@@ -196,6 +196,20 @@ func OriginComponent(target string) string {
 	return target
 }
 
+// ImpactOf finds the line of br about name: a service, or an edge when name is from->to.
+func ImpactOf(br *reports.BlastRadius, name string) (reports.ServiceImpact, bool) {
+	kind := "service"
+	if _, _, ok := topology.SplitEdge(name); ok {
+		kind = "edge"
+	}
+	for _, si := range br.Services {
+		if si.Name == name && si.Kind == kind {
+			return si, true
+		}
+	}
+	return reports.ServiceImpact{}, false
+}
+
 // BlastRadius says how far the faults on origins spread. Every service with server spans, every
 // component only seen as a callee (stores: judged from their callers' client spans) and every
 // edge of the service map is compared between the fault and baseline phases (see the Default*

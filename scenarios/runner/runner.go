@@ -19,6 +19,7 @@ import (
 	"github.com/faultline/faultline/reports/conformance"
 	"github.com/faultline/faultline/reports/rundir"
 	"github.com/faultline/faultline/reports/traces"
+	"github.com/faultline/faultline/reports/verdict"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/load"
 	"github.com/faultline/faultline/toxics"
@@ -239,7 +240,7 @@ func (r *run) judge(res *reports.Results, runErr error) {
 	phases := res.Phases
 	reports.AssignPhases(r.samples, phases)
 	res.Streams = reports.Figures(r.samples, sc.Streams(), phases)
-	res.SLOs = reports.EvaluateSLOs(r.samples, sc.SLOSpecs(), phases)
+	res.SLOs = verdict.EvaluateSLOs(r.samples, sc.SLOs, phases)
 	res.Timeseries = reports.Timeseries(r.samples)
 	if len(r.results) > 0 || len(r.streams) > 0 {
 		if ok, why := load.ValidGenerator(r.results, r.streams, time.Duration(res.DurationS*float64(time.Second))); !ok {
@@ -255,48 +256,18 @@ func (r *run) judge(res *reports.Results, runErr error) {
 		res.ServiceMap = traces.ServiceMap(r.spans, phases, r.start)
 		res.BlastRadius = traces.BlastRadius(r.spans, phases, r.start, origins, sc.Blast, userImpact(r.samples, sc))
 		res.Mechanisms = traces.Mechanisms(r.spans, phases, r.start, res.Faults, r.transitions)
-		res.Expectations = append(res.Expectations, traces.Judge(traceExpect(sc), res.BlastRadius, res.Mechanisms)...)
-		res.Expectations = append(res.Expectations, dataExpectations(res.DataSafety, dataBounds(sc))...)
-		res.Conformance = conformance.Judge(r.profile, conformance.Input{Spans: r.spans, Start: r.start,
-			Transitions: r.transitions, Skips: sc.ConformanceSkips(), SpansLost: spansLost(res.Telemetry), Faults: res.Faults})
-		if t := res.Telemetry; t != nil && needsTraces(sc) {
-			if why := spanLossInvalid(t); why != "" {
+		res.Expectations = append(res.Expectations, verdict.JudgeTraces(sc.Expect.BlastRadius, sc.Expect.Mechanisms, res.BlastRadius, res.Mechanisms)...)
+		res.Expectations = append(res.Expectations, verdict.JudgeData(res.DataSafety, sc.Expect.Data)...)
+		res.Conformance = verdict.JudgeConformance(r.profile, conformance.Input{Spans: r.spans, Start: r.start,
+			Transitions: r.transitions, Skips: sc.Expect.Conformance.Skips(), SpansLost: verdict.SpansLost(res.Telemetry), Faults: res.Faults})
+		if t := res.Telemetry; t != nil && sc.Expect.NeedsTraces() {
+			if why := verdict.SpanLossInvalid(t); why != "" {
 				res.Valid = false
 				res.InvalidReasons = append(res.InvalidReasons, why)
 			}
 		}
 	}
-	decide(res, runErr)
-}
-
-// needsTraces says whether the scenario's verdict depends on spans.
-func needsTraces(sc *scenarios.Scenario) bool {
-	return sc.Expect.BlastRadius != nil || sc.Expect.Mechanisms != nil
-}
-
-func dataBounds(sc *scenarios.Scenario) dataExpect {
-	if sc.Expect.Data == nil {
-		return dataExpect{}
-	}
-	d := sc.Expect.Data
-	return dataExpect{LostLinks: d.LostLinks, DuplicateClicks: d.DuplicateClicks, MissingClicks: d.MissingClicks,
-		LostLinkEvents: d.LostLinkEvents, DuplicateLinkEvents: d.DuplicateLinkEvents}
-}
-
-func traceExpect(sc *scenarios.Scenario) traces.Expect {
-	var e traces.Expect
-	if b := sc.Expect.BlastRadius; b != nil {
-		e.ContainedTo, e.Unaffected, e.MaxAffectedServices = b.ContainedTo, b.Unaffected, b.MaxAffectedServices
-		e.AllowUnproven = b.AllowUnproven
-		e.UserImpact = b.UserImpact // parsed when the scenario was validated
-	}
-	if m := sc.Expect.Mechanisms; m != nil {
-		e.MaxRetriesPerRequest = m.MaxRetriesPerRequest
-		for _, b := range m.Breakers {
-			e.Breakers = append(e.Breakers, traces.BreakerExpect{Edge: b.Edge, OpensWithin: b.OpensWithin.D(), ClosesWithin: b.ClosesWithin.D()})
-		}
-	}
-	return e
+	verdict.Decide(res, runErr)
 }
 
 // userImpact is, per stream, the share of fault-phase requests that failed or were slower than
@@ -307,7 +278,7 @@ func userImpact(samples []reports.Sample, sc *scenarios.Scenario) map[string]flo
 		if !containsPhase(slo.Phases, reports.PhaseFault) {
 			continue
 		}
-		for _, t := range slo.Parsed {
+		for _, t := range slo.Thresholds {
 			if t.Unit == reports.UnitMs && (t.Op == "<" || t.Op == "<=") {
 				if cur, ok := limit[slo.Load]; !ok || t.Value < cur {
 					limit[slo.Load] = t.Value

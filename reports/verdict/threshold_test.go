@@ -1,12 +1,13 @@
-package reports
+package verdict
 
 import (
 	"errors"
 	"math"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/reports"
 )
 
 func TestParseThreshold(t *testing.T) {
@@ -18,22 +19,22 @@ func TestParseThreshold(t *testing.T) {
 		value  float64
 		unit   string
 	}{
-		{"p(99)<50ms", "p", 99, "<", 50, UnitMs},
-		{"p(95)<=1s", "p", 95, "<=", 1000, UnitMs},
-		{"p(99.9) < 1.5s", "p", 99.9, "<", 1500, UnitMs},
-		{"p(90)<200", "p", 90, "<", 200, UnitMs}, // k6: a bare number is milliseconds
-		{"avg<20ms", "avg", 0, "<", 20, UnitMs},
-		{"med<10ms", "med", 0, "<", 10, UnitMs},
-		{"max<2s", "max", 0, "<", 2000, UnitMs},
-		{"min>0ms", "min", 0, ">", 0, UnitMs},
-		{"errors<0.1%", "errors", 0, "<", 0.001, UnitRatio},
-		{"errors<=5%", "errors", 0, "<=", 0.05, UnitRatio},
-		{"errors<100%", "errors", 0, "<", 1, UnitRatio}, // fails when every request fails
-		{"errors>=100%", "errors", 0, ">=", 1, UnitRatio},
-		{"p(99)>0", "p", 99, ">", 0, UnitMs},
-		{"errors>50%", "errors", 0, ">", 0.5, UnitRatio},
-		{"rate>=95/s", "rate", 0, ">=", 95, UnitPerS},
-		{"rate>10", "rate", 0, ">", 10, UnitPerS},
+		{"p(99)<50ms", "p", 99, "<", 50, reports.UnitMs},
+		{"p(95)<=1s", "p", 95, "<=", 1000, reports.UnitMs},
+		{"p(99.9) < 1.5s", "p", 99.9, "<", 1500, reports.UnitMs},
+		{"p(90)<200", "p", 90, "<", 200, reports.UnitMs}, // k6: a bare number is milliseconds
+		{"avg<20ms", "avg", 0, "<", 20, reports.UnitMs},
+		{"med<10ms", "med", 0, "<", 10, reports.UnitMs},
+		{"max<2s", "max", 0, "<", 2000, reports.UnitMs},
+		{"min>0ms", "min", 0, ">", 0, reports.UnitMs},
+		{"errors<0.1%", "errors", 0, "<", 0.001, reports.UnitRatio},
+		{"errors<=5%", "errors", 0, "<=", 0.05, reports.UnitRatio},
+		{"errors<100%", "errors", 0, "<", 1, reports.UnitRatio}, // fails when every request fails
+		{"errors>=100%", "errors", 0, ">=", 1, reports.UnitRatio},
+		{"p(99)>0", "p", 99, ">", 0, reports.UnitMs},
+		{"errors>50%", "errors", 0, ">", 0.5, reports.UnitRatio},
+		{"rate>=95/s", "rate", 0, ">=", 95, reports.UnitPerS},
+		{"rate>10", "rate", 0, ">", 10, reports.UnitPerS},
 	}
 	for _, c := range cases {
 		t.Run(c.in, func(t *testing.T) {
@@ -160,10 +161,10 @@ func TestParseBound(t *testing.T) {
 	}
 }
 
-func samples(stream, phase string, latMs []float64, codes []int) []Sample {
-	out := make([]Sample, len(latMs))
+func samples(stream, phase string, latMs []float64, codes []int) []reports.Sample {
+	out := make([]reports.Sample, len(latMs))
 	for i, l := range latMs {
-		out[i] = Sample{Stream: stream, Phase: phase, At: time.Duration(i) * 100 * time.Millisecond,
+		out[i] = reports.Sample{Stream: stream, Phase: phase, At: time.Duration(i) * 100 * time.Millisecond,
 			Latency: time.Duration(l * float64(time.Millisecond)), Code: codes[i%len(codes)]}
 	}
 	return out
@@ -217,7 +218,7 @@ func TestMeasureAndHolds(t *testing.T) {
 // A request still in flight (the live window) counts in rate and latency at its age, fails
 // only once its age is past its bound (Err set), and is never a successful answer.
 func TestMeasurePending(t *testing.T) {
-	s := []Sample{
+	s := []reports.Sample{
 		{Latency: 2 * time.Millisecond, Code: 302},
 		{Latency: 40 * time.Millisecond, Pending: true},
 		{Latency: 3 * time.Second, Pending: true, Err: "in flight past its bound"},
@@ -237,37 +238,20 @@ func TestMeasurePending(t *testing.T) {
 	}
 }
 
-func TestFailed(t *testing.T) {
-	cases := []struct {
-		s    Sample
-		fail bool
-	}{
-		{Sample{Code: 200}, false}, {Sample{Code: 201}, false}, {Sample{Code: 302}, false},
-		{Sample{Code: 404}, true}, {Sample{Code: 429}, true}, {Sample{Code: 503}, true},
-		{Sample{Code: 0, Err: "connection refused"}, true}, {Sample{Code: 0}, true},
-		{Sample{Code: 200, Err: "body read: unexpected EOF"}, true}, {Sample{Code: 101}, true},
-	}
-	for _, c := range cases {
-		if c.s.Failed() != c.fail {
-			t.Errorf("%+v: Failed() = %v", c.s, !c.fail)
-		}
-	}
-}
-
-func TestEvaluateSLOsAndFigures(t *testing.T) {
-	windows := []PhaseWindow{{PhaseBaseline, 0, 10}, {PhaseFault, 10, 20}, {PhaseRecovery, 20, 30}}
-	var all []Sample
+func TestEvaluateSLOs(t *testing.T) {
+	windows := []reports.PhaseWindow{{Name: reports.PhaseBaseline, StartS: 0, EndS: 10}, {Name: reports.PhaseFault, StartS: 10, EndS: 20}, {Name: reports.PhaseRecovery, StartS: 20, EndS: 30}}
+	var all []reports.Sample
 	for i := range 100 {
 		at := time.Duration(i) * 100 * time.Millisecond // 0..9.9 s: baseline only
-		all = append(all, Sample{Stream: "r", At: at, Latency: time.Duration(i+1) * time.Millisecond, Code: 302, Lag: time.Duration(i) * time.Microsecond})
+		all = append(all, reports.Sample{Stream: "r", At: at, Latency: time.Duration(i+1) * time.Millisecond, Code: 302, Lag: time.Duration(i) * time.Microsecond})
 	}
 	for i := range 10 {
-		all = append(all, Sample{Stream: "r", At: 10*time.Second + time.Duration(i)*time.Second, Latency: time.Second, Code: 503, Err: "503 Service Unavailable"})
+		all = append(all, reports.Sample{Stream: "r", At: 10*time.Second + time.Duration(i)*time.Second, Latency: time.Second, Code: 503, Err: "503 Service Unavailable"})
 	}
-	AssignPhases(all, windows)
+	reports.AssignPhases(all, windows)
 	p99, _ := ParseThreshold("p(99)<100ms")
 	errs, _ := ParseThreshold("errors<1%")
-	res := EvaluateSLOs(all, []SLOSpec{{Stream: "r", Phases: []string{PhaseBaseline, PhaseFault, PhaseRecovery, PhaseAll}, Thresholds: []Threshold{p99, errs}}}, windows)
+	res := EvaluateSLOs(all, []SLO{{Load: "r", Phases: []string{reports.PhaseBaseline, reports.PhaseFault, reports.PhaseRecovery, reports.PhaseAll}, Thresholds: []Threshold{p99, errs}}}, windows)
 	want := []struct {
 		phase, th string
 		pass      bool
@@ -287,145 +271,24 @@ func TestEvaluateSLOsAndFigures(t *testing.T) {
 			t.Errorf("result %d: got %+v, want %+v", i, r, w)
 		}
 	}
-	if res[0].Value != 99 || res[0].Unit != UnitMs {
+	if res[0].Value != 99 || res[0].Unit != reports.UnitMs {
 		t.Errorf("baseline p99: got %g %s, want 99 ms", res[0].Value, res[0].Unit)
 	}
-
-	figs := Figures(all, []StreamSpec{{Name: "r", Request: "GET /r/{code}", Rate: 10}, {Name: "idle", Rate: 1}}, windows)
-	if len(figs) != 2 || len(figs[0].Phases) != 4 {
-		t.Fatalf("figures shape: %+v", figs)
-	}
-	base, fault, rec, whole := figs[0].Phases[0], figs[0].Phases[1], figs[0].Phases[2], figs[0].Phases[3]
-	if base.Requests != 100 || base.AchievedRate != 10 || base.P50Ms != 50 || base.P99Ms != 99 || base.MaxMs != 100 || base.Errors != 0 || base.StatusCodes["302"] != 100 {
-		t.Errorf("baseline figure: %+v", base)
-	}
-	if base.SendLagP99Ms != 0.098 {
-		t.Errorf("baseline send lag p99: got %g ms, want 0.098", base.SendLagP99Ms)
-	}
-	if fault.Requests != 10 || fault.ErrorRate != 1 || len(fault.ErrorSamples) != 1 || fault.StatusCodes["503"] != 10 {
-		t.Errorf("fault figure: %+v", fault)
-	}
-	if rec.Requests != 0 || whole.Requests != 110 || whole.Phase != PhaseAll || math.Abs(whole.AchievedRate-110.0/30) > 1e-9 {
-		t.Errorf("recovery/all figures: %+v / %+v", rec, whole)
-	}
-	if figs[1].Phases[3].Requests != 0 {
-		t.Error("idle stream has requests")
-	}
-
-	ts := Timeseries(all)
-	if len(ts) != 20 || ts[0].T != 0 || ts[0].Requests != 10 || ts[10].T != 10 || ts[10].Errors != 1 {
-		t.Errorf("timeseries: %d buckets, first %+v", len(ts), ts[0])
-	}
 }
 
-func TestPhaseAt(t *testing.T) {
-	windows := []PhaseWindow{{PhaseBaseline, 0, 10}, {PhaseFault, 10, 20}, {PhaseRecovery, 20, 30}}
-	cases := []struct {
-		at   time.Duration
-		want string
-	}{
-		{0, PhaseBaseline}, {9999 * time.Millisecond, PhaseBaseline}, {10 * time.Second, PhaseFault},
-		{20 * time.Second, PhaseRecovery}, {30 * time.Second, ""}, {-time.Second, ""},
-	}
-	for _, c := range cases {
-		if got := PhaseAt(windows, c.at); got != c.want {
-			t.Errorf("PhaseAt(%s) = %q, want %q", c.at, got, c.want)
-		}
-	}
-	// Assigned by scheduled time: a slow baseline request completing in the fault phase
-	// stays a baseline request.
-	s := []Sample{{At: 9900 * time.Millisecond, Latency: 5 * time.Second}}
-	AssignPhases(s, windows)
-	if s[0].Phase != PhaseBaseline {
-		t.Errorf("phase by completion time: %q", s[0].Phase)
-	}
-	if w, ok := Window(windows, PhaseAll); !ok || w.StartS != 0 || w.EndS != 30 {
-		t.Errorf("all window: %+v", w)
-	}
-	if err := CheckWindows(windows); err != nil {
-		t.Error(err)
-	}
-	for _, bad := range [][]PhaseWindow{{{"a", 0, 10}, {"b", 5, 20}}, {{"a", 10, 0}}, {{"a", 0, 1}, {"a", 1, 2}},
-		{{PhaseBaseline, 0, 1}, {PhaseFault, 1, 2}, {PhaseBaseline, 2, 3}}} {
-		if CheckWindows(bad) == nil {
-			t.Errorf("%v accepted", bad)
-		}
-	}
-}
-
-func TestCutPhases(t *testing.T) {
-	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-	span := func(from, to float64) [2]time.Duration { return [2]time.Duration{sec(from), sec(to)} }
-	cases := []struct {
-		name  string
-		spans [][2]time.Duration
-		want  []PhaseWindow
-	}{
-		{"none", nil, []PhaseWindow{{PhaseBaseline, 0, 60}}},
-		{"one", [][2]time.Duration{span(20, 30)},
-			[]PhaseWindow{{PhaseBaseline, 0, 20}, {PhaseFault, 20, 30}, {PhaseRecovery, 30, 60}}},
-		{"a gap is between, not fault", [][2]time.Duration{span(40, 45), span(10, 15)},
-			[]PhaseWindow{{PhaseBaseline, 0, 10}, {PhaseFault, 10, 15}, {PhaseBetween, 15, 40}, {PhaseFault, 40, 45}, {PhaseRecovery, 45, 60}}},
-		{"touching spans are one window", [][2]time.Duration{span(10, 20), span(20, 30)},
-			[]PhaseWindow{{PhaseBaseline, 0, 10}, {PhaseFault, 10, 30}, {PhaseRecovery, 30, 60}}},
-		{"nested", [][2]time.Duration{span(10, 40), span(20, 30)},
-			[]PhaseWindow{{PhaseBaseline, 0, 10}, {PhaseFault, 10, 40}, {PhaseRecovery, 40, 60}}},
-		{"clipped to the run", [][2]time.Duration{span(-1, 5), span(50, 70)},
-			[]PhaseWindow{{PhaseFault, 0, 5}, {PhaseBetween, 5, 50}, {PhaseFault, 50, 60}}},
-		{"zero length still cuts baseline and recovery", [][2]time.Duration{span(20, 20)},
-			[]PhaseWindow{{PhaseBaseline, 0, 20}, {PhaseRecovery, 20, 60}}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got := CutPhases(time.Minute, c.spans)
-			if len(got) != len(c.want) {
-				t.Fatalf("got %v, want %v", got, c.want)
-			}
-			for i := range got {
-				if got[i] != c.want[i] {
-					t.Fatalf("got %v, want %v", got, c.want)
-				}
-			}
-			if err := CheckWindows(got); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-}
-
-// TestSplitFaultPhase: samples in the gap between two faults are not fault samples, and a
-// rate in a fault phase of two windows is divided by their summed length, not the first's.
-func TestSplitFaultPhase(t *testing.T) {
-	windows := []PhaseWindow{{PhaseBaseline, 0, 10}, {PhaseFault, 10, 15}, {PhaseBetween, 15, 40}, {PhaseFault, 40, 45}, {PhaseRecovery, 45, 60}}
-	var samples []Sample
+// TestEvaluateSLOsSplitFaultPhase: a fault phase in two windows is judged over both, and the
+// quiet gap between them stays out.
+func TestEvaluateSLOsSplitFaultPhase(t *testing.T) {
+	windows := []reports.PhaseWindow{{Name: reports.PhaseBaseline, StartS: 0, EndS: 10}, {Name: reports.PhaseFault, StartS: 10, EndS: 15}, {Name: reports.PhaseBetween, StartS: 15, EndS: 40}, {Name: reports.PhaseFault, StartS: 40, EndS: 45}, {Name: reports.PhaseRecovery, StartS: 45, EndS: 60}}
+	var samples []reports.Sample
 	for ms := 0; ms < 60000; ms += 100 { // 10/s for the whole minute; errors only in the gap
-		s := Sample{Stream: "s", At: time.Duration(ms) * time.Millisecond, Latency: time.Millisecond, Code: 200}
+		s := reports.Sample{Stream: "s", At: time.Duration(ms) * time.Millisecond, Latency: time.Millisecond, Code: 200}
 		if ms >= 15000 && ms < 40000 {
 			s.Code, s.Latency = 503, time.Second
 		}
 		samples = append(samples, s)
 	}
-	AssignPhases(samples, windows)
-	if n, ok := Length(windows, PhaseFault); !ok || n != 10 {
-		t.Errorf("fault length %v %v, want 10", n, ok)
-	}
-	if ws := Windows(windows, PhaseFault); len(ws) != 2 {
-		t.Errorf("fault windows %v", ws)
-	}
-	figs := Figures(samples, []StreamSpec{{Name: "s"}}, windows)
-	var names []string
-	for _, f := range figs[0].Phases {
-		names = append(names, f.Phase)
-		if f.Phase == PhaseFault && (f.Requests != 100 || f.Errors != 0 || f.AchievedRate != 10) {
-			t.Errorf("fault figure %+v: want 100 requests, no error, 10/s", f)
-		}
-		if f.Phase == PhaseBetween && (f.Requests != 250 || f.Errors != 250) {
-			t.Errorf("between figure %+v: want the 250 gap requests", f)
-		}
-	}
-	if want := []string{PhaseBaseline, PhaseFault, PhaseBetween, PhaseRecovery, PhaseAll}; !slices.Equal(names, want) {
-		t.Errorf("figure phases %v, want %v", names, want)
-	}
+	reports.AssignPhases(samples, windows)
 	var ths []Threshold
 	for _, raw := range []string{"rate>9/s", "rate<11/s", "errors<1%"} {
 		th, err := ParseThreshold(raw)
@@ -434,7 +297,7 @@ func TestSplitFaultPhase(t *testing.T) {
 		}
 		ths = append(ths, th)
 	}
-	for _, r := range EvaluateSLOs(samples, []SLOSpec{{Stream: "s", Phases: []string{PhaseFault}, Thresholds: ths}}, windows) {
+	for _, r := range EvaluateSLOs(samples, []SLO{{Load: "s", Phases: []string{reports.PhaseFault}, Thresholds: ths}}, windows) {
 		if !r.Pass {
 			t.Errorf("%s in fault: %v (the gap's errors or a halved length leaked in)", r.Threshold, r.Value)
 		}
