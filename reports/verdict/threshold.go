@@ -1,7 +1,5 @@
-// Package verdict is the one judge of a run: the threshold and bound grammar, SLO
-// evaluation, the expectation judges (blast radius, mechanisms, data safety), policy
-// conformance, the no-data and invalid-measurement rules, the decision and the kill
-// attribution of mutants. Scenario runs and mutant runs are judged by it alone.
+// Package verdict is the one judge of a run: thresholds and bounds, SLOs, expectations,
+// policy conformance, the no-data and invalid-measurement rules, the decision and mutant kills.
 package verdict
 
 import (
