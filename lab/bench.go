@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/faultline/faultline/internal/percentile"
 )
 
 // BenchResult is what Bench measured.
@@ -80,8 +82,10 @@ func Bench(ctx context.Context, o Options, requests int) (BenchResult, error) {
 			return res, ctx.Err()
 		}
 	}
-	res.ProxiedP50, res.ProxiedP99 = percentile(pLat, 0.50), percentile(pLat, 0.99)
-	res.DirectP50, res.DirectP99 = percentile(dLat, 0.50), percentile(dLat, 0.99)
+	slices.Sort(pLat)
+	slices.Sort(dLat)
+	res.ProxiedP50, res.ProxiedP99 = percentile.Of(pLat, 50), percentile.Of(pLat, 99)
+	res.DirectP50, res.DirectP99 = percentile.Of(dLat, 50), percentile.Of(dLat, 99)
 	if res.DirectP50 > 0 {
 		res.Ratio = float64(res.ProxiedP50) / float64(res.DirectP50)
 	}
@@ -174,15 +178,4 @@ func redirects(ctx context.Context, c *http.Client, base, code string, n int) ([
 		lat = append(lat, d)
 	}
 	return lat, errs
-}
-
-// percentile is exact (nearest rank) over the samples.
-func percentile(d []time.Duration, q float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := int(q*float64(len(s))+0.5) - 1
-	return s[max(0, min(i, len(s)-1))]
 }

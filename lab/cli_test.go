@@ -13,6 +13,8 @@ import (
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/faultline/faultline/system/topology"
 )
 
 // TestCLIAgainstUp drives a running `faultline up` from "another shell": inject, status and
@@ -124,7 +126,7 @@ func TestExternalToxiproxy(t *testing.T) {
 	}
 	c := toxiclient.NewClient(o.ToxiproxyURL)
 	proxies, err := c.Proxies()
-	if err != nil || len(proxies) != len(Edges()) {
+	if err != nil || len(proxies) != len(topology.Edges()) {
 		t.Fatalf("external toxiproxy has %d proxies (%v)", len(proxies), err)
 	}
 	if err := l.Close(context.Background()); err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/localserver"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // startComponents starts every selected component as soon as the components it calls are
@@ -68,8 +69,8 @@ func (l *Lab) startComponents(ctx context.Context) error {
 func (l *Lab) logFile(name string) string { return filepath.Join(l.dir, "logs", name+".log") }
 
 func (l *Lab) startOne(ctx context.Context, name string) (*localserver.Server, error) {
-	switch KindOf(name) {
-	case KindPostgres:
+	switch topology.KindOf(name) {
+	case topology.KindPostgres:
 		s, err := localserver.Postgres(ctx, localserver.PostgresOptions{
 			Dir: l.tmp, Port: l.ports[name], Database: l.o.Database, LogFile: l.logFile(name),
 		})
@@ -77,13 +78,13 @@ func (l *Lab) startOne(ctx context.Context, name string) (*localserver.Server, e
 			return nil, fmt.Errorf("lab: %s: %w", name, err)
 		}
 		return s, nil
-	case KindRedis:
+	case topology.KindRedis:
 		s, err := localserver.Redis(ctx, localserver.RedisOptions{Dir: l.tmp, Port: l.ports[name], LogFile: l.logFile(name)})
 		if err != nil {
 			return nil, fmt.Errorf("lab: %s: %w", name, err)
 		}
 		return s, nil
-	case KindNATS:
+	case topology.KindNATS:
 		store := filepath.Join(l.tmp, "nats")
 		monitor := hostPort(l.ports["nats-http"])
 		return l.startChild(ctx, name, []string{"serve", "nats", "--listen", l.addr(name),
@@ -133,7 +134,7 @@ func baseEnv() []string {
 // proxy address of every edge it calls — never a real address.
 func (l *Lab) serviceEnv(name string) []string {
 	env := []string{"LISTEN_ADDR=" + l.addr(name), "RESILIENCE_PROFILE=" + l.o.Profile, "LOG_FORMAT=json"}
-	for _, e := range topoEdges {
+	for _, e := range topology.Edges() {
 		if e.From == name && e.EnvVar != "" {
 			addr := l.proxyAddr[e.Name]
 			if l.o.Unproxied {

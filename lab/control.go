@@ -17,6 +17,7 @@ import (
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 
+	"github.com/faultline/faultline/system/topology"
 	"github.com/faultline/faultline/toxics"
 )
 
@@ -52,10 +53,10 @@ type EdgeStatus struct {
 // Status reports every component and edge; health probes are bounded by ctx and 500 ms each.
 func (l *Lab) Status(ctx context.Context) Status {
 	st := Status{Pid: os.Getpid(), Uptime: time.Since(l.started).Round(time.Second).String(), Dir: l.dir, Profile: l.o.Profile, Endpoints: l.Endpoints()}
-	st.Components = make([]ComponentStatus, len(Components()))
+	st.Components = make([]ComponentStatus, len(topology.Components()))
 	var wg sync.WaitGroup
-	for i, name := range Components() {
-		cs := ComponentStatus{Name: name, Kind: KindOf(name), State: "not started", Direct: l.Direct(name)}
+	for i, name := range topology.Components() {
+		cs := ComponentStatus{Name: name, Kind: topology.KindOf(name), State: "not started", Direct: l.Direct(name)}
 		st.Components[i] = cs
 		s := l.proc(name)
 		if s == nil {
@@ -90,7 +91,7 @@ func (l *Lab) Status(ctx context.Context) Status {
 func edgeStatus(c *toxiclient.Client) []EdgeStatus {
 	var out []EdgeStatus
 	proxies, err := c.Proxies()
-	for _, e := range topoEdges {
+	for _, e := range topology.Edges() {
 		es := EdgeStatus{Name: e.Name}
 		if p, ok := proxies[e.Name]; ok && err == nil {
 			es.Listen, es.Enabled = p.Listen, p.Enabled
@@ -283,14 +284,14 @@ func (r *Remote) Env() toxics.Env { return remoteEnv{r} }
 type remoteEnv struct{ r *Remote }
 
 func (e remoteEnv) Proxy(edge string) (*toxiclient.Proxy, error) {
-	if !IsEdge(edge) {
+	if !topology.IsEdge(edge) {
 		return nil, fmt.Errorf("%w: edge %q", ErrUnknownTarget, edge)
 	}
 	return e.r.toxi.Proxy(edge)
 }
 
 func (e remoteEnv) Component(name string) (toxics.Controller, error) {
-	if !IsComponent(name) {
+	if !topology.IsComponent(name) {
 		return nil, fmt.Errorf("%w: component %q", ErrUnknownTarget, name)
 	}
 	return remoteController{e.r, name}, nil

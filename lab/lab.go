@@ -18,6 +18,7 @@ import (
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 
 	"github.com/faultline/faultline/internal/localserver"
+	"github.com/faultline/faultline/system/topology"
 	"github.com/faultline/faultline/toxics"
 )
 
@@ -143,14 +144,17 @@ func (o *Options) defaults() error {
 		o.Log = io.Discard
 	}
 	if o.Components == nil {
-		o.Components = Components()
+		o.Components = topology.Components()
 	}
 	for _, c := range o.Components {
-		if !IsComponent(c) {
-			return fmt.Errorf("%w: component %q (known: %s)", ErrUnknownTarget, c, strings.Join(Components(), ", "))
+		if !topology.IsComponent(c) {
+			return fmt.Errorf("%w: component %q (known: %s)", ErrUnknownTarget, c, strings.Join(topology.Components(), ", "))
 		}
 	}
-	needBinary := slices.ContainsFunc(o.Components, func(c string) bool { k := KindOf(c); return k == KindService || k == KindNATS })
+	needBinary := slices.ContainsFunc(o.Components, func(c string) bool {
+		k := topology.KindOf(c)
+		return k == topology.KindService || k == topology.KindNATS
+	})
 	if o.Binary == "" && needBinary {
 		exe, err := os.Executable()
 		if err != nil {
@@ -180,19 +184,19 @@ func preflight(o Options) error {
 	var errs []error
 	need := map[string]bool{}
 	for _, c := range o.Components {
-		need[KindOf(c)] = true
+		need[topology.KindOf(c)] = true
 	}
-	if need[KindPostgres] {
+	if need[topology.KindPostgres] {
 		if _, err := localserver.PostgresBinDir(); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if need[KindRedis] {
+	if need[topology.KindRedis] {
 		if _, err := localserver.RedisBinary(); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if need[KindService] || need[KindNATS] {
+	if need[topology.KindService] || need[topology.KindNATS] {
 		if fi, err := os.Stat(o.Binary); err != nil || fi.IsDir() {
 			errs = append(errs, fmt.Errorf("%w: faultline binary %s (build it with `make build`)", localserver.ErrMissingBinary, o.Binary))
 		}
@@ -232,9 +236,9 @@ func (l *Lab) makeDirs() error {
 // allocatePorts picks every loopback port at once, holding them all open until the set is
 // complete so no two are the same.
 func (l *Lab) allocatePorts() error {
-	names := slices.Clone(Components())
+	names := slices.Clone(topology.Components())
 	names = append(names, "nats-http", "toxiproxy", "control")
-	for _, e := range topoEdges {
+	for _, e := range topology.Edges() {
 		names = append(names, "proxy:"+e.Name)
 	}
 	var ls []net.Listener
@@ -275,7 +279,7 @@ func (l *Lab) ProxyAddr(edge string) string { return l.proxyAddr[edge] }
 // Direct returns how to reach a component bypassing every proxy: a base URL for services,
 // a DSN for PostgreSQL, redis:// and nats:// URLs for the others; "" when unknown.
 func (l *Lab) Direct(component string) string {
-	if !IsComponent(component) {
+	if !topology.IsComponent(component) {
 		return ""
 	}
 	return ComponentURL(component, l.addr(component), l.o.Database)
@@ -287,11 +291,11 @@ func (l *Lab) Direct(component string) string {
 func (l *Lab) Endpoints() map[string]string {
 	m := map[string]string{"gateway": l.Gateway(), "toxiproxy": l.toxiURL, "control": l.ctlURL}
 	for _, c := range l.o.Components {
-		switch KindOf(c) {
-		case KindService:
+		switch topology.KindOf(c) {
+		case topology.KindService:
 			m[c+"_metrics"] = l.Direct(c) + "/metrics"
 			m[c+"_direct"] = l.Direct(c)
-		case KindNATS:
+		case topology.KindNATS:
 			m["nats"] = l.Direct(c)
 			m["nats_monitor"] = "http://" + hostPort(l.ports["nats-http"])
 		default:
@@ -357,7 +361,7 @@ func (l *Lab) HealAll(ctx context.Context) error { return l.Heal(ctx, "") }
 func (l *Lab) Heal(ctx context.Context, target string) error {
 	var errs []error
 	healed := false
-	for _, e := range topoEdges {
+	for _, e := range topology.Edges() {
 		if target == "" || target == e.Name {
 			healed = true
 			if err := healProxy(l.toxi, e.Name); err != nil {
@@ -418,6 +422,10 @@ func (l *Lab) Close(ctx context.Context) error {
 	return l.closeErr
 }
 
+// stopGroups is the teardown order, callers first, so nobody logs errors about a store that
+// went away before them; the members of a group stop together.
+var stopGroups = [][]string{{"gateway"}, {"redirect", "analytics"}, {"link"}, {"billing"}, {"nats", "redis", "link-db", "analytics-db"}}
+
 func (l *Lab) close(ctx context.Context) error {
 	if l.stopWatch != nil {
 		l.stopWatch()
@@ -431,9 +439,7 @@ func (l *Lab) close(ctx context.Context) error {
 		cancel()
 		<-l.ctlDone
 	}
-	// Callers first, so nobody logs errors about a store that went away before them.
-	groups := [][]string{{"gateway"}, {"redirect", "analytics"}, {"link"}, {"billing"}, {"nats", "redis", "link-db", "analytics-db"}}
-	for _, g := range groups {
+	for _, g := range stopGroups {
 		var wg sync.WaitGroup
 		var emu sync.Mutex
 		for _, name := range g {
@@ -458,7 +464,7 @@ func (l *Lab) close(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	} else if l.toxi != nil {
-		for _, e := range topoEdges {
+		for _, e := range topology.Edges() {
 			if p, err := l.toxi.Proxy(e.Name); err == nil {
 				_ = p.Delete()
 			}

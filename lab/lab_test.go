@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/faultline/faultline/internal/localserver"
+	"github.com/faultline/faultline/system/topology"
 	"github.com/faultline/faultline/toxics"
 )
 
@@ -294,7 +295,7 @@ func TestStoresBehindProxiesFaultsAndTeardown(t *testing.T) {
 // assertGone checks what must not survive a lab: ports, temp dir, state file.
 func assertGone(t *testing.T, l *Lab, statePath, tmp string) {
 	t.Helper()
-	for _, c := range Components() {
+	for _, c := range topology.Components() {
 		if portOpen(l.addr(c)) {
 			t.Errorf("%s still listening on %s", c, l.addr(c))
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/localserver"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // upProcess runs `faultline up` with only the stores as a subprocess and waits until it is
@@ -136,8 +137,8 @@ func TestUpSIGKILLLeavesNothingAfterCleanup(t *testing.T) {
 func TestUpSIGKILLFullSystem(t *testing.T) {
 	needServices(t)
 	cmd, st, stateDir, tree := upProcessOf(t, "")
-	if len(st.Components) != len(Components()) {
-		t.Fatalf("state lists %d components, want %d", len(st.Components), len(Components()))
+	if len(st.Components) != len(topology.Components()) {
+		t.Fatalf("state lists %d components, want %d", len(st.Components), len(topology.Components()))
 	}
 	sigkillAndCheck(t, cmd, st, stateDir, tree)
 }

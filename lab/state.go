@@ -15,6 +15,7 @@ import (
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 
+	"github.com/faultline/faultline/internal/atomicfile"
 	"github.com/faultline/faultline/internal/localserver"
 )
 
@@ -104,20 +105,8 @@ func writeJSONAtomic(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*") // mode 0600
-	if err != nil {
-		return fmt.Errorf("lab: write %s: %w", path, err)
-	}
-	_, werr := f.Write(append(b, '\n'))
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), path)
-	}
-	if werr != nil {
-		_ = os.Remove(f.Name())
-		return fmt.Errorf("lab: write %s: %w", path, werr)
+	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("lab: %w", err)
 	}
 	return nil
 }

@@ -1,95 +1,60 @@
 package lab
 
 import (
-	"os"
-	"regexp"
 	"slices"
-	"strings"
 	"testing"
+
+	"github.com/faultline/faultline/system/topology"
 )
 
-// TestTopologyMatchesContracts reads docs/contracts.md so the two cannot drift.
-func TestTopologyMatchesContracts(t *testing.T) {
-	b, err := os.ReadFile("../docs/contracts.md")
-	if err != nil {
+// TestAProxyOnEveryEdge ties the lab to the topology: every edge gets a proxy address and
+// every component a port, so a fault can be put on each edge the format accepts.
+func TestAProxyOnEveryEdge(t *testing.T) {
+	l := &Lab{}
+	if err := l.allocatePorts(); err != nil {
 		t.Fatal(err)
 	}
-	doc := string(b)
-	row := regexp.MustCompile("(?m)^\\| `([a-z-]+->[a-z-]+)` \\| (\\w+) \\| (.*) \\|$")
-	var fromDoc []string
-	for _, m := range row.FindAllStringSubmatch(doc, -1) {
-		name, proto, caller := m[1], m[2], m[3]
-		fromDoc = append(fromDoc, name)
-		e, ok := edgeByName(name)
-		if !ok {
-			t.Errorf("edge %s of contracts.md missing from the topology", name)
-			continue
-		}
-		if e.Protocol != proto {
-			t.Errorf("%s: protocol %s, contracts say %s", name, e.Protocol, proto)
-		}
-		if e.EnvVar != "" && !strings.Contains(caller, "`"+e.EnvVar+"`") {
-			t.Errorf("%s: env %s not in %q", name, e.EnvVar, caller)
-		}
-		if from, to, _ := strings.Cut(name, "->"); e.From != from || e.To != to {
-			t.Errorf("%s: from/to %s/%s", name, e.From, e.To)
+	for _, e := range topology.EdgeNames() {
+		if l.proxyAddr[e] == "" {
+			t.Errorf("edge %s has no proxy", e)
 		}
 	}
-	if len(fromDoc) != 13 || len(Edges()) != 13 {
-		t.Errorf("contracts list %d edges, topology %d; want 13 each", len(fromDoc), len(Edges()))
+	if len(l.proxyAddr) != len(topology.Edges()) {
+		t.Errorf("%d proxies, want one per edge (%d)", len(l.proxyAddr), len(topology.Edges()))
 	}
-	order := regexp.MustCompile("(?s)Components, in start order:\n(.*?)\n\n").FindStringSubmatch(doc)
-	if order == nil {
-		t.Fatal("start order not found in contracts.md")
+	for _, c := range topology.Components() {
+		if l.ports[c] == 0 {
+			t.Errorf("component %s has no port", c)
+		}
 	}
-	var names []string
-	for _, m := range regexp.MustCompile("`([a-z-]+)`").FindAllStringSubmatch(order[1], -1) {
-		names = append(names, m[1])
-	}
-	if !slices.Equal(names, Components()) {
-		t.Errorf("components %v, contracts say %v", Components(), names)
+	if !slices.Equal(dependencies("gateway"), []string{"redirect", "link", "analytics"}) {
+		t.Errorf("gateway depends on %v", dependencies("gateway"))
 	}
 }
 
-func TestStartOrderRespectsDependencies(t *testing.T) {
-	pos := map[string]int{}
-	for i, c := range Components() {
-		pos[c] = i
-	}
-	for _, e := range Edges() {
-		if e.From == "client" {
-			continue
-		}
-		if pos[e.To] >= pos[e.From] {
-			t.Errorf("%s: %s starts after its caller", e.Name, e.To)
-		}
-	}
-}
-
-func TestIsEdgeIsComponent(t *testing.T) {
-	tests := []struct {
-		name      string
-		edge, cmp bool
-	}{
-		{"redirect->link", true, false},
-		{"client->gateway", true, false},
-		{"link->redirect", false, false},
-		{"link-db", false, true},
-		{"client", false, false},
-		{"", false, false},
-	}
-	for _, tt := range tests {
-		if IsEdge(tt.name) != tt.edge || IsComponent(tt.name) != tt.cmp {
-			t.Errorf("%q: IsEdge %v IsComponent %v", tt.name, IsEdge(tt.name), IsComponent(tt.name))
+// TestStopGroupsCallersFirst ties the teardown order to the topology: every component once,
+// each caller in an earlier group than what it calls.
+func TestStopGroupsCallersFirst(t *testing.T) {
+	group := map[string]int{}
+	for i, g := range stopGroups {
+		for _, c := range g {
+			if _, dup := group[c]; dup {
+				t.Errorf("%s stops twice", c)
+			}
+			group[c] = i
 		}
 	}
-}
-
-func edgeByName(name string) (Edge, bool) {
-	for _, e := range Edges() {
-		if e.Name == name {
-			return e, true
+	for _, c := range topology.Components() {
+		if _, ok := group[c]; !ok {
+			t.Errorf("%s never stops", c)
 		}
 	}
-	return Edge{}, false
+	if len(group) != len(topology.Components()) {
+		t.Errorf("stop groups name %d components, the topology has %d", len(group), len(topology.Components()))
+	}
+	for _, e := range topology.Edges() {
+		if e.From != topology.Client && group[e.From] >= group[e.To] {
+			t.Errorf("%s: %s stops with or after %s", e.Name, e.From, e.To)
+		}
+	}
 }

@@ -12,6 +12,8 @@ import (
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/faultline/faultline/system/topology"
 )
 
 // toxiproxyServer is a Toxiproxy API server running in this process.
@@ -70,7 +72,7 @@ func (l *Lab) startToxiproxy(ctx context.Context) error {
 		return err
 	}
 	l.logf("lab: toxiproxy API %s", l.toxiURL)
-	for _, e := range topoEdges {
+	for _, e := range topology.Edges() {
 		upstream := l.addr(e.To)
 		if l.tp == nil {
 			// A proxy of the same name on a shared Toxiproxy is a leftover: replace it.

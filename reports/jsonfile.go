@@ -1,44 +1,34 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
+
+	"github.com/faultline/faultline/internal/atomicfile"
 )
 
-// ResultsFile is the name of results.json in a run directory.
-const ResultsFile = "results.json"
-
-// WriteResults writes results to path atomically: a temporary file in the same directory is
-// written, synced and renamed over path, so a reader never sees half a file and a crash
-// leaves the previous version.
-func WriteResults(path string, r *Results) error {
+// WriteJSON writes r in results.json's layout: indented by two spaces, one trailing newline.
+func WriteJSON(w io.Writer, r *Results) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
-		return fmt.Errorf("reports: encode %s: %w", path, err)
+		return fmt.Errorf("reports: encode results: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("reports: write %s: %w", path, err)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// WriteResults writes results to path atomically (atomicfile): a reader never sees half a
+// file and a crash leaves the previous version.
+func WriteResults(path string, r *Results) error {
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, r); err != nil {
+		return err
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("reports: write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("reports: sync %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("reports: write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("reports: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("reports: write %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("reports: %w", err)
 	}
 	return nil
 }

@@ -226,7 +226,7 @@ func TestJUnit(t *testing.T) {
 
 func TestJSONFileRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, ResultsFile)
+	path := filepath.Join(dir, "results.json")
 	r := sampleResults()
 	if err := WriteResults(path, r); err != nil {
 		t.Fatal(err)
@@ -256,7 +256,7 @@ func TestJSONFileRoundTrip(t *testing.T) {
 	if _, err := ReadResults(filepath.Join(dir, "junk.json")); err == nil {
 		t.Error("a JSON file that is not results was accepted")
 	}
-	if err := WriteResults(filepath.Join(dir, "missing", ResultsFile), r); err == nil {
+	if err := WriteResults(filepath.Join(dir, "missing", "results.json"), r); err == nil {
 		t.Error("write into a missing directory succeeded")
 	}
 }

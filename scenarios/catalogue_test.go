@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/verdict"
 )
 
 // The catalogue's own rules (issue 7): each scenario says what fails, what protects and what
@@ -234,7 +235,7 @@ func renderIndex(all []*Scenario) []byte {
 		b.WriteString(strings.Join(faults, "; ") + "\n")
 		b.WriteString("- **SLOs:**")
 		for _, s := range sc.SLOs {
-			fmt.Fprintf(&b, " %s in %s: `%s`;", s.Load, strings.Join(s.Phases, "/"), strings.Join(s.Thresholds, "`, `"))
+			fmt.Fprintf(&b, " %s in %s: `%s`;", s.Load, strings.Join(s.Phases, "/"), strings.Join(s.Raw(), "`, `"))
 		}
 		b.WriteString("\n")
 		if e := expectText(sc.Expect); e != "" {
@@ -293,7 +294,7 @@ func faultText(f Fault) string {
 	return fmt.Sprintf("%s at %s", s, f.At)
 }
 
-func expectText(e Expect) string {
+func expectText(e verdict.Expect) string {
 	var out []string
 	if b := e.BlastRadius; b != nil {
 		switch {

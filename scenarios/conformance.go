@@ -9,26 +9,13 @@ import (
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/faultline/faultline/reports/conformance"
+	"github.com/faultline/faultline/reports/verdict"
 	"github.com/faultline/faultline/system/policy"
+	"github.com/faultline/faultline/system/topology"
 )
 
-// ExpectConformance tunes the policy conformance check every run makes (reports/conformance):
-// a check may only be switched off with a reason, which the report shows.
-type ExpectConformance struct {
-	Skip []ConformanceSkip `json:"skip,omitempty" yaml:"skip,omitempty"`
-}
-
-// ConformanceSkip switches off one check (or a group: retry, circuit_breaker, bulkhead) of
-// one edge or route.
-type ConformanceSkip struct {
-	Edge   string `json:"edge,omitempty" yaml:"edge,omitempty"`
-	Route  string `json:"route,omitempty" yaml:"route,omitempty"`
-	Policy string `json:"policy" yaml:"policy"`
-	Reason string `json:"reason" yaml:"reason"`
-}
-
-// view is the resolved form, which parses back to the same skips.
-func (c *ExpectConformance) view() yaml.MapSlice {
+// conformanceView is the resolved form of expect.conformance, which parses back to the same skips.
+func conformanceView(c *verdict.ExpectConformance) yaml.MapSlice {
 	skips := make([]yaml.MapSlice, 0, len(c.Skip))
 	for _, s := range c.Skip {
 		m := yaml.MapSlice{}
@@ -42,21 +29,9 @@ func (c *ExpectConformance) view() yaml.MapSlice {
 	return yaml.MapSlice{{Key: "skip", Value: skips}}
 }
 
-// ConformanceSkips converts the scenario's skips for conformance.Judge.
-func (sc *Scenario) ConformanceSkips() []conformance.Skip {
-	if sc.Expect.Conformance == nil {
-		return nil
-	}
-	out := make([]conformance.Skip, 0, len(sc.Expect.Conformance.Skip))
-	for _, s := range sc.Expect.Conformance.Skip {
-		out = append(out, conformance.Skip{Edge: s.Edge, Route: s.Route, Policy: s.Policy, Reason: s.Reason})
-	}
-	return out
-}
-
 // conformance reads expect.conformance: {skip: [{edge|route, policy, reason}]}.
-func (d *decoder) conformance(path string, n ast.Node) *ExpectConformance {
-	c := &ExpectConformance{}
+func (d *decoder) conformance(path string, n ast.Node) *verdict.ExpectConformance {
+	c := &verdict.ExpectConformance{}
 	d.fields(path, "conformance", n, map[string]func(string, ast.Node){
 		"skip": func(p string, v ast.Node) {
 			items, _ := d.sequence(p, "a list of checks to skip", v)
@@ -79,14 +54,14 @@ func (d *decoder) conformance(path string, n ast.Node) *ExpectConformance {
 	return c
 }
 
-func (d *decoder) conformanceSkip(path string, n ast.Node) (ConformanceSkip, bool) {
-	var s ConformanceSkip
+func (d *decoder) conformanceSkip(path string, n ast.Node) (conformance.Skip, bool) {
+	var s conformance.Skip
 	var edgeN, routeN, policyN, reasonN ast.Node
 	isMap := d.fields(path, "a check to skip", n, map[string]func(string, ast.Node){
 		"edge": func(p string, v ast.Node) {
 			edgeN = v
-			if d.str(p, v, &s.Edge) && !IsEdge(s.Edge) {
-				d.errorf(v, "%s: unknown edge %q, expected one of: %s", p, s.Edge, strings.Join(Edges, ", "))
+			if d.str(p, v, &s.Edge) && !topology.IsEdge(s.Edge) {
+				d.errorf(v, "%s: unknown edge %q, expected one of: %s", p, s.Edge, strings.Join(topology.EdgeNames(), ", "))
 			}
 		},
 		"route": func(p string, v ast.Node) {

@@ -11,7 +11,7 @@ func TestConformanceSkips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := sc.ConformanceSkips()
+	got := sc.Expect.Conformance.Skips()
 	want := []conformance.Skip{
 		{Edge: "link->link-db", Policy: "timeout", Reason: "a transaction's commit is not cut by the timeout"},
 		{Edge: "redirect->link", Policy: "circuit_breaker", Reason: "the whole breaker group"},
@@ -25,7 +25,7 @@ func TestConformanceSkips(t *testing.T) {
 			t.Errorf("skip %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	if (&Scenario{}).ConformanceSkips() != nil {
+	if (&Scenario{}).Expect.Conformance.Skips() != nil {
 		t.Error("a scenario without expect.conformance skips something")
 	}
 }

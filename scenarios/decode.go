@@ -350,6 +350,16 @@ func (d *decoder) duration(path string, n ast.Node, allowZero bool, out *Duratio
 	return true
 }
 
+// stdDuration is duration (positive) into a time.Duration, for the verdict's types.
+func (d *decoder) stdDuration(path string, n ast.Node, out *time.Duration) bool {
+	var v Duration
+	ok := d.duration(path, n, false, &v)
+	if ok {
+		*out = v.D()
+	}
+	return ok
+}
+
 // scalarText is the text of a scalar node as written.
 func scalarText(n ast.Node) (string, bool) {
 	switch v := n.(type) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 
+	"github.com/faultline/faultline/system/topology"
 	"github.com/faultline/faultline/toxics"
 )
 
@@ -30,8 +31,8 @@ func (d *decoder) checkTarget(path string, f *Fault, edgeN, compN, n ast.Node) {
 			d.errorf(compN, "%s: expected an edge for network fault %s, not a component", path, f.Fault)
 		case edgeN == nil:
 			d.errorf(n, "%s: missing key \"edge\" (network fault %s acts on an edge)", path, f.Fault)
-		case !IsEdge(f.Edge):
-			d.errorf(edgeN, "%s.edge: unknown edge %q, expected one of: %s", path, f.Edge, strings.Join(Edges, ", "))
+		case !topology.IsEdge(f.Edge):
+			d.errorf(edgeN, "%s.edge: unknown edge %q, expected one of: %s", path, f.Edge, strings.Join(topology.EdgeNames(), ", "))
 		}
 	case toxics.Process:
 		switch {
@@ -39,8 +40,8 @@ func (d *decoder) checkTarget(path string, f *Fault, edgeN, compN, n ast.Node) {
 			d.errorf(edgeN, "%s: expected a component for process fault %s, not an edge", path, f.Fault)
 		case compN == nil:
 			d.errorf(n, "%s: missing key \"component\" (process fault %s acts on a component)", path, f.Fault)
-		case !IsComponent(f.Component):
-			d.errorf(compN, "%s: unknown component %q, expected one of: %s", path, f.Component, strings.Join(Components, ", "))
+		case !topology.IsComponent(f.Component):
+			d.errorf(compN, "%s: unknown component %q, expected one of: %s", path, f.Component, strings.Join(topology.Components(), ", "))
 		}
 	}
 	known := toxics.ParamNames(proto)

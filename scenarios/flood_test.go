@@ -136,7 +136,7 @@ func goodputAtMost(sc *Scenario, stream string) (float64, bool) {
 		if s.Load != stream || !strings.Contains(strings.Join(s.Phases, ","), "fault") {
 			continue
 		}
-		for _, th := range s.Parsed {
+		for _, th := range s.Thresholds {
 			if th.Metric == "goodput" && th.Op == "<=" {
 				return th.Value, true
 			}

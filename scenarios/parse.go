@@ -11,6 +11,8 @@ import (
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/verdict"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // scenario decodes the top-level mapping; defaults are filled in by validate.
@@ -56,10 +58,11 @@ func (d *decoder) scenario(n ast.Node) *Scenario {
 			mark(p, v)
 			items, _ := d.sequence(p, "a list of SLOs", v)
 			for i, it := range items {
-				sc.SLOs = append(sc.SLOs, d.slo(fmt.Sprintf("%s[%d]", p, i), it))
+				slo, at := d.slo(fmt.Sprintf("%s[%d]", p, i), it)
+				sc.SLOs, sc.sloPos = append(sc.SLOs, slo), append(sc.sloPos, at)
 			}
 		},
-		"expect":     func(p string, v ast.Node) { d.expect(p, v, &sc.Expect) },
+		"expect":     func(p string, v ast.Node) { sc.impactPos = d.expect(p, v, &sc.Expect) },
 		"blast":      func(p string, v ast.Node) { d.blast(p, v, &sc.Blast) },
 		"abort_when": func(p string, v ast.Node) { sc.AbortWhen = d.aborts(p, v) },
 		"controls":   func(p string, v ast.Node) { sc.Controls = d.controls(p, v) },
@@ -349,11 +352,11 @@ func (d *decoder) fault(path string, n ast.Node) Fault {
 	return f
 }
 
-func (d *decoder) slo(path string, n ast.Node) SLO {
-	slo := SLO{}
+func (d *decoder) slo(path string, n ast.Node) (verdict.SLO, sloPos) {
+	slo, at := verdict.SLO{}, sloPos{}
 	var loadN, thrN ast.Node
 	isMap := d.fields(path, "an SLO", n, map[string]func(string, ast.Node){
-		"load": func(p string, v ast.Node) { loadN = v; slo.loadPos = posOf(v); d.str(p, v, &slo.Load) },
+		"load": func(p string, v ast.Node) { loadN = v; at.load = posOf(v); d.str(p, v, &slo.Load) },
 		"phases": func(p string, v ast.Node) {
 			items, _ := d.sequence(p, "a list of phases", v)
 			for i, it := range items {
@@ -365,7 +368,7 @@ func (d *decoder) slo(path string, n ast.Node) SLO {
 				switch ph {
 				case reports.PhaseBaseline, reports.PhaseFault, reports.PhaseRecovery, reports.PhaseAll:
 					slo.Phases = append(slo.Phases, ph)
-					slo.phasePos = append(slo.phasePos, posOf(it))
+					at.phases = append(at.phases, posOf(it))
 				default:
 					d.errorf(it, "%s: expected a phase: baseline, fault, recovery or all, got %q", ip, ph)
 				}
@@ -380,14 +383,13 @@ func (d *decoder) slo(path string, n ast.Node) SLO {
 				if !d.str(ip, it, &raw) {
 					continue
 				}
-				t, err := reports.ParseThreshold(raw)
+				t, err := verdict.ParseThreshold(raw)
 				if err != nil {
 					d.errorf(it, "%s: %v", ip, err)
 					continue
 				}
-				slo.Thresholds = append(slo.Thresholds, t.Raw)
-				slo.Parsed = append(slo.Parsed, t)
-				slo.thrPos = append(slo.thrPos, posOf(it))
+				slo.Thresholds = append(slo.Thresholds, t)
+				at.thresholds = append(at.thresholds, posOf(it))
 			}
 		},
 	}, nil)
@@ -399,12 +401,13 @@ func (d *decoder) slo(path string, n ast.Node) SLO {
 	}
 	if len(slo.Phases) == 0 {
 		slo.Phases = []string{reports.PhaseAll}
-		slo.phasePos = []Pos{posOf(n)}
+		at.phases = []Pos{posOf(n)}
 	}
-	return slo
+	return slo, at
 }
 
-func (d *decoder) expect(path string, n ast.Node, e *Expect) {
+// expect reads expect into e and returns where each user_impact stream stands.
+func (d *decoder) expect(path string, n ast.Node, e *verdict.Expect) (impactPos map[string]Pos) {
 	d.fields(path, "expect", n, map[string]func(string, ast.Node){
 		"verdict": func(p string, v ast.Node) {
 			if d.str(p, v, &e.Verdict) && e.Verdict != reports.VerdictPass && e.Verdict != reports.VerdictFail {
@@ -412,7 +415,7 @@ func (d *decoder) expect(path string, n ast.Node, e *Expect) {
 			}
 		},
 		"blast_radius": func(p string, v ast.Node) {
-			b := &ExpectBlast{}
+			b := &verdict.ExpectBlast{}
 			var allowN ast.Node
 			e.BlastRadius = b
 			d.fields(p, "blast_radius", v, map[string]func(string, ast.Node){
@@ -420,10 +423,10 @@ func (d *decoder) expect(path string, n ast.Node, e *Expect) {
 				"unaffected":   func(p string, v ast.Node) { d.components(p, v, &b.Unaffected) },
 				"user_impact": func(p string, v ast.Node) {
 					entries, _ := d.mapping(p, "stream: bound", v)
-					b.UserImpact = map[string]Bound{}
-					b.impactPos = map[string]Pos{}
+					b.UserImpact = map[string]verdict.Bound{}
+					impactPos = map[string]Pos{}
 					for _, en := range entries {
-						b.impactPos[en.key] = posOf(en.keyN)
+						impactPos[en.key] = posOf(en.keyN)
 						if bd, ok := d.bound(join(p, en.key), en.value); ok {
 							b.UserImpact[en.key] = bd
 						}
@@ -431,7 +434,7 @@ func (d *decoder) expect(path string, n ast.Node, e *Expect) {
 				},
 				"max_affected_services": func(p string, v ast.Node) {
 					var x int
-					if d.intField(p, v, 0, int64(len(Components)), &x) {
+					if d.intField(p, v, 0, int64(len(topology.Components())), &x) {
 						b.MaxAffectedServices = &x
 					}
 				},
@@ -440,7 +443,7 @@ func (d *decoder) expect(path string, n ast.Node, e *Expect) {
 			d.allowUnproven(join(p, "allow_unproven"), allowN, b)
 		},
 		"mechanisms": func(p string, v ast.Node) {
-			m := &ExpectMechanisms{}
+			m := &verdict.ExpectMechanisms{}
 			e.Mechanisms = m
 			d.fields(p, "mechanisms", v, map[string]func(string, ast.Node){
 				"breakers": func(p string, v ast.Node) {
@@ -454,8 +457,8 @@ func (d *decoder) expect(path string, n ast.Node, e *Expect) {
 					m.MaxRetriesPerRequest = map[string]float64{}
 					for _, en := range entries {
 						ep := join(p, en.key)
-						if !IsEdge(en.key) {
-							d.errorf(en.keyN, "%s: unknown edge %q, expected one of: %s", p, en.key, strings.Join(Edges, ", "))
+						if !topology.IsEdge(en.key) {
+							d.errorf(en.keyN, "%s: unknown edge %q, expected one of: %s", p, en.key, strings.Join(topology.EdgeNames(), ", "))
 							continue
 						}
 						var x float64
@@ -472,7 +475,7 @@ func (d *decoder) expect(path string, n ast.Node, e *Expect) {
 		},
 		"conformance": func(p string, v ast.Node) { e.Conformance = d.conformance(p, v) },
 		"data": func(p string, v ast.Node) {
-			data := &ExpectData{}
+			data := &verdict.ExpectData{}
 			e.Data = data
 			intp := func(out **int) func(string, ast.Node) {
 				return func(p string, v ast.Node) {
@@ -492,20 +495,21 @@ func (d *decoder) expect(path string, n ast.Node, e *Expect) {
 			}, nil)
 		},
 	}, nil)
+	return impactPos
 }
 
-func (d *decoder) breaker(path string, n ast.Node) ExpectBreaker {
-	b := ExpectBreaker{}
+func (d *decoder) breaker(path string, n ast.Node) verdict.ExpectBreaker {
+	b := verdict.ExpectBreaker{}
 	var edgeN ast.Node
 	isMap := d.fields(path, "a breaker", n, map[string]func(string, ast.Node){
 		"edge": func(p string, v ast.Node) {
 			edgeN = v
-			if d.str(p, v, &b.Edge) && !IsEdge(b.Edge) {
-				d.errorf(v, "%s: unknown edge %q, expected one of: %s", p, b.Edge, strings.Join(Edges, ", "))
+			if d.str(p, v, &b.Edge) && !topology.IsEdge(b.Edge) {
+				d.errorf(v, "%s: unknown edge %q, expected one of: %s", p, b.Edge, strings.Join(topology.EdgeNames(), ", "))
 			}
 		},
-		"opens_within":  func(p string, v ast.Node) { d.duration(p, v, false, &b.OpensWithin) },
-		"closes_within": func(p string, v ast.Node) { d.duration(p, v, false, &b.ClosesWithin) },
+		"opens_within":  func(p string, v ast.Node) { d.stdDuration(p, v, &b.OpensWithin) },
+		"closes_within": func(p string, v ast.Node) { d.stdDuration(p, v, &b.ClosesWithin) },
 	}, nil)
 	if isMap && edgeN == nil {
 		d.errorf(n, "%s: missing key \"edge\"", path)
@@ -542,32 +546,32 @@ func (d *decoder) components(path string, v ast.Node, out *[]string) {
 	d.strList(path, v, &list)
 	items, _ := d.sequence(path, "", v)
 	for i, c := range list {
-		if !IsComponent(c) {
+		if !topology.IsComponent(c) {
 			at := v
 			if i < len(items) {
 				at = items[i]
 			}
-			d.errorf(at, "%s[%d]: unknown component %q, expected one of: %s", path, i, c, strings.Join(Components, ", "))
+			d.errorf(at, "%s[%d]: unknown component %q, expected one of: %s", path, i, c, strings.Join(topology.Components(), ", "))
 		}
 	}
 	*out = list
 }
 
-// bound reads a share ceiling with reports.ParseBound: "<=5%", "<1%", "0%".
-func (d *decoder) bound(path string, v ast.Node) (Bound, bool) {
+// bound reads a share ceiling with verdict.ParseBound: "<=5%", "<1%", "0%".
+func (d *decoder) bound(path string, v ast.Node) (verdict.Bound, bool) {
 	v = d.value(path, v)
 	if v == nil {
-		return Bound{}, false
+		return verdict.Bound{}, false
 	}
 	s, ok := scalarText(v)
 	if !ok || v.Type() == ast.BoolType {
 		d.errorf(v, "%s: expected a share bound such as \"<=5%%\" or \"0%%\", got %s", path, describe(v))
-		return Bound{}, false
+		return verdict.Bound{}, false
 	}
-	b, err := reports.ParseBound(s)
+	b, err := verdict.ParseBound(s)
 	if err != nil {
 		d.errorf(v, "%s: %v", path, err)
-		return Bound{}, false
+		return verdict.Bound{}, false
 	}
 	return b, true
 }
@@ -580,7 +584,7 @@ func (d *decoder) blast(path string, n ast.Node, b *reports.BlastThresholds) {
 				return
 			}
 			s, ok := scalarText(v)
-			r, err := reports.ParsePercent(s)
+			r, err := verdict.ParsePercent(s)
 			if !ok || err != nil || r <= 0 || v.Type() == ast.BoolType {
 				d.errorf(v, "%s: expected a percentage in (0%%, 100%%] such as 5%%, got %s", p, describe(v))
 				return
@@ -605,7 +609,7 @@ func (d *decoder) blast(path string, n ast.Node, b *reports.BlastThresholds) {
 				return
 			}
 			s, ok := scalarText(v)
-			r, err := reports.ParsePercent(s)
+			r, err := verdict.ParsePercent(s)
 			if !ok || err != nil || r <= 0 || v.Type() == ast.BoolType {
 				d.errorf(v, "%s: expected a percentage in (0%%, 100%%] such as 5%%, got %s", p, describe(v))
 				return
@@ -623,7 +627,7 @@ func (d *decoder) blast(path string, n ast.Node, b *reports.BlastThresholds) {
 
 // allowUnproven refuses a service both allowed to stay unproven and listed under unaffected,
 // which must be proven: one of the two statements would be silently dropped.
-func (d *decoder) allowUnproven(path string, n ast.Node, b *ExpectBlast) {
+func (d *decoder) allowUnproven(path string, n ast.Node, b *verdict.ExpectBlast) {
 	seq, ok := n.(*ast.SequenceNode)
 	if !ok {
 		return
@@ -651,7 +655,7 @@ func (d *decoder) aborts(path string, n ast.Node) []Abort {
 			d.errorf(it, "%s: expected \"STREAM THRESHOLD for DURATION\" such as \"redirect errors>50%% for 5s\", got %q", ip, raw)
 			continue
 		}
-		t, err := reports.ParseThreshold(m[2])
+		t, err := verdict.ParseThreshold(m[2])
 		if err != nil {
 			d.errorf(it, "%s: %v", ip, err)
 			continue

@@ -5,7 +5,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
-	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/verdict"
 )
 
 // resolvedView writes a scenario back in its own file format with every default explicit and
@@ -76,13 +76,13 @@ func resolvedView(s *Scenario) yaml.MapSlice {
 	out = append(out, yaml.MapItem{Key: "faults", Value: faults})
 	slos := []yaml.MapSlice{}
 	for _, slo := range s.SLOs {
-		slos = append(slos, yaml.MapSlice{{Key: "load", Value: slo.Load}, {Key: "phases", Value: slo.Phases}, {Key: "thresholds", Value: slo.Thresholds}})
+		slos = append(slos, yaml.MapSlice{{Key: "load", Value: slo.Load}, {Key: "phases", Value: slo.Phases}, {Key: "thresholds", Value: slo.Raw()}})
 	}
 	out = append(out, yaml.MapItem{Key: "slos", Value: slos})
 	out = append(out, yaml.MapItem{Key: "expect", Value: expectView(s.Expect)})
 	blast := yaml.MapSlice{}
 	if s.Blast.ErrorRateDelta > 0 {
-		blast = append(blast, yaml.MapItem{Key: "error_rate_delta", Value: reports.FormatPercent(s.Blast.ErrorRateDelta)})
+		blast = append(blast, yaml.MapItem{Key: "error_rate_delta", Value: verdict.FormatPercent(s.Blast.ErrorRateDelta)})
 	}
 	if s.Blast.LatencyFactor > 0 {
 		blast = append(blast, yaml.MapItem{Key: "latency_factor", Value: s.Blast.LatencyFactor})
@@ -91,7 +91,7 @@ func resolvedView(s *Scenario) yaml.MapSlice {
 		blast = append(blast, yaml.MapItem{Key: "latency_min_ms", Value: s.Blast.LatencyMinMs})
 	}
 	if s.Blast.AbsErrorRate > 0 {
-		blast = append(blast, yaml.MapItem{Key: "abs_error_rate", Value: reports.FormatPercent(s.Blast.AbsErrorRate)})
+		blast = append(blast, yaml.MapItem{Key: "abs_error_rate", Value: verdict.FormatPercent(s.Blast.AbsErrorRate)})
 	}
 	if s.Blast.AbsLatencyMs > 0 {
 		blast = append(blast, yaml.MapItem{Key: "abs_latency_ms", Value: s.Blast.AbsLatencyMs})
@@ -115,7 +115,7 @@ func resolvedView(s *Scenario) yaml.MapSlice {
 	return out
 }
 
-func expectView(e Expect) yaml.MapSlice {
+func expectView(e verdict.Expect) yaml.MapSlice {
 	out := yaml.MapSlice{{Key: "verdict", Value: e.Verdict}}
 	if b := e.BlastRadius; b != nil {
 		m := yaml.MapSlice{}
@@ -179,7 +179,7 @@ func expectView(e Expect) yaml.MapSlice {
 		out = append(out, yaml.MapItem{Key: "data", Value: m})
 	}
 	if c := e.Conformance; c != nil {
-		out = append(out, yaml.MapItem{Key: "conformance", Value: c.view()})
+		out = append(out, yaml.MapItem{Key: "conformance", Value: conformanceView(c)})
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/verdict"
 )
 
 // Limits that keep a scenario bounded on a shared machine.
@@ -44,23 +45,27 @@ func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
 // Scenario is one parsed and validated scenario file.
 type Scenario struct {
-	File        string   `json:"file,omitempty" yaml:"file,omitempty"`
-	Name        string   `json:"name" yaml:"name"`
-	Description string   `json:"description,omitempty" yaml:"description,omitempty"`
-	Profile     string   `json:"profile" yaml:"profile"`
-	Seed        int64    `json:"seed" yaml:"seed"`
-	Duration    Duration `json:"duration" yaml:"duration"`
-	Load        []Stream `json:"load" yaml:"load"`
-	Setup       Setup    `json:"setup" yaml:"setup"`
-	Faults      []Fault  `json:"faults" yaml:"faults"`
-	SLOs        []SLO    `json:"slos" yaml:"slos"`
-	Expect      Expect   `json:"expect" yaml:"expect"`
+	File        string         `json:"file,omitempty" yaml:"file,omitempty"`
+	Name        string         `json:"name" yaml:"name"`
+	Description string         `json:"description,omitempty" yaml:"description,omitempty"`
+	Profile     string         `json:"profile" yaml:"profile"`
+	Seed        int64          `json:"seed" yaml:"seed"`
+	Duration    Duration       `json:"duration" yaml:"duration"`
+	Load        []Stream       `json:"load" yaml:"load"`
+	Setup       Setup          `json:"setup" yaml:"setup"`
+	Faults      []Fault        `json:"faults" yaml:"faults"`
+	SLOs        []verdict.SLO  `json:"slos" yaml:"slos"`
+	Expect      verdict.Expect `json:"expect" yaml:"expect"`
 	// Blast overrides the blast-radius thresholds; a zero field keeps the lab's default.
 	Blast     reports.BlastThresholds `json:"blast" yaml:"blast"`
 	AbortWhen []Abort                 `json:"abort_when,omitempty" yaml:"abort_when,omitempty"`
 	// Controls are the mutant profiles this scenario must catch (faultline mutate).
 	Controls []string       `json:"controls,omitempty" yaml:"controls,omitempty"`
 	keyPos   map[string]Pos // top-level values, for errors found after decoding
+	// sloPos places each SLO's parts, impactPos each user_impact stream, for errors found
+	// after decoding.
+	sloPos    []sloPos
+	impactPos map[string]Pos
 
 	// CodeControls are the code mutants (scenarios/mutants) this scenario must catch
 	// (faultline mutate --code).
@@ -182,88 +187,19 @@ func (f Fault) Start() time.Duration { return f.At.D() }
 // End is when the fault's undo runs.
 func (f Fault) End() time.Duration { return f.At.D() + f.For.D() }
 
-// SLO is a set of thresholds for one stream in some phases.
-type SLO struct {
-	Load       string              `json:"load" yaml:"load"`
-	Phases     []string            `json:"phases" yaml:"phases"`
-	Thresholds []string            `json:"thresholds" yaml:"thresholds"`
-	Parsed     []reports.Threshold `json:"-" yaml:"-"`
-	loadPos    Pos
-	phasePos   []Pos
-	thrPos     []Pos // of each Parsed threshold
-}
-
-// ThresholdPos is where threshold i (of Parsed) is written in the file; zero when the SLO was
-// not parsed from a file.
-func (s SLO) ThresholdPos(i int) Pos {
-	if i < len(s.thrPos) {
-		return s.thrPos[i]
-	}
-	return Pos{}
-}
-
-// Spec converts the SLO for reports.EvaluateSLOs.
-func (s SLO) Spec() reports.SLOSpec {
-	return reports.SLOSpec{Stream: s.Load, Phases: s.Phases, Thresholds: s.Parsed}
-}
-
-// Expect is what the scenario's author expects the run to show.
-type Expect struct {
-	Verdict     string            `json:"verdict" yaml:"verdict"` // pass | fail
-	BlastRadius *ExpectBlast      `json:"blast_radius,omitempty" yaml:"blast_radius,omitempty"`
-	Mechanisms  *ExpectMechanisms `json:"mechanisms,omitempty" yaml:"mechanisms,omitempty"`
-	Data        *ExpectData       `json:"data,omitempty" yaml:"data,omitempty"`
-	// Conformance switches policy conformance checks off, each with a reason.
-	Conformance *ExpectConformance `json:"conformance,omitempty" yaml:"conformance,omitempty"`
-}
-
-// ExpectBlast bounds how far the faults may spread.
-type ExpectBlast struct {
-	ContainedTo         []string         `json:"contained_to,omitempty" yaml:"contained_to,omitempty"`
-	Unaffected          []string         `json:"unaffected,omitempty" yaml:"unaffected,omitempty"`
-	UserImpact          map[string]Bound `json:"user_impact,omitempty" yaml:"user_impact,omitempty"`
-	MaxAffectedServices *int             `json:"max_affected_services,omitempty" yaml:"max_affected_services,omitempty"`
-	impactPos           map[string]Pos
-	// AllowUnproven names services that may stay unproven (too few fault-phase calls to judge)
-	// without failing contained_to or max_affected_services; not one listed in unaffected.
-	AllowUnproven []string `json:"allow_unproven,omitempty" yaml:"allow_unproven,omitempty"`
-}
-
-// Bound is a ceiling on a share such as "<=5%" ("5%" alone means at most 5%), in the same
-// percentage grammar as the errors thresholds; parsed once, here, and judged as parsed.
-type Bound = reports.Bound
-
-// ExpectMechanisms is what the resilience machinery should have done.
-type ExpectMechanisms struct {
-	Breakers             []ExpectBreaker    `json:"breakers,omitempty" yaml:"breakers,omitempty"`
-	MaxRetriesPerRequest map[string]float64 `json:"max_retries_per_request,omitempty" yaml:"max_retries_per_request,omitempty"`
-}
-
-// ExpectBreaker is a breaker that should open soon after its edge's fault starts and close
-// soon after it heals; a zero bound is not checked.
-type ExpectBreaker struct {
-	Edge         string   `json:"edge" yaml:"edge"`
-	OpensWithin  Duration `json:"opens_within,omitempty" yaml:"opens_within,omitempty"`
-	ClosesWithin Duration `json:"closes_within,omitempty" yaml:"closes_within,omitempty"`
-}
-
-// ExpectData bounds the data-safety counters; nil means 0 (the runner judges every counter:
-// losing acknowledged data is never acceptable by default).
-type ExpectData struct {
-	LostLinks       *int `json:"lost_links,omitempty" yaml:"lost_links,omitempty"`
-	DuplicateClicks *int `json:"duplicate_clicks,omitempty" yaml:"duplicate_clicks,omitempty"`
-	MissingClicks   *int `json:"missing_clicks,omitempty" yaml:"missing_clicks,omitempty"`
-	// Link events: acknowledged links analytics never got a link-created event for, and
-	// events applied beyond one per acknowledged link.
-	LostLinkEvents      *int `json:"lost_link_events,omitempty" yaml:"lost_link_events,omitempty"`
-	DuplicateLinkEvents *int `json:"duplicate_link_events,omitempty" yaml:"duplicate_link_events,omitempty"`
+// sloPos is where an SLO's stream and each of its phases stand in the file.
+type sloPos struct {
+	load   Pos
+	phases []Pos
+	// thresholds[i] is where threshold i of the SLO is written.
+	thresholds []Pos
 }
 
 // Abort is a condition that stops the run: Threshold true on Stream for For.
 type Abort struct {
 	Raw       string            `json:"raw" yaml:"raw"`
 	Stream    string            `json:"stream" yaml:"stream"`
-	Threshold reports.Threshold `json:"threshold" yaml:"-"`
+	Threshold verdict.Threshold `json:"threshold" yaml:"-"`
 	For       Duration          `json:"for" yaml:"for"`
 	pos       Pos
 }
@@ -438,15 +374,6 @@ func (s *Scenario) Streams() []reports.StreamSpec {
 	return out
 }
 
-// SLOSpecs converts every SLO for reports.EvaluateSLOs.
-func (s *Scenario) SLOSpecs() []reports.SLOSpec {
-	out := make([]reports.SLOSpec, len(s.SLOs))
-	for i, slo := range s.SLOs {
-		out[i] = slo.Spec()
-	}
-	return out
-}
-
 // ResolvedJSON is the scenario with every default filled in, for the run directory.
 func (s *Scenario) ResolvedJSON() ([]byte, error) {
 	b, err := json.MarshalIndent(s, "", "  ")
@@ -464,4 +391,13 @@ func (s *Scenario) ResolvedYAML() ([]byte, error) {
 		return nil, fmt.Errorf("scenario: resolve %s: %w", s.Name, err)
 	}
 	return b, nil
+}
+
+// ThresholdPos is where threshold j of SLO i is written in the file; zero when the scenario
+// was not parsed from a file.
+func (s *Scenario) ThresholdPos(i, j int) Pos {
+	if i < len(s.sloPos) && j < len(s.sloPos[i].thresholds) {
+		return s.sloPos[i].thresholds[j]
+	}
+	return Pos{}
 }

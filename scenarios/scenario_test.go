@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/system/topology"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.errors golden files")
@@ -91,7 +92,7 @@ func TestParseDefaultsAndShapes(t *testing.T) {
 	if f1.Fault != "crash" || f1.Kind != KindProcess || f1.Component != "analytics" || f1.For.D().Seconds() != 5 {
 		t.Errorf("fault 1 (crash shorthand): got %+v", f1)
 	}
-	if th := sc.SLOs[0].Parsed[0]; th.Metric != "p" || th.Percentile != 99 || th.Value != 50 || th.Unit != reports.UnitMs {
+	if th := sc.SLOs[0].Thresholds[0]; th.Metric != "p" || th.Percentile != 99 || th.Value != 50 || th.Unit != reports.UnitMs {
 		t.Errorf("threshold: got %+v", th)
 	}
 	if a := sc.AbortWhen[0]; a.Stream != "redirect" || a.Threshold.Metric != "errors" || a.Threshold.Value != 0.5 || a.For.D().Seconds() != 5 {
@@ -323,24 +324,31 @@ func assertRoundTrip(t *testing.T, sc *Scenario) {
 	}
 }
 
-// TestTopologyMatchesContracts checks that the topology validation uses (package lab's) is
-// the one the contract document promises scenario authors.
-func TestTopologyMatchesContracts(t *testing.T) {
-	doc, err := os.ReadFile("../docs/contracts.md")
-	if err != nil {
-		t.Fatal(err)
+// TestFormatAcceptsTheTopology ties the format to system/topology: a fault may name every edge
+// and every component of it, and nothing else.
+func TestFormatAcceptsTheTopology(t *testing.T) {
+	head := "name: t\nduration: 30s\nload: [{name: r, request: \"GET /r/{code}\", rate: 5}]\n" +
+		"slos: [{load: r, phases: [fault], thresholds: [\"errors<1%\"]}]\n"
+	parse := func(fault string) error {
+		_, err := Parse("t.yaml", []byte(head+"faults: ["+fault+"]\n"))
+		return err
 	}
-	var edges []string
-	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z-]+->[a-z-]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
-		edges = append(edges, m[1])
-	}
-	if !reflect.DeepEqual(edges, Edges) {
-		t.Errorf("edges: contracts.md has %v, scenarios has %v", edges, Edges)
-	}
-	for _, c := range Components {
-		if !strings.Contains(string(doc), "`"+c+"`") {
-			t.Errorf("component %q not in contracts.md", c)
+	for _, e := range topology.EdgeNames() {
+		if err := parse("{at: 10s, for: 5s, edge: " + e + ", toxic: latency, latency: 100ms}"); err != nil {
+			t.Errorf("edge %s refused: %v", e, err)
 		}
+	}
+	for _, c := range topology.Components() {
+		if err := parse("{at: 10s, for: 5s, pause: " + c + "}"); err != nil {
+			t.Errorf("component %s refused: %v", c, err)
+		}
+	}
+	if err := parse("{at: 10s, for: 5s, edge: link->redirect, toxic: latency, latency: 100ms}"); err == nil ||
+		!strings.Contains(err.Error(), `unknown edge "link->redirect", expected one of: `+strings.Join(topology.EdgeNames(), ", ")) {
+		t.Errorf("an edge outside the topology: %v", err)
+	}
+	if err := parse("{at: 10s, for: 5s, pause: client}"); err == nil || !strings.Contains(err.Error(), `unknown component "client"`) {
+		t.Errorf("a component outside the topology: %v", err)
 	}
 }
 

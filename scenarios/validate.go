@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/verdict"
 )
 
 var profileRE = nameRE
@@ -81,21 +82,21 @@ func validate(d *decoder, sc *Scenario) {
 	}
 	for i, slo := range sc.SLOs {
 		if slo.Load != "" && !streams[slo.Load] {
-			errs.add(file, slo.loadPos, "slos[%d].load: unknown stream %q, expected one of: %s", i, slo.Load, strings.Join(streamNames(sc), ", "))
+			errs.add(file, sc.sloPos[i].load, "slos[%d].load: unknown stream %q, expected one of: %s", i, slo.Load, strings.Join(streamNames(sc), ", "))
 		}
 		if dur == 0 {
 			continue
 		}
 		for j, ph := range slo.Phases {
 			if !phases[ph] {
-				errs.add(file, slo.phasePos[j], "slos[%d].phases: phase %q does not occur in this schedule (phases: %s)", i, ph, strings.Join(phaseList(sc), ", "))
+				errs.add(file, sc.sloPos[i].phases[j], "slos[%d].phases: phase %q does not occur in this schedule (phases: %s)", i, ph, strings.Join(phaseList(sc), ", "))
 			}
 		}
 	}
 	if b := sc.Expect.BlastRadius; b != nil {
 		for _, name := range sortedKeys(b.UserImpact) {
 			if !streams[name] {
-				errs.add(file, b.impactPos[name], "expect.blast_radius.user_impact: unknown stream %q, expected one of: %s", name, strings.Join(streamNames(sc), ", "))
+				errs.add(file, sc.impactPos[name], "expect.blast_radius.user_impact: unknown stream %q, expected one of: %s", name, strings.Join(streamNames(sc), ", "))
 			}
 		}
 	}
@@ -126,7 +127,7 @@ func checkCanFail(file string, errs *Errors, sc *Scenario) {
 	}
 	for _, slo := range sc.SLOs {
 		judged := !faultPhase || slices.Contains(slo.Phases, reports.PhaseFault) || slices.Contains(slo.Phases, reports.PhaseAll)
-		if judged && slices.ContainsFunc(slo.Parsed, func(t reports.Threshold) bool { return t.Metric != "rate" }) {
+		if judged && slices.ContainsFunc(slo.Thresholds, func(t verdict.Threshold) bool { return t.Metric != "rate" }) {
 			return
 		}
 	}

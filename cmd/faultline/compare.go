@@ -9,19 +9,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/compare"
 	"github.com/faultline/faultline/reports/html"
+	"github.com/faultline/faultline/reports/rundir"
 	"github.com/faultline/faultline/scenarios/runner"
-	"github.com/faultline/faultline/system/profiles"
 )
 
 func init() { commands = append(commands, newCompareCmd) }
@@ -93,7 +90,7 @@ func runCompare(ctx context.Context, args []string, o compareOptions, stdout, st
 	}
 	var runs []*reports.Results
 	var labels []string
-	var samples [][]html.Sample
+	var samples [][]rundir.Sample
 	var err error
 	failed := 0
 	if scenarioForm {
@@ -137,7 +134,7 @@ func isScenarioFile(p string) bool {
 }
 
 // loadRuns reads finished run directories; labels default to each run's profile.
-func loadRuns(dirs []string, labelFlag string) ([]*reports.Results, []string, [][]html.Sample, error) {
+func loadRuns(dirs []string, labelFlag string) ([]*reports.Results, []string, [][]rundir.Sample, error) {
 	if len(dirs) > maxCompared {
 		return nil, nil, nil, usageError{fmt.Errorf("compare: at most %d runs", maxCompared)}
 	}
@@ -146,11 +143,11 @@ func loadRuns(dirs []string, labelFlag string) ([]*reports.Results, []string, []
 		return nil, nil, nil, usageError{fmt.Errorf("compare: %d labels for %d runs", len(labels), len(dirs))}
 	}
 	var runs []*reports.Results
-	var samples [][]html.Sample
+	var samples [][]rundir.Sample
 	for _, d := range dirs {
-		run, err := html.LoadRun(d)
+		run, err := rundir.Load(d)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, nil, usageError{fmt.Errorf("compare: %s is not a run directory (no %s): %w", d, html.ResultsFile, fs.ErrNotExist)}
+			return nil, nil, nil, usageError{fmt.Errorf("compare: %s is not a run directory (no %s): %w", d, rundir.ResultsFile, fs.ErrNotExist)}
 		}
 		if err != nil {
 			return nil, nil, nil, usageError{fmt.Errorf("compare: %w", err)}
@@ -164,21 +161,14 @@ func loadRuns(dirs []string, labelFlag string) ([]*reports.Results, []string, []
 	return runs, labels, samples, nil
 }
 
-// variant is one thing to run the scenario under.
-type variant struct{ label, profile string }
-
 // runProfiles runs the scenario under every profile or sweep value, repeat times each, and
 // renders each run's own report as it finishes.
-func runProfiles(ctx context.Context, file string, o compareOptions, stderr io.Writer) ([]*reports.Results, []string, [][]html.Sample, int, error) {
-	var vs []variant
+func runProfiles(ctx context.Context, file string, o compareOptions, stderr io.Writer) ([]*reports.Results, []string, [][]rundir.Sample, int, error) {
+	vs := compare.ProfileVariants(splitList(o.profiles))
 	if o.sweep != "" {
 		var err error
 		if vs, err = sweepProfiles(o.sweep, o.edge, o.baseProfile, filepath.Join(o.out, "profiles")); err != nil {
 			return nil, nil, nil, 0, err
-		}
-	} else {
-		for _, p := range splitList(o.profiles) {
-			vs = append(vs, variant{label: p, profile: p})
 		}
 	}
 	if len(vs)*o.repeat > maxCompared {
@@ -189,18 +179,18 @@ func runProfiles(ctx context.Context, file string, o compareOptions, stderr io.W
 	}
 	var runs []*reports.Results
 	var labels []string
-	var samples [][]html.Sample
+	var samples [][]rundir.Sample
 	var failed []string
 	for _, v := range vs {
 		for i := 1; i <= o.repeat; i++ {
 			if err := ctx.Err(); err != nil {
 				return nil, nil, nil, 0, fmt.Errorf("compare: %w", err)
 			}
-			dir := filepath.Join(o.out, "runs", fmt.Sprintf("%s-%d", safeName(v.label), i))
-			fmt.Fprintf(stderr, "compare: %s run %d/%d → %s\n", v.label, i, o.repeat, dir)
-			res, err := runScenario(ctx, file, v.profile, dir, stderr)
+			dir := v.RunDir(o.out, i)
+			fmt.Fprintf(stderr, "compare: %s run %d/%d → %s\n", v.Label, i, o.repeat, dir)
+			res, err := runScenario(ctx, file, v.Profile, dir, stderr)
 			if err != nil {
-				failed = append(failed, fmt.Sprintf("%s #%d: %v", v.label, i, err))
+				failed = append(failed, fmt.Sprintf("%s #%d: %v", v.Label, i, err))
 				if res == nil {
 					continue
 				}
@@ -208,11 +198,11 @@ func runProfiles(ctx context.Context, file string, o compareOptions, stderr io.W
 			if err := html.RenderDir(dir); err != nil {
 				fmt.Fprintf(stderr, "compare: %s: %v\n", dir, err)
 			}
-			var s []html.Sample
-			if run, err := html.LoadRun(dir); err == nil {
+			var s []rundir.Sample
+			if run, err := rundir.Load(dir); err == nil {
 				s = run.Samples
 			}
-			runs, labels, samples = append(runs, res), append(labels, v.label), append(samples, s)
+			runs, labels, samples = append(runs, res), append(labels, v.Label), append(samples, s)
 		}
 	}
 	for _, f := range failed {
@@ -224,129 +214,17 @@ func runProfiles(ctx context.Context, file string, o compareOptions, stderr io.W
 	return runs, labels, samples, len(failed), nil
 }
 
-var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._=-]+`)
-
-// safeName turns a label into a file name.
-func safeName(s string) string {
-	s = unsafeChars.ReplaceAllString(s, "_")
-	if s == "" {
-		return "run"
-	}
-	return s
-}
-
-// sweepProfiles derives one profile file per value of the swept parameter from the base
-// profile, writes them into dir and returns them labelled "param=value".
-func sweepProfiles(spec, edge, base, dir string) ([]variant, error) {
+// sweepProfiles reads --sweep's PARAM=v1,v2,… and derives its profiles into dir.
+func sweepProfiles(spec, edge, base, dir string) ([]compare.Variant, error) {
 	param, list, ok := strings.Cut(spec, "=")
 	param = strings.TrimSpace(param)
 	values := splitList(list)
 	if !ok || param == "" || len(values) == 0 {
 		return nil, usageError{fmt.Errorf("compare: --sweep %q: want PARAM=v1,v2,…", spec)}
 	}
-	raw, baseName, err := readProfile(base)
-	if err != nil {
-		return nil, err
+	vs, err := compare.SweepProfiles(param, values, edge, base, dir)
+	if errors.Is(err, compare.ErrSweep) {
+		return nil, usageError{err}
 	}
-	var vs []variant
-	for _, val := range values {
-		var doc map[string]any
-		if err := yaml.Unmarshal(raw, &doc); err != nil {
-			return nil, usageError{fmt.Errorf("compare: base profile %s: %w", base, err)}
-		}
-		if doc == nil {
-			return nil, usageError{fmt.Errorf("compare: base profile %s is empty", base)}
-		}
-		var typed any
-		if err := yaml.Unmarshal([]byte(val), &typed); err != nil {
-			return nil, usageError{fmt.Errorf("compare: --sweep value %q: %w", val, err)}
-		}
-		if err := setParam(doc, param, edge, typed); err != nil {
-			return nil, usageError{err}
-		}
-		name := safeName(fmt.Sprintf("%s-%s-%s", baseName, param, val))
-		doc["name"] = name
-		out, err := yaml.Marshal(doc)
-		if err != nil {
-			return nil, fmt.Errorf("compare: %w", err)
-		}
-		path := filepath.Join(dir, name+".yaml")
-		if err := writeFileAtomic(path, out); err != nil {
-			return nil, fmt.Errorf("compare: %w", err)
-		}
-		vs = append(vs, variant{label: param + "=" + val, profile: path})
-	}
-	return vs, nil
-}
-
-// readProfile reads a profile by path, or a built-in one by name.
-func readProfile(base string) ([]byte, string, error) {
-	if b, err := os.ReadFile(base); err == nil {
-		return b, strings.TrimSuffix(filepath.Base(base), filepath.Ext(base)), nil
-	}
-	b, err := profiles.FS.ReadFile(base + ".yaml")
-	if err != nil {
-		return nil, "", usageError{fmt.Errorf("compare: base profile %q is neither a file nor a built-in profile", base)}
-	}
-	return b, base, nil
-}
-
-// setParam sets a dotted parameter in a profile document. A path starting at the top level
-// (edges., routes., events.) is set as is; otherwise it is relative to an edge: --edge, or
-// every edge that already has the parameter's first key.
-func setParam(doc map[string]any, param, edge string, v any) error {
-	keys := strings.Split(param, ".")
-	if _, top := doc[keys[0]]; top || keys[0] == "edges" || keys[0] == "routes" || keys[0] == "events" {
-		return setPath(doc, keys, v)
-	}
-	edges, _ := doc["edges"].(map[string]any)
-	if edge != "" {
-		e, ok := edges[edge].(map[string]any)
-		if !ok {
-			return fmt.Errorf("compare: profile has no edge %q (edges: %s)", edge, strings.Join(sortedKeys(edges), ", "))
-		}
-		return setPath(e, keys, v)
-	}
-	n := 0
-	for _, name := range sortedKeys(edges) {
-		e, ok := edges[name].(map[string]any)
-		if !ok {
-			continue
-		}
-		if _, has := e[keys[0]]; has {
-			if err := setPath(e, keys, v); err != nil {
-				return err
-			}
-			n++
-		}
-	}
-	if n == 0 {
-		return fmt.Errorf("compare: no edge of the profile has %q; name one with --edge", keys[0])
-	}
-	return nil
-}
-
-func setPath(m map[string]any, keys []string, v any) error {
-	for i, k := range keys[:len(keys)-1] {
-		next, ok := m[k].(map[string]any)
-		if !ok {
-			if _, exists := m[k]; exists {
-				return fmt.Errorf("compare: %s is not a map", strings.Join(keys[:i+1], "."))
-			}
-			next = map[string]any{}
-			m[k] = next
-		}
-		m = next
-	}
-	m[keys[len(keys)-1]] = v
-	return nil
-}
-
-func sortedKeys(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
+	return vs, err
 }

@@ -138,46 +138,9 @@ func TestCompareRunningForm(t *testing.T) {
 	}
 }
 
-func TestSweepProfiles(t *testing.T) {
+// TestSweepUsageErrors: a bad --sweep, --edge or --base-profile is the user's error (exit 2).
+func TestSweepUsageErrors(t *testing.T) {
 	dir := t.TempDir()
-	vs, err := sweepProfiles("circuit_breaker.failure_ratio=0.3,0.8", "redirect->link", "default", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(vs) != 2 || vs[0].label != "circuit_breaker.failure_ratio=0.3" {
-		t.Fatalf("variants = %+v", vs)
-	}
-	raw, err := os.ReadFile(vs[1].profile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	edges := doc["edges"].(map[string]any)
-	got := edges["redirect->link"].(map[string]any)["circuit_breaker"].(map[string]any)["failure_ratio"]
-	if got != 0.8 {
-		t.Errorf("redirect->link failure_ratio = %v (%T), want 0.8", got, got)
-	}
-	other := edges["gateway->link"].(map[string]any)["circuit_breaker"].(map[string]any)["failure_ratio"]
-	if other == 0.8 {
-		t.Error("--edge leaked to another edge")
-	}
-	if !strings.HasPrefix(doc["name"].(string), "default-circuit_breaker.failure_ratio-0.8") {
-		t.Errorf("name = %v", doc["name"])
-	}
-
-	// Without --edge every edge with a breaker gets the value.
-	vs, err = sweepProfiles("circuit_breaker.delay=5s", "", "default", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ = os.ReadFile(vs[0].profile)
-	if n := strings.Count(string(raw), "delay: 5s"); n < 3 {
-		t.Errorf("delay set on %d edges, want every edge with a breaker:\n%s", n, raw)
-	}
-
 	for _, tt := range []struct{ spec, edge, base, want string }{
 		{"circuit_breaker.failure_ratio", "", "default", "want PARAM="},
 		{"circuit_breaker.failure_ratio=0.3", "nope->x", "default", "no edge"},
@@ -207,7 +170,7 @@ func FuzzSweepSpec(f *testing.F) {
 			t.Errorf("%q: error is not a usage error: %v", spec, err)
 		}
 		for _, v := range vs {
-			raw, err := os.ReadFile(v.profile)
+			raw, err := os.ReadFile(v.Profile)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/system/topology"
 )
 
 func init() { commands = append(commands, newHealCmd) }
@@ -32,7 +33,7 @@ paused, start it again if crashed), or everything with --all.`,
 				return usageError{errors.New("heal: give a target (edge or component) or --all")}
 			case len(args) == 1:
 				target = args[0]
-				if !lab.IsEdge(target) && !lab.IsComponent(target) {
+				if !topology.IsEdge(target) && !topology.IsComponent(target) {
 					return usageError{fmt.Errorf("heal: %q is neither an edge nor a component", target)}
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/system/topology"
 	"github.com/faultline/faultline/toxics"
 )
 
@@ -57,12 +58,12 @@ the restart. Durations take units (100ms, 2s); a bare number is milliseconds.`,
 			}
 			switch f.Kind() {
 			case toxics.Network:
-				if !lab.IsEdge(target) {
+				if !topology.IsEdge(target) {
 					return usageError{fmt.Errorf("inject: %s is a network fault and %q is not an edge (edges: %s)", name, target, edgeNames())}
 				}
 			case toxics.Process:
-				if !lab.IsComponent(target) {
-					return usageError{fmt.Errorf("inject: %s is a process fault and %q is not a component (components: %s)", name, target, strings.Join(lab.Components(), ", "))}
+				if !topology.IsComponent(target) {
+					return usageError{fmt.Errorf("inject: %s is a process fault and %q is not a component (components: %s)", name, target, strings.Join(topology.Components(), ", "))}
 				}
 			}
 			if cr, ok := f.(*toxics.Crash); ok && forDur == 0 {
@@ -131,7 +132,7 @@ func parseParams(words []string) (map[string]any, error) {
 
 func edgeNames() string {
 	var names []string
-	for _, e := range lab.Edges() {
+	for _, e := range topology.Edges() {
 		names = append(names, e.Name)
 	}
 	return strings.Join(names, ", ")

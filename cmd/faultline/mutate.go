@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/reports"
-	"github.com/faultline/faultline/reports/power"
+	"github.com/faultline/faultline/reports/verdict"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/runner"
 )
@@ -82,7 +82,7 @@ Exit codes: 0 every scenario passed and every listed mutant was caught, 1 otherw
 // kill is one scenario × mutant run, judged.
 type kill struct {
 	mutant string
-	power.Verdict
+	verdict.Kill
 	dir string
 }
 
@@ -151,12 +151,12 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 				k.dir = filepath.Join(out, sc.Name, "code-"+name)
 				bin, err := builds.binary(ctx, m)
 				if err != nil {
-					k.Verdict = power.Verdict{Outcome: power.Error, Because: []string{err.Error()}}
+					k.Kill = verdict.Kill{Outcome: verdict.Errored, Because: []string{err.Error()}}
 				} else {
-					k.Verdict = power.Judge(row.own, one(sc, sc.Profile, "code-"+name, bin, reports.VerdictFail))
+					k.Kill = verdict.JudgeKill(row.own, one(sc, sc.Profile, "code-"+name, bin, reports.VerdictFail))
 				}
 			} else {
-				k.Verdict = power.Judge(row.own, one(sc, m, m, "", reports.VerdictFail))
+				k.Kill = verdict.JudgeKill(row.own, one(sc, m, m, "", reports.VerdictFail))
 			}
 			row.kills = append(row.kills, k)
 		}
@@ -192,7 +192,7 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 			return errMismatch
 		}
 		for _, k := range r.kills {
-			if k.Outcome != power.Caught {
+			if k.Outcome != verdict.Caught {
 				return errMismatch
 			}
 		}
@@ -292,7 +292,7 @@ func killMatrix(rows []powerRow) string {
 				if k.mutant == m {
 					cell = k.Outcome
 					listed[m]++
-					if k.Outcome == power.Caught {
+					if k.Outcome == verdict.Caught {
 						caught[m]++
 						cell += " (" + strings.Join(k.By, ", ") + ")"
 					}

@@ -8,18 +8,18 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reports"
-	"github.com/faultline/faultline/reports/power"
+	"github.com/faultline/faultline/reports/verdict"
 	"github.com/faultline/faultline/scenarios"
 )
 
 func TestKillMatrix(t *testing.T) {
 	rows := []powerRow{
 		{sc: &scenarios.Scenario{Name: "billing-down"}, own: &reports.Results{Profile: "default", Verdict: "pass"},
-			kills: []kill{{mutant: "no-fallback", Verdict: power.Verdict{Outcome: power.Caught, By: []string{power.BySLO, power.ByBlast},
+			kills: []kill{{mutant: "no-fallback", Kill: verdict.Kill{Outcome: verdict.Caught, By: []string{verdict.BySLO, verdict.ByBlast},
 				Because: []string{"SLO create errors<1% in fault: measured 1 ratio", "expected blast radius contained …, observed affected: [link]"}}}}},
 		{sc: &scenarios.Scenario{Name: "link-down"}, own: &reports.Results{Profile: "default", Verdict: "pass"},
-			kills: []kill{{mutant: "no-breaker", Verdict: power.Verdict{Outcome: power.Missed, Because: []string{"every check held"}}},
-				{mutant: "no-fallback", Verdict: power.Verdict{Outcome: power.Caught, By: []string{power.ByAbort}}}}},
+			kills: []kill{{mutant: "no-breaker", Kill: verdict.Kill{Outcome: verdict.Missed, Because: []string{"every check held"}}},
+				{mutant: "no-fallback", Kill: verdict.Kill{Outcome: verdict.Caught, By: []string{verdict.ByAbort}}}}},
 	}
 	got := killMatrix(rows)
 	for _, want := range []string{

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +12,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/internal/atomicfile"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/html"
+	"github.com/faultline/faultline/reports/rundir"
 )
 
 func init() { commands = append(commands, newReportCmd) }
@@ -23,23 +24,12 @@ func init() { commands = append(commands, newReportCmd) }
 // format whose renderer is not in this build.
 var reportFormats = map[string]struct {
 	ext    string
-	render func(w io.Writer, run *html.Run) error
+	render func(w io.Writer, run *rundir.Run) error
 }{
 	"html":  {".html", html.RenderRun},
-	"md":    {".md", func(w io.Writer, run *html.Run) error { return reports.WriteMarkdown(w, run.Results) }},
-	"json":  {".json", writeResultsJSON},
-	"junit": {".xml", func(w io.Writer, run *html.Run) error { return reports.WriteJUnit(w, run.Results) }},
-}
-
-// writeResultsJSON re-emits results.json in the layout reports.WriteJSON uses, e.g. to
-// normalise a file or to pipe it with --out -.
-func writeResultsJSON(w io.Writer, run *html.Run) error {
-	b, err := json.MarshalIndent(run.Results, "", "  ")
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	"md":    {".md", func(w io.Writer, run *rundir.Run) error { return reports.WriteMarkdown(w, run.Results) }},
+	"json":  {".json", func(w io.Writer, run *rundir.Run) error { return reports.WriteJSON(w, run.Results) }},
+	"junit": {".xml", func(w io.Writer, run *rundir.Run) error { return reports.WriteJUnit(w, run.Results) }},
 }
 
 type reportOptions struct {
@@ -81,10 +71,10 @@ func runReport(dir string, o reportOptions, stdout io.Writer) (string, error) {
 	if f.render == nil {
 		return "", fmt.Errorf("report: format %q is not available in this build yet (its renderer in package reports is still being written); use --format html", o.format)
 	}
-	run, err := html.LoadRun(dir)
+	run, err := rundir.Load(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", usageError{fmt.Errorf("report: %s is not a run directory (no %s): %w", dir, html.ResultsFile, fs.ErrNotExist)}
+			return "", usageError{fmt.Errorf("report: %s is not a run directory (no %s): %w", dir, rundir.ResultsFile, fs.ErrNotExist)}
 		}
 		return "", err
 	}
@@ -113,11 +103,7 @@ func writeFileAtomic(path string, b []byte) error {
 			return err
 		}
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, b, 0o644)
 }
 
 // splitList splits a comma-separated flag value, dropping blanks.

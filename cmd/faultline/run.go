@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/rundir"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/runner"
 )
@@ -148,7 +149,7 @@ func printVerdict(w io.Writer, res *reports.Results, dir string) {
 	for _, r := range res.Reasons {
 		fmt.Fprintf(w, "    %s\n", r)
 	}
-	fmt.Fprintf(w, "  report: %s\n\n", filepath.Join(dir, "report.html"))
+	fmt.Fprintf(w, "  report: %s\n\n", filepath.Join(dir, rundir.ReportFile))
 }
 
 // printTable prints one line per run and says whether every verdict was as expected.

@@ -4,14 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/internal/atomicfile"
 	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/system/topology"
 )
 
 func init() { commands = append(commands, newUpCmd) }
@@ -72,8 +73,8 @@ next 'up' removes what is left (temp dirs, state file).`,
 
 func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 	for _, c := range o.only {
-		if !lab.IsComponent(c) {
-			return usageError{fmt.Errorf("up: --only %q: not a component (known: %s)", c, strings.Join(lab.Components(), ", "))}
+		if !topology.IsComponent(c) {
+			return usageError{fmt.Errorf("up: --only %q: not a component (known: %s)", c, strings.Join(topology.Components(), ", "))}
 		}
 	}
 	l, err := lab.Start(ctx, lab.Options{
@@ -100,12 +101,8 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 	}
 	if o.endpointsFile != "" {
 		b, _ := json.MarshalIndent(eps, "", "  ")
-		tmp := o.endpointsFile + ".tmp"
-		if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-			return fmt.Errorf("up: endpoints file: %w", err)
-		}
-		// Renamed into place so a watcher never reads half a file.
-		if err := os.Rename(tmp, o.endpointsFile); err != nil {
+		// Atomic, so a watcher never reads half a file.
+		if err := atomicfile.WriteFile(o.endpointsFile, append(b, '\n'), 0o644); err != nil {
 			return fmt.Errorf("up: endpoints file: %w", err)
 		}
 	}

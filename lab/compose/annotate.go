@@ -14,7 +14,7 @@ import (
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 
-	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // Grafana is where fault annotations go (the scenario dashboard shows tag "fault").
@@ -151,7 +151,7 @@ func (a *annotator) call(ctx context.Context, method, path string, in, out any) 
 // proxy ("EDGE|what"). Nil when the API does not answer.
 func proxyFaults(proxies map[string]*toxiclient.Proxy) map[string]string {
 	out := map[string]string{}
-	for _, e := range lab.Edges() {
+	for _, e := range topology.Edges() {
 		p, ok := proxies[e.Name]
 		if !ok {
 			continue
@@ -181,7 +181,7 @@ func (s *System) faults(ctx context.Context) map[string]string {
 	if s.docker == nil {
 		return out
 	}
-	for _, c := range lab.Components() {
+	for _, c := range topology.Components() {
 		id, err := s.container(ctx, c)
 		if err != nil {
 			continue

@@ -14,6 +14,7 @@ import (
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/scenarios/runner"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // The runner drives this backend like the process one.
@@ -69,8 +70,8 @@ func TestRunnerAgainstAttachedStack(t *testing.T) {
 			return nil, err
 		}
 		hosts := map[string]string{}
-		for _, c := range lab.Components() {
-			if lab.KindOf(c) == lab.KindService {
+		for _, c := range topology.Components() {
+			if topology.KindOf(c) == topology.KindService {
 				hosts[c] = stack.Direct(c)[len("http://"):]
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 
 	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/system/topology"
 	"github.com/faultline/faultline/toxics"
 )
 
@@ -162,7 +163,7 @@ func (s *System) attachToxiproxy(ctx context.Context) error {
 		}
 	}
 	var errs []error
-	for _, e := range lab.Edges() {
+	for _, e := range topology.Edges() {
 		if _, ok := proxies[e.Name]; !ok {
 			errs = append(errs, fmt.Errorf("%w: edge %s has no proxy in %s (is deploy/toxiproxy.json mounted?)", ErrDrift, e.Name, s.o.ToxiproxyURL))
 		}
@@ -246,8 +247,8 @@ func (s *System) checkProfile(ctx context.Context) error {
 		return nil
 	}
 	var errs []error
-	for _, c := range lab.Components() {
-		if lab.KindOf(c) != lab.KindService {
+	for _, c := range topology.Components() {
+		if topology.KindOf(c) != topology.KindService {
 			continue
 		}
 		id, err := s.container(ctx, c)
@@ -292,8 +293,8 @@ func (s *System) container(ctx context.Context, component string) (string, error
 // waitReady waits until every service answers /readyz 200.
 func (s *System) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(s.o.ReadyTimeout)
-	for _, c := range lab.Components() {
-		if lab.KindOf(c) != lab.KindService {
+	for _, c := range topology.Components() {
+		if topology.KindOf(c) != topology.KindService {
 			continue
 		}
 		for {
@@ -383,7 +384,7 @@ func (s *System) Gateway() string { return s.gateway }
 
 // Direct returns how to reach a component bypassing every proxy.
 func (s *System) Direct(component string) string {
-	if !lab.IsComponent(component) {
+	if !topology.IsComponent(component) {
 		return ""
 	}
 	addr := net.JoinHostPort(component, strconv.Itoa(ContainerPort(component)))
@@ -403,7 +404,7 @@ func (e env) Proxy(edge string) (*toxiclient.Proxy, error) {
 }
 
 func (e env) Component(name string) (toxics.Controller, error) {
-	if !lab.IsComponent(name) {
+	if !topology.IsComponent(name) {
 		return nil, fmt.Errorf("%w: component %q", lab.ErrUnknownTarget, name)
 	}
 	id, err := e.s.container(context.Background(), name)
@@ -431,7 +432,7 @@ func (c *controller) Start(ctx context.Context) error {
 	if err := c.s.docker.Start(ctx, c.id); err != nil {
 		return err
 	}
-	if lab.KindOf(c.name) == lab.KindService {
+	if topology.KindOf(c.name) == topology.KindService {
 		return c.waitFor(ctx, func(ContainerState) bool { return Ready(ctx, c.s.Direct(c.name)) == nil })
 	}
 	return c.waitFor(ctx, func(st ContainerState) bool { return st.Running && (st.Health == "" || st.Health == "healthy") })
@@ -465,7 +466,7 @@ func (c *controller) waitFor(ctx context.Context, ok func(ContainerState) bool) 
 // stopped ones.
 func (s *System) HealAll(ctx context.Context) error {
 	var errs []error
-	for _, e := range lab.Edges() {
+	for _, e := range topology.Edges() {
 		p, err := s.toxi.Proxy(e.Name)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("compose: heal %s: %w", e.Name, err))
@@ -485,7 +486,7 @@ func (s *System) HealAll(ctx context.Context) error {
 	if s.docker == nil {
 		return errors.Join(errs...)
 	}
-	for _, name := range lab.Components() {
+	for _, name := range topology.Components() {
 		id, err := s.container(ctx, name)
 		if err != nil {
 			errs = append(errs, err)
@@ -558,7 +559,7 @@ func (s *System) collectLogs(ctx context.Context) error {
 		return fmt.Errorf("compose: logs: %w", err)
 	}
 	var errs []error
-	for _, c := range lab.Components() {
+	for _, c := range topology.Components() {
 		id, err := s.container(ctx, c)
 		if err != nil {
 			errs = append(errs, err)

@@ -25,6 +25,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // fakeEngine is a Docker Engine API with one container per component of a compose project.
@@ -51,7 +52,7 @@ func frame(stream byte, s string) []byte {
 func newFakeEngine(t *testing.T, profile string) (*fakeEngine, string) {
 	t.Helper()
 	f := &fakeEngine{ctrs: map[string]*fakeContainer{}}
-	for _, c := range lab.Components() {
+	for _, c := range topology.Components() {
 		f.ctrs["id-"+c] = &fakeContainer{service: c, project: "faultline", running: true,
 			env:  []string{"RESILIENCE_PROFILE=" + profile, "PATH=/bin"},
 			logs: append(frame(1, `{"msg":"`+c+` out"}`+"\n"), frame(2, `{"msg":"`+c+` err"}`+"\n")...)}
@@ -186,14 +187,14 @@ func newStack(t *testing.T) stack {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for _, e := range lab.Edges() {
+	for _, e := range topology.Edges() {
 		if _, err := c.CreateProxy(e.Name, "127.0.0.1:0", "127.0.0.1:1"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	hosts := map[string]string{}
 	counted := new(atomic.Int64)
-	for _, comp := range lab.Components() {
+	for _, comp := range topology.Components() {
 		svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case r.URL.Path == "/readyz":

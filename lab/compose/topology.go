@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // Database is the database name in both PostgreSQL servers of the stack.
@@ -23,12 +24,12 @@ const ToxiproxyAPIPort = 8474
 
 // ContainerPort is the port a component listens on inside its container.
 func ContainerPort(component string) int {
-	switch lab.KindOf(component) {
-	case lab.KindPostgres:
+	switch topology.KindOf(component) {
+	case topology.KindPostgres:
 		return 5432
-	case lab.KindRedis:
+	case topology.KindRedis:
 		return 6379
-	case lab.KindNATS:
+	case topology.KindNATS:
 		return 4222
 	}
 	return ServicePort
@@ -36,7 +37,7 @@ func ContainerPort(component string) int {
 
 // EdgeValue is what the caller's environment variable holds for an edge whose proxy is at
 // host:port, in the form the protocol's client expects (as the process backend does).
-func EdgeValue(e lab.Edge, host string, port int) string {
+func EdgeValue(e topology.Edge, host string, port int) string {
 	return lab.EdgeURL(e, net.JoinHostPort(host, strconv.Itoa(port)), Database)
 }
 
@@ -44,7 +45,7 @@ func EdgeValue(e lab.Edge, host string, port int) string {
 // variable pointing at the edge's proxy on proxyHost (port from proxyPort).
 func ServiceEnv(component, proxyHost string, proxyPort func(edge string) int) map[string]string {
 	env := map[string]string{}
-	for _, e := range lab.Edges() {
+	for _, e := range topology.Edges() {
 		if e.From == component && e.EnvVar != "" {
 			env[e.EnvVar] = EdgeValue(e, proxyHost, proxyPort(e.Name))
 		}
@@ -56,7 +57,7 @@ func ServiceEnv(component, proxyHost string, proxyPort func(edge string) int) ma
 func Callees(component string) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, e := range lab.Edges() {
+	for _, e := range topology.Edges() {
 		if e.From == component && !seen[e.To] {
 			seen[e.To] = true
 			out = append(out, e.To)
@@ -92,7 +93,7 @@ func ProxyPort(edge string) int { return proxyPorts[edge] }
 // writes it into its Toxiproxy container.
 func ProxyConfigs() []ProxyConfig {
 	var out []ProxyConfig
-	for _, e := range lab.Edges() {
+	for _, e := range topology.Edges() {
 		out = append(out, ProxyConfig{
 			Name:     e.Name,
 			Listen:   net.JoinHostPort("0.0.0.0", strconv.Itoa(ProxyPort(e.Name))),

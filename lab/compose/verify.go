@@ -15,7 +15,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 
-	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // ProxyConfig is one entry of a Toxiproxy config file (toxiproxy-server -config), the format
@@ -97,10 +97,10 @@ func Verify(p *types.Project, proxies []ProxyConfig) error {
 	if err != nil {
 		return err
 	}
-	edges := lab.Edges()
+	edges := topology.Edges()
 	seenPort := map[int]string{}
 	for _, px := range proxies {
-		if !lab.IsEdge(px.Name) {
+		if !topology.IsEdge(px.Name) {
 			bad("proxy %q is not an edge of the topology", px.Name)
 			continue
 		}
@@ -127,7 +127,7 @@ func Verify(p *types.Project, proxies []ProxyConfig) error {
 	if _, ok := p.Services[ToxiproxyService]; !ok {
 		bad("no %s service", ToxiproxyService)
 	}
-	for _, c := range lab.Components() {
+	for _, c := range topology.Components() {
 		svc, ok := p.Services[c]
 		if !ok {
 			bad("component %s has no service", c)
@@ -136,7 +136,7 @@ func Verify(p *types.Project, proxies []ProxyConfig) error {
 		if svc.HealthCheck == nil || svc.HealthCheck.Disable || len(svc.HealthCheck.Test) == 0 {
 			bad("service %s has no health check", c)
 		}
-		if lab.KindOf(c) == lab.KindService {
+		if topology.KindOf(c) == topology.KindService {
 			if want := []string{"serve", c}; !slices.Equal(svc.Command, want) {
 				bad("service %s: command %q, want %q", c, svc.Command, want)
 			}

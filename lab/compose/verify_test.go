@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/system/topology"
 )
 
 const (
@@ -28,10 +28,10 @@ func TestComposeFileMatchesTopology(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := Verify(p, proxies); err != nil {
-		t.Fatalf("docker-compose.yml / deploy/toxiproxy.json drifted from lab.Edges():\n%v", err)
+		t.Fatalf("docker-compose.yml / deploy/toxiproxy.json drifted from topology.Edges():\n%v", err)
 	}
-	if len(proxies) != len(lab.Edges()) {
-		t.Errorf("%d proxies, want one per edge (%d)", len(proxies), len(lab.Edges()))
+	if len(proxies) != len(topology.Edges()) {
+		t.Errorf("%d proxies, want one per edge (%d)", len(proxies), len(topology.Edges()))
 	}
 	// The rest of the stack the issue asks for.
 	for _, s := range []string{"toxiproxy", "otel-collector", "jaeger", "prometheus", "grafana", "lab"} {
@@ -42,8 +42,8 @@ func TestComposeFileMatchesTopology(t *testing.T) {
 	if got := p.Services["lab"].Command; !slices.Contains(got, "--target") || !slices.Contains(got, "compose") {
 		t.Errorf("lab command %q does not run against the compose target", got)
 	}
-	for _, c := range lab.Components() {
-		if lab.KindOf(c) == lab.KindService && p.Services[c].Environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == nil {
+	for _, c := range topology.Components() {
+		if topology.KindOf(c) == topology.KindService && p.Services[c].Environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == nil {
 			t.Errorf("%s exports no traces", c)
 		}
 	}
@@ -54,8 +54,8 @@ func TestPrometheusScrapesEveryService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range lab.Components() {
-		if lab.KindOf(c) != lab.KindService {
+	for _, c := range topology.Components() {
+		if topology.KindOf(c) != topology.KindService {
 			continue
 		}
 		if !strings.Contains(string(b), `"`+c+`:8080"`) {
@@ -170,7 +170,7 @@ func TestToxiproxyFileIsProxyConfigs(t *testing.T) {
 	if want := ProxyConfigs(); !slices.Equal(got, want) {
 		t.Fatalf("deploy/toxiproxy.json differs from ProxyConfigs():\n got %+v\nwant %+v", got, want)
 	}
-	for _, e := range lab.Edges() {
+	for _, e := range topology.Edges() {
 		if ProxyPort(e.Name) == 0 {
 			t.Errorf("edge %s has no proxy port", e.Name)
 		}

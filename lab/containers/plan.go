@@ -18,6 +18,7 @@ import (
 
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/lab/compose"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // Images and defaults, the same as docker-compose.yml's.
@@ -98,10 +99,10 @@ func Plan(o Options, lo lab.Options, netName string) ([]Spec, error) {
 	if b, err := os.ReadFile(lo.Profile); err == nil {
 		profileFile, profile = b, profileInImage
 	}
-	for _, c := range lab.Components() {
+	for _, c := range topology.Components() {
 		r := base(c)
-		switch lab.KindOf(c) {
-		case lab.KindPostgres:
+		switch topology.KindOf(c) {
+		case topology.KindPostgres:
 			r.Image = PostgresImage
 			r.Env = map[string]string{"POSTGRES_DB": compose.Database, "POSTGRES_HOST_AUTH_METHOD": "trust"}
 			r.ExposedPorts = []string{port(5432)}
@@ -110,12 +111,12 @@ func Plan(o Options, lo lab.Options, netName string) ([]Spec, error) {
 				wait.ForLog("database system is ready to accept connections").WithOccurrence(2),
 				wait.ForListeningPort(port(5432)),
 			).WithDeadline(o.ReadyTimeout)
-		case lab.KindRedis:
+		case topology.KindRedis:
 			r.Image = RedisImage
 			r.Cmd = []string{"redis-server", "--save", "", "--appendonly", "no"}
 			r.ExposedPorts = []string{port(6379)}
 			r.WaitingFor = wait.ForListeningPort(port(6379)).WithStartupTimeout(o.ReadyTimeout)
-		case lab.KindNATS:
+		case topology.KindNATS:
 			r.Image = o.Image
 			r.Cmd = []string{"serve", "nats", "--listen", "0.0.0.0:4222", "--store-dir", "/data/nats",
 				"--http-listen", net.JoinHostPort("0.0.0.0", strconv.Itoa(compose.NATSMonitorPort))}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/lab/compose"
 	"github.com/faultline/faultline/scenarios/runner"
+	"github.com/faultline/faultline/system/topology"
 	"github.com/faultline/faultline/toxics"
 )
 
@@ -37,7 +39,7 @@ func plan(t *testing.T, o Options, lo lab.Options) map[string]testcontainers.Con
 		out[s.Name] = s.Request
 		order = append(order, s.Name)
 	}
-	if want := append([]string{"toxiproxy"}, lab.Components()...); !slices.Equal(order, want) {
+	if want := append([]string{"toxiproxy"}, topology.Components()...); !slices.Equal(order, want) {
 		t.Errorf("start order %v, want %v", order, want)
 	}
 	return out
@@ -56,18 +58,18 @@ func TestPlanMatchesTopology(t *testing.T) {
 			t.Errorf("%s has no image", name)
 		}
 	}
-	for _, c := range lab.Components() {
+	for _, c := range topology.Components() {
 		r := reqs[c]
 		if want := []string{itoaPort(compose.ContainerPort(c))}; !slices.Contains(r.ExposedPorts, want[0]) {
 			t.Errorf("%s exposes %v, want %v", c, r.ExposedPorts, want)
 		}
-		if lab.KindOf(c) != lab.KindService {
+		if topology.KindOf(c) != topology.KindService {
 			continue
 		}
 		if r.Image != "faultline:test" || !slices.Equal(r.Cmd, []string{"serve", c}) {
 			t.Errorf("%s: image %s cmd %v", c, r.Image, r.Cmd)
 		}
-		for _, e := range lab.Edges() {
+		for _, e := range topology.Edges() {
 			if e.From != c || e.EnvVar == "" {
 				continue
 			}
@@ -197,4 +199,21 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// TestStopOrderCallersFirst ties the containers' teardown order to the topology: every
+// component once, each caller before what it calls.
+func TestStopOrderCallersFirst(t *testing.T) {
+	pos := map[string]int{}
+	for i, c := range stopOrder {
+		pos[c] = i
+	}
+	if got, want := slices.Sorted(maps.Keys(pos)), slices.Sorted(slices.Values(topology.Components())); !slices.Equal(got, want) || len(stopOrder) != len(want) {
+		t.Errorf("stop order %v, want each of %v once", stopOrder, want)
+	}
+	for _, e := range topology.Edges() {
+		if e.From != topology.Client && pos[e.From] >= pos[e.To] {
+			t.Errorf("%s: %s stops after %s", e.Name, e.From, e.To)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/lab/compose"
+	"github.com/faultline/faultline/system/topology"
 	"github.com/faultline/faultline/toxics"
 )
 
@@ -143,7 +145,7 @@ func (e env) Proxy(edge string) (*toxiclient.Proxy, error) {
 
 func (e env) Component(name string) (toxics.Controller, error) {
 	c := e.s.container(name)
-	if c == nil || !lab.IsComponent(name) {
+	if c == nil || !topology.IsComponent(name) {
 		return nil, fmt.Errorf("%w: component %q is not running in this lab", lab.ErrUnknownTarget, name)
 	}
 	return &controller{s: e.s, name: name, c: c}, nil
@@ -167,7 +169,7 @@ func (c *controller) Start(ctx context.Context) error {
 	if err := c.c.Start(ctx); err != nil {
 		return fmt.Errorf("containers: start %s: %w", c.name, err)
 	}
-	if lab.KindOf(c.name) != lab.KindService {
+	if topology.KindOf(c.name) != topology.KindService {
 		return nil
 	}
 	return c.waitFor(ctx, func() bool { return compose.Ready(ctx, c.s.Direct(c.name)) == nil })
@@ -216,12 +218,13 @@ func (s *System) Close(ctx context.Context) error {
 	return s.closeErr
 }
 
+// stopOrder stops callers before what they call, as the process backend does.
+var stopOrder = []string{"gateway", "redirect", "analytics", "link", "billing", "nats", "redis", "link-db", "analytics-db"}
+
 func (s *System) close(ctx context.Context) error {
 	var errs []error
-	// Callers before what they call, as the process backend does.
-	order := []string{"gateway", "redirect", "analytics", "link", "billing", "nats", "redis", "link-db", "analytics-db", toxiproxyAlias}
 	grace := 10 * time.Second
-	for _, name := range order {
+	for _, name := range append(slices.Clone(stopOrder), toxiproxyAlias) {
 		c := s.container(name)
 		if c == nil {
 			continue

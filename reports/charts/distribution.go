@@ -5,6 +5,8 @@ import (
 	"sort"
 
 	"gonum.org/v1/plot"
+
+	"github.com/faultline/faultline/internal/percentile"
 )
 
 // maxNines is the right end of the percentile axis: 99.99 %.
@@ -91,21 +93,11 @@ func curve(d Distribution) (xs, ys []float64) {
 		x := last * float64(i) / steps
 		q := 1 - math.Pow(10, -x)
 		xs = append(xs, x)
-		ys = append(ys, quantile(v, q))
+		ys = append(ys, percentile.Quantile(v, q))
 	}
 	xs = append(xs, last)
 	ys = append(ys, v[len(v)-1])
 	return xs, ys
-}
-
-// quantile is the nearest-rank quantile of sorted v, q in 0..1.
-func quantile(v []float64, q float64) float64 {
-	if q <= 0 {
-		return v[0]
-	}
-	i := int(math.Ceil(q*float64(len(v)))) - 1
-	i = max(0, min(i, len(v)-1))
-	return v[i]
 }
 
 // ninesTicks labels the percentile axis.

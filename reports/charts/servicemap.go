@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // Node colours of the service map, by blast radius.
@@ -75,7 +76,7 @@ func ServiceMap(res *reports.Results) (string, error) {
 	origins, affected := blastSets(res)
 	var placed []labelBox
 	for _, r := range routeEdges(res, nodes) {
-		drawEdge(&b, r, edgeColour(r.e.From+"->"+r.e.To, origins, affected), colGap, &placed)
+		drawEdge(&b, r, edgeColour(topology.EdgeName(r.e.From, r.e.To), origins, affected), colGap, &placed)
 	}
 	for _, name := range order {
 		drawNode(&b, nodes[name])

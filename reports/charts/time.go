@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/verdict"
 )
 
 // Window is a span of the run to shade, such as an active fault.
@@ -482,7 +483,7 @@ func sloRefs(res *reports.Results, stream string) []Ref {
 		if s.Stream != stream || s.Unit != reports.UnitMs {
 			continue
 		}
-		th, err := reports.ParseThreshold(s.Threshold)
+		th, err := verdict.ParseThreshold(s.Threshold)
 		if err != nil || th.Unit != reports.UnitMs {
 			continue
 		}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/html"
+	"github.com/faultline/faultline/reports/rundir"
 )
 
 // MinRelDiff is the lead a single-run candidate needs, as a share of the larger value: 0.5
@@ -65,7 +66,7 @@ type Comparison struct {
 type Group struct {
 	Label   string
 	Runs    []*reports.Results
-	Samples [][]html.Sample // per run; nil entries when a run has none
+	Samples [][]rundir.Sample // per run; nil entries when a run has none
 }
 
 // Verdicts summarises the group's verdicts, e.g. "pass ×3" or "pass ×2, fail ×1".
@@ -175,7 +176,7 @@ type Sweep struct {
 
 // Compare groups runs by label (labels[i] names runs[i]; a missing or empty label falls back
 // to the run's profile) and compares them. samples, when given, are per run, in the same order.
-func Compare(runs []*reports.Results, labels []string, samples ...[]html.Sample) *Comparison {
+func Compare(runs []*reports.Results, labels []string, samples ...[]rundir.Sample) *Comparison {
 	c := &Comparison{}
 	idx := map[string]int{}
 	for i, r := range runs {
@@ -202,7 +203,7 @@ func Compare(runs []*reports.Results, labels []string, samples ...[]html.Sample)
 			c.Groups = append(c.Groups, Group{Label: label})
 		}
 		c.Groups[g].Runs = append(c.Groups[g].Runs, r)
-		var s []html.Sample
+		var s []rundir.Sample
 		if i < len(samples) {
 			s = samples[i]
 		}

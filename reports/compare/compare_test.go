@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/reports"
-	"github.com/faultline/faultline/reports/html"
 	"github.com/faultline/faultline/reports/html/browsertest"
+	"github.com/faultline/faultline/reports/rundir"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -203,7 +203,7 @@ func TestDetectSweep(t *testing.T) {
 }
 
 func TestHTMLAndBrowser(t *testing.T) {
-	fix, err := html.LoadRun("../html/testdata/run")
+	fix, err := rundir.Load("../html/testdata/run")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/traces"
 	"github.com/faultline/faultline/system/policy"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // transition is one breaker state change. A reset is the breaker's process dying (a crash
@@ -42,7 +43,7 @@ func (ix *index) breakerTimeline(e string, given []reports.BreakerTransition) ti
 			tl.ts = append(tl.ts, transition{to: traces.BreakerOpen, at: ix.sec(at)})
 		}
 	}
-	if svc, _, ok := traces.SplitEdge(e); ok && len(tl.ts) > 0 {
+	if svc, _, ok := topology.SplitEdge(e); ok && len(tl.ts) > 0 {
 		for _, f := range ix.faults {
 			if restartFaults[f.Fault] && f.Target == svc && f.AppliedAt >= 0 {
 				tl.ts = append(tl.ts, transition{to: traces.BreakerClosed, at: ix.sec(f.AppliedAt), reset: true})

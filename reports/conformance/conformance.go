@@ -106,11 +106,13 @@ var (
 	RoutePolicies = []string{RouteRateLimit, RouteConcurrency, RouteWait}
 )
 
-// Skip switches one check (or a group) of one edge or route off; Reason is shown in the report.
+// Skip switches one check (or a group: retry, circuit_breaker, bulkhead) of one edge or route
+// off; Reason is shown in the report. A scenario's expect.conformance.skip lists them.
 type Skip struct {
-	Edge, Route string // one of them
-	Policy      string
-	Reason      string
+	Edge   string `json:"edge,omitempty" yaml:"edge,omitempty"` // or Route
+	Route  string `json:"route,omitempty" yaml:"route,omitempty"`
+	Policy string `json:"policy" yaml:"policy"`
+	Reason string `json:"reason" yaml:"reason"`
 }
 
 func (s Skip) target() string {
@@ -147,19 +149,6 @@ type Input struct {
 
 // PauseFault is the fault that freezes a component.
 const PauseFault = "pause"
-
-// Judge loads the profile the run used and checks it; a profile that cannot be read fails.
-func Judge(profile string, in Input) *reports.Conformance {
-	p, err := policy.Load(profile)
-	if err != nil {
-		c := &reports.Conformance{Profile: profile, Tolerances: ToleranceText()}
-		c.Checks = append(c.Checks, reports.ConformanceCheck{Target: "profile", Policy: "load", Configured: profile,
-			Observed: err.Error(), Status: reports.ConformanceFail})
-		c.Failed = 1
-		return c
-	}
-	return Check(p, in)
-}
 
 // Stall is a moment the lab's load generator ran late: a request due at From went out at To.
 type Stall struct{ From, To time.Time }

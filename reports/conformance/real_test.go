@@ -8,6 +8,7 @@ import (
 
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/traces"
+	"github.com/faultline/faultline/system/policy"
 )
 
 // TestRealRunConforms judges the spans recorded from the system itself (reports/traces'
@@ -34,7 +35,11 @@ func TestRealRunConforms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := Judge("default", Input{Spans: spans, Start: meta.Start})
+	p, err := policy.Load("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Check(p, Input{Spans: spans, Start: meta.Start})
 	passed := map[string]bool{}
 	for _, ch := range c.Checks {
 		t.Logf("%-24s %-26s %-8s %s | %s", ch.Target, ch.Policy, ch.Status, ch.Observed, ch.Reason)

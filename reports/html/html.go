@@ -3,30 +3,20 @@
 package html
 
 import (
-	"bytes"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"io"
-	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/faultline/faultline/internal/atomicfile"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/charts"
-)
-
-// File names inside a run directory.
-const (
-	ResultsFile  = reports.ResultsFile
-	SamplesFile  = "samples.csv"
-	ScenarioFile = "scenario.yaml"
-	ReportFile   = "report.html"
+	"github.com/faultline/faultline/reports/rundir"
 )
 
 //go:embed assets/report.css
@@ -40,69 +30,25 @@ func CSS() template.CSS { return template.CSS(css) }
 
 var page = template.Must(template.New("report").Funcs(Funcs).Parse(pageTmpl))
 
-// Run is what a run directory holds for reports.
-type Run struct {
-	Dir      string
-	Results  *reports.Results
-	Samples  []Sample // nil when samples.csv is missing or unreadable
-	Scenario []byte   // nil when scenario.yaml is missing
-	// SamplesErr says why samples.csv could not be read; the report then falls back to the
-	// recorded percentiles instead of failing (a crash can truncate the file).
-	SamplesErr error
-}
-
-// LoadRun reads a run directory: results.json is required; samples.csv and scenario.yaml are
-// optional, and an unreadable samples.csv is recorded in SamplesErr, not returned.
-func LoadRun(dir string) (*Run, error) {
-	b, err := os.ReadFile(filepath.Join(dir, ResultsFile))
-	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	var res reports.Results
-	if err := json.Unmarshal(b, &res); err != nil {
-		return nil, fmt.Errorf("report: %s: %w", filepath.Join(dir, ResultsFile), err)
-	}
-	run := &Run{Dir: dir, Results: &res}
-	if f, err := os.Open(filepath.Join(dir, SamplesFile)); err == nil {
-		run.Samples, run.SamplesErr = ReadSamples(f)
-		f.Close()
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		run.SamplesErr = err
-	}
-	if run.Scenario, err = os.ReadFile(filepath.Join(dir, ScenarioFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	return run, nil
-}
-
 // RenderDir writes RUN_DIR/report.html from the run directory alone.
 func RenderDir(runDir string) error {
-	run, err := LoadRun(runDir)
+	run, err := rundir.Load(runDir)
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	if err := RenderRun(&buf, run); err != nil {
-		return err
-	}
-	// Write whole or not at all, so a failed render never leaves half a page behind.
-	tmp := filepath.Join(runDir, ReportFile+".tmp")
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(runDir, ReportFile)); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	return nil
+	// Written whole or not at all, so a failed render never leaves half a page behind.
+	return atomicfile.Write(filepath.Join(runDir, rundir.ReportFile), 0o644, func(w io.Writer) error {
+		return RenderRun(w, run)
+	})
 }
 
 // Render writes the report of one run. samples and scenarioYAML may be nil.
-func Render(w io.Writer, res *reports.Results, samples []Sample, scenarioYAML []byte) error {
-	return RenderRun(w, &Run{Results: res, Samples: samples, Scenario: scenarioYAML})
+func Render(w io.Writer, res *reports.Results, samples []rundir.Sample, scenarioYAML []byte) error {
+	return RenderRun(w, &rundir.Run{Results: res, Samples: samples, Scenario: scenarioYAML})
 }
 
 // RenderRun writes the report of a loaded run directory.
-func RenderRun(w io.Writer, run *Run) error {
+func RenderRun(w io.Writer, run *rundir.Run) error {
 	if run == nil || run.Results == nil {
 		return errors.New("report: no results")
 	}
@@ -178,7 +124,7 @@ type countRow struct {
 	Gap                                                 *reports.RetryGap
 }
 
-func newView(res *reports.Results, samples []Sample, scenario []byte) *view {
+func newView(res *reports.Results, samples []rundir.Sample, scenario []byte) *view {
 	v := &view{R: res, CSS: CSS(), Scenario: string(scenario), Phases: res.Phases}
 	v.Title = res.Scenario
 	if v.Title == "" {
@@ -296,7 +242,7 @@ func headline(res *reports.Results) string {
 
 // distributions draws one percentile plot per stream, one line per phase, from the raw
 // samples when there are any and from the recorded percentiles otherwise.
-func distributions(res *reports.Results, samples []Sample) ([]Chart, string) {
+func distributions(res *reports.Results, samples []rundir.Sample) ([]Chart, string) {
 	byStreamPhase := map[string]map[string][]float64{}
 	for _, s := range samples {
 		if byStreamPhase[s.Stream] == nil {

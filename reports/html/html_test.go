@@ -3,7 +3,6 @@ package html
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,20 +11,21 @@ import (
 
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/html/browsertest"
+	"github.com/faultline/faultline/reports/rundir"
 )
 
 const fixtureDir = "testdata/run"
 
-func loadFixture(t *testing.T) *Run {
+func loadFixture(t *testing.T) *rundir.Run {
 	t.Helper()
-	run, err := LoadRun(fixtureDir)
+	run, err := rundir.Load(fixtureDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return run
 }
 
-func render(t *testing.T, res *reports.Results, samples []Sample, scenario []byte) string {
+func render(t *testing.T, res *reports.Results, samples []rundir.Sample, scenario []byte) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := Render(&b, res, samples, scenario); err != nil {
@@ -153,7 +153,7 @@ func TestExternalRefsDetects(t *testing.T) {
 
 func TestRenderDir(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range []string{ResultsFile, ScenarioFile} { // no samples.csv: tolerated
+	for _, f := range []string{rundir.ResultsFile, rundir.ScenarioFile} { // no samples.csv: tolerated
 		b, err := os.ReadFile(filepath.Join(fixtureDir, f))
 		if err != nil {
 			t.Fatal(err)
@@ -165,7 +165,7 @@ func TestRenderDir(t *testing.T) {
 	if err := RenderDir(dir); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, ReportFile))
+	b, err := os.ReadFile(filepath.Join(dir, rundir.ReportFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,73 +177,24 @@ func TestRenderDir(t *testing.T) {
 
 func TestRenderDirCorruptSamples(t *testing.T) {
 	dir := t.TempDir()
-	b, err := os.ReadFile(filepath.Join(fixtureDir, ResultsFile))
+	b, err := os.ReadFile(filepath.Join(fixtureDir, rundir.ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, ResultsFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, rundir.ResultsFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, SamplesFile), []byte("stream,latency_ms\nredirect,\"12"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, rundir.SamplesFile), []byte("stream,latency_ms\nredirect,\"12"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := RenderDir(dir); err != nil {
 		t.Fatal(err)
 	}
-	page, _ := os.ReadFile(filepath.Join(dir, ReportFile))
+	page, _ := os.ReadFile(filepath.Join(dir, rundir.ReportFile))
 	if !strings.Contains(string(page), "samples.csv could not be read") {
 		t.Error("the report does not say samples.csv was unreadable")
 	}
 	checkPage(t, string(page), 9)
-}
-
-func TestReadSamples(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		want    []Sample
-		wantErr bool
-	}{
-		{"empty", "", nil, false},
-		{"header only", "stream,phase,scheduled_s,lag_ms,latency_ms,code,error\n", nil, false},
-		{"rows", "stream,phase,scheduled_s,lag_ms,latency_ms,code,error\nredirect,fault,10.5,0.2,201.5,503,\"503 Service Unavailable\"\n",
-			[]Sample{{Stream: "redirect", Phase: "fault", ScheduledS: 10.5, LagMs: 0.2, LatencyMs: 201.5, Code: 503, Error: "503 Service Unavailable"}}, false},
-		{"reordered and extra columns", "latency_ms,extra,stream\n3.5,x,create\n", []Sample{{Stream: "create", LatencyMs: 3.5}}, false},
-		{"missing latency column", "stream,phase\nx,y\n", nil, true},
-		{"bad number", "stream,latency_ms\nx,fast\n", nil, true},
-		{"short row", "stream,phase,latency_ms\nx\n", []Sample{{Stream: "x"}}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ReadSamples(strings.NewReader(tt.in))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
-			}
-			if err != nil && !errors.Is(err, ErrSamples) {
-				t.Errorf("error %v does not wrap ErrSamples", err)
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %d samples, want %d", len(got), len(tt.want))
-			}
-			for i := range got {
-				if got[i] != tt.want[i] {
-					t.Errorf("sample %d = %+v, want %+v", i, got[i], tt.want[i])
-				}
-			}
-		})
-	}
-}
-
-func FuzzReadSamples(f *testing.F) {
-	f.Add("stream,phase,scheduled_s,lag_ms,latency_ms,code,error\nredirect,fault,1,0,2.5,302,\n")
-	f.Add("latency_ms,stream\n1e308,x\n")
-	f.Add("stream,latency_ms\n\"unterminated,1\n")
-	f.Fuzz(func(t *testing.T, in string) {
-		ss, err := ReadSamples(strings.NewReader(in))
-		if err != nil && ss != nil {
-			t.Errorf("samples returned with an error")
-		}
-	})
 }
 
 func TestFormatters(t *testing.T) {
@@ -265,7 +216,7 @@ func TestBrowser(t *testing.T) {
 	dir := t.TempDir()
 	run := loadFixture(t)
 	page := render(t, run.Results, run.Samples, run.Scenario)
-	file := filepath.Join(dir, ReportFile)
+	file := filepath.Join(dir, rundir.ReportFile)
 	if err := os.WriteFile(file, []byte(page), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +241,7 @@ func TestBrowser(t *testing.T) {
 }
 
 func BenchmarkRenderFixture(b *testing.B) {
-	run, err := LoadRun(fixtureDir)
+	run, err := rundir.Load(fixtureDir)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -304,23 +255,10 @@ func BenchmarkRenderFixture(b *testing.B) {
 	b.ReportMetric(float64(buf.Len()), "bytes/page")
 }
 
-func BenchmarkReadSamples(b *testing.B) {
-	raw, err := os.ReadFile(filepath.Join(fixtureDir, SamplesFile))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(raw)))
-	for b.Loop() {
-		if _, err := ReadSamples(bytes.NewReader(raw)); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // FuzzRender feeds arbitrary results.json documents to the renderer: whatever decodes must
 // render without a panic, and a page always comes out.
 func FuzzRender(f *testing.F) {
-	raw, err := os.ReadFile(filepath.Join(fixtureDir, ResultsFile))
+	raw, err := os.ReadFile(filepath.Join(fixtureDir, rundir.ResultsFile))
 	if err != nil {
 		f.Fatal(err)
 	}

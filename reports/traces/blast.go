@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // Defaults of the blast-radius thresholds, used for every zero field of reports.BlastThresholds.
@@ -193,10 +194,24 @@ func sparseHarm(a acc, th reports.BlastThresholds) string {
 // OriginComponent is the component a fault target stands for: the callee of an edge
 // (link->link-db → link-db), or the component itself.
 func OriginComponent(target string) string {
-	if _, to, ok := SplitEdge(target); ok {
+	if _, to, ok := topology.SplitEdge(target); ok {
 		return to
 	}
 	return target
+}
+
+// ImpactOf finds the line of br about name: a service, or an edge when name is from->to.
+func ImpactOf(br *reports.BlastRadius, name string) (reports.ServiceImpact, bool) {
+	kind := "service"
+	if _, _, ok := topology.SplitEdge(name); ok {
+		kind = "edge"
+	}
+	for _, si := range br.Services {
+		if si.Name == name && si.Kind == kind {
+			return si, true
+		}
+	}
+	return reports.ServiceImpact{}, false
 }
 
 // BlastRadius says how far the faults on origins spread. Every service with server spans, every
@@ -280,8 +295,8 @@ func (ix *index) blastRadius(origins []string, th reports.BlastThresholds, userI
 func (ix *index) callers() map[string][]string {
 	out := map[string][]string{}
 	for _, e := range sortedKeys(ix.edges) {
-		from, to, _ := SplitEdge(e)
-		if from == ClientName || from == to {
+		from, to, _ := topology.SplitEdge(e)
+		if from == topology.Client || from == to {
 			continue
 		}
 		out[to] = append(out[to], e)
@@ -299,9 +314,9 @@ type walker struct {
 // walk extends path (origin first) through every caller of its last component.
 func (w walker) walk(path []string, out *[]reports.PropagationPath) {
 	cur := path[len(path)-1]
-	if cur == EntryService {
+	if cur == topology.Entry {
 		p := reports.PropagationPath{Path: slices.Clone(path)}
-		if w.affected[cur] || w.edgeAffected[ClientName+"->"+EntryService] {
+		if w.affected[cur] || w.edgeAffected[topology.EdgeName(topology.Client, topology.Entry)] {
 			p.Reached = true
 		} else {
 			p.StoppedAt, p.StoppedBy = cur, w.stopReason(cur, w.prevEdge(path))
@@ -311,7 +326,7 @@ func (w walker) walk(path []string, out *[]reports.PropagationPath) {
 	}
 	var next []string
 	for _, e := range w.callers[cur] {
-		from, _, _ := SplitEdge(e)
+		from, _, _ := topology.SplitEdge(e)
 		if !slices.Contains(path, from) {
 			next = append(next, e)
 		}
@@ -321,7 +336,7 @@ func (w walker) walk(path []string, out *[]reports.PropagationPath) {
 		return
 	}
 	for _, e := range next {
-		from, _, _ := SplitEdge(e)
+		from, _, _ := topology.SplitEdge(e)
 		np := append(slices.Clone(path), from)
 		if w.affected[from] {
 			w.walk(np, out)
@@ -335,7 +350,7 @@ func (w walker) prevEdge(path []string) string {
 	if len(path) < 2 {
 		return ""
 	}
-	return path[len(path)-1] + "->" + path[len(path)-2]
+	return topology.EdgeName(path[len(path)-1], path[len(path)-2])
 }
 
 // stopReason reads the fault-phase spans of svc on edge (and svc's server spans) for what kept

@@ -103,7 +103,7 @@ func TestBlastRadiusFixture(t *testing.T) {
 			t.Errorf("path %d = %+v, want %+v", i, g, w)
 		}
 	}
-	si, _ := impactOf(br, "redirect->link")
+	si, _ := ImpactOf(br, "redirect->link")
 	if si.Affected || !si.Unproven || !strings.HasPrefix(si.Why, Unproven) {
 		t.Errorf("redirect->link = %+v, want unproven (6 fault-phase attempts)", si)
 	}
@@ -151,7 +151,7 @@ func TestJudgeSeries(t *testing.T) {
 
 // TestShortBaselineNeverUnaffected: a service that served 5 calls in the baseline and fails
 // every call of the fault phase is affected (or, with too few fault calls, unproven), never
-// "not affected", and containment without it fails. Before, a baseline under 20 calls made it
+// "not affected", and containment without it fails (TestJudgeShortBaseline, judge_test.go). Before, a baseline under 20 calls made it
 // "insufficient data: not affected", which containment ignored: a silent pass.
 func TestShortBaselineNeverUnaffected(t *testing.T) {
 	for _, c := range []struct {
@@ -163,11 +163,8 @@ func TestShortBaselineNeverUnaffected(t *testing.T) {
 		{"too few fault calls", 5, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			g := newGen()
-			hop{caller: "gateway", callee: "b", n: 40, base: shape{callerMs: 5, calleeMs: 1}, fault: shape{callerMs: 5, calleeMs: 1}}.build(g)
-			hop{caller: "c", callee: "d", n: 5, nFault: c.nFault, base: shape{callerMs: 5, calleeMs: 1}, fault: shape{callerMs: 5, calleeMs: 1, callerErr: true}}.build(g)
-			br := BlastRadius(g.spans, twoPhases, fixtureStart, []string{"b"}, reports.BlastThresholds{}, nil)
-			si, ok := impactOf(br, "c")
+			br := QuietCallerRadius(c.nFault)
+			si, ok := ImpactOf(br, "c")
 			if !ok {
 				t.Fatalf("no verdict on c: %+v", br.Services)
 			}
@@ -176,12 +173,6 @@ func TestShortBaselineNeverUnaffected(t *testing.T) {
 			}
 			if slices.Contains(br.AffectedServices, "c") != c.affected || slices.Contains(br.UnprovenServices, "c") == c.affected {
 				t.Errorf("affected %v, unproven %v: c misfiled", br.AffectedServices, br.UnprovenServices)
-			}
-			for _, exp := range []Expect{{ContainedTo: []string{"gateway"}}, {Unaffected: []string{"c"}}, {MaxAffectedServices: intp(0)}} {
-				l := Judge(exp, br, nil)
-				if len(l) != 1 || l[0].Pass || l[0].NoData == c.affected {
-					t.Errorf("%+v: %+v, want a fail (no data: %v)", exp, l, !c.affected)
-				}
 			}
 		})
 	}

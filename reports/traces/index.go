@@ -6,7 +6,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/faultline/faultline/internal/percentile"
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // spanKey finds a span by its ids.
@@ -57,8 +59,8 @@ func (a acc) figure(phase string) reports.EdgeFigure {
 	if len(a.durMs) > 0 {
 		d := append([]float64(nil), a.durMs...)
 		sort.Float64s(d)
-		f.P50Ms = round3(percentile(d, 50))
-		f.P99Ms = round3(percentile(d, 99))
+		f.P50Ms = round3(percentile.Of(d, 50))
+		f.P99Ms = round3(percentile.Of(d, 99))
 	}
 	return f
 }
@@ -69,16 +71,6 @@ func (sr series) figures(phases []string) []reports.EdgeFigure {
 		out = append(out, sr.get(p).figure(p))
 	}
 	return out
-}
-
-// percentile is the nearest-rank percentile of sorted values.
-func percentile(sorted []float64, p float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	rank = min(max(rank, 1), len(sorted))
-	return sorted[rank-1]
 }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
@@ -223,20 +215,20 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 				ix.routes[s.Service] = map[string]series{}
 			}
 			addTo(ix.routes[s.Service], s.route(), phase, s)
-			if s.Service == EntryService {
+			if s.Service == topology.Entry {
 				if _, ok := ix.parent(i); !ok {
-					addTo(ix.edges, ClientName+"->"+EntryService, phase, s)
+					addTo(ix.edges, topology.EdgeName(topology.Client, topology.Entry), phase, s)
 				}
 			}
 			if j, ok := ix.parent(i); ok && spans[j].Service != s.Service && !reachesVia(&spans[j]) {
-				addTo(ix.edges, spans[j].Service+"->"+s.Service, phase, s)
+				addTo(ix.edges, topology.EdgeName(spans[j].Service, s.Service), phase, s)
 			}
 		case KindClient, KindProducer:
 			if phase == "" || ix.wrap[i] {
 				continue
 			}
 			from, to := s.Service, s.Attr(AttrPeerService)
-			if f, t, ok := SplitEdge(s.Attr(AttrEdge)); ok {
+			if f, t, ok := topology.SplitEdge(s.Attr(AttrEdge)); ok {
 				from, to = f, t
 			}
 			if to == "" {
@@ -245,7 +237,7 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 			if from == "" || to == "" {
 				continue
 			}
-			addTo(ix.edges, from+"->"+to, phase, s)
+			addTo(ix.edges, topology.EdgeName(from, to), phase, s)
 			addTo(ix.callee, to, phase, s)
 		}
 	}
@@ -292,7 +284,7 @@ func (s *Span) mechEdge() string {
 		return ""
 	}
 	if s.Attr(AttrRoute) != "" {
-		return ClientName + "->" + EntryService
+		return topology.EdgeName(topology.Client, topology.Entry)
 	}
 	for _, ev := range s.Events {
 		if v, ok := ev.Attrs.Get(AttrEdge); ok && v != "" {
@@ -312,7 +304,7 @@ func reachesVia(p *Span) bool {
 	if p.Attr(AttrPeerService) != "" {
 		return true
 	}
-	_, _, ok := SplitEdge(p.Attr(AttrEdge))
+	_, _, ok := topology.SplitEdge(p.Attr(AttrEdge))
 	return ok
 }
 
@@ -348,7 +340,7 @@ func ServiceMap(spans []Span, phases []reports.PhaseWindow, start time.Time) []r
 func (ix *index) serviceMap() []reports.MapEdge {
 	out := make([]reports.MapEdge, 0, len(ix.edges))
 	for _, e := range sortedKeys(ix.edges) {
-		from, to, _ := SplitEdge(e)
+		from, to, _ := topology.SplitEdge(e)
 		out = append(out, reports.MapEdge{From: from, To: to, Phases: ix.edges[e].figures(ix.ph.names)})
 	}
 	return out

@@ -1,19 +1,24 @@
-package traces
+// The expectation judge lives in reports/verdict; these tests hold it against this package's
+// fixtures (export_test.go).
+package traces_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/traces"
+	"github.com/faultline/faultline/reports/verdict"
 )
 
 // bounds parses user-impact bounds as scenario validation does.
-func bounds(m map[string]string) map[string]reports.Bound {
-	out := map[string]reports.Bound{}
+func bounds(m map[string]string) map[string]verdict.Bound {
+	out := map[string]verdict.Bound{}
 	for k, v := range m {
-		b, err := reports.ParseBound(v)
+		b, err := verdict.ParseBound(v)
 		if err != nil {
 			panic(err)
 		}
@@ -25,37 +30,38 @@ func bounds(m map[string]string) map[string]reports.Bound {
 func intp(v int) *int { return &v }
 
 func TestJudgeFixture(t *testing.T) {
-	spans := loadFixture(t)
-	br := BlastRadius(spans, fixturePhases, fixtureStart, []string{"link->link-db"}, reports.BlastThresholds{},
+	spans := traces.LoadFixture(t)
+	br := traces.BlastRadius(spans, traces.FixturePhases, traces.FixtureStart, []string{"link->link-db"}, reports.BlastThresholds{},
 		map[string]float64{"redirect": 0, "create": 0.3})
-	m := Mechanisms(spans, fixturePhases, fixtureStart, fixtureFaults, nil)
+	m := traces.Mechanisms(spans, traces.FixturePhases, traces.FixtureStart, traces.FixtureFaults, nil)
 	for _, c := range []struct {
-		name string
-		exp  Expect
-		pass []bool
-		obs  string // part of the first line's observation
+		name  string
+		blast *verdict.ExpectBlast
+		mech  *verdict.ExpectMechanisms
+		pass  []bool
+		obs   string // part of the first line's observation
 	}{
-		{"contained", Expect{ContainedTo: []string{"link", "gateway"}}, []bool{true}, "affected: [gateway, link, link-db]"},
-		{"not contained", Expect{ContainedTo: []string{"link"}}, []bool{false}, "outside the list: [gateway]"},
-		{"unaffected", Expect{Unaffected: []string{"redirect", "analytics", "gateway->redirect"}}, []bool{true, true, true}, "not affected"},
-		{"unaffected but affected", Expect{Unaffected: []string{"gateway"}}, []bool{false}, "affected: p99"},
-		{"unaffected without spans", Expect{Unaffected: []string{"billing-db"}}, []bool{false}, "no spans for billing-db"},
-		{"unaffected without enough calls", Expect{Unaffected: []string{"redirect->link"}}, []bool{false}, "unproven: 6 fault-phase calls"},
-		{"user impact", Expect{UserImpact: bounds(map[string]string{"redirect": "0%", "create": "<=5%"})}, []bool{false, true}, "30.00%"},
-		{"user impact unmeasured", Expect{UserImpact: bounds(map[string]string{"stats": "0%"})}, []bool{false}, "no requests of stream stats"},
-		{"max affected", Expect{MaxAffectedServices: intp(2)}, []bool{true}, "2 [gateway, link]"},
-		{"max affected exceeded", Expect{MaxAffectedServices: intp(1)}, []bool{false}, ""},
-		{"breaker in time", Expect{Breakers: []BreakerExpect{{Edge: "redirect->link", OpensWithin: 2 * time.Second, ClosesWithin: 10 * time.Second}}}, []bool{true, true}, "opened after 1.129s"},
-		{"breaker too slow", Expect{Breakers: []BreakerExpect{{Edge: "redirect->link", OpensWithin: time.Second, ClosesWithin: 5 * time.Second}}}, []bool{false, false}, ""},
-		{"breaker never opened", Expect{Breakers: []BreakerExpect{{Edge: "gateway->link"}}}, []bool{false}, "never opened"},
-		{"breaker unknown", Expect{Breakers: []BreakerExpect{{Edge: "link->billing-db", OpensWithin: time.Second}}}, []bool{false}, "no breaker state observed"},
-		{"retries", Expect{MaxRetriesPerRequest: map[string]float64{"redirect->link": 2}}, []bool{true}, "2 at most in one call (mean 0.1)"},
+		{"contained", &verdict.ExpectBlast{ContainedTo: []string{"link", "gateway"}}, nil, []bool{true}, "affected: [gateway, link, link-db]"},
+		{"not contained", &verdict.ExpectBlast{ContainedTo: []string{"link"}}, nil, []bool{false}, "outside the list: [gateway]"},
+		{"unaffected", &verdict.ExpectBlast{Unaffected: []string{"redirect", "analytics", "gateway->redirect"}}, nil, []bool{true, true, true}, "not affected"},
+		{"unaffected but affected", &verdict.ExpectBlast{Unaffected: []string{"gateway"}}, nil, []bool{false}, "affected: p99"},
+		{"unaffected without spans", &verdict.ExpectBlast{Unaffected: []string{"billing-db"}}, nil, []bool{false}, "no spans for billing-db"},
+		{"unaffected without enough calls", &verdict.ExpectBlast{Unaffected: []string{"redirect->link"}}, nil, []bool{false}, "unproven: 6 fault-phase calls"},
+		{"user impact", &verdict.ExpectBlast{UserImpact: bounds(map[string]string{"redirect": "0%", "create": "<=5%"})}, nil, []bool{false, true}, "30.00%"},
+		{"user impact unmeasured", &verdict.ExpectBlast{UserImpact: bounds(map[string]string{"stats": "0%"})}, nil, []bool{false}, "no requests of stream stats"},
+		{"max affected", &verdict.ExpectBlast{MaxAffectedServices: intp(2)}, nil, []bool{true}, "2 [gateway, link]"},
+		{"max affected exceeded", &verdict.ExpectBlast{MaxAffectedServices: intp(1)}, nil, []bool{false}, ""},
+		{"breaker in time", nil, &verdict.ExpectMechanisms{Breakers: []verdict.ExpectBreaker{{Edge: "redirect->link", OpensWithin: 2 * time.Second, ClosesWithin: 10 * time.Second}}}, []bool{true, true}, "opened after 1.129s"},
+		{"breaker too slow", nil, &verdict.ExpectMechanisms{Breakers: []verdict.ExpectBreaker{{Edge: "redirect->link", OpensWithin: time.Second, ClosesWithin: 5 * time.Second}}}, []bool{false, false}, ""},
+		{"breaker never opened", nil, &verdict.ExpectMechanisms{Breakers: []verdict.ExpectBreaker{{Edge: "gateway->link"}}}, []bool{false}, "never opened"},
+		{"breaker unknown", nil, &verdict.ExpectMechanisms{Breakers: []verdict.ExpectBreaker{{Edge: "link->billing-db", OpensWithin: time.Second}}}, []bool{false}, "no breaker state observed"},
+		{"retries", nil, &verdict.ExpectMechanisms{MaxRetriesPerRequest: map[string]float64{"redirect->link": 2}}, []bool{true}, "2 at most in one call (mean 0.1)"},
 		// One call retried twice: the mean of 0.1 would pass a bound of 1, the call does not.
-		{"retries beyond the bound in one call", Expect{MaxRetriesPerRequest: map[string]float64{"redirect->link": 1}}, []bool{false}, "2 at most"},
-		{"retries unknown", Expect{MaxRetriesPerRequest: map[string]float64{"redirect->redis": 1}}, []bool{false}, "no retry data"},
+		{"retries beyond the bound in one call", nil, &verdict.ExpectMechanisms{MaxRetriesPerRequest: map[string]float64{"redirect->link": 1}}, []bool{false}, "2 at most"},
+		{"retries unknown", nil, &verdict.ExpectMechanisms{MaxRetriesPerRequest: map[string]float64{"redirect->redis": 1}}, []bool{false}, "no retry data"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			lines := Judge(c.exp, br, m)
+			lines := verdict.JudgeTraces(c.blast, c.mech, br, m)
 			if len(lines) != len(c.pass) {
 				t.Fatalf("%d lines, want %d: %+v", len(lines), len(c.pass), lines)
 			}
@@ -73,21 +79,23 @@ func TestJudgeFixture(t *testing.T) {
 
 // TestJudgeNoData: with nothing observed every expectation fails, none passes silently.
 func TestJudgeNoData(t *testing.T) {
-	exp := Expect{
-		ContainedTo:          []string{"link"},
-		Unaffected:           []string{"redirect"},
-		UserImpact:           bounds(map[string]string{"redirect": "0%"}),
-		MaxAffectedServices:  intp(3),
-		Breakers:             []BreakerExpect{{Edge: "redirect->link", OpensWithin: time.Second, ClosesWithin: time.Second}},
+	blast := &verdict.ExpectBlast{
+		ContainedTo:         []string{"link"},
+		Unaffected:          []string{"redirect"},
+		UserImpact:          bounds(map[string]string{"redirect": "0%"}),
+		MaxAffectedServices: intp(3),
+	}
+	mech := &verdict.ExpectMechanisms{
+		Breakers:             []verdict.ExpectBreaker{{Edge: "redirect->link", OpensWithin: time.Second, ClosesWithin: time.Second}},
 		MaxRetriesPerRequest: map[string]float64{"redirect->link": 1},
 	}
-	empty := BlastRadius(nil, twoPhases, fixtureStart, []string{"link"}, reports.BlastThresholds{}, nil)
+	empty := traces.BlastRadius(nil, traces.TwoPhases, traces.FixtureStart, []string{"link"}, reports.BlastThresholds{}, nil)
 	for name, br := range map[string]*reports.BlastRadius{"nil": nil, "no spans": empty} {
 		var m *reports.Mechanisms
 		if br != nil {
-			m = Mechanisms(nil, twoPhases, fixtureStart, nil, nil)
+			m = traces.Mechanisms(nil, traces.TwoPhases, traces.FixtureStart, nil, nil)
 		}
-		lines := Judge(exp, br, m)
+		lines := verdict.JudgeTraces(blast, mech, br, m)
 		if len(lines) != 6 {
 			t.Errorf("%s: %d lines, want 6: %+v", name, len(lines), lines)
 		}
@@ -111,38 +119,29 @@ func TestJudgeNoData(t *testing.T) {
 // names it; unaffected must be proven whatever allow_unproven says; a service measured
 // affected outside the list is a plain fail, unproven ones or not.
 func TestJudgeUnproven(t *testing.T) {
-	build := func(gatewayFails bool) *reports.BlastRadius {
-		g := newGen()
-		hop{caller: "gateway", callee: "b", n: 40, base: shape{callerMs: 5, calleeMs: 1},
-			fault: shape{callerMs: 5, calleeMs: 1, callerErr: gatewayFails}}.build(g)
-		// c served 40 calls in the baseline and went quiet in the fault: unproven, as is d,
-		// which only c calls
-		hop{caller: "c", callee: "d", n: 40, nFault: 3, base: shape{callerMs: 5, calleeMs: 1}, fault: shape{callerMs: 5, calleeMs: 1}}.build(g)
-		return BlastRadius(g.spans, twoPhases, fixtureStart, []string{"b"}, reports.BlastThresholds{}, nil)
-	}
-	quiet, widened := build(false), build(true)
+	quiet, widened := traces.UnprovenRadius(false), traces.UnprovenRadius(true)
 	if want := []string{"c", "d"}; !slices.Equal(quiet.UnprovenServices, want) {
 		t.Fatalf("unproven = %v, want %v", quiet.UnprovenServices, want)
 	}
 	for _, c := range []struct {
 		name         string
 		br           *reports.BlastRadius
-		exp          Expect
+		exp          *verdict.ExpectBlast
 		pass, noData bool
 		obs          string
 	}{
-		{"contained, unproven outside", quiet, Expect{ContainedTo: []string{}}, false, true, "unproven (too few fault-phase calls to judge): [c, d]"},
-		{"contained, unproven allowed", quiet, Expect{ContainedTo: []string{}, AllowUnproven: []string{"c", "d"}}, true, false, "unproven, allowed: [c, d]"},
-		{"contained, one unproven allowed", quiet, Expect{ContainedTo: []string{}, AllowUnproven: []string{"d"}}, false, true, "[c]"},
-		{"contained, unproven may be affected", quiet, Expect{ContainedTo: []string{"c", "d"}}, true, false, "affected: []"},
-		{"contained, affected outside", widened, Expect{ContainedTo: []string{}}, false, false, "outside the list: [gateway]"},
-		{"unaffected must be proven", quiet, Expect{Unaffected: []string{"c"}, AllowUnproven: []string{"c"}}, false, true, "cannot prove it unaffected"},
-		{"max affected, unproven", quiet, Expect{MaxAffectedServices: intp(0)}, false, true, "unproven"},
-		{"max affected, unproven allowed", quiet, Expect{MaxAffectedServices: intp(0), AllowUnproven: []string{"c", "d"}}, true, false, "0 []"},
-		{"max affected exceeded", widened, Expect{MaxAffectedServices: intp(0)}, false, false, "1 [gateway]"},
+		{"contained, unproven outside", quiet, &verdict.ExpectBlast{ContainedTo: []string{}}, false, true, "unproven (too few fault-phase calls to judge): [c, d]"},
+		{"contained, unproven allowed", quiet, &verdict.ExpectBlast{ContainedTo: []string{}, AllowUnproven: []string{"c", "d"}}, true, false, "unproven, allowed: [c, d]"},
+		{"contained, one unproven allowed", quiet, &verdict.ExpectBlast{ContainedTo: []string{}, AllowUnproven: []string{"d"}}, false, true, "[c]"},
+		{"contained, unproven may be affected", quiet, &verdict.ExpectBlast{ContainedTo: []string{"c", "d"}}, true, false, "affected: []"},
+		{"contained, affected outside", widened, &verdict.ExpectBlast{ContainedTo: []string{}}, false, false, "outside the list: [gateway]"},
+		{"unaffected must be proven", quiet, &verdict.ExpectBlast{Unaffected: []string{"c"}, AllowUnproven: []string{"c"}}, false, true, "cannot prove it unaffected"},
+		{"max affected, unproven", quiet, &verdict.ExpectBlast{MaxAffectedServices: intp(0)}, false, true, "unproven"},
+		{"max affected, unproven allowed", quiet, &verdict.ExpectBlast{MaxAffectedServices: intp(0), AllowUnproven: []string{"c", "d"}}, true, false, "0 []"},
+		{"max affected exceeded", widened, &verdict.ExpectBlast{MaxAffectedServices: intp(0)}, false, false, "1 [gateway]"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			l := Judge(c.exp, c.br, nil)
+			l := verdict.JudgeTraces(c.exp, nil, c.br, nil)
 			if len(l) != 1 {
 				t.Fatalf("%d lines, want 1: %+v", len(l), l)
 			}
@@ -150,5 +149,72 @@ func TestJudgeUnproven(t *testing.T) {
 				t.Errorf("got %+v, want pass %v, no data %v, observed mentioning %q", l[0], c.pass, c.noData, c.obs)
 			}
 		})
+	}
+}
+
+// TestJudgeShortBaseline: a service that served 5 calls in the baseline and fails every call
+// of the fault phase fails containment, unaffected and the affected count: as a measured fail
+// when it had enough fault-phase calls to be affected, as no data when it is unproven.
+func TestJudgeShortBaseline(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		nFault   int
+		affected bool
+	}{{"enough fault calls", 40, true}, {"too few fault calls", 5, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			br := traces.QuietCallerRadius(c.nFault)
+			for _, exp := range []*verdict.ExpectBlast{{ContainedTo: []string{"gateway"}}, {Unaffected: []string{"c"}}, {MaxAffectedServices: intp(0)}} {
+				l := verdict.JudgeTraces(exp, nil, br, nil)
+				if len(l) != 1 || l[0].Pass || l[0].NoData == c.affected {
+					t.Errorf("%+v: %+v, want a fail (no data: %v)", exp, l, !c.affected)
+				}
+			}
+		})
+	}
+}
+
+// TestJudgeMaxRetriesPerCall: one call with 3 retries among many with none must fail a bound
+// of 1 even though the mean is far below 1; the same run without that call passes.
+func TestJudgeMaxRetriesPerCall(t *testing.T) {
+	const edge = "link->billing"
+	mech := &verdict.ExpectMechanisms{MaxRetriesPerRequest: map[string]float64{edge: 1}}
+	for _, c := range []struct {
+		name     string
+		retries  map[int]int
+		withAttr bool
+		most     int
+		pass     bool
+	}{
+		{"one storming call, attribute", map[int]int{7: 3}, true, 3, false},
+		{"one storming call, attempts only", map[int]int{7: 3}, false, 3, false},
+		{"retries within the bound", map[int]int{3: 1, 9: 1}, true, 1, true},
+		{"no retries", nil, true, 0, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			lines := verdict.JudgeTraces(nil, mech, nil, traces.StormMechanisms(edge, c.retries, c.withAttr))
+			if len(lines) != 1 || lines[0].Pass != c.pass {
+				t.Fatalf("judged %+v, want one line passing %v", lines, c.pass)
+			}
+			if want := fmt.Sprintf("%d at most in one call", c.most); !strings.Contains(lines[0].Observed, want) {
+				t.Errorf("observed %q, want it to say %q", lines[0].Observed, want)
+			}
+		})
+	}
+}
+
+// TestJudgeRealRun: on the spans recorded from the system itself, what the fault cannot reach
+// is proven unaffected and the breakers it must open are seen opening (and closing) in time.
+func TestJudgeRealRun(t *testing.T) {
+	br, m := traces.RealRun(t)
+	lines := verdict.JudgeTraces(&verdict.ExpectBlast{Unaffected: []string{"analytics", "billing", "redirect"}},
+		&verdict.ExpectMechanisms{Breakers: []verdict.ExpectBreaker{{Edge: "gateway->link", OpensWithin: 3 * time.Second, ClosesWithin: 5 * time.Second},
+			{Edge: "link->link-db", OpensWithin: 3 * time.Second}}}, br, m)
+	if len(lines) != 6 {
+		t.Errorf("%d lines, want 6: %+v", len(lines), lines)
+	}
+	for _, l := range lines {
+		if !l.Pass {
+			t.Errorf("%s: expected %s, observed %s", l.What, l.Expected, l.Observed)
+		}
 	}
 }

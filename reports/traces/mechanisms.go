@@ -6,7 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/internal/percentile"
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // BreakerEvent reads a span event as a breaker state change. The contract only says state
@@ -116,13 +118,13 @@ func (ix *index) mechanisms(faults []reports.FaultEvent, given []reports.Breaker
 	}
 	for e, gaps := range ix.retryGaps(hasFault) {
 		sort.Float64s(gaps)
-		m.RetryGaps[e] = reports.RetryGap{Gaps: len(gaps), MinMs: round3(gaps[0]), MedianMs: round3(percentile(gaps, 50))}
+		m.RetryGaps[e] = reports.RetryGap{Gaps: len(gaps), MinMs: round3(gaps[0]), MedianMs: round3(percentile.Of(gaps, 50))}
 	}
 	for svc, idx := range ix.svcSpans {
 		for _, i := range idx {
 			if code, _ := ix.spans[i].Int(AttrStatusCode); code == 429 || ix.spans[i].Bool(AttrRateLimited) {
 				key := ix.spans[i].Name
-				if svc != EntryService {
+				if svc != topology.Entry {
 					key = svc + " " + key
 				}
 				m.RateLimited[key]++
@@ -449,19 +451,19 @@ func (ix *index) leadsTo(e, target string) bool {
 	if e == target {
 		return true
 	}
-	_, callee, ok := SplitEdge(e)
+	_, callee, ok := topology.SplitEdge(e)
 	if !ok {
 		return false
 	}
 	goal := target
-	if from, _, isEdge := SplitEdge(target); isEdge {
+	if from, _, isEdge := topology.SplitEdge(target); isEdge {
 		goal = from // an edge is reached once its caller is
 	}
 	seen := map[string]bool{callee: true}
 	queue := []string{callee}
 	callees := map[string][]string{}
 	for k := range ix.edges {
-		f, t, _ := SplitEdge(k)
+		f, t, _ := topology.SplitEdge(k)
 		callees[f] = append(callees[f], t)
 	}
 	for len(queue) > 0 {

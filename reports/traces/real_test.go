@@ -24,7 +24,7 @@ type realRun struct {
 	spans  []Span
 }
 
-func loadReal(t *testing.T) realRun {
+func loadReal(t testing.TB) realRun {
 	t.Helper()
 	var r realRun
 	b, err := os.ReadFile(realFixture + ".run.json")
@@ -67,14 +67,6 @@ func TestRealLinkDBLatency(t *testing.T) {
 	for _, want := range []string{"gateway", "link", "link-db"} {
 		if !slices.Contains(br.AffectedServices, want) {
 			t.Errorf("%s not affected: %v", want, br.AffectedServices)
-		}
-	}
-	lines := Judge(Expect{Unaffected: []string{"analytics", "billing", "redirect"},
-		Breakers: []BreakerExpect{{Edge: "gateway->link", OpensWithin: 3 * time.Second, ClosesWithin: 5 * time.Second},
-			{Edge: "link->link-db", OpensWithin: 3 * time.Second}}}, br, m)
-	for _, l := range lines {
-		if !l.Pass {
-			t.Errorf("%s: expected %s, observed %s", l.What, l.Expected, l.Observed)
 		}
 	}
 	reached := false

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/system/topology"
 )
 
 // Span attribute and resource names, as docs/contracts.md "Span attributes" fixes them. The
@@ -52,12 +54,6 @@ const (
 const (
 	AttrBreakerFrom = "resilience.breaker.from"
 	AttrBreakerTo   = "resilience.breaker.to"
-)
-
-// Topology names the analysis needs: the public entry and the load generator in front of it.
-const (
-	EntryService = "gateway"
-	ClientName   = "client"
 )
 
 // KeptAttrs are the attributes worth holding in memory; everything else is dropped on ingestion.
@@ -248,7 +244,7 @@ func (s *Span) Edge() string {
 		return e
 	}
 	if p := s.Attr(AttrPeerService); p != "" && s.Service != "" {
-		return s.Service + "->" + p
+		return topology.EdgeName(s.Service, p)
 	}
 	return ""
 }
@@ -267,15 +263,4 @@ func (s *Span) Failed() bool {
 		}
 	}
 	return s.StatusError
-}
-
-// SplitEdge splits "from->to"; ok is false for anything else.
-func SplitEdge(edge string) (from, to string, ok bool) {
-	for i := 0; i+1 < len(edge); i++ {
-		if edge[i] == '-' && edge[i+1] == '>' {
-			from, to = edge[:i], edge[i+2:]
-			return from, to, from != "" && to != ""
-		}
-	}
-	return "", "", false
 }

@@ -8,9 +8,11 @@ import (
 
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/conformance"
+	"github.com/faultline/faultline/reports/verdict"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/load"
 	"github.com/faultline/faultline/system/policy"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // Statuses of a threshold held against its stream's bound.
@@ -92,8 +94,8 @@ func judge(sc *scenarios.Scenario, stream string, longest time.Duration) []Thres
 		if slo.Load != stream {
 			continue
 		}
-		for j, t := range slo.Parsed {
-			out = append(out, Threshold{SLO: i, Index: j, Pos: slo.ThresholdPos(j), Phases: slo.Phases, Raw: t.Raw,
+		for j, t := range slo.Thresholds {
+			out = append(out, Threshold{SLO: i, Index: j, Pos: sc.ThresholdPos(i, j), Phases: slo.Phases, Raw: t.Raw,
 				Status: status(t, longest)})
 		}
 	}
@@ -103,7 +105,7 @@ func judge(sc *scenarios.Scenario, stream string, longest time.Duration) []Thres
 // status: a latency ceiling no answer can reach is looser than the design. Every latency
 // metric (percentiles, mean, median, min, max, their _ok forms) is at most the slowest
 // answer, so one rule covers them all.
-func status(t reports.Threshold, longest time.Duration) string {
+func status(t verdict.Threshold, longest time.Duration) string {
 	if t.Unit != reports.UnitMs || (t.Op != "<" && t.Op != "<=") {
 		return NotLatency
 	}
@@ -150,7 +152,7 @@ func Effects(faults []scenarios.Fault) (open string, held Held) {
 				open = fmt.Sprintf("%s stops the gateway's own timers", what)
 				continue
 			}
-			for _, e := range scenarios.Edges {
+			for _, e := range topology.EdgeNames() {
 				if callee(e) == f.Component {
 					held[e] = what
 				}

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/system/policy"
+	"github.com/faultline/faultline/system/topology"
 )
 
 func profile(t *testing.T, name string) *policy.Profile {
@@ -154,7 +154,7 @@ func TestTopologyNamesKnownEdgesAndRoutes(t *testing.T) {
 	var names []string
 	var walk func(c call)
 	walk = func(c call) {
-		if !scenarios.IsEdge(c.edge) {
+		if !topology.IsEdge(c.edge) {
 			t.Errorf("unknown edge %q", c.edge)
 		}
 		if c.callee != nil {

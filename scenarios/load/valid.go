@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/internal/percentile"
 )
 
 // Limits past which a run measured the generator rather than the system.
@@ -43,7 +43,7 @@ func ValidGenerator(results []Result, streams []Stream, d time.Duration) (ok boo
 			continue
 		}
 		sort.Float64s(got)
-		if p99 := reports.Percentile(got, 99); p99 > float64(MaxSendLagP99)/float64(time.Millisecond) {
+		if p99 := percentile.Of(got, 99); p99 > float64(MaxSendLagP99)/float64(time.Millisecond) {
 			reasons = append(reasons, fmt.Sprintf("stream %s p99 send lag %.1fms > %s", st.Name, p99, MaxSendLagP99))
 		}
 	}

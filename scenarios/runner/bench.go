@@ -6,8 +6,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/faultline/faultline/internal/percentile"
 	"github.com/faultline/faultline/lab"
-	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/scenarios/load"
 	"github.com/faultline/faultline/toxics"
 )
@@ -117,7 +117,7 @@ func benchRate(ctx context.Context, gateway string, codes []string, rate float64
 	}
 	sort.Float64s(lat)
 	sort.Float64s(lag)
-	f.P50Ms, f.P99Ms, f.LagP99Ms = reports.Percentile(lat, 50), reports.Percentile(lat, 99), reports.Percentile(lag, 99)
+	f.P50Ms, f.P99Ms, f.LagP99Ms = percentile.Of(lat, 50), percentile.Of(lat, 99), percentile.Of(lag, 99)
 	ok, why := load.ValidGenerator(results, st, min(elapsed, d))
 	f.ValidRun, f.InvalidWhy = ok, why
 	return f, nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/verdict"
 	"github.com/faultline/faultline/scenarios/load"
 )
 
@@ -125,30 +126,6 @@ func TestCheckEventsWaitsForLinkEvents(t *testing.T) {
 	}
 }
 
-func TestDataExpectationsLinkEvents(t *testing.T) {
-	one := 1
-	ds := &reports.DataSafety{LinksAcked: 2, LostLinkEvents: 1, DuplicateLinkEvents: 1}
-	judged := func(exp dataExpect) map[string]bool {
-		out := map[string]bool{}
-		for _, e := range dataExpectations(ds, exp) {
-			out[e.What] = e.Pass
-		}
-		return out
-	}
-	// An omitted bound is 0, like every other data bound.
-	got := judged(dataExpect{})
-	if got["data.lost_link_events"] || got["data.duplicate_link_events"] {
-		t.Errorf("omitted bounds: %v, want both link-event lines to fail", got)
-	}
-	got = judged(dataExpect{LostLinkEvents: &one, DuplicateLinkEvents: &one})
-	if !got["data.lost_link_events"] || !got["data.duplicate_link_events"] {
-		t.Errorf("bounds of 1: %v, want both link-event lines to pass", got)
-	}
-	if _, ok := got["data.lost_links"]; !ok {
-		t.Error(fmt.Sprint("the other data lines went missing: ", got))
-	}
-}
-
 // TestClickGaps judges clicks per code against what the client received.
 func TestClickGaps(t *testing.T) {
 	type cl = load.Clicks
@@ -253,7 +230,7 @@ func TestClicksJudgedAgainstTheClient(t *testing.T) {
 				t.Errorf("ledger error %q", ds.LedgerError)
 			}
 			var line reports.Expectation
-			for _, e := range dataExpectations(ds, dataExpect{}) {
+			for _, e := range verdict.JudgeData(ds, nil) {
 				if e.What == "data.missing_clicks" {
 					line = e
 				}
@@ -316,7 +293,7 @@ func TestNothingToCheckIsNotHeld(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			exp := dataExpectations(&c.ds, dataExpect{})
+			exp := verdict.JudgeData(&c.ds, nil)
 			var na []string
 			for _, e := range exp {
 				if e.NotApplicable {
@@ -330,7 +307,7 @@ func TestNothingToCheckIsNotHeld(t *testing.T) {
 				t.Errorf("not applicable %v, want %v", na, c.na)
 			}
 			res := reports.Results{Valid: true, ExpectedVerdict: reports.VerdictPass, Expectations: exp}
-			decide(&res, nil)
+			verdict.Decide(&res, nil)
 			wantVerdict := reports.VerdictPass
 			if c.ds.DuplicateClicks > 0 {
 				wantVerdict = reports.VerdictFail

@@ -2,11 +2,8 @@ package runner
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"net/http"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/faultline/faultline/reports"
@@ -172,27 +169,6 @@ func (r *run) checkAbort(now time.Time, lv *live, since map[int]int64) *reports.
 		}
 	}
 	return nil
-}
-
-// writeSamples writes the raw load results, one row per request.
-func writeSamples(path string, samples []reports.Sample) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := csv.NewWriter(f)
-	w.Write([]string{"stream", "phase", "scheduled_s", "lag_ms", "latency_ms", "code", "error"})
-	for _, s := range samples {
-		w.Write([]string{s.Stream, s.Phase, strconv.FormatFloat(s.At.Seconds(), 'f', 4, 64),
-			strconv.FormatFloat(float64(s.Lag)/1e6, 'f', 3, 64), strconv.FormatFloat(float64(s.Latency)/1e6, 'f', 3, 64),
-			strconv.Itoa(s.Code), s.Err})
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func renderHTML(dir string) error { return html.RenderDir(dir) }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reports"
-	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/reports/verdict"
 	"github.com/faultline/faultline/scenarios/load"
 )
 
@@ -106,7 +106,7 @@ func (l *live) samples(stream string, now time.Time, secs int, older bool) []rep
 // in the window (goodput only what succeeded); the other metrics also see the older requests
 // still in flight. With no request there, rate and goodput are 0 and every other metric has
 // no value.
-func (l *live) measure(t reports.Threshold, stream string, now time.Time, secs int) (float64, bool) {
+func (l *live) measure(t verdict.Threshold, stream string, now time.Time, secs int) (float64, bool) {
 	older := t.Metric != "rate" && t.Metric != "goodput"
 	v, ok := t.Measure(l.samples(stream, now, secs, older), float64(secs))
 	if !ok && (t.Metric == "rate" || t.Metric == "goodput") {
@@ -120,7 +120,7 @@ func (l *live) measure(t reports.Threshold, stream string, now time.Time, secs i
 // SLOs allow that stream in that phase (the same thresholds user impact reads), or, with none,
 // the load client's timeout, when it fails for certain. The gateway's route timeouts would be
 // a closer bound, but they live in the system's profile, which the lab does not read.
-func hangBounds(slos []scenarios.SLO, phases []reports.PhaseWindow, timeout time.Duration) func(stream string, at time.Duration) time.Duration {
+func hangBounds(slos []verdict.SLO, phases []reports.PhaseWindow, timeout time.Duration) func(stream string, at time.Duration) time.Duration {
 	bounds := map[[2]string]time.Duration{} // stream, phase
 	for _, slo := range slos {
 		for _, w := range phases {
@@ -128,7 +128,7 @@ func hangBounds(slos []scenarios.SLO, phases []reports.PhaseWindow, timeout time
 				continue
 			}
 			key := [2]string{slo.Load, w.Name}
-			for _, t := range slo.Parsed {
+			for _, t := range slo.Thresholds {
 				if t.Unit != reports.UnitMs || (t.Op != "<" && t.Op != "<=") {
 					continue
 				}
@@ -152,9 +152,9 @@ func hangBounds(slos []scenarios.SLO, phases []reports.PhaseWindow, timeout time
 
 // The figures of the progress line, measured like the SLOs they stand for.
 var (
-	liveRate   = reports.Threshold{Metric: "rate"}
-	liveP99    = reports.Threshold{Metric: "p", Percentile: 99}
-	liveErrors = reports.Threshold{Metric: "errors"}
+	liveRate   = verdict.Threshold{Metric: "rate"}
+	liveP99    = verdict.Threshold{Metric: "p", Percentile: 99}
+	liveErrors = verdict.Threshold{Metric: "errors"}
 )
 
 // progress prints where the run is: one rewritten line on a terminal, a plain line every few

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/verdict"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/load"
 )
@@ -33,7 +34,7 @@ func TestLiveMeasure(t *testing.T) {
 		th   string
 		want float64
 	}{{"errors>50%", 0.3}, {"rate<5/s", 10}, {"goodput<5/s", 7}, {"p(99)>1s", 10}} {
-		th, err := reports.ParseThreshold(c.th)
+		th, err := verdict.ParseThreshold(c.th)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,11 +42,11 @@ func TestLiveMeasure(t *testing.T) {
 			t.Errorf("%s: got %g ok=%v, want %g", c.th, v, ok, c.want)
 		}
 	}
-	rate, _ := reports.ParseThreshold("rate<1/s")
+	rate, _ := verdict.ParseThreshold("rate<1/s")
 	if v, ok := l.measure(rate, "create", now, 1); !ok || v != 0 {
 		t.Errorf("no request: rate %g ok=%v, want 0 (measured)", v, ok)
 	}
-	p99, _ := reports.ParseThreshold("p(99)>1s")
+	p99, _ := verdict.ParseThreshold("p(99)>1s")
 	if _, ok := l.measure(p99, "create", now, 1); ok {
 		t.Error("no request: a latency must have no value")
 	}
@@ -73,7 +74,7 @@ func TestLiveCountsRequestsInFlight(t *testing.T) {
 		th   string
 		want float64
 	}{{"errors>50%", 4.0 / 9}, {"rate<5/s", 8}, {"goodput<5/s", 4}, {"p(99)>2s", 3000}, {"max_ok>2s", 700}} {
-		th, err := reports.ParseThreshold(c.th)
+		th, err := verdict.ParseThreshold(c.th)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +107,7 @@ func TestAbortSeesABlackhole(t *testing.T) {
 		cond := c.cond
 		t.Run(cond, func(t *testing.T) {
 			l := newLive(start, 30, fixedBound(200*time.Millisecond))
-			th, err := reports.ParseThreshold(cond)
+			th, err := verdict.ParseThreshold(cond)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +157,7 @@ func TestAbortCountsWholeSeconds(t *testing.T) {
 		at := 4*time.Second + time.Duration(i)*10*time.Millisecond
 		l.add(uint64(i), reports.Sample{Stream: "redirect", At: at, Latency: time.Millisecond, Code: 503})
 	}
-	th, _ := reports.ParseThreshold("errors>50%")
+	th, _ := verdict.ParseThreshold("errors>50%")
 	r := &run{start: start, sc: &scenarios.Scenario{AbortWhen: []scenarios.Abort{
 		{Raw: "redirect errors>50% for 2s", Stream: "redirect", Threshold: th, For: scenarios.Duration(2 * time.Second)}}}}
 	since := map[int]int64{}
@@ -174,18 +175,18 @@ func TestAbortCountsWholeSeconds(t *testing.T) {
 // The bound of a request in flight is the tightest latency the stream's SLOs allow in the phase
 // it was scheduled in, else the client's timeout.
 func TestHangBounds(t *testing.T) {
-	slo := func(stream string, phases []string, ths ...string) scenarios.SLO {
-		s := scenarios.SLO{Load: stream, Phases: phases, Thresholds: ths}
+	slo := func(stream string, phases []string, ths ...string) verdict.SLO {
+		s := verdict.SLO{Load: stream, Phases: phases}
 		for _, raw := range ths {
-			th, err := reports.ParseThreshold(raw)
+			th, err := verdict.ParseThreshold(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.Parsed = append(s.Parsed, th)
+			s.Thresholds = append(s.Thresholds, th)
 		}
 		return s
 	}
-	slos := []scenarios.SLO{
+	slos := []verdict.SLO{
 		slo("redirect", []string{"baseline", "recovery"}, "p(99)<200ms", "errors<1%"),
 		slo("redirect", []string{"fault"}, "p(99)<1s", "avg<=300ms", "rate>10/s"),
 		slo("redirect", []string{"all"}, "p(99)<2s"),

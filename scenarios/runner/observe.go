@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // services are the components that export spans and metrics.
-var services = []string{"gateway", "link", "redirect", "analytics", "billing"}
+var services = topology.Services()
 
 // breakerLogMsg is the message the services log on every breaker state change.
 const breakerLogMsg = "resilience: breaker state changed"

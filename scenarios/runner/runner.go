@@ -4,7 +4,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +17,9 @@ import (
 	"github.com/faultline/faultline/lab/otlp"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/conformance"
+	"github.com/faultline/faultline/reports/rundir"
 	"github.com/faultline/faultline/reports/traces"
+	"github.com/faultline/faultline/reports/verdict"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/bounds"
 	"github.com/faultline/faultline/scenarios/load"
@@ -241,7 +242,7 @@ func (r *run) judge(res *reports.Results, runErr error) {
 	phases := res.Phases
 	reports.AssignPhases(r.samples, phases)
 	res.Streams = reports.Figures(r.samples, sc.Streams(), phases)
-	res.SLOs = reports.EvaluateSLOs(r.samples, sc.SLOSpecs(), phases)
+	res.SLOs = verdict.EvaluateSLOs(r.samples, sc.SLOs, phases)
 	res.Timeseries = reports.Timeseries(r.samples)
 	if len(r.results) > 0 || len(r.streams) > 0 {
 		if ok, why := load.ValidGenerator(r.results, r.streams, time.Duration(res.DurationS*float64(time.Second))); !ok {
@@ -257,49 +258,19 @@ func (r *run) judge(res *reports.Results, runErr error) {
 		res.ServiceMap = traces.ServiceMap(r.spans, phases, r.start)
 		res.BlastRadius = traces.BlastRadius(r.spans, phases, r.start, origins, sc.Blast, userImpact(r.samples, sc))
 		res.Mechanisms = traces.Mechanisms(r.spans, phases, r.start, res.Faults, r.transitions)
-		res.Expectations = append(res.Expectations, traces.Judge(traceExpect(sc), res.BlastRadius, res.Mechanisms)...)
-		res.Expectations = append(res.Expectations, dataExpectations(res.DataSafety, dataBounds(sc))...)
-		res.Conformance = conformance.Judge(r.profile, conformance.Input{Spans: r.spans, Start: r.start,
-			Transitions: r.transitions, Skips: sc.ConformanceSkips(), SpansLost: spansLost(res.Telemetry), Faults: res.Faults,
+		res.Expectations = append(res.Expectations, verdict.JudgeTraces(sc.Expect.BlastRadius, sc.Expect.Mechanisms, res.BlastRadius, res.Mechanisms)...)
+		res.Expectations = append(res.Expectations, verdict.JudgeData(res.DataSafety, sc.Expect.Data)...)
+		res.Conformance = verdict.JudgeConformance(r.profile, conformance.Input{Spans: r.spans, Start: r.start,
+			Transitions: r.transitions, Skips: sc.Expect.Conformance.Skips(), SpansLost: verdict.SpansLost(res.Telemetry), Faults: res.Faults,
 			Stalls: conformance.StallsOf(r.start, r.samples)})
-		if t := res.Telemetry; t != nil && needsTraces(sc) {
-			if why := spanLossInvalid(t); why != "" {
+		if t := res.Telemetry; t != nil && sc.Expect.NeedsTraces() {
+			if why := verdict.SpanLossInvalid(t); why != "" {
 				res.Valid = false
 				res.InvalidReasons = append(res.InvalidReasons, why)
 			}
 		}
 	}
-	decide(res, runErr)
-}
-
-// needsTraces says whether the scenario's verdict depends on spans.
-func needsTraces(sc *scenarios.Scenario) bool {
-	return sc.Expect.BlastRadius != nil || sc.Expect.Mechanisms != nil
-}
-
-func dataBounds(sc *scenarios.Scenario) dataExpect {
-	if sc.Expect.Data == nil {
-		return dataExpect{}
-	}
-	d := sc.Expect.Data
-	return dataExpect{LostLinks: d.LostLinks, DuplicateClicks: d.DuplicateClicks, MissingClicks: d.MissingClicks,
-		LostLinkEvents: d.LostLinkEvents, DuplicateLinkEvents: d.DuplicateLinkEvents}
-}
-
-func traceExpect(sc *scenarios.Scenario) traces.Expect {
-	var e traces.Expect
-	if b := sc.Expect.BlastRadius; b != nil {
-		e.ContainedTo, e.Unaffected, e.MaxAffectedServices = b.ContainedTo, b.Unaffected, b.MaxAffectedServices
-		e.AllowUnproven = b.AllowUnproven
-		e.UserImpact = b.UserImpact // parsed when the scenario was validated
-	}
-	if m := sc.Expect.Mechanisms; m != nil {
-		e.MaxRetriesPerRequest = m.MaxRetriesPerRequest
-		for _, b := range m.Breakers {
-			e.Breakers = append(e.Breakers, traces.BreakerExpect{Edge: b.Edge, OpensWithin: b.OpensWithin.D(), ClosesWithin: b.ClosesWithin.D()})
-		}
-	}
-	return e
+	verdict.Decide(res, runErr)
 }
 
 // userImpact is, per stream, the share of fault-phase requests that failed or were slower than
@@ -310,7 +281,7 @@ func userImpact(samples []reports.Sample, sc *scenarios.Scenario) map[string]flo
 		if !containsPhase(slo.Phases, reports.PhaseFault) {
 			continue
 		}
-		for _, t := range slo.Parsed {
+		for _, t := range slo.Thresholds {
 			if t.Unit == reports.UnitMs && (t.Op == "<" || t.Op == "<=") {
 				if cur, ok := limit[slo.Load]; !ok || t.Value < cur {
 					limit[slo.Load] = t.Value
@@ -345,45 +316,11 @@ func containsPhase(phases []string, p string) bool {
 	return false
 }
 
-// write lays out the run directory.
+// write lays out the run directory, then renders its report from it.
 func (r *run) write(res *reports.Results) error {
-	dir := r.o.OutDir
-	var errs []error
-	if b, err := r.sc.ResolvedYAML(); err == nil {
-		errs = append(errs, os.WriteFile(filepath.Join(dir, "scenario.yaml"), b, 0o644))
-	} else {
-		errs = append(errs, err)
-	}
-	errs = append(errs, writeSamples(filepath.Join(dir, "samples.csv"), r.samples))
-	errs = append(errs, writeWith(filepath.Join(dir, "timeline.json"), func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			Faults   []reports.FaultEvent        `json:"faults"`
-			Breakers []reports.BreakerTransition `json:"breaker_transitions"`
-			Abort    *reports.Abort              `json:"abort,omitempty"`
-		}{res.Faults, r.transitions, res.Abort})
-	}))
-	errs = append(errs, writeSpans(filepath.Join(dir, "spans.jsonl"), r.spans))
-	errs = append(errs, reports.WriteResults(filepath.Join(dir, "results.json"), res))
-	errs = append(errs, writeWith(filepath.Join(dir, "junit.xml"), func(w io.Writer) error { return reports.WriteJUnit(w, res) }))
-	errs = append(errs, writeWith(filepath.Join(dir, "summary.md"), func(w io.Writer) error { return reports.WriteMarkdown(w, res) }))
-	errs = append(errs, renderHTML(dir))
-	return errors.Join(errs...)
-}
-
-func writeWith(path string, render func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := render(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func writeSpans(path string, spans []traces.Span) error {
-	return writeWith(path, func(w io.Writer) error { return traces.WriteSpans(w, spans) })
+	scenario, err := r.sc.ResolvedYAML()
+	return errors.Join(err, rundir.Write(r.o.OutDir, rundir.Record{
+		Scenario: scenario, Samples: r.samples, Spans: r.spans, Results: res,
+		Timeline: rundir.Timeline{Faults: res.Faults, Breakers: r.transitions, Abort: res.Abort},
+	}), renderHTML(r.o.OutDir))
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/verdict"
 	"github.com/faultline/faultline/toxics"
 )
 
@@ -91,7 +92,7 @@ func TestFailedHealIsAnError(t *testing.T) {
 	if f := res.Faults[0]; !strings.HasPrefix(f.Error, "heal: ") {
 		t.Fatalf("timeline %+v: want the heal error", f)
 	}
-	decide(res, nil)
+	verdict.Decide(res, nil)
 	if res.Verdict != reports.VerdictError {
 		t.Errorf("verdict %s (reasons %v), want error", res.Verdict, res.Reasons)
 	}

@@ -201,26 +201,6 @@ func killedBy(faults []reports.FaultEvent) map[string]int {
 	return out
 }
 
-// spanLossInvalid says why a verdict that needs traces cannot be trusted, or "".
-func spanLossInvalid(t *reports.TelemetryHealth) string {
-	var why []string
-	if lost := t.SpansDroppedByLab + t.SpansRejected + t.SpansDroppedBySDK; lost > 0 {
-		why = append(why, fmt.Sprintf("%d spans lost (services dropped %d, the lab dropped %d and rejected %d)", lost, t.SpansDroppedBySDK, t.SpansDroppedByLab, t.SpansRejected))
-	}
-	if t.ExportsRefused > 0 {
-		why = append(why, fmt.Sprintf("the lab refused %d export requests, their spans uncounted", t.ExportsRefused))
-	}
-	for _, u := range t.SDKLossUnknown {
-		if !u.Expected {
-			why = append(why, fmt.Sprintf("%s lost an unknown number of spans (%d processes without a final count: %s)", u.Service, u.Processes, u.Why))
-		}
-	}
-	if len(why) == 0 {
-		return ""
-	}
-	return strings.Join(why, "; ") + ": the blast radius would be computed from missing spans"
-}
-
 // unknownLossNotes explains each unknown loss in the telemetry notes.
 func unknownLossNotes(unknown []reports.UnknownSpanLoss) []string {
 	var notes []string

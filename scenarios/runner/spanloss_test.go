@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/lab/otlp"
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/verdict"
 )
 
 // The services' exposition labels every metric with service=..., and a missing series is
@@ -139,29 +139,8 @@ func TestSDKSpanLossExpectedCrash(t *testing.T) {
 				t.Fatalf("unknown %+v: want every service, link with 1 process, expected=%v", unknown, c.expected)
 			}
 			th := &reports.TelemetryHealth{SDKLossUnknown: []reports.UnknownSpanLoss{*link}}
-			if why := spanLossInvalid(th); (why == "") != c.expected {
+			if why := verdict.SpanLossInvalid(th); (why == "") != c.expected {
 				t.Fatalf("invalid because %q; want valid only when the scenario killed link", why)
-			}
-		})
-	}
-}
-
-func TestSpanLossInvalid(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		t    reports.TelemetryHealth
-		want string // "" = valid
-	}{
-		{"nothing lost", reports.TelemetryHealth{SpansReceived: 10}, ""},
-		{"services dropped", reports.TelemetryHealth{SpansDroppedBySDK: 2}, "2 spans lost"},
-		{"lab refused exports", reports.TelemetryHealth{ExportsRefused: 1}, "refused 1 export requests"},
-		{"unknown loss", reports.TelemetryHealth{SDKLossUnknown: []reports.UnknownSpanLoss{{Service: "redirect", Processes: 1, Why: "killed"}}}, "redirect lost an unknown number"},
-		{"expected unknown loss", reports.TelemetryHealth{SDKLossUnknown: []reports.UnknownSpanLoss{{Service: "redirect", Processes: 1, Expected: true}}}, ""},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			got := spanLossInvalid(&c.t)
-			if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
-				t.Fatalf("got %q, want %q", got, c.want)
 			}
 		})
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/faultline/faultline/system/profiles"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // Fallback kinds a profile may name for an edge.
@@ -214,13 +215,9 @@ func Parse(file string, data []byte) (*Profile, error) {
 	return p, nil
 }
 
-// KnownEdges are the edges of docs/contracts.md: a profile naming another one has a typo,
-// which would otherwise silently leave the real edge unprotected.
-var KnownEdges = []string{
-	"client->gateway", "gateway->redirect", "gateway->link", "gateway->analytics",
-	"redirect->redis", "redirect->link", "redirect->nats", "link->link-db", "link->billing",
-	"link->nats", "analytics->nats", "analytics->analytics-db", "billing->nats",
-}
+// KnownEdges are the edges of the topology: a profile naming another one has a typo, which
+// would otherwise silently leave the real edge unprotected.
+var KnownEdges = topology.EdgeNames()
 
 // KnownRoutes are the gateway routes a profile may guard.
 var KnownRoutes = []string{"redirect", "create", "get", "stats"}

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/faultline/faultline/internal/percentile"
 	"github.com/faultline/faultline/reports"
 )
 
@@ -101,13 +102,7 @@ func main() {
 	writeCSV(filepath.Join(out, "samples.csv"), ss)
 }
 
-func pct(v []float64, q float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(len(v)))) - 1
-	return round(v[max(0, min(i, len(v)-1))])
-}
+func pct(v []float64, q float64) float64 { return round(percentile.Quantile(v, q)) }
 
 func round(x float64) float64 { return math.Round(x*100) / 100 }
 

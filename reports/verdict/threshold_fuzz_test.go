@@ -1,9 +1,11 @@
-package reports
+package verdict
 
 import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/faultline/faultline/reports"
 )
 
 // FuzzParseThreshold: no panics, and an accepted threshold is well-formed, can both hold and
@@ -29,7 +31,7 @@ func FuzzParseThreshold(f *testing.F) {
 		if th.Unit == "" || (th.Metric == "p") != (th.Percentile > 0) || th.Percentile > 100 {
 			t.Fatalf("%q: %+v", s, th)
 		}
-		if th.Unit == UnitRatio && (th.Value > 1 || !strings.HasSuffix(th.Raw, "%")) {
+		if th.Unit == reports.UnitRatio && (th.Value > 1 || !strings.HasSuffix(th.Raw, "%")) {
 			t.Fatalf("%q: ratio %g", s, th.Value)
 		}
 		if err := decisive(th.Op, th.Value, th.Unit); err != nil {

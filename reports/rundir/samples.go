@@ -1,4 +1,4 @@
-package html
+package rundir
 
 import (
 	"encoding/csv"
@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/faultline/faultline/reports"
 )
 
 // Sample is one request of a load stream, a row of samples.csv.
@@ -18,6 +20,22 @@ type Sample struct {
 	LatencyMs  float64
 	Code       int
 	Error      string
+}
+
+// sampleColumns is the header WriteSamples writes.
+var sampleColumns = []string{"stream", "phase", "scheduled_s", "lag_ms", "latency_ms", "code", "error"}
+
+// WriteSamples writes the raw load results as samples.csv, one row per request.
+func WriteSamples(out io.Writer, samples []reports.Sample) error {
+	w := csv.NewWriter(out)
+	w.Write(sampleColumns)
+	for _, s := range samples {
+		w.Write([]string{s.Stream, s.Phase, strconv.FormatFloat(s.At.Seconds(), 'f', 4, 64),
+			strconv.FormatFloat(float64(s.Lag)/1e6, 'f', 3, 64), strconv.FormatFloat(float64(s.Latency)/1e6, 'f', 3, 64),
+			strconv.Itoa(s.Code), s.Err})
+	}
+	w.Flush()
+	return w.Error()
 }
 
 // ErrSamples is wrapped by every samples.csv decoding error.

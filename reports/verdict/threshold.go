@@ -1,46 +1,17 @@
-package reports
+// Package verdict is the one judge of a run: thresholds and bounds, SLOs, expectations,
+// policy conformance, the no-data and invalid-measurement rules, the decision and mutant kills.
+package verdict
 
 import (
 	"errors"
 	"fmt"
 	"math"
 	"regexp"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Sample is one load request as reports sees it; callers convert their own result type, so
-// reports imports no load generator.
-type Sample struct {
-	Stream  string
-	Phase   string        // set by AssignPhases from At
-	At      time.Duration // scheduled send time, from the run start
-	Lag     time.Duration // actual send time minus scheduled send time
-	Latency time.Duration
-	Code    int    // HTTP status, 0 on a transport error
-	Err     string // transport error or non-success status text
-	// Pending marks a request still in flight when measured (the live window only): Latency
-	// is its age so far, the least it will take, and it has failed only if Err says so.
-	Pending bool
-}
-
-// Failed says whether a sample counts as an error: a transport error or any status outside
-// 2xx/3xx (a 302 redirect is the shortener's success). A pending request has no status yet.
-func (s Sample) Failed() bool {
-	if s.Pending {
-		return s.Err != ""
-	}
-	return s.Err != "" || s.Code < 200 || s.Code >= 400
-}
-
-// Units of a threshold's value.
-const (
-	UnitMs    = "ms"
-	UnitRatio = "ratio"
-	UnitPerS  = "per_s"
+	"github.com/faultline/faultline/reports"
 )
 
 // Threshold is one k6-style condition such as `p(99)<50ms`, `errors<0.1%` or `rate>=95/s`.
@@ -107,9 +78,9 @@ func decisive(op string, v float64, unit string) error { return decides(op, v, u
 func decides(op string, v float64, unit string, bound bool) error {
 	hi, domain := math.Inf(1), "a latency is 0 ms or more"
 	switch unit {
-	case UnitRatio:
+	case reports.UnitRatio:
 		hi, domain = 1, "a share of requests is between 0% and 100%"
-	case UnitPerS:
+	case reports.UnitPerS:
 		domain = "a rate is 0/s or more"
 	}
 	var always, never bool
@@ -140,26 +111,26 @@ func parseValue(metric, raw string) (float64, string, error) {
 	switch metric {
 	case "errors":
 		ratio, err := parsePercent(raw, "0.1%")
-		return ratio, UnitRatio, err
+		return ratio, reports.UnitRatio, err
 	case "rate", "goodput":
 		num := strings.TrimSuffix(raw, "/s")
 		v, err := strconv.ParseFloat(num, 64)
 		if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
 			return 0, "", fmt.Errorf("expected a rate like 95/s, got %q", raw)
 		}
-		return v, UnitPerS, nil
+		return v, reports.UnitPerS, nil
 	default:
 		if v, err := strconv.ParseFloat(raw, 64); err == nil {
 			if v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
 				return 0, "", fmt.Errorf("expected a non-negative latency, got %q", raw)
 			}
-			return v, UnitMs, nil
+			return v, reports.UnitMs, nil
 		}
 		d, err := time.ParseDuration(raw)
 		if err != nil || d < 0 {
 			return 0, "", fmt.Errorf("expected a latency like 50ms or 1s, got %q", raw)
 		}
-		return float64(d) / float64(time.Millisecond), UnitMs, nil
+		return float64(d) / float64(time.Millisecond), reports.UnitMs, nil
 	}
 }
 
@@ -230,7 +201,7 @@ func ParseBound(s string) (Bound, error) {
 	}
 	v, err := parsePercent(m[2], `"<=5%", "<1%" or "0%"`)
 	if err == nil {
-		err = decides(op, v, UnitRatio, true)
+		err = decides(op, v, reports.UnitRatio, true)
 	}
 	if err != nil {
 		return Bound{}, fmt.Errorf("%w %q: %v", ErrBound, strings.TrimSpace(s), err)
@@ -262,259 +233,4 @@ func (t Threshold) Holds(v float64) bool {
 		return v >= t.Value
 	}
 	return false // an unparsed operator never passes
-}
-
-// Measure computes the threshold's metric over samples observed in a window of windowS
-// seconds. ok is false when there is nothing to measure (no samples): the caller must then
-// fail, never pass, because nothing was proven.
-func (t Threshold) Measure(samples []Sample, windowS float64) (v float64, ok bool) {
-	if len(samples) == 0 {
-		return 0, false
-	}
-	switch t.Metric {
-	case "errors":
-		return float64(countErrors(samples)) / float64(len(samples)), true
-	case "rate":
-		if windowS <= 0 {
-			return 0, false
-		}
-		return float64(len(samples)) / windowS, true
-	case "goodput":
-		if windowS <= 0 {
-			return 0, false
-		}
-		return float64(countAnswered(samples)) / windowS, true
-	}
-	if t.OK {
-		samples = succeeded(samples)
-		if len(samples) == 0 {
-			return 0, false
-		}
-	}
-	lat := sortedLatencies(samples)
-	switch t.Metric {
-	case "p":
-		return Percentile(lat, t.Percentile), true
-	case "med":
-		return Percentile(lat, 50), true
-	case "min":
-		return lat[0], true
-	case "max":
-		return lat[len(lat)-1], true
-	case "avg":
-		return mean(lat), true
-	}
-	return 0, false
-}
-
-// Percentile is the exact nearest-rank percentile of ascending values: the smallest value
-// such that at least p% of values are ≤ it (rank ⌈p/100·n⌉). No interpolation, so the value
-// reported always happened. It returns 0 for no values.
-func Percentile(sorted []float64, p float64) float64 {
-	n := len(sorted)
-	if n == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p / 100 * float64(n)))
-	return sorted[min(max(rank, 1), n)-1]
-}
-
-func succeeded(samples []Sample) []Sample {
-	out := make([]Sample, 0, len(samples))
-	for _, s := range samples {
-		if !s.Failed() {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// sortedLatencies returns every sample's latency in ms, ascending. Failed requests count:
-// leaving them out would let a timeout or a hung connection improve the percentile.
-func sortedLatencies(samples []Sample) []float64 {
-	out := make([]float64, len(samples))
-	for i, s := range samples {
-		out[i] = ms(s.Latency)
-	}
-	sort.Float64s(out)
-	return out
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func mean(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	sum := 0.0
-	for _, x := range v {
-		sum += x
-	}
-	return sum / float64(len(v))
-}
-
-// countAnswered counts the successful answers: a pending request has not succeeded yet.
-func countAnswered(samples []Sample) int {
-	n := 0
-	for _, s := range samples {
-		if !s.Pending && !s.Failed() {
-			n++
-		}
-	}
-	return n
-}
-
-func countErrors(samples []Sample) int {
-	n := 0
-	for _, s := range samples {
-		if s.Failed() {
-			n++
-		}
-	}
-	return n
-}
-
-// StreamSpec describes a load stream for the figures.
-type StreamSpec struct {
-	Name    string
-	Request string
-	Rate    float64 // asked, per second (the final rate of a ramp or stages)
-	// Schedule spells a rate that changes ("50/s for 8s, 450/s for 10s, then 50/s"); empty
-	// for a constant rate.
-	Schedule string
-}
-
-// SLOSpec is one SLO of a scenario: thresholds for one stream in some phases.
-type SLOSpec struct {
-	Stream     string
-	Phases     []string
-	Thresholds []Threshold
-}
-
-// maxErrorSamples bounds the distinct error texts kept per stream and phase.
-const maxErrorSamples = 5
-
-// Figures computes each stream's figures in every phase window and over the whole run
-// (PhaseAll). Samples must carry their Phase (see AssignPhases).
-func Figures(samples []Sample, streams []StreamSpec, windows []PhaseWindow) []StreamResult {
-	out := make([]StreamResult, 0, len(streams))
-	names := append(phaseNames(windows), PhaseAll)
-	for _, st := range streams {
-		res := StreamResult{Name: st.Name, Request: st.Request, Rate: st.Rate, Schedule: st.Schedule}
-		for _, ph := range names {
-			length, _ := Length(windows, ph)
-			res.Phases = append(res.Phases, phaseFigure(selectSamples(samples, st.Name, ph), ph, length))
-		}
-		out = append(out, res)
-	}
-	return out
-}
-
-// phaseNames lists each phase once, in the order of its first window.
-func phaseNames(windows []PhaseWindow) []string {
-	names := make([]string, 0, len(windows))
-	for _, w := range windows {
-		if !slices.Contains(names, w.Name) {
-			names = append(names, w.Name)
-		}
-	}
-	return names
-}
-
-// selectSamples returns a stream's samples in one phase (every phase for PhaseAll).
-func selectSamples(samples []Sample, stream, phase string) []Sample {
-	var out []Sample
-	for _, s := range samples {
-		if s.Stream == stream && (phase == PhaseAll || s.Phase == phase) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func phaseFigure(samples []Sample, phase string, windowS float64) PhaseFigure {
-	f := PhaseFigure{Phase: phase, Requests: len(samples)}
-	if len(samples) == 0 {
-		return f
-	}
-	f.Errors = countErrors(samples)
-	f.ErrorRate = float64(f.Errors) / float64(len(samples))
-	if windowS > 0 {
-		f.AchievedRate = float64(len(samples)) / windowS
-	}
-	lat := sortedLatencies(samples)
-	f.P50Ms, f.P90Ms, f.P95Ms, f.P99Ms = Percentile(lat, 50), Percentile(lat, 90), Percentile(lat, 95), Percentile(lat, 99)
-	f.MaxMs, f.MeanMs = lat[len(lat)-1], mean(lat)
-	lags := make([]float64, len(samples))
-	f.StatusCodes = map[string]int{}
-	for i, s := range samples {
-		lags[i] = ms(s.Lag)
-		code := strconv.Itoa(s.Code)
-		if s.Code == 0 {
-			code = "transport_error"
-		}
-		f.StatusCodes[code]++
-		if s.Failed() && s.Err != "" && len(f.ErrorSamples) < maxErrorSamples && !slices.Contains(f.ErrorSamples, s.Err) {
-			f.ErrorSamples = append(f.ErrorSamples, s.Err)
-		}
-	}
-	sort.Float64s(lags)
-	f.SendLagP99Ms = Percentile(lags, 99)
-	return f
-}
-
-// EvaluateSLOs judges every threshold of every SLO in each of its phases. A phase with no
-// requests (or one the run does not have) fails with NoData.
-func EvaluateSLOs(samples []Sample, slos []SLOSpec, windows []PhaseWindow) []SLOResult {
-	var out []SLOResult
-	for _, slo := range slos {
-		for _, ph := range slo.Phases {
-			length, known := Length(windows, ph)
-			sel := selectSamples(samples, slo.Stream, ph)
-			for _, t := range slo.Thresholds {
-				r := SLOResult{Stream: slo.Stream, Phase: ph, Threshold: t.Raw, Unit: t.Unit}
-				v, ok := t.Measure(sel, length)
-				if !known || !ok {
-					r.NoData = true
-				} else {
-					r.Value, r.Pass = v, t.Holds(v)
-				}
-				out = append(out, r)
-			}
-		}
-	}
-	return out
-}
-
-// Timeseries buckets each stream's samples by the second of their scheduled time.
-func Timeseries(samples []Sample) []TimeBucket {
-	type key struct {
-		stream string
-		sec    int64
-	}
-	groups := map[key][]Sample{}
-	for _, s := range samples {
-		k := key{s.Stream, int64(s.At / time.Second)}
-		groups[k] = append(groups[k], s)
-	}
-	keys := make([]key, 0, len(groups))
-	for k := range groups {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].stream != keys[j].stream {
-			return keys[i].stream < keys[j].stream
-		}
-		return keys[i].sec < keys[j].sec
-	})
-	out := make([]TimeBucket, 0, len(keys))
-	for _, k := range keys {
-		g := groups[k]
-		lat := sortedLatencies(g)
-		out = append(out, TimeBucket{
-			Stream: k.stream, T: float64(k.sec), Requests: len(g), Errors: countErrors(g),
-			P50Ms: Percentile(lat, 50), P99Ms: Percentile(lat, 99), MaxMs: lat[len(lat)-1],
-		})
-	}
-	return out
 }

@@ -1,48 +1,19 @@
-package traces
+package verdict
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/traces"
 )
 
-// Expect mirrors a scenario's expect.blast_radius and expect.mechanisms.
-type Expect struct {
-	// ContainedTo lists the services allowed to be affected (besides the origins).
-	ContainedTo []string `json:"contained_to,omitempty" yaml:"contained_to,omitempty"`
-	// Unaffected lists services (or edges, from->to) that must be measured and not affected.
-	Unaffected []string `json:"unaffected,omitempty" yaml:"unaffected,omitempty"`
-	// UserImpact bounds the share of failed or too slow requests per load stream, parsed when
-	// the scenario was validated (reports.ParseBound: "0%", "<=5%", "<5%").
-	UserImpact map[string]reports.Bound `json:"user_impact,omitempty" yaml:"user_impact,omitempty"`
-	// MaxAffectedServices bounds the affected services, origins not counted.
-	MaxAffectedServices *int `json:"max_affected_services,omitempty" yaml:"max_affected_services,omitempty"`
-	// AllowUnproven lists services that may stay unproven (too few fault-phase calls to judge,
-	// e.g. a store only the crashed origin calls) without failing ContainedTo or
-	// MaxAffectedServices as no data. A service listed in Unaffected must be proven all the same.
-	AllowUnproven []string `json:"allow_unproven,omitempty" yaml:"allow_unproven,omitempty"`
-	// Breakers lists the breakers that must open (and close) in time.
-	Breakers []BreakerExpect `json:"breakers,omitempty" yaml:"breakers,omitempty"`
-	// MaxRetriesPerRequest bounds the retries any single call on an edge made during the fault
-	// (not the mean: one call retrying ten times hides among a thousand that did not).
-	MaxRetriesPerRequest map[string]float64 `json:"max_retries_per_request,omitempty" yaml:"max_retries_per_request,omitempty"`
-}
-
-// BreakerExpect is one expected breaker: it must open within OpensWithin of its fault's start
-// and close within ClosesWithin of the heal (a zero duration leaves that side unchecked, but the
-// breaker must still have opened).
-type BreakerExpect struct {
-	Edge         string        `json:"edge" yaml:"edge"`
-	OpensWithin  time.Duration `json:"opens_within,omitempty" yaml:"opens_within,omitempty"`
-	ClosesWithin time.Duration `json:"closes_within,omitempty" yaml:"closes_within,omitempty"`
-}
-
-// What the blast-radius lines of Judge are called (reports.Expectation.What); BlastLine tells
-// them from the other lines.
+// What the blast-radius lines of JudgeTraces are called (reports.Expectation.What); BlastLine
+// tells them from the other lines.
 const (
 	WhatContained        = "blast radius contained"
 	WhatUnaffected       = "unaffected: "
@@ -56,12 +27,19 @@ func BlastLine(what string) bool {
 		strings.HasPrefix(what, WhatUnaffected) || strings.HasPrefix(what, WhatUserImpact)
 }
 
-// Judge turns the expectations into pass/fail lines. Missing data never passes, and a line that
-// fails for want of data says so (NoData): a service with no spans or too few fault-phase calls
-// cannot be proven unaffected, nor can containment or a count of affected services be proven
-// while a service outside them is unproven (unless exp.AllowUnproven names it); a stream without
-// a measured impact fails its bound; a breaker never seen fails.
-func Judge(exp Expect, br *reports.BlastRadius, m *reports.Mechanisms) []reports.Expectation {
+// JudgeTraces turns the blast-radius and mechanisms expectations (either may be nil) into
+// pass/fail lines. Missing data never passes, and a line that fails for want of data says so
+// (NoData): a service with no spans or too few fault-phase calls cannot be proven unaffected,
+// nor can containment or a count of affected services be proven while a service outside them
+// is unproven (unless AllowUnproven names it); a stream without a measured impact fails its
+// bound; a breaker never seen fails.
+func JudgeTraces(blast *ExpectBlast, mech *ExpectMechanisms, br *reports.BlastRadius, m *reports.Mechanisms) []reports.Expectation {
+	if blast == nil {
+		blast = &ExpectBlast{}
+	}
+	if mech == nil {
+		mech = &ExpectMechanisms{}
+	}
 	var out []reports.Expectation
 	add := func(what, expected, observed string, pass bool) {
 		out = append(out, reports.Expectation{What: what, Expected: expected, Observed: observed, Pass: pass})
@@ -73,25 +51,25 @@ func Judge(exp Expect, br *reports.BlastRadius, m *reports.Mechanisms) []reports
 	origins := map[string]bool{}
 	if br != nil {
 		for _, o := range br.Origins {
-			origins[OriginComponent(o)] = true
+			origins[traces.OriginComponent(o)] = true
 			origins[o] = true
 		}
 	}
-	if exp.ContainedTo != nil {
-		what, want := WhatContained, "affected services within ["+strings.Join(exp.ContainedTo, ", ")+"] or the origin"
+	if blast.ContainedTo != nil {
+		what, want := WhatContained, "affected services within ["+strings.Join(blast.ContainedTo, ", ")+"] or the origin"
 		if br == nil {
 			noData(what, want, noBR)
 		} else {
-			out = append(out, containment(what, want, exp.ContainedTo, exp.AllowUnproven, br, origins))
+			out = append(out, containment(what, want, blast.ContainedTo, blast.AllowUnproven, br, origins))
 		}
 	}
-	for _, name := range exp.Unaffected {
+	for _, name := range blast.Unaffected {
 		what := WhatUnaffected + name
 		if br == nil {
 			noData(what, "not affected", noBR)
 			continue
 		}
-		si, ok := impactOf(br, name)
+		si, ok := traces.ImpactOf(br, name)
 		switch {
 		case !ok:
 			noData(what, "not affected", "no spans for "+name+": cannot prove it unaffected")
@@ -101,8 +79,8 @@ func Judge(exp Expect, br *reports.BlastRadius, m *reports.Mechanisms) []reports
 			add(what, "not affected", impactText(si), !si.Affected)
 		}
 	}
-	for _, stream := range sortedKeys(exp.UserImpact) {
-		b := exp.UserImpact[stream]
+	for _, stream := range slices.Sorted(maps.Keys(blast.UserImpact)) {
+		b := blast.UserImpact[stream]
 		what, want := WhatUserImpact+stream, b.Raw
 		if br == nil || br.UserImpact == nil {
 			noData(what, want, "no user impact measured")
@@ -115,19 +93,19 @@ func Judge(exp Expect, br *reports.BlastRadius, m *reports.Mechanisms) []reports
 		}
 		add(what, want, pct2(v), b.Holds(v))
 	}
-	if exp.MaxAffectedServices != nil {
-		what, want := WhatAffectedServices, fmt.Sprintf("at most %d besides the origin", *exp.MaxAffectedServices)
+	if blast.MaxAffectedServices != nil {
+		what, want := WhatAffectedServices, fmt.Sprintf("at most %d besides the origin", *blast.MaxAffectedServices)
 		if br == nil {
 			noData(what, want, noBR)
 		} else {
-			out = append(out, maxAffected(what, want, *exp.MaxAffectedServices, exp.AllowUnproven, br, origins))
+			out = append(out, maxAffected(what, want, *blast.MaxAffectedServices, blast.AllowUnproven, br, origins))
 		}
 	}
-	for _, be := range exp.Breakers {
+	for _, be := range mech.Breakers {
 		out = append(out, judgeBreaker(be, m)...)
 	}
-	for _, edge := range sortedKeys(exp.MaxRetriesPerRequest) {
-		limit := exp.MaxRetriesPerRequest[edge]
+	for _, edge := range slices.Sorted(maps.Keys(mech.MaxRetriesPerRequest)) {
+		limit := mech.MaxRetriesPerRequest[edge]
 		what, want := "retries per request: "+edge, fmt.Sprintf("<= %g in any one call", limit)
 		if m == nil {
 			noData(what, want, "no mechanisms observed: no spans")
@@ -224,19 +202,6 @@ func measured(br *reports.BlastRadius) bool {
 	return false
 }
 
-func impactOf(br *reports.BlastRadius, name string) (reports.ServiceImpact, bool) {
-	kind := "service"
-	if _, _, ok := SplitEdge(name); ok {
-		kind = "edge"
-	}
-	for _, si := range br.Services {
-		if si.Name == name && si.Kind == kind {
-			return si, true
-		}
-	}
-	return reports.ServiceImpact{}, false
-}
-
 func impactText(si reports.ServiceImpact) string {
 	if si.Affected {
 		return "affected: " + si.Why
@@ -244,7 +209,7 @@ func impactText(si reports.ServiceImpact) string {
 	return "not affected: " + si.Why
 }
 
-func judgeBreaker(be BreakerExpect, m *reports.Mechanisms) []reports.Expectation {
+func judgeBreaker(be ExpectBreaker, m *reports.Mechanisms) []reports.Expectation {
 	what := "breaker " + be.Edge
 	fail := func(want, obs string) []reports.Expectation {
 		return []reports.Expectation{{What: what + " opens", Expected: want, Observed: obs, NoData: true}}

@@ -1,4 +1,4 @@
-package power
+package verdict
 
 import (
 	"slices"
@@ -7,34 +7,34 @@ import (
 	"github.com/faultline/faultline/reports"
 )
 
-func slo(phase string, pass bool) reports.SLOResult {
+func killSLO(phase string, pass bool) reports.SLOResult {
 	return reports.SLOResult{Stream: "create", Phase: phase, Threshold: "p(99)<350ms", Value: 200, Unit: "ms", Pass: pass}
 }
 
-var phases = []reports.PhaseWindow{{Name: "baseline", StartS: 0, EndS: 8}, {Name: "fault", StartS: 8, EndS: 18}, {Name: "recovery", StartS: 18, EndS: 26}}
+var killPhases = []reports.PhaseWindow{{Name: "baseline", StartS: 0, EndS: 8}, {Name: "fault", StartS: 8, EndS: 18}, {Name: "recovery", StartS: 18, EndS: 26}}
 
 // failed is a valid mutant run that failed with these lines.
 func failed(slos []reports.SLOResult, exps ...reports.Expectation) *reports.Results {
-	return &reports.Results{Verdict: reports.VerdictFail, Valid: true, Phases: phases, SLOs: slos, Expectations: exps}
+	return &reports.Results{Verdict: reports.VerdictFail, Valid: true, Phases: killPhases, SLOs: slos, Expectations: exps}
 }
 
 func aborted(cond string, at float64) *reports.Results {
-	r := &reports.Results{Verdict: reports.VerdictAborted, Valid: true, Phases: phases}
+	r := &reports.Results{Verdict: reports.VerdictAborted, Valid: true, Phases: killPhases}
 	if cond != "" {
 		r.Abort = &reports.Abort{Condition: cond, AtS: at}
 	}
 	return r
 }
 
-func TestJudge(t *testing.T) {
-	own := &reports.Results{Verdict: reports.VerdictPass, Valid: true, Phases: phases,
-		SLOs: []reports.SLOResult{slo("baseline", true), slo("fault", true)},
+func TestJudgeKill(t *testing.T) {
+	own := &reports.Results{Verdict: reports.VerdictPass, Valid: true, Phases: killPhases,
+		SLOs: []reports.SLOResult{killSLO("baseline", true), killSLO("fault", true)},
 		Expectations: []reports.Expectation{{What: "data.lost_links", Expected: "<= 0", Observed: "0", Pass: true},
 			{What: "breaker a->b opens", Expected: "within 3s of the fault", Observed: "opened after 0.4s", Pass: true},
 			{What: "blast radius contained", Expected: "affected services within [] or the origin", Observed: "affected: []", Pass: true},
 			{What: "unaffected: redirect", Expected: "not affected", Observed: "not affected: within thresholds", Pass: true},
 			{What: "user impact: create", Expected: "<=1%", Observed: "0.00%", Pass: true}}}
-	ownAborted := &reports.Results{Verdict: reports.VerdictAborted, Valid: true, Phases: phases,
+	ownAborted := &reports.Results{Verdict: reports.VerdictAborted, Valid: true, Phases: killPhases,
 		Abort: &reports.Abort{Condition: "redirect errors>50% for 5s", AtS: 14}}
 	contained := reports.Expectation{What: "blast radius contained", Expected: "affected services within [] or the origin",
 		Observed: "affected: [link]; outside the list: [link]"}
@@ -47,17 +47,17 @@ func TestJudge(t *testing.T) {
 		want string
 		by   []string
 	}{
-		{"fault SLO broke", own, failed([]reports.SLOResult{slo("baseline", true), slo("fault", false)}), Caught, []string{BySLO}},
+		{"fault SLO broke", own, failed([]reports.SLOResult{killSLO("baseline", true), killSLO("fault", false)}), Caught, []string{BySLO}},
 		{"expectation broke", own, failed(nil, reports.Expectation{What: "data.lost_links", Expected: "<= 0", Observed: "3"}), Caught, []string{ByData}},
-		{"blast radius widened", own, failed([]reports.SLOResult{slo("fault", false)}, contained), Caught, []string{BySLO, ByBlast}},
+		{"blast radius widened", own, failed([]reports.SLOResult{killSLO("fault", false)}, contained), Caught, []string{BySLO, ByBlast}},
 		{"unaffected service affected", own, failed(nil, reports.Expectation{What: "unaffected: redirect", Expected: "not affected", Observed: "affected: error rate"}), Caught, []string{ByBlast}},
 		{"user impact broke", own, failed(nil, reports.Expectation{What: "user impact: create", Expected: "<=1%", Observed: "99.50%"}), Caught, []string{ByImpact}},
-		{"only the baseline broke", own, failed([]reports.SLOResult{slo("baseline", false), slo("fault", true)}), Wrong, nil},
+		{"only the baseline broke", own, failed([]reports.SLOResult{killSLO("baseline", false), killSLO("fault", true)}), Wrong, nil},
 		{"a check the own run failed too", own, failed(nil, reports.Expectation{What: "data.missing_clicks", Expected: "<= 0", Observed: "2"}), Wrong, nil},
 		{"passed", own, &reports.Results{Verdict: reports.VerdictPass, Valid: true}, Missed, nil},
-		{"error", own, &reports.Results{Verdict: reports.VerdictError, Reasons: []string{"runner: start the system"}}, Error, nil},
+		{"error", own, &reports.Results{Verdict: reports.VerdictError, Reasons: []string{"runner: start the system"}}, Errored, nil},
 		// A line with nothing to check in the own run (no link acknowledged) held nothing.
-		{"not applicable in the own run is no kill", &reports.Results{Verdict: reports.VerdictPass, Valid: true, Phases: phases,
+		{"not applicable in the own run is no kill", &reports.Results{Verdict: reports.VerdictPass, Valid: true, Phases: killPhases,
 			Expectations: []reports.Expectation{{What: "data.lost_links", Expected: "<= 0", Observed: "nothing to check", Pass: true, NotApplicable: true}}},
 			failed(nil, reports.Expectation{What: "data.lost_links", Expected: "<= 0", Observed: "3"}), Wrong, nil},
 		{"no data is no kill", own, failed([]reports.SLOResult{{Stream: "create", Phase: "fault", Threshold: "p(99)<350ms", NoData: true}}), Wrong, nil},
@@ -68,21 +68,21 @@ func TestJudge(t *testing.T) {
 		// A starved load generator (or a fault applied late) makes the measurement invalid:
 		// the fail stands as a verdict but is no kill, whatever broke.
 		{"invalid measurement is no kill", own, func() *reports.Results {
-			r := failed([]reports.SLOResult{slo("fault", false)}, contained)
+			r := failed([]reports.SLOResult{killSLO("fault", false)}, contained)
 			r.Valid, r.InvalidReasons = false, []string{"load generator: send lag p99 900 ms"}
 			return r
-		}(), Error, nil},
-		{"an own run that proves nothing", &reports.Results{Verdict: reports.VerdictError}, failed([]reports.SLOResult{slo("fault", false)}), Error, nil},
+		}(), Errored, nil},
+		{"an own run that proves nothing", &reports.Results{Verdict: reports.VerdictError}, failed([]reports.SLOResult{killSLO("fault", false)}), Errored, nil},
 		{"novel abort in the fault", own, aborted("redirect errors>50% for 5s", 14), Caught, []string{ByAbort}},
-		{"abort that stopped the own run too", ownAborted, aborted("redirect errors>50% for 5s", 13), Error, nil},
+		{"abort that stopped the own run too", ownAborted, aborted("redirect errors>50% for 5s", 13), Errored, nil},
 		{"another condition than the own run's", ownAborted, aborted("redirect p(99)>5s for 5s", 13), Caught, []string{ByAbort}},
-		{"abort in the baseline", own, aborted("redirect errors>50% for 5s", 6), Error, nil},
-		{"abort on no condition", own, aborted("", 0), Error, nil},
-		{"invalid abort", own, func() *reports.Results { r := aborted("redirect errors>50% for 5s", 14); r.Valid = false; return r }(), Error, nil},
+		{"abort in the baseline", own, aborted("redirect errors>50% for 5s", 6), Errored, nil},
+		{"abort on no condition", own, aborted("", 0), Errored, nil},
+		{"invalid abort", own, func() *reports.Results { r := aborted("redirect errors>50% for 5s", 14); r.Valid = false; return r }(), Errored, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			v := Judge(c.own, c.mut)
+			v := JudgeKill(c.own, c.mut)
 			if v.Outcome != c.want || !slices.Equal(v.By, c.by) {
 				t.Errorf("got %s by %v (%v), want %s by %v", v.Outcome, v.By, v.Because, c.want, c.by)
 			}

@@ -1,6 +1,4 @@
-// Package power measures verdict power: whether a mutant profile's run of a scenario kills it
-// (the kill rules of faultline mutate).
-package power
+package verdict
 
 import (
 	"fmt"
@@ -9,15 +7,15 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reports"
-	"github.com/faultline/faultline/reports/traces"
 )
 
-// Outcomes of one scenario × mutant run.
+// Outcomes of one scenario × mutant run: verdict power, whether a mutant's run of a scenario
+// kills it (the kill rules of faultline mutate).
 const (
-	Caught = "caught"
-	Missed = "MISSED" // the mutant passed
-	Wrong  = "WRONG"  // failed, but for no reason the protection guards
-	Error  = "ERROR"  // error, invalid measurement, or an abort that proves nothing
+	Caught  = "caught"
+	Missed  = "MISSED" // the mutant passed
+	Wrong   = "WRONG"  // failed, but for no reason the protection guards
+	Errored = "ERROR"  // error, invalid measurement, or an abort that proves nothing
 )
 
 // Kinds of check a kill is credited to.
@@ -30,8 +28,8 @@ const (
 	ByAbort     = "abort"
 )
 
-// Verdict is one mutant run judged against the scenario's run with its own profile.
-type Verdict struct {
+// Kill is one mutant run judged against the scenario's run with its own profile.
+type Kill struct {
 	Outcome string
 	// By lists the kinds of the checks the kill is credited to, each once, in the order
 	// first met (only for Caught).
@@ -40,27 +38,27 @@ type Verdict struct {
 	Because []string
 }
 
-// Judge decides whether mut (the scenario run with a mutant profile) kills the scenario, given
+// JudgeKill decides whether mut (the scenario run with a mutant profile) kills the scenario, given
 // own (the same scenario with its own profile). Neither run proves anything when its
 // measurement is invalid or its verdict is error. A failed mutant run is a kill only when some
 // check that held in the own run failed, measured: not a baseline SLO (before the fault the
 // protection has nothing to guard against) and not a no-data line (without a breaker there is
 // no breaker to observe). An aborted mutant run is a kill only when it stopped on an
 // abort_when condition during or after the fault, and the own run did not stop on that one.
-func Judge(own, mut *reports.Results) Verdict {
+func JudgeKill(own, mut *reports.Results) Kill {
 	switch {
 	case mut.Verdict == reports.VerdictError:
-		return Verdict{Outcome: Error, Because: append([]string{"verdict error"}, mut.Reasons...)}
+		return Kill{Outcome: Errored, Because: append([]string{"verdict error"}, mut.Reasons...)}
 	case !mut.Valid:
-		return Verdict{Outcome: Error, Because: append([]string{"verdict " + mut.Verdict + " from an invalid measurement"}, prefixed("measurement invalid: ", mut.InvalidReasons)...)}
+		return Kill{Outcome: Errored, Because: append([]string{"verdict " + mut.Verdict + " from an invalid measurement"}, prefixed("measurement invalid: ", mut.InvalidReasons)...)}
 	case mut.Verdict == reports.VerdictPass:
-		return Verdict{Outcome: Missed, Because: []string{"every check held"}}
+		return Kill{Outcome: Missed, Because: []string{"every check held"}}
 	case own.Verdict == reports.VerdictError || !own.Valid:
-		return Verdict{Outcome: Error, Because: []string{"the own-profile run proves nothing to compare with (verdict " + own.Verdict + ", valid " + fmt.Sprint(own.Valid) + ")"}}
+		return Kill{Outcome: Errored, Because: []string{"the own-profile run proves nothing to compare with (verdict " + own.Verdict + ", valid " + fmt.Sprint(own.Valid) + ")"}}
 	case mut.Verdict == reports.VerdictAborted:
 		return judgeAbort(own, mut)
 	case mut.Verdict != reports.VerdictFail:
-		return Verdict{Outcome: Error, Because: []string{"verdict " + mut.Verdict}}
+		return Kill{Outcome: Errored, Because: []string{"verdict " + mut.Verdict}}
 	}
 	held := map[string]bool{}
 	for _, c := range checks(own) {
@@ -68,7 +66,7 @@ func Judge(own, mut *reports.Results) Verdict {
 			held[c.key] = true
 		}
 	}
-	var v Verdict
+	var v Kill
 	var unrelated []string
 	for _, c := range checks(mut) {
 		switch {
@@ -83,7 +81,7 @@ func Judge(own, mut *reports.Results) Verdict {
 		}
 	}
 	if len(v.Because) == 0 {
-		return Verdict{Outcome: Wrong, Because: append([]string{"no failing check attributable to the mutant"}, unrelated...)}
+		return Kill{Outcome: Wrong, Because: append([]string{"no failing check attributable to the mutant"}, unrelated...)}
 	}
 	v.Outcome = Caught
 	return v
@@ -91,17 +89,17 @@ func Judge(own, mut *reports.Results) Verdict {
 
 // judgeAbort credits an abort that is the mutant's doing: an abort_when condition that fired
 // once the fault was on, and that did not stop the own run.
-func judgeAbort(own, mut *reports.Results) Verdict {
+func judgeAbort(own, mut *reports.Results) Kill {
 	a := mut.Abort
 	switch {
 	case a == nil || a.Condition == "":
-		return Verdict{Outcome: Error, Because: append([]string{"aborted, but on no abort_when condition"}, mut.Reasons...)}
+		return Kill{Outcome: Errored, Because: append([]string{"aborted, but on no abort_when condition"}, mut.Reasons...)}
 	case own.Abort != nil && own.Abort.Condition == a.Condition:
-		return Verdict{Outcome: Error, Because: []string{fmt.Sprintf("aborted on %q, which stopped the own-profile run too", a.Condition)}}
+		return Kill{Outcome: Errored, Because: []string{fmt.Sprintf("aborted on %q, which stopped the own-profile run too", a.Condition)}}
 	case reports.PhaseAt(mut.Phases, time.Duration(a.AtS*float64(time.Second))) == reports.PhaseBaseline:
-		return Verdict{Outcome: Error, Because: []string{fmt.Sprintf("aborted on %q at %.1fs, in the baseline: before any fault", a.Condition, a.AtS)}}
+		return Kill{Outcome: Errored, Because: []string{fmt.Sprintf("aborted on %q at %.1fs, in the baseline: before any fault", a.Condition, a.AtS)}}
 	}
-	return Verdict{Outcome: Caught, By: []string{ByAbort},
+	return Kill{Outcome: Caught, By: []string{ByAbort},
 		Because: []string{fmt.Sprintf("abort_when %q fired at %.1fs (not in the own-profile run)", a.Condition, a.AtS)}}
 }
 
@@ -130,9 +128,9 @@ func checks(res *reports.Results) []check {
 
 func kindOf(what string) string {
 	switch {
-	case strings.HasPrefix(what, traces.WhatUserImpact):
+	case strings.HasPrefix(what, WhatUserImpact):
 		return ByImpact
-	case traces.BlastLine(what):
+	case BlastLine(what):
 		return ByBlast
 	case strings.HasPrefix(what, "data"):
 		return ByData

@@ -1,0 +1,192 @@
+package reports
+
+import (
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/faultline/faultline/internal/percentile"
+)
+
+// Sample is one load request as reports sees it; callers convert their own result type, so
+// reports imports no load generator.
+type Sample struct {
+	Stream  string
+	Phase   string        // set by AssignPhases from At
+	At      time.Duration // scheduled send time, from the run start
+	Lag     time.Duration // actual send time minus scheduled send time
+	Latency time.Duration
+	Code    int    // HTTP status, 0 on a transport error
+	Err     string // transport error or non-success status text
+	// Pending marks a request still in flight when measured (the live window only): Latency
+	// is its age so far, the least it will take, and it has failed only if Err says so.
+	Pending bool
+}
+
+// Failed says whether a sample counts as an error: a transport error or any status outside
+// 2xx/3xx (a 302 redirect is the shortener's success). A pending request has no status yet.
+func (s Sample) Failed() bool {
+	if s.Pending {
+		return s.Err != ""
+	}
+	return s.Err != "" || s.Code < 200 || s.Code >= 400
+}
+
+// Latencies returns every sample's latency in ms, ascending. Failed requests count:
+// leaving them out would let a timeout or a hung connection improve the percentile.
+func Latencies(samples []Sample) []float64 {
+	out := make([]float64, len(samples))
+	for i, s := range samples {
+		out[i] = ms(s.Latency)
+	}
+	sort.Float64s(out)
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Mean is the arithmetic mean of v, 0 for none.
+func Mean(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	sum := 0.0
+	for _, x := range v {
+		sum += x
+	}
+	return sum / float64(len(v))
+}
+
+// CountFailed counts the samples that failed (Sample.Failed).
+func CountFailed(samples []Sample) int {
+	n := 0
+	for _, s := range samples {
+		if s.Failed() {
+			n++
+		}
+	}
+	return n
+}
+
+// Units of a measured value (SLOResult.Unit).
+const (
+	UnitMs    = "ms"
+	UnitRatio = "ratio"
+	UnitPerS  = "per_s"
+)
+
+// StreamSpec describes a load stream for the figures.
+type StreamSpec struct {
+	Name    string
+	Request string
+	Rate    float64 // asked, per second (the final rate of a ramp or stages)
+	// Schedule spells a rate that changes ("50/s for 8s, 450/s for 10s, then 50/s"); empty
+	// for a constant rate.
+	Schedule string
+}
+
+// maxErrorSamples bounds the distinct error texts kept per stream and phase.
+const maxErrorSamples = 5
+
+// Figures computes each stream's figures in every phase window and over the whole run
+// (PhaseAll). Samples must carry their Phase (see AssignPhases).
+func Figures(samples []Sample, streams []StreamSpec, windows []PhaseWindow) []StreamResult {
+	out := make([]StreamResult, 0, len(streams))
+	names := append(phaseNames(windows), PhaseAll)
+	for _, st := range streams {
+		res := StreamResult{Name: st.Name, Request: st.Request, Rate: st.Rate, Schedule: st.Schedule}
+		for _, ph := range names {
+			length, _ := Length(windows, ph)
+			res.Phases = append(res.Phases, phaseFigure(Select(samples, st.Name, ph), ph, length))
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+// phaseNames lists each phase once, in the order of its first window.
+func phaseNames(windows []PhaseWindow) []string {
+	names := make([]string, 0, len(windows))
+	for _, w := range windows {
+		if !slices.Contains(names, w.Name) {
+			names = append(names, w.Name)
+		}
+	}
+	return names
+}
+
+// Select returns a stream's samples in one phase (every phase for PhaseAll).
+func Select(samples []Sample, stream, phase string) []Sample {
+	var out []Sample
+	for _, s := range samples {
+		if s.Stream == stream && (phase == PhaseAll || s.Phase == phase) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func phaseFigure(samples []Sample, phase string, windowS float64) PhaseFigure {
+	f := PhaseFigure{Phase: phase, Requests: len(samples)}
+	if len(samples) == 0 {
+		return f
+	}
+	f.Errors = CountFailed(samples)
+	f.ErrorRate = float64(f.Errors) / float64(len(samples))
+	if windowS > 0 {
+		f.AchievedRate = float64(len(samples)) / windowS
+	}
+	lat := Latencies(samples)
+	f.P50Ms, f.P90Ms, f.P95Ms, f.P99Ms = percentile.Of(lat, 50), percentile.Of(lat, 90), percentile.Of(lat, 95), percentile.Of(lat, 99)
+	f.MaxMs, f.MeanMs = lat[len(lat)-1], Mean(lat)
+	lags := make([]float64, len(samples))
+	f.StatusCodes = map[string]int{}
+	for i, s := range samples {
+		lags[i] = ms(s.Lag)
+		code := strconv.Itoa(s.Code)
+		if s.Code == 0 {
+			code = "transport_error"
+		}
+		f.StatusCodes[code]++
+		if s.Failed() && s.Err != "" && len(f.ErrorSamples) < maxErrorSamples && !slices.Contains(f.ErrorSamples, s.Err) {
+			f.ErrorSamples = append(f.ErrorSamples, s.Err)
+		}
+	}
+	sort.Float64s(lags)
+	f.SendLagP99Ms = percentile.Of(lags, 99)
+	return f
+}
+
+// Timeseries buckets each stream's samples by the second of their scheduled time.
+func Timeseries(samples []Sample) []TimeBucket {
+	type key struct {
+		stream string
+		sec    int64
+	}
+	groups := map[key][]Sample{}
+	for _, s := range samples {
+		k := key{s.Stream, int64(s.At / time.Second)}
+		groups[k] = append(groups[k], s)
+	}
+	keys := make([]key, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].stream != keys[j].stream {
+			return keys[i].stream < keys[j].stream
+		}
+		return keys[i].sec < keys[j].sec
+	})
+	out := make([]TimeBucket, 0, len(keys))
+	for _, k := range keys {
+		g := groups[k]
+		lat := Latencies(g)
+		out = append(out, TimeBucket{
+			Stream: k.stream, T: float64(k.sec), Requests: len(g), Errors: CountFailed(g),
+			P50Ms: percentile.Of(lat, 50), P99Ms: percentile.Of(lat, 99), MaxMs: lat[len(lat)-1],
+		})
+	}
+	return out
+}

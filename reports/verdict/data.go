@@ -1,0 +1,80 @@
+package verdict
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/faultline/faultline/reports"
+)
+
+// JudgeData turns the data-safety counts into judged expectation lines against exp (nil: every
+// bound zero). Absent bounds mean zero: losing acknowledged data is never acceptable by default. A line with nothing to
+// check (no acknowledged link, no redirect received) is marked not applicable: it fails
+// nothing, and it is not counted as held either.
+func JudgeData(ds *reports.DataSafety, exp *ExpectData) []reports.Expectation {
+	if exp == nil {
+		exp = &ExpectData{}
+	}
+	if ds == nil {
+		return []reports.Expectation{{What: "data safety", Expected: "checked", Observed: "not checked", NoData: true}}
+	}
+	bound := func(p *int) int {
+		if p == nil {
+			return 0
+		}
+		return *p
+	}
+	line := func(what string, got, limit int, nothing string) reports.Expectation {
+		e := reports.Expectation{What: what, Expected: fmt.Sprintf("<= %d", limit), Observed: fmt.Sprint(got), Pass: got <= limit}
+		if nothing != "" {
+			e.Observed, e.Pass, e.NotApplicable = "nothing to check: "+nothing, true, true
+		}
+		return e
+	}
+	noLinks, noRedirects, noClicks := "", "", ""
+	if ds.LinksAcked == 0 {
+		noLinks = "no link creation was acknowledged"
+	}
+	if ds.ClicksAcked == 0 {
+		noRedirects = "the client received no redirect"
+		if ds.ClicksCounted == 0 {
+			noClicks = "the client received no redirect and analytics counted no click"
+		}
+	}
+	missing := line("data.missing_clicks", ds.MissingClicks, bound(exp.MissingClicks), noRedirects)
+	if ds.MissingClicks > 0 {
+		missing.Observed += " (" + missingReason(ds) + ")"
+	}
+	out := []reports.Expectation{
+		line("data.lost_links", ds.LostLinks, bound(exp.LostLinks), noLinks),
+		line("data.duplicate_clicks", ds.DuplicateClicks, bound(exp.DuplicateClicks), noClicks),
+		missing,
+		line("data.lost_link_events", ds.LostLinkEvents, bound(exp.LostLinkEvents), noLinks),
+		line("data.duplicate_link_events", ds.DuplicateLinkEvents, bound(exp.DuplicateLinkEvents), noLinks),
+	}
+	if ds.Error != "" {
+		out = append(out, reports.Expectation{What: "data.checked", Expected: "invariants readable", Observed: ds.Error, NoData: true})
+	}
+	return out
+}
+
+// missingReason is what redirect's own ledger says about clicks it never delivered: the
+// diagnostic that tells a bounded drop by design from a loss.
+func missingReason(ds *reports.DataSafety) string {
+	if ds.LedgerError != "" {
+		return "redirect's ledger unreadable: " + ds.LedgerError
+	}
+	causes := ""
+	for _, k := range slices.Sorted(maps.Keys(ds.DroppedClicks)) {
+		causes += fmt.Sprintf(", %s %d", k, ds.DroppedClicks[k])
+	}
+	why := "redirect reports dropping" + causes
+	if causes == "" {
+		why = "redirect reports no drop"
+	}
+	if !ds.Settled {
+		why += "; analytics had not settled, some may be lag"
+	}
+	return why
+}

@@ -1,0 +1,82 @@
+package verdict
+
+import (
+	"fmt"
+
+	"github.com/faultline/faultline/reports"
+)
+
+// Decide sets Verdict, Reasons and AsExpected from everything judged so far. The order matters:
+// an error or an abort outranks a fail, and nothing that could not be measured can pass.
+func Decide(res *reports.Results, runErr error) {
+	res.Reasons = nil
+	switch {
+	case runErr != nil:
+		res.Verdict = reports.VerdictError
+		res.Reasons = append(res.Reasons, runErr.Error())
+	case res.Abort != nil:
+		res.Verdict = reports.VerdictAborted
+		res.Reasons = append(res.Reasons, fmt.Sprintf("aborted at %.1fs: %s", res.Abort.AtS, res.Abort.Condition))
+	default:
+		res.Verdict = reports.VerdictPass
+		for _, f := range res.Faults {
+			if f.Error != "" || f.AppliedAt < 0 {
+				res.Verdict = reports.VerdictError
+				res.Reasons = append(res.Reasons, fmt.Sprintf("fault %s on %s was not applied as planned: %s", f.Fault, f.Target, f.Error))
+			}
+		}
+		if res.Verdict == reports.VerdictError {
+			break
+		}
+		for _, s := range res.SLOs {
+			if !s.Pass {
+				res.Verdict = reports.VerdictFail
+				what := fmt.Sprintf("SLO %s %s in %s: measured %.4g %s", s.Stream, s.Threshold, s.Phase, s.Value, s.Unit)
+				if s.NoData {
+					what = fmt.Sprintf("SLO %s %s in %s: no requests in that phase", s.Stream, s.Threshold, s.Phase)
+				}
+				res.Reasons = append(res.Reasons, what)
+			}
+		}
+		for _, e := range res.Expectations {
+			if !e.Pass {
+				res.Verdict = reports.VerdictFail
+				res.Reasons = append(res.Reasons, fmt.Sprintf("expected %s %s, observed %s", e.What, e.Expected, e.Observed))
+			}
+		}
+		if c := res.Conformance; c != nil {
+			for _, ch := range c.Checks {
+				if ch.Status == reports.ConformanceFail {
+					res.Verdict = reports.VerdictFail
+					res.Reasons = append(res.Reasons, ch.FailReason())
+				}
+			}
+		}
+		// A pass needs an honest measurement; a fail stands even when the generator lagged,
+		// because the system then saw less load than asked and still failed.
+		if !res.Valid {
+			for _, r := range res.InvalidReasons {
+				res.Reasons = append(res.Reasons, "measurement invalid: "+r)
+			}
+			if res.Verdict == reports.VerdictPass {
+				res.Verdict = reports.VerdictError
+			}
+		}
+	}
+	if res.Verdict == reports.VerdictPass && len(res.Reasons) == 0 {
+		held, na := 0, 0
+		for _, e := range res.Expectations {
+			if e.NotApplicable {
+				na++
+			} else {
+				held++
+			}
+		}
+		why := fmt.Sprintf("all %d SLOs and %d expectations held", len(res.SLOs), held)
+		if na > 0 {
+			why += fmt.Sprintf(" (%d had nothing to check)", na)
+		}
+		res.Reasons = []string{why}
+	}
+	res.AsExpected = res.Verdict == res.ExpectedVerdict
+}

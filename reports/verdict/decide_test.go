@@ -1,0 +1,79 @@
+package verdict
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/faultline/faultline/reports"
+)
+
+func TestDecide(t *testing.T) {
+	passSLO := reports.SLOResult{Stream: "r", Phase: "fault", Threshold: "p(99)<50ms", Value: 10, Pass: true}
+	failSLO := reports.SLOResult{Stream: "r", Phase: "fault", Threshold: "p(99)<50ms", Value: 90, Pass: false}
+	noData := reports.SLOResult{Stream: "r", Phase: "fault", Threshold: "p(99)<50ms", NoData: true}
+	okFault := reports.FaultEvent{Fault: "latency", Target: "a->b", AppliedAt: 1, HealedAt: 2}
+	tests := []struct {
+		name     string
+		res      reports.Results
+		err      error
+		want     string
+		expected string
+		asExp    bool
+	}{
+		{"all good", reports.Results{Valid: true, SLOs: []reports.SLOResult{passSLO}, Faults: []reports.FaultEvent{okFault}}, nil, "pass", "pass", true},
+		{"slo broken", reports.Results{Valid: true, SLOs: []reports.SLOResult{passSLO, failSLO}}, nil, "fail", "pass", false},
+		{"negative control caught", reports.Results{Valid: true, SLOs: []reports.SLOResult{failSLO}}, nil, "fail", "fail", true},
+		{"no data never passes", reports.Results{Valid: true, SLOs: []reports.SLOResult{noData}}, nil, "fail", "pass", false},
+		{"expectation broken", reports.Results{Valid: true, Expectations: []reports.Expectation{{What: "x", Pass: false}}}, nil, "fail", "pass", false},
+		{"invalid measurement cannot pass", reports.Results{Valid: false, InvalidReasons: []string{"lag"}, SLOs: []reports.SLOResult{passSLO}}, nil, "error", "pass", false},
+		{"invalid measurement keeps a fail", reports.Results{Valid: false, SLOs: []reports.SLOResult{failSLO}}, nil, "fail", "fail", true},
+		{"fault not applied", reports.Results{Valid: true, Faults: []reports.FaultEvent{{Fault: "latency", AppliedAt: -1, Error: "boom"}}}, nil, "error", "pass", false},
+		{"abort", reports.Results{Valid: true, Abort: &reports.Abort{Condition: "x"}}, nil, "aborted", "pass", false},
+		{"run error", reports.Results{Valid: true}, errors.New("lab: start"), "error", "fail", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := tc.res
+			res.ExpectedVerdict = tc.expected
+			Decide(&res, tc.err)
+			if res.Verdict != tc.want || res.AsExpected != tc.asExp {
+				t.Fatalf("verdict %q as_expected %v, want %q %v (reasons %v)", res.Verdict, res.AsExpected, tc.want, tc.asExp, res.Reasons)
+			}
+			if len(res.Reasons) == 0 {
+				t.Fatal("a verdict without reasons")
+			}
+		})
+	}
+}
+
+// TestDecideConformance: a failed conformance check fails the run and the reason names the
+// edge, the policy, the configured value and the observed one; a check with no data or one
+// the scenario skipped does not.
+func TestDecideConformance(t *testing.T) {
+	passSLO := reports.SLOResult{Stream: "r", Phase: "fault", Threshold: "p(99)<50ms", Value: 10, Pass: true}
+	failed := reports.ConformanceCheck{Target: "redirect->redis", Policy: "timeout", Configured: "50ms per attempt (+20ms tolerance)",
+		Observed: "longest attempt 143.0ms of 2677", Status: reports.ConformanceFail, Violations: 1, Examples: []string{"attempt took 143.0ms"}}
+	quiet := []reports.ConformanceCheck{
+		{Target: "link->billing", Policy: "retry.backoff", Status: reports.ConformanceNoData, Reason: "not exercised"},
+		{Target: "route:create", Policy: "rate_limit", Status: reports.ConformanceSkipped, Reason: "setup bursts"},
+		{Target: "link->billing", Policy: "timeout", Status: reports.ConformancePass},
+	}
+	res := reports.Results{Valid: true, ExpectedVerdict: "pass", SLOs: []reports.SLOResult{passSLO},
+		Conformance: &reports.Conformance{Checks: quiet}}
+	Decide(&res, nil)
+	if res.Verdict != reports.VerdictPass {
+		t.Fatalf("no_data, skipped and passed checks: verdict %s (%v), want pass", res.Verdict, res.Reasons)
+	}
+	res.Conformance.Checks = append(res.Conformance.Checks, failed)
+	Decide(&res, nil)
+	if res.Verdict != reports.VerdictFail {
+		t.Fatalf("a failed conformance check: verdict %s, want fail", res.Verdict)
+	}
+	why := strings.Join(res.Reasons, "\n")
+	for _, w := range []string{"edge redirect->redis", "policy timeout", "configured 50ms per attempt", "observed longest attempt 143.0ms"} {
+		if !strings.Contains(why, w) {
+			t.Errorf("reasons %q lack %q", why, w)
+		}
+	}
+}

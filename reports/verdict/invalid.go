@@ -1,0 +1,38 @@
+package verdict
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/faultline/faultline/reports"
+)
+
+// SpanLossInvalid says why a verdict that needs traces (Expect.NeedsTraces) cannot be trusted
+// given what the observation lost, or "".
+func SpanLossInvalid(t *reports.TelemetryHealth) string {
+	var why []string
+	if lost := SpansLost(t); lost > 0 {
+		why = append(why, fmt.Sprintf("%d spans lost (services dropped %d, the lab dropped %d and rejected %d)", lost, t.SpansDroppedBySDK, t.SpansDroppedByLab, t.SpansRejected))
+	}
+	if t.ExportsRefused > 0 {
+		why = append(why, fmt.Sprintf("the lab refused %d export requests, their spans uncounted", t.ExportsRefused))
+	}
+	for _, u := range t.SDKLossUnknown {
+		if !u.Expected {
+			why = append(why, fmt.Sprintf("%s lost an unknown number of spans (%d processes without a final count: %s)", u.Service, u.Processes, u.Why))
+		}
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return strings.Join(why, "; ") + ": the blast radius would be computed from missing spans"
+}
+
+// SpansLost is how many spans the run is known to have lost (nil: unknown, taken as none;
+// the telemetry notes say why).
+func SpansLost(t *reports.TelemetryHealth) int {
+	if t == nil {
+		return 0
+	}
+	return t.SpansDroppedByLab + t.SpansRejected + t.SpansDroppedBySDK
+}
