@@ -388,6 +388,18 @@ func TestFallback(t *testing.T) {
 			{"never failed", reports.ConformanceNoData, "0 with the edge failed", func(r *run) {
 				r.attempt(r.call(e, 0, 6, false), 1, 0, 5, 200)
 			}},
+			// link paused mid-call: the call began at 50 ms, the gateway gave up at 100 ms, the
+			// call failed at 8 s when link resumed.
+			{"a failure that ended after the caller gave up", reports.ConformanceNoData, "1 failed calls that ended after their caller had given up", func(r *run) {
+				svc, _, _ := topology.SplitEdge(e)
+				tr, gw := r.ids()
+				r.spans = append(r.spans, traces.Span{TraceID: tr, SpanID: gw, Service: "gateway", Kind: traces.KindClient, Start: at(0), End: at(100)})
+				_, srv := r.ids()
+				r.spans = append(r.spans, traces.Span{TraceID: tr, SpanID: srv, ParentSpanID: gw, Service: svc, Kind: traces.KindServer, Start: at(40), End: at(8001)})
+				c := r.call(e, 50, 7950, true, traces.AttrTimeout, "true")
+				r.spans[c].TraceID, r.spans[c].ParentSpanID = tr, srv
+				r.attempt(c, 1, 50, 7950, 0)
+			}},
 			// overload: the first attempt timed out (the pipeline span says so), the retry
 			// answered: the call succeeded and no fallback was owed.
 			{"a timed-out attempt whose retry answered", reports.ConformanceNoData, "1 calls, 0 with the edge failed", func(r *run) {
@@ -397,7 +409,7 @@ func TestFallback(t *testing.T) {
 			}},
 			// link was paused: the gateway gave up at 100 ms, link resumed at 500 ms and its
 			// billing call failed for a request nobody waited for (link-gray-failure).
-			{"a failure after the caller gave up", reports.ConformanceNoData, "1 failed calls made after their caller had given up, not judged", func(r *run) {
+			{"a failure after the caller gave up", reports.ConformanceNoData, "1 failed calls that ended after their caller had given up, not judged", func(r *run) {
 				svc, _, _ := topology.SplitEdge(e)
 				tr, gw := r.ids()
 				r.spans = append(r.spans, traces.Span{TraceID: tr, SpanID: gw, Service: "gateway", Kind: traces.KindClient, Start: at(0), End: at(100)})

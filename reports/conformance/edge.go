@@ -295,7 +295,7 @@ func (ix *index) fallback(e, kind string, calls []*call) reports.ConformanceChec
 			continue
 		}
 		if failed && !answered && ix.callerGone(c.span) {
-			// The request it served was abandoned before the call began (its caller timed
+			// The request it served was abandoned before the call ended (its caller timed
 			// out while this service was paused or queued): nobody waits for a fallback.
 			orphans++
 			continue
@@ -331,7 +331,7 @@ func (ix *index) fallback(e, kind string, calls []*call) reports.ConformanceChec
 		v.observed, v.noData = "-", "no call on the edge"
 	}
 	if orphans > 0 {
-		v.observed += fmt.Sprintf("; %d failed calls made after their caller had given up, not judged", orphans)
+		v.observed += fmt.Sprintf("; %d failed calls that ended after their caller had given up, not judged", orphans)
 	}
 	return v.check(e, Fallback, configured)
 }
