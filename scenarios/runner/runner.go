@@ -49,9 +49,15 @@ type Options struct {
 	Settle time.Duration
 }
 
-// onlyInvalid says whether a run's error verdict came from an invalid measurement alone.
+// onlyInvalid says whether a run proved nothing because its measurement was invalid: an error
+// verdict from an invalid measurement alone, or any invalid run of a negative control (a fail
+// from an invalid measurement earns no kill, so only a repeat can give it a verdict). An own
+// run's fail stands and is never repeated.
 func onlyInvalid(res *reports.Results) bool {
-	return res.Verdict == reports.VerdictError && !res.Valid
+	if res.Valid {
+		return false
+	}
+	return res.Verdict == reports.VerdictError || (res.ExpectedVerdict == reports.VerdictFail && res.Verdict == reports.VerdictFail)
 }
 
 // System is a running system under test, whatever backend started it.

@@ -14,19 +14,23 @@ func TestOnlyInvalidIsRepeated(t *testing.T) {
 	passSLO := reports.SLOResult{Stream: "r", Phase: "fault", Threshold: "p(99)<50ms", Value: 1, Pass: true}
 	failSLO := reports.SLOResult{Stream: "r", Phase: "fault", Threshold: "p(99)<50ms", Value: 90}
 	cases := []struct {
-		name string
-		res  reports.Results
-		err  error
-		want bool
+		name   string
+		expect string
+		res    reports.Results
+		err    error
+		want   bool
 	}{
-		{"pass turned error by lag", reports.Results{Valid: false, SLOs: []reports.SLOResult{passSLO}}, nil, true},
-		{"fail with lag stands", reports.Results{Valid: false, SLOs: []reports.SLOResult{failSLO}}, nil, false},
-		{"run error", reports.Results{Valid: true}, errors.New("lab: start"), false},
-		{"valid pass", reports.Results{Valid: true, SLOs: []reports.SLOResult{passSLO}}, nil, false},
+		{"pass turned error by lag", reports.VerdictPass, reports.Results{Valid: false, SLOs: []reports.SLOResult{passSLO}}, nil, true},
+		{"fail with lag stands", reports.VerdictPass, reports.Results{Valid: false, SLOs: []reports.SLOResult{failSLO}}, nil, false},
+		// A negative control's invalid fail earns no kill: only a repeat can decide it.
+		{"negative control's fail with lag is repeated", reports.VerdictFail, reports.Results{Valid: false, SLOs: []reports.SLOResult{failSLO}}, nil, true},
+		{"negative control's valid fail stands", reports.VerdictFail, reports.Results{Valid: true, SLOs: []reports.SLOResult{failSLO}}, nil, false},
+		{"run error", reports.VerdictPass, reports.Results{Valid: true}, errors.New("lab: start"), false},
+		{"valid pass", reports.VerdictPass, reports.Results{Valid: true, SLOs: []reports.SLOResult{passSLO}}, nil, false},
 	}
 	for _, tc := range cases {
 		res := tc.res
-		res.ExpectedVerdict = reports.VerdictPass
+		res.ExpectedVerdict = tc.expect
 		verdict.Decide(&res, tc.err)
 		if got := onlyInvalid(&res); got != tc.want {
 			t.Errorf("%s: onlyInvalid = %v, want %v (verdict %s)", tc.name, got, tc.want, res.Verdict)
