@@ -576,21 +576,24 @@ func (d *decoder) bound(path string, v ast.Node) (verdict.Bound, bool) {
 	return b, true
 }
 
+// share reads a percentage in (0%, 100%] into dst, in the thresholds' grammar (% required).
+func (d *decoder) share(p string, v ast.Node, dst *float64) {
+	v = d.value(p, v)
+	if v == nil {
+		return
+	}
+	s, ok := scalarText(v)
+	r, err := verdict.ParsePercent(s)
+	if !ok || err != nil || r <= 0 || v.Type() == ast.BoolType {
+		d.errorf(v, "%s: expected a percentage in (0%%, 100%%] such as 5%%, got %s", p, describe(v))
+		return
+	}
+	*dst = r
+}
+
 func (d *decoder) blast(path string, n ast.Node, b *reports.BlastThresholds) {
 	d.fields(path, "blast", n, map[string]func(string, ast.Node){
-		"error_rate_delta": func(p string, v ast.Node) {
-			v = d.value(p, v)
-			if v == nil {
-				return
-			}
-			s, ok := scalarText(v)
-			r, err := verdict.ParsePercent(s)
-			if !ok || err != nil || r <= 0 || v.Type() == ast.BoolType {
-				d.errorf(v, "%s: expected a percentage in (0%%, 100%%] such as 5%%, got %s", p, describe(v))
-				return
-			}
-			b.ErrorRateDelta = r
-		},
+		"error_rate_delta": func(p string, v ast.Node) { d.share(p, v, &b.ErrorRateDelta) },
 		"latency_factor": func(p string, v ast.Node) {
 			if d.number(p, v, &b.LatencyFactor) && !(b.LatencyFactor >= 1 && b.LatencyFactor <= 1000) {
 				d.errorf(v, "%s: expected a factor in 1..1000, got %g", p, b.LatencyFactor)
@@ -603,19 +606,7 @@ func (d *decoder) blast(path string, n ast.Node, b *reports.BlastThresholds) {
 				b.LatencyMinMs = 0
 			}
 		},
-		"abs_error_rate": func(p string, v ast.Node) {
-			v = d.value(p, v)
-			if v == nil {
-				return
-			}
-			s, ok := scalarText(v)
-			r, err := verdict.ParsePercent(s)
-			if !ok || err != nil || r <= 0 || v.Type() == ast.BoolType {
-				d.errorf(v, "%s: expected a percentage in (0%%, 100%%] such as 5%%, got %s", p, describe(v))
-				return
-			}
-			b.AbsErrorRate = r
-		},
+		"abs_error_rate": func(p string, v ast.Node) { d.share(p, v, &b.AbsErrorRate) },
 		"abs_latency_ms": func(p string, v ast.Node) {
 			if d.number(p, v, &b.AbsLatencyMs) && !(b.AbsLatencyMs > 0 && b.AbsLatencyMs <= 3.6e6) {
 				d.errorf(v, "%s: expected milliseconds in (0, 3600000], got %g", p, b.AbsLatencyMs)
