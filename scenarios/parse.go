@@ -520,8 +520,12 @@ func (d *decoder) breaker(path string, n ast.Node) verdict.ExpectBreaker {
 // controls reads the mutant profiles a scenario must catch; each must be a built-in profile
 // other than default (the protections the mutants are measured against), named once.
 func (d *decoder) controls(path string, v ast.Node) []string {
-	items, _ := d.sequence(path, "a list of mutant names", v)
-	known := Mutants()
+	return d.names(path, v, "mutant", Mutants())
+}
+
+// names reads a list of distinct names of one kind, each one of known.
+func (d *decoder) names(path string, v ast.Node, kind string, known []string) []string {
+	items, _ := d.sequence(path, "a list of "+kind+" names", v)
 	seen := map[string]bool{}
 	list := []string{}
 	for i, at := range items {
@@ -532,9 +536,9 @@ func (d *decoder) controls(path string, v ast.Node) []string {
 		list = append(list, m)
 		switch {
 		case !slices.Contains(known, m):
-			d.errorf(at, "%s[%d]: unknown mutant %q, expected one of: %s", path, i, m, strings.Join(known, ", "))
+			d.errorf(at, "%s[%d]: unknown %s %q, expected one of: %s", path, i, kind, m, strings.Join(known, ", "))
 		case seen[m]:
-			d.errorf(at, "%s[%d]: mutant %q listed twice", path, i, m)
+			d.errorf(at, "%s[%d]: %s %q listed twice", path, i, kind, m)
 		}
 		seen[m] = true
 	}
