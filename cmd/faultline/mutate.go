@@ -6,28 +6,26 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/internal/atomicfile"
 	"github.com/faultline/faultline/reports"
-	"github.com/faultline/faultline/reports/verdict"
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/scenarios/mutate"
 	"github.com/faultline/faultline/scenarios/runner"
 )
 
 func init() { commands = append(commands, newMutateCmd) }
 
 type mutateOptions struct {
+	mutate.Options
 	out          string
 	plain        bool
 	retryInvalid int
-	cover        bool
-	code         bool     // also run the code mutants scenarios list under code_controls
-	mutants      []string // run only these mutants (profile or code names)
-	source       string   // the faultline module code mutants patch ("" = the one here)
+	source       string // the faultline module code mutants patch ("" = the one here)
 }
 
 func newMutateCmd() *cobra.Command {
@@ -58,12 +56,17 @@ built into its own faultline binary (once per invocation), and the scenario runs
 own profile on that binary; it is judged by the same rules and shown as code:NAME in the
 matrix. --mutants a,b runs only the named mutants (profile or code). Needs git and go.
 
+With --repeat N each scenario × mutant runs N times and counts as caught only when every run
+caught it (the cell then reads "caught N/N"): a kill that comes and goes is luck, not
+verdict power.
+
 Exit codes: 0 every scenario passed and every listed mutant was caught, 1 otherwise,
 2 bad usage or an invalid scenario file (nothing is run then).`,
 		Example: `  faultline mutate scenarios/
   faultline mutate --cover scenarios/        # each mutant once, on its shortest scenario
   faultline mutate --out /tmp/power scenarios/billing-down.yaml
-  faultline mutate --code --mutants outbox-marks-unacked scenarios/nats-down.yaml`,
+  faultline mutate --code --mutants outbox-marks-unacked scenarios/nats-down.yaml
+  faultline mutate --code --cover --repeat 3 --mutants retry-extra-attempt scenarios/`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return mutateScenarios(cmd.Context(), cmd.OutOrStdout(), args, o)
@@ -71,26 +74,13 @@ Exit codes: 0 every scenario passed and every listed mutant was caught, 1 otherw
 	}
 	c.Flags().StringVar(&o.out, "out", "", "directory for the runs and matrix.md (default runs/mutate-<time>)")
 	c.Flags().BoolVar(&o.plain, "plain", false, "plain progress lines even on a terminal")
-	c.Flags().BoolVar(&o.cover, "cover", false, "run each mutant once, on the shortest scenario listing it (default: every listed control)")
-	c.Flags().BoolVar(&o.code, "code", false, "also run the code mutants each scenario lists under code_controls (scenarios/mutants)")
-	c.Flags().StringSliceVar(&o.mutants, "mutants", nil, "run only these mutants, comma-separated (profile or code mutant names)")
+	c.Flags().BoolVar(&o.Cover, "cover", false, "run each mutant once, on the shortest scenario listing it (default: every listed control)")
+	c.Flags().BoolVar(&o.Code, "code", false, "also run the code mutants each scenario lists under code_controls (scenarios/mutants)")
+	c.Flags().StringSliceVar(&o.Mutants, "mutants", nil, "run only these mutants, comma-separated (profile or code mutant names)")
 	c.Flags().StringVar(&o.source, "source", "", "faultline source tree code mutants are built from (default: the checkout containing the working directory)")
+	c.Flags().IntVar(&o.Repeat, "repeat", 1, "run each scenario × mutant N times; it counts as caught only when every run caught it")
 	c.Flags().IntVar(&o.retryInvalid, "retry-invalid", 1, "repeat a run whose measurement was invalid (load generator starved) up to N times; a fail is never repeated")
 	return c
-}
-
-// kill is one scenario × mutant run, judged.
-type kill struct {
-	mutant string
-	verdict.Kill
-	dir string
-}
-
-// powerRow is one scenario: its own run and its mutant runs.
-type powerRow struct {
-	sc    *scenarios.Scenario
-	own   *reports.Results
-	kills []kill
 }
 
 func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mutateOptions) error {
@@ -98,30 +88,28 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 	if err != nil {
 		return err
 	}
-	if err := checkMutantNames(o); err != nil {
-		return err
+	if err := mutate.CheckNames(o.Options); err != nil {
+		return usageError{err}
 	}
-	plan := planMutants(scs, o)
 	var uncovered []string
-	if anyDir(args) && len(o.mutants) == 0 {
-		uncovered = uncoveredMutants(scs)
-		if o.code {
-			uncovered = append(uncovered, uncoveredCode(scs)...)
-		}
+	if anyDir(args) && len(o.Mutants) == 0 {
+		uncovered = mutate.Uncovered(scs, o.Code)
 	}
-	builds := &codeBuilds{source: o.source, log: stdout}
-	defer builds.close()
+	builds := &mutate.Builds{Source: o.source, Log: stdout}
+	defer func() {
+		if err := builds.Close(); err != nil {
+			fmt.Fprintln(stdout, err)
+		}
+	}()
 	out := o.out
 	if out == "" {
 		out = filepath.Join("runs", "mutate-"+time.Now().Format("20060102-150405"))
 	}
 	var (
-		rows    []powerRow
 		results []*reports.Results
 		dirs    []string
 	)
-	one := func(sc *scenarios.Scenario, profile, label, binary, expect string) *reports.Results {
-		dir := filepath.Join(out, sc.Name, label)
+	run := func(ctx context.Context, sc *scenarios.Scenario, profile, binary, expect, dir string) *reports.Results {
 		res, err := runner.Run(ctx, runner.Options{
 			Scenario: sc, Profile: profile, OutDir: dir, Log: stdout, Binary: binary,
 			Terminal: !o.plain && isTerminal(stdout), ExpectVerdict: expect, RetryInvalid: o.retryInvalid,
@@ -137,37 +125,10 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 		dirs = append(dirs, dir)
 		return res
 	}
-	for _, sc := range scs {
-		row := powerRow{sc: sc, own: one(sc, sc.Profile, sc.Profile, "", reports.VerdictPass)}
-		for _, m := range plan[sc] {
-			if ctx.Err() != nil {
-				break
-			}
-			// Run even when the own run failed: a kill is judged against the checks that did
-			// hold, and the exit code fails on the own run anyway.
-			k := kill{mutant: m, dir: filepath.Join(out, sc.Name, m)}
-			if name, isCode := strings.CutPrefix(m, codePrefix); isCode {
-				// A code mutant runs the scenario's own profile on a binary built with its bug.
-				k.dir = filepath.Join(out, sc.Name, "code-"+name)
-				bin, err := builds.binary(ctx, m)
-				if err != nil {
-					k.Kill = verdict.Kill{Outcome: verdict.Errored, Because: []string{err.Error()}}
-				} else {
-					k.Kill = verdict.JudgeKill(row.own, one(sc, sc.Profile, "code-"+name, bin, reports.VerdictFail))
-				}
-			} else {
-				k.Kill = verdict.JudgeKill(row.own, one(sc, m, m, "", reports.VerdictFail))
-			}
-			row.kills = append(row.kills, k)
-		}
-		rows = append(rows, row)
-		if ctx.Err() != nil {
-			break
-		}
-	}
+	rows := mutate.Execute(ctx, scs, o.Options, out, run, builds.Binary)
 	printTable(stdout, results, dirs)
-	matrix := killMatrix(rows)
-	if o.cover {
+	matrix := mutate.Matrix(rows)
+	if o.Cover {
 		matrix += "\nRun with --cover: each mutant on the shortest scenario that lists it; `faultline mutate` without it runs every listed control.\n"
 	}
 	if len(uncovered) > 0 {
@@ -176,80 +137,17 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, matrix)
 	if err := os.MkdirAll(out, 0o755); err == nil {
-		err = os.WriteFile(filepath.Join(out, "matrix.md"), []byte(matrix), 0o644)
-		if err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(out, "matrix.md"), []byte(matrix), 0o644); err != nil {
 			fmt.Fprintf(stdout, "writing the matrix: %v\n", err)
 		}
 	}
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		return fmt.Errorf("interrupted: %w", ctx.Err())
-	}
-	if len(uncovered) > 0 {
+	case len(uncovered) > 0, !mutate.AsExpected(rows):
 		return errMismatch
 	}
-	for _, r := range rows {
-		if r.own.Verdict != reports.VerdictPass {
-			return errMismatch
-		}
-		for _, k := range r.kills {
-			if k.Outcome != verdict.Caught {
-				return errMismatch
-			}
-		}
-	}
 	return nil
-}
-
-// planControls picks the mutants each scenario runs: all it lists, or with cover each mutant
-// only on the shortest scenario listing it (ties broken by name, so the plan is stable).
-func planControls(scs []*scenarios.Scenario, cover bool) map[*scenarios.Scenario][]string {
-	return planLists(scs, cover, func(sc *scenarios.Scenario) []string { return sc.Controls })
-}
-
-// planLists is planControls over the mutants list gives for each scenario.
-func planLists(scs []*scenarios.Scenario, cover bool, list func(*scenarios.Scenario) []string) map[*scenarios.Scenario][]string {
-	plan := map[*scenarios.Scenario][]string{}
-	if !cover {
-		for _, sc := range scs {
-			plan[sc] = list(sc)
-		}
-		return plan
-	}
-	best := map[string]*scenarios.Scenario{}
-	var order []string
-	for _, sc := range scs {
-		for _, m := range list(sc) {
-			b, seen := best[m]
-			if !seen {
-				order = append(order, m)
-			}
-			if !seen || sc.Duration < b.Duration || sc.Duration == b.Duration && sc.Name < b.Name {
-				best[m] = sc
-			}
-		}
-	}
-	for _, m := range order {
-		plan[best[m]] = append(plan[best[m]], m)
-	}
-	return plan
-}
-
-// uncoveredMutants lists the built-in mutants that remove one protection (no-*,
-// unbounded-*) and that no scenario lists: a protection the catalogue cannot vouch for.
-func uncoveredMutants(scs []*scenarios.Scenario) []string {
-	listed := map[string]bool{}
-	for _, sc := range scs {
-		for _, m := range sc.Controls {
-			listed[m] = true
-		}
-	}
-	var out []string
-	for _, m := range scenarios.Mutants() {
-		if (strings.HasPrefix(m, "no-") || strings.HasPrefix(m, "unbounded-")) && !listed[m] {
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 func anyDir(args []string) bool {
@@ -259,58 +157,4 @@ func anyDir(args []string) bool {
 		}
 	}
 	return false
-}
-
-// killMatrix renders the matrix as Markdown: one row per scenario, one column per mutant any
-// scenario lists, then the reasons each kill was credited to.
-func killMatrix(rows []powerRow) string {
-	var mutants []string
-	for _, r := range rows {
-		for _, k := range r.kills {
-			if !slices.Contains(mutants, k.mutant) {
-				mutants = append(mutants, k.mutant)
-			}
-		}
-	}
-	slices.Sort(mutants)
-	var b strings.Builder
-	b.WriteString("| scenario | own profile |")
-	for _, m := range mutants {
-		fmt.Fprintf(&b, " %s |", m)
-	}
-	b.WriteString("\n|---|---|")
-	for range mutants {
-		b.WriteString("---|")
-	}
-	b.WriteString("\n")
-	caught, listed := map[string]int{}, map[string]int{}
-	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s %s |", r.sc.Name, r.own.Profile, r.own.Verdict)
-		for _, m := range mutants {
-			cell := "·"
-			for _, k := range r.kills {
-				if k.mutant == m {
-					cell = k.Outcome
-					listed[m]++
-					if k.Outcome == verdict.Caught {
-						caught[m]++
-						cell += " (" + strings.Join(k.By, ", ") + ")"
-					}
-				}
-			}
-			fmt.Fprintf(&b, " %s |", cell)
-		}
-		b.WriteString("\n")
-	}
-	b.WriteString("| **caught by** | |")
-	for _, m := range mutants {
-		fmt.Fprintf(&b, " %d/%d |", caught[m], listed[m])
-	}
-	b.WriteString("\n\n`·` = not listed in the scenario's controls; a caught cell names the kinds of check that caught it. Why each listed mutant was (or was not) caught:\n\n")
-	for _, r := range rows {
-		for _, k := range r.kills {
-			fmt.Fprintf(&b, "- %s × %s: %s — %s\n", r.sc.Name, k.mutant, k.Outcome, strings.Join(k.Because, "; "))
-		}
-	}
-	return b.String()
 }
