@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -139,6 +140,10 @@ type Result struct {
 	ClickCode string
 	// SentURL is the "url" of the JSON body sent (a link creation), "" when the body has none.
 	SentURL string
+	// Resent counts the extra times Go's transport wrote this request on its own: a GET
+	// whose reused connection broke after the request was written is sent again on a new
+	// one, invisibly to vegeta. The server may have acted on each copy.
+	Resent int
 }
 
 // Lag is how late the generator sent the request; large lag means the generator, not the
@@ -234,14 +239,11 @@ func runStream(ctx context.Context, base *url.URL, st Stream, d time.Duration, o
 		IdleConnTimeout:     90 * time.Second,
 	}
 	defer tr.CloseIdleConnections()
-	var rt http.RoundTripper = tr
-	if opts.OnSend != nil {
-		rt = &sendHook{next: tr, stream: st.Name, p: p, on: opts.OnSend}
-	}
+	hook := &sendHook{next: tr, stream: st.Name, p: p, on: opts.OnSend}
 	// No vegeta.KeepAlive: tr keeps connections alive already, and that option type-asserts
 	// the client's transport, which the send hook wraps.
 	atk := vegeta.NewAttacker(
-		vegeta.Client(&http.Client{Transport: rt}),
+		vegeta.Client(&http.Client{Transport: hook}),
 		vegeta.Timeout(opts.Timeout),
 		vegeta.Redirects(vegeta.NoFollow), // a 302 is the shortener's success, not a hop to follow
 		vegeta.Workers(min(opts.MaxWorkers, 16)),
@@ -273,27 +275,68 @@ func runStream(ctx context.Context, base *url.URL, st Stream, d time.Duration, o
 		}
 		r.ClickCode, r.SentURL = tg.sent(res.Method, res.URL)
 		r.Scheduled = p.scheduled(res.Seq)
+		r.Resent = hook.resentOf(res.Seq)
 		emit(r)
 	}
 }
 
-// sendHook tells OnSend of each request as it reaches the transport. vegeta numbers each
-// request in its X-Vegeta-Seq header with the Seq its Result will carry, so the two meet.
-// The hot path allocates nothing of its own.
+// sendHook tells OnSend of each request as it reaches the transport, and counts the
+// connections the transport took for it: more than one means the transport wrote it again
+// (see Result.Resent). vegeta numbers each request in its X-Vegeta-Seq header with the Seq
+// its Result will carry, so the two meet.
 type sendHook struct {
 	next   http.RoundTripper
 	stream string
 	p      *pacer
-	on     func(Sent)
+	on     func(Sent) // nil: nobody watches sends
+
+	mu     sync.Mutex
+	resent map[uint64]int // Seq → extra writes, until its Result takes it
+}
+
+// conns counts the connections one request got. Not pooled: a transport may keep a
+// request's trace past RoundTrip (a dial it started still finishing), so each request has
+// its own.
+type conns struct {
+	n     int
+	trace httptrace.ClientTrace
 }
 
 func (h *sendHook) RoundTrip(req *http.Request) (*http.Response, error) {
-	if v := req.Header["X-Vegeta-Seq"]; len(v) == 1 {
-		if seq, err := strconv.ParseUint(v[0], 10, 64); err == nil {
-			h.on(Sent{Stream: h.stream, Seq: seq, Scheduled: h.p.scheduled(seq), At: time.Now()})
-		}
+	v := req.Header["X-Vegeta-Seq"]
+	if len(v) != 1 {
+		return h.next.RoundTrip(req)
 	}
-	return h.next.RoundTrip(req)
+	seq, err := strconv.ParseUint(v[0], 10, 64)
+	if err != nil {
+		return h.next.RoundTrip(req)
+	}
+	if h.on != nil {
+		h.on(Sent{Stream: h.stream, Seq: seq, Scheduled: h.p.scheduled(seq), At: time.Now()})
+	}
+	c := &conns{}
+	c.trace.GotConn = func(httptrace.GotConnInfo) { c.n++ }
+	resp, err := h.next.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), &c.trace)))
+	if c.n > 1 {
+		h.mu.Lock()
+		if h.resent == nil {
+			h.resent = map[uint64]int{}
+		}
+		h.resent[seq] += c.n - 1
+		h.mu.Unlock()
+	}
+	return resp, err
+}
+
+// resentOf returns and forgets the extra writes of request seq.
+func (h *sendHook) resentOf(seq uint64) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n, ok := h.resent[seq]
+	if ok {
+		delete(h.resent, seq)
+	}
+	return n
 }
 
 // pacer paces one stream and remembers when the attack began, so each result's intended send

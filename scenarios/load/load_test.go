@@ -381,16 +381,18 @@ func TestOnSendSeesRequestsInFlight(t *testing.T) {
 	}
 }
 
-// The send hook runs once per request at up to 2,000/s per stream: it must not allocate.
-func TestSendHookAllocatesNothing(t *testing.T) {
+// The send hook runs once per request at up to 2,000/s per stream: it allocates only what
+// carries the connection trace (Result.Resent): the counter, its hook, the context value and
+// the request copy.
+func TestSendHookAllocatesLittle(t *testing.T) {
 	var got Sent
 	h := &sendHook{next: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, nil }),
 		stream: "a", p: newPacer(Stream{Rate: 100}, &atomic.Int64{}), on: func(s Sent) { got = s }}
 	h.p.began = time.Now()
 	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1/", nil)
 	req.Header.Set("X-Vegeta-Seq", "42")
-	if n := testing.AllocsPerRun(100, func() { h.RoundTrip(req) }); n != 0 {
-		t.Errorf("%g allocations per request, want 0", n)
+	if n := testing.AllocsPerRun(100, func() { h.RoundTrip(req) }); n > 4 {
+		t.Errorf("%g allocations per request, want at most 4", n)
 	}
 	if got.Seq != 42 || got.Stream != "a" || !got.Scheduled.Equal(h.p.began.Add(420*time.Millisecond)) {
 		t.Errorf("sent %+v, want seq 42 of a, scheduled 420 ms after the start", got)

@@ -17,8 +17,9 @@ type Clicks struct {
 	// which it must count exactly once.
 	Redirected int
 	// Unknown counts the requests that failed at the client (transport error, timeout, 5xx
-	// or any answer that is neither a 302 nor a 4xx): the system may or may not have counted
-	// them, so they may explain a count above Redirected but never one below it.
+	// or any answer that is neither a 302 nor a 4xx), and the extra copies the client's
+	// transport wrote on its own: the system may or may not have counted them, so they may
+	// explain a count above Redirected but never one below it.
 	Unknown int
 }
 
@@ -33,6 +34,7 @@ type Link struct {
 func (t *Tally) Add(r Result) {
 	if r.ClickCode != "" {
 		t.Redirect(r.ClickCode, r.Code)
+		t.Resent(r.ClickCode, r.Resent)
 	}
 	if code := CreatedCode(r); code != "" {
 		t.Created(Link{Code: code, URL: r.SentURL})
@@ -54,6 +56,20 @@ func (t *Tally) Redirect(code string, status int) {
 	default:
 		c.Unknown++
 	}
+	t.clicks[code] = c
+}
+
+// Resent records n extra copies of one redirect request that the client's transport wrote
+// on its own (Result.Resent): the system may have counted each, and the client cannot know.
+func (t *Tally) Resent(code string, n int) {
+	if n <= 0 {
+		return
+	}
+	if t.clicks == nil {
+		t.clicks = map[string]Clicks{}
+	}
+	c := t.clicks[code]
+	c.Unknown += n
 	t.clicks[code] = c
 }
 
