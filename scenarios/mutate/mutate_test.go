@@ -126,8 +126,9 @@ func mutantRun(fails bool) *reports.Results {
 	return r
 }
 
-// TestExecuteRepeats: a mutant is caught only when every repeat caught it; each repeat has its
-// own run directory; a code mutant that cannot be built is an ERROR and never runs.
+// TestExecuteRepeats: a mutant is caught only when every repeat caught it, and its repeats
+// stop at the first that did not; each repeat has its own run directory; a code mutant that
+// cannot be built is an ERROR and never runs.
 func TestExecuteRepeats(t *testing.T) {
 	s := sc("s", 20*time.Second, []string{"no-breaker", "no-timeout"}, []string{"timeout-not-applied"})
 	var ran []string
@@ -150,14 +151,14 @@ func TestExecuteRepeats(t *testing.T) {
 	if k[0].Outcome() != verdict.Caught || k[0].Caught() != 3 {
 		t.Errorf("no-breaker: %s %d/3, want caught 3/3", k[0].Outcome(), k[0].Caught())
 	}
-	if k[1].Outcome() != verdict.Missed || k[1].Caught() != 2 {
-		t.Errorf("no-timeout: %s %d/3, want MISSED with 2/3 (a kill that comes and goes is not a kill)", k[1].Outcome(), k[1].Caught())
+	if k[1].Outcome() != verdict.Missed || k[1].Caught() != 1 || len(k[1].Runs) != 2 {
+		t.Errorf("no-timeout: %s %d/%d, want MISSED 1/2 (a kill that comes and goes is not a kill; no third run)", k[1].Outcome(), k[1].Caught(), len(k[1].Runs))
 	}
 	if k[2].Outcome() != verdict.Errored || len(k[2].Runs) != 1 || !strings.Contains(k[2].Because(), "boom") {
 		t.Errorf("code mutant: %+v, want ERROR from the build", k[2])
 	}
 	want := []string{"out/s/default", "out/s/no-breaker/1", "out/s/no-breaker/2", "out/s/no-breaker/3",
-		"out/s/no-timeout/1", "out/s/no-timeout/2", "out/s/no-timeout/3"}
+		"out/s/no-timeout/1", "out/s/no-timeout/2"}
 	if !reflect.DeepEqual(ran, want) {
 		t.Errorf("ran %v, want %v (the code mutant must not run on the unpatched binary)", ran, want)
 	}
@@ -165,12 +166,30 @@ func TestExecuteRepeats(t *testing.T) {
 		t.Error("AsExpected = true with a miss and an error")
 	}
 	m := Matrix(rows)
-	for _, w := range []string{"| s | default pass |", "caught 3/3 (SLO)", "MISSED 2/3 (SLO)", "ERROR 0/1",
+	for _, w := range []string{"| s | default pass |", "caught 3/3 (SLO)", "MISSED 1/2 (SLO)", "ERROR 0/1",
 		"each mutant ran 3 times and counts as caught only when every run caught it",
 		"- s × no-timeout: MISSED — run 1 caught:"} {
 		if !strings.Contains(m, w) {
 			t.Errorf("matrix lacks %q:\n%s", w, m)
 		}
+	}
+}
+
+// TestExecuteOnlyNamedMutants: naming mutants runs only the scenarios they are planned on.
+func TestExecuteOnlyNamedMutants(t *testing.T) {
+	a := sc("a", 20*time.Second, []string{"no-breaker"}, nil)
+	b := sc("b", 20*time.Second, []string{"no-timeout"}, nil)
+	var ran []string
+	run := func(_ context.Context, s *scenarios.Scenario, profile, _, expect, _ string) *reports.Results {
+		ran = append(ran, s.Name+"/"+profile)
+		if expect == reports.VerdictPass {
+			return own()
+		}
+		return mutantRun(true)
+	}
+	rows := Execute(t.Context(), []*scenarios.Scenario{a, b}, Options{Mutants: []string{"no-timeout"}}, "out", run, nil)
+	if want := []string{"b/default", "b/no-timeout"}; !reflect.DeepEqual(ran, want) || len(rows) != 1 {
+		t.Errorf("ran %v (%d rows), want %v in one row", ran, len(rows), want)
 	}
 }
 

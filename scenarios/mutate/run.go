@@ -20,9 +20,11 @@ type RunFunc func(ctx context.Context, sc *scenarios.Scenario, profile, binary, 
 type BinaryFunc func(ctx context.Context, name string) (string, error)
 
 // Execute runs every scenario with its own profile, then each planned mutant Repeat times,
-// judging each run against the own run with verdict.JudgeKill. A code mutant runs the
-// scenario's own profile on the binary binary builds. It stops early, keeping what it has,
-// when ctx ends. Run directories are out/<scenario>/<label>[/<repeat>].
+// judging each run against the own run with verdict.JudgeKill; the repeats of a mutant stop
+// at the first run that did not catch it (it can no longer be caught every time). A code
+// mutant runs the scenario's own profile on the binary binary builds. With Mutants named, a
+// scenario none of them is planned on does not run at all. It stops early, keeping what it
+// has, when ctx ends. Run directories are out/<scenario>/<label>[/<repeat>].
 func Execute(ctx context.Context, scs []*scenarios.Scenario, o Options, out string, run RunFunc, binary BinaryFunc) []Row {
 	plan := Plan(scs, o)
 	repeat := max(o.Repeat, 1)
@@ -30,6 +32,9 @@ func Execute(ctx context.Context, scs []*scenarios.Scenario, o Options, out stri
 	for _, sc := range scs {
 		if ctx.Err() != nil {
 			break
+		}
+		if len(o.Mutants) > 0 && len(plan[sc]) == 0 {
+			continue
 		}
 		row := Row{Scenario: sc, Own: run(ctx, sc, sc.Profile, "", reports.VerdictPass, filepath.Join(out, sc.Name, sc.Profile))}
 		// Mutants run even when the own run failed: a kill is judged against the checks that
@@ -58,8 +63,12 @@ func Execute(ctx context.Context, scs []*scenarios.Scenario, o Options, out stri
 				if repeat > 1 {
 					dir = filepath.Join(dir, strconv.Itoa(i+1))
 				}
-				k.Runs = append(k.Runs, verdict.JudgeKill(row.Own, run(ctx, sc, profile, bin, reports.VerdictFail, dir)))
+				kill := verdict.JudgeKill(row.Own, run(ctx, sc, profile, bin, reports.VerdictFail, dir))
+				k.Runs = append(k.Runs, kill)
 				k.Dirs = append(k.Dirs, dir)
+				if kill.Outcome != verdict.Caught {
+					break
+				}
 			}
 			row.Kills = append(row.Kills, k)
 		}
