@@ -36,13 +36,14 @@ func newMutateCmd() *cobra.Command {
 		Long: `Run every scenario with its own profile (it must pass), then once with each mutant profile
 listed under its controls key (each must fail). A mutant counts as caught only when its run's
 measurement is valid and its verdict is not error, and either the verdict is fail and at least
-one failing check is one that held in the scenario's own run, is not a baseline-phase SLO and
+one failing check (an SLO, an expectation, or a policy conformance check) is one that held
+in the scenario's own run, is not a baseline-phase SLO and
 is not "no data" (without a breaker there is no breaker to observe: that proves nothing), or
 the run aborted on an abort_when condition after the fault began that did not stop the own
 run: the fault, without that protection, must be what broke it, as measured behaviour. Prints
 the kill matrix (scenario × mutant; a caught cell names the kinds of check that caught it:
-SLO, blast radius, user impact, mechanisms, data, abort) and writes it to OUT/matrix.md, next to one run
-directory per run (OUT/<scenario>/<profile>).
+SLO, blast radius, user impact, mechanisms, data, conformance, abort) and writes it to
+OUT/matrix.md, next to one run directory per run (OUT/<scenario>/<profile>).
 
 With --cover each mutant runs once, against the shortest scenario that lists it (ties: by
 name), which is what CI needs; without it every listed control of every scenario runs (the
@@ -54,7 +55,9 @@ With --code the scenarios also run against the code mutants they list under code
 scratch copy of the source tree (--source, default the checkout you are in; never modified),
 built into its own faultline binary (once per invocation), and the scenario runs with its
 own profile on that binary; it is judged by the same rules and shown as code:NAME in the
-matrix. --mutants a,b runs only the named mutants (profile or code). Needs git and go.
+matrix. --only-code runs the code mutants without the profile controls (and only the
+scenarios listing one). --mutants a,b runs only the named mutants (profile or code). Needs
+git and go.
 
 With --repeat N each scenario × mutant runs N times and counts as caught only when every run
 caught it (the cell then reads "caught N/N"): a kill that comes and goes is luck, not
@@ -66,7 +69,7 @@ Exit codes: 0 every scenario passed and every listed mutant was caught, 1 otherw
   faultline mutate --cover scenarios/        # each mutant once, on its shortest scenario
   faultline mutate --out /tmp/power scenarios/billing-down.yaml
   faultline mutate --code --mutants outbox-marks-unacked scenarios/nats-down.yaml
-  faultline mutate --code --cover --repeat 3 --mutants retry-extra-attempt scenarios/`,
+  faultline mutate --only-code --cover --repeat 3 scenarios/   # make code-power`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return mutateScenarios(cmd.Context(), cmd.OutOrStdout(), args, o)
@@ -76,6 +79,7 @@ Exit codes: 0 every scenario passed and every listed mutant was caught, 1 otherw
 	c.Flags().BoolVar(&o.plain, "plain", false, "plain progress lines even on a terminal")
 	c.Flags().BoolVar(&o.Cover, "cover", false, "run each mutant once, on the shortest scenario listing it (default: every listed control)")
 	c.Flags().BoolVar(&o.Code, "code", false, "also run the code mutants each scenario lists under code_controls (scenarios/mutants)")
+	c.Flags().BoolVar(&o.OnlyCode, "only-code", false, "run the code mutants only, not the profile controls (implies --code)")
 	c.Flags().StringSliceVar(&o.Mutants, "mutants", nil, "run only these mutants, comma-separated (profile or code mutant names)")
 	c.Flags().StringVar(&o.source, "source", "", "faultline source tree code mutants are built from (default: the checkout containing the working directory)")
 	c.Flags().IntVar(&o.Repeat, "repeat", 1, "run each scenario × mutant N times; it counts as caught only when every run caught it")
@@ -93,7 +97,7 @@ func mutateScenarios(ctx context.Context, stdout io.Writer, args []string, o mut
 	}
 	var uncovered []string
 	if anyDir(args) && len(o.Mutants) == 0 {
-		uncovered = mutate.Uncovered(scs, o.Code)
+		uncovered = mutate.Uncovered(scs, o.Code || o.OnlyCode)
 	}
 	builds := &mutate.Builds{Source: o.source, Log: stdout}
 	defer func() {

@@ -26,6 +26,9 @@ const (
 	ByMechanism = "mechanisms"
 	ByData      = "data"
 	ByAbort     = "abort"
+	// ByConformance: a policy the profile configures was not applied as configured
+	// (reports/conformance), measured from the spans.
+	ByConformance = "conformance"
 )
 
 // Kill is one mutant run judged against the scenario's run with its own profile.
@@ -41,7 +44,8 @@ type Kill struct {
 // JudgeKill decides whether mut (the scenario run with a mutant profile) kills the scenario, given
 // own (the same scenario with its own profile). Neither run proves anything when its
 // measurement is invalid or its verdict is error. A failed mutant run is a kill only when some
-// check that held in the own run failed, measured: not a baseline SLO (before the fault the
+// check (an SLO, an expectation or a policy conformance check) that held in the own run
+// failed, measured: not a baseline SLO (before the fault the
 // protection has nothing to guard against) and not a no-data line (without a breaker there is
 // no breaker to observe). An aborted mutant run is a kill only when it stopped on an
 // abort_when condition during or after the fault, and the own run did not stop on that one.
@@ -122,6 +126,14 @@ func checks(res *reports.Results) []check {
 	for _, e := range res.Expectations {
 		out = append(out, check{key: "expect|" + e.What + "|" + e.Expected, kind: kindOf(e.What), pass: e.Pass && !e.NoData && !e.NotApplicable, noData: e.NoData,
 			text: fmt.Sprintf("expected %s %s, observed %s", e.What, e.Expected, e.Observed)})
+	}
+	if c := res.Conformance; c != nil {
+		for _, k := range c.Checks {
+			// A skipped check held nothing; one with no data observed nothing.
+			out = append(out, check{key: "conformance|" + k.Target + "|" + k.Policy + "|" + k.Configured, kind: ByConformance,
+				pass: k.Status == reports.ConformancePass, noData: k.Status == reports.ConformanceNoData || k.Status == reports.ConformanceSkipped,
+				text: fmt.Sprintf("conformance %s %s: configured %s, observed %s", k.Target, k.Policy, k.Configured, k.Observed)})
+		}
 	}
 	return out
 }

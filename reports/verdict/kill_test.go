@@ -26,8 +26,17 @@ func aborted(cond string, at float64) *reports.Results {
 	return r
 }
 
+// conformanceFailed is a valid mutant run that failed one conformance check.
+func conformanceFailed(target, policy, status string) *reports.Results {
+	return &reports.Results{Verdict: reports.VerdictFail, Valid: true, Phases: killPhases,
+		Conformance: &reports.Conformance{Checks: []reports.ConformanceCheck{{Target: target, Policy: policy, Configured: "50ms..2s", Observed: "3 gaps under 50ms", Status: status}}}}
+}
+
 func TestJudgeKill(t *testing.T) {
 	own := &reports.Results{Verdict: reports.VerdictPass, Valid: true, Phases: killPhases,
+		Conformance: &reports.Conformance{Checks: []reports.ConformanceCheck{
+			{Target: "link->billing", Policy: "retry.backoff", Configured: "50ms..2s", Status: reports.ConformancePass},
+			{Target: "link->billing", Policy: "retry.attempts", Configured: "50ms..2s", Status: reports.ConformanceNoData}}},
 		SLOs: []reports.SLOResult{killSLO("baseline", true), killSLO("fault", true)},
 		Expectations: []reports.Expectation{{What: "data.lost_links", Expected: "<= 0", Observed: "0", Pass: true},
 			{What: "breaker a->b opens", Expected: "within 3s of the fault", Observed: "opened after 0.4s", Pass: true},
@@ -54,6 +63,8 @@ func TestJudgeKill(t *testing.T) {
 		{"user impact broke", own, failed(nil, reports.Expectation{What: "user impact: create", Expected: "<=1%", Observed: "99.50%"}), Caught, []string{ByImpact}},
 		{"only the baseline broke", own, failed([]reports.SLOResult{killSLO("baseline", false), killSLO("fault", true)}), Wrong, nil},
 		{"a check the own run failed too", own, failed(nil, reports.Expectation{What: "data.missing_clicks", Expected: "<= 0", Observed: "2"}), Wrong, nil},
+		{"a policy not applied as configured", own, conformanceFailed("link->billing", "retry.backoff", reports.ConformanceFail), Caught, []string{ByConformance}},
+		{"a conformance check the own run had no data for", own, conformanceFailed("link->billing", "retry.attempts", reports.ConformanceFail), Wrong, nil},
 		{"passed", own, &reports.Results{Verdict: reports.VerdictPass, Valid: true}, Missed, nil},
 		{"error", own, &reports.Results{Verdict: reports.VerdictError, Reasons: []string{"runner: start the system"}}, Errored, nil},
 		// A line with nothing to check in the own run (no link acknowledged) held nothing.

@@ -8,6 +8,7 @@ import (
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/verdict"
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/scenarios/mutants"
 )
 
 // Kill is one scenario × mutant, over every repeat: caught only when every repeat was caught
@@ -99,37 +100,37 @@ func AsExpected(rows []Row) bool {
 // scenario lists, then why each listed mutant was (or was not) caught. With repeats a caught
 // cell says how many of them caught it.
 func Matrix(rows []Row) string {
-	var mutants []string
+	var listed []string
 	repeats := 1
 	for _, r := range rows {
 		for _, k := range r.Kills {
-			if !slices.Contains(mutants, k.Mutant) {
-				mutants = append(mutants, k.Mutant)
+			if !slices.Contains(listed, k.Mutant) {
+				listed = append(listed, k.Mutant)
 			}
 			repeats = max(repeats, len(k.Runs))
 		}
 	}
-	slices.Sort(mutants)
+	slices.Sort(listed)
 	var b strings.Builder
 	b.WriteString("| scenario | own profile |")
-	for _, m := range mutants {
+	for _, m := range listed {
 		fmt.Fprintf(&b, " %s |", m)
 	}
 	b.WriteString("\n|---|---|")
-	for range mutants {
+	for range listed {
 		b.WriteString("---|")
 	}
 	b.WriteString("\n")
-	caught, listed := map[string]int{}, map[string]int{}
+	caught, runs := map[string]int{}, map[string]int{}
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %s %s |", r.Scenario.Name, r.Own.Profile, r.Own.Verdict)
-		for _, m := range mutants {
+		for _, m := range listed {
 			cell := "·"
 			for _, k := range r.Kills {
 				if k.Mutant != m {
 					continue
 				}
-				listed[m]++
+				runs[m]++
 				cell = k.Outcome()
 				if repeats > 1 {
 					cell += fmt.Sprintf(" %d/%d", k.Caught(), len(k.Runs))
@@ -146,8 +147,8 @@ func Matrix(rows []Row) string {
 		b.WriteString("\n")
 	}
 	b.WriteString("| **caught by** | |")
-	for _, m := range mutants {
-		fmt.Fprintf(&b, " %d/%d |", caught[m], listed[m])
+	for _, m := range listed {
+		fmt.Fprintf(&b, " %d/%d |", caught[m], runs[m])
 	}
 	b.WriteString("\n\n`·` = not listed in the scenario's controls; a caught cell names the kinds of check that caught it")
 	if repeats > 1 {
@@ -156,7 +157,15 @@ func Matrix(rows []Row) string {
 	b.WriteString(". Why each listed mutant was (or was not) caught:\n\n")
 	for _, r := range rows {
 		for _, k := range r.Kills {
-			fmt.Fprintf(&b, "- %s × %s: %s — %s\n", r.Scenario.Name, k.Mutant, k.Outcome(), k.Because())
+			fmt.Fprintf(&b, "- %s × %s: %s — %s", r.Scenario.Name, k.Mutant, k.Outcome(), k.Because())
+			// A code mutant's patch names the check that must catch it: shown beside the
+			// checks that did, so a kill for the wrong reason is seen.
+			if name, ok := strings.CutPrefix(k.Mutant, CodePrefix); ok {
+				if m, ok := mutants.Get(name); ok {
+					fmt.Fprintf(&b, " (its patch expects: %s)", m.CaughtBy)
+				}
+			}
+			b.WriteString("\n")
 		}
 	}
 	return b.String()

@@ -36,6 +36,8 @@ func TestPlan(t *testing.T) {
 			plan{long: {"no-timeout", "code:timeout-not-applied", "code:retry-extra-attempt"}, short: {"code:timeout-not-applied"}, tieA: {"no-fallback"}, tieB: {"no-fallback"}}},
 		{"Mutants narrows both kinds", Options{Code: true, Mutants: []string{"timeout-not-applied"}},
 			plan{long: {"code:timeout-not-applied"}, short: {"code:timeout-not-applied"}, tieA: nil, tieB: nil}},
+		{"OnlyCode leaves the profile controls out", Options{OnlyCode: true},
+			plan{long: {"code:timeout-not-applied", "code:retry-extra-attempt"}, short: {"code:timeout-not-applied"}, tieA: nil, tieB: nil}},
 		{"Cover: each once, on the shortest, ties by name", Options{Code: true, Cover: true},
 			plan{long: {"no-timeout", "code:retry-extra-attempt"}, short: {"code:timeout-not-applied"}, tieA: {"no-fallback"}}},
 	}
@@ -168,7 +170,8 @@ func TestExecuteRepeats(t *testing.T) {
 	m := Matrix(rows)
 	for _, w := range []string{"| s | default pass |", "caught 3/3 (SLO)", "MISSED 1/2 (SLO)", "ERROR 0/1",
 		"each mutant ran 3 times and counts as caught only when every run caught it",
-		"- s × no-timeout: MISSED — run 1 caught:"} {
+		"- s × no-timeout: MISSED — run 1 caught:",
+		"- s × code:timeout-not-applied: ERROR — go build: boom (its patch expects: smoke: SLO create p(99)<500ms"} {
 		if !strings.Contains(m, w) {
 			t.Errorf("matrix lacks %q:\n%s", w, m)
 		}

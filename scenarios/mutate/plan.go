@@ -20,10 +20,11 @@ const CodePrefix = "code:"
 
 // Options choose what runs.
 type Options struct {
-	Cover   bool     // each mutant once, on the shortest scenario listing it
-	Code    bool     // also the code mutants scenarios list under code_controls
-	Mutants []string // only these mutants (profile or code names); empty = all listed
-	Repeat  int      // runs per scenario × mutant; a kill must hold in every one (0 = 1)
+	Cover    bool     // each mutant once, on the shortest scenario listing it
+	Code     bool     // also the code mutants scenarios list under code_controls
+	OnlyCode bool     // the code mutants only, not the profile controls (implies Code)
+	Mutants  []string // only these mutants (profile or code names); empty = all listed
+	Repeat   int      // runs per scenario × mutant; a kill must hold in every one (0 = 1)
 }
 
 // ErrUsage marks a bad choice of mutants: the caller's input.
@@ -37,7 +38,7 @@ func CheckNames(o Options) error {
 		switch {
 		case slices.Contains(profiles, m):
 		case slices.Contains(code, m):
-			if !o.Code {
+			if !o.Code && !o.OnlyCode {
 				return fmt.Errorf("%w: --mutants: %s is a code mutant: add --code", ErrUsage, m)
 			}
 		default:
@@ -59,11 +60,11 @@ func Plan(scs []*scenarios.Scenario, o Options) map[*scenarios.Scenario][]string
 	return planLists(scs, o.Cover, func(sc *scenarios.Scenario) []string {
 		var out []string
 		for _, m := range sc.Controls {
-			if want(m) {
+			if want(m) && !o.OnlyCode {
 				out = append(out, m)
 			}
 		}
-		if o.Code {
+		if o.Code || o.OnlyCode {
 			for _, m := range sc.CodeControls {
 				if want(m) {
 					out = append(out, CodePrefix+m)

@@ -22,8 +22,8 @@ type BinaryFunc func(ctx context.Context, name string) (string, error)
 // Execute runs every scenario with its own profile, then each planned mutant Repeat times,
 // judging each run against the own run with verdict.JudgeKill; the repeats of a mutant stop
 // at the first run that did not catch it (it can no longer be caught every time). A code
-// mutant runs the scenario's own profile on the binary binary builds. With Mutants named, a
-// scenario none of them is planned on does not run at all. It stops early, keeping what it
+// mutant runs the scenario's own profile on the binary binary builds. With Mutants named or
+// OnlyCode, a scenario no mutant is planned on does not run at all. It stops early, keeping what it
 // has, when ctx ends. Run directories are out/<scenario>/<label>[/<repeat>].
 func Execute(ctx context.Context, scs []*scenarios.Scenario, o Options, out string, run RunFunc, binary BinaryFunc) []Row {
 	plan := Plan(scs, o)
@@ -33,7 +33,7 @@ func Execute(ctx context.Context, scs []*scenarios.Scenario, o Options, out stri
 		if ctx.Err() != nil {
 			break
 		}
-		if len(o.Mutants) > 0 && len(plan[sc]) == 0 {
+		if (len(o.Mutants) > 0 || o.OnlyCode) && len(plan[sc]) == 0 {
 			continue
 		}
 		row := Row{Scenario: sc, Own: run(ctx, sc, sc.Profile, "", reports.VerdictPass, filepath.Join(out, sc.Name, sc.Profile))}
