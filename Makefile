@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the lab and the tests need: real servers, never fakes.
 DEBS := postgresql redis-server chromium prometheus
 
-.PHONY: deps build test test-short demo catalogue verdict-power bench fuzz clean
+.PHONY: deps build test test-short demo catalogue verdict-power code-power bench fuzz clean
 
 deps: ## install PostgreSQL, Redis and Chromium with apt-get when missing; download Go modules
 	@scripts/deps.sh $(DEBS)
@@ -36,6 +36,9 @@ catalogue: deps build ## run every scenario of the catalogue
 
 verdict-power: deps build ## run each scenario against every mutant it lists (the full kill matrix)
 	$(BIN) mutate --out runs/verdict-power scenarios/
+
+code-power: deps build ## every code mutant, 3 times, on the shortest scenario listing it (about 50 min)
+	$(BIN) mutate --only-code --cover --repeat 3 --out runs/code-power scenarios/
 
 bench: deps build ## benchmarks recorded in BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./lab/... ./lab/otlp/... ./scenarios/load/...
