@@ -169,13 +169,21 @@ type dataCheck struct {
 // dataChecks are the data-safety invariants, each a check on its own; a run that never
 // checked data safety gets one failing check rather than silence. A check with nothing to
 // check (no acknowledged link, no redirect received) is marked na, not passed.
+// unverifiedText names the links that could not be read back: not lost, not proven safe.
+func unverifiedText(d *DataSafety) string {
+	if d.UnverifiedLinks == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d more could not be read back (unverified)%s", d.UnverifiedLinks, samplesText(d.UnverifiedLinkSamples))
+}
+
 func dataChecks(d *DataSafety) []dataCheck {
 	if d == nil {
 		return []dataCheck{{name: "data safety checked", msg: "data safety was not checked"}}
 	}
 	noLinks := d.LinksAcked == 0
 	out := []dataCheck{
-		{"no lost links", fmt.Sprintf("%d of %d acknowledged links do not resolve to the URL they were created with%s", d.LostLinks, d.LinksAcked, samplesText(d.LostLinkSamples)), d.LostLinks == 0, noLinks},
+		{"no lost links", fmt.Sprintf("%d of %d acknowledged links do not resolve to the URL they were created with%s%s", d.LostLinks, d.LinksAcked, samplesText(d.LostLinkSamples), unverifiedText(d)), d.LostLinks == 0 && d.UnverifiedLinks == 0, noLinks},
 		{"no missing clicks", fmt.Sprintf("%d of %d redirects the client received were not counted%s%s", d.MissingClicks, d.ClicksAcked, samplesText(d.ClickSamples), droppedText(d)), d.MissingClicks == 0, d.ClicksAcked == 0},
 		{"no duplicate clicks", fmt.Sprintf("%d clicks counted beyond the redirects the client received (%d outcomes unknown)", d.DuplicateClicks, d.ClicksUnknown), d.DuplicateClicks == 0, d.ClicksAcked == 0 && d.ClicksCounted == 0},
 		{"no lost link events", fmt.Sprintf("%d of %d acknowledged links have no link event in analytics%s", d.LostLinkEvents, d.LinksAcked, samplesText(d.LostLinkEventSamples)), d.LostLinkEvents == 0, noLinks},

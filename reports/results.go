@@ -130,10 +130,14 @@ type DataSafety struct {
 	LinksChecked    int      `json:"links_checked"` // of them, looked up afterwards
 	LostLinks       int      `json:"lost_links"`    // not found, or found with another URL than the one sent
 	LostLinkSamples []string `json:"lost_link_samples,omitempty"`
-	ClicksAcked     int      `json:"clicks_acked"`   // redirects (302) the client received, setup's warm-up included
-	ClicksUnknown   int      `json:"clicks_unknown"` // redirect requests that failed at the client: counted or not, unknown
-	ClicksCounted   int      `json:"clicks_counted"` // clicks analytics counted, every code
-	MissingClicks   int      `json:"missing_clicks"` // per code, redirects received beyond the count
+	// UnverifiedLinks could not be read back at all (5xx, 429 or no answer after retries):
+	// neither lost nor safe, so the lost_links line cannot hold.
+	UnverifiedLinks       int      `json:"unverified_links,omitempty"`
+	UnverifiedLinkSamples []string `json:"unverified_link_samples,omitempty"`
+	ClicksAcked           int      `json:"clicks_acked"`   // redirects (302) the client received, setup's warm-up included
+	ClicksUnknown         int      `json:"clicks_unknown"` // redirect requests that failed at the client: counted or not, unknown
+	ClicksCounted         int      `json:"clicks_counted"` // clicks analytics counted, every code
+	MissingClicks         int      `json:"missing_clicks"` // per code, redirects received beyond the count
 	// DuplicateClicks is, per code, the count beyond the redirects received and the unknown
 	// outcomes; one code's unknowns never excuse another code's surplus.
 	DuplicateClicks int      `json:"duplicate_clicks"`

@@ -46,8 +46,16 @@ func JudgeData(ds *reports.DataSafety, exp *ExpectData) []reports.Expectation {
 	if ds.MissingClicks > 0 {
 		missing.Observed += " (" + missingReason(ds) + ")"
 	}
+	lost := line("data.lost_links", ds.LostLinks, bound(exp.LostLinks), noLinks)
+	if ds.UnverifiedLinks > 0 && noLinks == "" {
+		// Unreadable is not lost, and not safe either: the line cannot hold, and with no
+		// loss seen it is no data (which earns no kill).
+		lost.Observed += fmt.Sprintf("; %d more could not be read back (unverified)", ds.UnverifiedLinks)
+		lost.Pass = false
+		lost.NoData = ds.LostLinks <= bound(exp.LostLinks)
+	}
 	out := []reports.Expectation{
-		line("data.lost_links", ds.LostLinks, bound(exp.LostLinks), noLinks),
+		lost,
 		line("data.duplicate_clicks", ds.DuplicateClicks, bound(exp.DuplicateClicks), noClicks),
 		missing,
 		line("data.lost_link_events", ds.LostLinkEvents, bound(exp.LostLinkEvents), noLinks),

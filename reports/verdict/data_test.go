@@ -49,3 +49,25 @@ func TestJudgeDataLinkEvents(t *testing.T) {
 		t.Error(fmt.Sprint("the other data lines went missing: ", got))
 	}
 }
+
+// TestUnverifiedLinksAreNoData: links that could not be read back fail data.lost_links as no
+// data (no kill is credited to it); with a loss seen as well it is a plain fail.
+func TestUnverifiedLinksAreNoData(t *testing.T) {
+	lostLine := func(ds *reports.DataSafety) reports.Expectation {
+		for _, e := range JudgeData(ds, nil) {
+			if e.What == "data.lost_links" {
+				return e
+			}
+		}
+		t.Fatal("no data.lost_links line")
+		return reports.Expectation{}
+	}
+	e := lostLine(&reports.DataSafety{LinksAcked: 120, UnverifiedLinks: 120})
+	if e.Pass || !e.NoData || e.Observed != "0; 120 more could not be read back (unverified)" {
+		t.Errorf("all unverified: %+v, want a no-data fail saying so", e)
+	}
+	e = lostLine(&reports.DataSafety{LinksAcked: 120, LostLinks: 2, UnverifiedLinks: 5})
+	if e.Pass || e.NoData {
+		t.Errorf("2 lost and 5 unverified: %+v, want a plain fail", e)
+	}
+}

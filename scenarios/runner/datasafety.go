@@ -41,14 +41,29 @@ func (d *dataChecker) check(ctx context.Context, tally *load.Tally) *reports.Dat
 
 // checkLinks reads every acknowledged link back through the gateway. It uses GET
 // /api/links/{code}, not /r/{code}, because a redirect would add a click and move the other
-// invariant. A link that still fails after retries, or that answers with another URL than the
-// one it was created with, counts as lost: unproven is not safe.
+// invariant. A link that is not found, or that answers with another URL than the one it was
+// created with, is lost. One that cannot be read at all (5xx, 429, no answer after retries) is
+// unverified: not safe, not lost. After unreadableRun such links in a row the rest get a
+// single try each, so a system refusing every read (a breaker that never closes) cannot hold
+// the check for seconds per link.
 func (d *dataChecker) checkLinks(ctx context.Context, links []load.Link, ds *reports.DataSafety) {
+	const unreadableRun = 3
+	inRow := 0
 	for _, l := range links {
-		status, url, err := d.getLink(ctx, l.Code, 5)
+		tries := 5
+		if inRow >= unreadableRun {
+			tries = 1
+		}
+		status, url, err := d.getLink(ctx, l.Code, tries)
 		ds.LinksChecked++
-		why := ""
+		why, unreadable := "", false
 		switch {
+		case err != nil && status == 0, status >= 500, status == http.StatusTooManyRequests:
+			unreadable = true
+			why = fmt.Sprint(status)
+			if err != nil {
+				why = err.Error()
+			}
 		case err != nil:
 			why = err.Error()
 		case status != http.StatusOK:
@@ -56,8 +71,18 @@ func (d *dataChecker) checkLinks(ctx context.Context, links []load.Link, ds *rep
 		case l.URL != "" && url != l.URL:
 			why = fmt.Sprintf("resolves to %q, created with %q", url, l.URL)
 		default:
+			inRow = 0
 			continue
 		}
+		if unreadable {
+			inRow++
+			ds.UnverifiedLinks++
+			if len(ds.UnverifiedLinkSamples) < 10 {
+				ds.UnverifiedLinkSamples = append(ds.UnverifiedLinkSamples, l.Code+": "+why)
+			}
+			continue
+		}
+		inRow = 0
 		ds.LostLinks++
 		if len(ds.LostLinkSamples) < 10 {
 			ds.LostLinkSamples = append(ds.LostLinkSamples, l.Code+": "+why)

@@ -274,6 +274,38 @@ func TestLinksResolveToWhatWasSent(t *testing.T) {
 	}
 }
 
+// TestUnreadableLinksAreUnverifiedNotLost: a link the system refuses to read (503 from an
+// open breaker) is not lost and not safe; after three such links in a row the rest get one
+// try each (a breaker that never closes held one run's check for six minutes).
+func TestUnreadableLinksAreUnverifiedNotLost(t *testing.T) {
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		if strings.HasSuffix(r.URL.Path, "/gone") {
+			http.NotFound(w, r)
+			return
+		}
+		http.Error(w, "circuit open", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	d := &dataChecker{client: srv.Client(), gateway: srv.URL}
+	ds := &reports.DataSafety{}
+	links := []load.Link{{Code: "gone"}}
+	for i := range 20 {
+		links = append(links, load.Link{Code: fmt.Sprint("c", i)})
+	}
+	d.checkLinks(t.Context(), links, ds)
+	if ds.LinksChecked != 21 || ds.LostLinks != 1 || ds.UnverifiedLinks != 20 {
+		t.Fatalf("checked %d lost %d unverified %d, want 21, 1 (the 404) and 20", ds.LinksChecked, ds.LostLinks, ds.UnverifiedLinks)
+	}
+	if want := int32(1 + 3*5 + 17); asked.Load() != want {
+		t.Errorf("%d reads, want %d: five tries for the first three unreadable links, one for the rest", asked.Load(), want)
+	}
+	if !strings.HasPrefix(ds.UnverifiedLinkSamples[0], "c0: 503") {
+		t.Errorf("samples %q", ds.UnverifiedLinkSamples)
+	}
+}
+
 // TestNothingToCheckIsNotHeld: data lines with nothing to check neither fail the run nor count
 // as held expectations.
 func TestNothingToCheckIsNotHeld(t *testing.T) {
