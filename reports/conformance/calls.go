@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"net/http"
 	"sort"
 	"time"
 
@@ -80,8 +81,13 @@ func (c *call) anyFailed() bool {
 
 // guarded is one request a gateway route guard judged (its SERVER span).
 type guarded struct {
-	span                 *traces.Span
-	rateLimited          bool
+	span *traces.Span
+	// rateLimited: refused by the rate limiter, as the client saw it: answered 429. The
+	// guard's own tag decides only when the span has no status.
+	rateLimited bool
+	// taggedNotRefused: the guard tagged the request rate-limited, yet it was answered with
+	// another status (a limiter that counts but lets through).
+	taggedNotRefused     bool
 	bulkheadRejected     bool
 	inFlight, waitUs     int
 	hasInFlight, hasWait bool
@@ -240,6 +246,10 @@ func newCall(s *traces.Span) *call {
 
 func newGuarded(s *traces.Span) *guarded {
 	g := &guarded{span: s, rateLimited: s.Bool(traces.AttrRateLimited), bulkheadRejected: s.Bool(traces.AttrBulkheadRejected)}
+	if status, ok := s.Int(traces.AttrStatusCode); ok {
+		g.taggedNotRefused = g.rateLimited && status != http.StatusTooManyRequests
+		g.rateLimited = status == http.StatusTooManyRequests
+	}
 	g.inFlight, g.hasInFlight = s.Int(traces.AttrBulkheadInFlight)
 	g.waitUs, g.hasWait = s.Int(traces.AttrBulkheadWaitUs)
 	return g

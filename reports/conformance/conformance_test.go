@@ -462,30 +462,34 @@ func TestRouteRateLimit(t *testing.T) {
 	route := func(kind string) *policy.Profile {
 		return &policy.Profile{Name: "test", Routes: map[string]policy.RoutePolicy{"create": {RateLimit: 500, RateLimitKind: policy.RateKind(kind)}}}
 	}
-	// n admitted requests spread evenly over one second, then refused ones
-	build := func(n, refused int) *run {
+	// n admitted requests spread evenly over one second, then refused ones (answered
+	// refusedStatus: 429 when the limiter works)
+	build := func(n, refused int, refusedStatus string) *run {
 		r := &run{}
 		for i := range n {
-			r.request("create", float64(i)*900/float64(n), 2)
+			r.request("create", float64(i)*900/float64(n), 2, traces.AttrStatusCode, "201")
 		}
 		for i := range refused {
-			r.request("create", 100+float64(i), 0.1, traces.AttrRateLimited, "true")
+			r.request("create", 100+float64(i), 0.1, traces.AttrRateLimited, "true", traces.AttrStatusCode, refusedStatus)
 		}
 		return r
 	}
 	cases := []struct {
-		name, kind   string
-		n, refused   int
-		status, text string
+		name, kind    string
+		n, refused    int
+		refusedStatus string
+		status, text  string
 	}{
-		{"bursty at the limit with a burst", policy.RateBursty, 545, 10, reports.ConformancePass, "peak 545 admitted in a second"},
-		{"bursty counts but lets through", policy.RateBursty, 800, 0, reports.ConformanceFail, "800 admitted within 960ms"},
-		{"smooth over its one extra", policy.RateSmooth, 505, 3, reports.ConformanceFail, "505 admitted"},
-		{"far below the limit", policy.RateBursty, 100, 0, reports.ConformanceNoData, "peak 100 admitted"},
+		{"bursty at the limit with a burst", policy.RateBursty, 545, 10, "429", reports.ConformancePass, "peak 545 admitted in a second"},
+		{"bursty counts but lets through", policy.RateBursty, 800, 0, "429", reports.ConformanceFail, "800 admitted within 960ms"},
+		{"smooth over its one extra", policy.RateSmooth, 505, 3, "429", reports.ConformanceFail, "505 admitted"},
+		{"far below the limit", policy.RateBursty, 100, 0, "429", reports.ConformanceNoData, "peak 100 admitted"},
+		// The guard tags and logs the refusal but answers 201: judged from the answer, not the tag.
+		{"tagged rate-limited but answered", policy.RateBursty, 100, 20, "201", reports.ConformanceFail, "tagged rate-limited but answered 201, not 429"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			want(t, judge(t, route(c.kind), build(c.n, c.refused), nil, "route:create", RouteRateLimit), c.status, c.text)
+			want(t, judge(t, route(c.kind), build(c.n, c.refused, c.refusedStatus), nil, "route:create", RouteRateLimit), c.status, c.text)
 		})
 	}
 	if b, _ := rateBound(policy.RoutePolicy{RateLimit: 500, RateLimitKind: policy.RateBursty}); b != 550 {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/traces"
 	"github.com/faultline/faultline/system/policy"
 )
 
@@ -47,15 +48,20 @@ func rateBound(p policy.RoutePolicy) (int, string) {
 	return bound, fmt.Sprintf("at most %d/s, bursty in %s windows: at most %d admitted in any second", p.RateLimit, policy.RateWindow, bound)
 }
 
-// rateLimit counts the requests the limiter let through (every request not refused with
-// 429, including those the bulkhead refused after) in every window of one second, shortened
-// by twice the slack on request times.
+// rateLimit counts the requests the limiter let through (every request not answered 429,
+// including those the bulkhead refused after) in every window of one second, shortened by
+// twice the slack on request times. A request the guard tagged rate-limited but answered with
+// another status is a violation of its own: the limiter counted it and let it through.
 func (ix *index) rateLimit(reqs []*guarded, p policy.RoutePolicy, bound int) verdict {
 	var v verdict
 	window := time.Second - 2*Slack
 	peak, refused, j := 0, 0, 0
 	var admitted []*guarded
 	for _, g := range reqs {
+		if g.taggedNotRefused {
+			status, _ := g.span.Int(traces.AttrStatusCode)
+			v.violate(fmt.Sprintf("tagged rate-limited but answered %d, not 429: %s", status, ix.ref(g.span.TraceID, g.span.Start)))
+		}
 		if g.rateLimited {
 			refused++
 			continue
@@ -76,7 +82,7 @@ func (ix *index) rateLimit(reqs []*guarded, p policy.RoutePolicy, bound int) ver
 		first := admitted[peakAt].span
 		v.violate(fmt.Sprintf("%d admitted within %s from %s", peak, window, ix.ref(first.TraceID, first.Start)))
 	}
-	v.exercised = refused > 0 || peak > int(p.RateLimit)
+	v.exercised = refused > 0 || peak > int(p.RateLimit) || v.violations > 0
 	v.observed = fmt.Sprintf("peak %d admitted in a second; %d of %d refused (429)", peak, refused, len(reqs))
 	v.noData = fmt.Sprintf("not exercised: peak %d/s below the limit, none refused", peak)
 	if len(reqs) == 0 {
