@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the lab and the tests need: real servers, never fakes.
 DEBS := postgresql redis-server chromium prometheus
 
-.PHONY: deps build test test-short demo catalogue verdict-power bench fuzz clean
+.PHONY: deps build test test-short demo catalogue verdict-power explore-power bench fuzz clean
 
 deps: ## install PostgreSQL, Redis and Chromium with apt-get when missing; download Go modules
 	@scripts/deps.sh $(DEBS)
@@ -36,6 +36,9 @@ catalogue: deps build ## run every scenario of the catalogue
 
 verdict-power: deps build ## run each scenario against every mutant it lists (the full kill matrix)
 	$(BIN) mutate --out runs/verdict-power scenarios/
+
+explore-power: deps build ## the explorer finds, per protection mutant it covers, a weak spot default lacks (also part of make test's go test)
+	FAULTLINE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 10m -run TestExplorePower ./scenarios/explore/run/
 
 bench: deps build ## benchmarks recorded in BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./lab/... ./lab/otlp/... ./scenarios/load/...

@@ -30,17 +30,20 @@ const (
 	RuleCovered = "covered-by-a-single"
 	// RuleBudget: the budget ran out before it.
 	RuleBudget = "budget"
+	// RuleNotSelected: the user narrowed the search to other targets (--targets).
+	RuleNotSelected = "not-selected"
 )
 
 // RuleText explains each rule in one line, for the dry run and the report.
 var RuleText = map[string]string{
-	RuleOutside:    "the client->gateway edge is the load generator's own link",
-	RuleOffPath:    "no stream's path touches the target (learned from traces)",
-	RuleSameTarget: "two faults on one target would undo each other",
-	RuleNotOnePath: "the two targets never lie on one stream's path (sync or through the queue)",
-	RuleBelow:      "an edge fault below a crashed or paused caller cannot act",
-	RuleCovered:    "a single fault of the pair already breaks every stream the pair shares",
-	RuleBudget:     "the budget ran out before it",
+	RuleOutside:     "the client->gateway edge is the load generator's own link",
+	RuleOffPath:     "no stream's path touches the target (learned from traces)",
+	RuleSameTarget:  "two faults on one target would undo each other",
+	RuleNotOnePath:  "the two targets never lie on one stream's path (sync or through the queue)",
+	RuleBelow:       "an edge fault below a crashed or paused caller cannot act",
+	RuleCovered:     "a single fault of the pair already breaks every stream the pair shares",
+	RuleBudget:      "the budget ran out before it",
+	RuleNotSelected: "outside the targets or fault classes asked for (--targets, --faults)",
 }
 
 // Experiment is one point of the search: one fault, or two at once, and the streams whose
@@ -88,11 +91,30 @@ type Options struct {
 	Seed  uint64
 	Pairs bool
 	Limit int // at most this many experiments, singles first (0 = no limit); the rest budget-pruned
+	// Targets narrows the search to faults on these edges and components, Classes to these
+	// fault classes (nil = all).
+	Targets, Classes []string
+}
+
+// selected says whether the user's narrowing keeps f.
+func (o Options) selected(f Fault) bool {
+	return (len(o.Targets) == 0 || slices.Contains(o.Targets, f.Target)) &&
+		(len(o.Classes) == 0 || slices.Contains(o.Classes, f.Class))
 }
 
 // NewPlan lists the search over the path map for profile p.
 func NewPlan(pm PathMap, p *policy.Profile, o Options) (*Plan, error) {
 	pl := &Plan{Profile: p.Name, Seed: o.Seed, MapSource: pm.Source, WithPair: o.Pairs}
+	for _, t := range o.Targets {
+		if !topology.IsEdge(t) && !topology.IsComponent(t) {
+			return nil, fmt.Errorf("explore: unknown target %q (an edge from->to or a component)", t)
+		}
+	}
+	for _, c := range o.Classes {
+		if !slices.ContainsFunc(Vocabulary, func(e Entry) bool { return e.Class == c }) {
+			return nil, fmt.Errorf("explore: unknown fault class %q (known: %s)", c, strings.Join(Classes(), ", "))
+		}
+	}
 	pruned := map[string]*Pruned{}
 	prune := func(rule, id string) {
 		pr := pruned[rule]
@@ -121,6 +143,8 @@ func NewPlan(pm PathMap, p *policy.Profile, o Options) (*Plan, error) {
 			prune(RuleOutside, f.ID())
 		case len(pm.On(f.Target)) == 0:
 			prune(RuleOffPath, f.ID())
+		case !o.selected(f):
+			prune(RuleNotSelected, f.ID())
 		default:
 			live = append(live, f)
 			pl.Singles = append(pl.Singles, Experiment{ID: f.ID(), Faults: []Fault{f}, Streams: pm.On(f.Target)})
@@ -139,7 +163,7 @@ func NewPlan(pm PathMap, p *policy.Profile, o Options) (*Plan, error) {
 				switch {
 				case !keptSet[a.ID()] || !keptSet[b.ID()]:
 					// a pair with a pruned single inherits the single's rule
-					prune(singleRule(a, b, keptSet, pm), id)
+					prune(singleRule(a, b, keptSet, pm, o.Targets), id)
 				case a.Target == b.Target:
 					prune(RuleSameTarget, id)
 				case below(a, b) || below(b, a):
@@ -172,15 +196,27 @@ func NewPlan(pm PathMap, p *policy.Profile, o Options) (*Plan, error) {
 }
 
 // singleRule is the rule that pruned the first pruned single of a pair.
-func singleRule(a, b Fault, kept map[string]bool, pm PathMap) string {
+// Classes lists the vocabulary's fault classes.
+func Classes() []string {
+	var out []string
+	for _, e := range Vocabulary {
+		out = append(out, e.Class)
+	}
+	return out
+}
+
+func singleRule(a, b Fault, kept map[string]bool, pm PathMap, targets []string) string {
 	f := a
 	if kept[a.ID()] {
 		f = b
 	}
-	if f.Target == topology.EdgeName(topology.Client, topology.Entry) {
+	switch {
+	case f.Target == topology.EdgeName(topology.Client, topology.Entry):
 		return RuleOutside
+	case len(pm.On(f.Target)) == 0:
+		return RuleOffPath
 	}
-	return RuleOffPath
+	return RuleNotSelected
 }
 
 // below says whether edge fault e starts at the component c crashes or pauses.
