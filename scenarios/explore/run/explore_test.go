@@ -98,7 +98,7 @@ func TestExplorePower(t *testing.T) {
 				t.Errorf("the diff does not show %s as %s's own weak spot: %+v", id, c.mutant, d)
 			}
 			// the weak spot's scenario is a catalogue file that expects the design's behaviour
-			file := filepath.Join(out, mut.Profile, mut.Scenarios[id])
+			file := filepath.Join(out, mut.Scenarios[id])
 			sc, err := scenarios.ParseFile(file)
 			if err != nil {
 				t.Fatalf("the weak spot's scenario: %v", err)
