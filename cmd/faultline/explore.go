@@ -47,7 +47,7 @@ SCENARIO gives the load and the SLOs (its faults are ignored); without it, a bui
 mix of redirects, creations and stats reads. A baseline run of that load learns, from the
 spans, which edges and components each stream touches. The fault vocabulary follows from the
 profile: per edge, latency 1.5x the caller's timeout (beyond it) and 0.5x (a gray slowdown),
-partition, reset connections, bandwidth starvation; per component, crash with restart and
+blackhole (a partition), refused and reset connections, bandwidth starvation; per component, crash with restart and
 pause. Each experiment is a generated scenario (3 s baseline, 6 s fault, 4 s recovery) judged
 like any other run: SLOs, data safety from the client's side, blast radius from traces. One
 running system is reused between experiments; a fresh one follows a store crash, lost data

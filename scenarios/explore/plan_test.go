@@ -103,9 +103,9 @@ func staticPlan(t *testing.T, o Options) *Plan {
 
 func TestPlanSingles(t *testing.T) {
 	pl := staticPlan(t, Options{Seed: 1})
-	// 13 edges × 5 + 9 components × 2
-	if pl.Possible != 83 {
-		t.Errorf("possible = %d, want 83", pl.Possible)
+	// 13 edges × 6 + 9 components × 2
+	if pl.Possible != 96 {
+		t.Errorf("possible = %d, want 96", pl.Possible)
 	}
 	rules := map[string]int{}
 	for _, p := range pl.Pruned {
@@ -113,8 +113,8 @@ func TestPlanSingles(t *testing.T) {
 	}
 	// client->gateway: 5 faults; off every path in the recorded map: gateway->nats does not
 	// exist; redirect, link... all used; billing->nats is on create's queue path.
-	if rules[RuleOutside] != 5 {
-		t.Errorf("outside pruned %d, want 5", rules[RuleOutside])
+	if rules[RuleOutside] != 6 {
+		t.Errorf("outside pruned %d, want 6", rules[RuleOutside])
 	}
 	if got := len(pl.Singles) + pl.PrunedTotal(); got != pl.Possible {
 		t.Errorf("planned %d + pruned %d != possible %d", len(pl.Singles), pl.PrunedTotal(), pl.Possible)
@@ -166,7 +166,7 @@ func TestPlanPairs(t *testing.T) {
 			t.Errorf("%s: same target", e.ID)
 		}
 		// both on one stream's path: e.g. stats never meets redirect->redis
-		if e.ID == "partition@gateway->analytics+partition@redirect->redis" {
+		if e.ID == "refused@gateway->analytics+refused@redirect->redis" {
 			t.Errorf("%s: the targets share no path", e.ID)
 		}
 		if below(a, b) || below(b, a) {
@@ -177,7 +177,7 @@ func TestPlanPairs(t *testing.T) {
 	// edge and analytics' store is planned
 	found := false
 	for _, e := range pl.Pairs {
-		if e.ID == "partition@link->billing+partition@analytics->analytics-db" || e.ID == "partition@analytics->analytics-db+partition@link->billing" {
+		if e.ID == "refused@link->billing+refused@analytics->analytics-db" || e.ID == "refused@analytics->analytics-db+refused@link->billing" {
 			found = true
 		}
 	}

@@ -15,7 +15,8 @@ import (
 const (
 	ClassBeyond    = "latency-beyond" // latency past the caller's timeout
 	ClassGray      = "latency-gray"   // latency under it: a gray slowdown
-	ClassPartition = "partition"      // blackhole: connections refused and dropped
+	ClassBlackhole = "blackhole"      // partition: connections stay open, nothing flows either way
+	ClassRefused   = "refused"        // the proxy disabled: connections refused, open ones dropped
 	ClassReset     = "reset"          // connections reset at once
 	ClassBandwidth = "bandwidth"      // bandwidth starvation
 	ClassCrash     = "crash"          // SIGKILL, restarted when the fault ends
@@ -54,7 +55,8 @@ type Entry struct {
 var Vocabulary = []Entry{
 	{ClassBeyond, "latency", true, beyond},
 	{ClassGray, "latency", true, gray},
-	{ClassPartition, "partition", true, fixed(nil, "the proxy disabled: connections refused, open ones dropped")},
+	{ClassBlackhole, "timeout", true, fixed(map[string]any{"timeout": "0s", "direction": "both"}, "a partition: open connections hang, nothing flows either way")},
+	{ClassRefused, "partition", true, fixed(nil, "the proxy disabled: connections refused, open ones dropped")},
 	{ClassReset, "reset_peer", true, fixed(map[string]any{"timeout": "0s"}, "every connection reset at once")},
 	{ClassBandwidth, "bandwidth", true, fixed(map[string]any{"rate": StarvedRate}, fmt.Sprintf("%d KB/s left", StarvedRate))},
 	{ClassCrash, "crash", false, fixed(nil, "SIGKILL, restarted when the fault ends")},

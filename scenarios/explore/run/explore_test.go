@@ -54,16 +54,17 @@ func (l testLog) Write(p []byte) (int, error) {
 // fault class on one edge, it reports for a protection mutant a weak spot the default
 // profile does not have, on one reused system per profile, from a real baseline's paths.
 //   - no-fallback: link's quota check no longer fails open, so creation breaks when
-//     billing is partitioned away; default creates the link unchecked.
+//     billing refuses connections; default creates the link unchecked.
 //   - no-outbox: link publishes after commit, best effort, so link-created events are lost
-//     while NATS is partitioned from link; default's outbox relays them after the heal.
+//     while link->nats is a blackhole; default's outbox relays them after the heal. (Refused
+//     connections lose nothing: the NATS client buffers while it reconnects.)
 func TestExplorePower(t *testing.T) {
 	bin := needSystem(t)
 	cases := []struct {
-		mutant, target, stream, class string
+		mutant, target, fault, stream, class string
 	}{
-		{"no-fallback", "link->billing", "create", rexplore.Broken},
-		{"no-outbox", "link->nats", "create", rexplore.DataLost},
+		{"no-fallback", "link->billing", explore.ClassRefused, "create", rexplore.Broken},
+		{"no-outbox", "link->nats", explore.ClassBlackhole, "create", rexplore.DataLost},
 	}
 	for _, c := range cases {
 		t.Run(c.mutant, func(t *testing.T) {
@@ -74,14 +75,14 @@ func TestExplorePower(t *testing.T) {
 			defer cancel()
 			out := t.TempDir()
 			rep, err := Session(ctx, Options{Base: explore.DefaultBase(), Seed: 1, Targets: []string{c.target},
-				Classes: []string{explore.ClassPartition}, OutDir: out, Binary: bin, Log: testLog{t}}, []string{"default", c.mutant})
+				Classes: []string{c.fault}, OutDir: out, Binary: bin, Log: testLog{t}}, []string{"default", c.mutant})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(rep.Explorations) != 2 || len(rep.Diffs) != 1 {
 				t.Fatalf("%d explorations, %d diffs", len(rep.Explorations), len(rep.Diffs))
 			}
-			id := explore.ClassPartition + "@" + c.target
+			id := c.fault + "@" + c.target
 			def, mut := rep.Explorations[0], rep.Explorations[1]
 			for _, ex := range rep.Explorations {
 				if ex.Explored != 1 || ex.Systems != 1 {
