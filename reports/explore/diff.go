@@ -33,20 +33,22 @@ func Compare(a, b *Exploration) Diff {
 		x, inA := oa[id]
 		y, inB := ob[id]
 		wa, wb := inA && x.Weak(), inB && y.Weak()
+		if !wa && !wb {
+			continue
+		}
+		var aWorse, bWorse bool
+		if inA && inB {
+			aWorse, bWorse = worse(x, y), worse(y, x)
+		}
 		switch {
-		case wa && wb && proven(x) && proven(y) && worse(y, x):
+		case bWorse && !aWorse:
 			d.OnlyB = append(d.OnlyB, id)
-		case wa && wb && proven(x) && proven(y) && worse(x, y):
+		case aWorse && !bWorse:
 			d.OnlyA = append(d.OnlyA, id)
 		case wa && wb:
 			d.Both = append(d.Both, id)
-		case !wa && !wb:
-		case !inA || !inB || !proven(x) || !proven(y):
-			d.Uncompared = append(d.Uncompared, id)
-		case wa:
-			d.OnlyA = append(d.OnlyA, id)
 		default:
-			d.OnlyB = append(d.OnlyB, id)
+			d.Uncompared = append(d.Uncompared, id)
 		}
 	}
 	for _, s := range [][]string{d.OnlyA, d.OnlyB, d.Both, d.Uncompared} {
@@ -63,8 +65,24 @@ func byID(outs []Outcome) map[string]Outcome {
 	return m
 }
 
-// proven says whether every stream of the outcome was judged (none unproven): only then
-// does "held" mean held.
+// worse says whether a hurt some stream more than b did, judged only on streams both
+// runs proved (an unproven stream is no evidence either way), or lost more data.
+func worse(a, b Outcome) bool {
+	for n, s := range a.Streams {
+		t, ok := b.Streams[n]
+		if !ok || s.Class == Unproven || t.Class == Unproven {
+			continue
+		}
+		if severity[s.Class] > severity[t.Class] {
+			return true
+		}
+	}
+	la, _ := a.Impact()
+	lb, _ := b.Impact()
+	return la > lb && proven(b)
+}
+
+// proven says whether every stream of the outcome was judged (none unproven).
 func proven(o Outcome) bool {
 	if len(o.Streams) == 0 {
 		return false
@@ -75,16 +93,4 @@ func proven(o Outcome) bool {
 		}
 	}
 	return true
-}
-
-// worse says whether outcome a hurt some stream more than b did, or lost more data.
-func worse(a, b Outcome) bool {
-	for n, s := range a.Streams {
-		if severity[s.Class] > severity[b.Streams[n].Class] {
-			return true
-		}
-	}
-	la, _ := a.Impact()
-	lb, _ := b.Impact()
-	return la > lb
 }

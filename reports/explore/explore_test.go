@@ -126,8 +126,12 @@ func TestCompareProfiles(t *testing.T) {
 		outcome("y", map[string]string{"create": Broken}, nil, nil, 1),
 		outcome("z", map[string]string{"create": Broken}, nil, nil, 1),
 	}}
+	// the mutant lost data on create, its redirect check did not settle: create, proven
+	// under both, still tells them apart
+	a.Outcomes = append(a.Outcomes, outcome("w", map[string]string{"create": Held, "redirect": Held}, nil, nil, 0))
+	b.Outcomes = append(b.Outcomes, outcome("w", map[string]string{"create": DataLost, "redirect": Unproven}, nil, map[string]int{"lost_link_events": 3}, 0))
 	d := Compare(a, b)
-	if strings.Join(d.OnlyB, ",") != "x" || strings.Join(d.Both, ",") != "y" || len(d.OnlyA) != 0 {
+	if strings.Join(d.OnlyB, ",") != "w,x" || strings.Join(d.Both, ",") != "y" || len(d.OnlyA) != 0 {
 		t.Fatalf("diff %+v", d)
 	}
 	// unproven under default: not a difference anyone may claim
