@@ -182,9 +182,12 @@ type Exploration struct {
 }
 
 // PrunedTotal counts every pruned experiment.
-func (e *Exploration) PrunedTotal() int {
+func (e *Exploration) PrunedTotal() int { return PrunedTotal(e.Pruned) }
+
+// PrunedTotal sums the rules' counts.
+func PrunedTotal(rules []PrunedRule) int {
 	n := 0
-	for _, p := range e.Pruned {
+	for _, p := range rules {
 		n += p.Count
 	}
 	return n

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	rexplore "github.com/faultline/faultline/reports/explore"
 	"github.com/faultline/faultline/system/policy"
 	"github.com/faultline/faultline/system/topology"
 )
@@ -60,14 +61,8 @@ func (e Experiment) Pair() bool { return len(e.Faults) > 1 }
 // Stateful says whether a fresh system must follow the experiment.
 func (e Experiment) Stateful() bool { return slices.ContainsFunc(e.Faults, Stateful) }
 
-// Pruned counts and names the experiments one rule removed. Examples lists up to
-// MaxExamples of them.
-type Pruned struct {
-	Rule     string   `json:"rule"`
-	Why      string   `json:"why"`
-	Count    int      `json:"count"`
-	Examples []string `json:"examples,omitempty"`
-}
+// Pruned counts and names the experiments one rule removed (the report's model).
+type Pruned = rexplore.PrunedRule
 
 // MaxExamples bounds the names listed per pruning rule.
 const MaxExamples = 8
@@ -272,13 +267,7 @@ func (pl *Plan) cut(n int, prune func(rule, id string)) {
 func (pl *Plan) Experiments() []Experiment { return append(slices.Clone(pl.Singles), pl.Pairs...) }
 
 // PrunedTotal counts every pruned experiment.
-func (pl *Plan) PrunedTotal() int {
-	n := 0
-	for _, p := range pl.Pruned {
-		n += p.Count
-	}
-	return n
-}
+func (pl *Plan) PrunedTotal() int { return rexplore.PrunedTotal(pl.Pruned) }
 
 // Text is the plan for the dry run: the order of experiments, then every pruning rule with
 // its count and examples.

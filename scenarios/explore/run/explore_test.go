@@ -2,17 +2,20 @@ package run
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/localserver"
 	"github.com/faultline/faultline/internal/testbin"
 	"github.com/faultline/faultline/lab"
 	rexplore "github.com/faultline/faultline/reports/explore"
+	"github.com/faultline/faultline/reports/rundir"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/explore"
 )
@@ -23,25 +26,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func needSystem(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts the whole system")
-	}
-	for _, find := range []func() (string, error){localserver.PostgresBinDir, localserver.RedisBinary} {
-		if _, err := find(); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%v (run make deps)", err)
-			}
-			t.Skip(err)
-		}
-	}
-	bin, err := testbin.Path()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
+func needSystem(t *testing.T) string { return testbin.NeedSystem(t) }
 
 type testLog struct{ t *testing.T }
 
@@ -122,5 +107,69 @@ func TestExplorePower(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// cancelOn cancels 8 s after a line containing mark is logged: mid-experiment.
+type cancelOn struct {
+	t      *testing.T
+	mark   string
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	c.t.Log(strings.TrimRight(string(p), "\n"))
+	if strings.Contains(string(p), c.mark) {
+		c.once.Do(func() { time.AfterFunc(8*time.Second, c.cancel) })
+	}
+	return len(p), nil
+}
+
+// TestExploreInterrupt: Ctrl-C in the middle of an experiment heals its fault, stops the
+// system, keeps what finished (the baseline's map, the report) and counts the interrupted
+// experiment as not run.
+func TestExploreInterrupt(t *testing.T) {
+	bin := needSystem(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ictx, interrupt := context.WithCancel(ctx)
+	defer interrupt()
+	out := t.TempDir()
+	rep, err := Session(ictx, Options{Base: explore.DefaultBase(), Seed: 1, Targets: []string{"link->billing"},
+		Classes: []string{explore.ClassBeyond, explore.ClassRefused}, OutDir: out, Binary: bin,
+		Log: &cancelOn{t: t, mark: "experiment 1 of", cancel: interrupt}}, []string{"default"})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want the interruption", err)
+	}
+	ex := rep.Explorations[0]
+	if !ex.Interrupted || ex.Explored != 0 || ex.Planned != 2 {
+		t.Errorf("interrupted %v, explored %d of %d planned; want true, 0 of 2", ex.Interrupted, ex.Explored, ex.Planned)
+	}
+	for _, f := range []string{HTMLFile, MarkdownFile, JSONFile, "pathmap.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, st := range lab.Running(lab.DefaultStateDir()) {
+		if strings.HasPrefix(st.Dir, out) {
+			t.Errorf("a system of the exploration is still running: %s (pid %d)", st.Dir, st.Pid)
+		}
+	}
+	// the experiment's fault was healed by its own undo before the system stopped
+	files, _ := filepath.Glob(filepath.Join(out, "experiments", "001-*", "timeline.json"))
+	if len(files) != 1 {
+		t.Fatalf("the interrupted experiment left %d timelines", len(files))
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tl rundir.Timeline
+	if err := json.Unmarshal(b, &tl); err != nil {
+		t.Fatal(err)
+	}
+	if len(tl.Faults) != 1 || tl.Faults[0].AppliedAt < 0 || tl.Faults[0].HealedAt < 0 {
+		t.Errorf("the interrupted experiment's fault was not applied and healed: %s", b)
 	}
 }

@@ -111,7 +111,9 @@ func (p *pool) Retire(ctx context.Context) error {
 // Close heals and stops the system and the forwarder.
 func (p *pool) Close(ctx context.Context) error {
 	var errs []error
-	if p.lab != nil {
+	// After an interrupt the system stops itself (lab.Start's context), which heals
+	// everything by stopping it; a heal then would only talk to proxies already gone.
+	if p.lab != nil && p.ctx.Err() == nil {
 		errs = append(errs, p.lab.HealAll(ctx))
 	}
 	errs = append(errs, p.Retire(ctx), p.fwd.Close(ctx))
@@ -141,7 +143,10 @@ func (b *borrowed) Close(ctx context.Context) error {
 // services' log lines of the experiment into its run directory (breaker transitions, span
 // counts), as a stopped system would have left them.
 func (b *borrowed) close(ctx context.Context) error {
-	err := b.l.HealAll(ctx)
+	var err error
+	if b.p.ctx.Err() == nil { // else the system is stopping: nothing is left to heal
+		err = b.l.HealAll(ctx)
+	}
 	t := time.NewTimer(SpanFlush)
 	select {
 	case <-ctx.Done():

@@ -96,7 +96,7 @@ func Explore(ctx context.Context, o Options) (ex *rexplore.Exploration, err erro
 	ex.Possible, ex.Planned = plan.Possible, len(plan.Singles)+len(plan.Pairs)
 	pruned := map[string]*rexplore.PrunedRule{}
 	for _, r := range plan.Pruned {
-		pruned[r.Rule] = &rexplore.PrunedRule{Rule: r.Rule, Why: r.Why, Count: r.Count, Examples: r.Examples}
+		pruned[r.Rule] = &r
 	}
 	e := &executor{o: o, p: p, ex: ex, begin: begin, pruned: pruned}
 	defer func() { ex.Pruned = e.prunedList() }()
