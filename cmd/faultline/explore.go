@@ -80,7 +80,7 @@ other lacks), interrupted, or the run failed; 2 bad usage or input.`,
 	f := c.Flags()
 	f.StringVar(&o.profile, "profile", "", "resilience profile (default: the scenario's, else default)")
 	f.StringVar(&o.profiles, "profiles", "", "explore once per profile, comma-separated, and diff each with the first (e.g. default,no-fallback)")
-	f.StringVar(&o.budget, "budget", "", "stop after this long (10m) or this many experiments (40); default: no limit")
+	f.StringVar(&o.budget, "budget", "", "per profile: stop after this long (10m) or this many experiments (40); default: no limit")
 	f.BoolVar(&o.pairs, "pairs", false, "also explore pairs of faults on one stream's path")
 	f.Uint64Var(&o.seed, "seed", 1, "orders the plan: the same seed, the same plan")
 	f.StringVar(&o.out, "out", "", "exploration directory (default runs/explore-<time>)")

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/faultline/faultline/reports/html"
@@ -57,7 +58,7 @@ func (ex *Exploration) Matrix() (head []string, rows [][]string) {
 		row := []string{o.ID}
 		for _, s := range ex.Streams {
 			c := o.Streams[s].Class
-			if !contains(o.OnPath, s) && c == Held {
+			if !slices.Contains(o.OnPath, s) && c == Held {
 				c = "·"
 			}
 			row = append(row, c)
@@ -65,15 +66,6 @@ func (ex *Exploration) Matrix() (head []string, rows [][]string) {
 		rows = append(rows, row)
 	}
 	return head, rows
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Headline is "explored N of M possible experiments, pruned K (…)".
@@ -192,14 +184,7 @@ func capital(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-func sortedStreamNames(o Outcome) []string {
-	out := make([]string, 0, len(o.Streams))
-	for n := range o.Streams {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedStreamNames(o Outcome) []string { return slices.Sorted(maps.Keys(o.Streams)) }
 
 // sameAs lists the experiments collapsed into id.
 func sameAs(outs []Outcome, id string) []string {

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 
 	"github.com/faultline/faultline/reports/traces"
 	"github.com/faultline/faultline/system/topology"
@@ -178,23 +179,11 @@ func (pm PathMap) Targets() []string {
 			set[c] = true
 		}
 	}
-	out := make([]string, 0, len(set))
-	for t := range set {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(set))
 }
 
 // StreamNames lists the streams, sorted.
-func (pm PathMap) StreamNames() []string {
-	out := make([]string, 0, len(pm.Streams))
-	for n := range pm.Streams {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func (pm PathMap) StreamNames() []string { return slices.Sorted(maps.Keys(pm.Streams)) }
 
 // On lists the streams whose path touches target, sorted.
 func (pm PathMap) On(target string) []string {
