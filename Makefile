@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the lab and the tests need: real servers, never fakes.
 DEBS := postgresql redis-server chromium prometheus
 
-.PHONY: deps build test test-short demo catalogue verdict-power code-power bench fuzz clean
+.PHONY: deps build test test-short demo catalogue verdict-power code-power bench fuzz clean explore-power
 
 deps: ## install PostgreSQL, Redis and Chromium with apt-get when missing; download Go modules
 	@scripts/deps.sh $(DEBS)
@@ -39,6 +39,9 @@ verdict-power: deps build ## run each scenario against every mutant it lists (th
 
 code-power: deps build ## every code mutant, 3 times, on the shortest scenario listing it (about 50 min)
 	$(BIN) mutate --only-code --cover --repeat 3 --out runs/code-power scenarios/
+
+explore-power: deps build ## the explorer finds, per protection mutant it covers, a weak spot default lacks (also part of make test's go test)
+	FAULTLINE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 10m -run TestExplorePower ./scenarios/explore/run/
 
 bench: deps build ## benchmarks recorded in BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./lab/... ./lab/otlp/... ./scenarios/load/...

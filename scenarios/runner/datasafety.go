@@ -27,6 +27,32 @@ type dataChecker struct {
 	redirect  string // redirect service, direct (for its /clicks ledger, a diagnostic)
 	analytics string // analytics service, direct (for its /stats)
 	settle    time.Duration
+	// before is analytics' count per code when the run began: on a system an earlier run
+	// used (the explorer's), those clicks are the earlier run's, not this one's duplicates.
+	before map[string]int
+}
+
+// countsBefore reads analytics' click count per code before a run. On error it returns
+// nil: every count then belongs to this run, so an earlier run's clicks would show as
+// duplicates (a false fail, never a false pass).
+func countsBefore(ctx context.Context, c *http.Client, analytics string) map[string]int {
+	var stats lab.AnalyticsStats
+	if err := lab.GetJSON(ctx, c, analytics+"/stats", &stats); err != nil {
+		return nil
+	}
+	return stats.Codes
+}
+
+// sinceBefore is each code's count of this run: what analytics counts now less what it had.
+func (d *dataChecker) sinceBefore(counted map[string]int) {
+	if counted == nil {
+		return
+	}
+	for c, n := range d.before {
+		if counted[c] -= n; counted[c] <= 0 {
+			delete(counted, c)
+		}
+	}
 }
 
 func (d *dataChecker) check(ctx context.Context, tally *load.Tally) *reports.DataSafety {
@@ -164,6 +190,7 @@ func (d *dataChecker) checkEvents(ctx context.Context, links []load.Link, clicks
 		if err := lab.GetJSON(ctx, d.client, d.analytics+"/stats", &stats); err != nil {
 			return fmt.Errorf("data: read analytics counts: %w", err)
 		}
+		d.sinceBefore(stats.Codes)
 		if stats.Links == nil {
 			// An analytics without the links map cannot prove a single link event arrived.
 			return fmt.Errorf("data: analytics /stats has no \"links\": link events cannot be checked")

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/localserver"
 	"github.com/faultline/faultline/internal/testbin"
 	"github.com/faultline/faultline/reports"
 )
@@ -19,26 +18,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// needSystem fails on CI and skips elsewhere when the real servers are not installed.
-func needSystem(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts the whole system")
-	}
-	for _, find := range []func() (string, error){localserver.PostgresBinDir, localserver.RedisBinary} {
-		if _, err := find(); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%v (run make deps)", err)
-			}
-			t.Skip(err)
-		}
-	}
-	bin, err := testbin.Path()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
+func needSystem(t *testing.T) string { return testbin.NeedSystem(t) }
 
 // TestSmokeVerdictHasPower runs the smoke scenario twice on the real system: with the default
 // profile it must pass, and with profile none (no timeout, no fallback) it must fail on the

@@ -1,0 +1,158 @@
+package explore
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/faultline/faultline/reports"
+)
+
+// dataStreams says which kind of request a data-safety counter speaks for: links for
+// creations, clicks for redirects.
+var dataCounters = []struct {
+	name  string
+	get   func(*reports.DataSafety) int
+	links bool // true: a creation's data, false: a redirect's click
+}{
+	{"lost_links", func(d *reports.DataSafety) int { return d.LostLinks }, true},
+	{"lost_link_events", func(d *reports.DataSafety) int { return d.LostLinkEvents }, true},
+	{"duplicate_link_events", func(d *reports.DataSafety) int { return d.DuplicateLinkEvents }, true},
+	{"missing_clicks", func(d *reports.DataSafety) int { return d.MissingClicks }, false},
+	{"duplicate_clicks", func(d *reports.DataSafety) int { return d.DuplicateClicks }, false},
+}
+
+// Classify turns one experiment's results into its outcome per stream. It never upgrades
+// what the runner could not prove: an invalid measurement, a run error, a stream whose SLO
+// had no data or whose baseline already failed, or an unsettled data check is unproven,
+// neither held nor a weak spot.
+func Classify(id string, faults []Fault, onPath []string, res *reports.Results, rates map[string]float64) Outcome {
+	o := Outcome{ID: id, Faults: faults, OnPath: onPath, Verdict: res.Verdict, Valid: res.Valid, Streams: map[string]StreamOutcome{},
+		DurationS: res.DurationS}
+	o.Reasons = append(o.Reasons, res.InvalidReasons...)
+	if res.BlastRadius != nil {
+		o.Affected = sorted(res.BlastRadius.AffectedServices)
+	}
+	runFailed := res.Verdict == reports.VerdictError || res.Verdict == reports.VerdictAborted || !res.Valid
+	if runFailed && len(res.Reasons) > 0 {
+		o.Reasons = append(o.Reasons, res.Reasons...)
+	}
+	names := map[string]bool{}
+	for _, s := range res.Streams {
+		names[s.Name] = true
+	}
+	for _, s := range res.SLOs {
+		names[s.Stream] = true
+	}
+	for n := range names {
+		so := StreamOutcome{Class: Held, Rate: rates[n]}
+		if res.BlastRadius != nil {
+			so.Impact = res.BlastRadius.UserImpact[n]
+		}
+		errs, slow := false, false
+		for _, s := range res.SLOs {
+			if s.Stream != n {
+				continue
+			}
+			if s.NoData {
+				so.Class, so.Why = Unproven, fmt.Sprintf("%s %s had no requests", s.Phase, s.Threshold)
+				break
+			}
+			if s.Pass {
+				continue
+			}
+			if s.Phase == reports.PhaseBaseline {
+				so.Class, so.Why = Unproven, fmt.Sprintf("the baseline already failed %s (%s): the system was not healthy before the fault", s.Threshold, value(s))
+				break
+			}
+			so.Failed = append(so.Failed, fmt.Sprintf("%s %s: %s", s.Phase, s.Threshold, value(s)))
+			if s.Unit == reports.UnitMs {
+				slow = true
+			} else {
+				errs = true // errors, or a rate or goodput that fell: requests did not succeed
+			}
+		}
+		if so.Class == Held {
+			switch {
+			case errs:
+				so.Class = Broken
+			case slow:
+				so.Class = Slowed
+			}
+		}
+		if runFailed {
+			so.Class, so.Why = Unproven, "the measurement is invalid or the run failed: "+strings.Join(o.Reasons, "; ")
+		}
+		o.Streams[n] = so
+	}
+	o.classifyData(res, runFailed)
+	return o
+}
+
+// classifyData marks the streams whose data was lost; an unsettled or failed data check
+// leaves them unproven unless something was already shown lost.
+func (o *Outcome) classifyData(res *reports.Results, runFailed bool) {
+	d := res.DataSafety
+	if d == nil || runFailed {
+		return
+	}
+	lost := map[bool]bool{} // links? → lost
+	for _, c := range dataCounters {
+		if v := c.get(d); v > 0 {
+			if o.Data == nil {
+				o.Data = map[string]int{}
+			}
+			o.Data[c.name] = v
+			lost[c.links] = true
+		}
+	}
+	for n, so := range o.Streams {
+		links := strings.HasPrefix(requestOf(res, n), "POST ")
+		clicks := strings.HasPrefix(requestOf(res, n), "GET /r/")
+		switch {
+		case (links && lost[true]) || (clicks && lost[false]):
+			so.Class = DataLost
+			so.Why = "data lost: " + dataText(o.Data, links)
+		case (links || clicks) && (d.Error != "" || !d.Settled):
+			so.Class, so.Why = Unproven, "the data check did not complete: "+firstNonEmpty(d.Error, "analytics did not settle")
+		}
+		o.Streams[n] = so
+	}
+}
+
+func requestOf(res *reports.Results, stream string) string {
+	for _, s := range res.Streams {
+		if s.Name == stream {
+			return s.Request
+		}
+	}
+	return ""
+}
+
+func dataText(data map[string]int, links bool) string {
+	var parts []string
+	for _, c := range dataCounters {
+		if c.links == links && data[c.name] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", c.name, data[c.name]))
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+func value(s reports.SLOResult) string {
+	switch s.Unit {
+	case reports.UnitMs:
+		return fmt.Sprintf("%.0f ms", s.Value)
+	case reports.UnitRatio:
+		return fmt.Sprintf("%.1f%%", s.Value*100)
+	}
+	return fmt.Sprintf("%.1f/s", s.Value)
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

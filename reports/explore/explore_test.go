@@ -1,0 +1,206 @@
+package explore
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/faultline/faultline/reports"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func results(slos []reports.SLOResult, data *reports.DataSafety) *reports.Results {
+	return &reports.Results{Verdict: reports.VerdictFail, Valid: true, SLOs: slos, DataSafety: data,
+		Streams:     []reports.StreamResult{{Name: "redirect", Request: "GET /r/{code}"}, {Name: "create", Request: "POST /api/links"}},
+		BlastRadius: &reports.BlastRadius{AffectedServices: []string{"link", "gateway"}, UserImpact: map[string]float64{"redirect": 0, "create": 0.5}}}
+}
+
+func slo(stream, phase, th string, unit string, v float64, pass bool) reports.SLOResult {
+	return reports.SLOResult{Stream: stream, Phase: phase, Threshold: th, Unit: unit, Value: v, Pass: pass}
+}
+
+var settled = &reports.DataSafety{Settled: true}
+
+func TestClassify(t *testing.T) {
+	rates := map[string]float64{"redirect": 50, "create": 5}
+	cases := []struct {
+		name   string
+		res    *reports.Results
+		want   map[string]string
+		weak   bool
+		reason string
+	}{
+		{"held", results([]reports.SLOResult{
+			slo("redirect", "fault", "p(99)<200ms", reports.UnitMs, 5, true),
+			slo("create", "fault", "errors<1%", reports.UnitRatio, 0, true)}, settled),
+			map[string]string{"redirect": Held, "create": Held}, false, ""},
+		{"slowed and broken", results([]reports.SLOResult{
+			slo("redirect", "fault", "p(99)<200ms", reports.UnitMs, 450, false),
+			slo("create", "fault", "errors<1%", reports.UnitRatio, 0.4, false),
+			slo("create", "fault", "p(99)<1s", reports.UnitMs, 1500, false)}, settled),
+			map[string]string{"redirect": Slowed, "create": Broken}, true, ""},
+		{"links lost", results([]reports.SLOResult{
+			slo("create", "fault", "errors<1%", reports.UnitRatio, 0, true)}, &reports.DataSafety{Settled: true, LostLinks: 3}),
+			map[string]string{"redirect": Held, "create": DataLost}, true, ""},
+		{"clicks lost", results(nil, &reports.DataSafety{Settled: true, MissingClicks: 7}),
+			map[string]string{"redirect": DataLost, "create": Held}, true, ""},
+		// no false pass: a threshold on no requests proves nothing
+		{"no data", results([]reports.SLOResult{{Stream: "create", Phase: "fault", Threshold: "errors<1%", NoData: true}}, settled),
+			map[string]string{"redirect": Held, "create": Unproven}, false, ""},
+		// a baseline that already failed: the fault is not what broke it
+		{"baseline failed", results([]reports.SLOResult{slo("redirect", "baseline", "p(99)<200ms", reports.UnitMs, 900, false)}, settled),
+			map[string]string{"redirect": Unproven, "create": Held}, false, ""},
+		// an invalid measurement is never a pass and never a weak spot
+		{"invalid", func() *reports.Results {
+			r := results([]reports.SLOResult{slo("create", "fault", "errors<1%", reports.UnitRatio, 0.5, false)}, settled)
+			r.Valid, r.InvalidReasons = false, []string{"load generator fell behind"}
+			return r
+		}(), map[string]string{"redirect": Unproven, "create": Unproven}, false, "load generator fell behind"},
+		{"unsettled data check", results(nil, &reports.DataSafety{Settled: false}),
+			map[string]string{"redirect": Unproven, "create": Unproven}, false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := Classify("x", nil, []string{"create"}, c.res, rates)
+			for s, want := range c.want {
+				if got := o.Streams[s].Class; got != want {
+					t.Errorf("%s: got %s, want %s (%s)", s, got, want, o.Streams[s].Why)
+				}
+			}
+			if o.Weak() != c.weak {
+				t.Errorf("weak = %v, want %v", o.Weak(), c.weak)
+			}
+			if c.reason != "" && !strings.Contains(strings.Join(o.Reasons, ";"), c.reason) {
+				t.Errorf("reasons %v lack %q", o.Reasons, c.reason)
+			}
+		})
+	}
+}
+
+func outcome(id string, classes map[string]string, affected []string, data map[string]int, impact float64) Outcome {
+	o := Outcome{ID: id, Streams: map[string]StreamOutcome{}, Affected: affected, Data: data, Valid: true}
+	for s, c := range classes {
+		so := StreamOutcome{Class: c, Rate: 10, Impact: impact}
+		if c != Held {
+			so.Failed = []string{"fault errors<1%: 50.0%"}
+		}
+		o.Streams[s] = so
+	}
+	return o
+}
+
+func TestCollapseAndRank(t *testing.T) {
+	outs := []Outcome{
+		outcome("a", map[string]string{"create": Broken}, []string{"link"}, nil, 0.2),
+		outcome("b", map[string]string{"create": Broken}, []string{"link"}, nil, 0.9), // same signature as a
+		outcome("c", map[string]string{"create": Held}, nil, nil, 0),
+		outcome("d", map[string]string{"create": Held}, nil, nil, 0), // held: never collapsed
+		outcome("e", map[string]string{"create": DataLost}, []string{"link"}, map[string]int{"lost_links": 2}, 0.01),
+		outcome("f", map[string]string{"create": Slowed}, []string{"billing"}, nil, 0.5),
+	}
+	if n := Collapse(outs); n != 1 || outs[1].SameAs != "a" || outs[3].SameAs != "" {
+		t.Fatalf("collapsed %d; b.SameAs=%q d.SameAs=%q", n, outs[1].SameAs, outs[3].SameAs)
+	}
+	var got []string
+	for _, o := range WeakSpots(outs) {
+		got = append(got, o.ID)
+	}
+	// data loss first, then requests per second hurt
+	if want := "e,f,a"; strings.Join(got, ",") != want {
+		t.Fatalf("ranking %v, want %s", got, want)
+	}
+}
+
+func TestCompareProfiles(t *testing.T) {
+	a := &Exploration{Profile: "default", Outcomes: []Outcome{
+		outcome("x", map[string]string{"create": Held}, nil, nil, 0),
+		outcome("y", map[string]string{"create": Broken}, nil, nil, 1),
+		outcome("z", map[string]string{"create": Unproven}, nil, nil, 0),
+	}}
+	b := &Exploration{Profile: "no-fallback", Outcomes: []Outcome{
+		outcome("x", map[string]string{"create": Broken}, nil, nil, 1),
+		outcome("y", map[string]string{"create": Broken}, nil, nil, 1),
+		outcome("z", map[string]string{"create": Broken}, nil, nil, 1),
+	}}
+	// the mutant lost data on create, its redirect check did not settle: create, proven
+	// under both, still tells them apart
+	a.Outcomes = append(a.Outcomes, outcome("w", map[string]string{"create": Held, "redirect": Held}, nil, nil, 0))
+	b.Outcomes = append(b.Outcomes, outcome("w", map[string]string{"create": DataLost, "redirect": Unproven}, nil, map[string]int{"lost_link_events": 3}, 0))
+	d := Compare(a, b)
+	if strings.Join(d.OnlyB, ",") != "w,x" || strings.Join(d.Both, ",") != "y" || len(d.OnlyA) != 0 {
+		t.Fatalf("diff %+v", d)
+	}
+	// unproven under default: not a difference anyone may claim
+	if strings.Join(d.Uncompared, ",") != "z" {
+		t.Fatalf("uncompared %v, want z", d.Uncompared)
+	}
+}
+
+func fixture() *Report {
+	ex := &Exploration{Profile: "default", Scenario: "explore-steady", Seed: 1, MapSource: "baseline run runs/x/baseline",
+		DurationS: 120, Streams: []string{"create", "redirect"}, Possible: 83, Planned: 3, Explored: 3, Systems: 2,
+		Pruned: []PrunedRule{{Rule: "off-path", Why: "no stream's path touches the target", Count: 5}, {Rule: "outside-the-system", Why: "the load generator's own link", Count: 5}},
+		Outcomes: []Outcome{
+			{ID: "partition@link->billing", OnPath: []string{"create"}, Valid: true, Dir: "experiments/001",
+				Faults:   []Fault{{Class: "partition", Type: "partition", Target: "link->billing", Why: "proxy disabled"}},
+				Streams:  map[string]StreamOutcome{"create": {Class: Held, Rate: 5}, "redirect": {Class: Held, Rate: 50}},
+				Affected: []string{"billing"}},
+			{ID: "latency-beyond@link->link-db", OnPath: []string{"create", "redirect"}, Valid: true, Dir: "experiments/002",
+				Faults:   []Fault{{Class: "latency-beyond", Type: "latency", Target: "link->link-db", Params: map[string]any{"latency": "750ms"}, Why: "1.5 × the caller's timeout 500ms"}},
+				Streams:  map[string]StreamOutcome{"create": {Class: Broken, Rate: 5, Impact: 1, Failed: []string{"fault errors<1%: 100.0%"}}, "redirect": {Class: Held, Rate: 50}},
+				Affected: []string{"gateway", "link"}},
+			{ID: "crash@redis", OnPath: []string{"redirect"}, Valid: true, Dir: "experiments/003", Fresh: true,
+				Faults:  []Fault{{Class: "crash", Type: "crash", Target: "redis"}},
+				Streams: map[string]StreamOutcome{"create": {Class: Held, Rate: 5}, "redirect": {Class: DataLost, Rate: 50, Impact: 0.02, Why: "data lost: missing_clicks 4"}},
+				Data:    map[string]int{"missing_clicks": 4}},
+		},
+		Scenarios: map[string]string{"crash@redis": "scenarios/weak-crash-redis.yaml"},
+	}
+	return NewReport([]*Exploration{ex})
+}
+
+func TestRenderGolden(t *testing.T) {
+	r := fixture()
+	for _, f := range []struct {
+		name   string
+		render func(*bytes.Buffer) error
+	}{
+		{"report.md", func(b *bytes.Buffer) error { return r.Markdown(b) }},
+		{"report.json", func(b *bytes.Buffer) error { return r.JSON(b) }},
+		{"report.html", func(b *bytes.Buffer) error { return r.HTML(b) }},
+	} {
+		var b bytes.Buffer
+		if err := f.render(&b); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, f.name, b.Bytes())
+	}
+	if got := r.Explorations[0].Headline(); got != "explored 3 of 83 possible experiments, pruned 10 (5 off-path, 5 outside-the-system)" {
+		t.Errorf("headline %q", got)
+	}
+	if r.WeakSpotCount() != 2 {
+		t.Errorf("weak spots %d, want 2", r.WeakSpotCount())
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (run with -update after checking)", name)
+	}
+}

@@ -1,0 +1,350 @@
+// Package run executes an exploration on the real system: a baseline that learns each
+// stream's path, then the plan's experiments one after the other, each a generated scenario
+// judged by scenarios/runner, on one running system reused while the data checks allow.
+package run
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/reports"
+	rexplore "github.com/faultline/faultline/reports/explore"
+	"github.com/faultline/faultline/reports/rundir"
+	"github.com/faultline/faultline/reports/traces"
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/scenarios/explore"
+	"github.com/faultline/faultline/scenarios/runner"
+	"github.com/faultline/faultline/system/policy"
+)
+
+// Options configure one exploration of one profile.
+type Options struct {
+	Base    explore.Base
+	Profile string
+	Seed    uint64
+	Pairs   bool
+	Budget  time.Duration // stop starting experiments when the next would not fit (0 = none)
+	Limit   int           // at most this many experiments (0 = none)
+	Targets []string      // only faults on these targets (nil = all)
+	Classes []string      // only these fault classes (nil = all)
+	OutDir  string
+	Binary  string
+	Log     io.Writer
+	// Map skips the baseline run (a cached path map).
+	Map *explore.PathMap
+	// Settle bounds each experiment's wait for analytics before its data is judged.
+	Settle time.Duration
+}
+
+// ErrBaseline is returned when the system does not hold the SLOs without any fault: there is
+// nothing to explore against.
+var ErrBaseline = errors.New("explore: the baseline failed")
+
+// Explore runs the exploration. It returns what it finished even when interrupted (the
+// Exploration's Interrupted is then set and err wraps the context's error).
+func Explore(ctx context.Context, o Options) (ex *rexplore.Exploration, err error) {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Settle == 0 {
+		o.Settle = 10 * time.Second
+	}
+	prof, err := policy.Load(o.Profile)
+	if err != nil {
+		return nil, fmt.Errorf("explore: %w", err)
+	}
+	begin := time.Now()
+	p, err := newPool(ctx, o.OutDir, o.Profile, o.Binary, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	ex = &rexplore.Exploration{Profile: o.Profile, Scenario: o.Base.Name, Seed: o.Seed, StartedAt: begin.UTC()}
+	for _, s := range o.Base.Load {
+		ex.Streams = append(ex.Streams, s.Name)
+	}
+	defer func() {
+		cerr := p.Close(context.WithoutCancel(ctx))
+		if cerr != nil {
+			fmt.Fprintf(o.Log, "  teardown: %v\n", cerr)
+		}
+		ex.Systems = p.systems
+		ex.DurationS = time.Since(begin).Seconds()
+	}()
+
+	pm := o.Map
+	if pm == nil {
+		learned, err := baseline(ctx, p, o)
+		if err != nil {
+			return ex, err
+		}
+		pm = &learned
+	}
+	ex.MapSource = pm.Source
+	plan, err := explore.NewPlan(*pm, prof, explore.Options{Seed: o.Seed, Pairs: o.Pairs, Limit: o.Limit, Targets: o.Targets, Classes: o.Classes})
+	if err != nil {
+		return ex, err
+	}
+	ex.Possible, ex.Planned = plan.Possible, len(plan.Singles)+len(plan.Pairs)
+	pruned := map[string]*rexplore.PrunedRule{}
+	for _, r := range plan.Pruned {
+		pruned[r.Rule] = &r
+	}
+	e := &executor{o: o, p: p, ex: ex, begin: begin, pruned: pruned}
+	defer func() { ex.Pruned = e.prunedList() }()
+
+	total := len(plan.Singles) + len(plan.Pairs)
+	for i, x := range plan.Singles {
+		if !e.runOne(ctx, x, i+1, total) {
+			e.skipRest(plan.Singles[i:], plan.Pairs)
+			return ex, e.stopErr(ctx)
+		}
+	}
+	pairs := explore.Reduce(plan.Pairs, ex.Outcomes)
+	for _, pr := range pairs.Pruned {
+		e.prune(explore.RuleCovered, pr)
+	}
+	ex.Planned -= len(pairs.Pruned)
+	for i, x := range pairs.Keep {
+		if !e.runOne(ctx, x, len(plan.Singles)+i+1, len(plan.Singles)+len(pairs.Keep)) {
+			e.skipRest(nil, pairs.Keep[i:])
+			return ex, e.stopErr(ctx)
+		}
+	}
+	return ex, nil
+}
+
+// baseline runs the load without faults and learns the path map from its spans.
+func baseline(ctx context.Context, p *pool, o Options) (explore.PathMap, error) {
+	y, err := o.Base.Baseline(o.Profile)
+	if err != nil {
+		return explore.PathMap{}, err
+	}
+	sc, err := scenarios.Parse("explore-baseline.yaml", y)
+	if err != nil {
+		return explore.PathMap{}, fmt.Errorf("explore: %w", err)
+	}
+	dir := filepath.Join(o.OutDir, "baseline")
+	fmt.Fprintf(o.Log, "baseline: learning each stream's path from traces (%s)\n", sc.Duration)
+	res, err := runner.Run(ctx, runner.Options{Scenario: sc, Profile: o.Profile, OutDir: dir, Binary: o.Binary,
+		Start: p.Start, Settle: o.Settle, RetryInvalid: 1})
+	if err != nil && res == nil {
+		return explore.PathMap{}, err
+	}
+	if ctx.Err() != nil {
+		return explore.PathMap{}, fmt.Errorf("explore: interrupted during the baseline: %w", ctx.Err())
+	}
+	if res.Verdict != reports.VerdictPass {
+		return explore.PathMap{}, fmt.Errorf("%w (%s): %s; see %s", ErrBaseline, res.Verdict, strings.Join(res.Reasons, "; "), dir)
+	}
+	spans, err := readSpans(dir)
+	if err != nil {
+		return explore.PathMap{}, err
+	}
+	pm := explore.Learn(spans, o.Base.Requests())
+	pm.Source = "baseline run " + dir
+	if empty := pm.Empty(); len(empty) > 0 {
+		return explore.PathMap{}, fmt.Errorf("%w: no trace of stream %s in the baseline's spans: its path is unknown", ErrBaseline, strings.Join(empty, ", "))
+	}
+	if err := os.WriteFile(filepath.Join(o.OutDir, "pathmap.json"), pm.JSON(), 0o644); err != nil {
+		return explore.PathMap{}, fmt.Errorf("explore: %w", err)
+	}
+	return pm, nil
+}
+
+func readSpans(dir string) ([]traces.Span, error) {
+	path := filepath.Join(dir, rundir.SpansFile)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if f, err = os.Open(path + ".gz"); err == nil {
+			defer f.Close()
+			zr, err := gzip.NewReader(f)
+			if err != nil {
+				return nil, fmt.Errorf("explore: %s: %w", path, err)
+			}
+			return traces.ReadSpans(zr)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("explore: baseline spans: %w", err)
+	}
+	defer f.Close()
+	return traces.ReadSpans(f)
+}
+
+type executor struct {
+	o      Options
+	p      *pool
+	ex     *rexplore.Exploration
+	begin  time.Time
+	pruned map[string]*rexplore.PrunedRule
+	spent  time.Duration // on experiments alone, for the estimate
+	budget bool          // the budget stopped the run
+}
+
+func (e *executor) prune(rule, id string) {
+	pr := e.pruned[rule]
+	if pr == nil {
+		pr = &rexplore.PrunedRule{Rule: rule, Why: explore.RuleText[rule]}
+		e.pruned[rule] = pr
+	}
+	pr.Count++
+	if len(pr.Examples) < explore.MaxExamples {
+		pr.Examples = append(pr.Examples, id)
+	}
+}
+
+func (e *executor) prunedList() []rexplore.PrunedRule {
+	var out []rexplore.PrunedRule
+	for _, r := range []string{explore.RuleOutside, explore.RuleOffPath, explore.RuleSameTarget, explore.RuleBelow,
+		explore.RuleNotOnePath, explore.RuleNotSelected, explore.RuleCovered, explore.RuleBudget} {
+		if pr := e.pruned[r]; pr != nil {
+			out = append(out, *pr)
+		}
+	}
+	return out
+}
+
+// skipRest counts what was never run: interrupted, or out of budget.
+func (e *executor) skipRest(singles, pairs []explore.Experiment) {
+	if !e.budget {
+		return
+	}
+	for _, x := range append(append([]explore.Experiment(nil), singles...), pairs...) {
+		e.prune(explore.RuleBudget, x.ID)
+		e.ex.Planned--
+	}
+}
+
+func (e *executor) stopErr(ctx context.Context) error {
+	if ctx.Err() != nil {
+		e.ex.Interrupted = true
+		return fmt.Errorf("explore: interrupted after %d experiments: %w", e.ex.Explored, ctx.Err())
+	}
+	return nil
+}
+
+// runOne runs one experiment; false stops the exploration (interrupted or out of budget).
+func (e *executor) runOne(ctx context.Context, x explore.Experiment, k, n int) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	elapsed := time.Since(e.begin)
+	mean := time.Duration(0)
+	if e.ex.Explored > 0 {
+		mean = e.spent / time.Duration(e.ex.Explored)
+	}
+	if e.o.Budget > 0 && mean > 0 && elapsed+mean > e.o.Budget {
+		e.budget = true
+		fmt.Fprintf(e.o.Log, "budget %s reached after %d experiments\n", e.o.Budget, e.ex.Explored)
+		return false
+	}
+	left := "?"
+	if mean > 0 {
+		left = (mean * time.Duration(n-k+1)).Round(time.Second).String()
+	}
+	fmt.Fprintf(e.o.Log, "experiment %d of %d: %s (elapsed %s, about %s left)\n", k, n, x.ID, elapsed.Round(time.Second), left)
+
+	start := time.Now()
+	out := e.experiment(ctx, x, k)
+	if ctx.Err() != nil {
+		return false // an interrupted experiment proves nothing: it is not counted
+	}
+	e.spent += time.Since(start)
+	e.ex.Outcomes = append(e.ex.Outcomes, out)
+	e.ex.Explored++
+	fmt.Fprintf(e.o.Log, "  → %s\n", summary(out))
+	e.afterwards(ctx, x, out)
+	return true
+}
+
+func (e *executor) experiment(ctx context.Context, x explore.Experiment, k int) rexplore.Outcome {
+	fresh := e.p.lab == nil
+	dir := filepath.Join(e.o.OutDir, "experiments", fmt.Sprintf("%03d-%s", k, explore.ScenarioName(x.ID)))
+	fail := func(err error) rexplore.Outcome {
+		return rexplore.Outcome{ID: x.ID, Faults: x.Faults, OnPath: x.Streams, Verdict: reports.VerdictError,
+			Reasons: []string{err.Error()}, Streams: unproven(e.o.Base, err), Dir: dir, Fresh: fresh}
+	}
+	y, err := e.o.Base.Experiment(x, e.o.Profile)
+	if err != nil {
+		return fail(err)
+	}
+	sc, err := scenarios.Parse(explore.ScenarioName(x.ID)+".yaml", y)
+	if err != nil {
+		return fail(err)
+	}
+	res, err := runner.Run(ctx, runner.Options{Scenario: sc, Profile: e.o.Profile, OutDir: dir, Binary: e.o.Binary,
+		Start: e.p.Start, Settle: e.o.Settle, RetryInvalid: 1})
+	if res == nil {
+		return fail(err)
+	}
+	out := rexplore.Classify(x.ID, x.Faults, x.Streams, res, e.o.Base.Rates())
+	out.Dir, out.Fresh = dir, fresh
+	return out
+}
+
+// afterwards decides whether the next experiment may reuse the system: not after a crash
+// of a store, nor when the data checks found loss or could not finish, nor when a service
+// is not ready again after the heal.
+func (e *executor) afterwards(ctx context.Context, x explore.Experiment, out rexplore.Outcome) {
+	why := ""
+	switch {
+	case x.Stateful():
+		why = "a store was crashed"
+	case len(out.Data) > 0:
+		why = "data was lost"
+	case out.Verdict == reports.VerdictError:
+		why = "the run failed"
+	default:
+		for _, s := range out.Streams {
+			if s.Class == rexplore.Unproven {
+				why = "a check could not be judged"
+			}
+		}
+	}
+	if why == "" {
+		if err := e.p.Healthy(ctx, 15*time.Second); err != nil {
+			why = err.Error()
+		}
+	}
+	if why != "" && ctx.Err() == nil {
+		fmt.Fprintf(e.o.Log, "  a fresh system for the next experiment: %s\n", why)
+		if err := e.p.Retire(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintf(e.o.Log, "  teardown: %v\n", err)
+		}
+	}
+}
+
+func unproven(b explore.Base, err error) map[string]rexplore.StreamOutcome {
+	out := map[string]rexplore.StreamOutcome{}
+	for _, s := range b.Load {
+		out[s.Name] = rexplore.StreamOutcome{Class: rexplore.Unproven, Rate: s.Rate, Why: err.Error()}
+	}
+	return out
+}
+
+// summary is one line per outcome for the progress log.
+func summary(o rexplore.Outcome) string {
+	var parts []string
+	for _, n := range sortedKeys(o.Streams) {
+		parts = append(parts, n+" "+o.Streams[n].Class)
+	}
+	s := strings.Join(parts, ", ")
+	if len(o.Affected) > 0 {
+		s += "; affected " + strings.Join(o.Affected, ",")
+	}
+	if !o.Valid {
+		s += "; measurement invalid"
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

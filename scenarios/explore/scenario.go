@@ -1,0 +1,210 @@
+package explore
+
+import (
+	_ "embed"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/verdict"
+	"github.com/faultline/faultline/scenarios"
+)
+
+//go:embed steady.yaml
+var steadyYAML []byte
+
+// Phase lengths of one experiment: short, so a sweep of every single fault stays in minutes,
+// long enough for a breaker to open (window 20–50 calls) and for recovery to show.
+const (
+	BaselineFor = 3 * time.Second
+	FaultFor    = 6 * time.Second
+	RecoveryFor = 4 * time.Second
+)
+
+// Base is what every experiment shares: the load, the SLOs and the set-up of SCENARIO.
+type Base struct {
+	Name    string
+	File    string
+	Profile string
+	Seed    int64
+	Links   int
+	Load    []scenarios.Stream
+	SLOs    []verdict.SLO
+}
+
+// DefaultBase is the built-in steady mix (steady.yaml).
+func DefaultBase() Base {
+	sc, err := scenarios.Parse("explore/steady.yaml", steadyYAML)
+	if err != nil {
+		panic(fmt.Sprintf("explore: the built-in load does not parse: %v", err)) // a test keeps it valid
+	}
+	b, err := BaseFrom(sc)
+	if err != nil {
+		panic(fmt.Sprintf("explore: the built-in load: %v", err))
+	}
+	b.File = ""
+	return b
+}
+
+// BaseFrom takes the load and SLOs of a scenario. Its faults are ignored (the explorer brings
+// its own); a stream must have a constant rate, since a ramp or a surge would cut the phases
+// of every experiment.
+func BaseFrom(sc *scenarios.Scenario) (Base, error) {
+	b := Base{Name: sc.Name, File: sc.File, Profile: sc.Profile, Seed: sc.Seed, Links: sc.Setup.Links, Load: sc.Load, SLOs: sc.SLOs}
+	for _, st := range sc.Load {
+		if st.Ramp != nil || len(st.Stages) > 0 {
+			return Base{}, fmt.Errorf("explore: %s: stream %s: the explorer needs a constant rate (no ramp or stages)", sc.File, st.Name)
+		}
+	}
+	if len(sc.SLOs) == 0 {
+		return Base{}, fmt.Errorf("explore: %s: no SLOs: nothing could tell a weak spot from a held one", sc.File)
+	}
+	return b, nil
+}
+
+// Requests lists the streams' requests for Learn.
+func (b Base) Requests() []StreamRequest {
+	out := make([]StreamRequest, len(b.Load))
+	for i, s := range b.Load {
+		out[i] = StreamRequest{s.Name, s.Request}
+	}
+	return out
+}
+
+// Rates gives each stream's rate.
+func (b Base) Rates() map[string]float64 {
+	out := map[string]float64{}
+	for _, s := range b.Load {
+		out[s.Name] = s.Rate
+	}
+	return out
+}
+
+// Spec is what a generated scenario says beyond the base: its name, description, faults
+// and comments placed above the SLOs and the expectations.
+type Spec struct {
+	Name        string
+	Description string
+	Profile     string
+	Faults      []Fault
+	SLOComments []string
+	Comments    []string // above expect
+}
+
+// Baseline is the base's load with no fault: the run the path map is learned from.
+func (b Base) Baseline(profile string) ([]byte, error) {
+	return b.yaml(Spec{Name: "explore-baseline", Description: "The explorer's baseline: the load without faults, to learn each stream's path.", Profile: profile})
+}
+
+// Experiment is the scenario of one experiment: baseline, the faults, recovery, the base's
+// SLOs in every phase and every data-safety counter at 0.
+func (b Base) Experiment(e Experiment, profile string) ([]byte, error) {
+	return b.yaml(Spec{Name: ScenarioName(e.ID), Profile: profile, Faults: e.Faults,
+		Description: "Explorer experiment " + e.ID + " on the paths of " + strings.Join(e.Streams, ", ") + "."})
+}
+
+// ScenarioName turns an experiment id into a scenario name: lower-case, [a-z0-9_-], at most
+// 63 characters (a hash keeps long pair names unique).
+func ScenarioName(id string) string {
+	r := strings.NewReplacer("@", "-", "->", "-", "+", "--", ".", "-")
+	n := "x-" + r.Replace(id)
+	if len(n) > 63 {
+		h := fnv.New32a()
+		h.Write([]byte(id))
+		n = fmt.Sprintf("%s-%08x", n[:54], h.Sum32())
+	}
+	return n
+}
+
+// yaml writes a scenario in the catalogue's format and parses it back with the catalogue's
+// parser, so whatever the explorer runs or writes is a valid scenario file.
+func (b Base) yaml(s Spec) ([]byte, error) {
+	var w strings.Builder
+	q := strconv.Quote
+	fmt.Fprintf(&w, "name: %s\n", s.Name)
+	fmt.Fprintf(&w, "description: %s\n", q(s.Description))
+	fmt.Fprintf(&w, "profile: %s\n", q(s.Profile))
+	fmt.Fprintf(&w, "seed: %d\n", b.Seed)
+	dur := BaselineFor + FaultFor + RecoveryFor
+	fmt.Fprintf(&w, "duration: %s\n", dur)
+	fmt.Fprintf(&w, "setup: {links: %d}\n", b.Links)
+	w.WriteString("load:\n")
+	for _, st := range b.Load {
+		fmt.Fprintf(&w, "  - {name: %s, request: %s, rate: %s", st.Name, q(st.Request), strconv.FormatFloat(st.Rate, 'f', -1, 64))
+		if st.UsesCodes() && st.Codes > 0 {
+			fmt.Fprintf(&w, ", codes: %d", st.Codes)
+		}
+		if st.Body != "" && st.Body != scenarios.DefaultBody {
+			fmt.Fprintf(&w, ", body: %s", q(st.Body))
+		}
+		w.WriteString("}\n")
+	}
+	if len(s.Faults) > 0 {
+		w.WriteString("faults:\n")
+		for _, f := range s.Faults {
+			w.WriteString("  - " + faultYAML(f) + "\n")
+		}
+	}
+	w.WriteString("slos:\n")
+	for _, c := range s.SLOComments {
+		w.WriteString("  # " + c + "\n")
+	}
+	for _, slo := range b.SLOs {
+		var th []string
+		for _, t := range slo.Thresholds {
+			th = append(th, q(t.Raw))
+		}
+		fmt.Fprintf(&w, "  - {load: %s, phases: [%s], thresholds: [%s]}\n", slo.Load, strings.Join(phasesOf(slo, len(s.Faults) > 0), ", "), strings.Join(th, ", "))
+	}
+	for _, c := range s.Comments {
+		w.WriteString("# " + c + "\n")
+	}
+	w.WriteString("expect:\n  verdict: pass\n")
+	w.WriteString("  data: {lost_links: 0, duplicate_clicks: 0, missing_clicks: 0, lost_link_events: 0, duplicate_link_events: 0}\n")
+	out := []byte(w.String())
+	if _, err := scenarios.Parse(s.Name+".yaml", out); err != nil {
+		return nil, fmt.Errorf("explore: generated scenario %s does not parse: %w", s.Name, err)
+	}
+	return out, nil
+}
+
+// phasesOf spells an SLO's phases for an experiment: "all" becomes each of baseline, fault
+// and recovery, so the report can tell which one broke.
+func phasesOf(slo verdict.SLO, faults bool) []string {
+	if !faults {
+		return []string{reports.PhaseAll}
+	}
+	var out []string
+	for _, p := range slo.Phases {
+		if p == reports.PhaseAll {
+			return []string{reports.PhaseBaseline, reports.PhaseFault, reports.PhaseRecovery}
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return []string{reports.PhaseBaseline, reports.PhaseFault, reports.PhaseRecovery}
+	}
+	return out
+}
+
+// faultYAML is one fault of the schedule, at the end of the baseline for FaultFor.
+func faultYAML(f Fault) string {
+	at, dur := BaselineFor, FaultFor
+	var parts []string
+	switch {
+	case f.Type == "crash":
+		parts = append(parts, fmt.Sprintf("at: %s", at), "crash: "+f.Target, fmt.Sprintf("restart_after: %s", dur))
+	case onComponent(f):
+		parts = append(parts, fmt.Sprintf("at: %s", at), fmt.Sprintf("for: %s", dur), "component: "+f.Target, "fault: "+f.Type)
+	default:
+		parts = append(parts, fmt.Sprintf("at: %s", at), fmt.Sprintf("for: %s", dur), "edge: "+f.Target, "toxic: "+f.Type)
+	}
+	for _, kv := range strings.Fields(f.ParamText()) {
+		k, v, _ := strings.Cut(kv, "=")
+		parts = append(parts, k+": "+v)
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}

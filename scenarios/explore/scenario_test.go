@@ -1,0 +1,119 @@
+package explore
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	rexplore "github.com/faultline/faultline/reports/explore"
+	"github.com/faultline/faultline/scenarios"
+)
+
+// Every experiment of the full plan (singles and pairs) is a scenario the catalogue's parser
+// accepts, with the fault phase where the explorer says.
+func TestEveryExperimentIsAValidScenario(t *testing.T) {
+	b := DefaultBase()
+	pl := staticPlan(t, Options{Seed: 1, Pairs: true})
+	names := map[string]string{}
+	for _, e := range pl.Experiments() {
+		y, err := b.Experiment(e, "default")
+		if err != nil {
+			t.Fatalf("%s: %v", e.ID, err)
+		}
+		sc, err := scenarios.Parse("x.yaml", y)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", e.ID, err, y)
+		}
+		if len(sc.Faults) != len(e.Faults) || sc.Faults[0].Start() != BaselineFor || sc.Faults[0].End() != BaselineFor+FaultFor {
+			t.Fatalf("%s: faults %+v", e.ID, sc.Faults)
+		}
+		if prev, dup := names[sc.Name]; dup {
+			t.Fatalf("%s and %s share the scenario name %s", prev, e.ID, sc.Name)
+		}
+		names[sc.Name] = e.ID
+	}
+}
+
+func TestBaseFrom(t *testing.T) {
+	sc, err := scenarios.ParseFile(filepath.Join("..", "smoke.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := BaseFrom(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Load) != 2 || len(b.SLOs) != 3 || b.Links != 40 {
+		t.Fatalf("base %+v", b)
+	}
+	ramp, err := scenarios.Parse("r.yaml", []byte("name: r\nduration: 10s\nload:\n  - {name: a, request: \"GET /r/{code}\", ramp: {from: 1/s, to: 10/s, over: 5s}}\nslos:\n  - {load: a, thresholds: [\"errors<1%\"]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := BaseFrom(ramp); err == nil || !strings.Contains(err.Error(), "constant rate") {
+		t.Fatalf("a ramp was accepted: %v", err)
+	}
+}
+
+// The weak-spot file is a catalogue scenario: it validates from disk (as faultline validate
+// reads it), states the design's expectations, not the failure, and carries the evidence.
+func TestWeakSpotScenario(t *testing.T) {
+	b := DefaultBase()
+	fs, _ := Faults(profile(t, "default"), "link->link-db")
+	o := rexplore.Outcome{ID: fs[0].ID(), Faults: fs[:1], Affected: []string{"gateway", "link"}, Dir: "runs/x/experiments/001",
+		Streams: map[string]rexplore.StreamOutcome{"create": {Class: rexplore.Broken, Impact: 1, Failed: []string{"fault errors<1%: 100.0%"}},
+			"redirect": {Class: rexplore.Held}, "stats": {Class: rexplore.Held}}}
+	y, err := b.WeakSpot(o, profile(t, "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), WeakSpotName(o.ID)+".yaml")
+	if err := os.WriteFile(path, y, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scenarios.ParseFile(path)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, y)
+	}
+	if sc.Expect.Verdict != "pass" {
+		t.Errorf("expects %q: a weak spot's scenario states what the design guarantees", sc.Expect.Verdict)
+	}
+	for _, want := range []string{"create broken", "fault errors<1%: 100.0%", "affected (blast radius from traces): gateway, link",
+		"the longest answer the design allows", "latency: 750ms"} {
+		if !strings.Contains(string(y), want) {
+			t.Errorf("the file lacks %q:\n%s", want, y)
+		}
+	}
+	golden(t, "weak-spot.yaml", y)
+}
+
+func TestReduceCoveredPairs(t *testing.T) {
+	mk := func(id string, streams ...string) Experiment {
+		parts := strings.Split(id, "+")
+		var fs []Fault
+		for _, p := range parts {
+			c, tg, _ := strings.Cut(p, "@")
+			fs = append(fs, Fault{Class: c, Target: tg})
+		}
+		return Experiment{ID: id, Faults: fs, Streams: streams}
+	}
+	singles := []rexplore.Outcome{
+		{ID: "partition@link->link-db", Streams: map[string]rexplore.StreamOutcome{"create": {Class: rexplore.Broken}, "redirect": {Class: rexplore.Held}}},
+		{ID: "latency-gray@link->billing", Streams: map[string]rexplore.StreamOutcome{"create": {Class: rexplore.Slowed}}},
+		{ID: "crash@redis", Streams: map[string]rexplore.StreamOutcome{"redirect": {Class: rexplore.Unproven}}},
+	}
+	pairs := []Experiment{
+		mk("partition@link->link-db+latency-gray@link->billing", "create"),    // covered
+		mk("partition@link->link-db+pause@redis", "create", "redirect"),       // redirect left
+		mk("latency-gray@link->billing+latency-gray@gateway->link", "create"), // a slowdown covers nothing
+		mk("crash@redis+latency-gray@redirect->link", "redirect"),             // unproven covers nothing
+	}
+	r := Reduce(pairs, singles)
+	if strings.Join(r.Pruned, ",") != "partition@link->link-db+latency-gray@link->billing" {
+		t.Fatalf("pruned %v", r.Pruned)
+	}
+	if len(r.Keep) != 3 || strings.Join(r.Keep[0].Streams, ",") != "redirect" {
+		t.Fatalf("kept %+v", r.Keep)
+	}
+}

@@ -1,0 +1,66 @@
+package explore
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	rexplore "github.com/faultline/faultline/reports/explore"
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/scenarios/bounds"
+	"github.com/faultline/faultline/system/policy"
+)
+
+// WeakSpot is the scenario file for a weak spot, ready for the catalogue: the experiment's
+// faults and load, and expectations that state what the design should guarantee (the SLOs in
+// every phase, no data lost), never the failure observed, so it fails today and passes once
+// the weakness is mended. Comments carry the evidence and the profile's design bound on each
+// stream's route under these faults (scenarios/bounds).
+func (b Base) WeakSpot(o rexplore.Outcome, p *policy.Profile) ([]byte, error) {
+	spec := Spec{Name: WeakSpotName(o.ID), Profile: p.Name, Faults: o.Faults,
+		Description: fmt.Sprintf("Found by faultline explore (profile %s): %s. %s", p.Name, o.ID, evidence(o))}
+	y, err := b.yaml(spec)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := scenarios.Parse(spec.Name+".yaml", y)
+	if err != nil {
+		return nil, fmt.Errorf("explore: %w", err)
+	}
+	for _, st := range bounds.Check(sc, p) {
+		spec.SLOComments = append(spec.SLOComments, fmt.Sprintf("%s: the longest answer the design allows under these faults is %s: %s", st.Name, st.Limit, st.LimitBy))
+	}
+	spec.Comments = append(spec.Comments, "What the explorer observed (the expectations below are the design's, not this):")
+	for _, n := range slices.Sorted(maps.Keys(o.Streams)) {
+		s := o.Streams[n]
+		line := fmt.Sprintf("  %s %s, user impact %.1f%%", n, s.Class, s.Impact*100)
+		if len(s.Failed) > 0 {
+			line += "; failed " + strings.Join(s.Failed, "; ")
+		}
+		spec.Comments = append(spec.Comments, line)
+	}
+	if len(o.Affected) > 0 {
+		spec.Comments = append(spec.Comments, "  affected (blast radius from traces): "+strings.Join(o.Affected, ", "))
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.Data)) {
+		spec.Comments = append(spec.Comments, fmt.Sprintf("  data: %s %d", k, o.Data[k]))
+	}
+	if o.Dir != "" {
+		spec.Comments = append(spec.Comments, "  run directory: "+o.Dir)
+	}
+	return b.yaml(spec)
+}
+
+// WeakSpotName is the scenario name (and file name) of an experiment's weak spot.
+func WeakSpotName(id string) string { return "weak-" + strings.TrimPrefix(ScenarioName(id), "x-") }
+
+func evidence(o rexplore.Outcome) string {
+	var parts []string
+	for _, n := range slices.Sorted(maps.Keys(o.Streams)) {
+		if c := o.Streams[n].Class; c != rexplore.Held {
+			parts = append(parts, n+" "+c)
+		}
+	}
+	return "Observed: " + strings.Join(parts, ", ") + "."
+}
