@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/faultline/faultline/lab/ledger"
@@ -137,9 +136,7 @@ func WriteLedgerError(w http.ResponseWriter, err error) {
 	case errors.Is(err, ledger.ErrNotFound), errors.Is(err, ErrUnknownTarget):
 		code = http.StatusNotFound
 	}
-	// An invalid request reads as the CLI says it, without the ledger's prefix.
-	msg := strings.TrimPrefix(err.Error(), ledger.ErrInvalid.Error()+": ")
-	writeJSON(w, code, map[string]string{"error": msg})
+	writeJSON(w, code, map[string]string{"error": err.Error()})
 }
 
 // WriteJSON writes v with status code as JSON.
@@ -217,7 +214,7 @@ func (r *Remote) callBody(ctx context.Context, path string, body, out any) error
 		case http.StatusConflict:
 			return fmt.Errorf("%w (%s)", ledger.ErrHalted, e.Error)
 		case http.StatusBadRequest:
-			return fmt.Errorf("%w: %s", ledger.ErrInvalid, e.Error)
+			return ledger.Invalid(e.Error)
 		case http.StatusNotFound:
 			return fmt.Errorf("%w: %s", ErrUnknownTarget, e.Error)
 		}

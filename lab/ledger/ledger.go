@@ -45,6 +45,16 @@ var (
 	ErrNotFound = errors.New("ledger: no such active fault")
 )
 
+// invalid is an ErrInvalid whose message is the bare reason, so the console shows what the
+// CLI shows for the same mistake.
+type invalid struct{ msg string }
+
+func (e invalid) Error() string { return e.msg }
+func (e invalid) Unwrap() error { return ErrInvalid }
+
+// Invalid returns an error matching ErrInvalid with msg as its whole message.
+func Invalid(msg string) error { return invalid{msg} }
+
 // Request asks for one fault.
 type Request struct {
 	Target string          `json:"target"`
@@ -166,10 +176,10 @@ func Check(name, target string, params map[string]any) (toxics.Fault, error) {
 func (l *Ledger) Inject(ctx context.Context, r Request) (Fault, error) {
 	f, err := Check(r.Fault, r.Target, r.Params)
 	if err != nil {
-		return Fault{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return Fault{}, Invalid(err.Error())
 	}
 	if r.For < 0 {
-		return Fault{}, fmt.Errorf("%w: for %s: want >= 0", ErrInvalid, r.For)
+		return Fault{}, Invalid(fmt.Sprintf("for %s: want >= 0", r.For))
 	}
 	if r.Source != SourceConsole {
 		r.Source = SourceCLI
@@ -330,10 +340,10 @@ func (l *Ledger) beatLocked() { l.lastBeat = l.now() }
 func (l *Ledger) Note(who, text string) (Event, error) {
 	text = strings.TrimSpace(text)
 	if text == "" {
-		return Event{}, fmt.Errorf("%w: empty note", ErrInvalid)
+		return Event{}, Invalid("note: empty")
 	}
 	if len(text) > 4000 {
-		return Event{}, fmt.Errorf("%w: note of %d bytes: at most 4000", ErrInvalid, len(text))
+		return Event{}, Invalid(fmt.Sprintf("note: %d bytes, at most 4000", len(text)))
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
