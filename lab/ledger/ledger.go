@@ -181,6 +181,9 @@ func (l *Ledger) Inject(ctx context.Context, r Request) (Fault, error) {
 	if r.For < 0 {
 		return Fault{}, Invalid(fmt.Sprintf("for %s: want >= 0", r.For))
 	}
+	if c, ok := f.(*toxics.Crash); ok && r.For == 0 {
+		r.For = c.RestartAfter // the crash lasts until its restart, as on the CLI
+	}
 	if r.Source != SourceConsole {
 		r.Source = SourceCLI
 	}
