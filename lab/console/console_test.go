@@ -241,9 +241,11 @@ func TestPageAssetsAreLocal(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
 			t.Fatalf("%s → %d, CSP %q", p, resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
 		}
+		// The SVG namespace is a name, not a fetch.
+		text := strings.ReplaceAll(string(b), "'http://www.w3.org/2000/svg'", "")
 		for _, bad := range []string{"http://", "https://", "//cdn"} {
-			if i := strings.Index(string(b), bad); i >= 0 && !strings.Contains(string(b[max(i-40, 0):i]), "www.w3.org") {
-				t.Errorf("%s refers to the network: %q", p, b[max(i-40, 0):min(i+40, len(b))])
+			if i := strings.Index(text, bad); i >= 0 {
+				t.Errorf("%s refers to the network: %q", p, text[max(i-40, 0):min(i+40, len(text))])
 			}
 		}
 	}
