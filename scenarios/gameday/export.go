@@ -48,8 +48,7 @@ func Export(rec Record) ([]byte, error) {
 		end = math.Max(end, f.HealedAt)
 	}
 	end = math.Min(end, rec.DurationS)
-	dur := time.Duration(math.Ceil((end-t0)*1000)) * time.Millisecond
-	dur = max(dur, time.Second).Round(time.Second)
+	dur := max(time.Duration(math.Ceil((end-t0)*1000))*time.Millisecond, time.Second)
 	if dur > scenarios.MaxDuration {
 		return nil, fmt.Errorf("gameday: the load ran for %s, a scenario lasts at most %s", dur, scenarios.MaxDuration)
 	}
