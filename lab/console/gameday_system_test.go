@@ -211,4 +211,3 @@ func toxicsOn(t *testing.T, toxiproxy string) int {
 	}
 	return n
 }
-

@@ -160,7 +160,7 @@
   }
 
   const POS = {
-    client: [20, 190], gateway: [160, 190], redirect: [340, 60], link: [340, 200], analytics: [340, 350],
+    client: [5, 190], gateway: [175, 190], redirect: [340, 60], link: [340, 200], analytics: [340, 350],
     redis: [570, 15], 'link-db': [570, 145], billing: [570, 255], 'analytics-db': [570, 385], nats: [770, 200],
   };
   const W = 112, H = 34;
@@ -181,7 +181,7 @@
         (e.bulkhead_total ? ', bulkhead rejections ' + e.bulkhead_rejected + ' now / ' + e.bulkhead_total + ' total' : ''));
       line.append(title);
       parts.push(line);
-      const mx = x1 + (x2 - x1) * 0.55, my = y1 + (y2 - y1) * 0.55 - 4;
+      const mx = x1 + (x2 - x1) * 0.5, my = y1 + (y2 - y1) * 0.5 - 4;
       const label = el('text', { x: mx, y: my, class: 'elabel', 'text-anchor': 'middle', 'data-edge-label': e.name });
       if (e.calls > 0) {
         label.append(el('tspan', { 'data-p99': e.p99_ms }, 'p99 ' + fmtMs(e.p99_ms)));
