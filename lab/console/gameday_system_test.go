@@ -184,7 +184,10 @@ func TestGameDayInChromium(t *testing.T) {
 	if len(replay.Faults) != 1 || replay.Faults[0].Target != "gateway->redirect" || replay.Faults[0].Fault != "latency" {
 		t.Errorf("replay faults %+v", replay.Faults)
 	}
-	t.Logf("replay verdict %s (as expected %v), err %v; export:\n%s", replay.Verdict, replay.AsExpected, err, out)
+	if !replay.AsExpected || err != nil {
+		t.Errorf("replay verdict %s, not as expected (%v): %v\n%s", replay.Verdict, err, replay.Reasons, o)
+	}
+	t.Logf("replay verdict %s; export:\n%s", replay.Verdict, out)
 }
 
 func toxicsOn(t *testing.T, toxiproxy string) int {
