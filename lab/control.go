@@ -159,7 +159,11 @@ func (l *Lab) startControl() error {
 		defer cancel()
 		target := r.URL.Query().Get("target")
 		l.logf("lab: control: heal %s", orDefault(target, "everything"))
-		err := l.Heal(ctx, target)
+		if target != "" && !topology.IsEdge(target) && !topology.IsComponent(target) {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("%v: %q", ErrUnknownTarget, target)})
+			return
+		}
+		err := l.ledger.Heal(ctx, target, r.URL.Query().Get("who"))
 		switch {
 		case errors.Is(err, ErrUnknownTarget):
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
@@ -169,6 +173,7 @@ func (l *Lab) startControl() error {
 			writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 		}
 	})
+	l.faultRoutes(mux)
 	l.ctl = &http.Server{Handler: controlGuard(ln.Addr().String(), l.token, mux), ReadHeaderTimeout: 5 * time.Second}
 	l.ctlURL = "http://" + ln.Addr().String()
 	l.ctlDone = make(chan struct{})

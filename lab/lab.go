@@ -18,6 +18,7 @@ import (
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 
 	"github.com/faultline/faultline/internal/localserver"
+	"github.com/faultline/faultline/lab/ledger"
 	"github.com/faultline/faultline/system/topology"
 	"github.com/faultline/faultline/toxics"
 )
@@ -39,6 +40,9 @@ type Options struct {
 	// Unproxied gives services the real addresses of their dependencies. Only to measure what
 	// the proxies cost (faultline bench): faults on edges have no effect then.
 	Unproxied bool
+	// Deadman is how long faults injected from a console survive without a console or CLI
+	// heartbeat (0 = ledger.DefaultDeadman, negative = never).
+	Deadman time.Duration
 }
 
 // Lab is a running system with a proxy on every edge.
@@ -66,6 +70,10 @@ type Lab struct {
 	procs     map[string]*localserver.Server
 	stateMu   sync.Mutex
 	stateGone bool
+
+	ledger     *ledger.Ledger
+	ledgerStop context.CancelFunc
+	ledgerDone chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -116,6 +124,7 @@ func Start(ctx context.Context, o Options) (_ *Lab, err error) {
 	if err := l.startComponents(ctx); err != nil {
 		return nil, err
 	}
+	l.startLedger()
 	if err := l.startControl(); err != nil {
 		return nil, err
 	}
@@ -439,6 +448,7 @@ func (l *Lab) close(ctx context.Context) error {
 		cancel()
 		<-l.ctlDone
 	}
+	l.stopLedger()
 	for _, g := range stopGroups {
 		var wg sync.WaitGroup
 		var emu sync.Mutex

@@ -72,12 +72,19 @@ func WriteJUnit(w io.Writer, r *Results) error {
 		},
 	}
 	cls := "faultline." + r.Scenario
+	// A case's time is how long it measured: an SLO its phase, the verdict setup and load,
+	// every other check the whole run (CI tools sort and flag by it; "0" everywhere hid it).
 	add := func(c junitCase) {
-		c.Time = "0"
+		if c.Time == "" {
+			c.Time = seconds(r.DurationS)
+		}
 		suite.Cases = append(suite.Cases, c)
 	}
-	check := func(class, name string, pass bool, msg, detail string) {
+	check := func(class, name string, pass bool, msg, detail string, secs ...float64) {
 		c := junitCase{Name: name, Classname: cls + "." + class, SystemOut: detail}
+		if len(secs) == 1 {
+			c.Time = seconds(secs[0])
+		}
 		switch {
 		case pass:
 		case negative:
@@ -96,6 +103,7 @@ func WriteJUnit(w io.Writer, r *Results) error {
 	case !r.AsExpected:
 		verdict.Failure = &junitMessage{Message: "not as expected: " + strings.Join(r.Reasons, "; "), Type: "verdict"}
 	}
+	verdict.Time = seconds(r.SetupS + r.DurationS)
 	add(verdict)
 	if !r.Valid {
 		c := junitCase{Name: "measurement valid", Classname: cls + ".validity"}
@@ -108,7 +116,11 @@ func WriteJUnit(w io.Writer, r *Results) error {
 		if s.NoData {
 			obs = "no requests in this phase: nothing was measured"
 		}
-		check("slo", name, s.Pass && !s.NoData, obs, "")
+		phaseS := r.DurationS
+		if l, ok := Length(r.Phases, s.Phase); ok && s.Phase != PhaseAll {
+			phaseS = l
+		}
+		check("slo", name, s.Pass && !s.NoData, obs, "", phaseS)
 	}
 	notApplicable := func(class, name, msg string) {
 		add(junitCase{Name: name, Classname: cls + "." + class, Skipped: &junitMessage{Message: msg}})

@@ -186,6 +186,14 @@ func TestJUnit(t *testing.T) {
 			failed[*c.Name] = true
 		}
 	}
+	// Each case says how long it measured: an SLO its phase, the verdict the run; never all "0".
+	times := map[string]string{}
+	for _, c := range s.Cases {
+		times[*c.Name] = *c.Time
+	}
+	if times["redirect fault p(99)<50ms"] != "20.000" || times["verdict fail (expected pass)"] != "60.000" {
+		t.Errorf("case times %v: want the fault SLO 20.000 (its phase), the verdict 60.000 (the run)", times)
+	}
 	want := map[string]bool{"verdict fail (expected pass)": true, "redirect fault p(99)<50ms": true, "redirect recovery rate>=95/s": true}
 	if !reflect.DeepEqual(failed, want) {
 		t.Errorf("failed cases: got %v, want %v (a no-data SLO must fail)", failed, want)

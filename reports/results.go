@@ -55,6 +55,8 @@ type Results struct {
 	// DesignBounds is the worst latency the profile allows per stream and the SLO thresholds
 	// looser than it: warnings, never part of the verdict.
 	DesignBounds *DesignBounds `json:"design_bounds,omitempty"`
+	// Notes are what a game day's team wrote down, on the run's clock (game days only).
+	Notes []Note `json:"notes,omitempty"`
 }
 
 // PhaseWindow is one phase's span of time, in seconds from the run start.
@@ -113,6 +115,8 @@ type FaultEvent struct {
 	AppliedAt float64           `json:"applied_at"`
 	HealedAt  float64           `json:"healed_at"`
 	Error     string            `json:"error,omitempty"`
+	// Who injected it, on a game day ("ana (console)"); empty for a scenario's schedule.
+	Who string `json:"who,omitempty"`
 	// Background faults are part of the environment under test: they do not cut phases, are
 	// not shaded on charts and are no origin of a breaker opening.
 	Background bool `json:"background,omitempty"`
@@ -363,4 +367,11 @@ type ConformanceCheck struct {
 	Examples []string `json:"examples,omitempty"`
 	// Reason says why a check was skipped (the scenario's words) or has no data.
 	Reason string `json:"reason,omitempty"`
+}
+
+// Note is one time-stamped note of a game day.
+type Note struct {
+	AtS  float64 `json:"at_s"` // seconds from the run start
+	Who  string  `json:"who,omitempty"`
+	Text string  `json:"text"`
 }

@@ -129,7 +129,8 @@ func (d *decoder) stream(path string, n ast.Node) Stream {
 				sg := Stage{}
 				var seenRate, seenFor bool
 				if !d.fields(sp, "a stage", it, map[string]func(string, ast.Node){
-					"rate": func(p string, v ast.Node) { seenRate = true; d.rate(p, v, &sg.Rate) },
+					// 0/s pauses the stream (a game day's stream that started late or stopped).
+					"rate": func(p string, v ast.Node) { seenRate = true; d.rateBound(p, v, true, &sg.Rate) },
 					"for":  func(p string, v ast.Node) { seenFor = true; d.duration(p, v, false, &sg.For) },
 				}, nil) {
 					continue
@@ -141,6 +142,9 @@ func (d *decoder) stream(path string, n ast.Node) Stream {
 			}
 			if len(items) > 0 && len(items) < 2 {
 				d.errorf(v, "%s: expected at least two stages (one stage is a rate)", p)
+			}
+			if len(st.Stages) == len(items) && len(items) >= 2 && !slices.ContainsFunc(st.Stages, func(sg Stage) bool { return sg.Rate > 0 }) {
+				d.errorf(v, "%s: expected at least one stage with a rate > 0 (this stream would send nothing)", p)
 			}
 		},
 		"body":  func(p string, v ast.Node) { bodyN = v; d.str(p, v, &st.Body) },

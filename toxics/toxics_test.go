@@ -402,3 +402,26 @@ func FuzzNew(f *testing.F) {
 		}
 	})
 }
+
+// TestDescribeMatchesParamNames: the console's form offers exactly the parameters New takes,
+// for every registered fault, with a type for each.
+func TestDescribeMatchesParamNames(t *testing.T) {
+	for _, name := range Names() {
+		f, _ := Lookup(name)
+		var got []string
+		for _, p := range Describe(f) {
+			got = append(got, p.Name)
+			if p.Type == "" {
+				t.Errorf("%s.%s: no type", name, p.Name)
+			}
+		}
+		sort.Strings(got)
+		if want := ParamNames(f); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: Describe %v, ParamNames %v", name, got, want)
+		}
+	}
+	lat, _ := Lookup("latency")
+	if d := Describe(lat); d[0] != (Param{Name: "latency", Type: "duration"}) || !d[1].Optional {
+		t.Errorf("latency described as %+v", d)
+	}
+}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -10,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/lab"
-	"github.com/faultline/faultline/system/topology"
+	"github.com/faultline/faultline/lab/ledger"
 	"github.com/faultline/faultline/toxics"
 )
 
@@ -52,19 +54,9 @@ the restart. Durations take units (100ms, 2s); a bare number is milliseconds.`,
 			if err != nil {
 				return usageError{fmt.Errorf("inject: %w", err)}
 			}
-			f, err := toxics.New(name, params)
+			f, err := ledger.Check(name, target, params)
 			if err != nil {
 				return usageError{fmt.Errorf("inject: %w", err)}
-			}
-			switch f.Kind() {
-			case toxics.Network:
-				if !topology.IsEdge(target) {
-					return usageError{fmt.Errorf("inject: %s is a network fault and %q is not an edge (edges: %s)", name, target, edgeNames())}
-				}
-			case toxics.Process:
-				if !topology.IsComponent(target) {
-					return usageError{fmt.Errorf("inject: %s is a process fault and %q is not a component (components: %s)", name, target, strings.Join(topology.Components(), ", "))}
-				}
 			}
 			if cr, ok := f.(*toxics.Crash); ok && forDur == 0 {
 				forDur = cr.RestartAfter.D()
@@ -74,26 +66,22 @@ the restart. Durations take units (100ms, 2s); a bare number is milliseconds.`,
 				return fmt.Errorf("inject: %w", err)
 			}
 			ctx := cmd.Context()
-			undo, err := f.Apply(ctx, r.Env(), target)
+			// The lab applies the fault and records it, so a HALT from any console or
+			// 'faultline halt' heals it and refuses new ones; with --for the lab undoes it
+			// on time even if this command dies.
+			fault, err := r.Inject(ctx, ledger.Request{Target: target, Fault: name, Params: params,
+				For: toxics.Duration(forDur), Who: whoAmI(), Source: ledger.SourceCLI})
 			if err != nil {
 				return fmt.Errorf("inject: %w", err)
 			}
 			out := cmd.OutOrStdout()
 			if forDur == 0 {
-				fmt.Fprintf(out, "injected %s on %s (lab pid %d); undo with: faultline heal '%s'\n", name, target, r.State.Pid, target)
+				fmt.Fprintf(out, "injected %s on %s (lab pid %d, fault #%d); undo with: faultline heal '%s'\n", name, target, r.State.Pid, fault.ID, target)
 				return nil
 			}
-			fmt.Fprintf(out, "injected %s on %s (lab pid %d) for %v\n", name, target, r.State.Pid, forDur)
-			t := time.NewTimer(forDur)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-			case <-t.C:
-			}
-			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			if err := undo(uctx); err != nil {
-				return fmt.Errorf("inject: undo: %w", err)
+			fmt.Fprintf(out, "injected %s on %s (lab pid %d, fault #%d) for %v\n", name, target, r.State.Pid, fault.ID, forDur)
+			if err := waitHealed(ctx, r, fault.ID, forDur); err != nil {
+				return fmt.Errorf("inject: %w", err)
 			}
 			fmt.Fprintf(out, "healed %s on %s\n", name, target)
 			return nil
@@ -130,10 +118,42 @@ func parseParams(words []string) (map[string]any, error) {
 	return params, nil
 }
 
-func edgeNames() string {
-	var names []string
-	for _, e := range topology.Edges() {
-		names = append(names, e.Name)
+// waitHealed waits while the lab undoes fault id at the end of its time, sending heartbeats
+// (this command is a CLI client of the dead-man switch); Ctrl-C heals it at once.
+func waitHealed(ctx context.Context, r *lab.Remote, id int, d time.Duration) error {
+	deadline := time.Now().Add(d + 2*time.Minute) // an undo that restarts waits for readiness
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	lastBeat := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			return r.HealFault(hctx, id, whoAmI())
+		case <-tick.C:
+		}
+		if time.Since(lastBeat) > 5*time.Second {
+			_ = r.Heartbeat(ctx)
+			lastBeat = time.Now()
+		}
+		st, err := r.Faults(ctx)
+		if err != nil {
+			continue // the lab may be busy restarting a component; the deadline bounds this
+		}
+		if !slices.ContainsFunc(st.Faults, func(f ledger.Fault) bool { return f.ID == id }) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("fault #%d still active %v after its time", id, time.Since(deadline.Add(-2*time.Minute)).Round(time.Second))
+		}
 	}
-	return strings.Join(names, ", ")
+}
+
+// whoAmI names the CLI user on the game day's timeline.
+func whoAmI() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u + " (cli)"
+	}
+	return "cli"
 }

@@ -25,6 +25,9 @@ type upOptions struct {
 	toxiproxyURL  string
 	otlp          string
 	stateDir      string
+	console       bool
+	consoleAddr   string
+	deadman       time.Duration
 }
 
 func newUpCmd() *cobra.Command {
@@ -68,6 +71,9 @@ next 'up' removes what is left (temp dirs, state file).`,
 	f.StringVar(&o.toxiproxyURL, "toxiproxy", "", "use this Toxiproxy API instead of an in-process one")
 	f.StringVar(&o.otlp, "otlp-endpoint", "", "OTLP/HTTP endpoint the services export traces to")
 	f.StringVar(&o.stateDir, "state-dir", "", "where running labs record their state (default $FAULTLINE_STATE_DIR or ~/.cache/faultline/labs)")
+	f.BoolVar(&o.console, "console", false, "serve the game-day console (a live web page with inject, heal, HALT, load, notes) and record the game day into --dir")
+	f.StringVar(&o.consoleAddr, "console-addr", "127.0.0.1:0", "console listen address (loopback only)")
+	f.DurationVar(&o.deadman, "dead-man", 15*time.Second, "heal faults injected from a console after this long without a console or CLI heartbeat (0 = never)")
 	return c
 }
 
@@ -77,9 +83,24 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 			return usageError{fmt.Errorf("up: --only %q: not a component (known: %s)", c, strings.Join(topology.Components(), ", "))}
 		}
 	}
+	if o.deadman < 0 {
+		return usageError{fmt.Errorf("up: --dead-man %s: want >= 0", o.deadman)}
+	}
+	deadman := o.deadman
+	if deadman == 0 {
+		deadman = -1 // never
+	}
+	var gd *gameDay
+	if o.console {
+		var err error
+		if gd, err = startGameDayTelemetry(ctx, &o); err != nil {
+			return err
+		}
+		defer gd.closeReceiver(ctx)
+	}
 	l, err := lab.Start(ctx, lab.Options{
 		Dir: o.dir, Profile: o.profile, OTLPEndpoint: o.otlp, Log: cmd.ErrOrStderr(),
-		ToxiproxyURL: o.toxiproxyURL, Components: o.only, StateDir: o.stateDir,
+		ToxiproxyURL: o.toxiproxyURL, Components: o.only, StateDir: o.stateDir, Deadman: deadman,
 	})
 	if err != nil {
 		if ctx.Err() != nil { // Ctrl-C during start-up: Start has already undone everything
@@ -106,9 +127,25 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 			return fmt.Errorf("up: endpoints file: %w", err)
 		}
 	}
+	if gd != nil {
+		if err := gd.start(l, o); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%-20s %s\n", "console", gd.srv.URL())
+		fmt.Fprintf(cmd.ErrOrStderr(), "up: game-day console at %s (open it; the token in it is needed to act); recording into %s\n", gd.srv.URL(), o.dir)
+	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "up: ready; state %s; Ctrl-C to stop\n", l.StatePath())
 	<-ctx.Done()
 	fmt.Fprintln(cmd.ErrOrStderr(), "up: stopping")
+	if gd != nil {
+		res, err := gd.finish(ctx, o.dir)
+		if err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "up: game day record: %v\n", err)
+		}
+		if res != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "up: game day recorded in %s (verdict %s); 'faultline report %s' renders it, 'faultline gameday export %s' replays it\n", o.dir, res.Verdict, o.dir, o.dir)
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	if err := l.Close(sctx); err != nil {

@@ -109,10 +109,11 @@ func header(c draw.Canvas, title string, items []legendItem, drawIt bool) vg.Len
 	if drawIt {
 		c.FillText(ts, vg.Point{X: c.Min.X + 4, Y: y}, title)
 	}
-	left := c.Min.X + 8 + ts.Width(title) + 18
-	if left > c.Max.X-200 {
-		// A long title takes the whole first line; the legend starts below it.
-		left = c.Min.X + 8
+	// The legend starts on the line below the title, never beside it: the browser draws the
+	// title in its own font, wider than the width measured here, and a legend placed where the
+	// measured title ended overwrote its end ("distribution — redirect" covered "default").
+	left := c.Min.X + 8
+	if len(items) > 0 {
 		y -= ls.Font.Size + 7
 	}
 	x := left

@@ -366,7 +366,17 @@ var Funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.2f s", *s)
 	},
-	"dash":   orDash,
+	"dash": orDash,
+	// noImpact: no stream lost a request to the faults. A path that reached the entry point
+	// then reached it harmlessly (a retried or absorbed error), which must not read as an alarm.
+	"noImpact": func(impact map[string]float64) bool {
+		for _, v := range impact {
+			if v > 0 {
+				return false
+			}
+		}
+		return len(impact) > 0
+	},
 	"join":   strings.Join,
 	"params": params,
 	"value":  sloValue,

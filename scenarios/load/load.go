@@ -209,8 +209,8 @@ func (st Stream) validate() error {
 	case st.Ramp != nil && len(st.Stages) > 0:
 		return fmt.Errorf("%w %s: a ramp or stages, not both", ErrStreams, st.Name)
 	case badStages(st.Stages):
-		return fmt.Errorf("%w %s: stages %+v: want 0 < rate <= %d and for > 0", ErrStreams, st.Name, st.Stages, scenarios.MaxRate)
-	case st.Ramp == nil && (st.Rate <= 0 || st.Rate > scenarios.MaxRate):
+		return fmt.Errorf("%w %s: stages %+v: want 0 <= rate <= %d (one > 0) and for > 0", ErrStreams, st.Name, st.Stages, scenarios.MaxRate)
+	case st.Ramp == nil && len(st.Stages) == 0 && (st.Rate <= 0 || st.Rate > scenarios.MaxRate):
 		return fmt.Errorf("%w %s: rate %g: want 0 < rate <= %d", ErrStreams, st.Name, st.Rate, scenarios.MaxRate)
 	case st.Ramp != nil && (st.Ramp.From < 0 || st.Ramp.To <= 0 || st.Ramp.Over <= 0 || max(st.Ramp.From, st.Ramp.To) > scenarios.MaxRate):
 		return fmt.Errorf("%w %s: ramp %+v", ErrStreams, st.Name, *st.Ramp)
@@ -220,17 +220,22 @@ func (st Stream) validate() error {
 	return nil
 }
 
+// badStages refuses a rate out of range or a stage without length; a stage may be 0/s (the
+// stream pauses) as long as one sends.
 func badStages(stages []Stage) bool {
+	sends := len(stages) == 0
 	for _, sg := range stages {
-		if sg.Rate <= 0 || sg.Rate > scenarios.MaxRate || sg.For <= 0 {
+		if sg.Rate < 0 || sg.Rate > scenarios.MaxRate || sg.For <= 0 {
 			return true
 		}
+		sends = sends || sg.Rate > 0
 	}
-	return false
+	return !sends
 }
 
 func runStream(ctx context.Context, base *url.URL, st Stream, d time.Duration, opts Options, budget *atomic.Int64, emit func(Result)) {
 	p := newPacer(st, budget)
+	p.end = d
 	tr := &http.Transport{
 		Proxy:               nil, // loopback load never goes through an environment proxy
 		DialContext:         (&net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -346,6 +351,10 @@ type pacer struct {
 	segs   []segment
 	hold   float64 // per second, after the segments
 	budget *atomic.Int64
+	// end is the run's length: a hit due at or after it is not sent. vegeta stops only once
+	// elapsed > duration, so a hit due at exactly the duration went out, belonged to no phase
+	// and made every stream send rate × duration + 1 (smoke: 2,401 redirects for 3 × 800).
+	end time.Duration
 
 	mu    sync.Mutex
 	began time.Time
@@ -387,7 +396,7 @@ func (p *pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 		return 0, true
 	}
 	next, ok := p.offset(hits)
-	if !ok {
+	if !ok || (p.end > 0 && next >= p.end) {
 		return 0, true
 	}
 	if wait := next - elapsed; wait > 0 {

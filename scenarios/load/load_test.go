@@ -494,3 +494,46 @@ func BenchmarkLoad(b *testing.B) {
 		b.ReportMetric(lags[len(lags)*99/100]/1000, "lag-p99-ms")
 	}
 }
+
+// TestExactlyRateTimesDuration: a stream sends rate × duration requests, every one scheduled
+// before the end. The hit due at exactly t = duration used to go out too: it belonged to no
+// phase but was counted in "all" (smoke: 2,401 redirects for 3 × 800).
+func TestExactlyRateTimesDuration(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	d := 500 * time.Millisecond
+	res := collect(t, srv.URL, []Stream{{Name: "a", Method: "GET", Path: "/", Rate: 100}}, d, Options{})
+	if len(res) != 50 {
+		t.Errorf("%d requests for 100/s × 0.5 s, want 50", len(res))
+	}
+	for _, r := range res {
+		if off := r.Scheduled.Sub(res[0].Scheduled); off >= d {
+			t.Errorf("request %d scheduled at %v, at or after the end %v", r.Seq, off, d)
+		}
+	}
+}
+
+// TestZeroRateStages: a 0/s stage pauses the stream (a replayed game day's stream that
+// started late or was stopped); the trailing one ends it.
+func TestZeroRateStages(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	st := Stream{Name: "late", Method: "GET", Path: "/", Rate: 0,
+		Stages: []Stage{{0, 300 * time.Millisecond}, {100, 300 * time.Millisecond}, {0, 300 * time.Millisecond}}}
+	if err := st.validate(); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	res := collect(t, srv.URL, []Stream{st}, 900*time.Millisecond, Options{})
+	if len(res) < 29 || len(res) > 31 {
+		t.Errorf("%d requests, want 30 (100/s for 0.3 s)", len(res))
+	}
+	for _, r := range res {
+		if off := r.Scheduled.Sub(begin); off < 250*time.Millisecond || off > 650*time.Millisecond {
+			t.Errorf("request %d scheduled at %v, outside the 0.3–0.6 s stage", r.Seq, off)
+		}
+	}
+	if err := (Stream{Name: "mute", Method: "GET", Path: "/", Stages: []Stage{{0, time.Second}, {0, time.Second}}}).validate(); err == nil {
+		t.Error("a stream whose stages are all 0/s was accepted")
+	}
+}

@@ -1,0 +1,31 @@
+package console
+
+import (
+	"context"
+	"strings"
+
+	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/reports/traces"
+	"github.com/faultline/faultline/scenarios/gameday"
+)
+
+// ForLab starts a console on a running lab: its ledger and token, its services' metrics, its
+// components' states; spans from the lab's OTLP receiver; sess drives the load (nil: none).
+func ForLab(l *lab.Lab, sess *gameday.Session, spans func() []traces.Span, addr string) (*Server, error) {
+	metrics := map[string]string{}
+	for k, u := range l.Endpoints() {
+		if name, ok := strings.CutSuffix(k, "_metrics"); ok {
+			metrics[name] = u
+		}
+	}
+	return Start(Options{
+		Addr: addr, Token: l.Token(), Ledger: l.Ledger(), Session: sess, Spans: spans, Metrics: metrics,
+		Status: func(ctx context.Context) map[string]string {
+			out := map[string]string{}
+			for _, c := range l.Status(ctx).Components {
+				out[c.Name] = c.State
+			}
+			return out
+		},
+	})
+}
