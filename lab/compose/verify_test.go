@@ -116,7 +116,7 @@ func TestVerifyRejectsDrift(t *testing.T) {
 			return y, append(slices.Clone(ps), ProxyConfig{Name: "gateway->billing", Listen: "0.0.0.0:19999", Upstream: "billing:8080", Enabled: true})
 		}, "not an edge"},
 		{"port on every interface", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
-			return strings.Replace(y, `"127.0.0.1:9090:9090"`, `"9090:9090"`, 1), ps
+			return strings.Replace(y, `"127.0.0.1:${FAULTLINE_PROMETHEUS_PORT:-9090}:9090"`, `"${FAULTLINE_PROMETHEUS_PORT:-9090}:9090"`, 1), ps
 		}, "loopback only"},
 		{"started, not healthy", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
 			return strings.Replace(y, "link-db: {condition: service_healthy}", "link-db: {condition: service_started}", 1), ps
