@@ -75,7 +75,7 @@ if ! have faultline/toxiproxy-offline:2.12.0; then
   trap 'rm -rf "$ctx"' EXIT
   cp deploy/offline/toxiproxy.Dockerfile "$ctx/Dockerfile"
   (cd "$ctx" && go mod init standin >/dev/null 2>&1 \
-    && GOFLAGS=-mod=mod go get github.com/Shopify/toxiproxy/v2@v2.12.0 >/dev/null 2>&1 \
+    && GOFLAGS=-mod=mod go get github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0 github.com/Shopify/toxiproxy/v2/cmd/cli@v2.12.0 >/dev/null 2>&1 \
     && CGO_ENABLED=0 go build -trimpath -o toxiproxy github.com/Shopify/toxiproxy/v2/cmd/server \
     && CGO_ENABLED=0 go build -trimpath -o toxiproxy-cli github.com/Shopify/toxiproxy/v2/cmd/cli)
   build -t faultline/toxiproxy-offline:2.12.0 "$ctx"

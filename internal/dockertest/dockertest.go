@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -95,15 +96,34 @@ func Leftovers(ctx context.Context, label string) ([]string, error) {
 }
 
 // BridgeGateway is the host's address on Docker's default bridge: what host-gateway
-// (host.docker.internal) resolves to in a container, where the lab listens for spans.
+// (host.docker.internal) resolves to in a container, where the lab listens for spans. Older
+// engines (20.10) leave the default bridge's gateway out of IPAM: then it is the address of
+// the bridge's interface (docker0).
 func BridgeGateway(ctx context.Context) (string, error) {
-	out, err := Docker(ctx, nil, "network", "inspect", "bridge", "--format", "{{range .IPAM.Config}}{{.Gateway}}{{end}}")
+	out, err := Docker(ctx, nil, "network", "inspect", "bridge", "--format",
+		`{{range .IPAM.Config}}{{.Gateway}}{{end}} {{index .Options "com.docker.network.bridge.name"}}`)
 	if err != nil {
 		return "", err
 	}
-	gw := strings.TrimSpace(out)
-	if gw == "" {
-		return "", fmt.Errorf("dockertest: the bridge network has no gateway")
+	gw, iface, _ := strings.Cut(strings.TrimSpace(out), " ")
+	if gw = strings.TrimSpace(gw); gw != "" {
+		return gw, nil
 	}
-	return gw, nil
+	if iface = strings.TrimSpace(iface); iface == "" || iface == "<no value>" {
+		iface = "docker0"
+	}
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return "", fmt.Errorf("dockertest: the bridge network has no gateway: %w", err)
+	}
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return "", fmt.Errorf("dockertest: %s: %w", iface, err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+			return n.IP.String(), nil
+		}
+	}
+	return "", fmt.Errorf("dockertest: %s has no IPv4 address", iface)
 }
