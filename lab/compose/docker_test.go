@@ -80,7 +80,7 @@ func TestComposeStackWithDocker(t *testing.T) {
 	}
 	run := func(t *testing.T, scenario string, args ...string) *reports.Results {
 		t.Helper()
-		out := t.TempDir()
+		out := runDir(t)
 		cmd := exec.Command(bin, append([]string{"run", "--target", "compose", "--plain", "--out", out}, append(args, scenario)...)...)
 		cmd.Env = append(os.Environ(),
 			"FAULTLINE_TOXIPROXY_URL=http://127.0.0.1:"+toxiPort,
@@ -184,4 +184,18 @@ func freePort(t *testing.T, host string) string {
 	}
 	defer ln.Close()
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// runDir is where a run of a Docker test writes: under $FAULTLINE_DOCKER_OUT when set (make
+// docker-test keeps them in runs/docker/runs for CI to publish), else a temp dir.
+func runDir(t *testing.T) string {
+	base := os.Getenv("FAULTLINE_DOCKER_OUT")
+	if base == "" {
+		return t.TempDir()
+	}
+	dir := filepath.Join(base, strings.NewReplacer("/", "-", " ", "_").Replace(t.Name()))
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

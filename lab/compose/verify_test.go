@@ -121,6 +121,9 @@ func TestVerifyRejectsDrift(t *testing.T) {
 		{"started, not healthy", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
 			return strings.Replace(y, "link-db: {condition: service_healthy}", "link-db: {condition: service_started}", 1), ps
 		}, "depends on link-db"},
+		{"health check that probes the callees", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
+			return strings.Replace(y, "http://127.0.0.1:8080/healthz", "http://127.0.0.1:8080/readyz", 1), ps
+		}, "asks /readyz"},
 		{"no health check", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
 			return strings.Replace(y, `test: ["CMD", "redis-cli", "ping"]`, `disable: true`, 1), ps
 		}, "service redis has no health check"},

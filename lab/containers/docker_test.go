@@ -51,6 +51,12 @@ func TestRunWithDocker(t *testing.T) {
 	} {
 		t.Run(filepath.Base(tc.scenario), func(t *testing.T) {
 			out := t.TempDir()
+			if base := os.Getenv("FAULTLINE_DOCKER_OUT"); base != "" {
+				out = filepath.Join(base, strings.NewReplacer("/", "-").Replace(t.Name()))
+				if err := os.RemoveAll(out); err != nil {
+					t.Fatal(err)
+				}
+			}
 			begin := time.Now()
 			cmd := exec.Command(bin, "run", "--target", "containers", "--plain", "--out", out, tc.scenario)
 			b, err := cmd.CombinedOutput()

@@ -56,6 +56,7 @@ func Start(ctx context.Context, o Options, lo lab.Options) (_ *System, err error
 		}
 	}()
 	reaperOff(ctx, lo.Log)
+	loopbackHost()
 	if s.docker, err = testcontainers.NewDockerClientWithOpts(ctx); err != nil {
 		return nil, fmt.Errorf("containers: docker: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/testcontainers/testcontainers-go"
 
@@ -40,4 +41,21 @@ func imagePresent(ctx context.Context, dockerHost, image string) (bool, error) {
 		return false, err
 	}
 	return d.ImagePresent(ctx, image)
+}
+
+// hostOverrideEnv tells testcontainers where published ports are. It guesses "the default
+// bridge's gateway" whenever /.dockerenv exists (a lab inside a container), which misses
+// ports published on 127.0.0.1 only: every wait timed out on this machine, a container
+// running its own engine. With a local engine (a unix socket) the ports are on this host's
+// loopback.
+const hostOverrideEnv = "TESTCONTAINERS_HOST_OVERRIDE"
+
+// loopbackHost points testcontainers at 127.0.0.1 for a local engine, unless the user chose.
+func loopbackHost() {
+	if _, set := os.LookupEnv(hostOverrideEnv); set {
+		return
+	}
+	if h := os.Getenv("DOCKER_HOST"); h == "" || strings.HasPrefix(h, "unix://") {
+		os.Setenv(hostOverrideEnv, "127.0.0.1")
+	}
 }
