@@ -44,6 +44,10 @@ type System struct {
 // error nothing is left behind.
 func Start(ctx context.Context, o Options, lo lab.Options) (_ *System, err error) {
 	o.defaults(os.Getenv)
+	notice := lo.Log // the reaper notice must reach the user even when progress is silent
+	if notice == nil {
+		notice = os.Stderr
+	}
 	if lo.Log == nil {
 		lo.Log = io.Discard
 	}
@@ -55,7 +59,7 @@ func Start(ctx context.Context, o Options, lo lab.Options) (_ *System, err error
 			}
 		}
 	}()
-	reaperOff(ctx, lo.Log)
+	reaperOff(ctx, notice)
 	loopbackHost()
 	if s.docker, err = testcontainers.NewDockerClientWithOpts(ctx); err != nil {
 		return nil, fmt.Errorf("containers: docker: %w", err)
