@@ -67,7 +67,7 @@ bin=${FAULTLINE_BIN:-$PWD/bin/faultline}
 [ -x "$bin" ] || go build -o "$bin" ./cmd/faultline
 t2=$SECONDS
 set +e
-FAULTLINE_DOCKER_REQUIRED=1 FAULTLINE_BIN=$bin go test -count=1 -p 1 -timeout 20m -v -run 'WithDocker' \
+FAULTLINE_DOCKER_REQUIRED=1 FAULTLINE_DOCKER_OUT=$PWD/runs/docker/runs FAULTLINE_BIN=$bin go test -count=1 -p 1 -timeout 20m -v -run 'WithDocker' \
   ./lab/compose ./lab/containers > runs/docker/test.log 2>&1
 status=$?
 set -e

@@ -101,11 +101,11 @@ func Leftovers(ctx context.Context, label string) ([]string, error) {
 // the bridge's interface (docker0).
 func BridgeGateway(ctx context.Context) (string, error) {
 	out, err := Docker(ctx, nil, "network", "inspect", "bridge", "--format",
-		`{{range .IPAM.Config}}{{.Gateway}}{{end}} {{index .Options "com.docker.network.bridge.name"}}`)
+		`{{range .IPAM.Config}}{{.Gateway}}{{end}}|{{index .Options "com.docker.network.bridge.name"}}`)
 	if err != nil {
 		return "", err
 	}
-	gw, iface, _ := strings.Cut(strings.TrimSpace(out), " ")
+	gw, iface, _ := strings.Cut(out, "|")
 	if gw = strings.TrimSpace(gw); gw != "" {
 		return gw, nil
 	}
