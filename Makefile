@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the lab and the tests need: real servers, never fakes.
 DEBS := postgresql redis-server chromium prometheus
 
-.PHONY: deps build test test-short demo catalogue verdict-power code-power bench fuzz clean explore-power
+.PHONY: deps build test test-short demo catalogue verdict-power code-power bench fuzz clean explore-power docker-test
 
 deps: ## install PostgreSQL, Redis and Chromium with apt-get when missing; download Go modules
 	@scripts/deps.sh $(DEBS)
@@ -24,6 +24,9 @@ test: deps build ## everything CI runs: unit, integration (real servers), the sc
 	@# The whole catalogue with its own profiles, and each mutant once, on the shortest scenario
 	@# that must catch it (make verdict-power runs every listed control).
 	$(BIN) mutate --cover --plain --out runs/ci-catalogue scenarios/
+
+docker-test: build ## the Docker paths for real: installs Docker, starts (and stops) dockerd, builds the images offline if need be, runs compose and containers
+	FAULTLINE_BIN=$(CURDIR)/$(BIN) scripts/docker-test.sh
 
 test-short: ## unit tests only, no servers
 	$(GO) test -short -count=1 ./...

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -69,9 +68,9 @@ type System struct {
 	annCancel context.CancelFunc
 	annDone   chan struct{}
 
-	fwd     *http.Server
-	fwdLn   net.Listener
-	fwdDone chan struct{}
+	fwd *Forwarder // nil without OTLPListen
+	// outside: the lab is not in the compose network; Hosts come from the Engine API.
+	outside bool
 
 	mu         sync.Mutex
 	containers map[string]string // component -> container id
@@ -79,9 +78,6 @@ type System struct {
 	closeOnce sync.Once
 	closeErr  error
 }
-
-// ErrStale is returned when the stack's click ledger and counts cannot be compared any more.
-var ErrStale = errors.New("compose: stale stack")
 
 // ErrProfile is returned when the stack runs another resilience profile than the run asks.
 var ErrProfile = errors.New("compose: profile mismatch")
@@ -111,10 +107,10 @@ func Start(ctx context.Context, o Options, lo lab.Options) (_ *System, err error
 			_ = s.Close(context.WithoutCancel(ctx))
 		}
 	}()
+	s.attachDocker(ctx)
 	if err := s.attachToxiproxy(ctx); err != nil {
 		return nil, err
 	}
-	s.attachDocker(ctx)
 	if err := s.checkProfile(ctx); err != nil {
 		return nil, err
 	}
@@ -122,9 +118,6 @@ func Start(ctx context.Context, o Options, lo lab.Options) (_ *System, err error
 		return nil, err
 	}
 	if err := s.waitReady(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.checkLedger(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.startForwarder(); err != nil {
@@ -182,6 +175,8 @@ func (s *System) attachToxiproxy(ctx context.Context) error {
 	s.gateway = "http://" + net.JoinHostPort(host, port)
 	if h, ok := s.o.Hosts["client->gateway"]; ok {
 		s.gateway = "http://" + h
+	} else if pub := s.publishedGateway(ctx, host, port); pub != "" {
+		s.gateway = "http://" + pub
 	}
 	if s.o.AllowRemote {
 		return nil
@@ -226,6 +221,7 @@ func (s *System) attachDocker(ctx context.Context) {
 		return
 	}
 	s.docker = d
+	defer s.hostsFromDocker(ctx)
 	if s.o.Project == "" {
 		// In a compose container the hostname is the container id: take its project.
 		if host, err := os.Hostname(); err == nil {
@@ -313,26 +309,6 @@ func (s *System) waitReady(ctx context.Context) error {
 	return nil
 }
 
-// checkLedger refuses a stack whose redirect restarted (its click ledger is in memory) while
-// analytics kept its counts (in PostgreSQL): the click invariant would report the old clicks
-// as duplicates. A fresh stack, or one used only through the lab, passes.
-func (s *System) checkLedger(ctx context.Context) error {
-	var ledger lab.ClickLedger
-	var counts lab.AnalyticsStats
-	if err := lab.GetJSON(ctx, readyClient, s.Direct("redirect")+"/clicks", &ledger); err != nil {
-		return fmt.Errorf("compose: redirect click ledger: %w", err)
-	}
-	if err := lab.GetJSON(ctx, readyClient, s.Direct("analytics")+"/stats", &counts); err != nil {
-		return fmt.Errorf("compose: analytics counts: %w", err)
-	}
-	// A publish whose ack was lost may still be counted, hence the publish errors' allowance.
-	if counts.ClicksTotal > ledger.AckedTotal+ledger.Dropped["publish_error"] {
-		return fmt.Errorf("%w: analytics counts %d clicks but redirect acknowledged %d since it started (it was restarted or recreated); "+
-			"start from fresh volumes: docker compose down -v && docker compose up -d --wait", ErrStale, counts.ClicksTotal, ledger.AckedTotal)
-	}
-	return nil
-}
-
 var readyClient = &http.Client{Timeout: 2 * time.Second}
 
 // Ready asks a service's /readyz; every backend that runs services in containers uses it.
@@ -354,28 +330,18 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// startForwarder relays the collector's OTLP/HTTP requests to the runner's receiver, which
-// listens on loopback inside the lab.
+// startForwarder relays the collector's (or the services') OTLP/HTTP requests to the runner's
+// receiver, which listens on loopback inside the lab.
 func (s *System) startForwarder() error {
 	if s.o.OTLPListen == "" || s.lo.OTLPEndpoint == "" {
 		return nil
 	}
-	target, err := url.Parse(s.lo.OTLPEndpoint)
+	f, err := StartForwarder(s.o.OTLPListen, s.lo.OTLPEndpoint)
 	if err != nil {
-		return fmt.Errorf("compose: otlp endpoint %q: %w", s.lo.OTLPEndpoint, err)
+		return err
 	}
-	ln, err := net.Listen("tcp", s.o.OTLPListen)
-	if err != nil {
-		return fmt.Errorf("compose: otlp forwarder: %w", err)
-	}
-	s.fwdLn = ln
-	s.fwd = &http.Server{Handler: httputil.NewSingleHostReverseProxy(target), ReadHeaderTimeout: 10 * time.Second}
-	s.fwdDone = make(chan struct{})
-	go func() {
-		defer close(s.fwdDone)
-		_ = s.fwd.Serve(ln)
-	}()
-	s.logf("compose: spans from the collector on %s go to %s", ln.Addr(), s.lo.OTLPEndpoint)
+	s.fwd = f
+	s.logf("compose: spans sent to %s go to %s", f.Addr(), s.lo.OTLPEndpoint)
 	return nil
 }
 
@@ -388,7 +354,10 @@ func (s *System) Direct(component string) string {
 		return ""
 	}
 	addr := net.JoinHostPort(component, strconv.Itoa(ContainerPort(component)))
-	if h, ok := s.o.Hosts[component]; ok {
+	s.mu.Lock()
+	h, ok := s.o.Hosts[component]
+	s.mu.Unlock()
+	if ok {
 		addr = h
 	}
 	return lab.ComponentURL(component, addr, Database)
@@ -432,6 +401,7 @@ func (c *controller) Start(ctx context.Context) error {
 	if err := c.s.docker.Start(ctx, c.id); err != nil {
 		return err
 	}
+	c.s.refreshHost(ctx, c.name) // a restarted container may come back on another address
 	if topology.KindOf(c.name) == topology.KindService {
 		return c.waitFor(ctx, func(ContainerState) bool { return Ready(ctx, c.s.Direct(c.name)) == nil })
 	}
@@ -543,12 +513,7 @@ func (s *System) close(ctx context.Context) error {
 	}
 	if s.fwd != nil {
 		_ = sleep(ctx, s.o.Flush)
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		if err := s.fwd.Shutdown(sctx); err != nil {
-			_ = s.fwd.Close()
-		}
-		cancel()
-		<-s.fwdDone
+		s.fwd.Close(ctx)
 	}
 	return errors.Join(errs...)
 }
@@ -582,8 +547,8 @@ func (s *System) collectLogs(ctx context.Context) error {
 
 // fwdAddr is the forwarder's listen address ("" without one).
 func (s *System) fwdAddr() string {
-	if s.fwdLn == nil {
+	if s.fwd == nil {
 		return ""
 	}
-	return s.fwdLn.Addr().String()
+	return s.fwd.Addr()
 }

@@ -59,6 +59,11 @@ type ContainerState struct {
 	Health  string // healthy, unhealthy, starting, or "" without a health check
 	Env     map[string]string
 	Labels  map[string]string
+	// IPs are the container's addresses on its networks, by network name.
+	IPs map[string]string
+	// Published maps a container port ("18080/tcp") to the first host address it is
+	// published on ("127.0.0.1:8080"; an unspecified host IP reads as 127.0.0.1).
+	Published map[string]string
 }
 
 func (d *Docker) do(ctx context.Context, method, path string, ok ...int) (*http.Response, error) {
@@ -137,11 +142,34 @@ func (d *Docker) Inspect(ctx context.Context, id string) (ContainerState, error)
 			Env    []string
 			Labels map[string]string
 		}
+		NetworkSettings struct {
+			Networks map[string]struct{ IPAddress string }
+			Ports    map[string][]struct{ HostIp, HostPort string }
+		}
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&raw); err != nil {
 		return ContainerState{}, fmt.Errorf("compose: docker inspect %s: %w", id, err)
 	}
-	st := ContainerState{ID: raw.ID, Running: raw.State.Running, Paused: raw.State.Paused, Env: map[string]string{}, Labels: raw.Config.Labels}
+	st := ContainerState{ID: raw.ID, Running: raw.State.Running, Paused: raw.State.Paused, Env: map[string]string{}, Labels: raw.Config.Labels,
+		IPs: map[string]string{}, Published: map[string]string{}}
+	for name, n := range raw.NetworkSettings.Networks {
+		if n.IPAddress != "" {
+			st.IPs[name] = n.IPAddress
+		}
+	}
+	for port, bindings := range raw.NetworkSettings.Ports {
+		for _, b := range bindings {
+			if b.HostPort == "" {
+				continue
+			}
+			ip := b.HostIp
+			if ip == "" || ip == "0.0.0.0" || ip == "::" {
+				ip = "127.0.0.1"
+			}
+			st.Published[port] = net.JoinHostPort(ip, b.HostPort)
+			break
+		}
+	}
 	if raw.State.Health != nil {
 		st.Health = raw.State.Health.Status
 	}
@@ -150,6 +178,16 @@ func (d *Docker) Inspect(ctx context.Context, id string) (ContainerState, error)
 		st.Env[k] = v
 	}
 	return st, nil
+}
+
+// ImagePresent says whether an image is present in the engine (it never pulls).
+func (d *Docker) ImagePresent(ctx context.Context, image string) (bool, error) {
+	resp, err := d.do(ctx, http.MethodGet, "/images/"+url.PathEscape(image)+"/json", http.StatusOK, http.StatusNotFound)
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, nil
 }
 
 // Kill sends SIGKILL to a container's main process.

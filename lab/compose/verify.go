@@ -137,6 +137,9 @@ func Verify(p *types.Project, proxies []ProxyConfig) error {
 			bad("service %s has no health check", c)
 		}
 		if topology.KindOf(c) == topology.KindService {
+			if svc.HealthCheck != nil && slices.ContainsFunc(svc.HealthCheck.Test, func(arg string) bool { return strings.Contains(arg, "/readyz") }) {
+				bad("service %s: its health check asks /readyz, which probes its callees through their proxies every interval (that traffic lands in a run's measurements); ask /healthz", c)
+			}
 			if want := []string{"serve", c}; !slices.Equal(svc.Command, want) {
 				bad("service %s: command %q, want %q", c, svc.Command, want)
 			}

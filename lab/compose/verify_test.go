@@ -116,11 +116,14 @@ func TestVerifyRejectsDrift(t *testing.T) {
 			return y, append(slices.Clone(ps), ProxyConfig{Name: "gateway->billing", Listen: "0.0.0.0:19999", Upstream: "billing:8080", Enabled: true})
 		}, "not an edge"},
 		{"port on every interface", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
-			return strings.Replace(y, `"127.0.0.1:9090:9090"`, `"9090:9090"`, 1), ps
+			return strings.Replace(y, `"127.0.0.1:${FAULTLINE_PROMETHEUS_PORT:-9090}:9090"`, `"${FAULTLINE_PROMETHEUS_PORT:-9090}:9090"`, 1), ps
 		}, "loopback only"},
 		{"started, not healthy", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
 			return strings.Replace(y, "link-db: {condition: service_healthy}", "link-db: {condition: service_started}", 1), ps
 		}, "depends on link-db"},
+		{"health check that probes the callees", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
+			return strings.Replace(y, "http://127.0.0.1:8080/healthz", "http://127.0.0.1:8080/readyz", 1), ps
+		}, "asks /readyz"},
 		{"no health check", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
 			return strings.Replace(y, `test: ["CMD", "redis-cli", "ping"]`, `disable: true`, 1), ps
 		}, "service redis has no health check"},

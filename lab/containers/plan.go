@@ -8,11 +8,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 
@@ -21,7 +24,8 @@ import (
 	"github.com/faultline/faultline/system/topology"
 )
 
-// Images and defaults, the same as docker-compose.yml's.
+// Images and defaults, the same as docker-compose.yml's (and chosen by the same variables:
+// FAULTLINE_IMAGE, TOXIPROXY_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE).
 const (
 	DefaultImage   = "faultline:local"
 	ToxiproxyImage = "ghcr.io/shopify/toxiproxy:2.12.0"
@@ -30,14 +34,15 @@ const (
 
 	toxiproxyAlias = compose.ToxiproxyService
 	profileInImage = "/etc/faultline/profile.yaml"
-	// hostAlias is how a container reaches a host port testcontainers exposes (HostAccessPorts).
-	hostAlias = "host.testcontainers.internal"
 )
 
 // Options configure the containers backend.
 type Options struct {
-	Image        string        // the faultline image for NATS and the services (default $FAULTLINE_IMAGE, else DefaultImage)
-	ReadyTimeout time.Duration // per container (default 90s: images may be pulled)
+	Image          string        // the faultline image for NATS and the services (default $FAULTLINE_IMAGE, else DefaultImage)
+	ToxiproxyImage string        // default $TOXIPROXY_IMAGE, else ToxiproxyImage
+	PostgresImage  string        // default $POSTGRES_IMAGE, else PostgresImage
+	RedisImage     string        // default $REDIS_IMAGE, else RedisImage
+	ReadyTimeout   time.Duration // per container (default 90s: images may be pulled)
 }
 
 func (o *Options) defaults(getenv func(string) string) {
@@ -46,6 +51,17 @@ func (o *Options) defaults(getenv func(string) string) {
 	}
 	if o.Image == "" {
 		o.Image = DefaultImage
+	}
+	for _, d := range []struct {
+		field         *string
+		env, upstream string
+	}{{&o.ToxiproxyImage, "TOXIPROXY_IMAGE", ToxiproxyImage}, {&o.PostgresImage, "POSTGRES_IMAGE", PostgresImage}, {&o.RedisImage, "REDIS_IMAGE", RedisImage}} {
+		if *d.field == "" {
+			*d.field = getenv(d.env)
+		}
+		if *d.field == "" {
+			*d.field = d.upstream
+		}
 	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 90 * time.Second
@@ -59,19 +75,20 @@ type Spec struct {
 }
 
 // Plan returns the containers to start, in order (Toxiproxy, then the components in
-// topology order), on network netName. It needs no Docker, so it is unit-tested.
+// topology order), on network netName. lo.OTLPEndpoint is where the services export spans,
+// as seen from the network (the backend's forwarder on the network's gateway). Every port is
+// published on 127.0.0.1 only. It needs no Docker, so it is unit-tested.
 func Plan(o Options, lo lab.Options, netName string) ([]Spec, error) {
 	o.defaults(os.Getenv)
 	if lo.Profile == "" {
 		lo.Profile = "default"
 	}
-	var otlpPort int
 	if lo.OTLPEndpoint != "" {
 		u, err := url.Parse(lo.OTLPEndpoint)
-		if err != nil || u.Port() == "" {
+		if err != nil || u.Hostname() == "" || u.Port() == "" {
 			return nil, fmt.Errorf("containers: otlp endpoint %q: want http://host:port", lo.OTLPEndpoint)
 		}
-		if otlpPort, err = strconv.Atoi(u.Port()); err != nil {
+		if _, err := strconv.Atoi(u.Port()); err != nil {
 			return nil, fmt.Errorf("containers: otlp endpoint %q: %w", lo.OTLPEndpoint, err)
 		}
 	}
@@ -84,13 +101,22 @@ func Plan(o Options, lo lab.Options, netName string) ([]Spec, error) {
 			Networks:       []string{netName},
 			NetworkAliases: map[string][]string{netName: {name}},
 			Labels:         map[string]string{"org.faultline.component": name},
+			// Published on loopback only, like the compose file's ports.
+			HostConfigModifier: func(hc *container.HostConfig) {
+				if hc.PortBindings == nil {
+					hc.PortBindings = network.PortMap{}
+				}
+				for _, p := range hostPorts(name) {
+					hc.PortBindings[network.MustParsePort(p)] = []network.PortBinding{{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: "0"}}
+				}
+			},
 		}
 	}
 	tp := base(toxiproxyAlias)
-	tp.Image = ToxiproxyImage
+	tp.Image = o.ToxiproxyImage
 	tp.Cmd = []string{"-host=0.0.0.0", "-config=/config/toxiproxy.json"}
 	tp.Files = []testcontainers.ContainerFile{{Reader: bytes.NewReader(proxies), ContainerFilePath: "/config/toxiproxy.json", FileMode: 0o644}}
-	tp.ExposedPorts = []string{port(compose.ToxiproxyAPIPort), port(compose.ProxyPort("client->gateway"))}
+	tp.ExposedPorts = hostPorts(toxiproxyAlias)
 	tp.WaitingFor = wait.ForHTTP("/proxies").WithPort(port(compose.ToxiproxyAPIPort)).WithStartupTimeout(o.ReadyTimeout)
 	specs := []Spec{{toxiproxyAlias, tp}}
 
@@ -103,24 +129,24 @@ func Plan(o Options, lo lab.Options, netName string) ([]Spec, error) {
 		r := base(c)
 		switch topology.KindOf(c) {
 		case topology.KindPostgres:
-			r.Image = PostgresImage
+			r.Image = o.PostgresImage
 			r.Env = map[string]string{"POSTGRES_DB": compose.Database, "POSTGRES_HOST_AUTH_METHOD": "trust"}
-			r.ExposedPorts = []string{port(5432)}
+			r.ExposedPorts = hostPorts(c)
 			// The image restarts the server once after initdb: ready is the second message.
 			r.WaitingFor = wait.ForAll(
 				wait.ForLog("database system is ready to accept connections").WithOccurrence(2),
 				wait.ForListeningPort(port(5432)),
 			).WithDeadline(o.ReadyTimeout)
 		case topology.KindRedis:
-			r.Image = RedisImage
+			r.Image = o.RedisImage
 			r.Cmd = []string{"redis-server", "--save", "", "--appendonly", "no"}
-			r.ExposedPorts = []string{port(6379)}
+			r.ExposedPorts = hostPorts(c)
 			r.WaitingFor = wait.ForListeningPort(port(6379)).WithStartupTimeout(o.ReadyTimeout)
 		case topology.KindNATS:
 			r.Image = o.Image
 			r.Cmd = []string{"serve", "nats", "--listen", "0.0.0.0:4222", "--store-dir", "/data/nats",
 				"--http-listen", net.JoinHostPort("0.0.0.0", strconv.Itoa(compose.NATSMonitorPort))}
-			r.ExposedPorts = []string{port(4222), port(compose.NATSMonitorPort)}
+			r.ExposedPorts = hostPorts(c)
 			r.WaitingFor = wait.ForHTTP("/healthz").WithPort(port(compose.NATSMonitorPort)).WithStartupTimeout(o.ReadyTimeout)
 		default:
 			r.Image = o.Image
@@ -137,14 +163,13 @@ func Plan(o Options, lo lab.Options, netName string) ([]Spec, error) {
 			if c == "billing" {
 				r.Env["SQLITE_PATH"] = "/data/billing.db"
 			}
-			if otlpPort != 0 {
-				r.HostAccessPorts = []int{otlpPort}
-				r.Env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://" + net.JoinHostPort(hostAlias, strconv.Itoa(otlpPort))
+			if lo.OTLPEndpoint != "" {
+				r.Env["OTEL_EXPORTER_OTLP_ENDPOINT"] = lo.OTLPEndpoint
 			}
 			if profileFile != nil {
 				r.Files = []testcontainers.ContainerFile{{Reader: bytes.NewReader(profileFile), ContainerFilePath: profileInImage, FileMode: 0o644}}
 			}
-			r.ExposedPorts = []string{port(compose.ServicePort)}
+			r.ExposedPorts = hostPorts(c)
 			r.WaitingFor = wait.ForHTTP("/readyz").WithPort(port(compose.ServicePort)).WithStartupTimeout(o.ReadyTimeout)
 		}
 		specs = append(specs, Spec{c, r})
@@ -153,3 +178,14 @@ func Plan(o Options, lo lab.Options, netName string) ([]Spec, error) {
 }
 
 func port(n int) string { return strconv.Itoa(n) + "/tcp" }
+
+// hostPorts are the container ports of a plan entry that the host reaches (ExposedPorts).
+func hostPorts(name string) []string {
+	switch {
+	case name == toxiproxyAlias:
+		return []string{port(compose.ToxiproxyAPIPort), port(compose.ProxyPort("client->gateway"))}
+	case topology.KindOf(name) == topology.KindNATS:
+		return []string{port(compose.ContainerPort(name)), port(compose.NATSMonitorPort)}
+	}
+	return []string{port(compose.ContainerPort(name))}
+}

@@ -1,7 +1,6 @@
 package containers
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"maps"
@@ -10,15 +9,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/lab/compose"
 	"github.com/faultline/faultline/scenarios/runner"
 	"github.com/faultline/faultline/system/topology"
-	"github.com/faultline/faultline/toxics"
 )
 
 // The runner drives this backend like the process one.
@@ -46,7 +45,7 @@ func plan(t *testing.T, o Options, lo lab.Options) map[string]testcontainers.Con
 }
 
 func TestPlanMatchesTopology(t *testing.T) {
-	reqs := plan(t, Options{Image: "faultline:test"}, lab.Options{Profile: "aggressive", OTLPEndpoint: "http://127.0.0.1:43177"})
+	reqs := plan(t, Options{Image: "faultline:test"}, lab.Options{Profile: "aggressive", OTLPEndpoint: "http://172.30.0.1:43177"})
 	for name, r := range reqs {
 		if !slices.Equal(r.Networks, []string{"net-1"}) || !slices.Equal(r.NetworkAliases["net-1"], []string{name}) {
 			t.Errorf("%s: networks %v aliases %v, want net-1 with alias %s", name, r.Networks, r.NetworkAliases, name)
@@ -81,7 +80,9 @@ func TestPlanMatchesTopology(t *testing.T) {
 		if got := r.Env["RESILIENCE_PROFILE"]; got != "aggressive" {
 			t.Errorf("%s: profile %q", c, got)
 		}
-		if got := r.Env["OTEL_EXPORTER_OTLP_ENDPOINT"]; got != "http://host.testcontainers.internal:43177" || !slices.Equal(r.HostAccessPorts, []int{43177}) {
+		// The forwarder's address as given, never testcontainers' host access (its SSH
+		// sidecar image comes from a registry).
+		if got := r.Env["OTEL_EXPORTER_OTLP_ENDPOINT"]; got != "http://172.30.0.1:43177" || len(r.HostAccessPorts) > 0 {
 			t.Errorf("%s: OTLP %q via host ports %v", c, got, r.HostAccessPorts)
 		}
 	}
@@ -109,6 +110,54 @@ func TestPlanMatchesTopology(t *testing.T) {
 	}
 }
 
+// TestPlanPublishesOnLoopback: every port the host reaches is published on 127.0.0.1 only,
+// as in docker-compose.yml (testcontainers' default is every interface).
+func TestPlanPublishesOnLoopback(t *testing.T) {
+	for name, r := range plan(t, Options{}, lab.Options{}) {
+		if r.HostConfigModifier == nil {
+			t.Errorf("%s: no host config modifier", name)
+			continue
+		}
+		hc := &container.HostConfig{}
+		r.HostConfigModifier(hc)
+		for _, p := range r.ExposedPorts {
+			b := hc.PortBindings[network.MustParsePort(p)]
+			if len(b) != 1 || b[0].HostIP.String() != "127.0.0.1" {
+				t.Errorf("%s: port %s bound %+v, want 127.0.0.1 only", name, p, b)
+			}
+		}
+		if len(hc.PortBindings) != len(r.ExposedPorts) {
+			t.Errorf("%s: %d bindings for %d exposed ports", name, len(hc.PortBindings), len(r.ExposedPorts))
+		}
+	}
+}
+
+// TestPlanImagesFromVariables: the same variables as docker-compose.yml pick the images
+// (offline stand-ins), and their defaults are the upstream images.
+func TestPlanImagesFromVariables(t *testing.T) {
+	env := map[string]string{"TOXIPROXY_IMAGE": "faultline/toxiproxy-offline:2.12.0", "POSTGRES_IMAGE": "faultline/postgres-offline:15", "REDIS_IMAGE": "faultline/redis-offline:7"}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want map[string]string
+	}{
+		{"upstream defaults", nil, map[string]string{"toxiproxy": ToxiproxyImage, "link-db": PostgresImage, "analytics-db": PostgresImage, "redis": RedisImage}},
+		{"variables", env, map[string]string{"toxiproxy": env["TOXIPROXY_IMAGE"], "link-db": env["POSTGRES_IMAGE"], "analytics-db": env["POSTGRES_IMAGE"], "redis": env["REDIS_IMAGE"]}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k := range env {
+				t.Setenv(k, tc.env[k])
+			}
+			reqs := plan(t, Options{}, lab.Options{})
+			for name, want := range tc.want {
+				if got := reqs[name].Image; got != want {
+					t.Errorf("%s: image %q, want %q", name, got, want)
+				}
+			}
+		})
+	}
+}
+
 func TestPlanProfileFileIsCopied(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "mine.yaml")
 	if err := os.WriteFile(file, []byte("name: mine\n"), 0o644); err != nil {
@@ -125,7 +174,7 @@ func TestPlanProfileFileIsCopied(t *testing.T) {
 }
 
 func TestPlanRejectsBadOTLPEndpoint(t *testing.T) {
-	for _, ep := range []string{"127.0.0.1", "http://host", "http://h:port"} {
+	for _, ep := range []string{"127.0.0.1", "http://host", "http://h:port", "http://:4318"} {
 		if _, err := Plan(Options{}, lab.Options{OTLPEndpoint: ep}, "n"); err == nil {
 			t.Errorf("OTLP endpoint %q accepted", ep)
 		}
@@ -152,54 +201,6 @@ func TestImageDefaults(t *testing.T) {
 }
 
 func itoaPort(n int) string { return port(n) }
-
-// TestStartWithDocker runs the whole topology in containers with one network fault and one
-// process fault. It needs a Docker engine and the faultline image (docker build -t
-// faultline:local . or $FAULTLINE_IMAGE).
-func TestStartWithDocker(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: no containers")
-	}
-	testcontainers.SkipIfProviderIsNotHealthy(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	s, err := Start(ctx, Options{}, lab.Options{Dir: t.TempDir(), Log: testWriter{t}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
-	f, err := toxics.New("latency", map[string]any{"latency": "200ms"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	undo, err := f.Apply(ctx, s.Env(), "link->billing")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := undo(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ctl, err := s.Env().Component("analytics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ctl.Kill(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := ctl.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := compose.Ready(ctx, s.Direct("analytics")); err != nil {
-		t.Fatalf("analytics after restart: %v", err)
-	}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
 
 // TestStopOrderCallersFirst ties the containers' teardown order to the topology: every
 // component once, each caller before what it calls.

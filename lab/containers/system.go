@@ -31,6 +31,7 @@ type System struct {
 	docker  *testcontainers.DockerClient
 	toxi    *toxiclient.Client
 	gateway string
+	fwd     *compose.Forwarder // spans from the network to the runner's receiver
 
 	mu         sync.Mutex
 	containers map[string]testcontainers.Container
@@ -43,6 +44,10 @@ type System struct {
 // error nothing is left behind.
 func Start(ctx context.Context, o Options, lo lab.Options) (_ *System, err error) {
 	o.defaults(os.Getenv)
+	notice := lo.Log // the reaper notice must reach the user even when progress is silent
+	if notice == nil {
+		notice = os.Stderr
+	}
 	if lo.Log == nil {
 		lo.Log = io.Discard
 	}
@@ -54,13 +59,28 @@ func Start(ctx context.Context, o Options, lo lab.Options) (_ *System, err error
 			}
 		}
 	}()
+	reaperOff(ctx, notice)
+	loopbackHost()
 	if s.docker, err = testcontainers.NewDockerClientWithOpts(ctx); err != nil {
 		return nil, fmt.Errorf("containers: docker: %w", err)
 	}
 	if s.net, err = network.New(ctx); err != nil {
 		return nil, fmt.Errorf("containers: network: %w", err)
 	}
-	specs, err := Plan(o, lo, s.net.Name)
+	planned := lo
+	if lo.OTLPEndpoint != "" {
+		// The services reach the host at the network's gateway; the forwarder listens there
+		// (not on every interface) and relays to the receiver on the lab's loopback.
+		gw, err := s.gatewayIP(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if s.fwd, err = compose.StartForwarder(net.JoinHostPort(gw, "0"), lo.OTLPEndpoint); err != nil {
+			return nil, fmt.Errorf("containers: %w", err)
+		}
+		planned.OTLPEndpoint = "http://" + s.fwd.Addr()
+	}
+	specs, err := Plan(o, planned, s.net.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +261,9 @@ func (s *System) close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("containers: remove %s: %w", name, err))
 		}
 	}
+	if s.fwd != nil {
+		s.fwd.Close(ctx) // after the services stopped: their last spans went through it
+	}
 	if s.net != nil {
 		if err := s.net.Remove(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("containers: remove network: %w", err))
@@ -267,4 +290,18 @@ func saveLog(ctx context.Context, c testcontainers.Container, path string) error
 	}
 	_, cerr := io.Copy(f, io.LimitReader(r, 256<<20))
 	return errors.Join(cerr, f.Close())
+}
+
+// gatewayIP is the host's address on the run's network.
+func (s *System) gatewayIP(ctx context.Context) (string, error) {
+	res, err := s.docker.NetworkInspect(ctx, s.net.ID, client.NetworkInspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("containers: inspect network: %w", err)
+	}
+	for _, c := range res.Network.IPAM.Config {
+		if c.Gateway.IsValid() && c.Gateway.Is4() {
+			return c.Gateway.String(), nil
+		}
+	}
+	return "", fmt.Errorf("containers: network %s has no IPv4 gateway", s.net.Name)
 }

@@ -27,15 +27,14 @@ type dataChecker struct {
 	redirect  string // redirect service, direct (for its /clicks ledger, a diagnostic)
 	analytics string // analytics service, direct (for its /stats)
 	settle    time.Duration
-	// before is analytics' count per code when the run began: on a system an earlier run
-	// used (the explorer's), those clicks are the earlier run's, not this one's duplicates.
-	before map[string]int
+	// baseline is analytics' per-code counts before the run's setup (see clickBaseline).
+	baseline map[string]int
 }
 
-// countsBefore reads analytics' click count per code before a run. On error it returns
-// nil: every count then belongs to this run, so an earlier run's clicks would show as
-// duplicates (a false fail, never a false pass).
-func countsBefore(ctx context.Context, c *http.Client, analytics string) map[string]int {
+// clickBaseline reads analytics' per-code click counts before the run: a long-lived system
+// (the compose stack) holds earlier runs' clicks, and those are not this run's duplicates.
+// nil when unreadable: every count is then the run's, so a surplus can only fail the run.
+func clickBaseline(ctx context.Context, c *http.Client, analytics string) map[string]int {
 	var stats lab.AnalyticsStats
 	if err := lab.GetJSON(ctx, c, analytics+"/stats", &stats); err != nil {
 		return nil
@@ -43,16 +42,18 @@ func countsBefore(ctx context.Context, c *http.Client, analytics string) map[str
 	return stats.Codes
 }
 
-// sinceBefore is each code's count of this run: what analytics counts now less what it had.
-func (d *dataChecker) sinceBefore(counted map[string]int) {
-	if counted == nil {
-		return
+// sinceBaseline is what was counted per code since the baseline was read.
+func sinceBaseline(counted, baseline map[string]int) map[string]int {
+	if len(baseline) == 0 {
+		return counted
 	}
-	for c, n := range d.before {
-		if counted[c] -= n; counted[c] <= 0 {
-			delete(counted, c)
+	out := make(map[string]int, len(counted))
+	for code, n := range counted {
+		if n -= baseline[code]; n > 0 {
+			out[code] = n
 		}
 	}
+	return out
 }
 
 func (d *dataChecker) check(ctx context.Context, tally *load.Tally) *reports.DataSafety {
@@ -190,7 +191,7 @@ func (d *dataChecker) checkEvents(ctx context.Context, links []load.Link, clicks
 		if err := lab.GetJSON(ctx, d.client, d.analytics+"/stats", &stats); err != nil {
 			return fmt.Errorf("data: read analytics counts: %w", err)
 		}
-		d.sinceBefore(stats.Codes)
+		stats.Codes = sinceBaseline(stats.Codes, d.baseline)
 		if stats.Links == nil {
 			// An analytics without the links map cannot prove a single link event arrived.
 			return fmt.Errorf("data: analytics /stats has no \"links\": link events cannot be checked")

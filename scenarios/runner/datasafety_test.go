@@ -356,3 +356,40 @@ func TestNothingToCheckIsNotHeld(t *testing.T) {
 		})
 	}
 }
+
+// TestEarlierClicksAreNotDuplicates: a long-lived system (the compose stack) holds the clicks
+// of earlier runs; counted against this run's client they were all "duplicates" (3,464 in a
+// run on the real stack). Counts present before the run are its baseline; a click counted on
+// an old code during the run is still one.
+func TestEarlierClicksAreNotDuplicates(t *testing.T) {
+	srv := httptest.NewServer(&ledgerServer{ledger: &lab.ClickLedger{AckedTotal: 2}, counted: map[string]int{"old": 50, "older": 7, "a": 2}})
+	defer srv.Close()
+	ctx := context.Background()
+	client := map[string]load.Clicks{"a": {Redirected: 2}}
+	for _, tc := range []struct {
+		name     string
+		baseline map[string]int
+		dups     int
+	}{
+		{"fresh system", nil, 57},
+		{"used stack", map[string]int{"old": 50, "older": 7}, 0},
+		{"late click on an old code", map[string]int{"old": 49, "older": 7}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &dataChecker{client: srv.Client(), redirect: srv.URL, analytics: srv.URL, settle: 100 * time.Millisecond, baseline: tc.baseline}
+			ds := &reports.DataSafety{DroppedClicks: map[string]int{}}
+			if err := d.checkEvents(ctx, nil, client, ds); err != nil {
+				t.Fatal(err)
+			}
+			if ds.DuplicateClicks != tc.dups || ds.MissingClicks != 0 {
+				t.Errorf("duplicates %d missing %d, want %d 0", ds.DuplicateClicks, ds.MissingClicks, tc.dups)
+			}
+		})
+	}
+	if got := clickBaseline(ctx, srv.Client(), srv.URL); got["old"] != 50 || got["a"] != 2 {
+		t.Errorf("baseline %v, want analytics' counts", got)
+	}
+	if got := clickBaseline(ctx, srv.Client(), "http://127.0.0.1:1"); got != nil {
+		t.Errorf("unreadable baseline %v, want nil (every count is the run's)", got)
+	}
+}

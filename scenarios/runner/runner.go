@@ -190,7 +190,7 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	for _, svc := range services {
 		spanCounters[svc] = readSpanCounter(ctx, httpClient(), l.Direct(svc))
 	}
-	clicksBefore := countsBefore(ctx, httpClient(), l.Direct("analytics"))
+	baseline := clickBaseline(ctx, httpClient(), l.Direct("analytics")) // a used stack's earlier clicks
 	setupStart := time.Now()
 	codes, err := r.setup(ctx, l.Gateway())
 	res.SetupS = time.Since(setupStart).Seconds()
@@ -210,7 +210,7 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 
 	// Every fault is healed now; the invariants are judged on the healed system.
 	fmt.Fprintf(r.o.Log, "  checking data safety (%d acknowledged links)\n", len(r.tally.Links()))
-	dc := &dataChecker{client: httpClient(), gateway: l.Gateway(), redirect: l.Direct("redirect"), analytics: l.Direct("analytics"), settle: r.o.Settle, before: clicksBefore}
+	dc := &dataChecker{client: httpClient(), gateway: l.Gateway(), redirect: l.Direct("redirect"), analytics: l.Direct("analytics"), settle: r.o.Settle, baseline: baseline}
 	res.DataSafety = dc.check(ctx, &r.tally)
 
 	// Closing the lab sends SIGTERM, so every service flushes its spans to the receiver first
