@@ -17,6 +17,7 @@ import (
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 
+	"github.com/faultline/faultline/internal/cpulimit"
 	"github.com/faultline/faultline/internal/localserver"
 	"github.com/faultline/faultline/system/topology"
 	"github.com/faultline/faultline/toxics"
@@ -39,6 +40,9 @@ type Options struct {
 	// Unproxied gives services the real addresses of their dependencies. Only to measure what
 	// the proxies cost (faultline bench): faults on edges have no effect then.
 	Unproxied bool
+	// CPUMethod forces how the cpu fault limits a component: "cgroup" or "duty-cycle"
+	// (default: a cgroup quota where the machine allows one, else the duty cycle).
+	CPUMethod string
 }
 
 // Lab is a running system with a proxy on every edge.
@@ -64,6 +68,7 @@ type Lab struct {
 
 	mu        sync.Mutex
 	procs     map[string]*localserver.Server
+	cpu       map[string]*cpulimit.Limit // CPU limits in force (cpu.go)
 	stateMu   sync.Mutex
 	stateGone bool
 
@@ -89,7 +94,7 @@ func Start(ctx context.Context, o Options) (_ *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{o: o, procs: map[string]*localserver.Server{}, started: begin, token: token}
+	l := &Lab{o: o, procs: map[string]*localserver.Server{}, cpu: map[string]*cpulimit.Limit{}, started: begin, token: token}
 	defer func() {
 		if err != nil {
 			if cerr := l.Close(context.WithoutCancel(ctx)); cerr != nil {
@@ -374,6 +379,9 @@ func (l *Lab) Heal(ctx context.Context, target string) error {
 			continue
 		}
 		healed = true
+		if err := l.liftCPU(c); err != nil {
+			errs = append(errs, err)
+		}
 		s := l.proc(c)
 		if s == nil {
 			continue
@@ -438,6 +446,9 @@ func (l *Lab) close(ctx context.Context) error {
 		}
 		cancel()
 		<-l.ctlDone
+	}
+	if err := l.liftCPU(""); err != nil {
+		errs = append(errs, err)
 	}
 	for _, g := range stopGroups {
 		var wg sync.WaitGroup

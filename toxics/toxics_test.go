@@ -398,7 +398,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestEveryFaultRegistered(t *testing.T) {
-	want := "bandwidth crash http_error http_latency http_reset latency limit_data partition pause reset_peer restart slow_close timeout"
+	want := "bandwidth cpu crash http_error http_latency http_reset latency limit_data partition pause reset_peer restart slow_close timeout"
 	if got := strings.Join(Names(), " "); got != want {
 		t.Errorf("Names() = %s, want %s", got, want)
 	}
