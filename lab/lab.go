@@ -17,6 +17,7 @@ import (
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 
+	"github.com/faultline/faultline/internal/cpulimit"
 	"github.com/faultline/faultline/internal/localserver"
 	"github.com/faultline/faultline/lab/ledger"
 	"github.com/faultline/faultline/system/topology"
@@ -43,6 +44,10 @@ type Options struct {
 	// Deadman is how long faults injected from a console survive without a console or CLI
 	// heartbeat (0 = ledger.DefaultDeadman, negative = never).
 	Deadman time.Duration
+
+	// CPUMethod forces how the cpu fault limits a component: "cgroup" or "duty-cycle"
+	// (default: a cgroup quota where the machine allows one, else the duty cycle).
+	CPUMethod string
 }
 
 // Lab is a running system with a proxy on every edge.
@@ -68,6 +73,7 @@ type Lab struct {
 
 	mu        sync.Mutex
 	procs     map[string]*localserver.Server
+	cpu       map[string]*cpulimit.Limit // CPU limits in force (cpu.go)
 	stateMu   sync.Mutex
 	stateGone bool
 
@@ -97,7 +103,7 @@ func Start(ctx context.Context, o Options) (_ *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{o: o, procs: map[string]*localserver.Server{}, started: begin, token: token}
+	l := &Lab{o: o, procs: map[string]*localserver.Server{}, cpu: map[string]*cpulimit.Limit{}, started: begin, token: token}
 	defer func() {
 		if err != nil {
 			if cerr := l.Close(context.WithoutCancel(ctx)); cerr != nil {
@@ -383,6 +389,9 @@ func (l *Lab) Heal(ctx context.Context, target string) error {
 			continue
 		}
 		healed = true
+		if err := l.liftCPU(c); err != nil {
+			errs = append(errs, err)
+		}
 		s := l.proc(c)
 		if s == nil {
 			continue
@@ -449,6 +458,10 @@ func (l *Lab) close(ctx context.Context) error {
 		<-l.ctlDone
 	}
 	l.stopLedger()
+
+	if err := l.liftCPU(""); err != nil {
+		errs = append(errs, err)
+	}
 	for _, g := range stopGroups {
 		var wg sync.WaitGroup
 		var emu sync.Mutex

@@ -364,6 +364,22 @@ func TestNew(t *testing.T) {
 		{"partition takes nothing", "partition", map[string]any{"latency": 1}, "unknown parameter"},
 		{"crash", "crash", map[string]any{"restart_after": "5s"}, ""},
 		{"unknown fault", "meteor", nil, "unknown fault"},
+		// Request-level faults.
+		{"http_error", "http_error", map[string]any{"status": 503, "share": 0.1, "method": "POST", "path": "/api", "body": "busy", "retry_after": "2s", "seed": 7}, ""},
+		{"http_error needs a share", "http_error", map[string]any{"status": 503}, "share is required"},
+		{"http_error share 0 does nothing", "http_error", map[string]any{"status": 503, "share": 0}, "share 0: want a share of requests in (0, 1]"},
+		{"http_error share above 1", "http_error", map[string]any{"status": 503, "share": 1.5}, "share 1.5"},
+		{"http_error status", "http_error", map[string]any{"status": 42, "share": 0.1}, "status 42: want a final HTTP status in 200..599"},
+		{"http_error retry_after whole seconds", "http_error", map[string]any{"status": 503, "share": 0.1, "retry_after": "1500ms"}, "retry_after 1.5s: want whole seconds"},
+		{"http_error path", "http_error", map[string]any{"status": 503, "share": 0.1, "path": "api"}, `path "api": want a path prefix starting with /`},
+		{"http_error method", "http_error", map[string]any{"status": 503, "share": 0.1, "method": "GE T"}, `method "GE T"`},
+		{"http_error takes no toxicity", "http_error", map[string]any{"status": 503, "share": 0.1, "toxicity": 1}, "unknown parameter"},
+		{"http_latency", "http_latency", map[string]any{"latency": "2s", "jitter": "100ms", "share": 0.02, "path": "/r"}, ""},
+		{"http_latency needs latency", "http_latency", map[string]any{"share": 0.02}, "latency must be > 0"},
+		{"http_latency whole ms", "http_latency", map[string]any{"latency": "1.5ms", "share": 0.02}, "would silently become 1ms"},
+		{"http_latency jitter", "http_latency", map[string]any{"latency": "10ms", "jitter": "20ms", "share": 0.5}, "jitter"},
+		{"http_reset", "http_reset", map[string]any{"share": 0.05}, ""},
+		{"http_reset takes no status", "http_reset", map[string]any{"share": 0.05, "status": 500}, "unknown parameter"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -382,7 +398,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestEveryFaultRegistered(t *testing.T) {
-	want := "bandwidth crash latency limit_data partition pause reset_peer restart slow_close timeout"
+	want := "bandwidth cpu crash http_error http_latency http_reset latency limit_data partition pause reset_peer restart slow_close timeout"
 	if got := strings.Join(Names(), " "); got != want {
 		t.Errorf("Names() = %s, want %s", got, want)
 	}

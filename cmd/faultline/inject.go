@@ -39,10 +39,15 @@ Network faults act on an edge (a Toxiproxy proxy; quote it in a shell: 'redirect
   partition                                (proxy disabled: refused, open connections dropped)
   every one also takes toxicity in (0,1] (default 1) and direction=downstream|upstream|both.
   Toxiproxy takes whole milliseconds: latency=0.5 or timeout=500us is refused, not truncated.
+Request-level faults act on the HTTP requests of an edge (share of matching requests, seeded):
+  http_error    status=503 share=0.1 [body=busy retry_after=2s method=POST path=/api seed=1]
+  http_latency  latency=2s share=0.02 [jitter=100ms method=GET path=/r seed=1]
+  http_reset    share=0.05 [method=GET path=/r seed=1]   (response cut, connection closed)
 Process faults act on a component (e.g. analytics, link-db):
   crash       restart_after=5s             (SIGKILL; restarts by itself after the delay)
   restart                                  (SIGKILL, then start and wait until ready)
   pause                                    (SIGSTOP until healed)
+  cpu         share=0.25                   (a quarter of one CPU: cgroup quota, else stop/continue)
 
 Without --for the fault stays until 'faultline heal TARGET' (or 'heal --all'); with --for,
 inject waits, then undoes it (Ctrl-C undoes it at once). crash with restart_after waits for

@@ -1,0 +1,59 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	// The lab's Toxiproxy serves the request-level toxics as well as the stock ones.
+	_ "github.com/faultline/faultline/toxics/httptoxic"
+)
+
+// ServeToxiproxy runs the lab's Toxiproxy build (the stock toxics plus http_error,
+// http_latency and http_reset) as a standalone server on addr until ctx ends: what the
+// compose stack runs instead of the stock image, so the API, toxiproxy-cli and the lab see
+// the same toxic types everywhere. config, when set, is a Toxiproxy proxies file created at
+// start, like the stock server's -config.
+func ServeToxiproxy(ctx context.Context, addr, config string, logw io.Writer) error {
+	if config != "" {
+		if _, err := os.Stat(config); err != nil {
+			return fmt.Errorf("lab: toxiproxy config: %w", err)
+		}
+	}
+	logger := zerolog.New(logw).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), logger)
+	done := make(chan error, 1)
+	go func() { done <- srv.Listen(addr) }()
+	c := toxiclient.NewClient("http://" + addr)
+	if err := waitToxiproxy(ctx, c, 5*time.Second); err != nil {
+		select {
+		case lerr := <-done:
+			return fmt.Errorf("lab: toxiproxy on %s: %w", addr, lerr)
+		default:
+		}
+		_ = srv.Shutdown()
+		return err
+	}
+	if config != "" {
+		srv.PopulateConfig(config)
+	}
+	fmt.Fprintf(logw, "toxiproxy (faultline build, request-level toxics included) on %s\n", addr)
+	select {
+	case <-ctx.Done():
+	case err := <-done:
+		return fmt.Errorf("lab: toxiproxy: %w", err)
+	}
+	errs := []error{srv.Collection.Clear(), srv.Shutdown()}
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) && err.Error() != "http: Server closed" {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

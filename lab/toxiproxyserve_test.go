@@ -1,0 +1,53 @@
+package lab
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+)
+
+// TestServeToxiproxyHasRequestLevelToxics: the standalone server (what compose runs) accepts,
+// lists and removes http_error through the stock API, and stops with its context.
+func TestServeToxiproxyHasRequestLevelToxics(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ServeToxiproxy(ctx, addr, "", io.Discard) }()
+	c := toxiclient.NewClient("http://" + addr)
+	if err := waitToxiproxy(ctx, c, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.CreateProxy("e", "127.0.0.1:0", "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs := toxiclient.Attributes{"role": "requests", "pair": "serve-test", "status": 503, "share": 0.5}
+	if _, err := p.AddToxic("x", "http_error", "upstream", 1, attrs); err != nil {
+		t.Fatalf("add http_error: %v", err)
+	}
+	list, err := p.Toxics()
+	if err != nil || len(list) != 1 || list[0].Type != "http_error" || list[0].Attributes["counters"] == nil {
+		t.Fatalf("list: %+v, %v; want the http_error with its counters", list, err)
+	}
+	if err := p.RemoveToxic("x"); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("did not stop")
+	}
+}
