@@ -238,6 +238,17 @@ type Mechanisms struct {
 	Timeouts           map[string]int      `json:"timeouts"`
 	RateLimited        map[string]int      `json:"rate_limited"`
 	CacheHitRatio      map[string]float64  `json:"cache_hit_ratio"` // phase → ratio
+	// The adaptive policies, per edge, from the pipeline spans (docs/results.md): calls the
+	// adaptive limiter refused, calls the throttler refused, calls whose retry or hedge the
+	// budget refused, hedges sent.
+	LimiterRejections map[string]int `json:"limiter_rejections,omitempty"`
+	Throttled         map[string]int `json:"throttled,omitempty"`
+	BudgetExceeded    map[string]int `json:"budget_exceeded,omitempty"`
+	Hedges            map[string]int `json:"hedges,omitempty"`
+	// FaultAttempts is edge → attempts made on it in the fault phase (first tries, retries
+	// and hedges), from the attempt spans: divided by the client's fault-phase requests it
+	// is the edge's retry amplification.
+	FaultAttempts map[string]int `json:"fault_attempts,omitempty"`
 }
 
 // RetryGap is how long calls on an edge waited between a failed attempt's end and the next

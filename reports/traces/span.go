@@ -33,6 +33,13 @@ const (
 	AttrRoute            = "resilience.route"              // the profile route a gateway guard judged
 	AttrBulkheadInFlight = "resilience.bulkhead.in_flight" // permits held when admitted, this call included
 	AttrBulkheadWaitUs   = "resilience.bulkhead.wait_us"   // µs waited for the permit
+	// The adaptive policies (docs/contracts.md).
+	AttrLimiterLimit    = "resilience.limiter.limit"     // the adaptive limit when admitted (least over attempts)
+	AttrLimiterInFlight = "resilience.limiter.in_flight" // limiter permits held when admitted, this call included
+	AttrLimiterRejected = "resilience.limiter.rejected"
+	AttrThrottled       = "resilience.throttler.rejected"
+	AttrBudgetExceeded  = "resilience.budget.exceeded"
+	AttrHedges          = "resilience.hedges" // hedges the call sent
 )
 
 // Span event names the system writes for resilience mechanisms.
@@ -40,6 +47,7 @@ const (
 	EventBreakerTransition = "resilience.breaker.transition" // attrs resilience.edge, from, to
 	EventRetry             = "resilience.retry"              // attrs resilience.edge, resilience.attempt
 	EventFallback          = "resilience.fallback.used"      // attrs resilience.edge, resilience.fallback
+	EventHedge             = "resilience.hedge"              // attrs resilience.edge, resilience.attempt
 )
 
 // Breaker states as the system writes them in resilience.breaker.state.
@@ -62,6 +70,7 @@ var KeptAttrs = []string{
 	AttrBulkheadRejected, AttrTimeout, AttrFallback, AttrCacheHit, AttrQuotaChecked,
 	AttrStatusCode, AttrHTTPRoute, AttrBreakerFrom, AttrBreakerTo, AttrRateLimited,
 	AttrRoute, AttrBulkheadInFlight, AttrBulkheadWaitUs,
+	AttrLimiterLimit, AttrLimiterInFlight, AttrLimiterRejected, AttrThrottled, AttrBudgetExceeded, AttrHedges,
 }
 
 // Kept reports whether an attribute key is one of KeptAttrs.
@@ -70,7 +79,8 @@ func Kept(key string) bool {
 	case AttrPeerService, AttrEdge, AttrAttempt, AttrRetries, AttrBreakerState, AttrBreakerRejected,
 		AttrBulkheadRejected, AttrTimeout, AttrFallback, AttrCacheHit, AttrQuotaChecked,
 		AttrStatusCode, AttrHTTPRoute, AttrBreakerFrom, AttrBreakerTo, AttrRateLimited,
-		AttrRoute, AttrBulkheadInFlight, AttrBulkheadWaitUs:
+		AttrRoute, AttrBulkheadInFlight, AttrBulkheadWaitUs,
+		AttrLimiterLimit, AttrLimiterInFlight, AttrLimiterRejected, AttrThrottled, AttrBudgetExceeded, AttrHedges:
 		return true
 	}
 	return false

@@ -3,6 +3,7 @@ package resilience
 import (
 	"errors"
 	"net/http"
+	"reflect"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
@@ -305,5 +306,79 @@ func TestGuardAdaptiveLimiter(t *testing.T) {
 	}
 	if v := value(tel.Metrics.LimiterRejections.WithLabelValues("client->gateway:create")); v != 1 {
 		t.Errorf("route limiter rejections = %v, want 1", v)
+	}
+}
+
+// Each adaptive mutant is adaptive minus exactly one kind of protection, and hedged is adaptive
+// plus exactly one hedge: a kill (or a tournament row) then names one policy.
+func TestAdaptiveVariantsDifferByOnePolicy(t *testing.T) {
+	base := mustLoad(t, "adaptive")
+	strip := map[string]func(*Profile){
+		"no-adaptive-limiter": func(p *Profile) {
+			for n, e := range p.Edges {
+				e.AdaptiveLimiter = nil
+				p.Edges[n] = e
+			}
+			for n, r := range p.Routes {
+				r.AdaptiveLimiter = nil
+				p.Routes[n] = r
+			}
+		},
+		"no-throttler": func(p *Profile) {
+			for n, e := range p.Edges {
+				e.AdaptiveThrottler = nil
+				p.Edges[n] = e
+			}
+		},
+		"no-budget": func(p *Profile) {
+			for n, e := range p.Edges {
+				e.Budget = nil
+				p.Edges[n] = e
+			}
+		},
+		"hedged": func(p *Profile) {
+			for n, e := range p.Edges {
+				e.Hedge = nil
+				p.Edges[n] = e
+			}
+		},
+	}
+	for name, f := range strip {
+		m, b := mustLoad(t, name), mustLoad(t, "adaptive")
+		if name == "hedged" {
+			f(m) // hedged minus its hedge is adaptive
+		} else {
+			f(b) // adaptive minus the protection is the mutant
+		}
+		if !reflect.DeepEqual(b.Edges, m.Edges) || !reflect.DeepEqual(b.Routes, m.Routes) || b.Events != m.Events || b.Limits != m.Limits {
+			t.Errorf("%s is not adaptive with exactly one kind of protection changed", name)
+		}
+	}
+	// And the protections are really there in adaptive.
+	n := map[string]int{}
+	for _, e := range base.Edges {
+		if e.AdaptiveLimiter != nil {
+			n["limiter"]++
+		}
+		if e.Bulkhead != nil {
+			n["bulkhead"]++
+		}
+		if e.AdaptiveThrottler != nil {
+			n["throttler"]++
+		}
+		if e.Budget != nil {
+			n["budget"]++
+		}
+	}
+	for _, r := range base.Routes {
+		if r.RateLimit > 0 || r.MaxConcurrent > 0 || r.AdaptiveLimiter == nil {
+			n["static route"]++
+		}
+	}
+	if n["limiter"] != 8 || n["bulkhead"] != 0 || n["throttler"] != 2 || n["budget"] != 4 || n["static route"] != 0 {
+		t.Errorf("adaptive has %v, want 8 limiters, no bulkhead, 2 throttlers (calls to link), 4 budgets (edges that retry), no static route limit", n)
+	}
+	if base.Edge("gateway->link").AdaptiveThrottler == nil || base.Edge("redirect->link").AdaptiveThrottler == nil {
+		t.Error("adaptive: the throttlers belong on the calls to link")
 	}
 }

@@ -30,15 +30,15 @@ type Metrics struct {
 	SpansDropped       prometheus.Counter
 	LinksUnchecked     prometheus.Counter
 	// The adaptive policies (docs/contracts.md).
-	LimiterLimit       *prometheus.GaugeVec   // edge
-	LimiterInFlight    *prometheus.GaugeVec   // edge
-	LimiterQueued      *prometheus.GaugeVec   // edge
-	LimiterRejections  *prometheus.CounterVec // edge
-	ThrottlerRate      *prometheus.GaugeVec   // edge
-	ThrottlerRejects   *prometheus.CounterVec // edge
-	BudgetLeft         *prometheus.GaugeVec   // edge
-	BudgetExceeded     *prometheus.CounterVec // edge, kind (retry|hedge)
-	Hedges             *prometheus.CounterVec // edge
+	LimiterLimit      *prometheus.GaugeVec   // edge
+	LimiterInFlight   *prometheus.GaugeVec   // edge
+	LimiterQueued     *prometheus.GaugeVec   // edge
+	LimiterRejections *prometheus.CounterVec // edge
+	ThrottlerRate     *prometheus.GaugeVec   // edge
+	ThrottlerRejects  *prometheus.CounterVec // edge
+	BudgetLeft        *prometheus.GaugeVec   // edge
+	BudgetExceeded    *prometheus.CounterVec // edge, kind (retry|hedge)
+	Hedges            *prometheus.CounterVec // edge
 }
 
 // Latency buckets from 1 ms to 10 s: loopback calls are sub-millisecond, faults add seconds.
