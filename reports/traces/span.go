@@ -40,6 +40,8 @@ const (
 	AttrThrottled       = "resilience.throttler.rejected"
 	AttrBudgetExceeded  = "resilience.budget.exceeded"
 	AttrHedges          = "resilience.hedges" // hedges the call sent
+	AttrLimiterQueued   = "resilience.limiter.queued"
+	AttrThrottleRate    = "resilience.throttler.rejection_rate"
 )
 
 // Span event names the system writes for resilience mechanisms.
@@ -48,6 +50,7 @@ const (
 	EventRetry             = "resilience.retry"              // attrs resilience.edge, resilience.attempt
 	EventFallback          = "resilience.fallback.used"      // attrs resilience.edge, resilience.fallback
 	EventHedge             = "resilience.hedge"              // attrs resilience.edge, resilience.attempt
+	EventBudgetRefused     = "resilience.budget.refused"     // attrs resilience.edge, kind
 )
 
 // Breaker states as the system writes them in resilience.breaker.state.
@@ -71,6 +74,7 @@ var KeptAttrs = []string{
 	AttrStatusCode, AttrHTTPRoute, AttrBreakerFrom, AttrBreakerTo, AttrRateLimited,
 	AttrRoute, AttrBulkheadInFlight, AttrBulkheadWaitUs,
 	AttrLimiterLimit, AttrLimiterInFlight, AttrLimiterRejected, AttrThrottled, AttrBudgetExceeded, AttrHedges,
+	AttrLimiterQueued, AttrThrottleRate,
 }
 
 // Kept reports whether an attribute key is one of KeptAttrs.
@@ -80,7 +84,8 @@ func Kept(key string) bool {
 		AttrBulkheadRejected, AttrTimeout, AttrFallback, AttrCacheHit, AttrQuotaChecked,
 		AttrStatusCode, AttrHTTPRoute, AttrBreakerFrom, AttrBreakerTo, AttrRateLimited,
 		AttrRoute, AttrBulkheadInFlight, AttrBulkheadWaitUs,
-		AttrLimiterLimit, AttrLimiterInFlight, AttrLimiterRejected, AttrThrottled, AttrBudgetExceeded, AttrHedges:
+		AttrLimiterLimit, AttrLimiterInFlight, AttrLimiterRejected, AttrThrottled, AttrBudgetExceeded, AttrHedges,
+		AttrLimiterQueued, AttrThrottleRate:
 		return true
 	}
 	return false
@@ -173,6 +178,7 @@ type Attr struct {
 // fallbacks answered outside a pipeline.
 func KeptEvent(name string) bool {
 	return name == EventBreakerTransition || name == EventRetry || name == EventFallback ||
+		name == EventHedge || name == EventBudgetRefused ||
 		strings.Contains(strings.ToLower(name), "breaker")
 }
 

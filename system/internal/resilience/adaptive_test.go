@@ -3,8 +3,8 @@ package resilience
 import (
 	"errors"
 	"net/http"
-	"reflect"
 	"net/http/httptest"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
