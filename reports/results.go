@@ -88,6 +88,10 @@ type PhaseFigure struct {
 	P99Ms        float64        `json:"p99_ms"`
 	MaxMs        float64        `json:"max_ms"`
 	MeanMs       float64        `json:"mean_ms"`
+	// OKP50Ms and OKP99Ms are the percentiles of the successful requests only (absent when
+	// none succeeded): what a comparison ranks, since a fast failure is no good latency.
+	OKP50Ms *float64 `json:"ok_p50_ms,omitempty"`
+	OKP99Ms *float64 `json:"ok_p99_ms,omitempty"`
 	SendLagP99Ms float64        `json:"send_lag_p99_ms"`
 	StatusCodes  map[string]int `json:"status_codes,omitempty"`
 	ErrorSamples []string       `json:"error_samples,omitempty"`
