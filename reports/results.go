@@ -77,21 +77,21 @@ type StreamResult struct {
 // PhaseFigure is what one stream measured in one phase. Latencies are exact percentiles of the
 // raw results in milliseconds.
 type PhaseFigure struct {
-	Phase        string         `json:"phase"`
-	Requests     int            `json:"requests"`
-	Errors       int            `json:"errors"`
-	AchievedRate float64        `json:"achieved_rate"`
-	ErrorRate    float64        `json:"error_rate"` // 0..1
-	P50Ms        float64        `json:"p50_ms"`
-	P90Ms        float64        `json:"p90_ms"`
-	P95Ms        float64        `json:"p95_ms"`
-	P99Ms        float64        `json:"p99_ms"`
-	MaxMs        float64        `json:"max_ms"`
-	MeanMs       float64        `json:"mean_ms"`
+	Phase        string  `json:"phase"`
+	Requests     int     `json:"requests"`
+	Errors       int     `json:"errors"`
+	AchievedRate float64 `json:"achieved_rate"`
+	ErrorRate    float64 `json:"error_rate"` // 0..1
+	P50Ms        float64 `json:"p50_ms"`
+	P90Ms        float64 `json:"p90_ms"`
+	P95Ms        float64 `json:"p95_ms"`
+	P99Ms        float64 `json:"p99_ms"`
+	MaxMs        float64 `json:"max_ms"`
+	MeanMs       float64 `json:"mean_ms"`
 	// OKP50Ms and OKP99Ms are the percentiles of the successful requests only (absent when
 	// none succeeded): what a comparison ranks, since a fast failure is no good latency.
-	OKP50Ms *float64 `json:"ok_p50_ms,omitempty"`
-	OKP99Ms *float64 `json:"ok_p99_ms,omitempty"`
+	OKP50Ms      *float64       `json:"ok_p50_ms,omitempty"`
+	OKP99Ms      *float64       `json:"ok_p99_ms,omitempty"`
 	SendLagP99Ms float64        `json:"send_lag_p99_ms"`
 	StatusCodes  map[string]int `json:"status_codes,omitempty"`
 	ErrorSamples []string       `json:"error_samples,omitempty"`

@@ -111,7 +111,7 @@ func TestCalls(t *testing.T) {
 		call, winner          string
 	}{
 		{"redirect", "fault", MetricP99OK, c.Streams, CallBest, "aggressive"}, // 50–55 vs 200–210: apart
-		{"redirect", "fault", "errors", c.Streams, CallNoise, ""},       // 1.0–2.0 % vs 1.2–2.0 %: overlap
+		{"redirect", "fault", "errors", c.Streams, CallNoise, ""},             // 1.0–2.0 % vs 1.2–2.0 %: overlap
 		{"redirect", "baseline", MetricP99OK, c.Streams, CallTie, ""},         // identical
 		{"redirect->link", "", "breaker open after fault start", c.Mechanisms, CallBest, "aggressive"},
 		{"", "", "retries", c.Mechanisms, "", ""},                         // not ranked
