@@ -4,7 +4,7 @@
 //   - goodput (fault): successful requests per second over every stream in the fault phase;
 //   - SLO-seconds violated: seconds of the run in which some SLO threshold, evaluated on that
 //     second's requests of its stream, failed (only seconds of the phases the SLO names);
-//   - retry amplification: the most attempts on any edge in the fault phase (first tries,
+//   - retry amplification, per edge: attempts on the edge in the fault phase (first tries,
 //     retries, hedges, from the attempt spans) per client request in the fault phase;
 //   - time to recover: from the last heal to the start of the first second from which every
 //     SLO threshold holds in every second to the end (the rest of the run when never);
@@ -209,12 +209,14 @@ func table(name string, profiles []string, runs []Run) Table {
 	t.Rows = append(t.Rows,
 		row(Goodput, compare.UnitPerS, +1),
 		row(SLOSeconds, compare.UnitS, -1),
-		row(Amplification, compare.UnitRatio, -1),
 		row(Recovery, compare.UnitS, -1),
 		row(UserImpact, compare.UnitRatio, -1),
 		row(DataLost, compare.UnitCount, -1))
 	for _, s := range streams {
 		t.Rows = append(t.Rows, row(okPrefix+s, compare.UnitMs, -1))
+	}
+	for _, e := range edges(per) {
+		t.Rows = append(t.Rows, row(Amplification+" "+e, compare.UnitRatio, -1))
 	}
 	return t
 }
@@ -236,11 +238,9 @@ func score(r Run) scores {
 		}
 		s[Goodput] = good
 		if m := res.Mechanisms; m != nil && len(m.FaultAttempts) > 0 && requests > 0 {
-			most := 0
-			for _, n := range m.FaultAttempts {
-				most = max(most, n)
+			for e, n := range m.FaultAttempts {
+				s[Amplification+" "+e] = float64(n) / requests
 			}
-			s[Amplification] = float64(most) / requests
 		}
 	}
 	if res.BlastRadius != nil && len(res.BlastRadius.UserImpact) > 0 {
@@ -441,3 +441,21 @@ func overall(profiles []string, tables []Table) []Standing {
 
 // ErrNoRun is returned when no run of the tournament could be ranked.
 var ErrNoRun = errors.New("tournament: no usable run")
+
+// edges lists, sorted, the edges some run measured an amplification on.
+func edges(per map[string][]scores) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, runs := range per {
+		for _, s := range runs {
+			for k := range s {
+				if e, ok := strings.CutPrefix(k, Amplification+" "); ok && !seen[e] {
+					seen[e] = true
+					out = append(out, e)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
