@@ -79,17 +79,21 @@ type StreamResult struct {
 // PhaseFigure is what one stream measured in one phase. Latencies are exact percentiles of the
 // raw results in milliseconds.
 type PhaseFigure struct {
-	Phase        string         `json:"phase"`
-	Requests     int            `json:"requests"`
-	Errors       int            `json:"errors"`
-	AchievedRate float64        `json:"achieved_rate"`
-	ErrorRate    float64        `json:"error_rate"` // 0..1
-	P50Ms        float64        `json:"p50_ms"`
-	P90Ms        float64        `json:"p90_ms"`
-	P95Ms        float64        `json:"p95_ms"`
-	P99Ms        float64        `json:"p99_ms"`
-	MaxMs        float64        `json:"max_ms"`
-	MeanMs       float64        `json:"mean_ms"`
+	Phase        string  `json:"phase"`
+	Requests     int     `json:"requests"`
+	Errors       int     `json:"errors"`
+	AchievedRate float64 `json:"achieved_rate"`
+	ErrorRate    float64 `json:"error_rate"` // 0..1
+	P50Ms        float64 `json:"p50_ms"`
+	P90Ms        float64 `json:"p90_ms"`
+	P95Ms        float64 `json:"p95_ms"`
+	P99Ms        float64 `json:"p99_ms"`
+	MaxMs        float64 `json:"max_ms"`
+	MeanMs       float64 `json:"mean_ms"`
+	// OKP50Ms and OKP99Ms are the percentiles of the successful requests only (absent when
+	// none succeeded): what a comparison ranks, since a fast failure is no good latency.
+	OKP50Ms      *float64       `json:"ok_p50_ms,omitempty"`
+	OKP99Ms      *float64       `json:"ok_p99_ms,omitempty"`
 	SendLagP99Ms float64        `json:"send_lag_p99_ms"`
 	StatusCodes  map[string]int `json:"status_codes,omitempty"`
 	ErrorSamples []string       `json:"error_samples,omitempty"`
@@ -246,6 +250,17 @@ type Mechanisms struct {
 	Timeouts           map[string]int      `json:"timeouts"`
 	RateLimited        map[string]int      `json:"rate_limited"`
 	CacheHitRatio      map[string]float64  `json:"cache_hit_ratio"` // phase → ratio
+	// The adaptive policies, per edge, from the pipeline spans (docs/results.md): calls the
+	// adaptive limiter refused, calls the throttler refused, calls whose retry or hedge the
+	// budget refused, hedges sent.
+	LimiterRejections map[string]int `json:"limiter_rejections,omitempty"`
+	Throttled         map[string]int `json:"throttled,omitempty"`
+	BudgetExceeded    map[string]int `json:"budget_exceeded,omitempty"`
+	Hedges            map[string]int `json:"hedges,omitempty"`
+	// FaultAttempts is edge → attempts made on it in the fault phase (first tries, retries
+	// and hedges), from the attempt spans: divided by the client's fault-phase requests it
+	// is the edge's retry amplification.
+	FaultAttempts map[string]int `json:"fault_attempts,omitempty"`
 }
 
 // RetryGap is how long calls on an edge waited between a failed attempt's end and the next

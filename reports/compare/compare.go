@@ -357,8 +357,8 @@ func (c *Comparison) streamRows() []MetricRow {
 				}
 			}
 			rows = append(rows,
-				c.row(s, p, "p50", UnitMs, -1, get(func(f reports.PhaseFigure) float64 { return f.P50Ms })),
-				c.row(s, p, "p99", UnitMs, -1, get(func(f reports.PhaseFigure) float64 { return f.P99Ms })),
+				c.okRow(s, p, MetricP50OK, 50, func(f reports.PhaseFigure) *float64 { return f.OKP50Ms }),
+				c.okRow(s, p, MetricP99OK, 99, func(f reports.PhaseFigure) *float64 { return f.OKP99Ms }),
 				c.row(s, p, "errors", UnitRatio, -1, get(func(f reports.PhaseFigure) float64 { return f.ErrorRate })),
 				c.row(s, p, "throughput", UnitPerS, +1, get(func(f reports.PhaseFigure) float64 {
 					// Open model: throughput is the successful rate; failures do not count.

@@ -19,7 +19,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // mk builds a small run: one stream, three phases, a breaker, a fault from 10 s to 25 s.
 func mk(profile string, faultP99, faultErr, openAfter float64) *reports.Results {
 	f := func(phase string, p99, er float64) reports.PhaseFigure {
-		return reports.PhaseFigure{Phase: phase, Requests: 500, Errors: int(er * 500), AchievedRate: 50, ErrorRate: er, P50Ms: p99 / 4, P99Ms: p99, MaxMs: p99 * 1.2}
+		p50 := p99 / 4
+		return reports.PhaseFigure{Phase: phase, Requests: 500, Errors: int(er * 500), AchievedRate: 50, ErrorRate: er, P50Ms: p50, P99Ms: p99, MaxMs: p99 * 1.2,
+			OKP50Ms: &p50, OKP99Ms: &p99}
 	}
 	res := &reports.Results{
 		Scenario: "link-db-latency", Profile: profile, DurationS: 40, Verdict: reports.VerdictPass, ExpectedVerdict: reports.VerdictPass, AsExpected: true, Valid: true,
@@ -108,9 +110,9 @@ func TestCalls(t *testing.T) {
 		rows                  []MetricRow
 		call, winner          string
 	}{
-		{"redirect", "fault", "p99", c.Streams, CallBest, "aggressive"}, // 50–55 vs 200–210: apart
-		{"redirect", "fault", "errors", c.Streams, CallNoise, ""},       // 1.0–2.0 % vs 1.2–2.0 %: overlap
-		{"redirect", "baseline", "p99", c.Streams, CallTie, ""},         // identical
+		{"redirect", "fault", MetricP99OK, c.Streams, CallBest, "aggressive"}, // 50–55 vs 200–210: apart
+		{"redirect", "fault", "errors", c.Streams, CallNoise, ""},             // 1.0–2.0 % vs 1.2–2.0 %: overlap
+		{"redirect", "baseline", MetricP99OK, c.Streams, CallTie, ""},         // identical
 		{"redirect->link", "", "breaker open after fault start", c.Mechanisms, CallBest, "aggressive"},
 		{"", "", "retries", c.Mechanisms, "", ""},                         // not ranked
 		{"redirect", "fault", "user impact", c.UserImpact, CallNoise, ""}, // as errors
@@ -133,7 +135,7 @@ func TestCalls(t *testing.T) {
 			}
 		})
 	}
-	if r, _ := c.find(c.Streams, "redirect", "fault", "p99"); r.Note != singleRunsNote {
+	if r, _ := c.find(c.Streams, "redirect", "fault", MetricP99OK); r.Note != singleRunsNote {
 		t.Errorf("a call involving the single 'none' run is not flagged: %q", r.Note)
 	}
 }
@@ -269,7 +271,7 @@ func TestSweepHTML(t *testing.T) {
 	if n := strings.Count(page, "<svg"); n != 3 {
 		t.Errorf("%d charts, want 3", n)
 	}
-	for _, w := range []string{"Sweep of circuit_breaker.failure_ratio", "Fault-phase p99 vs circuit_breaker.failure_ratio", "(n=2)", "best: circuit_breaker.failure_ratio=0.3"} {
+	for _, w := range []string{"Sweep of circuit_breaker.failure_ratio", "Fault-phase p99 of successful requests vs circuit_breaker.failure_ratio", "(n=2)", "best: circuit_breaker.failure_ratio=0.3"} {
 		if !strings.Contains(page, w) {
 			t.Errorf("page misses %q", w)
 		}
@@ -303,4 +305,54 @@ func FuzzCompare(f *testing.F) {
 			t.Fatal("page cut short")
 		}
 	})
+}
+
+// The example: under a sweep of timeout, the value whose creations failed 97.5 % of
+// the time answered its failures in 0.71 ms (p50 over every request) and was called "best";
+// latency rows now rank successful requests only, from the samples when the run recorded no
+// ok_p50_ms (an older results.json).
+func TestFastFailuresNeverBestLatency(t *testing.T) {
+	run := func(label string, okMs, failMs float64, failed int) (*reports.Results, []rundir.Sample) {
+		res := &reports.Results{Scenario: "s", Profile: "default", DurationS: 30, Valid: true,
+			Phases: []reports.PhaseWindow{{Name: "fault", StartS: 0, EndS: 20}}}
+		var ss []rundir.Sample
+		for i := range 200 {
+			s := rundir.Sample{Stream: "create", Phase: "fault", ScheduledS: float64(i) / 10, LatencyMs: okMs, Code: 201}
+			if i < failed {
+				s.LatencyMs, s.Code, s.Error = failMs, 503, "503 Service Unavailable"
+			}
+			ss = append(ss, s)
+		}
+		// The recorded percentiles over every request, as results.json had them.
+		res.Streams = []reports.StreamResult{{Name: "create", Phases: []reports.PhaseFigure{{Phase: "fault", Requests: 200,
+			Errors: failed, AchievedRate: 10, ErrorRate: float64(failed) / 200, P50Ms: failMs, P99Ms: okMs}}}}
+		if failed < 100 {
+			res.Streams[0].Phases[0].P50Ms = okMs
+		}
+		return res, ss
+	}
+	fast, fastS := run("timeout=1s", 900, 0.71, 195) // 97.5 % failed, in 0.71 ms
+	slow, slowS := run("timeout=5s", 40, 0, 0)
+	c := Compare([]*reports.Results{fast, slow}, []string{"timeout=1s", "timeout=5s"}, fastS, slowS)
+	for _, h := range c.Highlights() {
+		if strings.Contains(h, "p50") && strings.Contains(h, "timeout=1s best") {
+			t.Errorf("a latency of failed requests made the failing value best: %s", h)
+		}
+	}
+	r, ok := c.find(c.Streams, "create", "fault", MetricP50OK)
+	if !ok {
+		t.Fatal("no p50 ok row")
+	}
+	if got := r.Values[0].Mean; got != 900 {
+		t.Errorf("timeout=1s p50 ok = %v, want 900 (its successful requests only)", got)
+	}
+	if r.Winner != 1 {
+		t.Errorf("p50 ok winner = %d, want timeout=5s", r.Winner)
+	}
+	// Nothing succeeded: no latency at all, never best.
+	none, noneS := run("timeout=10ms", 0, 0.5, 200)
+	c = Compare([]*reports.Results{none, slow}, []string{"timeout=10ms", "timeout=5s"}, noneS, slowS)
+	if r, _ := c.find(c.Streams, "create", "fault", MetricP99OK); r.Values[0].N != 0 || r.Winner == 0 {
+		t.Errorf("a run with no success has a latency: %+v", r)
+	}
 }

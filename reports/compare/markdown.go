@@ -67,7 +67,7 @@ func RuleText(repeats bool) string {
 	} else {
 		s += " Where a label ran once, a call needs a twofold lead and is flagged \"single runs\"."
 	}
-	return s + " Latencies count failed requests too, so a profile that fails fast looks fast: read them with the errors row."
+	return s + " Latencies (p50 ok, p99 ok) are of successful requests only, so a profile that fails fast never looks fast: read them with the errors and throughput rows."
 }
 
 // headers is the first columns, one per group, and the call.
@@ -122,7 +122,7 @@ func (c *Comparison) SweepTable() ([]string, [][]string) {
 	var cols []col
 	streams, _ := c.streamsAndPhases()
 	for _, s := range streams {
-		for _, m := range []string{"p99", "errors"} {
+		for _, m := range []string{MetricP99OK, "errors"} {
 			s, m := s, m
 			cols = append(cols, col{name: s + " fault " + m, row: func() (MetricRow, bool) { return c.find(c.Streams, s, "fault", m) }})
 		}

@@ -73,7 +73,7 @@ func (c *Comparison) HTML(w io.Writer) error {
 	if c.Sweep != nil {
 		v.SweepH, v.SweepR = c.SweepTable()
 		for i, m := range []struct{ phase, metric, unit, title string }{
-			{"fault", "p99", "latency (ms)", "Fault-phase p99"},
+			{"fault", MetricP99OK, "latency of successes (ms)", "Fault-phase p99 of successful requests"},
 			{"fault", "errors", "error rate (%)", "Fault-phase error rate"},
 		} {
 			svg, err := c.sweepChart(m.phase, m.metric, m.unit, m.title)

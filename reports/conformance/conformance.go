@@ -102,8 +102,9 @@ const (
 // EdgePolicies and RoutePolicies are the names a skip may give (checks and groups).
 var (
 	EdgePolicies = []string{Timeout, groupRetry, RetryAttempts, RetryBackoff, groupBreaker, BreakerOpens,
-		BreakerRefuses, BreakerHalfOpen, BreakerCloses, groupBulkhead, BulkheadInFlight, BulkheadWait, Fallback}
-	RoutePolicies = []string{RouteRateLimit, RouteConcurrency, RouteWait}
+		BreakerRefuses, BreakerHalfOpen, BreakerCloses, groupBulkhead, BulkheadInFlight, BulkheadWait, Fallback,
+		groupLimiter, LimiterConcurrency, groupHedge, HedgeCount}
+	RoutePolicies = []string{RouteRateLimit, RouteConcurrency, RouteWait, groupLimiter, LimiterConcurrency}
 )
 
 // Skip switches one check (or a group: retry, circuit_breaker, bulkhead) of one edge or route

@@ -13,7 +13,8 @@ import (
 // edgeChecks judges every policy configured on edge e. An edge without any policy has no
 // pipeline, hence nothing to check.
 func (ix *index) edgeChecks(e string, p policy.EdgePolicy, transitions []reports.BreakerTransition) []reports.ConformanceCheck {
-	if p.Timeout == 0 && p.Retry == nil && p.CircuitBreaker == nil && p.Bulkhead == nil && p.Fallback == "" {
+	if p.Timeout == 0 && p.Retry == nil && p.CircuitBreaker == nil && p.Bulkhead == nil && p.Fallback == "" &&
+		p.AdaptiveLimiter == nil && p.AdaptiveThrottler == nil && p.Budget == nil && p.Hedge == nil {
 		return nil
 	}
 	calls := ix.calls[e]
@@ -21,8 +22,9 @@ func (ix *index) edgeChecks(e string, p policy.EdgePolicy, transitions []reports
 	if d := p.Timeout.D(); d > 0 {
 		out = append(out, ix.timeout(calls, d).check(e, Timeout, fmt.Sprintf("%s per attempt (+%s tolerance)", d, timerTolerance(d))))
 	}
-	out = append(out, ix.attempts(e, calls, p.Retry))
-	if r := p.Retry; r != nil && r.MaxRetries > 0 {
+	out = append(out, ix.attempts(e, calls, p.Retry, attemptRounds(p)))
+	// Hedged attempts overlap the attempt before them: the gap between attempts is no backoff.
+	if r := p.Retry; r != nil && r.MaxRetries > 0 && p.Hedge == nil {
 		out = append(out, ix.backoff(calls, *r, p.Bulkhead).check(e, RetryBackoff, backoffText(*r, p.Bulkhead)))
 	}
 	if b := p.CircuitBreaker; b != nil {
@@ -40,7 +42,7 @@ func (ix *index) edgeChecks(e string, p policy.EdgePolicy, transitions []reports
 	if p.Fallback != "" {
 		out = append(out, ix.fallback(e, string(p.Fallback), calls))
 	}
-	return out
+	return append(out, ix.adaptiveEdgeChecks(e, p, calls)...)
 }
 
 // timeout: every attempt ends within the timeout plus the tolerance. An attempt is its own
@@ -97,14 +99,18 @@ func (ix *index) timeout(calls []*call, d time.Duration) verdict {
 	return v
 }
 
-// attempts: no call makes more attempts than max_retries + 1 (one without a retry policy).
-// Exercised once a call retried, or, without a retry, once an attempt failed (when a retry
-// would have come).
-func (ix *index) attempts(e string, calls []*call, r *policy.Retry) reports.ConformanceCheck {
+// attempts: no call makes more attempts than max_retries + 1 (one without a retry policy),
+// each round times 1 + max_hedges on a hedged edge. Exercised once a call retried, or,
+// without a retry, once an attempt failed (when a retry would have come).
+func (ix *index) attempts(e string, calls []*call, r *policy.Retry, perRound int) reports.ConformanceCheck {
 	limit, configured := 1, "1 attempt per call (no retry)"
 	if r != nil && r.MaxRetries > 0 {
 		limit = int(r.MaxRetries) + 1
 		configured = fmt.Sprintf("at most %d attempts per call (max_retries %d)", limit, r.MaxRetries)
+	}
+	if perRound > 1 {
+		limit *= perRound
+		configured += fmt.Sprintf(", each round with up to %d hedges: at most %d", perRound-1, limit)
 	}
 	var v verdict
 	most, retried, failed := 0, 0, 0

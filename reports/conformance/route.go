@@ -31,7 +31,7 @@ func (ix *index) routeChecks(r string, p policy.RoutePolicy) []reports.Conforman
 		out = append(out, inFlight.check(target, RouteConcurrency, fmt.Sprintf("at most %d requests in flight", p.MaxConcurrent)),
 			wait.check(target, RouteWait, fmt.Sprintf("a request waits at most %s for a slot (+%s tolerance)", p.MaxWait.D(), timerTolerance(p.MaxWait.D()))))
 	}
-	return out
+	return append(out, ix.adaptiveRouteCheck(r, p)...)
 }
 
 // rateBound is the most requests a conforming limiter admits in any one second: a bursty

@@ -255,7 +255,8 @@ func (s *Span) route() string {
 // mechanismAttrs are the attributes a resilience pipeline writes on the span of the call it
 // guards.
 var mechanismAttrs = []string{AttrRetries, AttrBreakerState, AttrBreakerRejected, AttrBulkheadRejected,
-	AttrTimeout, AttrFallback, AttrRateLimited}
+	AttrTimeout, AttrFallback, AttrRateLimited,
+	AttrLimiterRejected, AttrThrottled, AttrBudgetExceeded, AttrHedges}
 
 func (s *Span) hasMechanism() bool {
 	for _, k := range mechanismAttrs {

@@ -101,6 +101,7 @@ func (ix *index) mechanisms(faults []reports.FaultEvent, given []reports.Breaker
 			}
 		}
 	}
+	ix.adaptiveMechanisms(m)
 	for e, calls := range ix.retryCalls() {
 		n, r, most := 0, 0, 0
 		for _, c := range calls {

@@ -33,12 +33,13 @@ func TestNamesMatchSystem(t *testing.T) {
 	values := stringConsts(t, src)
 	for _, n := range []string{AttrServiceName, AttrPeerService, AttrEdge, AttrAttempt, AttrRetries, AttrBreakerState,
 		AttrBreakerRejected, AttrBulkheadRejected, AttrTimeout, AttrFallback, AttrCacheHit, AttrStatusCode,
-		AttrQuotaChecked, AttrRateLimited, AttrRoute, AttrBulkheadInFlight, AttrBulkheadWaitUs} {
+		AttrQuotaChecked, AttrRateLimited, AttrRoute, AttrBulkheadInFlight, AttrBulkheadWaitUs,
+		AttrLimiterLimit, AttrLimiterInFlight, AttrLimiterRejected, AttrThrottled, AttrBudgetExceeded, AttrHedges} {
 		if !slices.Contains(values, n) {
 			t.Errorf("attribute %q is not a constant in %s", n, systemNames)
 		}
 	}
-	for _, n := range []string{EventBreakerTransition, EventRetry, EventFallback} {
+	for _, n := range []string{EventBreakerTransition, EventRetry, EventFallback, EventHedge} {
 		if !slices.Contains(values, n) {
 			t.Errorf("span event %q is not a constant in %s", n, systemNames)
 		}

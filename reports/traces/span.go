@@ -33,6 +33,15 @@ const (
 	AttrRoute            = "resilience.route"              // the profile route a gateway guard judged
 	AttrBulkheadInFlight = "resilience.bulkhead.in_flight" // permits held when admitted, this call included
 	AttrBulkheadWaitUs   = "resilience.bulkhead.wait_us"   // µs waited for the permit
+	// The adaptive policies (docs/contracts.md).
+	AttrLimiterLimit    = "resilience.limiter.limit"     // the adaptive limit when admitted (least over attempts)
+	AttrLimiterInFlight = "resilience.limiter.in_flight" // limiter permits held when admitted, this call included
+	AttrLimiterRejected = "resilience.limiter.rejected"
+	AttrThrottled       = "resilience.throttler.rejected"
+	AttrBudgetExceeded  = "resilience.budget.exceeded"
+	AttrHedges          = "resilience.hedges" // hedges the call sent
+	AttrLimiterQueued   = "resilience.limiter.queued"
+	AttrThrottleRate    = "resilience.throttler.rejection_rate"
 )
 
 // Span event names the system writes for resilience mechanisms.
@@ -40,6 +49,8 @@ const (
 	EventBreakerTransition = "resilience.breaker.transition" // attrs resilience.edge, from, to
 	EventRetry             = "resilience.retry"              // attrs resilience.edge, resilience.attempt
 	EventFallback          = "resilience.fallback.used"      // attrs resilience.edge, resilience.fallback
+	EventHedge             = "resilience.hedge"              // attrs resilience.edge, resilience.attempt
+	EventBudgetRefused     = "resilience.budget.refused"     // attrs resilience.edge, kind
 )
 
 // Breaker states as the system writes them in resilience.breaker.state.
@@ -62,6 +73,8 @@ var KeptAttrs = []string{
 	AttrBulkheadRejected, AttrTimeout, AttrFallback, AttrCacheHit, AttrQuotaChecked,
 	AttrStatusCode, AttrHTTPRoute, AttrBreakerFrom, AttrBreakerTo, AttrRateLimited,
 	AttrRoute, AttrBulkheadInFlight, AttrBulkheadWaitUs,
+	AttrLimiterLimit, AttrLimiterInFlight, AttrLimiterRejected, AttrThrottled, AttrBudgetExceeded, AttrHedges,
+	AttrLimiterQueued, AttrThrottleRate,
 }
 
 // Kept reports whether an attribute key is one of KeptAttrs.
@@ -70,7 +83,9 @@ func Kept(key string) bool {
 	case AttrPeerService, AttrEdge, AttrAttempt, AttrRetries, AttrBreakerState, AttrBreakerRejected,
 		AttrBulkheadRejected, AttrTimeout, AttrFallback, AttrCacheHit, AttrQuotaChecked,
 		AttrStatusCode, AttrHTTPRoute, AttrBreakerFrom, AttrBreakerTo, AttrRateLimited,
-		AttrRoute, AttrBulkheadInFlight, AttrBulkheadWaitUs:
+		AttrRoute, AttrBulkheadInFlight, AttrBulkheadWaitUs,
+		AttrLimiterLimit, AttrLimiterInFlight, AttrLimiterRejected, AttrThrottled, AttrBudgetExceeded, AttrHedges,
+		AttrLimiterQueued, AttrThrottleRate:
 		return true
 	}
 	return false
@@ -163,6 +178,7 @@ type Attr struct {
 // fallbacks answered outside a pipeline.
 func KeptEvent(name string) bool {
 	return name == EventBreakerTransition || name == EventRetry || name == EventFallback ||
+		name == EventHedge || name == EventBudgetRefused ||
 		strings.Contains(strings.ToLower(name), "breaker")
 }
 

@@ -116,6 +116,9 @@ func routeStep(p *policy.Profile, r route, held Held) Step {
 	if w := rp.MaxWait.D(); rp.MaxConcurrent > 0 && w > 0 {
 		worst, core = at(w).plus(worst), fmt.Sprintf("bulkhead wait %s + %s", w, core)
 	}
+	if al := rp.AdaptiveLimiter; al != nil && al.Queueing != nil {
+		worst, core = at(al.MaxWaitTime.D()).plus(worst), fmt.Sprintf("adaptive limiter queue %s + %s", al.MaxWaitTime.D(), core)
+	}
 	return Step{Name: "route " + r.name, Worst: worst, Formula: core, Inner: []Step{edge}}
 }
 
@@ -156,6 +159,7 @@ func callStep(p *policy.Profile, c call, held Held) Step {
 	if b := ep.Bulkhead; b != nil && b.MaxConcurrent > 0 && b.MaxWait.D() > 0 {
 		attempt, text = at(b.MaxWait.D()).plus(attempt), fmt.Sprintf("bulkhead wait %s + %s", b.MaxWait.D(), text)
 	}
+	attempt, text = adaptiveAttempt(ep, attempt, text)
 	attempts, backoffs, backoffText := retries(ep.Retry)
 	s.Worst = attempt.times(attempts).plus(at(backoffs))
 	s.Formula = text
@@ -211,4 +215,18 @@ func handlerStep(p *policy.Profile, h handler, held Held) Step {
 	}
 	s.Formula = strings.Join(parts, " + ")
 	return s
+}
+
+// adaptiveAttempt adds what the adaptive policies add to one round of attempts: a queueing
+// limiter's max_wait_time before the attempt, and with a hedge the last hedge's start
+// (max_hedges × delay), since the round lasts until the last hedge's attempt is over.
+func adaptiveAttempt(ep policy.EdgePolicy, attempt Bound, text string) (Bound, string) {
+	if al := ep.AdaptiveLimiter; al != nil && al.Queueing != nil {
+		attempt, text = at(al.MaxWaitTime.D()).plus(attempt), fmt.Sprintf("adaptive limiter queue %s + %s", al.MaxWaitTime.D(), text)
+	}
+	if h := ep.Hedge; h != nil {
+		last := time.Duration(h.Hedges()) * h.Delay.D()
+		attempt, text = at(last).plus(attempt), fmt.Sprintf("last hedge at %d × %s + %s", h.Hedges(), h.Delay.D(), text)
+	}
+	return attempt, text
 }

@@ -50,6 +50,13 @@ func TestRouteBounds(t *testing.T) {
 		{"none", "create", Bound{}},
 		{"none", "get", Bound{}},
 		{"none", "stats", Bound{}},
+		// adaptive: no bulkhead waits; redis 50; link->link-db queues ≤ 50 + 500; redirect->link
+		// 3 × (queue 5 + min(200, 550)) + 90 = 705; redirect 50+705+50; gateway->redirect
+		// 2 × min(500, 805) + 15 = 1015; route min(1000, 1015), no route queue.
+		{"adaptive", "redirect", ms(1000)},
+		// create: route queue 10 + min(2000, gateway->link min(1000, link: billing 2 × 150 + 15
+		// + db 550 = 865)).
+		{"adaptive", "create", ms(875)},
 		// no-timeout keeps the bulkheads and retries, which bound nothing without a timeout.
 		{"no-timeout", "redirect", Bound{}},
 	}
@@ -171,5 +178,21 @@ func TestTopologyNamesKnownEdgesAndRoutes(t *testing.T) {
 	want := slices.Sorted(slices.Values(policy.KnownRoutes))
 	if !slices.Equal(names, want) {
 		t.Errorf("routes %v, want the profile's %v", names, want)
+	}
+}
+
+// A hedge makes a round last until its last hedge's attempt ends; a queueing limiter adds its
+// max_wait_time to each attempt.
+func TestAdaptiveAttempt(t *testing.T) {
+	p := profile(t, "hedged")
+	got, text := adaptiveAttempt(p.Edge("redirect->link"), at(200*time.Millisecond), "timeout 200ms")
+	if want := at(230 * time.Millisecond); got != want {
+		t.Errorf("hedged redirect->link round = %s (%s), want %s: 25ms last hedge + 5ms queue + 200ms", got, text, want)
+	}
+	if !strings.Contains(text, "last hedge at 1 × 25ms") || !strings.Contains(text, "adaptive limiter queue 5ms") {
+		t.Errorf("formula %q does not name the hedge and the queue", text)
+	}
+	if got, _ := adaptiveAttempt(profile(t, "default").Edge("redirect->link"), at(time.Second), ""); got != at(time.Second) {
+		t.Errorf("default adds %s to an attempt, want nothing", got)
 	}
 }

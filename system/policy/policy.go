@@ -30,6 +30,14 @@ type (
 	RateKind = resilience.RateKind
 	// FallbackKind is an edge's fallback: none (""), fail_open or stale_cache.
 	FallbackKind = resilience.Fallback
+	// AdaptiveLimiter bounds an edge's or route's concurrency by a limit found from latency.
+	AdaptiveLimiter = resilience.AdaptiveLimiter
+	// AdaptiveThrottler refuses a share of calls once the callee's failure rate is high.
+	AdaptiveThrottler = resilience.AdaptiveThrottler
+	// Budget caps an edge's retries and hedges in flight.
+	Budget = resilience.Budget
+	// Hedge sends another attempt when the first is slow.
+	Hedge = resilience.Hedge
 )
 
 // Fallback kinds and rate limiter kinds a profile may name.

@@ -24,7 +24,9 @@ var (
 const ShedHeader = "X-Load-Shed"
 
 // Shed reports whether err is the pipeline refusing a call to protect the callee.
-func Shed(err error) bool { return errors.Is(err, ErrFull) || errors.Is(err, ErrRateLimited) }
+func Shed(err error) bool {
+	return errors.Is(err, ErrFull) || errors.Is(err, ErrRateLimited) || errors.Is(err, ErrLimited)
+}
 
 // MarkShed sets ShedHeader on an answer when err is such a refusal.
 func MarkShed(h http.Header, err error) {
@@ -40,7 +42,7 @@ func StatusFor(err error) int {
 		return http.StatusOK
 	case errors.Is(err, ErrRateLimited):
 		return http.StatusTooManyRequests
-	case errors.Is(err, ErrOpen), errors.Is(err, ErrFull):
+	case errors.Is(err, ErrOpen), errors.Is(err, ErrFull), errors.Is(err, ErrLimited), errors.Is(err, ErrThrottled), errors.Is(err, ErrBudget):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
@@ -57,6 +59,12 @@ func CodeFor(err error) string {
 		return "breaker_open"
 	case errors.Is(err, ErrFull):
 		return "bulkhead_full"
+	case errors.Is(err, ErrLimited):
+		return "limit_exceeded"
+	case errors.Is(err, ErrThrottled):
+		return "throttled"
+	case errors.Is(err, ErrBudget):
+		return "retry_budget_exceeded"
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	}

@@ -39,7 +39,8 @@ type Classifier[R any] struct {
 func (c Classifier[R]) shed(r R, err error) bool { return c.Shed != nil && c.Shed(r, err) }
 
 // Executor runs calls on one edge through the profile's pipeline, outer to inner: fallback,
-// retry, circuit breaker, bulkhead, timeout per attempt. Build it once per edge.
+// retry (with its budget), hedge, circuit breaker, adaptive throttler, adaptive limiter,
+// bulkhead, timeout per attempt. Build it once per edge.
 type Executor[R any] struct {
 	edge     string
 	policy   EdgePolicy
@@ -56,6 +57,9 @@ type Executor[R any] struct {
 	// inFlight counts the attempts holding a bulkhead permit (nil without a bulkhead), so each
 	// call can record what the bulkhead let through for the lab's conformance check.
 	inFlight *atomic.Int64
+	// adapt is the adaptive limiter, throttler, budget and hedge (adaptive_exec.go); nil
+	// when the edge has none of them.
+	adapt *adaptive[R]
 }
 
 type fallbackKey struct{}
@@ -83,6 +87,10 @@ func NewExecutor[R any](edge string, p EdgePolicy, class Classifier[R], t *telem
 				cause = fmt.Errorf("resilience: %s: failed result", edge)
 			}
 			e.recordRejection(ex.Context(), cause)
+			if e.adapt != nil {
+				note, _ := ex.Context().Value(callNoteKey{}).(*callNote)
+				e.adapt.noteRefusal(trace.SpanFromContext(ex.Context()), note, cause)
+			}
 			if e.class.Discard != nil {
 				e.class.Discard(ex.LastResult())
 			}
@@ -94,6 +102,11 @@ func NewExecutor[R any](edge string, p EdgePolicy, class Classifier[R], t *telem
 		policies = append(policies, fb)
 	}
 
+	adapt, limiter, throttler, hedge := buildAdaptive(edge, p, class, m)
+	if adapt.any() {
+		e.adapt = adapt
+	}
+
 	if p.Retry != nil && p.Retry.MaxRetries > 0 {
 		e.hasRetry = true
 		rb := retrypolicy.NewBuilder[R]().
@@ -102,7 +115,8 @@ func NewExecutor[R any](edge string, p EdgePolicy, class Classifier[R], t *telem
 			HandleIf(func(r R, err error) bool {
 				// Never retry what the pipeline refused itself: an open breaker or a full
 				// bulkhead says "back off", not "try again now".
-				if errors.Is(err, ErrOpen) || errors.Is(err, ErrFull) || errors.Is(err, context.Canceled) || class.shed(r, err) {
+				if errors.Is(err, ErrOpen) || errors.Is(err, ErrFull) || errors.Is(err, ErrLimited) || errors.Is(err, ErrThrottled) ||
+					errors.Is(err, context.Canceled) || class.shed(r, err) {
 					return false
 				}
 				return class.Retryable(r, err)
@@ -132,7 +146,16 @@ func NewExecutor[R any](edge string, p EdgePolicy, class Classifier[R], t *telem
 				rb = rb.WithJitterFactor(float64(p.Retry.Jitter))
 			}
 		}
+		if adapt.budget != nil {
+			rb = rb.WithBudget(adapt.budget)
+		}
 		policies = append(policies, rb.Build())
+	}
+
+	// A hedge sits inside the retry and outside the breaker, so each hedge is an attempt the
+	// breaker, the throttler and the limiter see like any other.
+	if hedge != nil {
+		policies = append(policies, hedge)
 	}
 
 	if cb := p.CircuitBreaker; cb != nil {
@@ -142,7 +165,7 @@ func NewExecutor[R any](edge string, p EdgePolicy, class Classifier[R], t *telem
 			HandleIf(func(r R, err error) bool {
 				// A full bulkhead is our own back-pressure and a cancelled caller is not the
 				// callee's fault: neither says anything about the callee's health.
-				if errors.Is(err, ErrFull) || errors.Is(err, context.Canceled) || class.shed(r, err) {
+				if errors.Is(err, ErrFull) || errors.Is(err, ErrLimited) || errors.Is(err, ErrThrottled) || errors.Is(err, context.Canceled) || class.shed(r, err) {
 					return false
 				}
 				return class.Failure(r, err)
@@ -154,6 +177,13 @@ func NewExecutor[R any](edge string, p EdgePolicy, class Classifier[R], t *telem
 		e.breaker = b.Build()
 		m.BreakerState.WithLabelValues(edge).Set(telemetry.BreakerClosed)
 		policies = append(policies, e.breaker)
+	}
+
+	if throttler != nil {
+		policies = append(policies, throttler)
+	}
+	if limiter != nil {
+		policies = append(policies, limiter)
 	}
 
 	if bh := p.Bulkhead; bh != nil && bh.MaxConcurrent > 0 {
@@ -200,8 +230,19 @@ func (e *Executor[R]) Get(ctx context.Context, call func(ctx context.Context) (R
 	defer span.End()
 	var retries atomic.Int32
 	var admitted admission
+	var limAdm limiterAdmission
+	var note callNote
+	if e.adapt != nil {
+		ctx = context.WithValue(e.adapt.withPriority(ctx), callNoteKey{}, &note)
+	}
 	r, err := e.exec.WithContext(ctx).GetWithExecution(func(ex failsafe.Execution[R]) (R, error) {
 		retries.Store(int32(ex.Retries()))
+		if e.adapt != nil {
+			if e.adapt.limiter != nil {
+				// Inside the adaptive limiter: the attempt holds one of its permits.
+				defer e.adapt.admit(&limAdm)()
+			}
+		}
 		if e.inFlight != nil {
 			// Inside the bulkhead: the attempt holds a permit from here until it returns.
 			admitted.record(e.inFlight.Add(1), time.Since(ex.AttemptStartTime()))
@@ -247,6 +288,9 @@ func (e *Executor[R]) Get(ctx context.Context, call func(ctx context.Context) (R
 		span.SetAttributes(attribute.Int64(telemetry.AttrBulkheadInFlight, n), attribute.Int64(telemetry.AttrBulkheadWaitUs, wait.Microseconds()))
 	}
 	e.recordRejection(ctx, err)
+	if e.adapt != nil {
+		e.adapt.finish(span, &limAdm, &note, err, e.t.Metrics, e.edge)
+	}
 	return r, err
 }
 

@@ -49,6 +49,10 @@ func Guard(route string, p RoutePolicy, t *telemetry.Telemetry, logger *slog.Log
 	if p.MaxConcurrent > 0 {
 		bh = bulkhead.New[any](p.MaxConcurrent)
 	}
+	var lim *routeLimiter
+	if p.AdaptiveLimiter != nil {
+		lim = newRouteLimiter(route, p.AdaptiveLimiter, m)
+	}
 	limit := p.Timeout.D()
 	routeAttr := attribute.String(telemetry.AttrRoute, route)
 	return func(next http.Handler) http.Handler {
@@ -76,6 +80,13 @@ func Guard(route string, p RoutePolicy, t *telemetry.Telemetry, logger *slog.Log
 				defer bh.ReleasePermit()
 				defer inFlight.Add(-1)
 			}
+			if lim != nil {
+				release, ok := lim.acquire(w, r, span, sampled, logger)
+				if !ok {
+					return
+				}
+				defer release()
+			}
 			if limit <= 0 {
 				next.ServeHTTP(w, r)
 				return
@@ -91,7 +102,7 @@ func Guard(route string, p RoutePolicy, t *telemetry.Telemetry, logger *slog.Log
 
 func reject(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Retry-After", "1")
-	if code == "rate_limited" || code == "bulkhead_full" {
+	if code == "rate_limited" || code == "bulkhead_full" || code == "limit_exceeded" {
 		w.Header().Set(ShedHeader, code)
 	}
 	w.Header().Set("Content-Type", "application/json")

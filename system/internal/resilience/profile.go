@@ -52,6 +52,11 @@ type EdgePolicy struct {
 	CircuitBreaker *Breaker  `yaml:"circuit_breaker"`
 	Bulkhead       *Bulkhead `yaml:"bulkhead"`
 	Fallback       Fallback  `yaml:"fallback"`
+	// The adaptive policies (adaptive.go).
+	AdaptiveLimiter   *AdaptiveLimiter   `yaml:"adaptive_limiter"`
+	AdaptiveThrottler *AdaptiveThrottler `yaml:"adaptive_throttler"`
+	Budget            *Budget            `yaml:"budget"`
+	Hedge             *Hedge             `yaml:"hedge"`
 }
 
 // Retry retries retryable failures with exponential backoff and jitter.
@@ -104,6 +109,9 @@ type RoutePolicy struct {
 	MaxWait       Duration `yaml:"max_wait"`
 	RateLimit     uint     `yaml:"rate_limit"` // requests per second
 	RateLimitKind RateKind `yaml:"rate_limit_kind"`
+	// AdaptiveLimiter bounds the route's concurrency by a limit found from latency (in place
+	// of max_concurrent; adaptive.go).
+	AdaptiveLimiter *AdaptiveLimiter `yaml:"adaptive_limiter"`
 }
 
 // Limits are the bounds that sit outside the failsafe pipelines: every service's HTTP server
@@ -230,24 +238,28 @@ type Routes map[string]RoutePolicy
 
 // UnmarshalYAML checks every key against KnownEdges, at the key's position.
 func (e *Edges) UnmarshalYAML(n ast.Node) error {
-	m, err := decodePolicies[EdgePolicy](n, KnownEdges, "edge")
+	m, err := decodePolicies(n, KnownEdges, "edge", checkEdge)
 	*e = m
 	return err
 }
 
 // UnmarshalYAML checks every key against KnownRoutes, at the key's position.
 func (r *Routes) UnmarshalYAML(n ast.Node) error {
-	m, err := decodePolicies[RoutePolicy](n, KnownRoutes, "route")
+	m, err := decodePolicies(n, KnownRoutes, "route", checkRoute)
 	*r = m
 	return err
 }
 
-// decodePolicies decodes a mapping of known names to policies of type P.
-func decodePolicies[P any](n ast.Node, known []string, what string) (map[string]P, error) {
+// decodePolicies decodes a mapping of known names to policies of type P, each checked as a
+// whole by check.
+func decodePolicies[P any](n ast.Node, known []string, what string, check func(string, P, ast.Node) error) (map[string]P, error) {
 	out := map[string]P{}
 	err := decodeKeyed(n, known, what, func(key string, v ast.Node) error {
 		var p P
 		if err := decodeValue(v, &p); err != nil {
+			return err
+		}
+		if err := check(key, p, v); err != nil {
 			return err
 		}
 		out[key] = p
@@ -330,7 +342,7 @@ func positioned(file string, err error) error {
 func explain(msg string) string {
 	switch {
 	case strings.HasPrefix(msg, "unknown field"):
-		return msg + " (want one of the keys documented in docs/contracts.md: name, description, edges, routes, events, limits, timeout, retry, circuit_breaker, bulkhead, fallback, ...)"
+		return msg + " (want one of the keys documented in docs/contracts.md: name, description, edges, routes, events, limits, timeout, retry, circuit_breaker, bulkhead, fallback, adaptive_limiter, adaptive_throttler, budget, hedge, ...)"
 	case strings.Contains(msg, "cannot unmarshal"):
 		return msg + " (wrong type)"
 	}

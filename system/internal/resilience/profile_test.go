@@ -9,7 +9,7 @@ import (
 )
 
 func TestBuiltinProfilesLoad(t *testing.T) {
-	want := []string{"aggressive", "default", "no-backoff", "no-breaker", "no-dedup", "no-fallback", "no-outbox", "no-timeout", "none", "unbounded-bulkhead"}
+	want := []string{"adaptive", "aggressive", "default", "hedged", "no-adaptive-limiter", "no-backoff", "no-breaker", "no-budget", "no-dedup", "no-fallback", "no-outbox", "no-throttler", "no-timeout", "none", "unbounded-bulkhead"}
 	if got := strings.Join(Builtins(), " "); got != strings.Join(want, " ") {
 		t.Fatalf("builtins = %s, want %s", got, strings.Join(want, " "))
 	}

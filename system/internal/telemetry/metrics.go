@@ -29,6 +29,16 @@ type Metrics struct {
 	OutboxLagSeconds   prometheus.Gauge
 	SpansDropped       prometheus.Counter
 	LinksUnchecked     prometheus.Counter
+	// The adaptive policies (docs/contracts.md).
+	LimiterLimit      *prometheus.GaugeVec   // edge
+	LimiterInFlight   *prometheus.GaugeVec   // edge
+	LimiterQueued     *prometheus.GaugeVec   // edge
+	LimiterRejections *prometheus.CounterVec // edge
+	ThrottlerRate     *prometheus.GaugeVec   // edge
+	ThrottlerRejects  *prometheus.CounterVec // edge
+	BudgetLeft        *prometheus.GaugeVec   // edge
+	BudgetExceeded    *prometheus.CounterVec // edge, kind (retry|hedge)
+	Hedges            *prometheus.CounterVec // edge
 }
 
 // Latency buckets from 1 ms to 10 s: loopback calls are sub-millisecond, faults add seconds.
@@ -69,6 +79,20 @@ func newMetrics(r prometheus.Registerer) *Metrics {
 		OutboxPending:      gauge(MetricOutboxPending, "Outbox rows not yet acknowledged by JetStream."),
 		OutboxLagSeconds:   gauge(MetricOutboxLagSeconds, "Age of the oldest unsent outbox row."),
 	}
+	gaugeVec := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+		r.MustRegister(v)
+		return v
+	}
+	m.LimiterLimit = gaugeVec(MetricLimiterLimit, "Adaptive limiter's current concurrency limit.", LabelEdge)
+	m.LimiterInFlight = gaugeVec(MetricLimiterInFlight, "Calls holding an adaptive limiter permit.", LabelEdge)
+	m.LimiterQueued = gaugeVec(MetricLimiterQueued, "Calls waiting for an adaptive limiter permit.", LabelEdge)
+	m.LimiterRejections = counter(MetricLimiterRejections, "Calls refused by an adaptive limiter.", LabelEdge)
+	m.ThrottlerRate = gaugeVec(MetricThrottlerRate, "Adaptive throttler's rejection rate (0..1).", LabelEdge)
+	m.ThrottlerRejects = counter(MetricThrottlerRejects, "Calls refused by an adaptive throttler.", LabelEdge)
+	m.BudgetLeft = gaugeVec(MetricBudgetLeft, "Share of in-flight calls the retry/hedge budget still allows as retries or hedges (max_rate - rate).", LabelEdge)
+	m.BudgetExceeded = counter(MetricBudgetExceeded, "Retries and hedges refused by the budget.", LabelEdge, LabelKind)
+	m.Hedges = counter(MetricHedges, "Hedged attempts sent.", LabelEdge)
 	m.BreakerState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricBreakerState, Help: "Breaker state: 0 closed, 1 half-open, 2 open."}, []string{LabelEdge})
 	r.MustRegister(m.BreakerState)
 	m.SpansDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: MetricSpansDropped, Help: "Spans that could not be queued or exported."})

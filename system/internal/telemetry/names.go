@@ -22,17 +22,28 @@ const (
 	MetricOutboxLagSeconds   = "outbox_lag_seconds"
 	MetricSpansDropped       = "otel_spans_dropped_total"
 	MetricLinksUnchecked     = "link_quota_unchecked_total"
-	LabelService             = "service"
-	LabelRoute               = "route"
-	LabelMethod              = "method"
-	LabelCode                = "code"
-	LabelEdge                = "edge"
-	LabelFrom                = "from"
-	LabelTo                  = "to"
-	LabelKind                = "kind"
-	LabelResult              = "result"
-	LabelSubject             = "subject"
-	LabelCause               = "cause"
+	// The adaptive policies' state (system/internal/resilience/adaptive.go). A route guard's
+	// adaptive limiter reports under edge "client->gateway:ROUTE".
+	MetricLimiterLimit      = "resilience_adaptive_limit"
+	MetricLimiterInFlight   = "resilience_adaptive_in_flight"
+	MetricLimiterQueued     = "resilience_adaptive_queued"
+	MetricLimiterRejections = "resilience_adaptive_rejections_total"
+	MetricThrottlerRate     = "resilience_throttler_rejection_rate"
+	MetricThrottlerRejects  = "resilience_throttler_rejections_total"
+	MetricBudgetLeft        = "resilience_budget_left"
+	MetricBudgetExceeded    = "resilience_budget_exceeded_total"
+	MetricHedges            = "resilience_hedges_total"
+	LabelService            = "service"
+	LabelRoute              = "route"
+	LabelMethod             = "method"
+	LabelCode               = "code"
+	LabelEdge               = "edge"
+	LabelFrom               = "from"
+	LabelTo                 = "to"
+	LabelKind               = "kind"
+	LabelResult             = "result"
+	LabelSubject            = "subject"
+	LabelCause              = "cause"
 )
 
 // Breaker state gauge values (resilience_breaker_state).
@@ -92,6 +103,22 @@ const (
 	// AttrBulkheadWaitUs is how long the call waited for its permit, in microseconds (the most
 	// over a call's attempts): the lab checks it against max_wait. Beside AttrBulkheadInFlight.
 	AttrBulkheadWaitUs = "resilience.bulkhead.wait_us"
+	// AttrLimiterLimit is the adaptive limiter's limit when the call was admitted (the least
+	// over its attempts), AttrLimiterInFlight the permits held then, this call included (the
+	// most), AttrLimiterQueued the calls waiting then (the most); AttrLimiterRejected marks a
+	// call the limiter refused. On the pipeline span, or the server span of a route guard.
+	AttrLimiterLimit    = "resilience.limiter.limit"
+	AttrLimiterInFlight = "resilience.limiter.in_flight"
+	AttrLimiterQueued   = "resilience.limiter.queued"
+	AttrLimiterRejected = "resilience.limiter.rejected"
+	// AttrThrottled marks a call the adaptive throttler refused; AttrThrottleRate is its
+	// rejection rate (0..1) when the call ended.
+	AttrThrottled    = "resilience.throttler.rejected"
+	AttrThrottleRate = "resilience.throttler.rejection_rate"
+	// AttrBudgetExceeded marks a call whose retry or hedge the budget refused.
+	AttrBudgetExceeded = "resilience.budget.exceeded"
+	// AttrHedges is how many hedges the call sent (on the pipeline span of a hedged edge).
+	AttrHedges = "resilience.hedges"
 )
 
 // Span event names for resilience mechanisms, so the lab can build its timeline from spans too.
@@ -101,6 +128,10 @@ const (
 	// EventFallback marks a fallback answered outside the pipeline (redirect's stale cache) on
 	// the span current then, naming its edge (resilience.edge) and kind (resilience.fallback).
 	EventFallback = "resilience.fallback.used"
+	// EventHedge marks each hedge sent (attribute resilience.attempt: the hedge's attempt).
+	EventHedge = "resilience.hedge"
+	// EventBudgetExceeded marks a retry or hedge the budget refused (attribute kind).
+	EventBudgetExceeded = "resilience.budget.refused"
 )
 
 // ContractMetrics lists every metric docs/contracts.md names (a test keeps them in step).
@@ -110,6 +141,8 @@ var ContractMetrics = []string{
 	MetricFallbacks, MetricTimeouts, MetricRateLimited, MetricCacheRequests,
 	MetricEventsPublished, MetricEventsAcked, MetricEventsDropped, MetricEventsConsumed,
 	MetricOutboxPending, MetricOutboxLagSeconds,
+	MetricLimiterLimit, MetricLimiterInFlight, MetricLimiterQueued, MetricLimiterRejections,
+	MetricThrottlerRate, MetricThrottlerRejects, MetricBudgetLeft, MetricBudgetExceeded, MetricHedges,
 }
 
 // ContractAttributes lists every span attribute docs/contracts.md names.
@@ -117,4 +150,6 @@ var ContractAttributes = []string{
 	AttrServiceName, AttrPeerService, AttrEdge, AttrAttempt, AttrRetries, AttrBreakerState,
 	AttrBreakerRejected, AttrBulkheadRejected, AttrTimeout, AttrFallback, AttrCacheHit,
 	AttrQuotaChecked, AttrHTTPStatusCode, AttrRateLimited, AttrRoute, AttrBulkheadInFlight, AttrBulkheadWaitUs,
+	AttrLimiterLimit, AttrLimiterInFlight, AttrLimiterQueued, AttrLimiterRejected,
+	AttrThrottled, AttrThrottleRate, AttrBudgetExceeded, AttrHedges,
 }

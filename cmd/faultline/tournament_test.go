@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/faultline/faultline/reports"
+)
+
+func TestTournamentUsage(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		o    tournamentOptions
+		want string
+	}{
+		{"one profile", []string{"x.yaml"}, tournamentOptions{profiles: "default", repeat: 2}, "at least two"},
+		{"repeat 0", []string{"x.yaml"}, tournamentOptions{profiles: "default,adaptive", repeat: 0}, "--repeat"},
+		{"unknown profile", []string{"x.yaml"}, tournamentOptions{profiles: "default,nope", repeat: 1}, "nope"},
+		{"missing scenario", []string{"/no/such.yaml"}, tournamentOptions{profiles: "default,adaptive", repeat: 1}, "such.yaml"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := runTournament(context.Background(), c.args, c.o, io.Discard, io.Discard)
+			var ue usageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want a usage error naming %q", err, c.want)
+			}
+		})
+	}
+}
+
+// The command plays every profile with the scenario's seed and writes both reports; a run
+// that did not finish makes the exit "not as expected".
+func TestTournamentRunsAndWrites(t *testing.T) {
+	old := runSeeded
+	defer func() { runSeeded = old }()
+	var seeds []int64
+	runSeeded = func(_ context.Context, _, profile string, seed int64, dir string, _ io.Writer) (*reports.Results, error) {
+		seeds = append(seeds, seed)
+		if profile == "no-budget" {
+			return nil, errors.New("lab did not start")
+		}
+		return &reports.Results{Scenario: "overload", Profile: profile, Valid: true, Verdict: reports.VerdictPass}, nil
+	}
+	out := t.TempDir()
+	var stdout bytes.Buffer
+	err := runTournament(context.Background(), []string{"../../scenarios/overload.yaml"},
+		tournamentOptions{profiles: "default,adaptive,no-budget", repeat: 1, out: out}, &stdout, io.Discard)
+	if !errors.Is(err, errMismatch) {
+		t.Fatalf("err = %v, want errMismatch for the run that did not finish", err)
+	}
+	if len(seeds) != 3 || seeds[0] != 67 || seeds[1] != 67 || seeds[2] != 67 {
+		t.Errorf("seeds = %v, want the scenario's 67 for every profile", seeds)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "tournament.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "not counted: no-budget repeat 1") {
+		t.Errorf("tournament.md does not list the failed run:\n%s", md)
+	}
+	if _, err := os.Stat(filepath.Join(out, "tournament.html")); err != nil {
+		t.Error(err)
+	}
+}
