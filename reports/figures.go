@@ -140,7 +140,7 @@ func phaseFigure(samples []Sample, phase string, windowS float64) PhaseFigure {
 	lat := Latencies(samples)
 	f.P50Ms, f.P90Ms, f.P95Ms, f.P99Ms = percentile.Of(lat, 50), percentile.Of(lat, 90), percentile.Of(lat, 95), percentile.Of(lat, 99)
 	f.MaxMs, f.MeanMs = lat[len(lat)-1], Mean(lat)
-	f.OKP50Ms, f.OKP99Ms = OKPercentiles(samples)
+	f.OKP50Ms, f.OKP99Ms = OKLatencies(samples)
 	lags := make([]float64, len(samples))
 	f.StatusCodes = map[string]int{}
 	for i, s := range samples {
@@ -192,9 +192,9 @@ func Timeseries(samples []Sample) []TimeBucket {
 	return out
 }
 
-// OKPercentiles are the p50 and p99 of the successful samples' latencies in ms, nil when none
+// OKLatencies are the p50 and p99 (percentile.Of) of the successful samples' latencies in ms, nil when none
 // succeeded.
-func OKPercentiles(samples []Sample) (p50, p99 *float64) {
+func OKLatencies(samples []Sample) (p50, p99 *float64) {
 	var ok []Sample
 	for _, s := range samples {
 		if !s.Failed() && !s.Pending {

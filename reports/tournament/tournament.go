@@ -379,7 +379,7 @@ func okP99(samples []rundir.Sample, stream string, fault reports.PhaseWindow) (f
 			sel = append(sel, toSample(s))
 		}
 	}
-	_, p99 := reports.OKPercentiles(sel)
+	_, p99 := reports.OKLatencies(sel)
 	if p99 == nil {
 		return 0, false
 	}
