@@ -93,7 +93,7 @@ func TestCatalogueRules(t *testing.T) {
 
 // uncaughtMutants remove a protection no scenario can yet observe the loss of, with why; the
 // gaps are listed in docs/catalogue.md.
-var uncaughtMutants = map[string]string{}
+var uncaughtMutants = Uncaught
 
 // blastControls are scenarios whose listed mutant widens the blast radius beyond what the
 // scenario states (measured, see each file), so the trace-derived blast radius decides a kill

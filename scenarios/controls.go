@@ -21,3 +21,13 @@ func Mutants() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Uncaught are the mutant profiles that remove a protection no catalogue scenario can yet show
+// the loss of, with why: `faultline mutate` does not call them uncovered, and
+// docs/catalogue.md lists them as known gaps.
+var Uncaught = map[string]string{
+	"adaptive":            "(control of scenarios/drafts/slow-tail.yaml): the drafts are not in the catalogue yet, see below.",
+	"no-adaptive-limiter": "(control of scenarios/drafts/surge-adaptive.yaml and brownout.yaml): with its own profile adaptive, surge-adaptive failed (create goodput 60.5/s in the surge against >= 100/s, 42 % errors in recovery) and brownout failed (17 % create errors in recovery), 2026-12-02: the adaptive limiter's behaviour under a surge is not yet understood, so the scenarios stay drafts.",
+	"no-budget":           "(control of scenarios/drafts/retry-budget.yaml): missed, the breaker opened at once and the stale cache answered, so the budget had nothing to do (2026-12-02).",
+	"no-throttler":        "(control of scenarios/drafts/retry-budget.yaml): missed, for the same reason as no-budget (2026-12-02).",
+}
