@@ -39,7 +39,7 @@ func recorded(profile string, repeat int, okMs float64, failFrom, failTo int, at
 	}
 	res.Streams = []reports.StreamResult{{Name: "create", Phases: []reports.PhaseFigure{{Phase: "fault", Requests: 100, Errors: failedFault,
 		AchievedRate: 10, ErrorRate: float64(failedFault) / 100}}}}
-	return Run{Scenario: "scenarios/brownout.yaml", Profile: profile, Repeat: repeat, Results: res, Samples: samples}
+	return Run{Scenario: "scenarios/drafts/brownout.yaml", Profile: profile, Repeat: repeat, Results: res, Samples: samples}
 }
 
 func find(t *testing.T, tb Table, metric string) compare.MetricRow {
