@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -113,34 +112,13 @@ func asTypeError(err error, te **json.UnmarshalTypeError) bool {
 	return ok
 }
 
-// ParamNames lists the JSON names of a fault's parameters (embedded structs flattened), sorted.
+// ParamNames lists the JSON names of a fault's parameters (embedded structs flattened), sorted:
+// Describe's names, so the two cannot disagree.
 func ParamNames(f Fault) []string {
 	var names []string
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
-		for t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		if t.Kind() != reflect.Struct {
-			return
-		}
-		for i := 0; i < t.NumField(); i++ {
-			fl := t.Field(i)
-			tag, _, _ := strings.Cut(fl.Tag.Get("json"), ",")
-			if fl.Anonymous && tag == "" {
-				walk(fl.Type)
-				continue
-			}
-			if !fl.IsExported() || tag == "-" {
-				continue
-			}
-			if tag == "" {
-				tag = fl.Name
-			}
-			names = append(names, tag)
-		}
+	for _, p := range Describe(f) {
+		names = append(names, p.Name)
 	}
-	walk(reflect.TypeOf(f))
 	sort.Strings(names)
 	return names
 }
