@@ -129,7 +129,23 @@ type FaultEvent struct {
 	// act as soon as its apply begins (a SIGKILL acts when sent, before the kill returns), so
 	// its phase starts at AppliedAt-ApplyS.
 	ApplyS float64 `json:"apply_s,omitempty"`
+	// Landing says whether the fault visibly touched the calls it should have (from traces).
+	// A fault that did not land tested nothing: the run is invalid.
+	Landing *Landing `json:"landing,omitempty"`
 }
+
+// Landing is the evidence that a fault touched the calls it should have.
+type Landing struct {
+	Status   string `json:"status"` // LandingLanded, LandingNotLanded or LandingUnchecked
+	Evidence string `json:"evidence"`
+}
+
+// Landing statuses (reports/traces judges them).
+const (
+	LandingLanded    = "landed"
+	LandingNotLanded = "not_landed"
+	LandingUnchecked = "unchecked" // the calls cannot show it; Evidence says why
+)
 
 // DataSafety is the invariants checked after the load stopped, against what the load
 // generator itself was answered (per code), never against a service's own ledger.

@@ -110,14 +110,16 @@ func (p phaser) sec(t time.Time) float64 { return t.Sub(p.start).Seconds() }
 
 // index is the spans cut up the ways the analyses need, built once.
 type index struct {
-	spans  []Span
-	phase  []string // per span
-	byID   map[spanKey]int
-	ph     phaser
-	wrap   []bool            // span wraps same-edge attempts (not itself a network call)
-	edges  map[string]series // edge → leaf client calls (and the entry edge)
-	svc    map[string]series // service → its server spans
-	routes map[string]map[string]series
+	spans []Span
+	phase []string // per span
+	byID  map[spanKey]int
+	ph    phaser
+	wrap  []bool            // span wraps same-edge attempts (not itself a network call)
+	edges map[string]series // edge → leaf client calls (and the entry edge)
+	// edgeCalls is the same calls by edge over the whole run, phase or not (landing.go)
+	edgeCalls map[string][]int
+	svc       map[string]series // service → its server spans
+	routes    map[string]map[string]series
 	// callee-only components (stores) measured from their callers' client spans
 	callee map[string]series
 	// mech is the edge a span's resilience attributes and events refer to ("" when it has
@@ -159,6 +161,7 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 		ph:         newPhaser(windows, start),
 		wrap:       make([]bool, len(spans)),
 		edges:      map[string]series{},
+		edgeCalls:  map[string][]int{},
 		svc:        map[string]series{},
 		routes:     map[string]map[string]series{},
 		callee:     map[string]series{},
@@ -207,6 +210,18 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 		switch s.Kind {
 		case KindServer:
 			ix.svcSpans[s.Service] = append(ix.svcSpans[s.Service], i)
+			edge := ""
+			if s.Service == topology.Entry {
+				if _, ok := ix.parent(i); !ok {
+					edge = topology.EdgeName(topology.Client, topology.Entry)
+				}
+			}
+			if j, ok := ix.parent(i); ok && spans[j].Service != s.Service && !reachesVia(&spans[j]) {
+				edge = topology.EdgeName(spans[j].Service, s.Service)
+			}
+			if edge != "" {
+				ix.edgeCalls[edge] = append(ix.edgeCalls[edge], i)
+			}
 			if phase == "" {
 				continue
 			}
@@ -215,16 +230,11 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 				ix.routes[s.Service] = map[string]series{}
 			}
 			addTo(ix.routes[s.Service], s.route(), phase, s)
-			if s.Service == topology.Entry {
-				if _, ok := ix.parent(i); !ok {
-					addTo(ix.edges, topology.EdgeName(topology.Client, topology.Entry), phase, s)
-				}
-			}
-			if j, ok := ix.parent(i); ok && spans[j].Service != s.Service && !reachesVia(&spans[j]) {
-				addTo(ix.edges, topology.EdgeName(spans[j].Service, s.Service), phase, s)
+			if edge != "" {
+				addTo(ix.edges, edge, phase, s)
 			}
 		case KindClient, KindProducer:
-			if phase == "" || ix.wrap[i] {
+			if ix.wrap[i] {
 				continue
 			}
 			from, to := s.Service, s.Attr(AttrPeerService)
@@ -235,6 +245,10 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 				to = crossChild[i]
 			}
 			if from == "" || to == "" {
+				continue
+			}
+			ix.edgeCalls[topology.EdgeName(from, to)] = append(ix.edgeCalls[topology.EdgeName(from, to)], i)
+			if phase == "" {
 				continue
 			}
 			addTo(ix.edges, topology.EdgeName(from, to), phase, s)

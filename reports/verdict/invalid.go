@@ -36,3 +36,17 @@ func SpansLost(t *reports.TelemetryHealth) int {
 	}
 	return t.SpansDroppedByLab + t.SpansRejected + t.SpansDroppedBySDK
 }
+
+// NotLanded says, for each fault that did not visibly touch the calls it should have (its
+// Landing, from traces and the load generator's requests), why the run tested nothing: such
+// a run is never a pass and never a kill. A fault whose landing could not be checked is not
+// counted here; its evidence says why.
+func NotLanded(faults []reports.FaultEvent) []string {
+	var why []string
+	for _, f := range faults {
+		if l := f.Landing; l != nil && l.Status == reports.LandingNotLanded {
+			why = append(why, fmt.Sprintf("fault %s on %s did not land: %s", f.Fault, f.Target, l.Evidence))
+		}
+	}
+	return why
+}

@@ -262,9 +262,18 @@ func (r *run) judge(res *reports.Results, runErr error) {
 		origins = append(origins, f.Target())
 	}
 	if runErr == nil {
-		res.ServiceMap = traces.ServiceMap(r.spans, phases, r.start)
-		res.BlastRadius = traces.BlastRadius(r.spans, phases, r.start, origins, sc.Blast, userImpact(r.samples, sc))
-		res.Mechanisms = traces.Mechanisms(r.spans, phases, r.start, res.Faults, r.transitions)
+		an := traces.Analyze(r.spans, phases, r.start)
+		res.ServiceMap = an.ServiceMap()
+		res.BlastRadius = an.BlastRadius(origins, sc.Blast, userImpact(r.samples, sc))
+		res.Mechanisms = an.Mechanisms(res.Faults, r.transitions)
+		// A fault that did not land tested nothing: never a pass, never a kill.
+		for i, l := range an.Landings(res.Faults, r.samples) {
+			res.Faults[i].Landing = &l
+		}
+		if why := verdict.NotLanded(res.Faults); len(why) > 0 {
+			res.Valid = false
+			res.InvalidReasons = append(res.InvalidReasons, why...)
+		}
 		res.Expectations = append(res.Expectations, verdict.JudgeTraces(sc.Expect.BlastRadius, sc.Expect.Mechanisms, res.BlastRadius, res.Mechanisms)...)
 		res.Expectations = append(res.Expectations, verdict.JudgeData(res.DataSafety, sc.Expect.Data)...)
 		res.Conformance = verdict.JudgeConformance(r.profile, conformance.Input{Spans: r.spans, Start: r.start,
