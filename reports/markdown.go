@@ -104,7 +104,7 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 	if len(r.Faults) == 0 {
 		p("None.\n\n")
 	} else {
-		p("| fault | target | params | applied (s) | healed (s) | error |\n| --- | --- | --- | ---: | ---: | --- |\n")
+		p("| fault | target | params | applied (s) | healed (s) | landed | error |\n| --- | --- | --- | ---: | ---: | --- | --- |\n")
 		for _, f := range r.Faults {
 			var params []string
 			for _, k := range sortedMapKeys(f.Params) {
@@ -114,8 +114,12 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 			if f.Background {
 				name += " (background)"
 			}
-			p("| %s | %s | %s | %s | %s | %s |\n", name, cell(f.Target), cell(strings.Join(params, " ")),
-				num(f.AppliedAt, 2), num(f.HealedAt, 2), cell(f.Error))
+			landed := "-"
+			if l := f.Landing; l != nil {
+				landed = l.Status + ": " + l.Evidence
+			}
+			p("| %s | %s | %s | %s | %s | %s | %s |\n", name, cell(f.Target), cell(strings.Join(params, " ")),
+				num(f.AppliedAt, 2), num(f.HealedAt, 2), cell(landed), cell(f.Error))
 		}
 		p("\n")
 	}
