@@ -92,7 +92,13 @@ func (ix *index) landing(f reports.FaultEvent, windows [][2]float64, client []ca
 		base = float64(affOut) / float64(len(out))
 	}
 	excess := float64(affIn) - base*float64(len(in))
-	need := max(1, expectedShare(f)*float64(len(in))/4)
+	share, n := expectedShare(f), float64(len(in))
+	need := max(1, share*n/4)
+	if _, exact := f.Params["share"]; exact && share < 1 {
+		// A request-level fault picks its share exactly (seeded, per request): hold it to the
+		// binomial's lower side (4 sigma and a point) rather than a quarter.
+		need = max(need, (share-4*math.Sqrt(share*(1-share)/n)-0.01)*n)
+	}
 	if excess >= need {
 		return reports.Landing{Status: Landed, Evidence: evidence}
 	}

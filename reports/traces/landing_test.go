@@ -61,6 +61,10 @@ func TestLanding(t *testing.T) {
 			g.calls("gateway->link", 0, 200, 2, 0)
 			g.calls("gateway->link", 10, 200, 2, 10)
 		}, Landed},
+		{"an exact share fault that fell short", fault("http_error", "gateway->link", map[string]string{"share": "0.2", "status": "503"}), func(g *gen) {
+			g.calls("gateway->link", 0, 1000, 2, 0)
+			g.calls("gateway->link", 10, 1000, 2, 10)
+		}, NotLanded},
 		{"errors no more than before", fault("http_error", "gateway->link", map[string]string{"share": "0.1", "status": "503"}), func(g *gen) {
 			g.calls("gateway->link", 0, 200, 2, 10)
 			g.calls("gateway->link", 10, 200, 2, 10)
