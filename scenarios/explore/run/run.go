@@ -36,6 +36,7 @@ type Options struct {
 	Limit   int           // at most this many experiments (0 = none)
 	Targets []string      // only faults on these targets (nil = all)
 	Classes []string      // only these fault classes (nil = all)
+	Only    []string      // only these experiments by id (nil = all)
 	OutDir  string
 	Binary  string
 	Log     io.Writer
@@ -89,7 +90,7 @@ func Explore(ctx context.Context, o Options) (ex *rexplore.Exploration, err erro
 		pm = &learned
 	}
 	ex.MapSource = pm.Source
-	plan, err := explore.NewPlan(*pm, prof, explore.Options{Seed: o.Seed, Pairs: o.Pairs, Limit: o.Limit, Targets: o.Targets, Classes: o.Classes})
+	plan, err := explore.NewPlan(*pm, prof, explore.Options{Seed: o.Seed, Pairs: o.Pairs, Limit: o.Limit, Targets: o.Targets, Classes: o.Classes, Only: o.Only})
 	if err != nil {
 		return ex, err
 	}
