@@ -37,7 +37,7 @@ var PowerCases = []PowerCase{
 	{"no-timeout", "default", []string{"latency-beyond@link->billing"},
 		"nothing cuts a slow quota check: every creation waits the whole latency (3 s: no timeout in the profile, so the fixed one) where default gives up after 150 ms and fails open"},
 	{"no-backoff", "default", []string{"latency-beyond@link->billing"},
-		"up to 11 back-to-back quota checks of 150 ms per creation before the breaker opens, where default makes 2"},
+		"up to 11 back-to-back quota checks of 150 ms per creation before the breaker opens, where default makes 2 spaced by backoff; the breaker opens within a second, so no creation SLO shows it (create p99 760 ms against 950, 2026-12-02): the retry-storm check (attempt spans) does"},
 	{"no-dedup", "default", []string{"latency-beyond@redirect->nats"},
 		"click acks arrive after redirect's 2 s publish timeout, so redirect publishes again; without Nats-Msg-Id the stream keeps both: clicks counted twice"},
 	{"no-breaker", "default", []string{"latency-beyond@redirect->link+refused@redirect->redis"},
