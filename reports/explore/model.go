@@ -82,6 +82,9 @@ type Outcome struct {
 	// no user SLO may show yet (the breaker stops it after a second), but the sick callee
 	// took the load of a retry storm.
 	Storms []RetryStorm `json:"retry_storms,omitempty"`
+	// Group names the group of singles this outcome was run in, all at once on disjoint
+	// streams' paths (scenarios/explore group testing); empty when run alone.
+	Group string `json:"group,omitempty"`
 }
 
 // RetryStorm is one edge's retry storm: some call retried at least StormRetries times and
