@@ -43,6 +43,9 @@ func (g Group) Experiment() Experiment {
 	return Experiment{ID: g.ID, Faults: g.Faults(), Streams: slices.Compact(streams)}
 }
 
+// NewGroup makes a group of the singles.
+func NewGroup(xs []Experiment) Group { return Group{ID: groupID(xs), Singles: xs} }
+
 // groupID joins the singles' ids with " & " (never "+", which names a pair).
 func groupID(xs []Experiment) string {
 	ids := make([]string, len(xs))

@@ -218,3 +218,20 @@ func TestAttribute(t *testing.T) {
 		t.Errorf("bisecting an invalid group of 4 took %d runs, want 7", runs)
 	}
 }
+
+// A group runs as one generated scenario: a valid name, every single's fault in it.
+func TestGroupScenario(t *testing.T) {
+	pl := staticPlan(t, Options{Seed: 1})
+	for _, g := range MakeGroups(pl.Singles, 3) {
+		if len(g.Singles) < 2 {
+			continue
+		}
+		y, err := DefaultBase().Experiment(g.Experiment(), "default")
+		if err != nil {
+			t.Fatalf("group %s: %v", g.ID, err)
+		}
+		if n := strings.Count(string(y), "\n  - {at: "); n != len(g.Singles) {
+			t.Errorf("group %s: %d faults in its scenario, want %d:\n%s", g.ID, n, len(g.Singles), y)
+		}
+	}
+}

@@ -114,7 +114,7 @@ func (b Base) Experiment(e Experiment, profile string) ([]byte, error) {
 // ScenarioName turns an experiment id into a scenario name: lower-case, [a-z0-9_-], at most
 // 63 characters (a hash keeps long pair names unique).
 func ScenarioName(id string) string {
-	r := strings.NewReplacer("@", "-", "->", "-", "+", "--", ".", "-")
+	r := strings.NewReplacer("@", "-", "->", "-", "+", "--", ".", "-", " & ", "---")
 	n := "x-" + r.Replace(id)
 	if len(n) > 63 {
 		h := fnv.New32a()

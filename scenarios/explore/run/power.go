@@ -116,10 +116,11 @@ func classes(ex *rexplore.Exploration, id string) string {
 		for _, n := range sortedKeys(o.Streams) {
 			parts = append(parts, n+" "+o.Streams[n].Class)
 		}
-		if len(o.Data) > 0 {
-			for _, k := range sortedKeys(o.Data) {
-				parts = append(parts, fmt.Sprintf("%s %d", k, o.Data[k]))
-			}
+		for _, k := range sortedKeys(o.Data) {
+			parts = append(parts, fmt.Sprintf("%s %d", k, o.Data[k]))
+		}
+		for _, st := range o.Storms {
+			parts = append(parts, "retry storm "+st.String())
 		}
 		return strings.Join(parts, ", ")
 	}
