@@ -43,8 +43,8 @@ verdict-power: deps build ## run each scenario against every mutant it lists (th
 code-power: deps build ## every code mutant, 3 times, on the shortest scenario listing it (about 50 min)
 	$(BIN) mutate --only-code --cover --repeat 3 --out runs/code-power scenarios/
 
-explore-power: deps build ## the explorer finds, per protection mutant it covers, a weak spot default lacks (also part of make test's go test)
-	FAULTLINE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 10m -run TestExplorePower ./scenarios/explore/run/
+explore-power: deps build ## every protection mutant: the weak spot the explorer finds that its base profile lacks, or MISSED and why (a table; make test runs the short TestExplorePower)
+	EXPLORE_POWER_ALL=1 FAULTLINE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m -v -run 'TestExplorePowerAll$$' ./scenarios/explore/run/
 
 bench: deps build ## benchmarks recorded in BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./lab/... ./lab/otlp/... ./scenarios/load/...

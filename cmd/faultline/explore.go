@@ -32,6 +32,8 @@ type exploreOptions struct {
 	pathMap  string
 	targets  []string
 	classes  []string
+	only     []string
+	group    int
 }
 
 func newExploreCmd() *cobra.Command {
@@ -87,6 +89,8 @@ other lacks), interrupted, or the run failed; 2 bad usage or input.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and the pruning, run nothing")
 	f.StringVar(&o.pathMap, "paths", "", "a pathmap.json to plan from instead of a baseline run")
 	f.StringSliceVar(&o.classes, "faults", nil, "only these fault classes, comma-separated: "+strings.Join(explore.Classes(), ", "))
+	f.IntVar(&o.group, "group", 1, "group testing: run up to N singles at once when their faults lie on disjoint streams' paths; a group that broke something is split (1 = each alone)")
+	f.StringSliceVar(&o.only, "only", nil, "only these experiments by id, comma-separated, as the plan names them (refused@link->billing; a pair a+b turns --pairs on)")
 	f.StringSliceVar(&o.targets, "targets", nil, "only faults on these edges or components, comma-separated (e.g. link->billing,redis)")
 	return c
 }
@@ -114,8 +118,11 @@ func runExplore(ctx context.Context, stdout io.Writer, args []string, o exploreO
 	if err != nil {
 		return usageError{err}
 	}
+	if o.group < 1 {
+		return usageError{fmt.Errorf("--group %d: want 1 (no grouping) or more", o.group)}
+	}
 	// an unknown target or class is the caller's mistake: refused before anything starts
-	if _, err := explore.NewPlan(explore.PathMap{}, &policy.Profile{}, explore.Options{Targets: o.targets, Classes: o.classes}); err != nil {
+	if _, err := explore.NewPlan(explore.PathMap{}, &policy.Profile{}, explore.Options{Targets: o.targets, Classes: o.classes, Only: o.only}); err != nil {
 		return usageError{err}
 	}
 	base := explore.DefaultBase()
@@ -146,7 +153,7 @@ func runExplore(ctx context.Context, stdout io.Writer, args []string, o exploreO
 	if o.dryRun {
 		return exploreDryRun(stdout, base, profiles, pm, o, limit)
 	}
-	opts := explorerun.Options{Base: base, Seed: o.seed, Pairs: o.pairs, Budget: budget, Limit: limit, Targets: o.targets, Classes: o.classes, OutDir: o.out, Log: stdout, Map: pm}
+	opts := explorerun.Options{Base: base, Seed: o.seed, Pairs: o.pairs, Budget: budget, Limit: limit, Targets: o.targets, Classes: o.classes, Only: o.only, Group: o.group, OutDir: o.out, Log: stdout, Map: pm}
 	rep, err := explorerun.Session(ctx, opts, profiles)
 	if rep != nil {
 		for _, ex := range rep.Explorations {
@@ -218,7 +225,7 @@ func exploreDryRun(w io.Writer, base explore.Base, profiles []string, pm *explor
 		if err != nil {
 			return usageError{err}
 		}
-		pl, err := explore.NewPlan(m, prof, explore.Options{Seed: o.seed, Pairs: o.pairs, Limit: limit, Targets: o.targets, Classes: o.classes})
+		pl, err := explore.NewPlan(m, prof, explore.Options{Seed: o.seed, Pairs: o.pairs, Limit: limit, Targets: o.targets, Classes: o.classes, Only: o.only})
 		if err != nil {
 			return usageError{err}
 		}

@@ -86,7 +86,35 @@ func Classify(id string, faults []Fault, onPath []string, res *reports.Results, 
 		o.Streams[n] = so
 	}
 	o.classifyData(res, runFailed)
+	if !runFailed {
+		o.Storms = storms(res.Mechanisms)
+	}
 	return o
+}
+
+// storms finds the edges whose calls retried back to back in the fault phase (from the
+// attempt spans: the most retries one call made, and the waits between its attempts).
+func storms(m *reports.Mechanisms) []RetryStorm {
+	if m == nil {
+		return nil
+	}
+	var out []RetryStorm
+	for _, e := range sorted(keys(m.MaxRetriesPerCall)) {
+		n := m.MaxRetriesPerCall[e]
+		g, ok := m.RetryGaps[e]
+		if n >= StormRetries && ok && g.Gaps > 0 && g.MedianMs < StormGapMs {
+			out = append(out, RetryStorm{Edge: e, MaxRetries: n, MedianGapMs: g.MedianMs})
+		}
+	}
+	return out
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 // classifyData marks the streams whose data was lost; an unsettled or failed data check

@@ -1,6 +1,9 @@
 package explore
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // Diff is what one profile's exploration found that another's did not, experiment by
 // experiment (ids name the fault class and target, so they match across profiles even when
@@ -75,6 +78,11 @@ func worse(a, b Outcome) bool {
 		}
 		if severity[s.Class] > severity[t.Class] {
 			return true
+		}
+	}
+	for _, e := range a.StormEdges() {
+		if b.Valid && !slices.Contains(b.StormEdges(), e) {
+			return true // a retry storm b's retries did not make
 		}
 	}
 	la, _ := a.Impact()

@@ -204,3 +204,61 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs from the golden file (run with -update after checking)", name)
 	}
 }
+
+// A retry storm is a finding of its own: calls that retried back to back on an edge (from
+// the attempt spans), even when every stream's SLO held; backed-off retries or a single
+// retry are no storm, and an invalid run shows none.
+func TestRetryStorm(t *testing.T) {
+	held := []reports.SLOResult{slo("create", reports.PhaseFault, "errors<1%", reports.UnitRatio, 0, true)}
+	mech := func(max int, gapMs float64) *reports.Mechanisms {
+		return &reports.Mechanisms{MaxRetriesPerCall: map[string]int{"link->billing": max, "gateway->link": 0},
+			RetryGaps: map[string]reports.RetryGap{"link->billing": {Gaps: 9, MinMs: gapMs / 2, MedianMs: gapMs}}}
+	}
+	cases := []struct {
+		name  string
+		m     *reports.Mechanisms
+		valid bool
+		storm bool
+	}{
+		{"no backoff, 4 retries", mech(4, 0.31), true, true},
+		{"backed off (default: 1 retry, 14 ms)", mech(1, 14.4), true, false},
+		{"two retries with backoff", mech(2, 20), true, false},
+		{"one retry at once is no storm", mech(1, 0.1), true, false},
+		{"no mechanisms", nil, true, false},
+		{"invalid run", mech(4, 0.31), false, false},
+	}
+	for _, c := range cases {
+		res := results(held, settled)
+		res.Mechanisms, res.Valid = c.m, c.valid
+		o := Classify("latency-beyond@link->billing", nil, []string{"create"}, res, map[string]float64{"create": 5})
+		if got := len(o.Storms) > 0; got != c.storm {
+			t.Errorf("%s: storm %v, want %v (%+v)", c.name, got, c.storm, o.Storms)
+		}
+		if c.storm {
+			if !o.Weak() || o.Storms[0].Edge != "link->billing" || o.Storms[0].MaxRetries != 4 {
+				t.Errorf("%s: %+v weak %v", c.name, o.Storms, o.Weak())
+			}
+			if !strings.Contains(o.Signature(), "storms=link->billing") {
+				t.Errorf("the signature ignores the storm: %s", o.Signature())
+			}
+		}
+	}
+	// a storm the other profile did not make is the diff's finding
+	res := results(held, settled)
+	calm := Classify("x", nil, []string{"create"}, res, nil)
+	res = results(held, settled)
+	res.Mechanisms = mech(4, 0.31)
+	storm := Classify("x", nil, []string{"create"}, res, nil)
+	d := Compare(&Exploration{Profile: "default", Outcomes: []Outcome{calm}}, &Exploration{Profile: "no-backoff", Outcomes: []Outcome{storm}})
+	if len(d.OnlyB) != 1 || len(d.OnlyA) != 0 {
+		t.Errorf("diff %+v, want the storm on no-backoff's side", d)
+	}
+	d = Compare(&Exploration{Profile: "a", Outcomes: []Outcome{storm}}, &Exploration{Profile: "b", Outcomes: []Outcome{storm}})
+	if len(d.Both) != 1 {
+		t.Errorf("a storm under both is not a difference: %+v", d)
+	}
+	head, rows := (&Exploration{Streams: []string{"create"}, Outcomes: []Outcome{calm, storm}}).Matrix()
+	if head[len(head)-1] != "retry storm" || rows[1][len(rows[1])-1] != "link->billing" || rows[0][len(rows[0])-1] != "" {
+		t.Errorf("matrix %v %v", head, rows)
+	}
+}

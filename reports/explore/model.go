@@ -78,6 +78,34 @@ type Outcome struct {
 	Fresh bool `json:"fresh_system"`
 	// SameAs names the first experiment with the same outcome signature; set when collapsed.
 	SameAs string `json:"same_as,omitempty"`
+	// Storms are the edges whose calls retried back to back in the fault phase: a weakness
+	// no user SLO may show yet (the breaker stops it after a second), but the sick callee
+	// took the load of a retry storm.
+	Storms []RetryStorm `json:"retry_storms,omitempty"`
+	// Group names the group of singles this outcome was run in, all at once on disjoint
+	// streams' paths (scenarios/explore group testing); empty when run alone.
+	Group string `json:"group,omitempty"`
+}
+
+// RetryStorm is one edge's retry storm: some call retried at least StormRetries times and
+// the median wait between a call's attempts was under StormGapMs (no backoff).
+type RetryStorm struct {
+	Edge        string  `json:"edge"`
+	MaxRetries  int     `json:"max_retries_per_call"`
+	MedianGapMs float64 `json:"median_gap_ms"`
+}
+
+// A retry storm: at least this many retries in one call, with a median wait between
+// attempts under this. Every retrying edge of default retries at most twice, after a 10-20 ms
+// backoff with jitter; a median gap under 1 ms is no backoff at all.
+const (
+	StormRetries = 2
+	StormGapMs   = 1.0
+)
+
+// String is the storm's evidence in one line.
+func (s RetryStorm) String() string {
+	return fmt.Sprintf("%s: %d retries in one call, %.2f ms median between attempts", s.Edge, s.MaxRetries, s.MedianGapMs)
 }
 
 // Pair says whether two faults were injected.
@@ -85,6 +113,9 @@ func (o Outcome) Pair() bool { return len(o.Faults) > 1 }
 
 // Weak says whether the experiment found a weakness: some stream slowed, broken or lost data.
 func (o Outcome) Weak() bool {
+	if len(o.Storms) > 0 {
+		return true
+	}
 	for _, s := range o.Streams {
 		if severity[s.Class] > 0 {
 			return true
@@ -118,6 +149,9 @@ func (o Outcome) Signature() string {
 		data = append(data, k)
 	}
 	parts = append(parts, "data="+strings.Join(sorted(data), ","))
+	if len(o.Storms) > 0 {
+		parts = append(parts, "storms="+strings.Join(o.StormEdges(), ","))
+	}
 	return strings.Join(parts, "|")
 }
 
@@ -142,6 +176,15 @@ func (o Outcome) Impact() (dataLost int, perSecond float64) {
 		}
 	}
 	return dataLost, perSecond
+}
+
+// StormEdges lists the edges of the outcome's retry storms, sorted.
+func (o Outcome) StormEdges() []string {
+	var out []string
+	for _, s := range o.Storms {
+		out = append(out, s.Edge)
+	}
+	return sorted(out)
 }
 
 func sorted(xs []string) []string {

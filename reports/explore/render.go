@@ -54,6 +54,10 @@ func (r *Report) JSON(w io.Writer) error {
 // stream ("held", "slowed", …; "·" when the fault is off the stream's path).
 func (ex *Exploration) Matrix() (head []string, rows [][]string) {
 	head = append([]string{"experiment"}, ex.Streams...)
+	storms := slices.ContainsFunc(ex.Outcomes, func(o Outcome) bool { return len(o.Storms) > 0 })
+	if storms {
+		head = append(head, "retry storm")
+	}
 	for _, o := range ex.Outcomes {
 		row := []string{o.ID}
 		for _, s := range ex.Streams {
@@ -62,6 +66,9 @@ func (ex *Exploration) Matrix() (head []string, rows [][]string) {
 				c = "·"
 			}
 			row = append(row, c)
+		}
+		if storms {
+			row = append(row, strings.Join(o.StormEdges(), ", "))
 		}
 		rows = append(rows, row)
 	}
@@ -147,6 +154,9 @@ func writeExplorationMD(b *strings.Builder, ex *Exploration) {
 				fmt.Fprintf(b, " — %s", s.Why)
 			}
 			b.WriteString("\n")
+		}
+		for _, st := range o.Storms {
+			fmt.Fprintf(b, "   - retry storm (traces): %s\n", st)
 		}
 		if len(o.Affected) > 0 {
 			fmt.Fprintf(b, "   - blast radius (traces): %s\n", strings.Join(o.Affected, ", "))

@@ -31,7 +31,8 @@ const (
 	RuleCovered = "covered-by-a-single"
 	// RuleBudget: the budget ran out before it.
 	RuleBudget = "budget"
-	// RuleNotSelected: the user narrowed the search to other targets (--targets).
+	// RuleNotSelected: the user narrowed the search to other targets, classes or
+	// experiments (--targets, --faults, --only).
 	RuleNotSelected = "not-selected"
 )
 
@@ -44,7 +45,7 @@ var RuleText = map[string]string{
 	RuleBelow:       "an edge fault below a crashed or paused caller cannot act",
 	RuleCovered:     "a single fault of the pair already breaks every stream the pair shares",
 	RuleBudget:      "the budget ran out before it",
-	RuleNotSelected: "outside the targets or fault classes asked for (--targets, --faults)",
+	RuleNotSelected: "outside the targets, fault classes or experiments asked for (--targets, --faults, --only)",
 }
 
 // Experiment is one point of the search: one fault, or two at once, and the streams whose
@@ -89,6 +90,44 @@ type Options struct {
 	// Targets narrows the search to faults on these edges and components, Classes to these
 	// fault classes (nil = all).
 	Targets, Classes []string
+	// Only narrows the search to these experiments by id (class@target, or two joined by
+	// "+" in either order for a pair; nil = all): a pair asked for turns pairs on.
+	Only []string
+}
+
+// only says whether the user's list of experiments keeps the one named id.
+func (o Options) only(id string) bool {
+	return len(o.Only) == 0 || slices.Contains(o.Only, id) || slices.Contains(o.Only, SwapPair(id))
+}
+
+// checkID refuses an experiment id that names no fault of the vocabulary: class@target, or
+// two of them joined by "+".
+func checkID(id string) error {
+	parts := strings.Split(id, "+")
+	if len(parts) > 2 {
+		return fmt.Errorf("explore: experiment %q: at most two faults (a+b)", id)
+	}
+	for _, f := range parts {
+		class, target, ok := strings.Cut(f, "@")
+		switch {
+		case !ok:
+			return fmt.Errorf("explore: experiment %q: want class@target, e.g. refused@link->billing", id)
+		case !slices.ContainsFunc(Vocabulary, func(e Entry) bool { return e.Class == class }):
+			return fmt.Errorf("explore: experiment %q: unknown fault class %q (known: %s)", id, class, strings.Join(Classes(), ", "))
+		case !topology.IsEdge(target) && !topology.IsComponent(target):
+			return fmt.Errorf("explore: experiment %q: unknown target %q (an edge from->to or a component)", id, target)
+		}
+	}
+	return nil
+}
+
+// SwapPair spells a pair's id the other way round ("a+b" → "b+a"); a single's id is
+// returned as it is.
+func SwapPair(id string) string {
+	if a, b, ok := strings.Cut(id, "+"); ok {
+		return b + "+" + a
+	}
+	return id
 }
 
 // selected says whether the user's narrowing keeps f.
@@ -99,6 +138,9 @@ func (o Options) selected(f Fault) bool {
 
 // NewPlan lists the search over the path map for profile p.
 func NewPlan(pm PathMap, p *policy.Profile, o Options) (*Plan, error) {
+	if slices.ContainsFunc(o.Only, func(id string) bool { return strings.Contains(id, "+") }) {
+		o.Pairs = true
+	}
 	pl := &Plan{Profile: p.Name, Seed: o.Seed, MapSource: pm.Source, WithPair: o.Pairs}
 	for _, t := range o.Targets {
 		if !topology.IsEdge(t) && !topology.IsComponent(t) {
@@ -108,6 +150,11 @@ func NewPlan(pm PathMap, p *policy.Profile, o Options) (*Plan, error) {
 	for _, c := range o.Classes {
 		if !slices.ContainsFunc(Vocabulary, func(e Entry) bool { return e.Class == c }) {
 			return nil, fmt.Errorf("explore: unknown fault class %q (known: %s)", c, strings.Join(Classes(), ", "))
+		}
+	}
+	for _, id := range o.Only {
+		if err := checkID(id); err != nil {
+			return nil, err
 		}
 	}
 	pruned := map[string]*Pruned{}
@@ -142,6 +189,10 @@ func NewPlan(pm PathMap, p *policy.Profile, o Options) (*Plan, error) {
 			prune(RuleNotSelected, f.ID())
 		default:
 			live = append(live, f)
+			if !o.only(f.ID()) {
+				prune(RuleNotSelected, f.ID())
+				continue
+			}
 			pl.Singles = append(pl.Singles, Experiment{ID: f.ID(), Faults: []Fault{f}, Streams: pm.On(f.Target)})
 		}
 	}
@@ -167,6 +218,10 @@ func NewPlan(pm PathMap, p *policy.Profile, o Options) (*Plan, error) {
 					shared := sharedStreams(pm, a.Target, b.Target)
 					if len(shared) == 0 {
 						prune(RuleNotOnePath, id)
+						continue
+					}
+					if !o.only(id) {
+						prune(RuleNotSelected, id)
 						continue
 					}
 					pl.Pairs = append(pl.Pairs, Experiment{ID: id, Faults: []Fault{a, b}, Streams: shared})

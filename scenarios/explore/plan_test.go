@@ -26,7 +26,7 @@ func TestVocabularyFromProfile(t *testing.T) {
 		{"link->billing", ClassGray, "latency", "75ms", "0.5 × the caller's timeout 150ms: slow, never cut"},
 		{"redirect->redis", ClassBeyond, "latency", "75ms", "1.5 × the caller's timeout 50ms"},
 		// NATS edges have no pipeline: the fixed latency is named
-		{"link->nats", ClassBeyond, "latency", "2s", "no timeout on this edge in profile default: a fixed 2s"},
+		{"link->nats", ClassBeyond, "latency", "3s", "no timeout on this edge in profile default: a fixed 3s"},
 		{"link->nats", ClassBandwidth, "rate", "1", "1 KB/s left"},
 		{"gateway->link", ClassReset, "timeout", "0s", "every connection reset at once"},
 	}
@@ -54,8 +54,8 @@ func TestVocabularyFromProfile(t *testing.T) {
 	}
 	// no-timeout removes the timeouts: the latencies fall back to the fixed, named ones
 	fs, _ := Faults(profile(t, "no-timeout"), "link->billing")
-	if fs[0].Class != ClassBeyond || fs[0].ParamText() != "latency=2s" {
-		t.Errorf("no-timeout link->billing: got %s %s, want latency-beyond latency=2s", fs[0].Class, fs[0].ParamText())
+	if fs[0].Class != ClassBeyond || fs[0].ParamText() != "latency=3s" {
+		t.Errorf("no-timeout link->billing: got %s %s, want latency-beyond latency=3s", fs[0].Class, fs[0].ParamText())
 	}
 	comp, _ := Faults(p, "link-db")
 	if len(comp) != 2 || comp[0].Class != ClassCrash || comp[1].Class != ClassPause {
@@ -212,4 +212,41 @@ func TestDryRunGolden(t *testing.T) {
 	golden(t, "dry-run.singles.txt", []byte(staticPlan(t, Options{Seed: 1}).Text()))
 	pl := staticPlan(t, Options{Seed: 1, Pairs: true, Limit: 100})
 	golden(t, "dry-run.pairs.txt", []byte(pl.Text()))
+}
+
+// --only runs exactly the experiments named, a pair in either order, and counts the rest as
+// not selected: planned + pruned still make the possible space.
+func TestPlanOnly(t *testing.T) {
+	pair := "latency-beyond@redirect->link+refused@redirect->redis"
+	pl := staticPlan(t, Options{Seed: 1, Only: []string{"refused@link->billing", pair}})
+	if len(pl.Singles) != 1 || pl.Singles[0].ID != "refused@link->billing" {
+		t.Errorf("singles %v, want refused@link->billing", ids(pl.Singles))
+	}
+	if !pl.WithPair || len(pl.Pairs) != 1 || (pl.Pairs[0].ID != pair && pl.Pairs[0].ID != SwapPair(pair)) {
+		t.Errorf("pairs %v, want %s (a pair asked for turns pairs on)", ids(pl.Pairs), pair)
+	}
+	if got := len(pl.Singles) + len(pl.Pairs) + pl.PrunedTotal(); got != pl.Possible {
+		t.Errorf("planned + pruned = %d, possible %d", got, pl.Possible)
+	}
+	if SwapPair("a@x+b@y") != "b@y+a@x" || SwapPair("a@x") != "a@x" {
+		t.Error("SwapPair")
+	}
+	for _, bad := range []string{"refused", "nope@link->billing", "refused@nowhere", "refused@link->billing+refused@redis+pause@redis"} {
+		if _, err := NewPlan(StaticMap(DefaultBase()), profile(t, "default"), Options{Only: []string{bad}}); err == nil {
+			t.Errorf("--only %s: no error", bad)
+		}
+	}
+	// a single outside the path map stays pruned by its own rule, not resurrected by --only
+	pl = staticPlan(t, Options{Seed: 1, Only: []string{"refused@client->gateway"}})
+	if len(pl.Singles) != 0 {
+		t.Errorf("the load generator's own edge was planned: %v", ids(pl.Singles))
+	}
+}
+
+func ids(xs []Experiment) []string {
+	var out []string
+	for _, x := range xs {
+		out = append(out, x.ID)
+	}
+	return out
 }

@@ -4,6 +4,8 @@ import (
 	_ "embed"
 	"fmt"
 	"hash/fnv"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,6 +94,9 @@ type Spec struct {
 	Faults      []Fault
 	SLOComments []string
 	Comments    []string // above expect
+	// MaxRetries expects at most this many retries per call on each edge (a retry storm's
+	// weak spot): expect.mechanisms.max_retries_per_request.
+	MaxRetries map[string]int
 }
 
 // Baseline is the base's load with no fault: the run the path map is learned from.
@@ -109,7 +114,7 @@ func (b Base) Experiment(e Experiment, profile string) ([]byte, error) {
 // ScenarioName turns an experiment id into a scenario name: lower-case, [a-z0-9_-], at most
 // 63 characters (a hash keeps long pair names unique).
 func ScenarioName(id string) string {
-	r := strings.NewReplacer("@", "-", "->", "-", "+", "--", ".", "-")
+	r := strings.NewReplacer("@", "-", "->", "-", "+", "--", ".", "-", " & ", "---")
 	n := "x-" + r.Replace(id)
 	if len(n) > 63 {
 		h := fnv.New32a()
@@ -164,6 +169,13 @@ func (b Base) yaml(s Spec) ([]byte, error) {
 	}
 	w.WriteString("expect:\n  verdict: pass\n")
 	w.WriteString("  data: {lost_links: 0, duplicate_clicks: 0, missing_clicks: 0, lost_link_events: 0, duplicate_link_events: 0}\n")
+	if len(s.MaxRetries) > 0 {
+		var kv []string
+		for _, e := range slices.Sorted(maps.Keys(s.MaxRetries)) {
+			kv = append(kv, fmt.Sprintf("%s: %d", e, s.MaxRetries[e]))
+		}
+		w.WriteString("  mechanisms:\n    max_retries_per_request: {" + strings.Join(kv, ", ") + "}\n")
+	}
 	out := []byte(w.String())
 	if _, err := scenarios.Parse(s.Name+".yaml", out); err != nil {
 		return nil, fmt.Errorf("explore: generated scenario %s does not parse: %w", s.Name, err)

@@ -117,3 +117,29 @@ func TestReduceCoveredPairs(t *testing.T) {
 		t.Fatalf("kept %+v", r.Keep)
 	}
 }
+
+// A retry storm's weak spot expects what the design promises, retries spaced by backoff:
+// fewer retries per call on the edge than a storm makes, judged by the runner's mechanism
+// check.
+func TestWeakSpotScenarioRetryStorm(t *testing.T) {
+	fs, _ := Faults(profile(t, "no-backoff"), "link->billing")
+	o := rexplore.Outcome{ID: fs[0].ID(), Faults: fs[:1],
+		Streams: map[string]rexplore.StreamOutcome{"create": {Class: rexplore.Held}, "redirect": {Class: rexplore.Held}, "stats": {Class: rexplore.Held}},
+		Storms:  []rexplore.RetryStorm{{Edge: "link->billing", MaxRetries: 4, MedianGapMs: 0.31}}}
+	y, err := DefaultBase().WeakSpot(o, profile(t, "no-backoff"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scenarios.Parse("weak.yaml", y)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, y)
+	}
+	if got := sc.Expect.Mechanisms.MaxRetriesPerRequest["link->billing"]; got != float64(rexplore.StormRetries-1) {
+		t.Errorf("expects at most %g retries per call on link->billing, want %d:\n%s", got, rexplore.StormRetries-1, y)
+	}
+	for _, want := range []string{"a retry storm on link->billing", "retry storm (traces): link->billing: 4 retries in one call, 0.31 ms median"} {
+		if !strings.Contains(string(y), want) {
+			t.Errorf("the file lacks %q:\n%s", want, y)
+		}
+	}
+}

@@ -20,6 +20,14 @@ import (
 func (b Base) WeakSpot(o rexplore.Outcome, p *policy.Profile) ([]byte, error) {
 	spec := Spec{Name: WeakSpotName(o.ID), Profile: p.Name, Faults: o.Faults,
 		Description: fmt.Sprintf("Found by faultline explore (profile %s): %s. %s", p.Name, o.ID, evidence(o))}
+	for _, st := range o.Storms {
+		if spec.MaxRetries == nil {
+			spec.MaxRetries = map[string]int{}
+		}
+		// the design's promise is retries spaced by backoff, never a storm: fewer retries
+		// per call than a storm makes
+		spec.MaxRetries[st.Edge] = rexplore.StormRetries - 1
+	}
 	y, err := b.yaml(spec)
 	if err != nil {
 		return nil, err
@@ -39,6 +47,9 @@ func (b Base) WeakSpot(o rexplore.Outcome, p *policy.Profile) ([]byte, error) {
 			line += "; failed " + strings.Join(s.Failed, "; ")
 		}
 		spec.Comments = append(spec.Comments, line)
+	}
+	for _, st := range o.Storms {
+		spec.Comments = append(spec.Comments, "  retry storm (traces): "+st.String())
 	}
 	if len(o.Affected) > 0 {
 		spec.Comments = append(spec.Comments, "  affected (blast radius from traces): "+strings.Join(o.Affected, ", "))
@@ -61,6 +72,9 @@ func evidence(o rexplore.Outcome) string {
 		if c := o.Streams[n].Class; c != rexplore.Held {
 			parts = append(parts, n+" "+c)
 		}
+	}
+	for _, st := range o.Storms {
+		parts = append(parts, "a retry storm on "+st.Edge)
 	}
 	return "Observed: " + strings.Join(parts, ", ") + "."
 }

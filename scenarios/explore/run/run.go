@@ -36,9 +36,13 @@ type Options struct {
 	Limit   int           // at most this many experiments (0 = none)
 	Targets []string      // only faults on these targets (nil = all)
 	Classes []string      // only these fault classes (nil = all)
-	OutDir  string
-	Binary  string
-	Log     io.Writer
+	Only    []string      // only these experiments by id (nil = all)
+	// Group > 1 runs up to this many singles at once when their faults lie on disjoint
+	// streams' paths (group testing, scenarios/explore/group.go); 0 or 1 runs each alone.
+	Group  int
+	OutDir string
+	Binary string
+	Log    io.Writer
 	// Map skips the baseline run (a cached path map).
 	Map *explore.PathMap
 	// Settle bounds each experiment's wait for analytics before its data is judged.
@@ -89,7 +93,7 @@ func Explore(ctx context.Context, o Options) (ex *rexplore.Exploration, err erro
 		pm = &learned
 	}
 	ex.MapSource = pm.Source
-	plan, err := explore.NewPlan(*pm, prof, explore.Options{Seed: o.Seed, Pairs: o.Pairs, Limit: o.Limit, Targets: o.Targets, Classes: o.Classes})
+	plan, err := explore.NewPlan(*pm, prof, explore.Options{Seed: o.Seed, Pairs: o.Pairs, Limit: o.Limit, Targets: o.Targets, Classes: o.Classes, Only: o.Only})
 	if err != nil {
 		return ex, err
 	}
@@ -102,10 +106,17 @@ func Explore(ctx context.Context, o Options) (ex *rexplore.Exploration, err erro
 	defer func() { ex.Pruned = e.prunedList() }()
 
 	total := len(plan.Singles) + len(plan.Pairs)
-	for i, x := range plan.Singles {
-		if !e.runOne(ctx, x, i+1, total) {
-			e.skipRest(plan.Singles[i:], plan.Pairs)
+	if o.Group > 1 {
+		if !e.runGroups(ctx, plan.Singles, total) {
+			e.skipRest(nil, plan.Pairs)
 			return ex, e.stopErr(ctx)
+		}
+	} else {
+		for i, x := range plan.Singles {
+			if !e.runOne(ctx, x, i+1, total) {
+				e.skipRest(plan.Singles[i:], plan.Pairs)
+				return ex, e.stopErr(ctx)
+			}
 		}
 	}
 	pairs := explore.Reduce(plan.Pairs, ex.Outcomes)
@@ -187,7 +198,9 @@ type executor struct {
 	begin  time.Time
 	pruned map[string]*rexplore.PrunedRule
 	spent  time.Duration // on experiments alone, for the estimate
+	runs   int           // experiments run (a group is one run)
 	budget bool          // the budget stopped the run
+	k      int           // runs numbered so far (run directories)
 }
 
 func (e *executor) prune(rule, id string) {
@@ -237,28 +250,16 @@ func (e *executor) runOne(ctx context.Context, x explore.Experiment, k, n int) b
 	if ctx.Err() != nil {
 		return false
 	}
-	elapsed := time.Since(e.begin)
-	mean := time.Duration(0)
-	if e.ex.Explored > 0 {
-		mean = e.spent / time.Duration(e.ex.Explored)
-	}
-	if e.o.Budget > 0 && mean > 0 && elapsed+mean > e.o.Budget {
-		e.budget = true
-		fmt.Fprintf(e.o.Log, "budget %s reached after %d experiments\n", e.o.Budget, e.ex.Explored)
+	if !e.gate(ctx, x.ID, k, n) {
 		return false
 	}
-	left := "?"
-	if mean > 0 {
-		left = (mean * time.Duration(n-k+1)).Round(time.Second).String()
-	}
-	fmt.Fprintf(e.o.Log, "experiment %d of %d: %s (elapsed %s, about %s left)\n", k, n, x.ID, elapsed.Round(time.Second), left)
-
 	start := time.Now()
-	out := e.experiment(ctx, x, k)
+	out, _ := e.experiment(ctx, x, e.next(k))
 	if ctx.Err() != nil {
 		return false // an interrupted experiment proves nothing: it is not counted
 	}
 	e.spent += time.Since(start)
+	e.runs++
 	e.ex.Outcomes = append(e.ex.Outcomes, out)
 	e.ex.Explored++
 	fmt.Fprintf(e.o.Log, "  → %s\n", summary(out))
@@ -266,7 +267,111 @@ func (e *executor) runOne(ctx context.Context, x explore.Experiment, k, n int) b
 	return true
 }
 
-func (e *executor) experiment(ctx context.Context, x explore.Experiment, k int) rexplore.Outcome {
+// next numbers the next run directory: k when runs are not grouped, else the next free one.
+func (e *executor) next(k int) int {
+	e.k = max(e.k+1, k)
+	return e.k
+}
+
+// gate checks the budget and logs the progress before a run; false stops the exploration.
+func (e *executor) gate(ctx context.Context, id string, k, n int) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	elapsed := time.Since(e.begin)
+	mean := time.Duration(0)
+	if e.runs > 0 {
+		mean = e.spent / time.Duration(e.runs)
+	}
+	if e.o.Budget > 0 && mean > 0 && elapsed+mean > e.o.Budget {
+		e.budget = true
+		fmt.Fprintf(e.o.Log, "budget %s reached after %d experiments\n", e.o.Budget, e.ex.Explored)
+		return false
+	}
+	left := "?"
+	if mean > 0 && e.ex.Explored > 0 {
+		// per experiment proven so far: a group proves several in one run
+		left = (elapsed / time.Duration(e.ex.Explored) * time.Duration(n-k+1)).Round(time.Second).String()
+	}
+	fmt.Fprintf(e.o.Log, "experiment %d of %d: %s (elapsed %s, about %s left)\n", k, n, id, elapsed.Round(time.Second), left)
+	return true
+}
+
+// runGroups runs the singles by group testing: the groups of MakeGroups, each group's run
+// judged by Attribute; the singles it proves held are outcomes, the others run again alone
+// or in halves. False stops the exploration (interrupted or out of budget); what was not
+// proven is then counted as not run.
+func (e *executor) runGroups(ctx context.Context, singles []explore.Experiment, total int) bool {
+	queue := explore.MakeGroups(singles, e.o.Group)
+	var grouped, proven, alone, split int
+	defer func() {
+		if grouped > 0 {
+			e.ex.Notes = append(e.ex.Notes, fmt.Sprintf("group testing: %d group runs proved %d singles held; %d singles ran again alone, %d groups were bisected", grouped, proven, alone, split))
+		}
+	}()
+	for len(queue) > 0 {
+		g := queue[0]
+		if len(g.Singles) == 1 {
+			if !e.runOne(ctx, g.Singles[0], e.ex.Explored+1, total) {
+				e.skipRest(pending(queue), nil)
+				return false
+			}
+			queue = queue[1:]
+			continue
+		}
+		x := g.Experiment()
+		if !e.gate(ctx, fmt.Sprintf("group of %d: %s", len(g.Singles), g.ID), e.ex.Explored+1, total) {
+			e.skipRest(pending(queue), nil)
+			return false
+		}
+		start := time.Now()
+		out, res := e.experiment(ctx, x, e.next(0))
+		if ctx.Err() != nil {
+			e.skipRest(pending(queue), nil)
+			return false
+		}
+		e.spent += time.Since(start)
+		e.runs++
+		grouped++
+		queue = queue[1:]
+		var land explore.Landing
+		if res != nil && res.Mechanisms != nil {
+			land = explore.Landing(res.Mechanisms.FaultAttempts)
+		}
+		at := explore.Attribute(g, out, land)
+		for _, o := range at.Held {
+			e.ex.Outcomes = append(e.ex.Outcomes, o)
+			e.ex.Explored++
+			proven++
+		}
+		fmt.Fprintf(e.o.Log, "  → %s; proved held: %d of %d\n", summary(out), len(at.Held), len(g.Singles))
+		for _, a := range at.Alone {
+			fmt.Fprintf(e.o.Log, "  %s runs again alone: %s\n", a.ID, at.Why[a.ID])
+			queue = append(queue, explore.NewGroup([]explore.Experiment{a}))
+			alone++
+		}
+		if len(at.Split) > 0 {
+			fmt.Fprintf(e.o.Log, "  bisected: %s\n", at.SplitWhy)
+			split++
+			for _, h := range at.Split {
+				queue = append(queue, explore.NewGroup(h))
+			}
+		}
+		e.afterwards(ctx, x, out)
+	}
+	return true
+}
+
+// pending lists the singles of the groups not yet proven.
+func pending(gs []explore.Group) []explore.Experiment {
+	var out []explore.Experiment
+	for _, g := range gs {
+		out = append(out, g.Singles...)
+	}
+	return out
+}
+
+func (e *executor) experiment(ctx context.Context, x explore.Experiment, k int) (rexplore.Outcome, *reports.Results) {
 	fresh := e.p.lab == nil
 	dir := filepath.Join(e.o.OutDir, "experiments", fmt.Sprintf("%03d-%s", k, explore.ScenarioName(x.ID)))
 	fail := func(err error) rexplore.Outcome {
@@ -275,20 +380,20 @@ func (e *executor) experiment(ctx context.Context, x explore.Experiment, k int) 
 	}
 	y, err := e.o.Base.Experiment(x, e.o.Profile)
 	if err != nil {
-		return fail(err)
+		return fail(err), nil
 	}
 	sc, err := scenarios.Parse(explore.ScenarioName(x.ID)+".yaml", y)
 	if err != nil {
-		return fail(err)
+		return fail(err), nil
 	}
 	res, err := runner.Run(ctx, runner.Options{Scenario: sc, Profile: e.o.Profile, OutDir: dir, Binary: e.o.Binary,
 		Start: e.p.Start, Settle: e.o.Settle, RetryInvalid: 1})
 	if res == nil {
-		return fail(err)
+		return fail(err), nil
 	}
 	out := rexplore.Classify(x.ID, x.Faults, x.Streams, res, e.o.Base.Rates())
 	out.Dir, out.Fresh = dir, fresh
-	return out
+	return out, res
 }
 
 // afterwards decides whether the next experiment may reuse the system: not after a crash
