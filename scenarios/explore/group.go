@@ -2,12 +2,12 @@ package explore
 
 import (
 	"fmt"
+	"github.com/faultline/faultline/reports"
 	"maps"
 	"slices"
 	"strings"
 
 	rexplore "github.com/faultline/faultline/reports/explore"
-	"github.com/faultline/faultline/system/topology"
 )
 
 // Group testing (issue 14 point 8): several single faults injected at once when they lie on
@@ -110,26 +110,31 @@ func disjoint(used map[string]bool, streams []string) bool {
 	return true
 }
 
-// Landing is the evidence that a fault acted: the calls its target saw in the fault window
-// that the fault could touch (for an edge, calls on the edge; for a component, calls on any
-// edge into or out of it), from the run's traces.
-type Landing map[string]int
+// Landing is each fault's landing in a run, by target (reports/traces judges it from the
+// calls the fault should touch; a group's faults are on distinct targets).
+type Landing map[string]reports.Landing
 
-// Landed says whether the fault's target saw calls in the fault window, and why not.
+// LandingOf collects the landings a run recorded on its faults.
+func LandingOf(faults []reports.FaultEvent) Landing {
+	l := Landing{}
+	for _, f := range faults {
+		if f.Landing != nil {
+			l[f.Target] = *f.Landing
+		}
+	}
+	return l
+}
+
+// Landed says whether the fault on f's target was shown to land, and why not.
 func (l Landing) Landed(f Fault) (bool, string) {
-	if topology.IsEdge(f.Target) {
-		if l[f.Target] > 0 {
-			return true, ""
-		}
-		return false, fmt.Sprintf("no call on %s in the fault window", f.Target)
+	got, ok := l[f.Target]
+	switch {
+	case !ok:
+		return false, "no landing recorded for " + f.Target
+	case got.Status != reports.LandingLanded:
+		return false, fmt.Sprintf("%s on %s: %s", got.Status, f.Target, got.Evidence)
 	}
-	for e, n := range l {
-		from, to, ok := topology.SplitEdge(e)
-		if ok && (from == f.Target || to == f.Target) && n > 0 {
-			return true, ""
-		}
-	}
-	return false, fmt.Sprintf("no call into or out of %s in the fault window", f.Target)
+	return true, ""
 }
 
 // Attribution is what a group's run proves.

@@ -1,6 +1,7 @@
 package explore
 
 import (
+	"github.com/faultline/faultline/reports"
 	"strings"
 	"testing"
 
@@ -83,16 +84,20 @@ func TestMakeGroups(t *testing.T) {
 }
 
 func TestLanded(t *testing.T) {
-	land := Landing{"link->billing": 12, "gateway->link": 30, "redirect->link": 0}
+	land := LandingOf([]reports.FaultEvent{
+		{Fault: "partition", Target: "link->billing", Landing: &reports.Landing{Status: reports.LandingLanded, Evidence: "12 of 12 failed"}},
+		{Fault: "partition", Target: "redirect->link", Landing: &reports.Landing{Status: reports.LandingNotLanded, Evidence: "no call: a cache answered every one"}},
+		{Fault: "cpu", Target: "link", Landing: &reports.Landing{Status: reports.LandingUnchecked, Evidence: "a CPU share"}},
+		{Fault: "crash", Target: "billing"}, // no landing recorded
+	})
 	cases := []struct {
 		target string
 		want   bool
 	}{
 		{"link->billing", true},
-		{"redirect->link", false},  // no call reached it: a cache answered every one
-		{"redirect->redis", false}, // no evidence at all
-		{"billing", true},          // link->billing calls reach billing
-		{"link", true},             // calls into and out of link
+		{"redirect->link", false},
+		{"link", false}, // unchecked is no evidence
+		{"billing", false},
 		{"redis", false},
 	}
 	for _, c := range cases {
@@ -115,7 +120,7 @@ func TestAttribute(t *testing.T) {
 		return rexplore.Outcome{ID: g.ID, Valid: true, Verdict: "pass", Affected: []string{"redis"}, Streams: map[string]rexplore.StreamOutcome{
 			"redirect": {Class: rexplore.Held}, "create": {Class: rexplore.Held}, "stats": {Class: rexplore.Held}}}
 	}
-	all := Landing{"redirect->redis": 40, "link->billing": 20, "gateway->analytics": 30}
+	all := Landing{"redirect->redis": {Status: reports.LandingLanded}, "link->billing": {Status: reports.LandingLanded}, "gateway->analytics": {Status: reports.LandingLanded}}
 	with := func(f func(*rexplore.Outcome)) rexplore.Outcome { o := held(); f(&o); return o }
 
 	// a clean group: every single held, its own id, faults and path, marked with the group
@@ -151,7 +156,7 @@ func TestAttribute(t *testing.T) {
 		}), all, b.ID, "stream create data-lost"},
 		{"stats unproven", with(func(o *rexplore.Outcome) { o.Streams["stats"] = rexplore.StreamOutcome{Class: rexplore.Unproven} }), all, c.ID, "unproven"},
 		{"stats not measured", with(func(o *rexplore.Outcome) { delete(o.Streams, "stats") }), all, c.ID, "not measured"},
-		{"a fault did not land", held(), Landing{"redirect->redis": 40, "link->billing": 20}, c.ID, "did not land: no call on gateway->analytics"},
+		{"a fault did not land", held(), Landing{"redirect->redis": {Status: reports.LandingLanded}, "link->billing": {Status: reports.LandingLanded}}, c.ID, "did not land: no landing recorded for gateway->analytics"},
 	}
 	for _, s := range alone {
 		at := Attribute(g, s.out, s.land)

@@ -335,8 +335,8 @@ func (e *executor) runGroups(ctx context.Context, singles []explore.Experiment, 
 		grouped++
 		queue = queue[1:]
 		var land explore.Landing
-		if res != nil && res.Mechanisms != nil {
-			land = explore.Landing(res.Mechanisms.FaultAttempts)
+		if res != nil {
+			land = explore.LandingOf(res.Faults)
 		}
 		at := explore.Attribute(g, out, land)
 		for _, o := range at.Held {
