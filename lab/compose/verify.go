@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -163,6 +164,25 @@ func Verify(p *types.Project, proxies []ProxyConfig) error {
 			} else if d.Condition != types.ServiceConditionHealthy {
 				bad("service %s depends on %s with condition %q, want %s", c, dep, d.Condition, types.ServiceConditionHealthy)
 			}
+		}
+	}
+	// Health checks with one interval run in step (a container turns healthy on a probe tick and
+	// its dependants start right then): their docker execs land together, a burst of engine CPU
+	// every interval that the services' slowest calls clustered on (docs/deploy.md).
+	byInterval := map[types.Duration][]string{}
+	for name, svc := range p.Services {
+		if hc := svc.HealthCheck; hc != nil && !hc.Disable && len(hc.Test) > 0 {
+			iv := types.Duration(30 * time.Second) // Docker's default
+			if hc.Interval != nil {
+				iv = *hc.Interval
+			}
+			byInterval[iv] = append(byInterval[iv], name)
+		}
+	}
+	for iv, names := range byInterval {
+		if len(names) > 1 {
+			slices.Sort(names)
+			bad("services %s share the health-check interval %s: their checks run in step; give each its own", strings.Join(names, ", "), time.Duration(iv))
 		}
 	}
 	for name, svc := range p.Services {
