@@ -16,6 +16,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/faultline/faultline/internal/localserver"
 	"github.com/faultline/faultline/system/topology"
 )
 
@@ -136,6 +137,11 @@ func Verify(p *types.Project, proxies []ProxyConfig) error {
 		}
 		if svc.HealthCheck == nil || svc.HealthCheck.Disable || len(svc.HealthCheck.Test) == 0 {
 			bad("service %s has no health check", c)
+		}
+		if topology.KindOf(c) == topology.KindPostgres {
+			if want := append([]string{"postgres"}, localserver.PostgresLabArgs()...); !slices.Equal(svc.Command, want) {
+				bad("service %s: command %q, want %q (the lab's PostgreSQL settings, as on every backend)", c, svc.Command, want)
+			}
 		}
 		if topology.KindOf(c) == topology.KindService {
 			if svc.HealthCheck != nil && slices.ContainsFunc(svc.HealthCheck.Test, func(arg string) bool { return strings.Contains(arg, "/readyz") }) {
