@@ -35,10 +35,12 @@ build() {
   elif [ -x /usr/bin/docker ]; then DOCKER_BUILDKIT=1 /usr/bin/docker build -q "$@"
   else DOCKER_BUILDKIT=1 docker build -q "$@"; fi >/dev/null
 }
-tmps=()
-cleanup() { [ ${#tmps[@]} -eq 0 ] || rm -rf "${tmps[@]}"; }
-trap cleanup EXIT
-scratch() { local d; d=$(mktemp -d "/tmp/faultline-$1.XXXXXX"); tmps+=("$d"); echo "$d"; }
+# Every scratch directory lives under one, removed on every exit path (scratch runs in a
+# command substitution's subshell, so it cannot record what it made in a variable).
+work=$(mktemp -d /tmp/faultline-images.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+scratch() { mktemp -d "$work/$1.XXXXXX"; }
 
 mode=${FAULTLINE_IMAGES:-}
 if [ -z "$mode" ]; then
