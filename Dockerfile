@@ -6,8 +6,15 @@
 # The base images are build arguments, so offline stand-ins can replace them
 # (scripts/docker-images.sh: GO_IMAGE=faultline/golang-offline:1.26,
 # RUN_IMAGE=faultline/runtime-offline:bookworm, GOFLAGS=-mod=vendor with a vendored context).
+#
+# BINARY=build (the default) compiles the binary in the Go stage. BINARY=prebuilt takes it from
+# the context's bin/faultline instead (a context holding this file, bin/faultline and scenarios/,
+# since .dockerignore leaves bin out): make docker-test builds its image from the binary
+# `make build` already made, on the offline Debian runtime base, whose glibc the host's binary
+# links against. The Go stage is then skipped (BuildKit builds only the stages the target uses).
 ARG GO_IMAGE=golang:1.26-bookworm
 ARG RUN_IMAGE=alpine:3.20
+ARG BINARY=build
 
 FROM ${GO_IMAGE} AS build
 ARG GOFLAGS=
@@ -22,6 +29,11 @@ COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/faultline ./cmd/faultline
 
+FROM scratch AS prebuilt
+COPY bin/faultline /out/faultline
+
+FROM ${BINARY} AS binary
+
 # Alpine rather than distroless: the compose health checks need wget (busybox's here; Debian's
 # in the offline runtime base, which has it installed).
 FROM ${RUN_IMAGE}
@@ -33,7 +45,9 @@ RUN if command -v apk >/dev/null; then \
     && command -v wget >/dev/null \
     && mkdir -p /data /work/runs \
     && chown 65532:65532 /data /work/runs
-COPY --from=build /out/faultline /usr/local/bin/faultline
+COPY --from=binary /out/faultline /usr/local/bin/faultline
+# The binary runs on this base (a prebuilt one linked against another libc would not).
+RUN ["/usr/local/bin/faultline", "--help"]
 # The catalogue travels with the image so `faultline run scenarios/` works in the lab container.
 COPY --chown=65532:65532 scenarios/ /work/scenarios/
 WORKDIR /work

@@ -15,7 +15,7 @@ deps: ## install PostgreSQL, Redis and Chromium with apt-get when missing; downl
 build: ## build the one binary
 	$(GO) build -o $(BIN) ./cmd/faultline
 
-test: deps build ## everything CI runs: unit, integration (real servers), the scenario catalogue and its negative controls
+test: deps build ## everything CI runs: unit, integration (real servers), the scenario catalogue and its negative controls, the Docker paths
 	$(GO) vet ./...
 	@# Compile every test binary in parallel first, then run them one package at a time: the
 	@# integration tests measure latency on real servers and must not share 2 cores with each other.
@@ -24,6 +24,8 @@ test: deps build ## everything CI runs: unit, integration (real servers), the sc
 	@# The whole catalogue with its own profiles, and each mutant once, on the shortest scenario
 	@# that must catch it (make verdict-power runs every listed control).
 	$(BIN) mutate --cover --plain --out runs/ci-catalogue scenarios/
+	@# The Docker paths last, alone: nothing else builds or runs beside their latency checks.
+	FAULTLINE_BIN=$(CURDIR)/$(BIN) scripts/docker-test.sh
 
 docker-test: build ## the Docker paths for real: installs Docker, starts (and stops) dockerd, builds the images offline if need be, runs compose and containers
 	FAULTLINE_BIN=$(CURDIR)/$(BIN) scripts/docker-test.sh

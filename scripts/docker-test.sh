@@ -16,17 +16,23 @@ if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
   scripts/deps.sh docker.io
 fi
 
-# Compose v2 is not a Debian package: build the plugin from its Go module once.
+# Compose v2 is not a Debian package: build the plugin from its Go module once per version,
+# into the cache (it survives a wiped ~/.docker), and install it from there.
 if ! docker compose version >/dev/null 2>&1; then
   plugins=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
-  scratch=$(mktemp -d /tmp/faultline-compose.XXXXXX)
-  log "building the Compose $COMPOSE_VERSION plugin into $plugins (Go module proxy)"
+  cached=${FAULTLINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/faultline/docker}/compose-$COMPOSE_VERSION/docker-compose
+  if [ ! -x "$cached" ]; then
+    scratch=$(mktemp -d /tmp/faultline-compose.XXXXXX)
+    log "building the Compose $COMPOSE_VERSION plugin into $cached (Go module proxy)"
+    mkdir -p "$(dirname "$cached")"
+    (cd "$scratch" && go mod init scratch >/dev/null 2>&1 \
+      && GOFLAGS=-mod=mod go get "github.com/docker/compose/v2/cmd@$COMPOSE_VERSION" >/dev/null 2>&1 \
+      && GOFLAGS=-mod=mod go build -o "$cached.tmp" github.com/docker/compose/v2/cmd) && mv "$cached.tmp" "$cached"
+    rm -rf "$scratch"
+  fi
   mkdir -p "$plugins"
-  (cd "$scratch" && go mod init scratch >/dev/null 2>&1 \
-    && GOFLAGS=-mod=mod go get "github.com/docker/compose/v2/cmd@$COMPOSE_VERSION" >/dev/null 2>&1 \
-    && GOFLAGS=-mod=mod go build -o "$plugins/docker-compose" github.com/docker/compose/v2/cmd)
-  rm -rf "$scratch"
-  log "compose plugin: $((SECONDS - t0))s"
+  cp "$cached" "$plugins/docker-compose"
+  log "compose plugin $COMPOSE_VERSION: $((SECONDS - t0))s"
 fi
 
 # An engine: the one that answers, else one started here and stopped on exit.
@@ -55,16 +61,17 @@ if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
   log "dockerd $(docker version --format '{{.Server.Version}}') up in $((SECONDS - t0))s"
 fi
 
+# The binary first: the offline Faultline image is built from it (no Go build inside Docker).
+bin=${FAULTLINE_BIN:-$PWD/bin/faultline}
+[ -x "$bin" ] || go build -o "$bin" ./cmd/faultline
 t1=$SECONDS
-scripts/docker-images.sh runs/docker/images.env
+FAULTLINE_BIN=$bin scripts/docker-images.sh runs/docker/images.env
 log "images: $((SECONDS - t1))s"
 set -a
 # shellcheck disable=SC1091
 . runs/docker/images.env
 set +a
 
-bin=${FAULTLINE_BIN:-$PWD/bin/faultline}
-[ -x "$bin" ] || go build -o "$bin" ./cmd/faultline
 t2=$SECONDS
 set +e
 FAULTLINE_DOCKER_REQUIRED=1 FAULTLINE_DOCKER_OUT=$PWD/runs/docker/runs FAULTLINE_BIN=$bin go test -count=1 -p 1 -timeout 20m -v -run 'WithDocker' \

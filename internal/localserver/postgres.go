@@ -32,6 +32,24 @@ type PostgresOptions struct {
 	CacheDir string
 }
 
+// PostgresLabSettings are the durability settings of every lab PostgreSQL, on every backend
+// (these local servers, docker-compose.yml's databases, the containers backend's). fsync=off is
+// safe for a lab (a SIGKILL loses nothing the OS already holds) and keeps a commit from waiting
+// on the disk: with fsync on, the Docker paths' INSERTs took 100-200 ms while the host flushed
+// (the smoke's create p99 < 200 ms failed by that). synchronous_commit stays on: off
+// acknowledges commits whose WAL is still in PostgreSQL's own memory, and a crash fault then
+// loses acknowledged links — a loss the lab would blame on the system under test.
+var PostgresLabSettings = []string{"fsync=off", "synchronous_commit=on", "full_page_writes=off"}
+
+// PostgresLabArgs are PostgresLabSettings as postgres command-line arguments (-c k=v ...).
+func PostgresLabArgs() []string {
+	var out []string
+	for _, s := range PostgresLabSettings {
+		out = append(out, "-c", s)
+	}
+	return out
+}
+
 const pgMissing = "PostgreSQL binaries (initdb, postgres) not found in /usr/lib/postgresql/*/bin: install the Debian package postgresql (run `make deps`)"
 
 // PostgresBinDir finds the newest PostgreSQL bin directory, or says what to install.
@@ -146,15 +164,10 @@ func Postgres(ctx context.Context, o PostgresOptions) (*Server, error) {
 			Name: "postgres", Addr: hostPort(port), Dir: data,
 			DSN:  fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", hostPort(port), o.Database),
 			path: filepath.Join(bin, "postgres"),
-			args: []string{"-D", data, "-p", strconv.Itoa(port), "-k", sock,
-				// fsync=off is safe for a lab (a SIGKILL loses nothing the OS already holds), but
-				// synchronous_commit stays on: off acknowledges commits whose WAL is still in
-				// PostgreSQL's own memory, and a crash fault then loses acknowledged links — a
-				// loss the lab would blame on the system under test.
-				"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=on",
-				"-c", "full_page_writes=off", "-c", "max_connections=200",
+			args: append([]string{"-D", data, "-p", strconv.Itoa(port), "-k", sock,
+				"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
 				// Segments under the data dir go with it; posix ones would outlive a SIGKILL in /dev/shm.
-				"-c", "dynamic_shared_memory_type=mmap"},
+				"-c", "dynamic_shared_memory_type=mmap"}, PostgresLabArgs()...),
 			cred: cred, stopSig: syscall.SIGINT, // SIGINT is PostgreSQL's fast shutdown
 			out: out, closeOut: closeOut, tail: tail, rmDir: rm,
 			afterExit: func() { ReleaseSharedMemory(data) },

@@ -11,10 +11,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/faultline/faultline/internal/localserver"
 	"github.com/faultline/faultline/system/topology"
 )
 
@@ -136,6 +138,11 @@ func Verify(p *types.Project, proxies []ProxyConfig) error {
 		if svc.HealthCheck == nil || svc.HealthCheck.Disable || len(svc.HealthCheck.Test) == 0 {
 			bad("service %s has no health check", c)
 		}
+		if topology.KindOf(c) == topology.KindPostgres {
+			if want := append([]string{"postgres"}, localserver.PostgresLabArgs()...); !slices.Equal(svc.Command, want) {
+				bad("service %s: command %q, want %q (the lab's PostgreSQL settings, as on every backend)", c, svc.Command, want)
+			}
+		}
 		if topology.KindOf(c) == topology.KindService {
 			if svc.HealthCheck != nil && slices.ContainsFunc(svc.HealthCheck.Test, func(arg string) bool { return strings.Contains(arg, "/readyz") }) {
 				bad("service %s: its health check asks /readyz, which probes its callees through their proxies every interval (that traffic lands in a run's measurements); ask /healthz", c)
@@ -163,6 +170,25 @@ func Verify(p *types.Project, proxies []ProxyConfig) error {
 			} else if d.Condition != types.ServiceConditionHealthy {
 				bad("service %s depends on %s with condition %q, want %s", c, dep, d.Condition, types.ServiceConditionHealthy)
 			}
+		}
+	}
+	// Health checks with one interval run in step (a container turns healthy on a probe tick and
+	// its dependants start right then): their docker execs land together, a burst of engine CPU
+	// every interval that the services' slowest calls clustered on (docs/deploy.md).
+	byInterval := map[types.Duration][]string{}
+	for name, svc := range p.Services {
+		if hc := svc.HealthCheck; hc != nil && !hc.Disable && len(hc.Test) > 0 {
+			iv := types.Duration(30 * time.Second) // Docker's default
+			if hc.Interval != nil {
+				iv = *hc.Interval
+			}
+			byInterval[iv] = append(byInterval[iv], name)
+		}
+	}
+	for iv, names := range byInterval {
+		if len(names) > 1 {
+			slices.Sort(names)
+			bad("services %s share the health-check interval %s: their checks run in step; give each its own", strings.Join(names, ", "), time.Duration(iv))
 		}
 	}
 	for name, svc := range p.Services {

@@ -124,6 +124,12 @@ func TestVerifyRejectsDrift(t *testing.T) {
 		{"health check that probes the callees", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
 			return strings.Replace(y, "http://127.0.0.1:8080/healthz", "http://127.0.0.1:8080/readyz", 1), ps
 		}, "asks /readyz"},
+		{"health checks in step", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
+			return strings.Replace(y, "interval: 2300ms", "interval: 2700ms", 1), ps
+		}, "services link-db, redis share the health-check interval 2.7s"},
+		{"postgres without the lab's settings", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
+			return strings.Replace(y, `"-c", "fsync=off", `, "", 1), ps
+		}, "service link-db: command"},
 		{"no health check", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
 			return strings.Replace(y, `test: ["CMD", "redis-cli", "ping"]`, `disable: true`, 1), ps
 		}, "service redis has no health check"},

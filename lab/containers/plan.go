@@ -19,6 +19,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/faultline/faultline/internal/localserver"
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/lab/compose"
 	"github.com/faultline/faultline/system/topology"
@@ -131,6 +132,7 @@ func Plan(o Options, lo lab.Options, netName string) ([]Spec, error) {
 		case topology.KindPostgres:
 			r.Image = o.PostgresImage
 			r.Env = map[string]string{"POSTGRES_DB": compose.Database, "POSTGRES_HOST_AUTH_METHOD": "trust"}
+			r.Cmd = append([]string{"postgres"}, localserver.PostgresLabArgs()...) // as every backend's
 			r.ExposedPorts = hostPorts(c)
 			// The image restarts the server once after initdb: ready is the second message.
 			r.WaitingFor = wait.ForAll(

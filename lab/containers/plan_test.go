@@ -62,6 +62,11 @@ func TestPlanMatchesTopology(t *testing.T) {
 		if want := []string{itoaPort(compose.ContainerPort(c))}; !slices.Contains(r.ExposedPorts, want[0]) {
 			t.Errorf("%s exposes %v, want %v", c, r.ExposedPorts, want)
 		}
+		// The lab's PostgreSQL settings, as on the other backends (with fsync on, commits
+		// waited on the host's disk flushes: 100-200 ms INSERTs failed the smoke's create SLO).
+		if topology.KindOf(c) == topology.KindPostgres && !slices.Equal(r.Cmd, []string{"postgres", "-c", "fsync=off", "-c", "synchronous_commit=on", "-c", "full_page_writes=off"}) {
+			t.Errorf("%s: cmd %q, want the lab's PostgreSQL settings", c, r.Cmd)
+		}
 		if topology.KindOf(c) != topology.KindService {
 			continue
 		}
