@@ -276,6 +276,10 @@ func (r *run) judge(res *reports.Results, runErr error) {
 				res.InvalidReasons = append(res.InvalidReasons, why)
 			}
 		}
+		if why := verdict.LandingInvalid(res.Faults, res.ServiceMap); why != "" {
+			res.Valid = false
+			res.InvalidReasons = append(res.InvalidReasons, why)
+		}
 	}
 	verdict.Decide(res, runErr)
 }
