@@ -40,6 +40,7 @@ type ComponentStatus struct {
 	State  string `json:"state"` // ready, unready, paused, crashed, not started
 	Detail string `json:"detail,omitempty"`
 	Direct string `json:"direct"`
+	CPU    string `json:"cpu,omitempty"` // the cpu fault in force: "10% (cgroup)"
 }
 
 // EdgeStatus is one edge's proxy.
@@ -80,6 +81,7 @@ func (l *Lab) Status(ctx context.Context) Status {
 				}
 				cancel()
 			}
+			cs.CPU = l.cpuLimit(name)
 			st.Components[i] = cs
 		}()
 	}

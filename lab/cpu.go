@@ -49,3 +49,13 @@ func (l *Lab) liftCPU(name string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// cpuLimit describes the CPU limit in force on a component, "" when none.
+func (l *Lab) cpuLimit(name string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if lim := l.cpu[name]; lim != nil {
+		return fmt.Sprintf("%g%% (%s)", lim.Share*100, lim.Method)
+	}
+	return ""
+}

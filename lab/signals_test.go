@@ -20,14 +20,14 @@ func upProcess(t *testing.T) (*exec.Cmd, State, string, []int) {
 	return upProcessOf(t, "link-db,analytics-db,redis")
 }
 
-// upProcessOf runs `faultline up --only only` ("" = the whole system).
-func upProcessOf(t *testing.T, only string) (*exec.Cmd, State, string, []int) {
+// upProcessOf runs `faultline up --only only` ("" = the whole system) with extra flags.
+func upProcessOf(t *testing.T, only string, extra ...string) (*exec.Cmd, State, string, []int) {
 	t.Helper()
 	needStores(t)
 	needBinary(t)
 	stateDir, dir := t.TempDir(), t.TempDir()
 	eps := filepath.Join(dir, "endpoints.json")
-	args := []string{"up", "--endpoints-file", eps, "--state-dir", stateDir}
+	args := append([]string{"up", "--endpoints-file", eps, "--state-dir", stateDir}, extra...)
 	if only != "" {
 		args = append(args, "--only", only)
 	}

@@ -57,6 +57,7 @@ func (d *decoder) checkTarget(path string, f *Fault, edgeN, compN, n ast.Node) {
 			d.errs.add(d.file, f.paramPos[k], "%s: unknown parameter %q for fault %s, expected %s", path, k, f.Fault, want)
 		}
 	}
+	d.checkToxicity(path, f)
 	if _, err := toxics.New(f.Fault, vals); err != nil {
 		msg := strings.ReplaceAll(err.Error(), "toxics: ", "")
 		d.errs.add(d.file, paramPosIn(f, msg), "%s: %s", path, msg)

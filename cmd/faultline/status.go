@@ -44,6 +44,9 @@ func newStatusCmd() *cobra.Command {
 				if c.Detail != "" {
 					state += " (" + firstLine(c.Detail) + ")"
 				}
+				if c.CPU != "" {
+					state += ", cpu limited to " + c.CPU
+				}
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", c.Name, c.Kind, c.Pid, c.Direct, state)
 			}
 			fmt.Fprintln(tw, "\t\t\t\t")

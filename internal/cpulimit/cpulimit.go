@@ -37,6 +37,7 @@ var Root = "/sys/fs/cgroup"
 // are gone.
 type Limit struct {
 	Method string
+	Share  float64 // of one CPU
 	undo   func() error
 	mu     sync.Mutex
 	done   bool
@@ -67,11 +68,16 @@ func Apply(name string, pgid int, pids []int, share float64, method string) (*Li
 	}
 	if method == "" || method == MethodCgroup {
 		l, err := applyCgroup(name, pgid, pids, share)
+		if err == nil {
+			l.Share = share
+		}
 		if err == nil || method == MethodCgroup {
 			return l, err
 		}
 	}
-	return applyDutyCycle(pgid, share), nil
+	l := applyDutyCycle(pgid, share)
+	l.Share = share
+	return l, nil
 }
 
 // cgroupDir finds the cpu controller's hierarchy: v1 (a "cpu" mount with cfs files) or v2.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -260,6 +261,33 @@ func TestCatalogFromRegistry(t *testing.T) {
 		if f.Name == "latency" && (f.Kind != toxics.Network || len(f.Params) == 0 || f.Params[0].Name != "latency") {
 			t.Fatalf("latency: %+v", f)
 		}
+	}
+}
+
+// The inject form offers the partial faults of issue 15 (it is built from the registry): the
+// request-level ones on edges, cpu on components, each with its parameters.
+func TestCatalogHasPartialFaults(t *testing.T) {
+	want := map[string]struct {
+		kind  toxics.Kind
+		param string
+	}{
+		"http_error":   {toxics.Network, "status"},
+		"http_latency": {toxics.Network, "latency"},
+		"http_reset":   {toxics.Network, "share"},
+		"cpu":          {toxics.Process, "share"},
+	}
+	for _, f := range catalog().Faults {
+		w, ok := want[f.Name]
+		if !ok {
+			continue
+		}
+		delete(want, f.Name)
+		if f.Kind != w.kind || !slices.ContainsFunc(f.Params, func(p toxics.Param) bool { return p.Name == w.param }) {
+			t.Errorf("%s: kind %v params %+v, want kind %v with %s", f.Name, f.Kind, f.Params, w.kind, w.param)
+		}
+	}
+	for n := range want {
+		t.Errorf("%s is not in the console's inject form", n)
 	}
 }
 

@@ -269,9 +269,10 @@ func singleRule(a, b Fault, kept map[string]bool, pm PathMap, targets []string) 
 	return RuleNotSelected
 }
 
-// below says whether edge fault e starts at the component c crashes or pauses.
+// below says whether edge fault e starts at the component c crashes or pauses (a starved
+// CPU slows the caller; its calls still go out, so the pair is kept).
 func below(c, e Fault) bool {
-	if !onComponent(c) || onComponent(e) {
+	if !onComponent(c) || onComponent(e) || c.Class == ClassCPU {
 		return false
 	}
 	from, _, ok := topology.SplitEdge(e.Target)

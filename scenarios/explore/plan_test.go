@@ -58,8 +58,8 @@ func TestVocabularyFromProfile(t *testing.T) {
 		t.Errorf("no-timeout link->billing: got %s %s, want latency-beyond latency=3s", fs[0].Class, fs[0].ParamText())
 	}
 	comp, _ := Faults(p, "link-db")
-	if len(comp) != 2 || comp[0].Class != ClassCrash || comp[1].Class != ClassPause {
-		t.Errorf("link-db: got %v, want crash and pause", comp)
+	if len(comp) != 3 || comp[0].Class != ClassCrash || comp[1].Class != ClassPause || comp[2].Class != ClassCPU {
+		t.Errorf("link-db: got %v, want crash, pause and cpu", comp)
 	}
 	if !Stateful(comp[0]) || Stateful(comp[1]) {
 		t.Error("a store's crash needs a fresh system after it, its pause does not")
@@ -103,18 +103,19 @@ func staticPlan(t *testing.T, o Options) *Plan {
 
 func TestPlanSingles(t *testing.T) {
 	pl := staticPlan(t, Options{Seed: 1})
-	// 13 edges × 6 + 9 components × 2
-	if pl.Possible != 96 {
-		t.Errorf("possible = %d, want 96", pl.Possible)
+	// 13 edges × 6 + 6 HTTP edges × 3 request-level + 9 components × 3
+	if pl.Possible != 123 {
+		t.Errorf("possible = %d, want 123", pl.Possible)
 	}
 	rules := map[string]int{}
 	for _, p := range pl.Pruned {
 		rules[p.Rule] = p.Count
 	}
-	// client->gateway: 5 faults; off every path in the recorded map: gateway->nats does not
-	// exist; redirect, link... all used; billing->nats is on create's queue path.
-	if rules[RuleOutside] != 6 {
-		t.Errorf("outside pruned %d, want 6", rules[RuleOutside])
+	// client->gateway: 6 + 3 request-level faults; off every path in the recorded map:
+	// gateway->nats does not exist; redirect, link... all used; billing->nats is on create's
+	// queue path.
+	if rules[RuleOutside] != 9 {
+		t.Errorf("outside pruned %d, want 9", rules[RuleOutside])
 	}
 	if got := len(pl.Singles) + pl.PrunedTotal(); got != pl.Possible {
 		t.Errorf("planned %d + pruned %d != possible %d", len(pl.Singles), pl.PrunedTotal(), pl.Possible)

@@ -65,6 +65,10 @@ var Vocabulary = []Entry{
 	{ClassBandwidth, "bandwidth", true, fixed(map[string]any{"rate": StarvedRate}, fmt.Sprintf("%d KB/s left", StarvedRate))},
 	{ClassCrash, "crash", false, fixed(nil, "SIGKILL, restarted when the fault ends")},
 	{ClassPause, "pause", false, fixed(nil, "SIGSTOP, SIGCONT when the fault ends")},
+	{ClassHTTPError, "http_error", true, httpError},
+	{ClassHTTPTail, "http_latency", true, httpTail},
+	{ClassHTTPReset, "http_reset", true, httpReset},
+	{ClassCPU, "cpu", false, starvedCPU},
 }
 
 func fixed(params map[string]any, why string) func(*policy.Profile, string) (map[string]any, string, bool) {

@@ -207,6 +207,9 @@ func faultYAML(f reports.FaultEvent, t0 float64, dur time.Duration) (string, err
 	if at >= dur || length <= 0 {
 		return "", fmt.Errorf("%s on %s at %.1fs: outside the load", f.Fault, f.Target, f.AppliedAt)
 	}
+	if x, err := strconv.ParseFloat(f.Params["toxicity"], 64); err == nil && x < 1 {
+		return "", fmt.Errorf("%s on %s at %.1fs: toxicity %s is a share of connections, which a scenario refuses (pooled connections make it land on every call or on none); a share of requests is http_error, http_latency or http_reset with share", f.Fault, f.Target, f.AppliedAt, f.Params["toxicity"])
+	}
 	var kv []string
 	keys := make([]string, 0, len(f.Params))
 	for k := range f.Params {
