@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the lab and the tests need: real servers, never fakes.
 DEBS := postgresql redis-server chromium prometheus
 
-.PHONY: deps build test test-short demo catalogue verdict-power code-power bench fuzz clean explore-power docker-test
+.PHONY: deps build test test-short demo catalogue verdict-power code-power bench fuzz clean explore-power docker-test tournament
 
 deps: ## install PostgreSQL, Redis and Chromium with apt-get when missing; download Go modules
 	@scripts/deps.sh $(DEBS)
@@ -50,6 +50,9 @@ explore-power: deps build ## every protection mutant: the weak spot the explorer
 
 bench: deps build ## benchmarks recorded in BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./lab/... ./lab/otlp/... ./scenarios/load/...
+
+tournament: deps build ## which policy wins which failure mode: default, adaptive and hedged ranked on the adaptive-policy scenarios (docs/policy-choice.md; about 15 min)
+	$(BIN) tournament --profiles default,adaptive,hedged --repeat 2 --out runs/tournament scenarios/slow-tail.yaml scenarios/surge-adaptive.yaml
 
 fuzz: ## a short fuzz pass over every parser and handler
 	@scripts/fuzz.sh 10s

@@ -17,7 +17,7 @@ func TestDashboardsAreValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"faultline-cache", "faultline-events", "faultline-red", "faultline-resilience", "faultline-scenario"}
+	want := []string{"faultline-adaptive", "faultline-cache", "faultline-events", "faultline-red", "faultline-resilience", "faultline-scenario"}
 	var got []string
 	for _, d := range ds {
 		got = append(got, d.UID)

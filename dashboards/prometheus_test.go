@@ -56,9 +56,28 @@ func prometheusBinary() (string, error) {
 	return "", errors.New("prometheus not found: install the Debian package `prometheus` (make deps)")
 }
 
+// adaptiveDashboard is the dashboard of the adaptive policies: the classic test profile has
+// none of them, so TestAdaptivePanelsReturnData proves it on a profile that has them all.
+const adaptiveDashboard = "faultline-adaptive"
+
 // TestPanelsReturnData proves the dashboards are real: every panel's PromQL, run by a real
 // Prometheus scraping the real system under load with one fault, parses and returns data.
 func TestPanelsReturnData(t *testing.T) {
+	provePanels(t, "testdata/profile.yaml", func(d Dashboard) bool { return d.UID != adaptiveDashboard })
+}
+
+// TestAdaptivePanelsReturnData proves faultline-adaptive's panels the same way, on a profile
+// with an adaptive limiter, a throttler, a budget and a hedge placed where the same drive and
+// fault move each of their series (limit, in flight, queued, rejections, rejection rate,
+// budget left and refused, hedges sent).
+func TestAdaptivePanelsReturnData(t *testing.T) {
+	provePanels(t, "testdata/adaptive-profile.yaml", func(d Dashboard) bool { return d.UID == adaptiveDashboard })
+}
+
+// provePanels starts the system with profileFile, scrapes it with a real Prometheus while
+// driving load with link->billing 300 ms late, and checks every panel query of the dashboards
+// keep selects returns data (and every annotation query parses).
+func provePanels(t *testing.T, profileFile string, keep func(Dashboard) bool) {
 	if testing.Short() {
 		t.Skip("-short: no servers")
 	}
@@ -72,11 +91,20 @@ func TestPanelsReturnData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := Load(".")
+	all, err := Load(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	profile, err := filepath.Abs("testdata/profile.yaml")
+	var ds []Dashboard
+	for _, d := range all {
+		if keep(d) {
+			ds = append(ds, d)
+		}
+	}
+	if len(ds) == 0 {
+		t.Fatal("no dashboard selected")
+	}
+	profile, err := filepath.Abs(profileFile)
 	if err != nil {
 		t.Fatal(err)
 	}
