@@ -51,6 +51,7 @@ func TestRunConsoleInChromium(t *testing.T) {
 	urlCh := make(chan string, 1)
 	go func() {
 		defer close(logDone)
+		defer close(urlCh) // the run ended
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			log.WriteString(sc.Text() + "\n")
@@ -62,6 +63,9 @@ func TestRunConsoleInChromium(t *testing.T) {
 	var consoleURL string
 	select {
 	case consoleURL = <-urlCh:
+		if consoleURL == "" {
+			t.Fatalf("the run ended without a console:\n%s\n%s", log.String(), stderr.String())
+		}
 	case <-time.After(90 * time.Second):
 		t.Fatalf("no console address within 90 s:\n%s", stderr.String())
 	}
