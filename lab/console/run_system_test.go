@@ -81,6 +81,9 @@ func TestRunConsoleInChromium(t *testing.T) {
 	// The run's stream, not controllable from the page, with requests flowing.
 	br.WaitFor(`(() => { const s = document.querySelector('[data-stream="redirect"]');
 		return s && !s.querySelector('button') && /[1-9][0-9]*\/s,/.test(s.querySelector('header span').textContent) })()`, 15*time.Second)
+	if got := string(br.Eval(`getComputedStyle(document.getElementById('newstream')).display === 'none' && getComputedStyle(document.getElementById('slos')).display === 'none'`)); got != "true" {
+		t.Error("the load and SLO forms show during a run: the scenario drives the load")
+	}
 	// The scheduled fault, listed as the scenario's, and the edge's latency on the map.
 	br.WaitFor(`[...document.querySelectorAll('#faults tr')].some(r => r.dataset.fault === 'latency' && r.dataset.target === 'gateway->redirect' && r.textContent.includes('scenario'))`, 15*time.Second)
 	if n := toxicsOn(t, labs[0].Toxiproxy); n != 1 {

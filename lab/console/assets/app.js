@@ -107,8 +107,8 @@
     fillFaultForm();
     if (!catalog.load && !catalog.run) $('load-section').hidden = true;
     if (catalog.run) { // a scenario run's load: shown, driven by the scenario
-      $('newstream').hidden = true;
-      $('slos').hidden = true;
+      $('newstream').style.display = 'none';
+      $('slos').style.display = 'none';
       $('load-section').querySelector('h2').textContent = 'Load (the scenario\'s: HALT stops it and ends the run as halted)';
     }
   }
