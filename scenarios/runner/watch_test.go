@@ -98,15 +98,23 @@ func TestHaltFromTheWatch(t *testing.T) {
 func TestWatchHealAndInterventions(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer srv.Close()
+	var mu sync.Mutex
 	var healErr error
 	heals := 0
 	watch := func(sys System, w *Watch) (func(), error) {
 		w.OnFault = func(c FaultChange) {
 			if c.Applied {
-				time.AfterFunc(300*time.Millisecond, func() { healErr = c.Heal(context.Background()) })
-			} else {
-				heals++
+				time.AfterFunc(300*time.Millisecond, func() {
+					err := c.Heal(context.Background())
+					mu.Lock()
+					healErr = err
+					mu.Unlock()
+				})
+				return
 			}
+			mu.Lock()
+			heals++
+			mu.Unlock()
 		}
 		w.Interventions = func() []string { return []string{"fault pause on link healed by bo (console) at 1.3s"} }
 		return func() {}, nil
@@ -118,6 +126,8 @@ func TestWatchHealAndInterventions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if healErr != nil || heals != 1 {
 		t.Errorf("heal error %v, %d heals: want one", healErr, heals)
 	}
