@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/lab/ledger"
@@ -30,10 +31,14 @@ func ForRun(l *lab.Lab, w *runner.Watch, addr string) (*Server, error) {
 	runStart := len(led.Events(0)) // the events of the run are the ones after this
 	var mu sync.Mutex
 	adopted := map[int]int{} // scenario fault index → ledger id
+	var started atomic.Pointer[Server] // refreshed at once on a fault change, not at the next tick
 	w.OnSample = streams.Add
 	w.OnFault = func(c runner.FaultChange) {
 		mu.Lock()
 		defer mu.Unlock()
+		if srv := started.Load(); srv != nil {
+			defer srv.live.poke()
+		}
 		if c.Applied {
 			adopted[c.Index] = led.Adopt(c.Fault, c.Target, c.Params, c.Heal).ID
 			return
@@ -52,7 +57,12 @@ func ForRun(l *lab.Lab, w *runner.Watch, addr string) (*Server, error) {
 	led.OnHalt(func(context.Context) { w.Halt(led.Snapshot().HaltedBy) })
 	o := labOptions(l, addr)
 	o.Spans, o.Streams, o.Start = w.Spans, streams.View, w.Start
-	return Start(o)
+	srv, err := Start(o)
+	if err != nil {
+		return nil, err
+	}
+	started.Store(srv)
+	return srv, nil
 }
 
 // interventions lists what was done by hand to the system during a run's load: a fault

@@ -78,14 +78,15 @@ func TestRunConsoleInChromium(t *testing.T) {
 	br := browsertest.Launch(t, 1400, 1100)
 	br.Navigate(consoleURL)
 	br.WaitFor(`document.getElementById('conn').textContent === 'live'`, 10*time.Second)
+	// The scheduled fault, listed as the scenario's, and the edge's latency on the map.
+	br.WaitFor(`[...document.querySelectorAll('#faults tr')].some(r => r.dataset.fault === 'latency' && r.dataset.target === 'gateway->redirect' && r.textContent.includes('scenario'))`, 15*time.Second)
+	faultSeen := time.Now() // polled every 100 ms: the update lag, to within that
 	// The run's stream, not controllable from the page, with requests flowing.
 	br.WaitFor(`(() => { const s = document.querySelector('[data-stream="redirect"]');
 		return s && !s.querySelector('button') && /[1-9][0-9]*\/s,/.test(s.querySelector('header span').textContent) })()`, 15*time.Second)
 	if got := string(br.Eval(`getComputedStyle(document.getElementById('newstream')).display === 'none' && getComputedStyle(document.getElementById('slos')).display === 'none'`)); got != "true" {
 		t.Error("the load and SLO forms show during a run: the scenario drives the load")
 	}
-	// The scheduled fault, listed as the scenario's, and the edge's latency on the map.
-	br.WaitFor(`[...document.querySelectorAll('#faults tr')].some(r => r.dataset.fault === 'latency' && r.dataset.target === 'gateway->redirect' && r.textContent.includes('scenario'))`, 15*time.Second)
 	if n := toxicsOn(t, labs[0].Toxiproxy); n != 1 {
 		t.Fatalf("%d toxics on the run's Toxiproxy during its fault, want 1", n)
 	}
@@ -130,6 +131,13 @@ func TestRunConsoleInChromium(t *testing.T) {
 	}
 	if f := res.Faults[0]; f.HealedAt < 0 || f.HealedAt > res.Halt.AtS+1 {
 		t.Errorf("fault %+v: want healed within 1 s of the halt at %.1fs", f, res.Halt.AtS)
+	}
+	// Update lag: from the scheduled fault's apply (the run's clock) to it on the page.
+	applied := res.StartedAt.Add(time.Duration(res.Faults[0].AppliedAt * float64(time.Second)))
+	lag := faultSeen.Sub(applied)
+	t.Logf("update lag, scheduled fault applied -> listed on the page: %v (polled every 100 ms)", lag.Round(time.Millisecond))
+	if lag > 1500*time.Millisecond {
+		t.Errorf("the fault showed %v after it was applied, want within a second (+ the poll)", lag)
 	}
 	if !strings.Contains(log.String(), "HALTED at") || !strings.Contains(log.String(), "halted") {
 		t.Errorf("the run's output does not say it was halted:\n%s", log.String())
