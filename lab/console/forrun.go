@@ -30,7 +30,7 @@ func ForRun(l *lab.Lab, w *runner.Watch, addr string) (*Server, error) {
 	led := l.Ledger()
 	runStart := len(led.Events(0)) // the events of the run are the ones after this
 	var mu sync.Mutex
-	adopted := map[int]int{} // scenario fault index → ledger id
+	adopted := map[int]int{}           // scenario fault index → ledger id
 	var started atomic.Pointer[Server] // refreshed at once on a fault change, not at the next tick
 	w.OnSample = streams.Add
 	w.OnFault = func(c runner.FaultChange) {
