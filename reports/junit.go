@@ -98,7 +98,7 @@ func WriteJUnit(w io.Writer, r *Results) error {
 	verdict := junitCase{Name: fmt.Sprintf("verdict %s (expected %s)", r.Verdict, r.ExpectedVerdict), Classname: cls + ".verdict",
 		SystemOut: strings.Join(r.Reasons, "\n")}
 	switch {
-	case r.Verdict == VerdictError || r.Verdict == VerdictAborted:
+	case r.Verdict == VerdictError || r.Verdict == VerdictAborted || r.Verdict == VerdictHalted:
 		verdict.Error = &junitMessage{Message: "run " + r.Verdict + ": " + strings.Join(r.Reasons, "; "), Type: r.Verdict}
 	case !r.AsExpected:
 		verdict.Failure = &junitMessage{Message: "not as expected: " + strings.Join(r.Reasons, "; "), Type: "verdict"}

@@ -41,6 +41,9 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 		}
 		p("\n")
 	}
+	if h := r.Halt; h != nil {
+		p("> **HALTED** at %s s by %s: load stopped, faults healed (in %s s); the run proves nothing\n\n", num(h.AtS, 1), h.By, num(h.HealedInS, 2))
+	}
 	if a := r.Abort; a != nil {
 		p("> **Aborted** at %s s: `%s` (faults healed in %s s)\n\n", num(a.AtS, 1), a.Condition, num(a.HealedInS, 2))
 	}

@@ -9,6 +9,9 @@ const (
 	VerdictFail    = "fail"
 	VerdictAborted = "aborted"
 	VerdictError   = "error"
+	// VerdictHalted: someone pressed HALT (console or faultline halt) during the run: the load
+	// stopped and the faults were healed early, so the run proves nothing either way.
+	VerdictHalted = "halted"
 )
 
 // Phases a run is cut into, derived from the fault schedule.
@@ -50,6 +53,7 @@ type Results struct {
 	Telemetry      *TelemetryHealth `json:"telemetry,omitempty"`
 	Timeseries     []TimeBucket     `json:"timeseries,omitempty"`
 	Abort          *Abort           `json:"abort,omitempty"`
+	Halt           *Halt            `json:"halt,omitempty"` // a HALT during the run (run --console)
 	// Conformance is every policy of the profile in use checked against what the spans show.
 	Conformance *Conformance `json:"conformance,omitempty"`
 	// DesignBounds is the worst latency the profile allows per stream and the SLO thresholds
@@ -358,6 +362,13 @@ type TimeBucket struct {
 // Abort tells why and when a run was stopped early.
 type Abort struct {
 	Condition string  `json:"condition"`
+	AtS       float64 `json:"at_s"`
+	HealedInS float64 `json:"healed_in_s"`
+}
+
+// Halt tells who halted a run, when, and how long healing took.
+type Halt struct {
+	By        string  `json:"by"`
 	AtS       float64 `json:"at_s"`
 	HealedInS float64 `json:"healed_in_s"`
 }

@@ -30,6 +30,8 @@ type runOptions struct {
 	retryInvalid int
 	expect       string
 	target       string // see run_target.go
+	console      bool   // see run_console.go
+	consoleAddr  string
 }
 
 func newRunCmd() *cobra.Command {
@@ -60,6 +62,7 @@ invalid scenario file (nothing is run then).`,
 	c.Flags().IntVar(&o.retryInvalid, "retry-invalid", 1, "repeat a run whose measurement was invalid (load generator starved) up to N times; a fail is never repeated")
 	c.Flags().StringVar(&o.expect, "expect", "", "override the expected verdict (pass or fail), e.g. fail for a negative control")
 	addTargetFlag(c, &o)
+	addConsoleFlags(c, &o)
 	return c
 }
 
@@ -94,6 +97,12 @@ func runScenarios(ctx context.Context, stdout io.Writer, args []string, o runOpt
 	if err != nil {
 		return usageError{err}
 	}
+	if err := checkConsole(o, start != nil); err != nil {
+		return usageError{err}
+	}
+	if o.console {
+		o.retryInvalid = 0 // a run someone acted on is not silently run again
+	}
 	scs, err := parseScenarios(args)
 	if err != nil {
 		return err
@@ -106,6 +115,7 @@ func runScenarios(ctx context.Context, stdout io.Writer, args []string, o runOpt
 		res, err := runner.Run(ctx, runner.Options{
 			Scenario: sc, Profile: o.profile, OutDir: dir, Log: stdout,
 			Terminal: !o.plain && isTerminal(stdout), AllowRemote: loadMayLeaveLoopback(o), Start: start, OTLPForward: o.otlpForward, ExpectVerdict: o.expect, RetryInvalid: o.retryInvalid,
+			Watch: consoleWatch(o, stdout),
 		})
 		if err != nil && res == nil {
 			return err

@@ -32,6 +32,10 @@ type Options struct {
 	Token   string // the lab's token: every POST needs it
 	Ledger  *ledger.Ledger
 	Session *gameday.Session // the game day's load; nil = no load controls
+	// Streams shows load the console does not drive (a scenario run's), when Session is nil.
+	Streams func(now time.Time, secs int) ([]gameday.StreamView, []gameday.SLOSpec)
+	// Start is the clock's zero (a run's load start); default the Session's start, else now.
+	Start time.Time
 	// Spans returns every span received so far (the lab's OTLP receiver): the map is learned
 	// from them. nil = no map.
 	Spans func() []traces.Span
@@ -46,6 +50,18 @@ type Options struct {
 
 // ErrNotLoopback is returned by Start for an address other than loopback.
 var ErrNotLoopback = errors.New("console: listen address is not loopback")
+
+// CheckAddr says whether a console may listen on addr: host:port on loopback only.
+func CheckAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("console: address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%w: %s", ErrNotLoopback, addr)
+	}
+	return nil
+}
 
 // Server is a running console.
 type Server struct {
@@ -70,12 +86,8 @@ func Start(o Options) (*Server, error) {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
 	}
-	host, _, err := net.SplitHostPort(o.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("console: address %q: %w", o.Addr, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("%w: %s", ErrNotLoopback, o.Addr)
+	if err := CheckAddr(o.Addr); err != nil {
+		return nil, err
 	}
 	if o.Token == "" || o.Ledger == nil {
 		return nil, errors.New("console: a token and the lab's ledger are required")
@@ -173,6 +185,8 @@ type Catalog struct {
 	Components []string    `json:"components"`
 	Phases     []string    `json:"phases"`
 	Load       bool        `json:"load"` // load controls available
+	// Run: the load is a scenario run's (faultline run --console): shown, not controlled.
+	Run bool `json:"run,omitempty"`
 }
 
 // FaultType is one registered fault.
@@ -197,6 +211,7 @@ func catalog() Catalog {
 func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
 	c := catalog()
 	c.Load = s.o.Session != nil
+	c.Run = s.o.Session == nil && s.o.Streams != nil
 	lab.WriteJSON(w, http.StatusOK, c)
 }
 

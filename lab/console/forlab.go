@@ -12,14 +12,21 @@ import (
 // ForLab starts a console on a running lab: its ledger and token, its services' metrics, its
 // components' states; spans from the lab's OTLP receiver; sess drives the load (nil: none).
 func ForLab(l *lab.Lab, sess *gameday.Session, spans func() []traces.Span, addr string) (*Server, error) {
+	o := labOptions(l, addr)
+	o.Session, o.Spans = sess, spans
+	return Start(o)
+}
+
+// labOptions are a console's options from its lab: token, ledger, metrics, states.
+func labOptions(l *lab.Lab, addr string) Options {
 	metrics := map[string]string{}
 	for k, u := range l.Endpoints() {
 		if name, ok := strings.CutSuffix(k, "_metrics"); ok {
 			metrics[name] = u
 		}
 	}
-	return Start(Options{
-		Addr: addr, Token: l.Token(), Ledger: l.Ledger(), Session: sess, Spans: spans, Metrics: metrics,
+	return Options{
+		Addr: addr, Token: l.Token(), Ledger: l.Ledger(), Metrics: metrics,
 		Status: func(ctx context.Context) map[string]string {
 			out := map[string]string{}
 			for _, c := range l.Status(ctx).Components {
@@ -27,5 +34,5 @@ func ForLab(l *lab.Lab, sess *gameday.Session, spans func() []traces.Span, addr 
 			}
 			return out
 		},
-	})
+	}
 }

@@ -144,7 +144,10 @@ type point struct {
 
 func newLive(o Options) *live {
 	start := time.Now()
-	if o.Session != nil {
+	switch {
+	case !o.Start.IsZero():
+		start = o.Start
+	case o.Session != nil:
 		start = o.Session.Start()
 	}
 	l := &live{o: o, start: start, client: &http.Client{Timeout: 800 * time.Millisecond},
@@ -212,8 +215,11 @@ func (l *live) update(ctx context.Context, now time.Time) {
 	v := View{Seq: l.seq, Now: now, ElapsedS: round1(now.Sub(l.start).Seconds()), WindowS: l.o.Window.Seconds()}
 	l.ledgerView(&v, now)
 	l.mapView(ctx, &v, now)
-	if l.o.Session != nil {
+	switch {
+	case l.o.Session != nil:
 		v.Streams, v.SLOs = l.o.Session.View(now, chartSecs)
+	case l.o.Streams != nil:
+		v.Streams, v.SLOs = l.o.Streams(now, chartSecs)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

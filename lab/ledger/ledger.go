@@ -19,6 +19,9 @@ import (
 const (
 	SourceConsole = "console" // a browser page; its faults need its heartbeats
 	SourceCLI     = "cli"
+	// SourceScenario: a scenario run's schedule applied it (faultline run --console); only
+	// its owner, a hand heal or a halt undoes it, never the dead-man switch.
+	SourceScenario = "scenario"
 )
 
 // Kinds of timeline event.
@@ -217,6 +220,34 @@ func (l *Ledger) Inject(ctx context.Context, r Request) (Fault, error) {
 	fc := e.Fault
 	l.mu.Unlock()
 	return fc, nil
+}
+
+// Adopt records a fault someone else applied (a scenario run's schedule), so it shows and a
+// heal or a halt reaches it through undo; the owner reports its own heal with Drop. undo must
+// be safe to call after the owner healed (it then does nothing). Adopting while halted is
+// allowed: the fault is on, and the halt's owner heals it.
+func (l *Ledger) Adopt(name, target string, params map[string]string, undo toxics.Undo) Fault {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.next++
+	e := &entry{Fault: Fault{ID: l.next, Fault: name, Target: target, Params: params, Who: "scenario", Source: SourceScenario, AppliedAt: now}, undo: undo}
+	l.active[e.ID] = e
+	l.logLocked(Event{At: now, Kind: KindInject, Who: "scenario", Source: SourceScenario, FaultID: e.ID, Fault: name, Target: target, Params: params, Text: "scheduled"})
+	return e.Fault
+}
+
+// Drop forgets an adopted fault its owner healed, logging the heal (why: an error, if the
+// heal failed). A fault already healed through the ledger is not logged twice.
+func (l *Ledger) Drop(id int, why string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.active[id]
+	if !ok {
+		return
+	}
+	delete(l.active, id)
+	l.logLocked(Event{Kind: KindHeal, Who: "scenario", Source: e.Source, FaultID: id, Fault: e.Fault.Fault, Target: e.Target, Params: e.Params, Text: orDefault(why, "scheduled")})
 }
 
 func forText(d toxics.Duration) string {

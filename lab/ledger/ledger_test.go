@@ -225,3 +225,36 @@ func TestNote(t *testing.T) {
 		t.Fatalf("note %+v %v", e, err)
 	}
 }
+
+// TestAdoptedFaults: a scenario's scheduled fault shows as active, the dead-man never heals
+// it, a halt reaches it through its owner's undo, and its owner's own heal is logged once.
+func TestAdoptedFaults(t *testing.T) {
+	l, _, clk, _ := newTest(15 * time.Second)
+	ctx := context.Background()
+	undos := 0
+	a := l.Adopt("latency", "gateway->redirect", map[string]string{"latency": "200ms"}, func(context.Context) error { undos++; return nil })
+	b := l.Adopt("pause", "link", nil, func(context.Context) error { t.Error("b undone by the ledger"); return nil })
+	if s := l.Snapshot(); len(s.Faults) != 2 || s.Faults[0].Source != SourceScenario {
+		t.Fatalf("active %+v: want both adopted faults, from the scenario", s.Faults)
+	}
+	clk.add(time.Minute)
+	l.Tick(ctx)
+	if len(l.Snapshot().Faults) != 2 {
+		t.Fatal("the dead-man healed a scenario's fault")
+	}
+	l.Drop(b.ID, "")
+	l.Drop(b.ID, "") // a second report changes nothing
+	if err := l.Halt(ctx, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	l.Drop(a.ID, "") // the owner's heal after the halt's: not logged again
+	if undos != 1 || len(l.Snapshot().Faults) != 0 {
+		t.Fatalf("%d undos, active %+v: want the halt to undo the adopted fault once", undos, l.Snapshot().Faults)
+	}
+	if got, want := kinds(l), "inject,inject,heal,halt,heal"; got != want {
+		t.Fatalf("timeline %s, want %s", got, want)
+	}
+	if e := l.Events(0)[4]; e.FaultID != a.ID || e.Text != "halt" || e.Who != "ana" {
+		t.Errorf("halt's heal %+v", e)
+	}
+}

@@ -229,3 +229,32 @@ func TestBackgroundFaultIsNoWindowNorOrigin(t *testing.T) {
 		t.Errorf("origins = %v, want redis and not the background edge", origins)
 	}
 }
+
+// TestOffScaleSLOIsSaid: an SLO line far above the data is not drawn (it would flatten every
+// line), so the legend must say it is off-scale instead of listing a line nobody can find;
+// one on the scale is drawn and not called off-scale. A millisecond axis labels 1000 ms as
+// 1000, never "1s".
+func TestOffScaleSLOIsSaid(t *testing.T) {
+	series := []Series{{Name: "p99", X: []float64{0, 1, 2, 3}, Y: []float64{2, 900, 1500, 3}}}
+	svg, err := Lines(LineChart{Title: "latency — redirect", YLabel: "ms", LogY: true, Series: series,
+		Refs: []Ref{{Y: 20000, From: 0, To: 3, Label: "SLO p(99)<20s"}, {Y: 1200, From: 0, To: 3, Label: "SLO p(99)<1200ms"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(svg, "p(99)&lt;20s off-scale (above)") {
+		t.Errorf("the legend does not say the 20 s SLO is off the scale")
+	}
+	if strings.Contains(svg, "1200ms off-scale") {
+		t.Errorf("an SLO on the scale is called off-scale")
+	}
+	if !strings.Contains(svg, ">1000<") || strings.Contains(svg, ">1s<") {
+		t.Errorf("the millisecond axis must label 1000 as 1000, not 1s")
+	}
+	onScale, err := Lines(LineChart{Title: "t", YLabel: "ms", Series: series, Refs: []Ref{{Y: 1200, From: 0, To: 3, Label: "SLO p(99)<1200ms"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(onScale, "off-scale") {
+		t.Errorf("no SLO is off-scale here")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -84,6 +85,7 @@ func Lines(lc LineChart) (string, error) {
 	floor := positiveFloor(lc.Series)
 	ymax := math.Inf(-1)
 	drawn := 0
+	refItem := -1 // the legend's SLO line, which says which thresholds are off the scale
 	for i, s := range lc.Series {
 		pts := points(s, lc.LogY, floor)
 		if len(pts) == 0 {
@@ -128,6 +130,7 @@ func Lines(lc LineChart) (string, error) {
 			}
 		}
 		ls := refStyle(false)
+		refItem = len(items)
 		items = append(items, legendItem{Name: "SLO threshold", Line: &ls})
 	}
 	if len(lc.Windows) > 0 {
@@ -158,6 +161,9 @@ func Lines(lc LineChart) (string, error) {
 		if p.Y.Max <= p.Y.Min {
 			p.Y.Max = p.Y.Min + 1
 		}
+	}
+	if refItem >= 0 {
+		items[refItem].Name = refLegend(lc.Refs, p.Y.Min, p.Y.Max, lc.LogY && drawn > 0)
 	}
 	h := lc.Height
 	if h == 0 {
@@ -435,15 +441,40 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ts
 }
 
+// formatMs labels a tick of a millisecond axis: in milliseconds always (1000, never "1s": the
+// axis says ms, and a lone unit change mid-axis reads as 1 ms).
 func formatMs(v float64) string {
-	switch {
-	case v >= 1000:
-		return fmt.Sprintf("%gs", v/1000)
-	case v >= 1:
-		return fmt.Sprintf("%g", v)
-	default:
-		return fmt.Sprintf("%.2g", v)
+	if v >= 1 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
+	return fmt.Sprintf("%.2g", v)
+}
+
+// refLegend is the legend's name for the SLO lines: it names every threshold the axis does not
+// reach, and whether it lies above or below, so a line listed in the legend but not drawn is
+// never silently missing.
+func refLegend(refs []Ref, lo, hi float64, logY bool) string {
+	var off []string
+	seen := map[string]bool{}
+	for _, r := range refs {
+		where := ""
+		switch {
+		case !finite(r.Y) || (logY && r.Y <= 0) || r.Y < lo:
+			where = "below"
+		case r.Y > hi:
+			where = "above"
+		}
+		key := r.Label + where
+		if where == "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		off = append(off, fmt.Sprintf("%s off-scale (%s)", strings.TrimPrefix(r.Label, "SLO "), where))
+	}
+	if len(off) == 0 {
+		return "SLO threshold"
+	}
+	return "SLO threshold; " + strings.Join(off, ", ")
 }
 
 // stepTicks puts 6–12 labelled ticks on round steps (1, 2, 5, 10, 15, 30, 60 …), which reads

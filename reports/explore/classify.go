@@ -33,7 +33,7 @@ func Classify(id string, faults []Fault, onPath []string, res *reports.Results, 
 	if res.BlastRadius != nil {
 		o.Affected = sorted(res.BlastRadius.AffectedServices)
 	}
-	runFailed := res.Verdict == reports.VerdictError || res.Verdict == reports.VerdictAborted || !res.Valid
+	runFailed := res.Verdict == reports.VerdictError || res.Verdict == reports.VerdictAborted || res.Verdict == reports.VerdictHalted || !res.Valid
 	if runFailed && len(res.Reasons) > 0 {
 		o.Reasons = append(o.Reasons, res.Reasons...)
 	}

@@ -84,7 +84,8 @@ type view struct {
 	R            *reports.Results
 	CSS          template.CSS
 	Title        string
-	Banner       string // pass | fail | aborted | error
+	Banner       string // class: pass | fail | xfail (a negative control's expected fail) | aborted | halted | error
+	BannerText   string // what the banner says
 	Headline     string
 	Streams      []reports.StreamResult
 	SLOs         []reports.SLOResult
@@ -136,6 +137,12 @@ func newView(res *reports.Results, samples []rundir.Sample, scenario []byte) *vi
 		v.Banner = reports.VerdictError
 	case v.Banner == "":
 		v.Banner = reports.VerdictError
+	}
+	v.BannerText = v.Banner
+	if res.Verdict == reports.VerdictFail && res.AsExpected && res.ExpectedVerdict == reports.VerdictFail {
+		// A negative control that failed is the check doing its job, not a regression: it
+		// gets its own look, as "as expected: yes" on the final table.
+		v.Banner, v.BannerText = "xfail", "fail · as expected"
 	}
 	v.Headline = headline(res)
 	v.Streams = res.Streams
@@ -231,6 +238,10 @@ func tiles(res *reports.Results) []tile {
 // headline is the one sentence under the verdict.
 func headline(res *reports.Results) string {
 	switch {
+	case res.Halt != nil:
+		return fmt.Sprintf("Halted at %.1f s by %s: the load stopped and every fault was healed early, so this run proves nothing.", res.Halt.AtS, orDash(res.Halt.By))
+	case res.Verdict == reports.VerdictFail && res.AsExpected && res.ExpectedVerdict == reports.VerdictFail:
+		return "Negative control: the scenario expects this run to fail, and it did — the checks caught the weakness. Not a regression."
 	case res.Abort != nil:
 		return fmt.Sprintf("Aborted at %.1f s: %s.", res.Abort.AtS, res.Abort.Condition)
 	case res.AsExpected:

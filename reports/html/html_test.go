@@ -103,6 +103,13 @@ func TestRenderMinimalResults(t *testing.T) {
 		{"empty", &reports.Results{}, []string{`class="banner error"`, "No SLOs were declared", "No faults were injected"}},
 		{"aborted", &reports.Results{Scenario: "x", Verdict: reports.VerdictAborted, Valid: true, Abort: &reports.Abort{Condition: "redirect errors>50% for 5s", AtS: 12}},
 			[]string{`class="banner aborted"`, "Aborted at 12.0 s", "redirect errors&gt;50% for 5s"}},
+		// A negative control that failed as expected is not a regression: its own banner.
+		{"negative control", &reports.Results{Scenario: "x", Verdict: reports.VerdictFail, ExpectedVerdict: reports.VerdictFail, AsExpected: true, Valid: true},
+			[]string{`class="banner xfail"`, `<div class="verdict">fail · as expected</div>`, "Negative control"}},
+		{"regression", &reports.Results{Scenario: "x", Verdict: reports.VerdictFail, ExpectedVerdict: reports.VerdictPass, Valid: true},
+			[]string{`class="banner fail"`, `<div class="verdict">fail</div>`, "Not as expected"}},
+		{"halted", &reports.Results{Scenario: "x", Verdict: reports.VerdictHalted, ExpectedVerdict: reports.VerdictPass, Halt: &reports.Halt{By: "ana", AtS: 7.5, HealedInS: 0.2}},
+			[]string{`class="banner halted"`, "Halted at 7.5 s by ana", "HALT pressed by ana"}},
 		{"invalid pass", &reports.Results{Scenario: "x", Verdict: reports.VerdictPass, AsExpected: true, InvalidReasons: []string{"load generator fell behind"}},
 			[]string{`class="banner error"`, "Measurement not trusted", "load generator fell behind"}},
 		{"conformance", &reports.Results{Scenario: "x", Verdict: reports.VerdictFail, Valid: true, Conformance: &reports.Conformance{Profile: "default", Failed: 1, NoData: 1,

@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/faultline/faultline/reports"
 )
@@ -14,6 +15,16 @@ func Decide(res *reports.Results, runErr error) {
 	case runErr != nil:
 		res.Verdict = reports.VerdictError
 		res.Reasons = append(res.Reasons, runErr.Error())
+	case res.Halt != nil:
+		// A halted run measured neither the scenario nor a failure of the system: never a
+		// pass, never a fail (a kill), whatever its SLOs said up to the halt.
+		res.Verdict = reports.VerdictHalted
+		res.Valid = false
+		why := fmt.Sprintf("halted at %.1fs by %s: load stopped and every fault healed early", res.Halt.AtS, res.Halt.By)
+		if !slices.Contains(res.InvalidReasons, why) {
+			res.InvalidReasons = append(res.InvalidReasons, why)
+		}
+		res.Reasons = append(res.Reasons, "measurement invalid: "+why)
 	case res.Abort != nil:
 		res.Verdict = reports.VerdictAborted
 		res.Reasons = append(res.Reasons, fmt.Sprintf("aborted at %.1fs: %s", res.Abort.AtS, res.Abort.Condition))

@@ -77,3 +77,26 @@ func TestDecideConformance(t *testing.T) {
 		}
 	}
 }
+
+// A halted run is never a pass, even with every SLO held, and never a fail a mutant could be
+// killed by: it is invalid, with who halted it in the reasons.
+func TestDecideHalted(t *testing.T) {
+	for _, expect := range []string{reports.VerdictPass, reports.VerdictFail} {
+		res := &reports.Results{Valid: true, ExpectedVerdict: expect, Halt: &reports.Halt{By: "ana", AtS: 12.3},
+			SLOs: []reports.SLOResult{{Stream: "redirect", Pass: expect == reports.VerdictPass}}}
+		Decide(res, nil)
+		if res.Verdict != reports.VerdictHalted || res.Valid || res.AsExpected {
+			t.Fatalf("expect %s: verdict %s valid %v as expected %v, want halted, invalid, not as expected", expect, res.Verdict, res.Valid, res.AsExpected)
+		}
+		if len(res.Reasons) != 1 || !strings.Contains(res.Reasons[0], "halted at 12.3s by ana") {
+			t.Errorf("reasons %q", res.Reasons)
+		}
+		Decide(res, nil) // judged twice (a re-render): the reason is not repeated
+		if len(res.InvalidReasons) != 1 {
+			t.Errorf("invalid reasons %q", res.InvalidReasons)
+		}
+		if k := JudgeKill(&reports.Results{Verdict: reports.VerdictPass, Valid: true}, res); k.Outcome != Errored {
+			t.Errorf("kill outcome %v, want errored", k.Outcome)
+		}
+	}
+}

@@ -81,6 +81,8 @@ func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, 
 	defer cancel()
 	lv := newLive(r.start, 30, hangBounds(sc.SLOs, res.Phases, load.DefaultTimeout))
 	sched := newScheduler(l.Env(), r.start, r.logf)
+	w := r.watch
+	sched.notify = w.OnFault
 
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); sched.run(runCtx, plan, dur) }()
@@ -92,6 +94,7 @@ func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, 
 		loadDone <- load.Run(runCtx, l.Gateway(), streams, dur, load.Options{Seed: sc.Seed, AllowRemote: r.o.AllowRemote, OnSend: lv.sent}, func(res load.Result) {
 			s := res.Sample(r.start)
 			lv.add(res.Seq, s)
+			w.OnSample(s)
 			r.mu.Lock()
 			r.samples = append(r.samples, s)
 			r.tally.Add(res)
@@ -116,6 +119,17 @@ loop:
 		select {
 		case loadErr = <-loadDone:
 			break loop
+		case <-w.halt:
+			// HALT from a console or faultline halt: stop the load, heal every fault now.
+			by, at := w.halted()
+			pr.done()
+			fmt.Fprintf(r.o.Log, "  HALTED at %.1fs by %s — stopping the load, healing every fault\n", at.Sub(r.start).Seconds(), by)
+			cancel()
+			healStart := time.Now()
+			<-schedDone
+			loadErr = <-loadDone
+			res.Halt = &reports.Halt{By: by, AtS: at.Sub(r.start).Seconds(), HealedInS: time.Since(healStart).Seconds()}
+			break loop
 		case now := <-tick.C:
 			elapsed := now.Sub(r.start)
 			pr.print(now, elapsed, dur, res.Phases, names, lv, sched.activeFaults())
@@ -135,12 +149,19 @@ loop:
 	pr.done()
 	cancel()
 	<-schedDone
+	if by, at := w.halted(); by != "" && res.Halt == nil { // pressed as the load ended
+		res.Halt = &reports.Halt{By: by, AtS: at.Sub(r.start).Seconds()}
+	}
+	for _, why := range w.endLoad() {
+		res.Valid = false
+		res.InvalidReasons = append(res.InvalidReasons, "during the run, from outside the scenario: "+why)
+	}
 	res.Faults = sched.events()
 	if late := sched.late(scheduleTolerance); len(late) > 0 {
 		res.Valid = false
 		res.InvalidReasons = append(res.InvalidReasons, late...)
 	}
-	if loadErr != nil && abort == nil && ctx.Err() == nil {
+	if loadErr != nil && abort == nil && res.Halt == nil && ctx.Err() == nil {
 		res.Valid = false
 		res.InvalidReasons = append(res.InvalidReasons, "load generator: "+loadErr.Error())
 	}

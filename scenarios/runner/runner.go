@@ -47,6 +47,10 @@ type Options struct {
 	RetryInvalid int
 	// Settle bounds the wait for analytics to catch up before the click invariant is judged.
 	Settle time.Duration
+	// Watch, when set, starts a live view of the run (faultline run --console) once the
+	// set-up is done and the load is about to start; stop is called before the system goes
+	// down, on every path. An error ends the run as an error.
+	Watch func(sys System, w *Watch) (stop func(), err error)
 }
 
 // onlyInvalid says whether a run proved nothing because its measurement was invalid: an error
@@ -133,6 +137,7 @@ type run struct {
 	spans   []traces.Span
 	// transitions are the breaker state changes the services logged.
 	transitions []reports.BreakerTransition
+	watch       *Watch // never nil during the load
 }
 
 func (r *run) logf(format string, args ...any) {
@@ -200,6 +205,14 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	recv.Reset() // spans of the set-up are not part of the experiment
 
 	r.start = time.Now()
+	r.watch = newWatch(sc, r.start, recv.Spans)
+	if r.o.Watch != nil {
+		stop, err := r.o.Watch(l, r.watch)
+		if err != nil {
+			return fmt.Errorf("runner: console: %w", err)
+		}
+		defer stop() // before the lab's Close: the view reads the system until then
+	}
 	res.StartedAt = r.start.UTC()
 	abort := r.loadAndFaults(ctx, l, plan, codes, res)
 	res.Abort = abort

@@ -40,6 +40,8 @@ type scheduler struct {
 	timing   []timing // per fault, as timeline
 	undos    map[int]toxics.Undo
 	active   map[int]bool
+	// notify is told of every fault applied or healed (a live console); never nil.
+	notify func(FaultChange)
 }
 
 // timing is one fault's plan against when its steps began, for late.
@@ -50,7 +52,7 @@ type timing struct {
 }
 
 func newScheduler(env toxics.Env, start time.Time, log func(string, ...any)) *scheduler {
-	return &scheduler{env: env, start: start, log: log, undos: map[int]toxics.Undo{}, active: map[int]bool{}}
+	return &scheduler{env: env, start: start, log: log, undos: map[int]toxics.Undo{}, active: map[int]bool{}, notify: func(FaultChange) {}}
 }
 
 // run walks the plan until every fault is applied and healed or ctx ends; it always heals what it
@@ -121,17 +123,23 @@ func (s *scheduler) apply(ctx context.Context, i int, f plannedFault, began time
 	defer s.mu.Unlock()
 	s.timeline[i].AppliedAt = at
 	s.timeline[i].ApplyS = max(at-s.timing[i].applyBegan.Seconds(), 0)
+	change := FaultChange{Index: i, Fault: f.Name, Target: f.Target, Params: f.Params, Applied: true}
 	if err != nil {
 		s.timeline[i].Error = err.Error()
 		s.log("fault %s on %s failed to apply: %v", f.Name, f.Target, err)
+		change.Applied, change.Err = false, err.Error()
+		s.notify(change)
 		return
 	}
 	s.undos[i] = undo
 	s.active[i] = true
 	s.log("fault %s on %s applied at %.1fs", f.Name, f.Target, at)
+	change.Heal = func(ctx context.Context) error { return s.heal(ctx, i, time.Since(s.start)) }
+	s.notify(change)
 }
 
-func (s *scheduler) heal(ctx context.Context, i int, began time.Duration) {
+// heal undoes fault i once: a second call (the schedule after a console heal) does nothing.
+func (s *scheduler) heal(ctx context.Context, i int, began time.Duration) error {
 	s.mu.Lock()
 	undo := s.undos[i]
 	delete(s.undos, i)
@@ -140,22 +148,29 @@ func (s *scheduler) heal(ctx context.Context, i int, began time.Duration) {
 	}
 	s.mu.Unlock()
 	if undo == nil {
-		return
+		return nil
 	}
 	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	err := undo(hctx)
 	at := time.Since(s.start).Seconds()
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	ev := s.timeline[i]
 	s.timeline[i].HealedAt = at
 	delete(s.active, i)
 	if err != nil {
 		s.timeline[i].Error = fmt.Sprintf("heal: %v", err)
-		s.log("fault %s on %s failed to heal: %v", s.timeline[i].Fault, s.timeline[i].Target, err)
-		return
+		s.log("fault %s on %s failed to heal: %v", ev.Fault, ev.Target, err)
+	} else {
+		s.log("fault %s on %s healed at %.1fs", ev.Fault, ev.Target, at)
 	}
-	s.log("fault %s on %s healed at %.1fs", s.timeline[i].Fault, s.timeline[i].Target, at)
+	s.mu.Unlock()
+	change := FaultChange{Index: i, Fault: ev.Fault, Target: ev.Target, Params: ev.Params}
+	if err != nil {
+		change.Err = err.Error()
+	}
+	s.notify(change)
+	return err
 }
 
 // healAll undoes every fault still applied, concurrently so an abort heals within a second.

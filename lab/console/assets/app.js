@@ -105,7 +105,12 @@
     $('f-name').replaceChildren(...catalog.faults.map((f) => new Option(f.name + ' (' + f.kind + ')', f.name)));
     if (catalog.faults.some((f) => f.name === 'latency')) $('f-name').value = 'latency';
     fillFaultForm();
-    if (!catalog.load) $('load-section').hidden = true;
+    if (!catalog.load && !catalog.run) $('load-section').hidden = true;
+    if (catalog.run) { // a scenario run's load: shown, driven by the scenario
+      $('newstream').style.display = 'none';
+      $('slos').style.display = 'none';
+      $('load-section').querySelector('h2').textContent = 'Load (the scenario\'s: HALT stops it and ends the run as halted)';
+    }
   }
   $('f-name').addEventListener('change', fillFaultForm);
   $('inject').addEventListener('submit', async (ev) => {
@@ -259,7 +264,8 @@
       if (stop.dataset.running === 'true') post('/api/load/' + encodeURIComponent(s.name) + '/stop');
       else post('/api/load', { name: s.name, request: s.request, rate: Number(rate.value) });
     });
-    head.append(title, req, stats, rate, set, stop);
+    if (catalog.run) head.append(title, req, stats);
+    else head.append(title, req, stats, rate, set, stop);
     const svg = document.createElementNS(NS, 'svg');
     svg.setAttribute('viewBox', '0 0 600 110');
     svg.setAttribute('class', 'chart');
