@@ -132,6 +132,7 @@ type Ledger struct {
 	lastBeat time.Time
 	events   []Event
 	onHalt   []func(ctx context.Context)
+	onChange []func()
 }
 
 type entry struct {
@@ -400,7 +401,19 @@ func (l *Ledger) logLocked(e Event) Event {
 	}
 	e.Seq = len(l.events) + 1
 	l.events = append(l.events, e)
+	for _, f := range l.onChange {
+		f()
+	}
 	return e
+}
+
+// OnChange registers f, called after every event the ledger logs (a fault injected from the
+// CLI, a heal, a halt, a note), so a live view refreshes at once instead of at its next tick.
+// f runs under the ledger's lock: it must not block or call the ledger.
+func (l *Ledger) OnChange(f func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.onChange = append(l.onChange, f)
 }
 
 // Snapshot returns the current state.

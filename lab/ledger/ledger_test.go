@@ -258,3 +258,36 @@ func TestAdoptedFaults(t *testing.T) {
 		t.Errorf("halt's heal %+v", e)
 	}
 }
+
+// TestOnChange: every change the ledger logs — an inject, a heal, a note — reaches its
+// watchers at once, so a live page need not wait for its next tick; a refused inject is no
+// change.
+func TestOnChange(t *testing.T) {
+	l, _, _, _ := newTest(0)
+	ctx := context.Background()
+	changes := 0
+	l.OnChange(func() { changes++ })
+	if _, err := l.Inject(ctx, Request{Fault: "pause", Target: "billing"}); err != nil {
+		t.Fatal(err)
+	}
+	afterInject := changes
+	if afterInject == 0 {
+		t.Fatal("an inject did not tell the watchers")
+	}
+	if _, err := l.Inject(ctx, Request{Fault: "no-such-fault", Target: "billing"}); err == nil {
+		t.Fatal("an unknown fault was accepted")
+	}
+	if changes != afterInject {
+		t.Fatalf("a refused inject told the watchers (%d → %d)", afterInject, changes)
+	}
+	if err := l.Heal(ctx, "billing", "cy"); err != nil {
+		t.Fatal(err)
+	}
+	afterHeal := changes
+	if afterHeal == afterInject {
+		t.Fatal("a heal did not tell the watchers")
+	}
+	if _, err := l.Note("ana", "p99 doubled"); err != nil || changes == afterHeal {
+		t.Fatalf("a note did not tell the watchers (%v)", err)
+	}
+}
