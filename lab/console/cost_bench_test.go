@@ -27,13 +27,15 @@ import (
 // real system started by `faultline up --console --profile none` (no route rate limit, so the
 // redirect route runs at what the machine can do):
 //   - redirect capacity: a closed loop of 32 workers on cached redirects for 8 s, with no
-//     page open and with one headless Chromium page on the console, alternating three rounds
-//     of each in the same run so machine drift hits both; cost-share is 1 - open/closed of the
+//     page open and with one headless Chromium page on the console, four rounds of each in the
+//     same run, in alternating order so drift hits both alike; cost-share is 1 - open/closed of the
 //     medians (target ≤ 0.02);
 //   - update lag: a fault injected with `faultline inject` until its row is on the page
 //     (a MutationObserver stamps it), counted from when the command returned, five times;
 //   - page-cpu-share: the CPU Chromium itself burned while open, as a share of the cores —
-//     the exact part of the cost that capacity's round-to-round noise hides.
+//     the exact part of the cost that capacity's round-to-round noise hides; and
+//     lab-cpu-share-added: what the lab process (the console's server side) burned more with
+//     the page open than without.
 //
 // Run alone (it saturates both cores): FAULTLINE_BIN=$PWD/bin/faultline go test -run '^$'
 // -bench ConsoleCost -benchtime 1x ./lab/console/
@@ -44,7 +46,8 @@ func BenchmarkConsoleCost(b *testing.B) {
 	}
 	browsertest.Chromium(b)
 	stateDir := b.TempDir()
-	consoleURL, endpoints := startUp(b, bin, "--profile", "none", "--state-dir", stateDir, "--dead-man", "0")
+	consoleURL, endpoints, labPID := startUp(b, bin, "--profile", "none", "--state-dir", stateDir, "--dead-man", "0")
+	isLab := func(pid int) bool { return pid == labPID }
 	gateway := endpoints["gateway"]
 	ctx := context.Background()
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64},
@@ -59,34 +62,57 @@ func BenchmarkConsoleCost(b *testing.B) {
 	}
 	capacity(client, gateway, codes, 3*time.Second) // warm the cache and the pools
 	b.ResetTimer()
-	var closed, open, lags, pageCPU []float64
-	for round := range 3 {
+	var closed, open, lags, pageCPU, labClosed, labOpen []float64
+	share := func(ticks int64, since time.Time) float64 {
+		return float64(ticks) / clockTicks / time.Since(since).Seconds() / float64(runtime.NumCPU())
+	}
+	measureClosed := func() {
+		labBefore, t0 := pidTicks(isLab), time.Now()
 		closed = append(closed, capacity(client, gateway, codes, 8*time.Second))
+		labClosed = append(labClosed, share(pidTicks(isLab).since(labBefore), t0))
+	}
+	// Rounds alternate their order (closed-open, open-closed, ...): the system slows as its
+	// stores fill with clicks, and a fixed order would bill that drift to the page.
+	for round := range 4 {
+		if round%2 == 0 {
+			measureClosed()
+		}
 		br := browsertest.Launch(b, 1400, 1100)
 		br.Navigate(consoleURL)
 		br.WaitFor(`document.getElementById('conn').textContent === 'live'`, 10*time.Second)
 		time.Sleep(time.Second) // the page's first full render is not the steady cost
-		before, t0 := cpuTicks(isChromium), time.Now()
+		before, labBefore, t0 := cpuTicks(isChromium), pidTicks(isLab), time.Now()
 		open = append(open, capacity(client, gateway, codes, 8*time.Second))
 		// The page's own cost, exactly: the CPU Chromium burned meanwhile, as a share of the
-		// machine's two cores (capacity alone is too noisy to show 2 %).
-		pageCPU = append(pageCPU, float64(cpuTicks(isChromium)-before)/clockTicks/time.Since(t0).Seconds()/float64(runtime.NumCPU()))
-		if round == 2 {
+		// machine's two cores (capacity alone is too noisy to show 2 %), and what the lab
+		// process (the console's server side) burned with the page against without.
+		pageCPU = append(pageCPU, share(cpuTicks(isChromium).since(before), t0))
+		labOpen = append(labOpen, share(pidTicks(isLab).since(labBefore), t0))
+		if round == 3 {
 			for range 5 {
 				lags = append(lags, injectLag(b, br, bin, stateDir))
 			}
 		}
 		br.Close()
+		if round%2 == 1 {
+			time.Sleep(time.Second) // Chromium's exit is not the system's load
+			measureClosed()
+		}
 	}
 	b.StopTimer()
-	med := func(v []float64) float64 { s := slices.Clone(v); slices.Sort(s); return s[len(s)/2] }
+	med := func(v []float64) float64 {
+		s := slices.Clone(v)
+		slices.Sort(s)
+		return (s[(len(s)-1)/2] + s[len(s)/2]) / 2
+	}
 	b.ReportMetric(med(closed), "redirects/s-no-page")
 	b.ReportMetric(med(open), "redirects/s-page-open")
 	b.ReportMetric(1-med(open)/med(closed), "cost-share")
 	b.ReportMetric(med(pageCPU), "page-cpu-share")
+	b.ReportMetric(med(labOpen)-med(labClosed), "lab-cpu-share-added")
 	b.ReportMetric(med(lags), "lag-ms-median")
 	b.ReportMetric(slices.Max(lags), "lag-ms-max")
-	b.Logf("redirects/s without a page %.0f, with the page open %.0f (rounds); Chromium's share of the cores %.4f; inject→page lag ms %.0f", closed, open, pageCPU, lags)
+	b.Logf("redirects/s without a page %.0f, with the page open %.0f (rounds); Chromium's share of the cores %.4f; the lab process's share without a page %.4f, with %.4f; inject→page lag ms %.0f", closed, open, pageCPU, labClosed, labOpen, lags)
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's CPU times (100 on Linux).
@@ -94,10 +120,33 @@ const clockTicks = 100
 
 func isChromium(comm string) bool { return strings.HasPrefix(comm, "chrom") }
 
-// cpuTicks sums user and system CPU ticks of every process whose command name matches.
-func cpuTicks(match func(comm string) bool) int64 {
+// cpuTicks snapshots the CPU ticks (user + system) of every process whose command name matches.
+func cpuTicks(match func(comm string) bool) ticks {
+	return procTicks(func(_ int, comm string) bool { return match(comm) })
+}
+
+// pidTicks snapshots them for the processes whose pid matches.
+func pidTicks(match func(pid int) bool) ticks {
+	return procTicks(func(pid int, _ string) bool { return match(pid) })
+}
+
+// ticks is CPU ticks per pid at one moment.
+type ticks map[int]int64
+
+// since is the CPU the processes alive now burned after the earlier snapshot (all of it for
+// a process born since): a process that exited meanwhile takes its ticks with it, so a plain
+// difference of sums could even go negative.
+func (t ticks) since(before ticks) int64 {
+	var n int64
+	for pid, v := range t {
+		n += v - before[pid]
+	}
+	return n
+}
+
+func procTicks(match func(pid int, comm string) bool) ticks {
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var sum int64
+	out := ticks{}
 	for _, d := range dirs {
 		raw, err := os.ReadFile(d)
 		if err != nil {
@@ -105,7 +154,9 @@ func cpuTicks(match func(comm string) bool) int64 {
 		}
 		// pid (comm) state ppid ... field 14 utime, 15 stime; comm may hold spaces.
 		open, close := strings.IndexByte(string(raw), '('), strings.LastIndexByte(string(raw), ')')
-		if open < 0 || close < open || !match(string(raw[open+1:close])) {
+		var pid int
+		fmt.Sscan(string(raw[:max(open, 0)]), &pid)
+		if open < 0 || close < open || !match(pid, string(raw[open+1:close])) {
 			continue
 		}
 		f := strings.Fields(string(raw[close+1:]))
@@ -115,9 +166,9 @@ func cpuTicks(match func(comm string) bool) int64 {
 		var u, s int64
 		fmt.Sscan(f[11], &u)
 		fmt.Sscan(f[12], &s)
-		sum += u + s
+		out[pid] = u + s
 	}
-	return sum
+	return out
 }
 
 // capacity runs 32 workers on cached redirects for d and returns the answered redirects per
@@ -171,7 +222,7 @@ func injectLag(b *testing.B, br *browsertest.Browser, bin, stateDir string) floa
 
 // startUp starts `faultline up --console` with args and returns the console's address and
 // the lab's endpoints; Ctrl-C at cleanup.
-func startUp(b testing.TB, bin string, args ...string) (consoleURL string, endpoints map[string]string) {
+func startUp(b testing.TB, bin string, args ...string) (consoleURL string, endpoints map[string]string, pid int) {
 	b.Helper()
 	eps := filepath.Join(b.TempDir(), "endpoints.json")
 	up := exec.Command(bin, append([]string{"up", "--console", "--dir", filepath.Join(b.TempDir(), "run"), "--endpoints-file", eps}, args...)...)
@@ -210,5 +261,5 @@ func startUp(b testing.TB, bin string, args ...string) (consoleURL string, endpo
 	if err := json.Unmarshal(raw, &endpoints); err != nil {
 		b.Fatalf("endpoints: %v", err)
 	}
-	return consoleURL, endpoints
+	return consoleURL, endpoints, up.Process.Pid
 }
