@@ -46,7 +46,7 @@ func BenchmarkConsoleCost(b *testing.B) {
 	}
 	browsertest.Chromium(b)
 	stateDir := b.TempDir()
-	consoleURL, endpoints, labPID := startUp(b, bin, "--profile", "none", "--state-dir", stateDir, "--dead-man", "0")
+	consoleURL, endpoints, labPID, _ := startUp(b, bin, filepath.Join(b.TempDir(), "run"), "--profile", "none", "--state-dir", stateDir, "--dead-man", "0")
 	isLab := func(pid int) bool { return pid == labPID }
 	gateway := endpoints["gateway"]
 	ctx := context.Background()
@@ -220,29 +220,39 @@ func injectLag(b *testing.B, br *browsertest.Browser, bin, stateDir string) floa
 	return float64(max(seen-returned, 0))
 }
 
-// startUp starts `faultline up --console` with args and returns the console's address and
-// the lab's endpoints; Ctrl-C at cleanup.
-func startUp(b testing.TB, bin string, args ...string) (consoleURL string, endpoints map[string]string, pid int) {
+// startUp starts `faultline up --console --dir dir` with args and returns the console's
+// address, the lab's endpoints, its pid, and stop: Ctrl-C, then wait (an error exit or no exit
+// within 60 s fails the test). stop runs at cleanup if the test did not call it.
+func startUp(b testing.TB, bin, dir string, args ...string) (consoleURL string, endpoints map[string]string, pid int, stop func()) {
 	b.Helper()
 	eps := filepath.Join(b.TempDir(), "endpoints.json")
-	up := exec.Command(bin, append([]string{"up", "--console", "--dir", filepath.Join(b.TempDir(), "run"), "--endpoints-file", eps}, args...)...)
+	up := exec.Command(bin, append([]string{"up", "--console", "--dir", dir, "--endpoints-file", eps}, args...)...)
 	stdout, _ := up.StdoutPipe()
 	var stderr strings.Builder
 	up.Stderr = &stderr
 	if err := up.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() {
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		_ = up.Process.Signal(syscall.SIGINT)
 		done := make(chan error, 1)
 		go func() { done <- up.Wait() }()
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				b.Errorf("up: %v\n%s", err, stderr.String())
+			}
 		case <-time.After(60 * time.Second):
 			_ = up.Process.Kill()
 			b.Errorf("up did not stop within 60 s of Ctrl-C")
 		}
-	})
+	}
+	b.Cleanup(stop)
 	urlCh := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -261,5 +271,5 @@ func startUp(b testing.TB, bin string, args ...string) (consoleURL string, endpo
 	if err := json.Unmarshal(raw, &endpoints); err != nil {
 		b.Fatalf("endpoints: %v", err)
 	}
-	return consoleURL, endpoints, up.Process.Pid
+	return consoleURL, endpoints, up.Process.Pid, stop
 }

@@ -1,7 +1,6 @@
 package console_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,53 +36,7 @@ func TestGameDayInChromium(t *testing.T) {
 	}
 	browsertest.Chromium(t)
 	dir := filepath.Join(t.TempDir(), "gameday")
-	eps := filepath.Join(t.TempDir(), "endpoints.json")
-	up := exec.Command(bin, "up", "--console", "--dir", dir, "--endpoints-file", eps, "--state-dir", t.TempDir(), "--dead-man", "15s")
-	stdout, _ := up.StdoutPipe()
-	var stderr strings.Builder
-	up.Stderr = &stderr
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			_ = up.Process.Signal(syscall.SIGINT)
-			done := make(chan error, 1)
-			go func() { done <- up.Wait() }()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("up: %v\n%s", err, stderr.String())
-				}
-			case <-time.After(60 * time.Second):
-				_ = up.Process.Kill()
-				t.Errorf("up did not stop within 60 s of Ctrl-C")
-			}
-		}
-	}
-	t.Cleanup(stop)
-	urlCh := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := consoleLine.FindStringSubmatch(sc.Text()); m != nil {
-				urlCh <- m[1]
-			}
-		}
-	}()
-	var consoleURL string
-	select {
-	case consoleURL = <-urlCh:
-	case <-time.After(90 * time.Second):
-		t.Fatalf("no console address within 90 s:\n%s", stderr.String())
-	}
-	var endpoints map[string]string
-	b, _ := os.ReadFile(eps)
-	if err := json.Unmarshal(b, &endpoints); err != nil {
-		t.Fatal(err)
-	}
+	consoleURL, endpoints, _, stop := startUp(t, bin, dir, "--state-dir", t.TempDir(), "--dead-man", "15s")
 	base := consoleURL[:strings.Index(consoleURL, "/?")]
 
 	br := browsertest.Launch(t, 1400, 1100)
@@ -146,7 +98,7 @@ func TestGameDayInChromium(t *testing.T) {
 	stop()
 	res, err := reports.ReadResults(filepath.Join(dir, "results.json"))
 	if err != nil {
-		t.Fatalf("no game-day results: %v\n%s", err, stderr.String())
+		t.Fatalf("no game-day results: %v (the lab log is in %s/logs)", err, dir)
 	}
 	if len(res.Faults) != 1 || res.Faults[0].Who == "" || len(res.Notes) != 1 || len(res.SLOs) == 0 {
 		t.Fatalf("results: faults %+v notes %+v slos %d", res.Faults, res.Notes, len(res.SLOs))
