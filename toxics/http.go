@@ -85,16 +85,7 @@ func (f *HTTPError) Validate() error {
 }
 
 func (f *HTTPLatency) Validate() error {
-	if f.Latency <= 0 {
-		return errors.New("latency must be > 0 (e.g. latency=2s)")
-	}
-	if err := f.Latency.wholeMs("latency", "no delay at all"); err != nil {
-		return err
-	}
-	if f.Jitter < 0 || f.Jitter > f.Latency {
-		return errors.New("jitter must be between 0 and latency")
-	}
-	if err := f.Jitter.wholeMs("jitter", "no jitter"); err != nil {
+	if err := validateDelay(f.Latency, f.Jitter, "2s"); err != nil {
 		return err
 	}
 	return f.check(httptoxic.TypeLatency, f.attrs())

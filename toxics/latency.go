@@ -19,19 +19,25 @@ func init() { Register("latency", func() Fault { return new(Latency) }) }
 func (*Latency) Kind() Kind { return Network }
 
 func (f *Latency) Validate() error {
-	if f.Latency <= 0 {
-		return errors.New("latency must be > 0 (e.g. latency=100ms)")
-	}
-	if err := f.Latency.wholeMs("latency", "no delay at all"); err != nil {
-		return err
-	}
-	if f.Jitter < 0 || f.Jitter > f.Latency {
-		return errors.New("jitter must be between 0 and latency")
-	}
-	if err := f.Jitter.wholeMs("jitter", "no jitter"); err != nil {
+	if err := validateDelay(f.Latency, f.Jitter, "100ms"); err != nil {
 		return err
 	}
 	return f.validate()
+}
+
+// validateDelay checks a latency ± jitter pair as Toxiproxy takes it (whole milliseconds,
+// jitter within the latency), for the TCP latency toxic and the request-level one alike.
+func validateDelay(latency, jitter Duration, example string) error {
+	if latency <= 0 {
+		return errors.New("latency must be > 0 (e.g. latency=" + example + ")")
+	}
+	if err := latency.wholeMs("latency", "no delay at all"); err != nil {
+		return err
+	}
+	if jitter < 0 || jitter > latency {
+		return errors.New("jitter must be between 0 and latency")
+	}
+	return jitter.wholeMs("jitter", "no jitter")
 }
 
 func (f *Latency) Apply(ctx context.Context, env Env, edge string) (Undo, error) {
