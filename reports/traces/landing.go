@@ -20,6 +20,10 @@ import (
 // touches pooled keep-alive connections, a fault on an edge no stream uses, a process fault on
 // a component nobody calls. Such a run can earn neither a pass nor a kill (reports/verdict).
 
+// minStoppedCalls is how many calls the pre-fault rate must promise in a fault's window before
+// their absence counts as the fault's doing.
+const minStoppedCalls = 5
+
 // Landing statuses, short.
 const (
 	Landed    = reports.LandingLanded
@@ -68,15 +72,18 @@ func (ix *index) landing(f reports.FaultEvent, windows [][2]float64, client []ca
 	}
 	in, out := split(calls, from, to, windows)
 	if len(in) == 0 {
-		if len(out) > 0 {
-			// The calls stopped while it lasted: a caller that stopped calling (its breaker
-			// open, itself crashed) is the fault's doing.
-			return reports.Landing{Status: Landed, Evidence: fmt.Sprintf("no call %s started in its window against %d before any fault: the calls stopped", target, len(out))}
+		// The calls stopped while it lasted: a caller that stopped calling (its breaker open,
+		// itself crashed) is the fault's doing — but only when the rate before promised
+		// several calls in the window (one stray call before proves nothing).
+		if pre := firstStart(windows); len(out) > 0 && pre > 0 && !math.IsInf(pre, 1) {
+			if want := float64(len(out)) * (to - from) / pre; want >= minStoppedCalls {
+				return reports.Landing{Status: Landed, Evidence: fmt.Sprintf("no call %s started in its window, where the rate before any fault (%d calls in %.1f s) promised %.0f: the calls stopped", target, len(out), pre, want)}
+			}
 		}
 		if ok, why := quiet(); ok {
 			return reports.Landing{Status: Landed, Evidence: why}
 		}
-		return reports.Landing{Status: NotLanded, Evidence: fmt.Sprintf("no call %s in its window or before any fault: nothing the fault could touch", target)}
+		return reports.Landing{Status: NotLanded, Evidence: fmt.Sprintf("no call %s in its window (%d before any fault, too few to expect one): nothing the fault could touch", target, len(out))}
 	}
 	aff := affectedBy(f, calls, windows)
 	if aff.noReference {

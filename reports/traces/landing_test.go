@@ -80,6 +80,10 @@ func TestLanding(t *testing.T) {
 			g.calls("link->link-db", 0, 100, 2, 0)
 			g.calls("link->link-db", 20.5, 100, 2, 0)
 		}, Landed},
+		{"one stray call before, none in the window: no evidence", fault("latency", "gateway->analytics", map[string]string{"latency": "500ms"}), func(g *gen) {
+			g.calls("gateway->analytics", 0, 1, 2, 0)
+			g.calls("link->link-db", 0, 300, 2, 0)
+		}, NotLanded},
 		{"a crash: the calls into it fail", fault("crash", "link-db", nil), func(g *gen) {
 			g.calls("link->link-db", 0, 100, 2, 0)
 			g.calls("link->link-db", 10, 100, 2, 1)
