@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -245,31 +246,55 @@ func Attach(stateDir, selector string) (*Remote, error) {
 }
 
 func (r *Remote) call(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, r.State.Control+path, nil)
+	b, status, msg, err := r.do(ctx, method, path, false, nil)
 	if err != nil {
 		return err
+	}
+	if status != http.StatusOK {
+		if status == http.StatusNotFound {
+			return fmt.Errorf("%w: %s", ErrUnknownTarget, msg)
+		}
+		return fmt.Errorf("lab: control %s: %d %s: %s", path, status, http.StatusText(status), msg)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// do sends one control request with the lab's token — with asJSON, as JSON with body (nil:
+// empty) — and returns the answer's body, status and, for an error status, its message.
+func (r *Remote) do(ctx context.Context, method, path string, asJSON bool, body any) (b []byte, status int, msg string, err error) {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return nil, 0, "", err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, r.State.Control+path, rd)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	if asJSON {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if r.State.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+r.State.Token)
 	}
 	resp, err := r.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("lab: control %s: %w", path, err)
+		return nil, 0, "", fmt.Errorf("lab: control %s: %w", path, err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	b, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
 		var e struct{ Error string }
 		_ = json.Unmarshal(b, &e)
-		if resp.StatusCode == http.StatusNotFound {
-			return fmt.Errorf("%w: %s", ErrUnknownTarget, e.Error)
-		}
-		return fmt.Errorf("lab: control %s: %s: %s", path, resp.Status, e.Error)
+		msg = e.Error
 	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
+	return b, resp.StatusCode, msg, nil
 }
 
 // Status asks the lab for its status.

@@ -1,12 +1,10 @@
 package lab
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -185,40 +183,20 @@ func (r *Remote) Faults(ctx context.Context) (FaultsReply, error) {
 
 // callBody POSTs body (nil = none) as JSON and decodes the answer into out.
 func (r *Remote) callBody(ctx context.Context, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.State.Control+path, rd)
+	b, status, msg, err := r.do(ctx, http.MethodPost, path, true, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if r.State.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+r.State.Token)
-	}
-	resp, err := r.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("lab: control %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error string }
-		_ = json.Unmarshal(b, &e)
-		switch resp.StatusCode {
+	if status != http.StatusOK {
+		switch status {
 		case http.StatusConflict:
-			return fmt.Errorf("%w (%s)", ledger.ErrHalted, e.Error)
+			return fmt.Errorf("%w (%s)", ledger.ErrHalted, msg)
 		case http.StatusBadRequest:
-			return ledger.Invalid(e.Error)
+			return ledger.Invalid(msg)
 		case http.StatusNotFound:
-			return fmt.Errorf("%w: %s", ErrUnknownTarget, e.Error)
+			return fmt.Errorf("%w: %s", ErrUnknownTarget, msg)
 		}
-		return fmt.Errorf("lab: control %s: %s: %s", path, resp.Status, e.Error)
+		return fmt.Errorf("lab: control %s: %d %s: %s", path, status, http.StatusText(status), msg)
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)
