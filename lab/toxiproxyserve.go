@@ -49,7 +49,11 @@ func ServeToxiproxy(ctx context.Context, addr, config string, logw io.Writer) er
 	select {
 	case <-ctx.Done():
 	case err := <-done:
-		return fmt.Errorf("lab: toxiproxy: %w", err)
+		if ctx.Err() == nil {
+			return fmt.Errorf("lab: toxiproxy: %w", err)
+		}
+		// Stopped as asked, and the server noticed first: the shutdown below reads it back.
+		done <- err
 	}
 	errs := []error{srv.Collection.Clear(), srv.Shutdown()}
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) && err.Error() != "http: Server closed" {
