@@ -34,14 +34,14 @@ const (
 // landing judges one fault. Its window is [applied - apply time, healed], in seconds from the
 // run's start; a fault never healed (the run ended or aborted) lasts to the run's end.
 // windows are every fault's windows: "outside" means outside all of them.
-func (ix *index) landing(f reports.FaultEvent, windows [][2]float64, client []call) reports.Landing {
+func (ix *index) landing(f reports.FaultEvent, windows [][2]float64, client []call, end float64) reports.Landing {
 	if f.Error != "" || f.AppliedAt < 0 {
 		return reports.Landing{Status: Unchecked, Evidence: "never applied"}
 	}
 	if f.Fault == "cpu" {
 		return reports.Landing{Status: Unchecked, Evidence: "a CPU share is enforced by the kernel or the lab's duty cycle; a component with CPU to spare shows nothing per call"}
 	}
-	from, to := faultWindow(f, ix.lastSec())
+	from, to := faultWindow(f, end)
 	target := f.Target
 	_, _, isEdge := topology.SplitEdge(target)
 	var calls []call
@@ -64,7 +64,7 @@ func (ix *index) landing(f reports.FaultEvent, windows [][2]float64, client []ca
 			return false, ""
 		}
 		n := ix.ownSpans(target, from, to)
-		span, rest := max(to-from, 0.001), max(ix.lastSec()-(to-from), 0.001)
+		span, rest := max(to-from, 0.001), max(end-(to-from), 0.001)
 		if n.out == 0 || float64(n.in)/span >= 0.25*float64(n.out)/rest {
 			return false, ""
 		}
@@ -311,7 +311,7 @@ func (a *Analysis) Landings(faults []reports.FaultEvent, samples []reports.Sampl
 	client := clientCalls(samples)
 	out := make([]reports.Landing, len(faults))
 	for i, f := range faults {
-		out[i] = a.ix.landing(f, windows, client)
+		out[i] = a.ix.landing(f, windows, client, end)
 	}
 	return out
 }
