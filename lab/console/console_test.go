@@ -156,7 +156,11 @@ func TestConsoleControls(t *testing.T) {
 	if code != 409 || !strings.Contains(body["error"].(string), "halted") || env.isPaused("link") {
 		t.Fatalf("inject while halted → %d %v", code, body)
 	}
-	v = waitView(t, s, func(v View) bool { return v.Halted && len(v.Faults) == 0 })
+	// A refused inject changes nothing the watchers are told about, so the view shows it on
+	// its next tick: wait for it rather than read a view refreshed by the halt.
+	v = waitView(t, s, func(v View) bool {
+		return v.Halted && len(v.Faults) == 0 && len(v.Timeline) > 0 && v.Timeline[len(v.Timeline)-1].Kind == ledger.KindRefused
+	})
 	if v.HaltedBy != "cy (console)" {
 		t.Fatalf("halted by %q", v.HaltedBy)
 	}
