@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -11,7 +12,8 @@ import (
 )
 
 // TestServeToxiproxyHasRequestLevelToxics: the standalone server (what compose runs) accepts,
-// lists and removes http_error through the stock API, and stops with its context.
+// lists and removes http_error through the stock API, and stops with its context. (A pair name
+// per run: a removed pair's name is free again only once collected, see httptoxic.groups.)
 func TestServeToxiproxyHasRequestLevelToxics(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -30,7 +32,7 @@ func TestServeToxiproxyHasRequestLevelToxics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	attrs := toxiclient.Attributes{"role": "requests", "pair": "serve-test", "status": 503, "share": 0.5}
+	attrs := toxiclient.Attributes{"role": "requests", "pair": fmt.Sprintf("serve-test-%d", time.Now().UnixNano()), "status": 503, "share": 0.5}
 	if _, err := p.AddToxic("x", "http_error", "upstream", 1, attrs); err != nil {
 		t.Fatalf("add http_error: %v", err)
 	}
