@@ -56,6 +56,8 @@ func TestAlone(t *testing.T) {
 		"bad/b_test.go":            "package bad\nimport \"testing\"\nfunc TestBad(t *testing.T) { t.Fatal(\"this package fails\") }\n",
 		"broken/b_test.go":         "package broken\nimport \"testing\"\nfunc TestBroken(t *testing.T) { undefined() }\n",
 		"notests/n.go":             "package notests\n",
+		"cmd/tool/main.go":         "package main\nfunc main() {}\n",
+		"cmd/tool/main_test.go":    "package main\nimport \"testing\"\nfunc TestMain(m *testing.M) { m.Run() }\n",
 	}
 	for name, text := range files {
 		p := filepath.Join(dir, name)
@@ -92,7 +94,7 @@ func TestGotestScript(t *testing.T) {
 	for _, want := range []string{
 		`(?m)^ok  \ttoy/par1\t\d+\.\d+s$`, `(?m)^ok  \ttoy/par2\t\d+\.\d+s$`,
 		`(?m)^ok  \ttoy/x/explore\t\d+\.\d+s$`, `(?m)^ok  \ttoy/y/explore\t\d+\.\d+s$`,
-		`(?m)^\?   \ttoy/notests\t\[no test files\]$`,
+		`(?m)^\?   \ttoy/notests\t\[no test files\]$`, `(?m)^ok  \ttoy/cmd/tool\t`,
 		`this package fails`, `(?m)^FAIL\ttoy/bad\t`,
 		`(?m)^FAIL\ttoy/broken \[build failed\]$`,
 	} {
