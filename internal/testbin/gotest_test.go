@@ -53,6 +53,7 @@ func TestAlone(t *testing.T) {
 		"x/explore/testdata/hello": "x",
 		"y/explore/e_test.go":      fmt.Sprintf(alone, "explore", "y"),
 		"y/explore/testdata/hello": "y",
+		"par3/p_test.go":           "package par3\nimport \"testing\"\nfunc TestFails(t *testing.T) { t.Fatal(\"a parallel package fails\") }\n",
 		"bad/b_test.go":            "package bad\nimport \"testing\"\nfunc TestBad(t *testing.T) { t.Fatal(\"this package fails\") }\n",
 		"broken/b_test.go":         "package broken\nimport \"testing\"\nfunc TestBroken(t *testing.T) { undefined() }\n",
 		"notests/n.go":             "package notests\n",
@@ -83,24 +84,40 @@ func TestGotestScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir, shared := toyModule(t)
-	cmd := exec.Command("bash", script, "-timeout", "2m", "./...")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GO_TEST_PARALLEL=./par1 ./par2", "TOY_SHARED="+shared, "GOWORK=off")
-	out, err := cmd.CombinedOutput()
-	text := string(out)
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-		t.Fatalf("exit %v, want 1 (a package failed); output:\n%s", err, text)
+	run := func(pkgs ...string) (string, int) {
+		cmd := exec.Command("bash", append([]string{script, "-timeout", "2m"}, pkgs...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GO_TEST_PARALLEL=./par1 ./par2 ./par3", "TOY_SHARED="+shared, "GOWORK=off")
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return string(out), ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	text, code := run("./...")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (packages failed); output:\n%s", code, text)
 	}
 	for _, want := range []string{
 		`(?m)^ok  \ttoy/par1\t\d+\.\d+s$`, `(?m)^ok  \ttoy/par2\t\d+\.\d+s$`,
 		`(?m)^ok  \ttoy/x/explore\t\d+\.\d+s$`, `(?m)^ok  \ttoy/y/explore\t\d+\.\d+s$`,
 		`(?m)^\?   \ttoy/notests\t\[no test files\]$`, `(?m)^ok  \ttoy/cmd/tool\t`,
-		`this package fails`, `(?m)^FAIL\ttoy/bad\t`,
+		`this package fails`, `(?m)^FAIL\ttoy/bad\t`, `a parallel package fails`, `(?m)^FAIL\ttoy/par3\t`,
 		`(?m)^FAIL\ttoy/broken \[build failed\]$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(text) {
 			t.Errorf("output lacks %s:\n%s", want, text)
 		}
+	}
+	// The exit status is the verdict: 0 only when every package passed, and a failure in the
+	// parallel group counts as much as one run alone.
+	if text, code := run("./par1", "./par2", "./x/explore"); code != 0 {
+		t.Errorf("passing packages: exit %d, want 0:\n%s", code, text)
+	}
+	if text, code := run("./par3"); code != 1 {
+		t.Errorf("a failing parallel package: exit %d, want 1:\n%s", code, text)
 	}
 	if strings.Contains(text, "runs beside") || strings.Contains(text, "never ran beside") {
 		t.Errorf("packages ran together that must not, or apart that should not:\n%s", text)
