@@ -15,6 +15,8 @@ times), in the order they happen:
   judge    last log line -> results.json written: span loss, traces, verdict, run directory
   report   results.json -> report.html written
   gap      report.html of this run -> first log line of the next run
+Meant for a directory of runs that each started their own system (faultline mutate, run,
+tournament); the explorer's experiments share one system, so their start is meaningless.
 """
 import datetime
 import glob
