@@ -6,6 +6,22 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the lab and the tests need: real servers, never fakes.
 DEBS := postgresql redis-server chromium prometheus
 
+# Go test packages that run two at a time (make test): they start no real system and assert
+# no latency, timeout or send lag, so a neighbour on the other core cannot change their
+# outcome (reports/html/browsertest drives Chromium, with no time limit under a minute).
+# Every other package runs alone, the default for a package not listed: it starts PostgreSQL,
+# Redis, NATS, the lab or Docker (lab, lab/*, scenarios/runner, scenarios/explore/run,
+# dashboards, system/internal/*), or times something on the wall clock (scenarios/load's send
+# lag, toxics' latencies, internal/cpulimit's duty cycle). Only sub-second packages are here:
+# the Go tests' time is in the real-system packages, which stay alone. internal/testbin's
+# TestParallelPackagesStartNoSystem refuses a package here whose tests start the system.
+GO_TEST_PARALLEL := ./cmd/faultline ./internal/atomicfile ./internal/percentile ./lab/ledger \
+	./reports ./reports/charts ./reports/compare ./reports/conformance ./reports/explore \
+	./reports/html ./reports/html/browsertest ./reports/rundir ./reports/tournament \
+	./reports/traces ./reports/verdict ./scenarios ./scenarios/bounds ./scenarios/explore \
+	./scenarios/gameday ./scenarios/mutate ./system ./system/topology ./system/internal/config \
+	./system/internal/shortcode
+
 .PHONY: deps build test test-short demo catalogue verdict-power code-power bench fuzz clean explore-power docker-test tournament
 
 deps: ## install PostgreSQL, Redis and Chromium with apt-get when missing; download Go modules
@@ -17,10 +33,10 @@ build: ## build the one binary
 
 test: deps build ## everything CI runs: unit, integration (real servers), the scenario catalogue and its negative controls, the Docker paths
 	$(GO) vet ./...
-	@# Compile every test binary in parallel first, then run them one package at a time: the
-	@# integration tests measure latency on real servers and must not share 2 cores with each other.
-	$(GO) test -count=1 -run '^$$' ./... > /dev/null
-	FAULTLINE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 30m ./...
+	@# Every test binary built once, all in parallel; then the packages of GO_TEST_PARALLEL run two
+	@# at a time and every other one alone: the integration tests measure latency on real servers
+	@# and must not share 2 cores with each other (scripts/gotest.sh: why not go test -p 1).
+	GO="$(GO)" GO_TEST_PARALLEL="$(GO_TEST_PARALLEL)" FAULTLINE_BIN=$(CURDIR)/$(BIN) scripts/gotest.sh -timeout 30m ./...
 	@# The whole catalogue with its own profiles, and each mutant once, on the shortest scenario
 	@# that must catch it (make verdict-power runs every listed control).
 	$(BIN) mutate --cover --plain --out runs/ci-catalogue scenarios/
