@@ -66,6 +66,7 @@ func (s *Service) Run(ctx context.Context, body func(ctx context.Context, env *E
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}
+	setGCPercent(s.getenv)
 	pprofDir := ""
 	if s.getenv != nil {
 		pprofDir = s.getenv(PprofDirEnv)
