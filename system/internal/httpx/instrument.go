@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -21,7 +20,7 @@ import (
 const MaxBodyBytes = 1 << 20
 
 // Instrument wraps h, served under route (a pattern like "GET /r/{code}" or "/links"), with an
-// otelhttp SERVER span named "METHOD route", RED metrics and panic recovery (500 JSON).
+// SERVER span named "METHOD route" (tracing.go), RED metrics and panic recovery (500 JSON).
 func Instrument(t *telemetry.Telemetry, route string, h http.Handler) http.Handler {
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -57,12 +56,7 @@ func Instrument(t *telemetry.Telemetry, route string, h http.Handler) http.Handl
 		}()
 		h.ServeHTTP(rec, r)
 	})
-	return otelhttp.NewHandler(inner, route,
-		otelhttp.WithTracerProvider(t.TracerProvider),
-		otelhttp.WithPropagators(t.Propagator),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return spanName(r.Method, route) }),
-		otelhttp.WithSpanOptions(trace.WithAttributes(attribute.String("http.route", route))),
-	)
+	return serverSpans(t, route, inner)
 }
 
 // spanName is "METHOD route", without doubling a method the route pattern already names.

@@ -66,6 +66,16 @@ func (s *Service) Run(ctx context.Context, body func(ctx context.Context, env *E
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}
+	setGCPercent(s.getenv)
+	pprofDir := ""
+	if s.getenv != nil {
+		pprofDir = s.getenv(PprofDirEnv)
+	}
+	stopPprof, err := startPprof(s.Name, pprofDir, logger)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), TelemetryFlush)
 		defer cancel()
