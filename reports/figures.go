@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -84,6 +85,10 @@ type StreamSpec struct {
 	// Schedule spells a rate that changes ("50/s for 8s, 450/s for 10s, then 50/s"); empty
 	// for a constant rate.
 	Schedule string
+	// Asked, when set, is how many requests the stream's schedule asks for in [from, to),
+	// offsets from the run start (the expected number: a continuous count, not rounded).
+	// Without it the figures carry no asked rate and the generator's rate is not judged.
+	Asked func(from, to time.Duration) float64
 }
 
 // maxErrorSamples bounds the distinct error texts kept per stream and phase.
@@ -97,8 +102,11 @@ func Figures(samples []Sample, streams []StreamSpec, windows []PhaseWindow) []St
 	for _, st := range streams {
 		res := StreamResult{Name: st.Name, Request: st.Request, Rate: st.Rate, Schedule: st.Schedule}
 		for _, ph := range names {
-			length, _ := Length(windows, ph)
-			res.Phases = append(res.Phases, phaseFigure(Select(samples, st.Name, ph), ph, length))
+			f := phaseFigure(Select(samples, st.Name, ph), ph, Windows(windows, ph))
+			if st.Asked != nil {
+				askedRate(&f, st.Asked, Windows(windows, ph))
+			}
+			res.Phases = append(res.Phases, f)
 		}
 		out = append(out, res)
 	}
@@ -127,15 +135,15 @@ func Select(samples []Sample, stream, phase string) []Sample {
 	return out
 }
 
-func phaseFigure(samples []Sample, phase string, windowS float64) PhaseFigure {
-	f := PhaseFigure{Phase: phase, Requests: len(samples)}
+func phaseFigure(samples []Sample, phase string, windows []PhaseWindow) PhaseFigure {
+	f := PhaseFigure{Phase: phase, Requests: len(samples), SendWindowS: SendWindow(samples, windows)}
 	if len(samples) == 0 {
 		return f
 	}
 	f.Errors = CountFailed(samples)
 	f.ErrorRate = float64(f.Errors) / float64(len(samples))
-	if windowS > 0 {
-		f.AchievedRate = float64(len(samples)) / windowS
+	if f.SendWindowS > 0 {
+		f.AchievedRate = float64(len(samples)) / f.SendWindowS
 	}
 	lat := Latencies(samples)
 	f.P50Ms, f.P90Ms, f.P95Ms, f.P99Ms = percentile.Of(lat, 50), percentile.Of(lat, 90), percentile.Of(lat, 95), percentile.Of(lat, 99)
@@ -158,6 +166,43 @@ func phaseFigure(samples []Sample, phase string, windowS float64) PhaseFigure {
 	f.SendLagP99Ms = percentile.Of(lags, 99)
 	return f
 }
+
+// SendWindow is the wall-clock time, in seconds, the sending of a phase's requests took:
+// from the first scheduled send to the last actual send of each of its windows, plus the
+// schedule's own gaps before its first and after its last scheduled send. A window sent on
+// time thus measures its own length, and one whose last request went out late is stretched
+// by that lateness: the achieved rate over it never reads the asked rate when the sending
+// ran late (requests ÷ the nominal length did). Samples are matched to windows by their
+// scheduled time At, as AssignPhases does; a window without samples counts its length.
+func SendWindow(samples []Sample, windows []PhaseWindow) float64 {
+	total := 0.0
+	for _, w := range windows {
+		var lastAt, lastSent time.Duration
+		for _, s := range samples {
+			if at := s.At.Seconds(); at < w.StartS || at >= w.EndS {
+				continue
+			}
+			lastAt = max(lastAt, s.At)
+			lastSent = max(lastSent, s.At+s.Lag)
+		}
+		total += w.EndS - w.StartS + max(0, lastSent-lastAt).Seconds()
+	}
+	return total
+}
+
+// askedRate fills the asked figures of a phase from the stream's schedule.
+func askedRate(f *PhaseFigure, asked func(from, to time.Duration) float64, windows []PhaseWindow) {
+	length := 0.0
+	for _, w := range windows {
+		f.AskedRequests += asked(durationOf(w.StartS), durationOf(w.EndS))
+		length += w.EndS - w.StartS
+	}
+	if length > 0 {
+		f.AskedRate = f.AskedRequests / length
+	}
+}
+
+func durationOf(s float64) time.Duration { return time.Duration(math.Round(s * float64(time.Second))) }
 
 // Timeseries buckets each stream's samples by the second of their scheduled time.
 func Timeseries(samples []Sample) []TimeBucket {

@@ -41,7 +41,12 @@ func TestFigures(t *testing.T) {
 		t.Fatalf("figures shape: %+v", figs)
 	}
 	base, fault, rec, whole := figs[0].Phases[0], figs[0].Phases[1], figs[0].Phases[2], figs[0].Phases[3]
-	if base.Requests != 100 || base.AchievedRate != 10 || base.P50Ms != 50 || base.P99Ms != 99 || base.MaxMs != 100 || base.Errors != 0 || base.StatusCodes["302"] != 100 {
+	// The last baseline request went out 99 µs late: the send window is stretched by that much
+	// and the achieved rate is over it, never over the nominal 10 s.
+	if math.Abs(base.SendWindowS-10.000099) > 1e-9 || base.AchievedRate != 100/base.SendWindowS || base.AchievedRate >= 10 {
+		t.Errorf("baseline send window %gs, achieved %g/s: want 10.000099 s and 100 requests over it", base.SendWindowS, base.AchievedRate)
+	}
+	if base.Requests != 100 || base.P50Ms != 50 || base.P99Ms != 99 || base.MaxMs != 100 || base.Errors != 0 || base.StatusCodes["302"] != 100 {
 		t.Errorf("baseline figure: %+v", base)
 	}
 	if base.SendLagP99Ms != 0.098 {
@@ -170,5 +175,49 @@ func TestSplitFaultPhase(t *testing.T) {
 	}
 	if want := []string{PhaseBaseline, PhaseFault, PhaseBetween, PhaseRecovery, PhaseAll}; !slices.Equal(names, want) {
 		t.Errorf("figure phases %v, want %v", names, want)
+	}
+}
+
+// TestSendWindowAndAsked: a phase's achieved rate is over its wall-clock send window, each of
+// its windows stretched by how late its own last request went out; the asked rate comes from
+// the stream's schedule over the phase's windows.
+func TestSendWindowAndAsked(t *testing.T) {
+	windows := []PhaseWindow{{PhaseBaseline, 0, 5}, {PhaseFault, 5, 10}, {PhaseBetween, 10, 12}, {PhaseFault, 12, 17}}
+	var samples []Sample
+	for i := range 170 {
+		s := Sample{Stream: "r", At: time.Duration(i) * 100 * time.Millisecond, Code: 302}
+		if i == 99 { // the first fault window's last request, 300 ms late
+			s.Lag = 300 * time.Millisecond
+		}
+		if i == 50 { // a request in the middle, later than the window's end: it counts too
+			s.Lag = 5200 * time.Millisecond
+		}
+		samples = append(samples, s)
+	}
+	AssignPhases(samples, windows)
+	asked := func(from, to time.Duration) float64 { return 10 * (to - from).Seconds() }
+	figs := Figures(samples, []StreamSpec{{Name: "r", Rate: 10, Asked: asked}}, windows)
+	byPhase := map[string]PhaseFigure{}
+	for _, f := range figs[0].Phases {
+		byPhase[f.Phase] = f
+	}
+	for _, c := range []struct {
+		phase                    string
+		requests                 int
+		window, achieved, askedR float64
+	}{
+		// fault: [5,10) holds 9.9 s sent at 10.2 s, and 5.0 s sent at 10.2 s: +0.3 s; [12,17) on time.
+		{PhaseFault, 100, 10.3, 100 / 10.3, 10},
+		{PhaseBetween, 20, 2, 10, 10},
+		{PhaseBaseline, 50, 5, 10, 10},
+		{PhaseAll, 170, 17, 10, 10},
+	} {
+		f := byPhase[c.phase]
+		if f.Requests != c.requests || math.Abs(f.SendWindowS-c.window) > 1e-9 || math.Abs(f.AchievedRate-c.achieved) > 1e-9 || math.Abs(f.AskedRate-c.askedR) > 1e-9 {
+			t.Errorf("%s: %d requests over %gs = %g/s of %g/s asked; want %d over %gs = %g/s of %g/s", c.phase, f.Requests, f.SendWindowS, f.AchievedRate, f.AskedRate, c.requests, c.window, c.achieved, c.askedR)
+		}
+	}
+	if f := byPhase[PhaseFault]; math.Abs(f.AskedRequests-100) > 1e-9 {
+		t.Errorf("fault asked %g requests, want 100", f.AskedRequests)
 	}
 }

@@ -67,7 +67,11 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 			p("| phase | requests | rate (/s) | errors | p50 ms | p90 ms | p99 ms | max ms | send lag p99 ms |\n")
 			p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 			for _, f := range st.Phases {
-				p("| %s | %d | %s | %d (%s) | %s | %s | %s | %s | %s |\n", f.Phase, f.Requests, num(f.AchievedRate, 1),
+				rate := num(f.AchievedRate, 1)
+				if f.AskedRate > 0 { // achieved over the wall-clock send window, of the asked rate
+					rate += " of " + num(f.AskedRate, 1)
+				}
+				p("| %s | %d | %s | %d (%s) | %s | %s | %s | %s | %s |\n", f.Phase, f.Requests, rate,
 					f.Errors, pct(f.ErrorRate), num(f.P50Ms, 2), num(f.P90Ms, 2), num(f.P99Ms, 2), num(f.MaxMs, 2), num(f.SendLagP99Ms, 2))
 			}
 			p("\n")

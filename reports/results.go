@@ -101,6 +101,15 @@ type PhaseFigure struct {
 	SendLagP99Ms float64        `json:"send_lag_p99_ms"`
 	StatusCodes  map[string]int `json:"status_codes,omitempty"`
 	ErrorSamples []string       `json:"error_samples,omitempty"`
+
+	// SendWindowS is the wall-clock time the phase's sending took: its length, stretched by
+	// how late its last request went out (reports.SendWindow). AchievedRate is Requests ÷
+	// SendWindowS, never ÷ the nominal length alone.
+	SendWindowS float64 `json:"send_window_s"`
+	// AskedRate and AskedRequests are what the stream's schedule asked for in the phase
+	// (absent when the schedule is not known, as on a game day).
+	AskedRate     float64 `json:"asked_rate,omitempty"`
+	AskedRequests float64 `json:"asked_requests,omitempty"`
 }
 
 // SLOResult is one threshold of one stream in one phase.

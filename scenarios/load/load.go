@@ -473,6 +473,16 @@ func (p *pacer) hits(d time.Duration) float64 {
 	return total + p.hold*(t-start)
 }
 
+// Asked is how many requests the stream's schedule asks for in [from, to), offsets from its
+// start: the expected count (the integral of its rate), not rounded.
+func (st Stream) Asked(from, to time.Duration) float64 {
+	if to <= from {
+		return 0
+	}
+	p := newPacer(st, nil)
+	return p.hits(to) - p.hits(max(from, 0))
+}
+
 // targeter builds each request of a stream. Codes are drawn from a generator seeded by the
 // run seed and the stream name, so a seed replays the same mix.
 type targeter struct {

@@ -19,6 +19,9 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/verdict"
 )
 
 func collect(t *testing.T, target string, streams []Stream, d time.Duration, opts Options) []Result {
@@ -99,7 +102,7 @@ func TestRunRateLagAndRequests(t *testing.T) {
 	if med := lags[len(lags)/2]; med > 5 {
 		t.Errorf("median send lag %.2f ms on an idle local server", med)
 	}
-	ok, why := ValidGenerator(res, streams, d)
+	ok, why := ValidGenerator(res, streams)
 	t.Logf("p99 send lag %.2f ms, valid=%v %s", lags[len(lags)*99/100], ok, why)
 	mu.Lock()
 	defer mu.Unlock()
@@ -117,7 +120,8 @@ func TestRunRateLagAndRequests(t *testing.T) {
 }
 
 // TestGeneratorFallingBehindIsInvalid: with one worker and a 50 ms server, 100/s cannot be
-// sent on time; ValidGenerator must say so rather than let the run pass.
+// sent on time; ValidGenerator must say so, and the phase's achieved rate over its wall-clock
+// send window must read under the asked rate, rather than let the run pass.
 func TestGeneratorFallingBehindIsInvalid(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(50 * time.Millisecond)
@@ -125,13 +129,21 @@ func TestGeneratorFallingBehindIsInvalid(t *testing.T) {
 	defer srv.Close()
 	streams := []Stream{{Name: "slow", Method: "GET", Path: "/", Rate: 100}}
 	d := time.Second
+	start := time.Now()
 	res := collect(t, srv.URL, streams, d, Options{MaxWorkers: 1})
-	ok, why := ValidGenerator(res, streams, d)
-	if ok {
-		t.Fatalf("generator judged valid with %d results", len(res))
+	ok, why := ValidGenerator(res, streams)
+	if ok || !strings.Contains(why, "send lag") {
+		t.Fatalf("generator judged valid with %d results (%s)", len(res), why)
 	}
-	if !strings.Contains(why, "send lag") || !strings.Contains(why, "requests asked") {
-		t.Errorf("reason should name lag and shortfall: %s", why)
+	samples := make([]reports.Sample, len(res))
+	for i, r := range res {
+		samples[i] = r.Sample(start)
+	}
+	windows := []reports.PhaseWindow{{Name: reports.PhaseBaseline, StartS: 0, EndS: d.Seconds()}}
+	reports.AssignPhases(samples, windows)
+	figs := reports.Figures(samples, []reports.StreamSpec{{Name: "slow", Rate: 100, Asked: streams[0].Asked}}, windows)
+	if short := verdict.RateShort(figs, windows); len(short) != 1 || !strings.Contains(short[0], "stream slow, phase baseline") {
+		t.Errorf("RateShort = %q, want the baseline of slow", short)
 	}
 	var maxLag time.Duration
 	for _, r := range res {
@@ -158,17 +170,40 @@ func TestValidGeneratorThresholds(t *testing.T) {
 		res  []Result
 		ok   bool
 	}{
-		{"on time and complete", mk(100, time.Millisecond), true},
-		{"exactly 95%", mk(95, 0), true},
-		{"94% sent", mk(94, 0), false},
+		{"on time", mk(100, time.Millisecond), true},
 		{"lag at the limit", mk(100, MaxSendLagP99), true},
 		{"lag over the limit", mk(100, MaxSendLagP99+time.Microsecond), false},
-		{"nothing sent", nil, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if ok, why := ValidGenerator(c.res, streams, time.Second); ok != c.ok {
+			if ok, why := ValidGenerator(c.res, streams); ok != c.ok {
 				t.Errorf("got ok=%v (%s), want %v", ok, why, c.ok)
+			}
+		})
+	}
+}
+
+// TestAsked: the expected requests of a schedule in a window, for a constant rate, stages
+// and a ramp.
+func TestAsked(t *testing.T) {
+	s := time.Second
+	for _, c := range []struct {
+		name     string
+		st       Stream
+		from, to time.Duration
+		want     float64
+	}{
+		{"constant", Stream{Rate: 100}, 2 * s, 10 * s, 800},
+		{"empty window", Stream{Rate: 100}, 3 * s, 3 * s, 0},
+		{"before the start", Stream{Rate: 100}, -s, s, 100},
+		{"stages across a boundary", Stream{Stages: []Stage{{Rate: 50, For: 10 * s}, {Rate: 300, For: 10 * s}}}, 9 * s, 11 * s, 350},
+		{"a paused stage", Stream{Stages: []Stage{{Rate: 0, For: 5 * s}, {Rate: 10, For: 5 * s}}}, 0, 5 * s, 0},
+		{"ramp", Stream{Ramp: &Ramp{From: 0, To: 100, Over: 10 * s}}, 0, 10 * s, 500},
+		{"after the ramp", Stream{Ramp: &Ramp{From: 0, To: 100, Over: 10 * s}}, 10 * s, 12 * s, 200},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.st.Asked(c.from, c.to); math.Abs(got-c.want) > 1e-6 {
+				t.Errorf("Asked(%s, %s) = %g, want %g", c.from, c.to, got, c.want)
 			}
 		})
 	}

@@ -4,25 +4,33 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/faultline/faultline/internal/percentile"
 	"github.com/faultline/faultline/lab"
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/verdict"
 	"github.com/faultline/faultline/scenarios/load"
 	"github.com/faultline/faultline/toxics"
 )
 
 // RateFigure is what the load generator achieved against the real gateway at one asked rate.
 type RateFigure struct {
-	Asked      float64 `json:"asked_per_s"`
-	Achieved   float64 `json:"achieved_per_s"`
-	Requests   int     `json:"requests"`
-	Errors     int     `json:"errors"`
-	P50Ms      float64 `json:"p50_ms"`
-	P99Ms      float64 `json:"p99_ms"`
-	LagP99Ms   float64 `json:"send_lag_p99_ms"`
-	ValidRun   bool    `json:"valid"`
-	InvalidWhy string  `json:"invalid_why,omitempty"`
+	Asked float64 `json:"asked_per_s"`
+	// Achieved is requests ÷ the wall-clock send window (reports.SendWindow), never ÷ the
+	// nominal duration: a generator that ran late reads under the asked rate.
+	Achieved    float64 `json:"achieved_per_s"`
+	SendWindowS float64 `json:"send_window_s"`
+	Requests    int     `json:"requests"`
+	Errors      int     `json:"errors"`
+	P50Ms       float64 `json:"p50_ms"`
+	P99Ms       float64 `json:"p99_ms"`
+	LagP99Ms    float64 `json:"send_lag_p99_ms"`
+	LagP999Ms   float64 `json:"send_lag_p999_ms"`
+	LagMaxMs    float64 `json:"send_lag_max_ms"`
+	ValidRun    bool    `json:"valid"`
+	InvalidWhy  string  `json:"invalid_why,omitempty"`
 }
 
 // LoadBenchResult is the generator's honesty check: rates it can hold, and whether a known
@@ -100,25 +108,43 @@ func measureToxic(ctx context.Context, l *lab.Lab, codes []string, rate float64,
 func benchRate(ctx context.Context, gateway string, codes []string, rate float64, d time.Duration) (RateFigure, error) {
 	st := []load.Stream{{Name: "redirect", Method: "GET", Path: "/r/{code}", Rate: rate, Codes: codes}}
 	var results []load.Result
-	start := time.Now()
 	err := load.Run(ctx, gateway, st, d, load.Options{Seed: 1}, func(r load.Result) { results = append(results, r) })
 	if err != nil {
 		return RateFigure{}, err
 	}
-	elapsed := time.Since(start)
-	f := RateFigure{Asked: rate, Requests: len(results), Achieved: float64(len(results)) / d.Seconds()}
-	var lat, lag []float64
+	if len(results) == 0 {
+		return RateFigure{Asked: rate, InvalidWhy: "no request was sent"}, nil
+	}
+	// Offsets count from the schedule's start, the intended send time of the first request,
+	// and the whole run is one phase: the same figures and rule as a scenario run's.
+	var began time.Time
 	for _, r := range results {
-		if s := r.Sample(start); s.Failed() {
-			f.Errors++
+		if began.IsZero() || r.Scheduled.Before(began) {
+			began = r.Scheduled
 		}
-		lat = append(lat, float64(r.Latency)/1e6)
+	}
+	samples := make([]reports.Sample, len(results))
+	for i, r := range results {
+		samples[i] = r.Sample(began)
+	}
+	windows := []reports.PhaseWindow{{Name: reports.PhaseBaseline, StartS: 0, EndS: d.Seconds()}}
+	reports.AssignPhases(samples, windows)
+	figs := reports.Figures(samples, []reports.StreamSpec{{Name: "redirect", Rate: rate, Asked: st[0].Asked}}, windows)
+	ph := figs[0].Phases[0]
+	f := RateFigure{Asked: rate, Requests: len(results), Achieved: ph.AchievedRate, SendWindowS: ph.SendWindowS,
+		Errors: reports.CountFailed(samples)}
+	lat, lag := reports.Latencies(samples), make([]float64, 0, len(results))
+	for _, r := range results {
 		lag = append(lag, float64(r.Lag())/1e6)
 	}
-	sort.Float64s(lat)
 	sort.Float64s(lag)
 	f.P50Ms, f.P99Ms, f.LagP99Ms = percentile.Of(lat, 50), percentile.Of(lat, 99), percentile.Of(lag, 99)
-	ok, why := load.ValidGenerator(results, st, min(elapsed, d))
-	f.ValidRun, f.InvalidWhy = ok, why
+	f.LagP999Ms, f.LagMaxMs = percentile.Of(lag, 99.9), lag[len(lag)-1]
+	ok, why := load.ValidGenerator(results, st)
+	short := verdict.RateShort(figs, windows)
+	if !ok {
+		short = append([]string{why}, short...)
+	}
+	f.ValidRun, f.InvalidWhy = len(short) == 0, strings.Join(short, "; ")
 	return f, nil
 }

@@ -261,14 +261,19 @@ func (r *run) judge(res *reports.Results, runErr error) {
 	res.Phases = sc.RunPhases(res.Faults) // from when each fault was applied and healed
 	phases := res.Phases
 	reports.AssignPhases(r.samples, phases)
-	res.Streams = reports.Figures(r.samples, sc.Streams(), phases)
+	res.Streams = reports.Figures(r.samples, withAsked(sc.Streams(), r.streams), phases)
 	res.SLOs = verdict.EvaluateSLOs(r.samples, sc.SLOs, phases)
 	res.Timeseries = reports.Timeseries(r.samples)
 	if len(r.results) > 0 || len(r.streams) > 0 {
-		if ok, why := load.ValidGenerator(r.results, r.streams, time.Duration(res.DurationS*float64(time.Second))); !ok {
+		if ok, why := load.ValidGenerator(r.results, r.streams); !ok {
 			res.Valid = false
 			res.InvalidReasons = append(res.InvalidReasons, why)
 		}
+	}
+	// A phase sent more than 0.5 % under its asked rate measured the generator: invalid.
+	if why := verdict.RateShort(res.Streams, phases); len(why) > 0 {
+		res.Valid = false
+		res.InvalidReasons = append(res.InvalidReasons, why...)
 	}
 	var origins []string
 	for _, f := range sc.Faults {
