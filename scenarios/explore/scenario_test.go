@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	rexplore "github.com/faultline/faultline/reports/explore"
 	"github.com/faultline/faultline/scenarios"
@@ -15,6 +16,7 @@ import (
 func TestEveryExperimentIsAValidScenario(t *testing.T) {
 	b := DefaultBase()
 	pl := staticPlan(t, Options{Seed: 1, Pairs: true})
+	ph := b.Phases()
 	names := map[string]string{}
 	for _, e := range pl.Experiments() {
 		y, err := b.Experiment(e, "default")
@@ -25,13 +27,54 @@ func TestEveryExperimentIsAValidScenario(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", e.ID, err, y)
 		}
-		if len(sc.Faults) != len(e.Faults) || sc.Faults[0].Start() != BaselineFor || sc.Faults[0].End() != BaselineFor+FaultFor {
+		if len(sc.Faults) != len(e.Faults) || sc.Faults[0].Start() != ph.Baseline || sc.Faults[0].End() != ph.Baseline+ph.Fault || sc.Duration.D() != ph.Total() {
 			t.Fatalf("%s: faults %+v", e.ID, sc.Faults)
 		}
 		if prev, dup := names[sc.Name]; dup {
 			t.Fatalf("%s and %s share the scenario name %s", prev, e.ID, sc.Name)
 		}
 		names[sc.Name] = e.ID
+	}
+}
+
+// Phases last as long as the checks need at the base's rates: a phase brings every stream
+// PhaseMargin × its thresholds' MinSamples requests, rounded up to PhaseStep, never under
+// the floors; a slower load gets longer phases, never checks on too few requests.
+func TestPhases(t *testing.T) {
+	base := func(rate string, th ...string) Base {
+		y := "name: p\nduration: 10s\nload:\n  - {name: a, request: \"GET /r/{code}\", rate: " + rate + "}\n" +
+			"  - {name: b, request: \"GET /r/{code}\", rate: 1000/s}\nslos:\n  - {load: a, thresholds: [" + strings.Join(th, ", ") + "]}\n" +
+			"  - {load: b, thresholds: [\"p(99.9)<1s\"]}\n"
+		sc, err := scenarios.Parse("p.yaml", []byte(y))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := BaseFrom(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		name string
+		b    Base
+		want Phases
+	}{
+		// 1.25 × 100 / 100 = 1.25 s → 1.5 s; fault and recovery at their 2 s floors
+		{"p99 at 100/s", base("100/s", `"p(99)<200ms"`), Phases{1500 * time.Millisecond, 2 * time.Second, 2 * time.Second}},
+		// 1.25 × 100 / 5 = 25 s in every phase
+		{"errors<1% at 5/s", base("5/s", `"errors<1%"`), Phases{25 * time.Second, 25 * time.Second, 25 * time.Second}},
+		// stream b: 1.25 × 1000 / 1000 = 1.25 s → 1.5 s beats a's 1.25 × 20 / 400 = 62.5 ms
+		{"the neediest stream sets it", base("400/s", `"p(95)<1s"`), Phases{1500 * time.Millisecond, 2 * time.Second, 2 * time.Second}},
+		// 1.25 × 100 / 40 = 3.125 s → 3.5 s
+		{"rounded up", base("40/s", `"p(99)<1s"`, `"errors<5%"`), Phases{3500 * time.Millisecond, 3500 * time.Millisecond, 3500 * time.Millisecond}},
+	} {
+		if got := c.b.Phases(); got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
+	}
+	if got := DefaultBase().Phases(); got.Total() != 5500*time.Millisecond {
+		t.Errorf("the built-in load's phases %+v: the docs and BENCHMARKS say 1.5 s + 2 s + 2 s", got)
 	}
 }
 
