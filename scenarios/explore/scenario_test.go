@@ -73,8 +73,8 @@ func TestPhases(t *testing.T) {
 			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
 		}
 	}
-	if got := DefaultBase().Phases(); got.Total() != 5500*time.Millisecond {
-		t.Errorf("the built-in load's phases %+v: the docs and BENCHMARKS say 1.5 s + 2 s + 2 s", got)
+	if got := DefaultBase().Phases(); got.Total() != 5*time.Second {
+		t.Errorf("the built-in load's phases %+v: the docs and BENCHMARKS say 1 s + 2 s + 2 s", got)
 	}
 }
 
