@@ -60,10 +60,48 @@ func (b Base) Phases() Phases {
 			need = max(need, d)
 		}
 	}
-	if rem := need % PhaseStep; rem != 0 {
-		need += PhaseStep - rem
-	}
+	need = roundUp(need, PhaseStep)
 	return Phases{Baseline: max(need, MinBaseline), Fault: max(need, MinFault), Recovery: max(need, MinRecovery)}
+}
+
+// PhasesFor is Phases for an experiment with these faults: its fault phase also lasts
+// LatencyWindows × the longest latency a fault injects (rounded up to PhaseStep), so the calls
+// of the window's first part see the whole latency before the heal releases them — else a
+// latency past every timeout (3 s on an edge without one) lands on no call (the landing rule
+// finds none slower than it) and the experiment proves nothing.
+func (b Base) PhasesFor(faults []Fault) Phases {
+	p := b.Phases()
+	var lat time.Duration
+	for _, f := range faults {
+		lat = max(lat, injectedLatency(f))
+	}
+	if need := roundUp(LatencyWindows*lat, PhaseStep); need > p.Fault {
+		p.Fault = need
+	}
+	return p
+}
+
+// LatencyWindows is how many times its injected latency a fault phase lasts at least.
+const LatencyWindows = 2
+
+// injectedLatency is the latency a fault holds calls for (latency and http_latency), else 0.
+func injectedLatency(f Fault) time.Duration {
+	s, ok := f.Params["latency"].(string)
+	if !ok {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+func roundUp(d, step time.Duration) time.Duration {
+	if rem := d % step; rem != 0 {
+		d += step - rem
+	}
+	return d
 }
 
 // Base is what every experiment shares: the load, the SLOs and the set-up of SCENARIO.
@@ -173,7 +211,7 @@ func (b Base) yaml(s Spec) ([]byte, error) {
 	fmt.Fprintf(&w, "description: %s\n", q(s.Description))
 	fmt.Fprintf(&w, "profile: %s\n", q(s.Profile))
 	fmt.Fprintf(&w, "seed: %d\n", b.Seed)
-	ph := b.Phases()
+	ph := b.PhasesFor(s.Faults)
 	fmt.Fprintf(&w, "duration: %s\n", ph.Total())
 	fmt.Fprintf(&w, "setup: {links: %d}\n", b.Links)
 	w.WriteString("load:\n")

@@ -16,7 +16,6 @@ import (
 func TestEveryExperimentIsAValidScenario(t *testing.T) {
 	b := DefaultBase()
 	pl := staticPlan(t, Options{Seed: 1, Pairs: true})
-	ph := b.Phases()
 	names := map[string]string{}
 	for _, e := range pl.Experiments() {
 		y, err := b.Experiment(e, "default")
@@ -27,6 +26,7 @@ func TestEveryExperimentIsAValidScenario(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", e.ID, err, y)
 		}
+		ph := b.PhasesFor(e.Faults)
 		if len(sc.Faults) != len(e.Faults) || sc.Faults[0].Start() != ph.Baseline || sc.Faults[0].End() != ph.Baseline+ph.Fault || sc.Duration.D() != ph.Total() {
 			t.Fatalf("%s: faults %+v", e.ID, sc.Faults)
 		}
@@ -71,6 +71,20 @@ func TestPhases(t *testing.T) {
 	} {
 		if got := c.b.Phases(); got != c.want {
 			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
+	}
+	// a latency fault lasts twice its latency: 3 s (no timeout on the edge) → a 6 s fault phase;
+	// a short one keeps the floor
+	slow := Fault{Class: ClassBeyond, Type: "latency", Target: "link->billing", Params: map[string]any{"latency": "3s"}}
+	short := Fault{Class: ClassBeyond, Type: "latency", Target: "link->billing", Params: map[string]any{"latency": "225ms"}}
+	crash := Fault{Class: ClassCrash, Type: "crash", Target: "link"}
+	b := DefaultBase()
+	for _, c := range []struct {
+		faults []Fault
+		fault  time.Duration
+	}{{[]Fault{slow}, 6 * time.Second}, {[]Fault{short}, 2 * time.Second}, {[]Fault{crash, slow}, 6 * time.Second}, {[]Fault{crash}, 2 * time.Second}} {
+		if got := b.PhasesFor(c.faults); got.Fault != c.fault || got.Baseline != b.Phases().Baseline || got.Recovery != b.Phases().Recovery {
+			t.Errorf("PhasesFor(%v) = %+v, want a %s fault phase", c.faults, got, c.fault)
 		}
 	}
 	if got := DefaultBase().Phases(); got.Total() != 5*time.Second {
