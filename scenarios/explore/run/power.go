@@ -43,7 +43,7 @@ var PowerCases = []PowerCase{
 	{"no-breaker", "default", []string{"latency-beyond@redirect->link+refused@redirect->redis"},
 		"every redirect misses the cache and waits three 200 ms attempts on a slow link, past the gateway's 500 ms, where default's breaker opens and the stale cache answers"},
 	{"unbounded-bulkhead", "default", nil,
-		"a bulkhead only shows under more concurrency than the pool (overload.yaml: a surge to 450 creations/s); the explorer's load is a constant rate (125 creations/s at ~20 ms hold ~3 of link-db's 32 connections) and its vocabulary has no load surge"},
+		"a bulkhead only shows under more concurrency than the pool (overload.yaml: a surge to 450 creations/s); the explorer's load is a constant rate and its vocabulary has no load surge. Tried 2026-12-02 (session 6, 125 creations/s): latency-gray@link->link-db broke create under both profiles; one run showed redirect slowed under the mutant alone (p99 313 ms against 200), its rerun did not: not a reliable weak spot"},
 	{"no-adaptive-limiter", "adaptive", nil,
 		"like unbounded-bulkhead: the limiter only acts under a surge, which the constant-rate load never makes (the catalogue's surge drafts do not hold either)"},
 	{"no-budget", "adaptive", nil,
