@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/verdict"
 )
 
 // dataStreams says which kind of request a data-safety counter speaks for: links for
@@ -59,6 +60,10 @@ func Classify(id string, faults []Fault, onPath []string, res *reports.Results, 
 				break
 			}
 			if s.Pass {
+				if n, need, ok := underpowered(res, s); !ok {
+					so.Class, so.Why = Unproven, fmt.Sprintf("%s %s passed on %d requests, too few to prove it (it needs %d)", s.Phase, s.Threshold, n, need)
+					break
+				}
 				continue
 			}
 			if s.Phase == reports.PhaseBaseline {
@@ -90,6 +95,32 @@ func Classify(id string, faults []Fault, onPath []string, res *reports.Results, 
 		o.Storms = storms(res.Mechanisms)
 	}
 	return o
+}
+
+// underpowered checks that a passing SLO result rests on enough requests for its
+// threshold (verdict.Threshold.MinSamples): the explorer's phases are cut to what the checks
+// need, so a pass on too few requests is no data, never held. n is the requests counted,
+// need the minimum; ok is false when n < need.
+func underpowered(res *reports.Results, s reports.SLOResult) (n, need int, ok bool) {
+	t, err := verdict.ParseThreshold(s.Threshold)
+	if err != nil {
+		return 0, 0, false // a threshold the run judged but this cannot read proves nothing here
+	}
+	need = t.MinSamples()
+	for _, st := range res.Streams {
+		if st.Name != s.Stream {
+			continue
+		}
+		for _, ph := range st.Phases {
+			if ph.Phase == s.Phase {
+				n = ph.Requests
+				if t.OK {
+					n -= ph.Errors
+				}
+			}
+		}
+	}
+	return n, need, n >= need
 }
 
 // storms finds the edges whose calls retried back to back in the fault phase (from the

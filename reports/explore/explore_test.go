@@ -13,9 +13,12 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
+// plenty is each phase's figures with enough requests for any threshold of the tests.
+var plenty = []reports.PhaseFigure{{Phase: "baseline", Requests: 1000}, {Phase: "fault", Requests: 1000}, {Phase: "recovery", Requests: 1000}}
+
 func results(slos []reports.SLOResult, data *reports.DataSafety) *reports.Results {
 	return &reports.Results{Verdict: reports.VerdictFail, Valid: true, SLOs: slos, DataSafety: data,
-		Streams:     []reports.StreamResult{{Name: "redirect", Request: "GET /r/{code}"}, {Name: "create", Request: "POST /api/links"}},
+		Streams:     []reports.StreamResult{{Name: "redirect", Request: "GET /r/{code}", Phases: plenty}, {Name: "create", Request: "POST /api/links", Phases: plenty}},
 		BlastRadius: &reports.BlastRadius{AffectedServices: []string{"link", "gateway"}, UserImpact: map[string]float64{"redirect": 0, "create": 0.5}}}
 }
 
@@ -62,6 +65,23 @@ func TestClassify(t *testing.T) {
 		}(), map[string]string{"redirect": Unproven, "create": Unproven}, false, "load generator fell behind"},
 		{"unsettled data check", results(nil, &reports.DataSafety{Settled: false}),
 			map[string]string{"redirect": Unproven, "create": Unproven}, false, ""},
+		// no false pass on too few requests: errors<1% passed on 30 creations proves nothing
+		// (verdict.Threshold.MinSamples: 100), nor p(99) on 99; a failure on few is evidence
+		{"too few requests", fewer(results([]reports.SLOResult{
+			slo("create", "fault", "errors<1%", reports.UnitRatio, 0, true),
+			slo("redirect", "fault", "p(99)<200ms", reports.UnitMs, 5, true)}, settled), 30, 99, 0),
+			map[string]string{"redirect": Unproven, "create": Unproven}, false, ""},
+		{"a failure on few requests is evidence", fewer(results([]reports.SLOResult{
+			slo("create", "fault", "errors<1%", reports.UnitRatio, 0.5, false)}, settled), 30, 1000, 0),
+			map[string]string{"redirect": Held, "create": Broken}, true, ""},
+		// a latency of successful requests only counts the successes: 120 requests, 40 failed
+		{"_ok counts successes", fewer(results([]reports.SLOResult{
+			slo("create", "fault", "p(99)_ok<1s", reports.UnitMs, 5, true)}, settled), 120, 1000, 40),
+			map[string]string{"redirect": Held, "create": Unproven}, false, ""},
+		{"just enough", fewer(results([]reports.SLOResult{
+			slo("create", "fault", "errors<1%", reports.UnitRatio, 0, true),
+			slo("redirect", "fault", "p(99)<200ms", reports.UnitMs, 5, true)}, settled), 100, 100, 0),
+			map[string]string{"redirect": Held, "create": Held}, false, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -79,6 +99,18 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fewer sets the fault phase's requests of create and redirect, and create's errors there.
+func fewer(r *reports.Results, create, redirect, createErrors int) *reports.Results {
+	for i, st := range r.Streams {
+		n, e := redirect, 0
+		if st.Name == "create" {
+			n, e = create, createErrors
+		}
+		r.Streams[i].Phases = []reports.PhaseFigure{{Phase: "baseline", Requests: 1000}, {Phase: "fault", Requests: n, Errors: e}, {Phase: "recovery", Requests: 1000}}
+	}
+	return r
 }
 
 func outcome(id string, classes map[string]string, affected []string, data map[string]int, impact float64) Outcome {

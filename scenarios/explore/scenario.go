@@ -18,13 +18,91 @@ import (
 //go:embed steady.yaml
 var steadyYAML []byte
 
-// Phase lengths of one experiment: short, so a sweep of every single fault stays in minutes,
-// long enough for a breaker to open (window 20–50 calls) and for recovery to show.
+// Phase floors of one experiment. Each phase is as long as its checks need at the base's
+// rates (Base.Phases: every SLO threshold's verdict.Threshold.MinSamples requests, with a
+// margin), and never shorter than these: a baseline to compare with, a fault long enough for
+// a breaker's window to fill and its timeouts to fire, a recovery as long as the profiles'
+// breaker delay (2 s), so it shows whether the breaker closes.
 const (
-	BaselineFor = 3 * time.Second
-	FaultFor    = 6 * time.Second
-	RecoveryFor = 4 * time.Second
+	MinBaseline = 1 * time.Second
+	MinFault    = 2 * time.Second
+	MinRecovery = 2 * time.Second
+	// PhaseMargin covers a generator a little behind its rate and a phase boundary that moves
+	// with the fault's apply time: a phase is planned for this many times the requests it needs.
+	PhaseMargin = 1.25
+	// PhaseStep is what phase lengths are rounded up to.
+	PhaseStep = 500 * time.Millisecond
 )
+
+// Phases are the lengths of one experiment's baseline, fault and recovery.
+type Phases struct {
+	Baseline, Fault, Recovery time.Duration
+}
+
+// Total is the experiment's duration.
+func (p Phases) Total() time.Duration { return p.Baseline + p.Fault + p.Recovery }
+
+// Phases derives the experiment's phases from the base's rates and SLOs: each phase lasts
+// long enough that every stream brings, at its rate, PhaseMargin × the requests its
+// thresholds need to prove a pass (verdict.Threshold.MinSamples; a pass on fewer is judged
+// no data by reports/explore.Classify), rounded up to PhaseStep, and at least the floor.
+// Counts, not seconds, are what the checks need: a faster load gives shorter phases.
+func (b Base) Phases() Phases {
+	rates := b.Rates()
+	var need time.Duration
+	for _, slo := range b.SLOs {
+		r := rates[slo.Load]
+		if r <= 0 {
+			continue
+		}
+		for _, t := range slo.Thresholds {
+			d := time.Duration(PhaseMargin * float64(t.MinSamples()) / r * float64(time.Second))
+			need = max(need, d)
+		}
+	}
+	need = roundUp(need, PhaseStep)
+	return Phases{Baseline: max(need, MinBaseline), Fault: max(need, MinFault), Recovery: max(need, MinRecovery)}
+}
+
+// PhasesFor is Phases for an experiment with these faults: its fault phase also lasts
+// LatencyWindows × the longest latency a fault injects (rounded up to PhaseStep), so the calls
+// of the window's first part see the whole latency before the heal releases them — else a
+// latency past every timeout (3 s on an edge without one) lands on no call (the landing rule
+// finds none slower than it) and the experiment proves nothing.
+func (b Base) PhasesFor(faults []Fault) Phases {
+	p := b.Phases()
+	var lat time.Duration
+	for _, f := range faults {
+		lat = max(lat, injectedLatency(f))
+	}
+	if need := roundUp(LatencyWindows*lat, PhaseStep); need > p.Fault {
+		p.Fault = need
+	}
+	return p
+}
+
+// LatencyWindows is how many times its injected latency a fault phase lasts at least.
+const LatencyWindows = 2
+
+// injectedLatency is the latency a fault holds calls for (latency and http_latency), else 0.
+func injectedLatency(f Fault) time.Duration {
+	s, ok := f.Params["latency"].(string)
+	if !ok {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+func roundUp(d, step time.Duration) time.Duration {
+	if rem := d % step; rem != 0 {
+		d += step - rem
+	}
+	return d
+}
 
 // Base is what every experiment shares: the load, the SLOs and the set-up of SCENARIO.
 type Base struct {
@@ -133,8 +211,8 @@ func (b Base) yaml(s Spec) ([]byte, error) {
 	fmt.Fprintf(&w, "description: %s\n", q(s.Description))
 	fmt.Fprintf(&w, "profile: %s\n", q(s.Profile))
 	fmt.Fprintf(&w, "seed: %d\n", b.Seed)
-	dur := BaselineFor + FaultFor + RecoveryFor
-	fmt.Fprintf(&w, "duration: %s\n", dur)
+	ph := b.PhasesFor(s.Faults)
+	fmt.Fprintf(&w, "duration: %s\n", ph.Total())
 	fmt.Fprintf(&w, "setup: {links: %d}\n", b.Links)
 	w.WriteString("load:\n")
 	for _, st := range b.Load {
@@ -150,7 +228,7 @@ func (b Base) yaml(s Spec) ([]byte, error) {
 	if len(s.Faults) > 0 {
 		w.WriteString("faults:\n")
 		for _, f := range s.Faults {
-			w.WriteString("  - " + faultYAML(f) + "\n")
+			w.WriteString("  - " + faultYAML(f, ph) + "\n")
 		}
 	}
 	w.WriteString("slos:\n")
@@ -202,9 +280,9 @@ func phasesOf(slo verdict.SLO, faults bool) []string {
 	return out
 }
 
-// faultYAML is one fault of the schedule, at the end of the baseline for FaultFor.
-func faultYAML(f Fault) string {
-	at, dur := BaselineFor, FaultFor
+// faultYAML is one fault of the schedule, at the end of the baseline for the fault phase.
+func faultYAML(f Fault, ph Phases) string {
+	at, dur := ph.Baseline, ph.Fault
 	var parts []string
 	switch {
 	case f.Type == "crash":

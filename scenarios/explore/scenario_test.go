@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	rexplore "github.com/faultline/faultline/reports/explore"
 	"github.com/faultline/faultline/scenarios"
@@ -25,13 +26,69 @@ func TestEveryExperimentIsAValidScenario(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", e.ID, err, y)
 		}
-		if len(sc.Faults) != len(e.Faults) || sc.Faults[0].Start() != BaselineFor || sc.Faults[0].End() != BaselineFor+FaultFor {
+		ph := b.PhasesFor(e.Faults)
+		if len(sc.Faults) != len(e.Faults) || sc.Faults[0].Start() != ph.Baseline || sc.Faults[0].End() != ph.Baseline+ph.Fault || sc.Duration.D() != ph.Total() {
 			t.Fatalf("%s: faults %+v", e.ID, sc.Faults)
 		}
 		if prev, dup := names[sc.Name]; dup {
 			t.Fatalf("%s and %s share the scenario name %s", prev, e.ID, sc.Name)
 		}
 		names[sc.Name] = e.ID
+	}
+}
+
+// Phases last as long as the checks need at the base's rates: a phase brings every stream
+// PhaseMargin × its thresholds' MinSamples requests, rounded up to PhaseStep, never under
+// the floors; a slower load gets longer phases, never checks on too few requests.
+func TestPhases(t *testing.T) {
+	base := func(rate string, th ...string) Base {
+		y := "name: p\nduration: 10s\nload:\n  - {name: a, request: \"GET /r/{code}\", rate: " + rate + "}\n" +
+			"  - {name: b, request: \"GET /r/{code}\", rate: 1000/s}\nslos:\n  - {load: a, thresholds: [" + strings.Join(th, ", ") + "]}\n" +
+			"  - {load: b, thresholds: [\"p(99.9)<1s\"]}\n"
+		sc, err := scenarios.Parse("p.yaml", []byte(y))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := BaseFrom(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		name string
+		b    Base
+		want Phases
+	}{
+		// 1.25 × 100 / 100 = 1.25 s → 1.5 s; fault and recovery at their 2 s floors
+		{"p99 at 100/s", base("100/s", `"p(99)<200ms"`), Phases{1500 * time.Millisecond, 2 * time.Second, 2 * time.Second}},
+		// 1.25 × 100 / 5 = 25 s in every phase
+		{"errors<1% at 5/s", base("5/s", `"errors<1%"`), Phases{25 * time.Second, 25 * time.Second, 25 * time.Second}},
+		// stream b: 1.25 × 1000 / 1000 = 1.25 s → 1.5 s beats a's 1.25 × 20 / 400 = 62.5 ms
+		{"the neediest stream sets it", base("400/s", `"p(95)<1s"`), Phases{1500 * time.Millisecond, 2 * time.Second, 2 * time.Second}},
+		// 1.25 × 100 / 40 = 3.125 s → 3.5 s
+		{"rounded up", base("40/s", `"p(99)<1s"`, `"errors<5%"`), Phases{3500 * time.Millisecond, 3500 * time.Millisecond, 3500 * time.Millisecond}},
+	} {
+		if got := c.b.Phases(); got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
+	}
+	// a latency fault lasts twice its latency: 3 s (no timeout on the edge) → a 6 s fault phase;
+	// a short one keeps the floor
+	slow := Fault{Class: ClassBeyond, Type: "latency", Target: "link->billing", Params: map[string]any{"latency": "3s"}}
+	short := Fault{Class: ClassBeyond, Type: "latency", Target: "link->billing", Params: map[string]any{"latency": "225ms"}}
+	crash := Fault{Class: ClassCrash, Type: "crash", Target: "link"}
+	b := DefaultBase()
+	for _, c := range []struct {
+		faults []Fault
+		fault  time.Duration
+	}{{[]Fault{slow}, 6 * time.Second}, {[]Fault{short}, 2 * time.Second}, {[]Fault{crash, slow}, 6 * time.Second}, {[]Fault{crash}, 2 * time.Second}} {
+		if got := b.PhasesFor(c.faults); got.Fault != c.fault || got.Baseline != b.Phases().Baseline || got.Recovery != b.Phases().Recovery {
+			t.Errorf("PhasesFor(%v) = %+v, want a %s fault phase", c.faults, got, c.fault)
+		}
+	}
+	if got := DefaultBase().Phases(); got.Total() != 5*time.Second {
+		t.Errorf("the built-in load's phases %+v: the docs and BENCHMARKS say 1 s + 2 s + 2 s", got)
 	}
 }
 

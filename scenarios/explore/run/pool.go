@@ -21,9 +21,15 @@ import (
 	"github.com/faultline/faultline/toxics"
 )
 
-// SpanFlush is how long a borrowed system's Close waits for the services' batch span
-// processors (200 ms schedule delay) to deliver the experiment's last spans.
-const SpanFlush = 700 * time.Millisecond
+// SpanFlush bounds how long a borrowed system's Close waits for the services' batch span
+// processors (200 ms schedule delay) to deliver the experiment's last spans; SpanQuiet ends
+// the wait sooner: once no export has reached the forwarder for this long, every processor's
+// timer has fired with nothing left to send (a span lost anyway is counted by the runner's
+// span-loss check, which makes a run that needs traces invalid, never a pass).
+const (
+	SpanFlush = 700 * time.Millisecond
+	SpanQuiet = 300 * time.Millisecond
+)
 
 // pool keeps one running system for experiment after experiment. The services export their
 // spans to the pool's forwarder, which relays them to the receiver of whichever experiment
@@ -144,15 +150,11 @@ func (b *borrowed) Close(ctx context.Context) error {
 // counts), as a stopped system would have left them.
 func (b *borrowed) close(ctx context.Context) error {
 	var err error
+	begin := time.Now()
 	if b.p.ctx.Err() == nil { // else the system is stopping: nothing is left to heal
 		err = b.l.HealAll(ctx)
 	}
-	t := time.NewTimer(SpanFlush)
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-	t.Stop()
+	b.p.fwd.Quiet(ctx, begin, SpanQuiet, SpanFlush)
 	b.p.fwd.Set("")
 	return errors.Join(err, b.copyLogs())
 }
@@ -202,6 +204,34 @@ type forwarder struct {
 	ln     net.Listener
 	done   chan struct{}
 	target atomic.Pointer[url.URL]
+	last   atomic.Int64 // when the last export arrived, Unix nanoseconds
+}
+
+// Quiet waits until no export has arrived for quiet since from (exports before from do not
+// count), and at most until from+bound.
+func (f *forwarder) Quiet(ctx context.Context, from time.Time, quiet, bound time.Duration) {
+	end := from.Add(bound)
+	for {
+		ref := from
+		if l := time.Unix(0, f.last.Load()); l.After(ref) {
+			ref = l
+		}
+		wake := ref.Add(quiet)
+		if wake.After(end) {
+			wake = end
+		}
+		d := time.Until(wake)
+		if d <= 0 {
+			return
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func startForwarder() (*forwarder, error) {
@@ -216,6 +246,7 @@ func startForwarder() (*forwarder, error) {
 		}
 	}}
 	f.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.last.Store(time.Now().UnixNano())
 		if f.target.Load() == nil {
 			_, _ = io.Copy(io.Discard, r.Body)
 			w.WriteHeader(http.StatusOK)

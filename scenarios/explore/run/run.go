@@ -254,16 +254,19 @@ func (e *executor) runOne(ctx context.Context, x explore.Experiment, k, n int) b
 		return false
 	}
 	start := time.Now()
-	out, _ := e.experiment(ctx, x, e.next(k))
+	out, res := e.experiment(ctx, x, e.next(k))
 	if ctx.Err() != nil {
 		return false // an interrupted experiment proves nothing: it is not counted
 	}
-	e.spent += time.Since(start)
+	ran := time.Since(start)
 	e.runs++
 	e.ex.Outcomes = append(e.ex.Outcomes, out)
 	e.ex.Explored++
 	fmt.Fprintf(e.o.Log, "  → %s\n", summary(out))
+	healStart := time.Now()
 	e.afterwards(ctx, x, out)
+	e.spent += time.Since(start)
+	fmt.Fprintf(e.o.Log, "  time: %s\n", timing(res, ran, time.Since(healStart)))
 	return true
 }
 
@@ -434,6 +437,20 @@ func unproven(b explore.Base, err error) map[string]rexplore.StreamOutcome {
 		out[s.Name] = rexplore.StreamOutcome{Class: rexplore.Unproven, Rate: s.Rate, Why: err.Error()}
 	}
 	return out
+}
+
+// timing says where an experiment's time went, for the progress log: the system's start
+// (a fresh one), the set-up, the load, then the data checks, span flush and writing, and the
+// health check (or the retirement) after it.
+func timing(res *reports.Results, ran, after time.Duration) string {
+	if res == nil {
+		return fmt.Sprintf("%.1f s (the run failed), after %.1f s", ran.Seconds(), after.Seconds())
+	}
+	load := time.Duration(res.DurationS * float64(time.Second))
+	setup := time.Duration(res.SetupS * float64(time.Second))
+	rest := ran - load - setup
+	return fmt.Sprintf("%.1f s = setup %.1f s + load %.1f s + start, data checks, flush, write %.1f s; heal and health %.1f s",
+		(ran + after).Seconds(), setup.Seconds(), load.Seconds(), rest.Seconds(), after.Seconds())
 }
 
 // summary is one line per outcome for the progress log.
