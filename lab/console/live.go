@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"encoding/json"
-	"sort"
 	"sync"
 	"time"
 
@@ -319,12 +318,7 @@ func (l *live) mapView(ctx context.Context, v *View, now time.Time) {
 		}
 		l.spanSeen = len(all)
 		v.Spans = len(all)
-		i := sort.Search(len(l.recent), func(i int) bool { return !l.recent[i].Start.Before(keep) })
-		if i > 0 && sortedByStart(l.recent) {
-			l.recent = append([]traces.Span(nil), l.recent[i:]...)
-		} else {
-			l.recent = dropBefore(l.recent, keep)
-		}
+		l.recent = dropBefore(l.recent, keep)
 		from := winStart.Sub(l.start).Seconds()
 		win := []reports.PhaseWindow{{Name: "now", StartS: from, EndS: now.Sub(l.start).Seconds()}}
 		var edges []reports.MapEdge
@@ -378,17 +372,17 @@ func (l *live) mapView(ctx context.Context, v *View, now time.Time) {
 	}
 }
 
-func sortedByStart(s []traces.Span) bool {
-	return sort.SliceIsSorted(s, func(i, j int) bool { return s[i].Start.Before(s[j].Start) })
-}
-
+// dropBefore keeps the spans that started at t or later, in place (the spans come in the
+// services' batches, not in time order; a copy of the window each second cost the lab a
+// 10 MB allocation per refresh at 1,000 redirects/s).
 func dropBefore(s []traces.Span, t time.Time) []traces.Span {
-	out := s[:0:0]
-	for _, sp := range s {
-		if !sp.Start.Before(t) {
-			out = append(out, sp)
+	out := s[:0]
+	for i := range s {
+		if !s[i].Start.Before(t) {
+			out = append(out, s[i])
 		}
 	}
+	clear(s[len(out):]) // let the dropped spans' attributes go
 	return out
 }
 
