@@ -118,6 +118,7 @@ type live struct {
 
 	// touched by the loop only
 	spanSeen  int
+	peekSeen  int           // the spans newFailure looked at
 	recent    []traces.Span // spans whose start falls in the window (plus a margin)
 	policies  *policies
 	state     map[string]string
@@ -146,9 +147,18 @@ func (l *live) poke() {
 	}
 }
 
+// run refreshes the view every tick while a page is open, at once when poked, and between
+// ticks when a failed call's span arrives: a peek every quarter tick looks at the new spans
+// only, and a failure there refreshes the view if the last refresh is half a tick old (so a
+// failed request is on the page within the services' span batch, a quarter tick and one
+// refresh, not up to a whole tick later; under a steady stream of errors the view refreshes
+// at most twice a tick).
 func (l *live) run(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	peek := time.NewTicker(tick / 4)
+	defer peek.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -157,10 +167,35 @@ func (l *live) run(ctx context.Context, tick time.Duration) {
 			if !l.watched() {
 				continue // no page open: the console costs the lab nothing but this tick
 			}
+		case <-peek.C:
+			if !l.watched() || time.Since(last) < tick/2 || !l.newFailure() {
+				continue
+			}
 		case <-l.pokeCh:
 		}
-		l.update(ctx, time.Now())
+		last = time.Now()
+		l.update(ctx, last)
 	}
+}
+
+// newFailure says whether a span that came since the last look is a failed call; each span
+// is looked at once.
+func (l *live) newFailure() bool {
+	if l.o.Spans == nil {
+		return false
+	}
+	all := l.o.Spans()
+	from := max(l.peekSeen, l.spanSeen)
+	if from > len(all) { // the receiver was reset
+		from = 0
+	}
+	l.peekSeen = len(all)
+	for i := from; i < len(all); i++ {
+		if all[i].Failed() {
+			return true
+		}
+	}
+	return false
 }
 
 // watched says whether a page (or any subscriber) is open.

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,5 +54,49 @@ func TestNoPageNoWork(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || reads.Load() == idle {
 		t.Errorf("GET /api/state: %s after %d span reads, want 200 after a fresh view", resp.Status, reads.Load()-idle)
+	}
+}
+
+// TestFailureRefreshesBetweenTicks: a failed call's span refreshes an open page before the
+// next tick (the view peeks at new spans four times a tick), so a request error is on the
+// page within about half a tick, not a whole one.
+func TestFailureRefreshesBetweenTicks(t *testing.T) {
+	const tick = 2 * time.Second
+	var mu sync.Mutex
+	var spans []traces.Span
+	led := ledger.New(&fakeEnv{paused: map[string]bool{}}, ledger.Options{})
+	s, err := Start(Options{Token: token, Ledger: led, Tick: tick, Spans: func() []traces.Span {
+		mu.Lock()
+		defer mu.Unlock()
+		return spans[:len(spans):len(spans)]
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	ch, unsubscribe := s.live.subscribe()
+	defer unsubscribe()
+	<-ch
+	<-ch // the fresh view a new page gets
+	time.Sleep(50 * time.Millisecond) // a last error at the console's 0 ms would read as none
+	fed := time.Now()
+	mu.Lock()
+	spans = append(spans, call(1, "gateway->link", fed, true))
+	mu.Unlock()
+	deadline := time.After(2 * tick)
+	for {
+		select {
+		case <-ch:
+			for _, e := range s.live.current().Edges {
+				if e.Name == "gateway->link" && e.LastErrorS > 0 {
+					if d := time.Since(fed); d > tick*8/10 {
+						t.Errorf("the failed call was on the page %v after it came; the tick is %v", d, tick)
+					}
+					return
+				}
+			}
+		case <-deadline:
+			t.Fatal("the failed call never reached the page")
+		}
 	}
 }
