@@ -77,7 +77,7 @@ func TestFailureRefreshesBetweenTicks(t *testing.T) {
 	ch, unsubscribe := s.live.subscribe()
 	defer unsubscribe()
 	<-ch
-	<-ch // the fresh view a new page gets
+	<-ch                              // the fresh view a new page gets
 	time.Sleep(50 * time.Millisecond) // a last error at the console's 0 ms would read as none
 	fed := time.Now()
 	mu.Lock()
