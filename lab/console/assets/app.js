@@ -45,7 +45,7 @@
       showError(data.error || (resp.status + ' ' + resp.statusText));
       return null;
     }
-    $('error').hidden = true;
+    if (path !== '/api/heartbeat') $('error').hidden = true; // a background beat hides no one's error
     return data;
   }
 
