@@ -36,12 +36,9 @@ type Options struct {
 	Streams func(now time.Time, secs int) ([]gameday.StreamView, []gameday.SLOSpec)
 	// Start is the clock's zero (a run's load start); default the Session's start, else now.
 	Start time.Time
-	// Spans returns every span received so far (the lab's OTLP receiver): the map is learned
-	// from them. nil = no map.
+	// Spans returns every span received so far (the lab's OTLP receiver): the map, its
+	// breaker states and bulkhead rejections are learned from them. nil = no map.
 	Spans func() []traces.Span
-	// Metrics maps each service to its Prometheus /metrics URL: breaker states and bulkhead
-	// rejections come from there.
-	Metrics map[string]string
 	// Status returns each component's state (ready, crashed, paused…); nil = unknown.
 	Status func(ctx context.Context) map[string]string
 	Tick   time.Duration // refresh period (default 1s)
@@ -144,7 +141,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /", securityHeaders(files))
 	mux.HandleFunc("GET /api/catalog", s.catalog)
 	mux.HandleFunc("GET /api/state", func(w http.ResponseWriter, r *http.Request) {
-		lab.WriteJSON(w, http.StatusOK, s.live.current())
+		lab.WriteJSON(w, http.StatusOK, s.live.fresh(r.Context()))
 	})
 	mux.HandleFunc("GET /api/events", s.events)
 	mux.HandleFunc("POST /api/faults", s.inject)

@@ -50,7 +50,7 @@ func startTest(t *testing.T, deadman time.Duration) (*Server, *fakeEnv, *ledger.
 	ctx, cancel := context.WithCancel(context.Background())
 	go led.Run(ctx, 50*time.Millisecond)
 	s, err := Start(Options{Token: token, Ledger: led, Tick: 100 * time.Millisecond,
-		Metrics: nil, Spans: nil})
+		Spans: nil})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,23 +295,6 @@ func TestCatalogHasPartialFaults(t *testing.T) {
 	}
 }
 
-func TestParseMetrics(t *testing.T) {
-	text := `# HELP resilience_breaker_state Breaker state: 0 closed, 1 half-open, 2 open.
-resilience_breaker_state{edge="redirect->link"} 2
-resilience_breaker_state{edge="gateway->link"} 1
-resilience_breaker_state{edge="link->billing"} 0
-resilience_bulkhead_rejections_total{edge="gateway->redirect"} 17
-resilience_bulkhead_rejections_totalx{edge="x"} 3
-`
-	b, bk := parseMetrics(strings.NewReader(text))
-	if b["redirect->link"] != "open" || b["gateway->link"] != "half-open" || b["link->billing"] != "closed" || len(b) != 3 {
-		t.Errorf("breakers %v", b)
-	}
-	if bk["gateway->redirect"] != 17 || len(bk) != 1 {
-		t.Errorf("bulkhead %v", bk)
-	}
-}
-
 func TestStartRefusesNonLoopback(t *testing.T) {
 	_, err := Start(Options{Addr: "0.0.0.0:0", Token: token, Ledger: ledger.New(&fakeEnv{}, ledger.Options{})})
 	if !errors.Is(err, ErrNotLoopback) {
@@ -321,6 +304,8 @@ func TestStartRefusesNonLoopback(t *testing.T) {
 
 func waitView(t *testing.T, s *Server, ok func(View) bool) View {
 	t.Helper()
+	_, unsubscribe := s.live.subscribe() // a page is open: the view refreshes every tick
+	defer unsubscribe()
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		v := s.live.current()

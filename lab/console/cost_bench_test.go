@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,7 +15,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,24 +22,31 @@ import (
 	"github.com/faultline/faultline/internal/testbin"
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/reports/html/browsertest"
+	"github.com/faultline/faultline/scenarios/load"
 )
 
-// BenchmarkConsoleCost measures what an open console costs the system under test, on the
-// real system started by `faultline up --console --profile none` (no route rate limit, so the
-// redirect route runs at what the machine can do):
-//   - redirect capacity: a closed loop of 32 workers on cached redirects for 8 s, with no
-//     page open and with one headless Chromium page on the console, four rounds of each in the
-//     same run, in alternating order so drift hits both alike; cost-share is 1 - open/closed of the
-//     medians (target ≤ 0.02);
-//   - update lag: a fault injected with `faultline inject` until its row is on the page
-//     (a MutationObserver stamps it), counted from when the command returned, five times;
-//   - page-cpu-share: the CPU Chromium itself burned while open, as a share of the cores —
-//     the exact part of the cost that capacity's round-to-round noise hides; and
-//     lab-cpu-share-added: what the lab process (the console's server side) burned more with
-//     the page open than without.
+// BenchmarkConsoleCost measures what an open console page costs the system under test, on
+// the real system started by `faultline up --console --profile none`:
 //
-// Run alone (it saturates both cores): FAULTLINE_BIN=$PWD/bin/faultline go test -run '^$'
-// -bench ConsoleCost -benchtime 1x ./lab/console/
+//   - cost: a constant open-model load of costRate redirects/s (well under capacity, so the
+//     system answers every one in both variants) and the CPU time every process burned
+//     (/proc/PID/stat utime+stime), per answered redirect, in rounds without a page and with one
+//     headless Chromium page on the console, in the order closed, open, open, closed, closed,
+//     open (a slow drift of the system bills both alike). CPU is split by process: the
+//     system (every descendant of the lab: services, PostgreSQL, Redis, NATS), the lab process
+//     (the console's server side lives there), Chromium, and this process (the load
+//     generator, for the record). The page's cost is what the system, the lab and Chromium
+//     together burned more per redirect with the page open, as a ratio (per adjacent pair of
+//     rounds: median, min, max) and as a share of the machine's cores (what the page takes
+//     from capacity, since at capacity the cores are saturated);
+//   - update lag, with the page open and the load running: a fault injected with
+//     `faultline inject` until its row is on the page, and a failed request (a link creation
+//     through a partitioned gateway->link) until the page's gateway->link edge shows it as its
+//     last error, each lagEvents times; a MutationObserver stamps the page's change. Counted
+//     from when the command or request returned.
+//
+// Run alone (one heavy slot, under 3 minutes): FAULTLINE_BIN=$PWD/bin/faultline go test
+// -run '^$' -bench ConsoleCost -benchtime 1x ./lab/console/
 func BenchmarkConsoleCost(b *testing.B) {
 	bin, err := testbin.Path()
 	if err != nil {
@@ -47,11 +55,10 @@ func BenchmarkConsoleCost(b *testing.B) {
 	browsertest.Chromium(b)
 	stateDir := b.TempDir()
 	consoleURL, endpoints, labPID, _ := startUp(b, bin, filepath.Join(b.TempDir(), "run"), "--profile", "none", "--state-dir", stateDir, "--dead-man", "0")
-	isLab := func(pid int) bool { return pid == labPID }
 	gateway := endpoints["gateway"]
-	ctx := context.Background()
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client := &http.Client{Timeout: 5 * time.Second}
 	var codes []string
 	for i := range 100 {
 		code, err := lab.CreateLink(ctx, client, gateway, fmt.Sprintf("https://example.com/console-cost/%d", i))
@@ -60,93 +67,213 @@ func BenchmarkConsoleCost(b *testing.B) {
 		}
 		codes = append(codes, code)
 	}
-	capacity(client, gateway, codes, 3*time.Second) // warm the cache and the pools
-	b.ResetTimer()
-	var closed, open, lags, pageCPU, labClosed, labOpen []float64
-	share := func(ticks int64, since time.Time) float64 {
-		return float64(ticks) / clockTicks / time.Since(since).Seconds() / float64(runtime.NumCPU())
-	}
-	measureClosed := func() {
-		labBefore, t0 := pidTicks(isLab), time.Now()
-		closed = append(closed, capacity(client, gateway, codes, 8*time.Second))
-		labClosed = append(labClosed, share(pidTicks(isLab).since(labBefore), t0))
-	}
-	// Rounds alternate their order (closed-open, open-closed, ...): the system slows as its
-	// stores fill with clicks, and a fixed order would bill that drift to the page.
-	for round := range 4 {
-		if round%2 == 0 {
-			measureClosed()
+	// One constant stream for the whole benchmark; each round counts the redirects scheduled
+	// in it and answered with a 302.
+	var mu sync.Mutex
+	var answered []time.Time
+	var failed int
+	loadDone := make(chan error, 1)
+	go func() {
+		loadDone <- load.Run(ctx, gateway, []load.Stream{{Name: "redirect", Method: http.MethodGet, Path: "/r/{code}", Rate: costRate, Codes: codes}},
+			10*time.Minute, load.Options{Seed: 1}, func(r load.Result) {
+				mu.Lock()
+				defer mu.Unlock()
+				if r.Code == http.StatusFound {
+					answered = append(answered, r.Scheduled)
+				} else {
+					failed++
+				}
+			})
+	}()
+	answeredIn := func(from, to time.Time) int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, t := range answered {
+			if !t.Before(from) && t.Before(to) {
+				n++
+			}
 		}
-		br := browsertest.Launch(b, 1400, 1100)
+		return n
+	}
+	time.Sleep(4 * time.Second) // warm the cache and the pools
+	b.ResetTimer()
+	var rounds []costRound
+	measure := func(open bool) {
+		before, t0 := snapshotCPU(labPID), time.Now()
+		time.Sleep(roundLen)
+		after, t1 := snapshotCPU(labPID), time.Now()
+		// A redirect scheduled in the last half second may still be in flight: count the
+		// rounds' answers once they are in.
+		time.Sleep(500 * time.Millisecond)
+		rounds = append(rounds, costRound{open: open, secs: t1.Sub(t0).Seconds(), redirects: answeredIn(t0, t1), cpu: after.since(before)})
+	}
+	var br *browsertest.Browser
+	openPage := func() {
+		br = browsertest.Launch(b, 1400, 1100)
 		br.Navigate(consoleURL)
 		br.WaitFor(`document.getElementById('conn').textContent === 'live'`, 10*time.Second)
 		time.Sleep(time.Second) // the page's first full render is not the steady cost
-		before, labBefore, t0 := cpuTicks(isChromium), pidTicks(isLab), time.Now()
-		open = append(open, capacity(client, gateway, codes, 8*time.Second))
-		// The page's own cost, exactly: the CPU Chromium burned meanwhile, as a share of the
-		// machine's two cores (capacity alone is too noisy to show 2 %), and what the lab
-		// process (the console's server side) burned with the page against without.
-		pageCPU = append(pageCPU, share(cpuTicks(isChromium).since(before), t0))
-		labOpen = append(labOpen, share(pidTicks(isLab).since(labBefore), t0))
-		if round == 3 {
-			for range 5 {
-				lags = append(lags, injectLag(b, br, bin, stateDir))
-			}
-		}
+	}
+	closePage := func() {
 		br.Close()
-		if round%2 == 1 {
-			time.Sleep(time.Second) // Chromium's exit is not the system's load
-			measureClosed()
+		br = nil
+		time.Sleep(time.Second) // Chromium's exit is not the system's load
+	}
+	for _, open := range []bool{false, true, true, false, false, true} {
+		switch {
+		case open && br == nil:
+			openPage()
+		case !open && br != nil:
+			closePage()
 		}
+		measure(open)
+	}
+	var injectLags, errorLags []float64
+	for range lagEvents {
+		injectLags = append(injectLags, injectLag(b, br, bin, stateDir))
+	}
+	if string(br.Eval(`document.querySelector('line[data-edge="gateway->link"]').hasAttribute('data-last-error')`)) == "true" {
+		errorLags = errorLag(b, br, bin, stateDir, gateway, lagEvents)
+	} else {
+		b.Log("this console's page shows no last error per edge: request-error lag not measured")
 	}
 	b.StopTimer()
-	med := func(v []float64) float64 {
-		s := slices.Clone(v)
-		slices.Sort(s)
+	br.Close()
+	cancel()
+	if err := <-loadDone; err != nil && !errors.Is(err, context.Canceled) {
+		b.Errorf("load: %v", err)
+	}
+	if failed > 0 {
+		b.Logf("%d redirects not answered with a 302 (the lag faults' own, or the system's)", failed)
+	}
+	rep := summarize(rounds)
+	for _, r := range rounds {
+		b.Logf("round page-open=%-5v %6.0f redirects/s; CPU ms per 1,000 redirects: system %.1f, lab %.1f, Chromium %.1f, generator %.1f",
+			r.open, float64(r.redirects)/r.secs, r.perK(groupSystem), r.perK(groupLab), r.perK(groupChromium), r.perK(groupGenerator))
+	}
+	b.Logf("page open / closed, CPU per redirect (median of the 3 adjacent pairs [min, max]): system %.4f [%.4f, %.4f]; system+lab+Chromium %.4f [%.4f, %.4f]",
+		rep.system.med, rep.system.min, rep.system.max, rep.total.med, rep.total.min, rep.total.max)
+	b.Logf("the page's added CPU, share of the %d cores: %.4f [%.4f, %.4f] (Chromium alone %.4f)", runtime.NumCPU(), rep.added.med, rep.added.min, rep.added.max, rep.chromium)
+	b.Logf("inject→page lag ms %.0f", injectLags)
+	b.Logf("request error→page lag ms %.0f", errorLags)
+	b.ReportMetric(rep.system.med, "system-cpu-ratio")
+	b.ReportMetric(rep.total.med, "total-cpu-ratio")
+	b.ReportMetric(rep.added.med, "cost-share-of-cores")
+	b.ReportMetric(rep.chromium, "chromium-share-of-cores")
+	b.ReportMetric(percentile(injectLags, 50), "inject-lag-ms-p50")
+	b.ReportMetric(percentile(injectLags, 99), "inject-lag-ms-p99")
+	if len(errorLags) > 0 {
+		b.ReportMetric(percentile(errorLags, 50), "error-lag-ms-p50")
+		b.ReportMetric(percentile(errorLags, 99), "error-lag-ms-p99")
+	}
+}
+
+const (
+	costRate  = 1000 // redirects/s: well under the machine's capacity (~2,000/s)
+	roundLen  = 8 * time.Second
+	lagEvents = 20
+)
+
+// Process groups the cost is split by.
+const (
+	groupSystem    = "system"    // the lab's descendants: services and stores
+	groupLab       = "lab"       // the faultline up process: toxiproxy, OTLP receiver, console
+	groupChromium  = "chromium"  // the page's browser
+	groupGenerator = "generator" // this process: the load and the CDP driver
+	groupOther     = ""
+)
+
+type costRound struct {
+	open      bool
+	secs      float64
+	redirects int
+	cpu       map[string]int64 // ticks per group
+}
+
+// perK is a group's CPU in ms per 1,000 answered redirects.
+func (r costRound) perK(group string) float64 {
+	return float64(r.cpu[group]) * 1000 / clockTicks / float64(max(r.redirects, 1)) * 1000
+}
+
+func (r costRound) pageCost() float64 {
+	return r.perK(groupSystem) + r.perK(groupLab) + r.perK(groupChromium)
+}
+
+type spread struct{ med, min, max float64 }
+
+type costReport struct {
+	system, total, added spread
+	chromium             float64 // Chromium's share of the cores in the open rounds (median)
+}
+
+// summarize pairs each open round with the closed round beside it (rounds come in the
+// order closed, open, open, closed, closed, open: pairs 0-1, 2-3, 4-5).
+func summarize(rounds []costRound) costReport {
+	var sys, total, added, chrom []float64
+	for i := 0; i+1 < len(rounds); i += 2 {
+		c, o := rounds[i], rounds[i+1]
+		if c.open {
+			c, o = o, c
+		}
+		sys = append(sys, o.perK(groupSystem)/c.perK(groupSystem))
+		total = append(total, o.pageCost()/c.pageCost())
+		// ms per 1,000 redirects × redirects/s = ms of CPU per s; over the cores, a share.
+		rate := float64(c.redirects) / c.secs
+		added = append(added, (o.pageCost()-c.pageCost())*rate/1000/1000/float64(runtime.NumCPU()))
+		chrom = append(chrom, float64(o.cpu[groupChromium])/clockTicks/o.secs/float64(runtime.NumCPU()))
+	}
+	sp := func(v []float64) spread { return spread{percentile(v, 50), slices.Min(v), slices.Max(v)} }
+	return costReport{system: sp(sys), total: sp(total), added: sp(added), chromium: percentile(chrom, 50)}
+}
+
+// percentile is the nearest-rank p-th percentile (p50 of an even count: the mean of the two
+// middle values).
+func percentile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if p == 50 {
 		return (s[(len(s)-1)/2] + s[len(s)/2]) / 2
 	}
-	b.ReportMetric(med(closed), "redirects/s-no-page")
-	b.ReportMetric(med(open), "redirects/s-page-open")
-	b.ReportMetric(1-med(open)/med(closed), "cost-share")
-	b.ReportMetric(med(pageCPU), "page-cpu-share")
-	b.ReportMetric(med(labOpen)-med(labClosed), "lab-cpu-share-added")
-	b.ReportMetric(med(lags), "lag-ms-median")
-	b.ReportMetric(slices.Max(lags), "lag-ms-max")
-	b.Logf("redirects/s without a page %.0f, with the page open %.0f (rounds); Chromium's share of the cores %.4f; the lab process's share without a page %.4f, with %.4f; inject→page lag ms %.0f", closed, open, pageCPU, labClosed, labOpen, lags)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[min(max(i, 0), len(s)-1)]
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's CPU times (100 on Linux).
 const clockTicks = 100
 
-func isChromium(comm string) bool { return strings.HasPrefix(comm, "chrom") }
+// cpuSnapshot is every process's CPU ticks and group at one moment.
+type cpuSnapshot map[int]procCPU
 
-// cpuTicks snapshots the CPU ticks (user + system) of every process whose command name matches.
-func cpuTicks(match func(comm string) bool) ticks {
-	return procTicks(func(_ int, comm string) bool { return match(comm) })
+type procCPU struct {
+	group string
+	ticks int64
 }
 
-// pidTicks snapshots them for the processes whose pid matches.
-func pidTicks(match func(pid int) bool) ticks {
-	return procTicks(func(pid int, _ string) bool { return match(pid) })
-}
-
-// ticks is CPU ticks per pid at one moment.
-type ticks map[int]int64
-
-// since is the CPU the processes alive now burned after the earlier snapshot (all of it for
-// a process born since): a process that exited meanwhile takes its ticks with it, so a plain
-// difference of sums could even go negative.
-func (t ticks) since(before ticks) int64 {
-	var n int64
-	for pid, v := range t {
-		n += v - before[pid]
+// since is the CPU each group burned after the earlier snapshot, counting the processes alive
+// now (all of it for one born since): a process that exited meanwhile takes its ticks with
+// it, so a plain difference of sums could even go negative.
+func (s cpuSnapshot) since(before cpuSnapshot) map[string]int64 {
+	out := map[string]int64{}
+	for pid, p := range s {
+		out[p.group] += p.ticks - before[pid].ticks
 	}
-	return n
+	return out
 }
 
-func procTicks(match func(pid int, comm string) bool) ticks {
+// snapshotCPU reads /proc: the lab process, its descendants (the system), Chromium's
+// processes, this process.
+func snapshotCPU(labPID int) cpuSnapshot {
+	type proc struct {
+		ppid  int
+		comm  string
+		ticks int64
+	}
+	procs := map[int]proc{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	out := ticks{}
 	for _, d := range dirs {
 		raw, err := os.ReadFile(d)
 		if err != nil {
@@ -154,56 +281,64 @@ func procTicks(match func(pid int, comm string) bool) ticks {
 		}
 		// pid (comm) state ppid ... field 14 utime, 15 stime; comm may hold spaces.
 		open, close := strings.IndexByte(string(raw), '('), strings.LastIndexByte(string(raw), ')')
-		var pid int
-		fmt.Sscan(string(raw[:max(open, 0)]), &pid)
-		if open < 0 || close < open || !match(pid, string(raw[open+1:close])) {
+		if open < 0 || close < open {
 			continue
 		}
+		var pid int
+		fmt.Sscan(string(raw[:open]), &pid)
 		f := strings.Fields(string(raw[close+1:]))
 		if len(f) < 13 {
 			continue
 		}
-		var u, s int64
+		var p proc
+		p.comm = string(raw[open+1 : close])
+		fmt.Sscan(f[1], &p.ppid)
+		var u, st int64
 		fmt.Sscan(f[11], &u)
-		fmt.Sscan(f[12], &s)
-		out[pid] = u + s
+		fmt.Sscan(f[12], &st)
+		p.ticks = u + st
+		procs[pid] = p
+	}
+	self := os.Getpid()
+	var group func(pid int, depth int) string
+	group = func(pid, depth int) string {
+		p, ok := procs[pid]
+		switch {
+		case pid == labPID:
+			return groupLab
+		case pid == self:
+			return groupGenerator
+		case !ok || pid <= 1 || depth > 64:
+			return groupOther
+		}
+		switch up := group(p.ppid, depth+1); up {
+		case groupLab, groupSystem:
+			return groupSystem
+		case groupGenerator:
+			if strings.HasPrefix(p.comm, "chrom") {
+				return groupChromium
+			}
+			return groupOther // the faultline inject/heal commands
+		default:
+			return up
+		}
+	}
+	out := cpuSnapshot{}
+	for pid, p := range procs {
+		if g := group(pid, 0); g != groupOther {
+			out[pid] = procCPU{g, p.ticks}
+		}
 	}
 	return out
-}
-
-// capacity runs 32 workers on cached redirects for d and returns the answered redirects per
-// second (302 only: an error is no capacity).
-func capacity(c *http.Client, gateway string, codes []string, d time.Duration) float64 {
-	var ok atomic.Int64
-	deadline := time.Now().Add(d)
-	var wg sync.WaitGroup
-	for w := range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; time.Now().Before(deadline); i++ {
-				resp, err := c.Get(gateway + "/r/" + codes[i%len(codes)])
-				if err != nil {
-					continue
-				}
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusFound {
-					ok.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(ok.Load()) / d.Seconds()
 }
 
 // injectLag injects a latency fault with the CLI and returns how many milliseconds after the
 // command returned its row appeared on the page (0 when it was there first), then heals it.
 func injectLag(b *testing.B, br *browsertest.Browser, bin, stateDir string) float64 {
 	b.Helper()
-	br.Eval(`window.__seen = 0; new MutationObserver(() => {
+	br.Eval(`window.__seen = 0; window.__obs && window.__obs.disconnect(); window.__obs = new MutationObserver(() => {
 		if (!window.__seen && [...document.querySelectorAll('#faults tr')].some(r => r.dataset.fault === 'latency')) window.__seen = Date.now();
-	}).observe(document.body, {subtree: true, childList: true, attributes: true}); true`)
+	}); window.__obs.observe(document.body, {subtree: true, childList: true, attributes: true}); true`)
 	if out, err := exec.Command(bin, "inject", "--state-dir", stateDir, "gateway->redirect", "latency", "latency=1ms").CombinedOutput(); err != nil {
 		b.Fatalf("inject: %v\n%s", err, out)
 	}
@@ -218,6 +353,47 @@ func injectLag(b *testing.B, br *browsertest.Browser, bin, stateDir string) floa
 	}
 	br.WaitFor(`![...document.querySelectorAll('#faults tr')].some(r => r.dataset.fault === 'latency')`, 10*time.Second)
 	return float64(max(seen-returned, 0))
+}
+
+// errorLag partitions gateway->link and, n times, sends one link creation (it fails) and
+// returns how many milliseconds after its answer the page's gateway->link edge showed a new
+// last error; then heals.
+func errorLag(b *testing.B, br *browsertest.Browser, bin, stateDir, gateway string, n int) []float64 {
+	b.Helper()
+	if out, err := exec.Command(bin, "inject", "--state-dir", stateDir, "gateway->link", "partition").CombinedOutput(); err != nil {
+		b.Fatalf("inject: %v\n%s", err, out)
+	}
+	defer func() {
+		if out, err := exec.Command(bin, "heal", "--state-dir", stateDir, "--all").CombinedOutput(); err != nil {
+			b.Errorf("heal: %v\n%s", err, out)
+		}
+	}()
+	br.WaitFor(`[...document.querySelectorAll('#faults tr')].some(r => r.dataset.fault === 'partition')`, 10*time.Second)
+	client := &http.Client{Timeout: 5 * time.Second}
+	var lags []float64
+	for i := range n {
+		br.Eval(`window.__errSeen = 0; window.__lastErr = (document.querySelector('line[data-edge="gateway->link"]') || {dataset: {}}).dataset.lastError || '';
+		window.__obs && window.__obs.disconnect(); window.__obs = new MutationObserver(() => {
+			const l = document.querySelector('line[data-edge="gateway->link"]');
+			if (!window.__errSeen && l && l.dataset.lastError && l.dataset.lastError !== window.__lastErr) window.__errSeen = Date.now();
+		}); window.__obs.observe(document.body, {subtree: true, childList: true, attributes: true}); true`)
+		resp, err := client.Post(gateway+"/api/links", "application/json", strings.NewReader(fmt.Sprintf(`{"url":"https://example.com/console-lag/%d"}`, i)))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode < 500 {
+				b.Fatalf("a link creation through a partitioned gateway->link answered %s", resp.Status)
+			}
+		}
+		returned := time.Now().UnixMilli()
+		br.WaitFor(`window.__errSeen > 0`, 10*time.Second)
+		var seen int64
+		if err := json.Unmarshal(br.Eval(`window.__errSeen`), &seen); err != nil {
+			b.Fatal(err)
+		}
+		lags = append(lags, float64(max(seen-returned, 0)))
+		time.Sleep(200 * time.Millisecond)
+	}
+	return lags
 }
 
 // startUp starts `faultline up --console --dir dir` with args and returns the console's

@@ -1,14 +1,8 @@
 package console
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,14 +11,6 @@ import (
 	"github.com/faultline/faultline/reports/traces"
 	"github.com/faultline/faultline/scenarios/gameday"
 	"github.com/faultline/faultline/system/topology"
-)
-
-// Metric names the services export (system/internal/telemetry, proven on real Prometheus by
-// dashboards/); the lab may not import the system's internals.
-const (
-	metricBreakerState = "resilience_breaker_state"             // 0 closed, 1 half-open, 2 open
-	metricBulkhead     = "resilience_bulkhead_rejections_total" // counter per edge
-	labelEdge          = "edge"
 )
 
 // View is one refresh of the page: everything it shows.
@@ -95,12 +81,15 @@ type Edge struct {
 	ErrorRate float64 `json:"error_rate"`
 	P50Ms     float64 `json:"p50_ms"`
 	P99Ms     float64 `json:"p99_ms"`
-	Breaker   string  `json:"breaker,omitempty"` // closed, half-open, open; "" = no breaker seen
-	// BulkheadRejected is the bulkhead rejections in the window; BulkheadTotal since start.
-	BulkheadRejected float64 `json:"bulkhead_rejected"`
-	BulkheadTotal    float64 `json:"bulkhead_total"`
-	Health           string  `json:"health"`
-	Faulted          bool    `json:"faulted"`
+	// LastErrorS is when the newest failed call in the window started (console clock; 0 none).
+	LastErrorS float64 `json:"last_error_s,omitempty"`
+	Breaker    string  `json:"breaker,omitempty"` // closed, half-open, open; "" = no breaker seen
+	// BulkheadRejected is the calls the bulkhead refused in the window; BulkheadTotal since
+	// the console started. Both from the spans, like Breaker.
+	BulkheadRejected int    `json:"bulkhead_rejected"`
+	BulkheadTotal    int    `json:"bulkhead_total"`
+	Health           string `json:"health"`
+	Faulted          bool   `json:"faulted"`
 }
 
 const (
@@ -118,9 +107,8 @@ const (
 
 // live computes the View once per tick for every subscriber.
 type live struct {
-	o      Options
-	start  time.Time
-	client *http.Client
+	o     Options
+	start time.Time
 
 	mu      sync.Mutex
 	view    View
@@ -130,16 +118,12 @@ type live struct {
 
 	// touched by the loop only
 	spanSeen  int
+	peekSeen  int           // the spans newFailure looked at
 	recent    []traces.Span // spans whose start falls in the window (plus a margin)
-	bulkhead  map[string][]point
+	policies  *policies
 	state     map[string]string
 	stateNext time.Time
 	seq       int64
-}
-
-type point struct {
-	at time.Time
-	v  float64
 }
 
 func newLive(o Options) *live {
@@ -150,8 +134,7 @@ func newLive(o Options) *live {
 	case o.Session != nil:
 		start = o.Session.Start()
 	}
-	l := &live{o: o, start: start, client: &http.Client{Timeout: 800 * time.Millisecond},
-		subs: map[chan []byte]struct{}{}, pokeCh: make(chan struct{}, 1), bulkhead: map[string][]point{}}
+	l := &live{o: o, start: start, subs: map[chan []byte]struct{}{}, pokeCh: make(chan struct{}, 1), policies: newPolicies()}
 	l.update(context.Background(), time.Now())
 	return l
 }
@@ -164,17 +147,81 @@ func (l *live) poke() {
 	}
 }
 
+// run refreshes the view every tick while a page is open, at once when poked, and between
+// ticks when a failed call's span arrives: a peek every quarter tick looks at the new spans
+// only, and a failure there refreshes the view if the last refresh is half a tick old (so a
+// failed request is on the page within the services' span batch, a quarter tick and one
+// refresh, not up to a whole tick later; under a steady stream of errors the view refreshes
+// at most twice a tick).
 func (l *live) run(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	peek := time.NewTicker(tick / 4)
+	defer peek.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if !l.watched() {
+				continue // no page open: the console costs the lab nothing but this tick
+			}
+		case <-peek.C:
+			if !l.watched() || time.Since(last) < tick/2 || !l.newFailure() {
+				continue
+			}
 		case <-l.pokeCh:
 		}
-		l.update(ctx, time.Now())
+		last = time.Now()
+		l.update(ctx, last)
+	}
+}
+
+// newFailure says whether a span that came since the last look is a failed call; each span
+// is looked at once.
+func (l *live) newFailure() bool {
+	if l.o.Spans == nil {
+		return false
+	}
+	all := l.o.Spans()
+	from := max(l.peekSeen, l.spanSeen)
+	if from > len(all) { // the receiver was reset
+		from = 0
+	}
+	l.peekSeen = len(all)
+	for i := from; i < len(all); i++ {
+		if all[i].Failed() {
+			return true
+		}
+	}
+	return false
+}
+
+// watched says whether a page (or any subscriber) is open.
+func (l *live) watched() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.subs) > 0
+}
+
+// fresh returns a view computed now (for a request with no page open, whose view may be
+// old): it asks for a refresh and waits for it, at most 2 s (then the last view).
+func (l *live) fresh(ctx context.Context) View {
+	old := l.current().Seq
+	l.poke()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	for {
+		v := l.current()
+		if v.Seq > old {
+			return v
+		}
+		select {
+		case <-ctx.Done():
+			return v
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 
@@ -184,13 +231,15 @@ func (l *live) current() View {
 	return l.view
 }
 
-// subscribe returns a channel of encoded views, starting with the current one.
+// subscribe returns a channel of encoded views, starting with the current one (a fresh one
+// follows at once: with no page open the views were not refreshed).
 func (l *live) subscribe() (<-chan []byte, func()) {
 	ch := make(chan []byte, 2)
 	l.mu.Lock()
 	l.subs[ch] = struct{}{}
 	ch <- l.payload
 	l.mu.Unlock()
+	l.poke()
 	return ch, func() {
 		l.mu.Lock()
 		if _, ok := l.subs[ch]; ok {
@@ -276,38 +325,45 @@ func (l *live) ledgerView(v *View, now time.Time) {
 }
 
 // mapView learns the map from the spans of the last window, colours it, and adds each edge's
-// breaker and bulkhead from the services' metrics.
+// breaker and bulkhead, also from the spans.
 func (l *live) mapView(ctx context.Context, v *View, now time.Time) {
 	faulted := map[string]bool{}
 	for _, f := range v.Faults {
 		faulted[f.Target] = true
 	}
 	figs := map[string]reports.EdgeFigure{}
+	lastErr := map[string]time.Time{}
+	winStart := now.Add(-l.o.Window)
 	if l.o.Spans != nil {
 		all := l.o.Spans()
 		if len(all) < l.spanSeen { // the receiver was reset
 			l.spanSeen, l.recent = 0, nil
 		}
-		l.recent = append(l.recent, all[l.spanSeen:]...)
+		// Keep a margin before the window, so a child's parent is still there. The spans that
+		// came while no page was open are read once for the policies' state, and only the
+		// window's are held.
+		keep := now.Add(-l.o.Window - 5*time.Second)
+		fresh := all[l.spanSeen:]
+		l.policies.add(fresh)
+		l.policies.trim(winStart)
+		for i := range fresh {
+			if !fresh[i].Start.Before(keep) {
+				l.recent = append(l.recent, fresh[i])
+			}
+		}
 		l.spanSeen = len(all)
 		v.Spans = len(all)
-		// Keep a margin before the window, so a child's parent is still there.
-		keep := now.Add(-l.o.Window - 5*time.Second)
-		i := sort.Search(len(l.recent), func(i int) bool { return !l.recent[i].Start.Before(keep) })
-		if i > 0 && sortedByStart(l.recent) {
-			l.recent = append([]traces.Span(nil), l.recent[i:]...)
-		} else {
-			l.recent = dropBefore(l.recent, keep)
-		}
-		from := now.Add(-l.o.Window).Sub(l.start).Seconds()
+		l.recent = dropBefore(l.recent, keep)
+		from := winStart.Sub(l.start).Seconds()
 		win := []reports.PhaseWindow{{Name: "now", StartS: from, EndS: now.Sub(l.start).Seconds()}}
-		for _, e := range traces.ServiceMap(l.recent, win, l.start) {
+		var edges []reports.MapEdge
+		edges, lastErr = traces.LiveMap(l.recent, win, l.start)
+		for _, e := range edges {
 			if len(e.Phases) > 0 {
 				figs[topology.EdgeName(e.From, e.To)] = e.Phases[0]
 			}
 		}
 	}
-	breakers, bulk := l.scrape(ctx, now)
 	if l.o.Status != nil && !now.Before(l.stateNext) {
 		l.state = l.o.Status(ctx)
 		l.stateNext = now.Add(2 * time.Second)
@@ -316,10 +372,10 @@ func (l *live) mapView(ctx context.Context, v *View, now time.Time) {
 	for _, e := range topology.Edges() {
 		f := figs[e.Name]
 		ed := Edge{Name: e.Name, From: e.From, To: e.To, Calls: f.Calls, ErrorRate: f.ErrorRate, P50Ms: f.P50Ms, P99Ms: f.P99Ms,
-			Breaker: breakers[e.Name], Faulted: faulted[e.Name]}
-		if pts := bulk[e.Name]; len(pts) > 0 {
-			ed.BulkheadTotal = pts[len(pts)-1].v
-			ed.BulkheadRejected = pts[len(pts)-1].v - pts[0].v
+			Breaker: l.policies.state(e.Name), Faulted: faulted[e.Name]}
+		ed.BulkheadRejected, ed.BulkheadTotal = l.policies.rejected(e.Name, winStart)
+		if t, ok := lastErr[e.Name]; ok {
+			ed.LastErrorS = float64(t.Sub(l.start).Milliseconds()) / 1000 // ms: each new error changes it
 		}
 		ed.Health = health(f.Calls, f.ErrorRate, f.P99Ms)
 		if ed.Breaker == "open" || ed.BulkheadRejected > 0 {
@@ -351,17 +407,17 @@ func (l *live) mapView(ctx context.Context, v *View, now time.Time) {
 	}
 }
 
-func sortedByStart(s []traces.Span) bool {
-	return sort.SliceIsSorted(s, func(i, j int) bool { return s[i].Start.Before(s[j].Start) })
-}
-
+// dropBefore keeps the spans that started at t or later, in place (the spans come in the
+// services' batches, not in time order; a copy of the window each second cost the lab a
+// 10 MB allocation per refresh at 1,000 redirects/s).
 func dropBefore(s []traces.Span, t time.Time) []traces.Span {
-	out := s[:0:0]
-	for _, sp := range s {
-		if !sp.Start.Before(t) {
-			out = append(out, sp)
+	out := s[:0]
+	for i := range s {
+		if !s[i].Start.Before(t) {
+			out = append(out, s[i])
 		}
 	}
+	clear(s[len(out):]) // let the dropped spans' attributes go
 	return out
 }
 
@@ -383,102 +439,6 @@ func worst(a, b string) string {
 		return b
 	}
 	return a
-}
-
-// scrape reads breaker states and bulkhead counters from every service, concurrently, each
-// bounded by the client's timeout; bulkhead points are kept for the window.
-func (l *live) scrape(ctx context.Context, now time.Time) (map[string]string, map[string][]point) {
-	breakers := map[string]string{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	counts := map[string]float64{}
-	for _, u := range l.o.Metrics {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-			if err != nil {
-				return
-			}
-			resp, err := l.client.Do(req)
-			if err != nil {
-				return
-			}
-			defer resp.Body.Close()
-			b, bk := parseMetrics(io.LimitReader(resp.Body, 4<<20))
-			mu.Lock()
-			for k, v := range b {
-				breakers[k] = v
-			}
-			for k, v := range bk {
-				counts[k] += v
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	for edge, v := range counts {
-		pts := append(l.bulkhead[edge], point{now, v})
-		cut := 0
-		for cut < len(pts)-1 && pts[cut].at.Before(now.Add(-l.o.Window)) {
-			cut++
-		}
-		l.bulkhead[edge] = pts[cut:]
-	}
-	return breakers, l.bulkhead
-}
-
-// parseMetrics reads the Prometheus text format for the two families the map shows.
-func parseMetrics(r io.Reader) (breakers map[string]string, bulkhead map[string]float64) {
-	breakers, bulkhead = map[string]string{}, map[string]float64{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		var family string
-		switch {
-		case strings.HasPrefix(line, metricBreakerState+"{"):
-			family = metricBreakerState
-		case strings.HasPrefix(line, metricBulkhead+"{"):
-			family = metricBulkhead
-		default:
-			continue
-		}
-		labels, value, ok := strings.Cut(line[len(family)+1:], "} ")
-		if !ok {
-			continue
-		}
-		edge := labelValue(labels, labelEdge)
-		f, err := strconv.ParseFloat(strings.Fields(value + " ")[0], 64)
-		if edge == "" || err != nil {
-			continue
-		}
-		if family == metricBulkhead {
-			bulkhead[edge] += f
-			continue
-		}
-		switch f {
-		case 0:
-			breakers[edge] = "closed"
-		case 1:
-			breakers[edge] = "half-open"
-		case 2:
-			breakers[edge] = "open"
-		}
-	}
-	return breakers, bulkhead
-}
-
-func labelValue(labels, name string) string {
-	for _, kv := range strings.Split(labels, ",") {
-		k, v, ok := strings.Cut(kv, "=")
-		if ok && strings.TrimSpace(k) == name {
-			if s, err := strconv.Unquote(strings.TrimSpace(v)); err == nil {
-				return s
-			}
-		}
-	}
-	return ""
 }
 
 func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }

@@ -45,7 +45,7 @@
       showError(data.error || (resp.status + ' ' + resp.statusText));
       return null;
     }
-    $('error').hidden = true;
+    if (path !== '/api/heartbeat') $('error').hidden = true; // a background beat hides no one's error
     return data;
   }
 
@@ -180,8 +180,9 @@
       if (!a || !b) continue;
       const x1 = a.p[0] + W / 2, y1 = a.p[1] + H / 2, x2 = b.p[0] + W / 2, y2 = b.p[1] + H / 2;
       const cls = 'edge ' + e.health + (e.faulted ? ' faulted' : '');
-      const line = el('line', { x1: x1, y1: y1, x2: x2, y2: y2, class: cls, 'data-edge': e.name });
+      const line = el('line', { x1: x1, y1: y1, x2: x2, y2: y2, class: cls, 'data-edge': e.name, 'data-last-error': e.last_error_s || '' });
       const title = el('title', {}, e.name + ': ' + e.calls + ' calls in ' + v.window_s + ' s, errors ' + fmtPct(e.error_rate) +
+        (e.last_error_s ? ' (last ' + Math.max(0, v.elapsed_s - e.last_error_s).toFixed(1) + ' s ago)' : '') +
         ', p50 ' + fmtMs(e.p50_ms) + ', p99 ' + fmtMs(e.p99_ms) + (e.breaker ? ', breaker ' + e.breaker : '') +
         (e.bulkhead_total ? ', bulkhead rejections ' + e.bulkhead_rejected + ' now / ' + e.bulkhead_total + ' total' : ''));
       line.append(title);

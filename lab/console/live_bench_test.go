@@ -1,0 +1,57 @@
+package console
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/lab/ledger"
+	"github.com/faultline/faultline/reports/traces"
+)
+
+// BenchmarkLiveUpdate is one refresh of the view, with a page open, over the real spans of a
+// run (CONSOLE_SPANS: a run directory's spans.jsonl) moved to end now and spread over the
+// map's window: what the lab pays per second while someone watches.
+func BenchmarkLiveUpdate(b *testing.B) {
+	path := os.Getenv("CONSOLE_SPANS")
+	if path == "" {
+		b.Skip("CONSOLE_SPANS names a spans.jsonl")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	spans, err := traces.ReadSpans(f)
+	f.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	first, last := spans[0].Start, spans[0].Start
+	for _, s := range spans {
+		if s.Start.Before(first) {
+			first = s.Start
+		}
+		if s.Start.After(last) {
+			last = s.Start
+		}
+	}
+	now := time.Now()
+	// Squeeze the run into the last 15 s (the window and its margin).
+	scale := float64(15*time.Second) / float64(max(last.Sub(first), time.Second))
+	for i := range spans {
+		d := spans[i].End.Sub(spans[i].Start)
+		spans[i].Start = now.Add(-15 * time.Second).Add(time.Duration(float64(spans[i].Start.Sub(first)) * scale))
+		spans[i].End = spans[i].Start.Add(d)
+	}
+	led := ledger.New(&fakeEnv{paused: map[string]bool{}}, ledger.Options{})
+	l := newLive(Options{Ledger: led, Window: 10 * time.Second, Spans: func() []traces.Span { return spans }})
+	b.ResetTimer()
+	for range b.N {
+		// As in a refresh: a second's new spans, the rest held from before.
+		b.StopTimer()
+		held := len(spans) - len(spans)/15
+		l.spanSeen, l.recent = held, append(l.recent[:0], spans[:held]...)
+		b.StartTimer()
+		l.update(b.Context(), now)
+	}
+}
