@@ -19,6 +19,9 @@ type HTTPOptions struct {
 	Path   string `json:"path,omitempty"`
 	// Seed picks the pattern; the same seed picks the same requests (by order). nil means 1.
 	Seed *int64 `json:"seed,omitempty"`
+	// ByPath picks by path instead of by order: every request for a picked path is affected,
+	// its retries too (a poison key, a hot row), and share is the share of distinct paths.
+	ByPath bool `json:"by_path,omitempty"`
 }
 
 func (o HTTPOptions) validate() error {
@@ -32,7 +35,7 @@ func (o HTTPOptions) validate() error {
 }
 
 func (o HTTPOptions) attrs() httptoxic.Attrs {
-	a := httptoxic.Attrs{Method: o.Method, Path: o.Path, Seed: 1}
+	a := httptoxic.Attrs{Method: o.Method, Path: o.Path, Seed: 1, ByPath: o.ByPath}
 	if o.Share != nil {
 		a.Share = *o.Share
 	}

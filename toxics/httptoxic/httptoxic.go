@@ -60,6 +60,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"net/http"
 	"sync"
@@ -134,6 +135,9 @@ type Attrs struct {
 	Share  float64 `json:"share"`
 	Method string  `json:"method,omitempty"`
 	Path   string  `json:"path,omitempty"` // prefix of the request path
+	// ByPath picks by the request's path instead of its order: a path is always picked or
+	// never (a poison key), and share is the share of distinct paths picked.
+	ByPath bool `json:"by_path,omitempty"`
 	// http_error
 	Status     int    `json:"status,omitempty"`
 	Body       string `json:"body,omitempty"`
@@ -336,6 +340,14 @@ func (a Attrs) Validate(typ string) error {
 // so the pattern depends on nothing but the seed and the order of requests.
 func Chosen(seed int64, n uint64, share float64) bool {
 	return unit(seed, n, 0) < share
+}
+
+// ChosenPath says whether requests for path are affected by a toxic seeded with seed that picks
+// by path: the same answer for every request of that path, true for a share of distinct paths.
+func ChosenPath(seed int64, path string, share float64) bool {
+	h := fnv.New64a()
+	h.Write([]byte(path))
+	return unit(seed, h.Sum64(), 2) < share
 }
 
 // unit maps (seed, n, stream) to a uniform float in [0, 1) with splitmix64.

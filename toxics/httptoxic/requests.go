@@ -165,6 +165,9 @@ func (e *engine) request(stub *tptoxics.ToxicStub, st *reqState, o *out, h head,
 	var seq uint64
 	draw := func() bool {
 		seq = e.g.seq.Add(1) - 1
+		if e.a.ByPath {
+			return ChosenPath(e.a.Seed, h.path(), e.a.Share)
+		}
 		return Chosen(e.a.Seed, seq, e.a.Share)
 	}
 	s := slot{head: h.method == "HEAD", tunnel: h.upgrade}
