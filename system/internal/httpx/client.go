@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
@@ -25,8 +26,15 @@ const (
 // none); nothing else here bounds a call: its deadline is the context's, which the edge's
 // pipeline sets from the profile (a profile without a timeout leaves the call unbounded).
 func NewClient(t *telemetry.Telemetry, edge, peer string, connect time.Duration) *http.Client {
-	// attemptTransport runs inside the CLIENT span, so it can label it.
-	rt := newTracingTransport(&attemptTransport{base: newTransport(connect), t: t, edge: edge, peer: peer}, t, edge, peer)
+	rt := otelhttp.NewTransport(&attemptTransport{base: newTransport(connect), t: t, edge: edge, peer: peer},
+		otelhttp.WithTracerProvider(t.TracerProvider),
+		otelhttp.WithPropagators(t.Propagator),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + peer }),
+		otelhttp.WithSpanOptions(trace.WithAttributes(
+			attribute.String(telemetry.AttrPeerService, peer),
+			attribute.String(telemetry.AttrEdge, edge),
+		)),
+	)
 	return &http.Client{
 		Transport: rt,
 		// Redirects are answers to pass on (gateway relays redirect's 302), never to follow.
@@ -46,7 +54,7 @@ func newTransport(connect time.Duration) *http.Transport {
 	}
 }
 
-// attemptTransport runs inside the client span: it labels the span with the attempt
+// attemptTransport runs inside the otelhttp client span: it labels the span with the attempt
 // number and records the per-edge client metrics.
 type attemptTransport struct {
 	base       http.RoundTripper

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -20,7 +21,7 @@ import (
 const MaxBodyBytes = 1 << 20
 
 // Instrument wraps h, served under route (a pattern like "GET /r/{code}" or "/links"), with an
-// SERVER span named "METHOD route" (tracing.go), RED metrics and panic recovery (500 JSON).
+// otelhttp SERVER span named "METHOD route", RED metrics and panic recovery (500 JSON).
 func Instrument(t *telemetry.Telemetry, route string, h http.Handler) http.Handler {
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -56,7 +57,12 @@ func Instrument(t *telemetry.Telemetry, route string, h http.Handler) http.Handl
 		}()
 		h.ServeHTTP(rec, r)
 	})
-	return serverSpans(t, route, inner)
+	return otelhttp.NewHandler(inner, route,
+		otelhttp.WithTracerProvider(t.TracerProvider),
+		otelhttp.WithPropagators(t.Propagator),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return spanName(r.Method, route) }),
+		otelhttp.WithSpanOptions(trace.WithAttributes(attribute.String("http.route", route))),
+	)
 }
 
 // spanName is "METHOD route", without doubling a method the route pattern already names.
