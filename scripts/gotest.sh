@@ -21,7 +21,9 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/faultline-gotest-XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM
+# Stopped (Ctrl-C, a CI timeout, kill): stop the test binary that runs too, so its Cleanup
+# tears down what it started, rather than leave it running from a deleted directory.
+trap 'pkill -INT -f "^$work/bin" 2>/dev/null; sleep 2; pkill -KILL -f "^$work/bin" 2>/dev/null; exit 130' INT TERM
 
 # One line per package: import path, directory, package name, has tests (1/0).
 if ! $GO list -f '{{.ImportPath}} {{.Dir}} {{.Name}} {{if or .TestGoFiles .XTestGoFiles}}1{{else}}0{{end}}' "$@" >"$work/pkgs"; then
@@ -66,11 +68,11 @@ runone() {
 		printf 'FAIL\t%s [build failed]\n' "$path"
 		return 1
 	fi
-	start=$(date +%s.%N)
+	start=${EPOCHREALTIME/[.,]/}
 	out=$(cd "$dir" && "$b" -test.count=1 -test.timeout="$timeout" -test.paniconexit0 2>&1)
 	rc=$?
-	local secs
-	secs=$(echo "$(date +%s.%N) - $start" | bc)
+	local us=$((${EPOCHREALTIME/[.,]/} - start)) secs
+	printf -v secs '%d.%06d' $((us / 1000000)) $((us % 1000000))
 	if [ $rc -eq 0 ]; then
 		printf 'ok  \t%s\t%.3fs\n' "$path" "$secs"
 		return 0
@@ -100,6 +102,8 @@ while read -r path dir name tests; do
 done <"$work/pkgs"
 for ((; running > 0; running--)); do wait -n || failed=1; done
 for a in "${alone[@]}"; do
-	runone ${a% *} "${a#* }" || failed=1
+	# In the background and waited for, so a signal's trap runs at once, not after the package.
+	runone ${a% *} "${a#* }" &
+	wait $! || failed=1
 done
 exit $failed

@@ -133,7 +133,8 @@ func power(t *testing.T, bin string, cases []PowerCase) []PowerRow {
 	return rows
 }
 
-// cancelOn cancels 8 s after a line containing mark is logged: mid-experiment.
+// cancelOn cancels 2.5 s after a line containing mark is logged: mid-experiment (an experiment
+// is setup 0.2 s, then 5 s of load).
 type cancelOn struct {
 	t      *testing.T
 	mark   string
@@ -144,7 +145,7 @@ type cancelOn struct {
 func (c *cancelOn) Write(p []byte) (int, error) {
 	c.t.Log(strings.TrimRight(string(p), "\n"))
 	if strings.Contains(string(p), c.mark) {
-		c.once.Do(func() { time.AfterFunc(8*time.Second, c.cancel) })
+		c.once.Do(func() { time.AfterFunc(2500*time.Millisecond, c.cancel) })
 	}
 	return len(p), nil
 }
