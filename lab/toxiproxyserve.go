@@ -39,8 +39,22 @@ func ServeToxiproxy(ctx context.Context, addr, config string, logw io.Writer) er
 			return fmt.Errorf("lab: toxiproxy on %s: %w", addr, lerr)
 		default:
 		}
-		_ = srv.Shutdown()
-		return err
+		if ctx.Err() == nil {
+			_ = srv.Shutdown()
+			return err
+		}
+		// Stopped as asked before this wait saw the server answer (a caller that found it up
+		// on its own can finish and cancel within one poll): a clean stop, once the server has
+		// (it may still be starting, when a shutdown finds nothing to stop yet).
+		for range 100 {
+			_ = srv.Shutdown()
+			select {
+			case <-done:
+				return nil
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		return errors.New("lab: toxiproxy did not stop within 2s of the stop asked at its start")
 	}
 	if config != "" {
 		srv.PopulateConfig(config)

@@ -53,3 +53,25 @@ func TestServeToxiproxyHasRequestLevelToxics(t *testing.T) {
 		t.Fatal("did not stop")
 	}
 }
+
+// TestServeToxiproxyStoppedWhileStarting: a stop asked for before the server first answered
+// is a clean stop (nil), not the start-up wait's "context canceled" — CI saw that error when a
+// caller finished within one poll of the start.
+func TestServeToxiproxyStoppedWhileStarting(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := ServeToxiproxy(ctx, addr, "", io.Discard); err != nil {
+		t.Fatalf("stop asked at start: %v, want a clean stop", err)
+	}
+	if ln, err := net.Listen("tcp", addr); err != nil {
+		t.Errorf("the address is still held after the stop: %v", err)
+	} else {
+		ln.Close()
+	}
+}
