@@ -9,18 +9,15 @@ import (
 	"time"
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+
+	"github.com/faultline/faultline/internal/localserver"
 )
 
 // TestServeToxiproxyHasRequestLevelToxics: the standalone server (what compose runs) accepts,
 // lists and removes http_error through the stock API, and stops with its context. (A pair name
 // per run: a removed pair's name is free again only once collected, see httptoxic.groups.)
 func TestServeToxiproxyHasRequestLevelToxics(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ServeToxiproxy(ctx, addr, "", io.Discard) }()
@@ -58,12 +55,7 @@ func TestServeToxiproxyHasRequestLevelToxics(t *testing.T) {
 // is a clean stop (nil), not the start-up wait's "context canceled" — CI saw that error when a
 // caller finished within one poll of the start.
 func TestServeToxiproxyStoppedWhileStarting(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := ServeToxiproxy(ctx, addr, "", io.Discard); err != nil {
@@ -74,4 +66,13 @@ func TestServeToxiproxyStoppedWhileStarting(t *testing.T) {
 	} else {
 		ln.Close()
 	}
+}
+
+// freeAddr is a loopback address with a port nobody listens on now.
+func freeAddr(t *testing.T) string {
+	port, err := localserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
 }

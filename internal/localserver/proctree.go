@@ -12,26 +12,51 @@ import (
 type Proc struct {
 	Pid, PPid, Pgid int
 	State           byte
+	Comm            string // the command name, as the kernel keeps it (at most 15 bytes)
+	// CPU is the user + system time it burned, ChildCPU what its reaped children burned
+	// (PostgreSQL's exited backends end up there), both in clock ticks (ClockTicks a second).
+	CPU, ChildCPU int64
 }
 
-// readStat parses /proc/PID/stat; the command name may contain spaces and parentheses.
+// ClockTicks is USER_HZ, the unit of /proc/PID/stat's CPU times (100 on Linux).
+const ClockTicks = 100
+
+// Stat reads /proc/PID/stat.
+func Stat(pid int) (Proc, bool) { return readStat(pid) }
+
+// readStat reads /proc/PID/stat.
 func readStat(pid int) (Proc, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return Proc{}, false
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 >= len(s) {
+	return parseStat(pid, string(b))
+}
+
+// parseStat parses a /proc/PID/stat line; the command name may contain spaces and
+// parentheses, so fields are counted after the last ')'.
+func parseStat(pid int, s string) (Proc, bool) {
+	open, i := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || i < open || i+2 >= len(s) {
 		return Proc{}, false
 	}
+	// f[0] is field 3 (state); ppid 4, pgrp 5, utime 14, stime 15, cutime 16, cstime 17.
 	f := strings.Fields(s[i+2:])
-	if len(f) < 3 {
+	if len(f) < 15 {
 		return Proc{}, false
+	}
+	n := make([]int64, 4)
+	for k := range n {
+		v, err := strconv.ParseInt(f[11+k], 10, 64)
+		if err != nil {
+			return Proc{}, false
+		}
+		n[k] = v
 	}
 	ppid, _ := strconv.Atoi(f[1])
 	pgid, _ := strconv.Atoi(f[2])
-	return Proc{Pid: pid, PPid: ppid, Pgid: pgid, State: f[0][0]}, true
+	return Proc{Pid: pid, PPid: ppid, Pgid: pgid, State: f[0][0], Comm: s[open+1 : i],
+		CPU: n[0] + n[1], ChildCPU: n[2] + n[3]}, true
 }
 
 // Processes lists every live (not zombie) process in /proc.

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/localserver"
 	"github.com/faultline/faultline/internal/testbin"
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/reports/html/browsertest"
@@ -193,7 +194,7 @@ type costRound struct {
 
 // perK is a group's CPU in ms per 1,000 answered redirects.
 func (r costRound) perK(group string) float64 {
-	return float64(r.cpu[group]) * 1000 / clockTicks / float64(max(r.redirects, 1)) * 1000
+	return float64(r.cpu[group]) * 1000 / localserver.ClockTicks / float64(max(r.redirects, 1)) * 1000
 }
 
 func (r costRound) pageCost() float64 {
@@ -221,7 +222,7 @@ func summarize(rounds []costRound) costReport {
 		// ms per 1,000 redirects × redirects/s = ms of CPU per s; over the cores, a share.
 		rate := float64(c.redirects) / c.secs
 		added = append(added, (o.pageCost()-c.pageCost())*rate/1000/1000/float64(runtime.NumCPU()))
-		chrom = append(chrom, float64(o.cpu[groupChromium])/clockTicks/o.secs/float64(runtime.NumCPU()))
+		chrom = append(chrom, float64(o.cpu[groupChromium])/localserver.ClockTicks/o.secs/float64(runtime.NumCPU()))
 	}
 	sp := func(v []float64) spread { return spread{percentile(v, 50), slices.Min(v), slices.Max(v)} }
 	return costReport{system: sp(sys), total: sp(total), added: sp(added), chromium: percentile(chrom, 50)}
@@ -241,9 +242,6 @@ func percentile(v []float64, p float64) float64 {
 	i := int(math.Ceil(p/100*float64(len(s)))) - 1
 	return s[min(max(i, 0), len(s)-1)]
 }
-
-// clockTicks is USER_HZ, the unit of /proc/PID/stat's CPU times (100 on Linux).
-const clockTicks = 100
 
 // cpuSnapshot is every process's CPU ticks and group at one moment.
 type cpuSnapshot map[int]procCPU
@@ -267,37 +265,9 @@ func (s cpuSnapshot) since(before cpuSnapshot) map[string]int64 {
 // snapshotCPU reads /proc: the lab process, its descendants (the system), Chromium's
 // processes, this process.
 func snapshotCPU(labPID int) cpuSnapshot {
-	type proc struct {
-		ppid  int
-		comm  string
-		ticks int64
-	}
-	procs := map[int]proc{}
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, d := range dirs {
-		raw, err := os.ReadFile(d)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ... field 14 utime, 15 stime; comm may hold spaces.
-		open, close := strings.IndexByte(string(raw), '('), strings.LastIndexByte(string(raw), ')')
-		if open < 0 || close < open {
-			continue
-		}
-		var pid int
-		fmt.Sscan(string(raw[:open]), &pid)
-		f := strings.Fields(string(raw[close+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		var p proc
-		p.comm = string(raw[open+1 : close])
-		fmt.Sscan(f[1], &p.ppid)
-		var u, st int64
-		fmt.Sscan(f[11], &u)
-		fmt.Sscan(f[12], &st)
-		p.ticks = u + st
-		procs[pid] = p
+	procs := map[int]localserver.Proc{}
+	for _, p := range localserver.Processes() {
+		procs[p.Pid] = p
 	}
 	self := os.Getpid()
 	var group func(pid int, depth int) string
@@ -311,11 +281,11 @@ func snapshotCPU(labPID int) cpuSnapshot {
 		case !ok || pid <= 1 || depth > 64:
 			return groupOther
 		}
-		switch up := group(p.ppid, depth+1); up {
+		switch up := group(p.PPid, depth+1); up {
 		case groupLab, groupSystem:
 			return groupSystem
 		case groupGenerator:
-			if strings.HasPrefix(p.comm, "chrom") {
+			if strings.HasPrefix(p.Comm, "chrom") {
 				return groupChromium
 			}
 			return groupOther // the faultline inject/heal commands
@@ -326,7 +296,7 @@ func snapshotCPU(labPID int) cpuSnapshot {
 	out := cpuSnapshot{}
 	for pid, p := range procs {
 		if g := group(pid, 0); g != groupOther {
-			out[pid] = procCPU{g, p.ticks}
+			out[pid] = procCPU{g, p.CPU}
 		}
 	}
 	return out

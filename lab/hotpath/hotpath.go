@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/internal/localserver"
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/lab/otlp"
 	"github.com/faultline/faultline/system/profiles"
@@ -263,7 +264,7 @@ func Capacity(ctx context.Context, o Options) (Result, error) {
 	}
 	res.CPUPerRedirect = map[string]float64{}
 	for name, b := range before {
-		us := float64(after[name]-b) * (1e6 / clockTicks) / float64(w.Requests)
+		us := float64(after[name]-b) * (1e6 / localserver.ClockTicks) / float64(w.Requests)
 		res.CPUPerRedirect[name] = us
 		res.CPUTotal += us
 	}

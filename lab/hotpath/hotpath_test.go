@@ -66,23 +66,6 @@ func TestRaiseRateLimitsTouchesOnlyRateLimits(t *testing.T) {
 	}
 }
 
-func TestParseStatTicks(t *testing.T) {
-	// A command name with spaces and parentheses; utime 1200, stime 300, cutime 40, cstime 5.
-	stat := "4242 (post gres: (x)) S 1 4242 4242 0 -1 4194560 100 0 0 0 1200 300 40 5 20 0 1 0 100 0 0"
-	for _, c := range []struct {
-		children bool
-		want     int64
-	}{{false, 1500}, {true, 1545}} {
-		got, ok := parseStatTicks(stat, c.children)
-		if !ok || got != c.want {
-			t.Errorf("children=%v: got %d, %v; want %d", c.children, got, ok, c.want)
-		}
-	}
-	if _, ok := parseStatTicks("4242 (x) S 1 2", false); ok {
-		t.Error("a short stat line was read")
-	}
-}
-
 func TestWrkScriptCyclesEveryPath(t *testing.T) {
 	s := wrkScript([]string{"/r/aaaaaaa", `/r/b"b`})
 	for _, want := range []string{`"/r/aaaaaaa",`, `"/r/b\"b",`, "paths[(i % n) + 1]"} {
