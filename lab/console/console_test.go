@@ -22,6 +22,7 @@ import (
 type fakeEnv struct {
 	mu     sync.Mutex
 	paused map[string]bool
+	gate   chan struct{} // when set, a resume waits for it to close (a slow heal)
 }
 
 func (e *fakeEnv) Proxy(string) (*toxiclient.Proxy, error) {
@@ -33,8 +34,13 @@ func (c fakeCtl) set(v bool) error                               { c.e.mu.Lock()
 func (c fakeCtl) Kill(context.Context) error                     { return nil }
 func (c fakeCtl) Start(context.Context) error                    { return nil }
 func (c fakeCtl) Pause(context.Context) error                    { return c.set(true) }
-func (c fakeCtl) Resume(context.Context) error                   { return c.set(false) }
-func (c fakeCtl) Running() bool                                  { return true }
+func (c fakeCtl) Resume(context.Context) error {
+	if c.e.gate != nil {
+		<-c.e.gate
+	}
+	return c.set(false)
+}
+func (c fakeCtl) Running() bool { return true }
 
 type fakeCtl struct {
 	e *fakeEnv

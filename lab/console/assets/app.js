@@ -17,7 +17,12 @@
   whoInput.addEventListener('change', () => localStorage.setItem('faultline-who', whoInput.value.trim()));
 
   let errTimer;
-  function showError(msg) {
+  // Calls are numbered when they start; a call that succeeds hides only an error shown by a
+  // call that started before it. (A HALT's reply can arrive after the refused inject that
+  // followed it: its success must not hide that refusal. CI saw exactly this.)
+  let calls = 0, errFrom = 0;
+  function showError(msg, from) {
+    errFrom = from === undefined ? calls : from;
     const e = $('error');
     e.textContent = msg;
     e.hidden = false;
@@ -33,19 +38,21 @@
       opts.headers['Content-Type'] = 'application/json';
       opts.body = JSON.stringify(body);
     }
+    const mine = ++calls;
     let resp;
     try {
       resp = await fetch(url, opts);
     } catch (err) {
-      showError('console unreachable: ' + err.message);
+      showError('console unreachable: ' + err.message, mine);
       return null;
     }
     const data = await resp.json().catch(() => ({}));
     if (!resp.ok) {
-      showError(data.error || (resp.status + ' ' + resp.statusText));
+      showError(data.error || (resp.status + ' ' + resp.statusText), mine);
       return null;
     }
-    if (path !== '/api/heartbeat') $('error').hidden = true; // a background beat hides no one's error
+    // A background beat hides no one's error, and no call hides a later call's error.
+    if (path !== '/api/heartbeat' && errFrom < mine) $('error').hidden = true;
     return data;
   }
 

@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -32,6 +33,7 @@ type Browser struct {
 	cmd     *exec.Cmd
 	ws      *wsConn
 	session string
+	closed  bool
 
 	mu       sync.Mutex
 	next     int
@@ -59,6 +61,9 @@ func Launch(t testing.TB, w, h int) *Browser {
 		"--disable-default-apps", "--disable-extensions", "--user-data-dir="+t.TempDir(),
 		"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--remote-debugging-port=0",
 		"--remote-allow-origins=*", fmt.Sprintf("--window-size=%d,%d", w, h), "about:blank")
+	// Its own process group: Close kills the renderers and helpers with it, so none is
+	// still writing into the profile directory when the test removes it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -104,14 +109,25 @@ func Launch(t testing.TB, w, h int) *Browser {
 	return b
 }
 
-// Close kills the browser and waits for it.
+// Close kills the browser and every process it started, and waits for them. Safe to call
+// twice.
 func (b *Browser) Close() {
 	if b.ws != nil {
 		b.ws.close()
 	}
-	if b.cmd.Process != nil {
-		_ = b.cmd.Process.Kill()
-		_ = b.cmd.Wait()
+	if b.cmd.Process == nil || b.closed {
+		return
+	}
+	b.closed = true
+	pgid := b.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	_ = b.cmd.Wait()
+	// The helpers are reparented when the main process dies; wait until the group is gone.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if err := syscall.Kill(-pgid, 0); errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	}
 }
 
