@@ -42,7 +42,7 @@ type Options struct {
 	// Status returns each component's state (ready, crashed, paused…); nil = unknown.
 	Status func(ctx context.Context) map[string]string
 	Tick   time.Duration // refresh period (default 1s)
-	Window time.Duration // how far back the map's figures look (default 10s)
+	Window time.Duration // how far back the map's figures look (default 5s: "now", and half the spans to index of 10s)
 }
 
 // ErrNotLoopback is returned by Start for an address other than loopback.
@@ -78,7 +78,7 @@ func Start(o Options) (*Server, error) {
 		o.Tick = time.Second
 	}
 	if o.Window <= 0 {
-		o.Window = 10 * time.Second
+		o.Window = 5 * time.Second
 	}
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"

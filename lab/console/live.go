@@ -148,17 +148,18 @@ func (l *live) poke() {
 }
 
 // run refreshes the view every tick while a page is open, at once when poked, and between
-// ticks when a failed call's span arrives: a peek every quarter tick looks at the new spans
-// only, and a failure there refreshes the view if the last refresh is half a tick old (so a
-// failed request is on the page within the services' span batch, a quarter tick and one
-// refresh, not up to a whole tick later; under a steady stream of errors the view refreshes
-// at most twice a tick).
+// ticks when a failed call's span arrives: a peek every eighth of a tick looks at the new
+// spans only, and a failure there refreshes the view a quarter tick after the last refresh at
+// the earliest (at once if that is past). So a failed request is on the page within the
+// services' span batch (200 ms), an eighth of a tick and one refresh; under a steady stream of
+// errors the view refreshes at most four times a tick.
 func (l *live) run(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	peek := time.NewTicker(tick / 4)
+	peek := time.NewTicker(tick / 8)
 	defer peek.Stop()
 	var last time.Time
+	var soon <-chan time.Time // a refresh owed to a failure, held back by the quarter-tick gap
 	for {
 		select {
 		case <-ctx.Done():
@@ -168,11 +169,17 @@ func (l *live) run(ctx context.Context, tick time.Duration) {
 				continue // no page open: the console costs the lab nothing but this tick
 			}
 		case <-peek.C:
-			if !l.watched() || time.Since(last) < tick/2 || !l.newFailure() {
+			if soon != nil || !l.watched() || !l.newFailure() {
 				continue
 			}
+			if wait := tick/4 - time.Since(last); wait > 0 {
+				soon = time.After(wait)
+				continue
+			}
+		case <-soon:
 		case <-l.pokeCh:
 		}
+		soon = nil
 		last = time.Now()
 		l.update(ctx, last)
 	}
@@ -339,10 +346,10 @@ func (l *live) mapView(ctx context.Context, v *View, now time.Time) {
 		if len(all) < l.spanSeen { // the receiver was reset
 			l.spanSeen, l.recent = 0, nil
 		}
-		// Keep a margin before the window, so a child's parent is still there. The spans that
-		// came while no page was open are read once for the policies' state, and only the
-		// window's are held.
-		keep := now.Add(-l.o.Window - 5*time.Second)
+		// Keep a margin before the window, so a child's parent is still there (a call waits
+		// at most its route's deadline, 1-2 s). The spans that came while no page was open
+		// are read once for the policies' state, and only the window's are held.
+		keep := now.Add(-l.o.Window - 3*time.Second)
 		fresh := all[l.spanSeen:]
 		l.policies.add(fresh)
 		l.policies.trim(winStart)

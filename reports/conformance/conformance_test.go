@@ -295,6 +295,16 @@ func TestBreaker(t *testing.T) {
 			trials(r, 3201, 3, 200)
 			return r, cycle(1.2, 3.201, 3.25)
 		}},
+		{"opening stamped 8 ms late (its listener ran late): within Slack", BreakerHalfOpen, reports.ConformancePass, "1.992s", func() (*run, []reports.BreakerTransition) {
+			r := breakerRun(12)
+			trials(r, 3192, 3, 200)
+			return r, cycle(1.2, 3.192, 3.25)
+		}},
+		{"half-opened 30 ms before its delay: beyond Slack", BreakerHalfOpen, reports.ConformanceFail, "half-opened 1.97s after opening", func() (*run, []reports.BreakerTransition) {
+			r := breakerRun(12)
+			trials(r, 3170, 3, 200)
+			return r, cycle(1.2, 3.17, 3.25)
+		}},
 		{"half-opened too early (delay read wrongly)", BreakerHalfOpen, reports.ConformanceFail, "half-opened 200ms after opening", func() (*run, []reports.BreakerTransition) {
 			r := breakerRun(12)
 			trials(r, 1400, 3, 200)
