@@ -40,7 +40,8 @@ import (
 // goroutine that was due may run late: attempts cut by a 150 ms timeout ended 0–10.4 ms after
 // it, under load from other builds (retry-storm, 2026-12-01). An upper bound on a time allows
 // Slack or SlackRatio of the bound, whichever is larger. A lower bound only allows
-// ClockSlack: nothing makes a wait end early.
+// ClockSlack: nothing makes a wait end early (but a breaker's opening is stamped late by as
+// much as its listener waited: Slack there).
 const (
 	Slack      = 20 * time.Millisecond
 	SlackRatio = 0.10
@@ -72,7 +73,7 @@ func ToleranceText() []string {
 	return []string{
 		fmt.Sprintf("upper time bounds: + max(%s, %.0f%% of the bound) for scheduling on a shared machine", Slack, SlackRatio*100),
 		fmt.Sprintf("an attempt's timeout, a bulkhead's max_wait: + max(%s, the above) (the timer, the cancelled I/O and the span's end must all be scheduled)", TimerSlack),
-		fmt.Sprintf("lower time bounds: - %s (clock and log resolution)", ClockSlack),
+		fmt.Sprintf("lower time bounds: - %s (clock and log resolution); a breaker's half-open delay: - %s (its opening is stamped by a listener that may run late)", ClockSlack, Slack),
 		fmt.Sprintf("route rate limit: request times ± %s, so a second is counted over %s", Slack, time.Second-2*Slack),
 	}
 }
