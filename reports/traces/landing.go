@@ -70,6 +70,30 @@ func (ix *index) landing(f reports.FaultEvent, windows [][2]float64, client []ca
 		}
 		return true, fmt.Sprintf("%s recorded %d spans in its %.1f s window against %d in the other %.1f s", target, n.in, to-from, n.out, rest)
 	}
+	l := judgeCalls(f, target, calls, affectedBy(f, calls, windows), from, to, windows)
+	if l.Status == NotLanded && isEdge {
+		// A consumer's edge to NATS carries its deliveries, which no call span records: the
+		// messages published while the fault lasted reach the consumer late (or after the
+		// heal). Judged on the delivery delays (publish to the consumer's span).
+		if d := ix.deliveries(target); len(d) > 0 {
+			dl := judgeCalls(f, target+" (deliveries)", d, deliveryAffected(f, d, windows), from, to, windows)
+			if dl.Status == Landed {
+				return dl
+			}
+			l.Evidence += "; " + dl.Evidence
+		}
+	}
+	if l.Status == NotLanded {
+		if ok, why := quiet(); ok {
+			return reports.Landing{Status: Landed, Evidence: why}
+		}
+	}
+	return l
+}
+
+// judgeCalls is the landing rule on one set of calls: those started in the fault's window
+// [from, to] against those started before every fault.
+func judgeCalls(f reports.FaultEvent, target string, calls []call, aff affected, from, to float64, windows [][2]float64) reports.Landing {
 	in, out := split(calls, from, to, windows)
 	if len(in) == 0 {
 		// The calls stopped while it lasted: a caller that stopped calling (its breaker open,
@@ -80,12 +104,8 @@ func (ix *index) landing(f reports.FaultEvent, windows [][2]float64, client []ca
 				return reports.Landing{Status: Landed, Evidence: fmt.Sprintf("no call %s started in its window, where the rate before any fault (%d calls in %.1f s) promised %.0f: the calls stopped", target, len(out), pre, want)}
 			}
 		}
-		if ok, why := quiet(); ok {
-			return reports.Landing{Status: Landed, Evidence: why}
-		}
 		return reports.Landing{Status: NotLanded, Evidence: fmt.Sprintf("no call %s in its window (%d before any fault, too few to expect one): nothing the fault could touch", target, len(out))}
 	}
-	aff := affectedBy(f, calls, windows)
 	if aff.noReference {
 		return reports.Landing{Status: Unchecked, Evidence: fmt.Sprintf("no call %s before any fault to compare with", target)}
 	}
@@ -109,10 +129,59 @@ func (ix *index) landing(f reports.FaultEvent, windows [][2]float64, client []ca
 	if excess >= need {
 		return reports.Landing{Status: Landed, Evidence: evidence}
 	}
-	if ok, why := quiet(); ok {
-		return reports.Landing{Status: Landed, Evidence: why}
-	}
 	return reports.Landing{Status: NotLanded, Evidence: fmt.Sprintf("%s; needed at least %.0f more than the rate before any fault", evidence, need)}
+}
+
+// deliveries are the messages a consumer received over edge (consumer->nats) as calls: each
+// starts when its producer's publish span started and lasts until the consumer's span began
+// (the delivery delay). nil for an edge that is not to NATS or a service that consumes nothing.
+func (ix *index) deliveries(edge string) []call {
+	consumer, callee, ok := topology.SplitEdge(edge)
+	if !ok || topology.KindOf(callee) != topology.KindNATS {
+		return nil
+	}
+	var out []call
+	for i := range ix.spans {
+		s := &ix.spans[i]
+		if s.Kind != KindConsumer || s.Service != consumer {
+			continue
+		}
+		j, ok := ix.parent(i)
+		if !ok || ix.spans[j].Service == consumer {
+			continue
+		}
+		out = append(out, call{at: ix.sec(j), dur: s.Start.Sub(ix.spans[j].Start), failed: s.Failed()})
+	}
+	return out
+}
+
+// deliveryAffected: a delivery shows a fault on its consumer's edge when it failed or came
+// late: by at least the latency a latency fault adds, else later than twice the p99 delay of
+// the deliveries before any fault (a partitioned or refused consumer gets the window's
+// messages only after the heal).
+func deliveryAffected(f reports.FaultEvent, d []call, windows [][2]float64) affected {
+	if f.Fault == "latency" {
+		if lat, jit := durParam(f, "latency"), durParam(f, "jitter"); lat > 0 {
+			floor := max(lat-jit, 0) * 9 / 10
+			return affected{what: "failed or delivered " + ms(floor) + " or more after the publish",
+				test: func(c call) bool { return c.failed || c.dur >= floor }}
+		}
+	}
+	var before []float64
+	first := firstStart(windows)
+	for _, c := range d {
+		if c.at < first && !c.failed {
+			before = append(before, float64(c.dur)/float64(time.Millisecond))
+		}
+	}
+	if len(before) == 0 {
+		return affected{test: func(c call) bool { return c.failed }, what: "failed", noReference: true}
+	}
+	slices.Sort(before)
+	p99 := percentile.Of(before, 99)
+	slow := time.Duration(max(2*p99, p99+5) * float64(time.Millisecond))
+	return affected{what: "failed or delivered " + ms(slow) + " or more after the publish (twice the p99 before any fault)",
+		test: func(c call) bool { return c.failed || c.dur >= slow }}
 }
 
 // faultWindow is when a fault acted, in seconds from the start: from the start of its apply to

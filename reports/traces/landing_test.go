@@ -148,3 +148,66 @@ func TestLandingOnTheClientEdge(t *testing.T) {
 		t.Fatalf("client link unchanged: %s: %s", got.Status, got.Evidence)
 	}
 }
+
+// messages writes n clicks redirect publishes from second `from` (one every 10 s / n), each
+// delivered to analytics delayMs after its publish, where the publish happened at or before
+// deliverBy (the heal that released a partitioned consumer) or else at once.
+func (g *gen) messages(from float64, n int, delayMs float64, heldUntil float64) {
+	for i := range n {
+		at := from + float64(i)*10/float64(n)
+		pub := g.at(at)
+		tr, p := g.newTrace(), g.newSpan()
+		g.add(tr, p, SpanID{}, "redirect", "publish clicks", KindClient, pub, pub.Add(time.Millisecond), false,
+			kv(AttrPeerService, "nats", AttrEdge, "redirect->nats"))
+		got := pub.Add(time.Duration(delayMs * float64(time.Millisecond)))
+		if heldUntil > at {
+			got = g.at(heldUntil).Add(time.Duration(delayMs * float64(time.Millisecond)))
+		}
+		g.add(tr, g.newSpan(), p, "analytics", "process clicks", KindConsumer, got, got.Add(2*time.Millisecond), false, nil)
+	}
+}
+
+// TestLandingOnAConsumersEdge: a consumer's edge to NATS carries deliveries, not calls the
+// consumer's spans record; a fault on it lands when the messages published while it lasted
+// reach the consumer late (after the heal, for a partition), and not when they come on time.
+func TestLandingOnAConsumersEdge(t *testing.T) {
+	phases := []reports.PhaseWindow{{Name: reports.PhaseBaseline, StartS: 0, EndS: 10}, {Name: reports.PhaseFault, StartS: 10, EndS: 20}, {Name: reports.PhaseRecovery, StartS: 20, EndS: 30}}
+	fault := func(name string, params map[string]string) reports.FaultEvent {
+		return reports.FaultEvent{Fault: name, Target: "analytics->nats", Params: params, AppliedAt: 10, HealedAt: 20}
+	}
+	cases := []struct {
+		name  string
+		fault reports.FaultEvent
+		build func(g *gen)
+		want  string
+	}{
+		{"a partition: the window's messages come after the heal", fault("timeout", map[string]string{"timeout": "0s"}), func(g *gen) {
+			g.messages(0, 100, 3, 0)
+			g.messages(10, 100, 3, 20)
+			g.messages(20, 100, 3, 0)
+		}, Landed},
+		{"latency: every delivery later by it", fault("latency", map[string]string{"latency": "400ms"}), func(g *gen) {
+			g.messages(0, 100, 3, 0)
+			g.messages(10, 100, 405, 0)
+		}, Landed},
+		{"a partition that delivered on time (it missed the consumer)", fault("timeout", map[string]string{"timeout": "0s"}), func(g *gen) {
+			g.messages(0, 100, 3, 0)
+			g.messages(10, 100, 3, 0)
+		}, NotLanded},
+		{"latency that delayed nothing", fault("latency", map[string]string{"latency": "400ms"}), func(g *gen) {
+			g.messages(0, 100, 3, 0)
+			g.messages(10, 100, 3, 0)
+		}, NotLanded},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGen()
+			tc.build(g)
+			got := Analyze(g.spans, phases, fixtureStart).Landings([]reports.FaultEvent{tc.fault}, nil)
+			if got[0].Status != tc.want {
+				t.Fatalf("landing %s, want %s: %s", got[0].Status, tc.want, got[0].Evidence)
+			}
+			t.Log(got[0].Evidence)
+		})
+	}
+}
