@@ -74,7 +74,7 @@ func TestPhases(t *testing.T) {
 		}
 	}
 	// a latency fault lasts twice its latency: 3 s (no timeout on the edge) → a 6 s fault phase;
-	// a short one keeps the floor
+	// a short one keeps the built-in load's 2.5 s (creations at 60/s: 1.25 × 100 / 60 → 2.5 s)
 	slow := Fault{Class: ClassBeyond, Type: "latency", Target: "link->billing", Params: map[string]any{"latency": "3s"}}
 	short := Fault{Class: ClassBeyond, Type: "latency", Target: "link->billing", Params: map[string]any{"latency": "225ms"}}
 	crash := Fault{Class: ClassCrash, Type: "crash", Target: "link"}
@@ -82,13 +82,13 @@ func TestPhases(t *testing.T) {
 	for _, c := range []struct {
 		faults []Fault
 		fault  time.Duration
-	}{{[]Fault{slow}, 6 * time.Second}, {[]Fault{short}, 2 * time.Second}, {[]Fault{crash, slow}, 6 * time.Second}, {[]Fault{crash}, 2 * time.Second}} {
+	}{{[]Fault{slow}, 6 * time.Second}, {[]Fault{short}, 2500 * time.Millisecond}, {[]Fault{crash, slow}, 6 * time.Second}, {[]Fault{crash}, 2500 * time.Millisecond}} {
 		if got := b.PhasesFor(c.faults); got.Fault != c.fault || got.Baseline != b.Phases().Baseline || got.Recovery != b.Phases().Recovery {
 			t.Errorf("PhasesFor(%v) = %+v, want a %s fault phase", c.faults, got, c.fault)
 		}
 	}
-	if got := DefaultBase().Phases(); got.Total() != 5*time.Second {
-		t.Errorf("the built-in load's phases %+v: the docs and BENCHMARKS say 1 s + 2 s + 2 s", got)
+	if got := DefaultBase().Phases(); got.Total() != 7500*time.Millisecond {
+		t.Errorf("the built-in load's phases %+v: steady.yaml and docs/explore.md say 2.5 s + 2.5 s + 2.5 s", got)
 	}
 }
 
