@@ -74,7 +74,7 @@ func TestPhases(t *testing.T) {
 		}
 	}
 	// a latency fault lasts twice its latency: 3 s (no timeout on the edge) → a 6 s fault phase;
-	// a short one keeps the built-in load's 2.5 s (creations at 60/s: 1.25 × 100 / 60 → 2.5 s)
+	// a short one keeps the built-in load's 2.5 s (creations at 50/s: 1.25 × 100 / 50 = 2.5 s)
 	slow := Fault{Class: ClassBeyond, Type: "latency", Target: "link->billing", Params: map[string]any{"latency": "3s"}}
 	short := Fault{Class: ClassBeyond, Type: "latency", Target: "link->billing", Params: map[string]any{"latency": "225ms"}}
 	crash := Fault{Class: ClassCrash, Type: "crash", Target: "link"}
