@@ -236,6 +236,8 @@ func badStages(stages []Stage) bool {
 func runStream(ctx context.Context, base *url.URL, st Stream, d time.Duration, opts Options, budget *atomic.Int64, emit func(Result)) {
 	p := newPacer(st, budget)
 	p.end = d
+	p.wait = newWaiter()
+	defer p.wait.close()
 	tr := &http.Transport{
 		Proxy:               nil, // loopback load never goes through an environment proxy
 		DialContext:         (&net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -355,6 +357,9 @@ type pacer struct {
 	// elapsed > duration, so a hit due at exactly the duration went out, belonged to no phase
 	// and made every stream send rate × duration + 1 (smoke: 2,401 redirects for 3 × 800).
 	end time.Duration
+	// wait, when set, sleeps until a hit is due here, precisely (waiter), instead of leaving
+	// the sleep to vegeta's time.Sleep.
+	wait *waiter
 
 	mu    sync.Mutex
 	began time.Time
@@ -400,7 +405,10 @@ func (p *pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 		return 0, true
 	}
 	if wait := next - elapsed; wait > 0 {
-		return wait, false
+		if p.wait == nil {
+			return wait, false
+		}
+		p.wait.sleep(wait)
 	}
 	return 0, false
 }
