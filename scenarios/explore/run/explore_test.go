@@ -133,8 +133,9 @@ func power(t *testing.T, bin string, cases []PowerCase) []PowerRow {
 	return rows
 }
 
-// cancelOn cancels 2.5 s after a line containing mark is logged: mid-experiment (an experiment
-// is setup 0.2 s, then 5 s of load).
+// cancelOn cancels 4 s after a line containing mark is logged: mid-experiment, in its fault
+// phase (an experiment is setup 0.2 s, then 2.5 s of baseline, 2.5 s of fault, 2.5 s of
+// recovery with the built-in load).
 type cancelOn struct {
 	t      *testing.T
 	mark   string
@@ -145,7 +146,7 @@ type cancelOn struct {
 func (c *cancelOn) Write(p []byte) (int, error) {
 	c.t.Log(strings.TrimRight(string(p), "\n"))
 	if strings.Contains(string(p), c.mark) {
-		c.once.Do(func() { time.AfterFunc(2500*time.Millisecond, c.cancel) })
+		c.once.Do(func() { time.AfterFunc(4*time.Second, c.cancel) })
 	}
 	return len(p), nil
 }
