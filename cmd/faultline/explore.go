@@ -92,7 +92,7 @@ other lacks), interrupted, or the run failed; 2 bad usage or input.`,
 	f.StringSliceVar(&o.classes, "faults", nil, "only these fault classes, comma-separated: "+strings.Join(explore.Classes(), ", "))
 	f.IntVar(&o.group, "group", 1, "group testing: run up to N singles at once when their faults lie on disjoint streams' paths; a group that broke something is split (1 = each alone)")
 	f.StringSliceVar(&o.only, "only", nil, "only these experiments by id, comma-separated, as the plan names them (refused@link->billing; a pair a+b turns --pairs on)")
-	f.StringSliceVar(&o.targets, "targets", nil, "only faults on these edges or components, comma-separated (e.g. link->billing,redis)")
+	f.StringSliceVar(&o.targets, "targets", nil, "only faults on these edges or components (or, for a surge, streams of the load), comma-separated (e.g. link->billing,redis,create)")
 	return c
 }
 
