@@ -50,14 +50,16 @@ mix of redirects, creations and stats reads. A baseline run of that load learns,
 spans, which edges and components each stream touches. The fault vocabulary follows from the
 profile: per edge, latency 1.5x the caller's timeout (beyond it) and 0.5x (a gray slowdown),
 blackhole (a partition), refused and reset connections, bandwidth starvation; per component, crash with restart and
-pause. Each experiment is a generated scenario (baseline, fault, recovery: each as long as its
+pause; per stream of the load, a surge (3x its rate in the fault phase), tried in pairs with a
+mild latency (0.1x the caller's timeout: it only costs capacity). Each experiment is a generated scenario (baseline, fault, recovery: each as long as its
 checks need at the load's rates; the built-in mix: 1 s + 2 s + 2 s) judged
 like any other run: SLOs, data safety from the client's side, blast radius from traces. One
 running system is reused between experiments; a fresh one follows a store crash, lost data
 or a system that is not healthy after the heal.
 
 Reductions: faults off every stream's path, the load generator's own edge, two faults on one
-target, an edge below a crashed or paused caller, targets never on one path; while running, a
+target, an edge below a crashed or paused caller, targets never on one path, a mild latency
+without a surge; while running, a
 single that already breaks a stream removes that stream from its pairs; outcomes with equal
 signatures are collapsed in the report.
 
@@ -92,7 +94,7 @@ other lacks), interrupted, or the run failed; 2 bad usage or input.`,
 	f.StringSliceVar(&o.classes, "faults", nil, "only these fault classes, comma-separated: "+strings.Join(explore.Classes(), ", "))
 	f.IntVar(&o.group, "group", 1, "group testing: run up to N singles at once when their faults lie on disjoint streams' paths; a group that broke something is split (1 = each alone)")
 	f.StringSliceVar(&o.only, "only", nil, "only these experiments by id, comma-separated, as the plan names them (refused@link->billing; a pair a+b turns --pairs on)")
-	f.StringSliceVar(&o.targets, "targets", nil, "only faults on these edges or components, comma-separated (e.g. link->billing,redis)")
+	f.StringSliceVar(&o.targets, "targets", nil, "only faults on these edges or components (or, for a surge, streams of the load), comma-separated (e.g. link->billing,redis,create)")
 	return c
 }
 

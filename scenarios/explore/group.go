@@ -56,9 +56,11 @@ func groupID(xs []Experiment) string {
 }
 
 // Groupable says whether a single may share a run: one fault, not stateful (a crashed store
-// needs a fresh system after it), on at least one stream's path.
+// needs a fresh system after it), on at least one stream's path, and no surge (its extra load
+// reaches every stream through the shared cores, whatever the paths say, and its landing is
+// its stream's rate, not a call the traces show).
 func Groupable(x Experiment) bool {
-	return len(x.Faults) == 1 && !x.Stateful() && len(x.Streams) > 0
+	return len(x.Faults) == 1 && !x.Stateful() && len(x.Streams) > 0 && !IsSurge(x.Faults[0])
 }
 
 // MakeGroups packs singles, in plan order, into groups of at most max whose streams are

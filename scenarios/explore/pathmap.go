@@ -182,6 +182,13 @@ func (pm PathMap) Targets() []string {
 	return slices.Sorted(maps.Keys(set))
 }
 
+// stream says whether name is a stream of the map; any name when the map is empty (flags
+// checked before the paths are known).
+func (pm PathMap) stream(name string) bool {
+	_, ok := pm.Streams[name]
+	return ok || (len(pm.Streams) == 0 && name != "")
+}
+
 // StreamNames lists the streams, sorted.
 func (pm PathMap) StreamNames() []string { return slices.Sorted(maps.Keys(pm.Streams)) }
 

@@ -29,6 +29,9 @@ const (
 	// RuleCovered: every stream the pair shares is already broken by one of its singles
 	// (dynamic, from the singles' outcomes).
 	RuleCovered = "covered-by-a-single"
+	// RuleUnderSurge: a mild latency (latency-mild) alone, or with another fault than a
+	// surge: every call absorbs it; it only costs the callee capacity, which a surge needs.
+	RuleUnderSurge = "only-under-a-surge"
 	// RuleBudget: the budget ran out before it.
 	RuleBudget = "budget"
 	// RuleNotSelected: the user narrowed the search to other targets, classes or
@@ -44,6 +47,7 @@ var RuleText = map[string]string{
 	RuleNotOnePath:  "the two targets never lie on one stream's path (sync or through the queue)",
 	RuleBelow:       "an edge fault below a crashed or paused caller cannot act",
 	RuleCovered:     "a single fault of the pair already breaks every stream the pair shares",
+	RuleUnderSurge:  "a mild latency fits in every call's timeout: it only costs capacity, so it is tried with a surge alone",
 	RuleBudget:      "the budget ran out before it",
 	RuleNotSelected: "outside the targets, fault classes or experiments asked for (--targets, --faults, --only)",
 }
@@ -102,7 +106,7 @@ func (o Options) only(id string) bool {
 
 // checkID refuses an experiment id that names no fault of the vocabulary: class@target, or
 // two of them joined by "+".
-func checkID(id string) error {
+func checkID(id string, pm PathMap) error {
 	parts := strings.Split(id, "+")
 	if len(parts) > 2 {
 		return fmt.Errorf("explore: experiment %q: at most two faults (a+b)", id)
@@ -112,8 +116,12 @@ func checkID(id string) error {
 		switch {
 		case !ok:
 			return fmt.Errorf("explore: experiment %q: want class@target, e.g. refused@link->billing", id)
-		case !slices.ContainsFunc(Vocabulary, func(e Entry) bool { return e.Class == class }):
+		case !slices.Contains(Classes(), class):
 			return fmt.Errorf("explore: experiment %q: unknown fault class %q (known: %s)", id, class, strings.Join(Classes(), ", "))
+		case class == ClassSurge:
+			if !pm.stream(target) {
+				return fmt.Errorf("explore: experiment %q: a surge targets a stream of the load (%s), not %q", id, strings.Join(pm.StreamNames(), ", "), target)
+			}
 		case !topology.IsEdge(target) && !topology.IsComponent(target):
 			return fmt.Errorf("explore: experiment %q: unknown target %q (an edge from->to or a component)", id, target)
 		}
@@ -143,17 +151,17 @@ func NewPlan(pm PathMap, p *policy.Profile, o Options) (*Plan, error) {
 	}
 	pl := &Plan{Profile: p.Name, Seed: o.Seed, MapSource: pm.Source, WithPair: o.Pairs}
 	for _, t := range o.Targets {
-		if !topology.IsEdge(t) && !topology.IsComponent(t) {
-			return nil, fmt.Errorf("explore: unknown target %q (an edge from->to or a component)", t)
+		if !topology.IsEdge(t) && !topology.IsComponent(t) && !pm.stream(t) {
+			return nil, fmt.Errorf("explore: unknown target %q (an edge from->to, a component or, for a surge, a stream of the load)", t)
 		}
 	}
 	for _, c := range o.Classes {
-		if !slices.ContainsFunc(Vocabulary, func(e Entry) bool { return e.Class == c }) {
+		if !slices.Contains(Classes(), c) {
 			return nil, fmt.Errorf("explore: unknown fault class %q (known: %s)", c, strings.Join(Classes(), ", "))
 		}
 	}
 	for _, id := range o.Only {
-		if err := checkID(id); err != nil {
+		if err := checkID(id, pm); err != nil {
 			return nil, err
 		}
 	}
@@ -169,7 +177,10 @@ func NewPlan(pm PathMap, p *policy.Profile, o Options) (*Plan, error) {
 			pr.Examples = append(pr.Examples, id)
 		}
 	}
-	var all []Fault // every fault of the space
+	var all []Fault // every fault of the space: a surge of each stream, then the vocabulary's
+	for _, n := range pm.StreamNames() {
+		all = append(all, Surge(n))
+	}
 	for _, t := range append(topology.EdgeNames(), topology.Components()...) {
 		fs, err := Faults(p, t)
 		if err != nil {
@@ -181,12 +192,26 @@ func NewPlan(pm PathMap, p *policy.Profile, o Options) (*Plan, error) {
 	var live []Fault // singles kept
 	for _, f := range all {
 		switch {
+		case IsSurge(f):
+			if !o.selected(f) {
+				prune(RuleNotSelected, f.ID())
+				continue
+			}
+			live = append(live, f)
+			if !o.only(f.ID()) {
+				prune(RuleNotSelected, f.ID())
+				continue
+			}
+			pl.Singles = append(pl.Singles, Experiment{ID: f.ID(), Faults: []Fault{f}, Streams: surgeStreams(pm, f.Target)})
 		case f.Target == topology.EdgeName(topology.Client, topology.Entry):
 			prune(RuleOutside, f.ID())
 		case len(pm.On(f.Target)) == 0:
 			prune(RuleOffPath, f.ID())
 		case !o.selected(f):
 			prune(RuleNotSelected, f.ID())
+		case f.Class == ClassMild:
+			live = append(live, f) // kept for the pairs with a surge
+			prune(RuleUnderSurge, f.ID())
 		default:
 			live = append(live, f)
 			if !o.only(f.ID()) {
@@ -206,26 +231,12 @@ func NewPlan(pm PathMap, p *policy.Profile, o Options) (*Plan, error) {
 			for j := i + 1; j < len(all); j++ {
 				a, b := all[i], all[j]
 				id := a.ID() + "+" + b.ID()
-				switch {
-				case !keptSet[a.ID()] || !keptSet[b.ID()]:
-					// a pair with a pruned single inherits the single's rule
-					prune(singleRule(a, b, keptSet, pm, o.Targets), id)
-				case a.Target == b.Target:
-					prune(RuleSameTarget, id)
-				case below(a, b) || below(b, a):
-					prune(RuleBelow, id)
-				default:
-					shared := sharedStreams(pm, a.Target, b.Target)
-					if len(shared) == 0 {
-						prune(RuleNotOnePath, id)
-						continue
-					}
-					if !o.only(id) {
-						prune(RuleNotSelected, id)
-						continue
-					}
-					pl.Pairs = append(pl.Pairs, Experiment{ID: id, Faults: []Fault{a, b}, Streams: shared})
+				rule, shared := pairRule(a, b, keptSet, pm, o)
+				if rule != "" {
+					prune(rule, id)
+					continue
 				}
+				pl.Pairs = append(pl.Pairs, Experiment{ID: id, Faults: []Fault{a, b}, Streams: shared})
 			}
 		}
 	}
@@ -245,10 +256,34 @@ func NewPlan(pm PathMap, p *policy.Profile, o Options) (*Plan, error) {
 	return pl, nil
 }
 
+// pairRule is the rule that prunes the pair a+b (kept: the singles not pruned by a static
+// rule), or "" and the streams the pair lies on together when it is planned.
+func pairRule(a, b Fault, kept map[string]bool, pm PathMap, o Options) (string, []string) {
+	switch {
+	case !kept[a.ID()] || !kept[b.ID()]:
+		// a pair with a pruned single inherits the single's rule
+		return singleRule(a, b, kept, pm, o.Targets), nil
+	case sameTarget(a, b):
+		return RuleSameTarget, nil
+	case (a.Class == ClassMild && !IsSurge(b)) || (b.Class == ClassMild && !IsSurge(a)):
+		return RuleUnderSurge, nil
+	case below(a, b) || below(b, a):
+		return RuleBelow, nil
+	}
+	shared := pairStreams(pm, a, b)
+	switch {
+	case len(shared) == 0:
+		return RuleNotOnePath, nil
+	case !o.only(a.ID() + "+" + b.ID()):
+		return RuleNotSelected, nil
+	}
+	return "", shared
+}
+
 // singleRule is the rule that pruned the first pruned single of a pair.
 // Classes lists the vocabulary's fault classes.
 func Classes() []string {
-	var out []string
+	out := []string{ClassSurge}
 	for _, e := range Vocabulary {
 		out = append(out, e.Class)
 	}
@@ -261,6 +296,8 @@ func singleRule(a, b Fault, kept map[string]bool, pm PathMap, targets []string) 
 		f = b
 	}
 	switch {
+	case IsSurge(f):
+		return RuleNotSelected
 	case f.Target == topology.EdgeName(topology.Client, topology.Entry):
 		return RuleOutside
 	case len(pm.On(f.Target)) == 0:
@@ -272,11 +309,69 @@ func singleRule(a, b Fault, kept map[string]bool, pm PathMap, targets []string) 
 // below says whether edge fault e starts at the component c crashes or pauses (a starved
 // CPU slows the caller; its calls still go out, so the pair is kept).
 func below(c, e Fault) bool {
-	if !onComponent(c) || onComponent(e) || c.Class == ClassCPU {
+	if IsSurge(c) || IsSurge(e) || !onComponent(c) || onComponent(e) || c.Class == ClassCPU {
 		return false
 	}
 	from, _, ok := topology.SplitEdge(e.Target)
 	return ok && from == c.Target
+}
+
+// sameTarget says whether two faults act on one target: a surge's is a stream, never an edge
+// or a component of the same name (the redirect stream and the redirect service).
+func sameTarget(a, b Fault) bool { return a.Target == b.Target && IsSurge(a) == IsSurge(b) }
+
+// surgeStreams are the streams a surge of stream lies on: those whose path shares an edge or a
+// component with the surged stream's (its extra calls queue where theirs go), itself included.
+func surgeStreams(pm PathMap, stream string) []string {
+	p, ok := pm.Streams[stream]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, n := range pm.StreamNames() {
+		q := pm.Streams[n]
+		shares := n == stream
+		for t := range q.Edges {
+			if _, ok := p.Edges[t]; ok {
+				shares = true
+			}
+		}
+		for t := range q.Components {
+			if _, ok := p.Components[t]; ok {
+				shares = true
+			}
+		}
+		if shares {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// pairStreams lists the streams a pair lies on together. A surge with a fault on a target:
+// the streams on the target, when the surged stream's path reaches it (else the surge's extra
+// calls never meet the fault: none). Two surges: the streams both lie on.
+func pairStreams(pm PathMap, a, b Fault) []string {
+	switch {
+	case IsSurge(a) && IsSurge(b):
+		sa := surgeStreams(pm, a.Target)
+		var out []string
+		for _, n := range surgeStreams(pm, b.Target) {
+			if slices.Contains(sa, n) {
+				out = append(out, n)
+			}
+		}
+		return out
+	case IsSurge(b):
+		a, b = b, a
+		fallthrough
+	case IsSurge(a):
+		if _, ok := pm.Streams[a.Target].Touches(b.Target); !ok {
+			return nil
+		}
+		return pm.On(b.Target)
+	}
+	return sharedStreams(pm, a.Target, b.Target)
 }
 
 // sharedStreams lists the streams whose path touches both targets.

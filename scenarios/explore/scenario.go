@@ -97,6 +97,9 @@ func injectedLatency(f Fault) time.Duration {
 	return d
 }
 
+// rateText spells a rate per second as the scenario format reads it.
+func rateText(r float64) string { return strconv.FormatFloat(r, 'f', -1, 64) }
+
 func roundUp(d, step time.Duration) time.Duration {
 	if rem := d % step; rem != 0 {
 		d += step - rem
@@ -216,7 +219,13 @@ func (b Base) yaml(s Spec) ([]byte, error) {
 	fmt.Fprintf(&w, "setup: {links: %d}\n", b.Links)
 	w.WriteString("load:\n")
 	for _, st := range b.Load {
-		fmt.Fprintf(&w, "  - {name: %s, request: %s, rate: %s", st.Name, q(st.Request), strconv.FormatFloat(st.Rate, 'f', -1, 64))
+		rate := "rate: " + rateText(st.Rate)
+		if sg, ok := surgeOf(s.Faults, st.Name); ok {
+			// the scenario format's own surge: stages cut the phases like a fault (one load path)
+			rate = fmt.Sprintf("stages: [{rate: %s, for: %s}, {rate: %s, for: %s}, {rate: %s, for: %s}]",
+				rateText(st.Rate), ph.Baseline, rateText(SurgeRate(sg, st.Rate)), ph.Fault, rateText(st.Rate), ph.Recovery)
+		}
+		fmt.Fprintf(&w, "  - {name: %s, request: %s, %s", st.Name, q(st.Request), rate)
 		if st.UsesCodes() && st.Codes > 0 {
 			fmt.Fprintf(&w, ", codes: %d", st.Codes)
 		}
@@ -225,10 +234,12 @@ func (b Base) yaml(s Spec) ([]byte, error) {
 		}
 		w.WriteString("}\n")
 	}
-	if len(s.Faults) > 0 {
+	if slices.ContainsFunc(s.Faults, func(f Fault) bool { return !IsSurge(f) }) {
 		w.WriteString("faults:\n")
 		for _, f := range s.Faults {
-			w.WriteString("  - " + faultYAML(f, ph) + "\n")
+			if !IsSurge(f) { // a surge is the load's stages, above
+				w.WriteString("  - " + faultYAML(f, ph) + "\n")
+			}
 		}
 	}
 	w.WriteString("slos:\n")

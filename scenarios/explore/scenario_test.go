@@ -27,8 +27,32 @@ func TestEveryExperimentIsAValidScenario(t *testing.T) {
 			t.Fatalf("%s: %v\n%s", e.ID, err, y)
 		}
 		ph := b.PhasesFor(e.Faults)
-		if len(sc.Faults) != len(e.Faults) || sc.Faults[0].Start() != ph.Baseline || sc.Faults[0].End() != ph.Baseline+ph.Fault || sc.Duration.D() != ph.Total() {
+		injected := 0
+		for _, f := range e.Faults {
+			if !IsSurge(f) {
+				injected++
+			}
+		}
+		if len(sc.Faults) != injected || sc.Duration.D() != ph.Total() {
 			t.Fatalf("%s: faults %+v", e.ID, sc.Faults)
+		}
+		for _, f := range sc.Faults {
+			if f.Start() != ph.Baseline || f.End() != ph.Baseline+ph.Fault {
+				t.Fatalf("%s: fault %+v outside the fault phase", e.ID, f)
+			}
+		}
+		// a surge is its stream's stages: the base rate, SurgeFactor × it in the fault phase, back
+		for _, st := range sc.Load {
+			_, surged := surgeOf(e.Faults, st.Name)
+			if surged != (len(st.Surges(sc.Duration.D())) > 0) {
+				t.Fatalf("%s: stream %s surged %v, stages %+v", e.ID, st.Name, surged, st.Stages)
+			}
+			if surged {
+				if w := st.Surges(sc.Duration.D()); len(w) != 1 || w[0] != [2]time.Duration{ph.Baseline, ph.Baseline + ph.Fault} ||
+					st.Stages[1].Rate != SurgeFactor*st.Stages[0].Rate {
+					t.Fatalf("%s: surge of %s %+v, want the fault phase at %d ×", e.ID, st.Name, st.Stages, SurgeFactor)
+				}
+			}
 		}
 		if prev, dup := names[sc.Name]; dup {
 			t.Fatalf("%s and %s share the scenario name %s", prev, e.ID, sc.Name)

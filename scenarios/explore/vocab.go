@@ -59,6 +59,7 @@ type Entry struct {
 var Vocabulary = []Entry{
 	{ClassBeyond, "latency", true, beyond},
 	{ClassGray, "latency", true, gray},
+	{ClassMild, "latency", true, mild},
 	{ClassBlackhole, "timeout", true, fixed(map[string]any{"timeout": "0s", "direction": "both"}, "a partition: open connections hang, nothing flows either way")},
 	{ClassRefused, "partition", true, fixed(nil, "the proxy disabled: connections refused, open ones dropped")},
 	{ClassReset, "reset_peer", true, fixed(map[string]any{"timeout": "0s"}, "every connection reset at once")},

@@ -218,7 +218,7 @@ func (e *executor) prune(rule, id string) {
 func (e *executor) prunedList() []rexplore.PrunedRule {
 	var out []rexplore.PrunedRule
 	for _, r := range []string{explore.RuleOutside, explore.RuleOffPath, explore.RuleSameTarget, explore.RuleBelow,
-		explore.RuleNotOnePath, explore.RuleNotSelected, explore.RuleCovered, explore.RuleBudget} {
+		explore.RuleNotOnePath, explore.RuleUnderSurge, explore.RuleNotSelected, explore.RuleCovered, explore.RuleBudget} {
 		if pr := e.pruned[r]; pr != nil {
 			out = append(out, *pr)
 		}
@@ -394,6 +394,8 @@ func (e *executor) experiment(ctx context.Context, x explore.Experiment, k int) 
 	if res == nil {
 		return fail(err), nil
 	}
+	// a surge that did not land (its stream's fault phase did not send the surge) tested nothing
+	explore.MarkSurgeLanding(x.Faults, res, e.o.Base.Rates())
 	out := rexplore.Classify(x.ID, x.Faults, x.Streams, res, e.o.Base.Rates())
 	out.Dir, out.Fresh = dir, fresh
 	return out, res
