@@ -176,8 +176,8 @@ const (
 	// (~2,000/s on the machines of 2026-12-02 morning; a machine half as fast saturates at
 	// ~1,000/s, so CONSOLE_COST_RATE sets it lower there: the figures are per redirect).
 	defaultCostRate = 1000
-	roundLen  = 8 * time.Second
-	lagEvents = 20
+	roundLen        = 8 * time.Second
+	lagEvents       = 20
 )
 
 func costRate() float64 {
