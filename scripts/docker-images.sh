@@ -67,7 +67,10 @@ if ! have "$base"; then
   # on a busy machine. Keyed by suite, variant and architecture; delete it to fetch again.
   tarball=$cache/debian-bookworm-minbase-$(dpkg --print-architecture).tar
   if [ ! -s "$tarball" ]; then
-    command -v debootstrap >/dev/null || { log "debootstrap missing (apt-get install debootstrap)"; exit 1; }
+    # A fresh machine has no debootstrap: install it as make deps installs the servers (CI on a
+    # clean machine failed here, 2026-12-02).
+    command -v debootstrap >/dev/null || scripts/deps.sh debootstrap ||
+      { log "debootstrap missing and could not be installed (apt-get install debootstrap)"; exit 1; }
     root=$(scratch debootstrap)
     debootstrap --variant=minbase bookworm "$root" "$mirror" >/dev/null
     tar -C "$root" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
