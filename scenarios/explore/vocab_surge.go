@@ -29,9 +29,9 @@ const (
 const SurgeType = "surge"
 
 // SurgeFactor is how many times its rate a surged stream asks during the fault phase: the
-// catalogue's surge-adaptive.yaml (80/s to 240/s). At the explorer's 125 creations/s it asks
-// 375/s, 2.5 × the ~150/s link's 32 pooled connections serve with link-db 50 ms away
-// (overload.yaml, measured), so the calls past the pool must be shed or queue; well under the
+// catalogue's surge-adaptive.yaml (80/s to 240/s). At the explorer's 50 creations/s it asks
+// 150/s, about what link's 32 pooled connections serve with link-db 50 ms away (overload.yaml,
+// measured) and more than a machine half as fast carries, so calls must be shed or queue; well under the
 // 9 × at which the lab's two cores saturate and every latency rises (surge-adaptive.yaml: that
 // measures the machine, not the design).
 const SurgeFactor = 3
