@@ -154,6 +154,9 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 	if br := r.BlastRadius; br != nil {
 		p("## Blast radius\n\n")
 		p("Origin: %s. Affected services: %s. Affected edges: %s.\n\n", list(br.Origins), list(br.AffectedServices), list(br.AffectedEdges))
+		if br.LateDeliveries > 0 {
+			p("Left out: %d requests that reached their service after the caller had given up (held in the network past a timeout or a hedge's win), with everything they called.\n\n", br.LateDeliveries)
+		}
 		if len(br.UnprovenServices) > 0 {
 			p("Unproven (fewer than %d fault-phase calls, nothing to judge): %s.\n\n", br.Thresholds.MinFaultCalls, list(br.UnprovenServices))
 		}

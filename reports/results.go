@@ -223,6 +223,10 @@ type BlastRadius struct {
 	// UnprovenServices had too few fault-phase calls to be judged: neither affected nor shown
 	// unaffected, so an expectation that depends on one fails as no data unless allowed.
 	UnprovenServices []string `json:"unproven_services"`
+	// LateDeliveries counts the requests, in the phases, that reached a service after their
+	// caller had given up (held in the network past a timeout or a hedge's win): left out of
+	// every figure above, with everything they called.
+	LateDeliveries int `json:"late_deliveries,omitempty"`
 }
 
 // BlastThresholds decide when a service or edge counts as affected.

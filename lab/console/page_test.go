@@ -1,11 +1,15 @@
 package console
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/lab/ledger"
 	"github.com/faultline/faultline/reports/html/browsertest"
+	"github.com/faultline/faultline/reports/traces"
 )
 
 // TestRefusalOutlivesSlowHalt: the page's error banner keeps a refused inject's message when
@@ -47,4 +51,54 @@ func TestRefusalOutlivesSlowHalt(t *testing.T) {
 	if got := string(br.Eval(`document.getElementById('error').hidden ? 'hidden' : document.getElementById('error').textContent`)); !strings.Contains(got, "halted") {
 		t.Fatalf("the refusal's banner after the halt answered: %s", got)
 	}
+}
+
+// TestPageUpdatesInPlace: an update that brings nothing new changes nothing on the page but
+// the clock. The page used to rebuild its map, tables and charts on every update, and that
+// rendering was most of what an open page cost (BENCHMARKS.md, the console's cost); now an
+// element is made once and written only when its value differs.
+func TestPageUpdatesInPlace(t *testing.T) {
+	browsertest.Chromium(t)
+	now := time.Now()
+	spans := []traces.Span{call(1, "gateway->link", now, false, breakerAttr("open")), call(2, "gateway->redirect", now, true, rejected),
+		call(3, "gateway->redirect", now, false)}
+	led := ledger.New(&fakeEnv{paused: map[string]bool{}}, ledger.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go led.Run(ctx, 50*time.Millisecond)
+	s, err := Start(Options{Token: token, Ledger: led, Tick: 100 * time.Millisecond, Window: time.Minute,
+		Spans: func() []traces.Span { return spans }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	if code, body := do(t, s, "POST", "/api/faults", `{"fault":"pause","target":"billing"}`, auth); code != 200 {
+		t.Fatalf("inject → %d %v", code, body)
+	}
+	br := browsertest.Launch(t, 1200, 900)
+	defer br.Close()
+	br.Navigate(s.Base() + "/?token=" + token)
+	br.WaitFor(`[...document.querySelectorAll('#faults tr')].some(r => r.dataset.fault === 'pause') &&
+		document.querySelector('[data-edge-label="gateway->redirect"] [data-p99]') !== null &&
+		document.querySelector('line[data-edge="gateway->link"]') !== null`, 10*time.Second)
+	// Every mutation from here on, named by where it happened.
+	br.Eval(`window.__muts = []; window.__seq0 = Number(document.body.dataset.seq);
+		new MutationObserver((records) => { for (const r of records) {
+			let n = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+			if (n.closest('title') || n.closest('#clock') || (n === document.body && r.attributeName === 'data-seq')) continue;
+			window.__muts.push((n.id || n.tagName) + ' ' + r.type + ' ' + (r.attributeName || '') + ' ' + (n.outerHTML || '').slice(0, 120));
+		} }).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true}); true`)
+	br.WaitFor(`Number(document.body.dataset.seq) >= window.__seq0 + 5`, 10*time.Second)
+	var muts []string
+	if err := json.Unmarshal(br.Eval(`window.__muts`), &muts); err != nil {
+		t.Fatal(err)
+	}
+	if len(muts) > 0 {
+		t.Errorf("%d changes on the page over five updates that brought nothing new, e.g.:\n%s", len(muts), strings.Join(muts[:min(len(muts), 8)], "\n"))
+	}
+	// And what changes is still shown: a heal empties the table.
+	if code, body := do(t, s, "POST", "/api/heal", ``, auth); code != 200 {
+		t.Fatalf("heal → %d %v", code, body)
+	}
+	br.WaitFor(`document.querySelector('#faults tbody').textContent === 'none'`, 5*time.Second)
 }

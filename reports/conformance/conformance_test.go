@@ -663,3 +663,38 @@ func TestTimeoutMachineStall(t *testing.T) {
 		t.Errorf("StallsOf = %+v, want the one late request", got)
 	}
 }
+
+// TestBulkheadWaitMachineStall: a bulkhead's waiter gives up on a timer, so a wait over
+// max_wait by no more than the lab's own lateness at that moment is the machine's, as for a
+// timeout (overload failed CI so: 104.6 ms against 50 + 50 ms with both cores saturated); a
+// shorter stall, or one at another time, excuses nothing.
+func TestBulkheadWaitMachineStall(t *testing.T) {
+	p := edgeProfile(e, policy.EdgePolicy{Bulkhead: &policy.Bulkhead{MaxConcurrent: 4, MaxWait: dur(5)}})
+	r := &run{}
+	r.call(e, 1000, 90, false, traces.AttrBulkheadInFlight, "4", traces.AttrBulkheadWaitUs, "80000") // 25 ms over 5 + 50 ms
+	r.call(e, 1200, 5, true, traces.AttrBulkheadRejected, "true")
+	stall := func(fromMs, lateMs float64) Stall { return Stall{From: at(fromMs), To: at(fromMs + lateMs)} }
+	cases := []struct {
+		name   string
+		stalls []Stall
+		status string
+	}{
+		{"no stall", nil, reports.ConformanceFail},
+		{"a stall as long as the overshoot, meanwhile", []Stall{stall(1010, 30)}, reports.ConformancePass},
+		{"a shorter stall", []Stall{stall(1010, 10)}, reports.ConformanceFail},
+		{"a stall before the wait", []Stall{stall(500, 300)}, reports.ConformanceFail},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got reports.ConformanceCheck
+			for _, ch := range Check(p, Input{Spans: r.spans, Start: t0, Stalls: tc.stalls}).Checks {
+				if ch.Target == e && ch.Policy == BulkheadWait {
+					got = ch
+				}
+			}
+			if got.Status != tc.status {
+				t.Errorf("status %s (%s), want %s", got.Status, got.Observed, tc.status)
+			}
+		})
+	}
+}

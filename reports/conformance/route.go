@@ -24,10 +24,10 @@ func (ix *index) routeChecks(r string, p policy.RoutePolicy) []reports.Conforman
 		as := make([]admission, 0, len(reqs))
 		for _, g := range reqs {
 			if !g.rateLimited { // refused before the bulkhead
-				as = append(as, admission{g.inFlight, g.waitUs, g.hasInFlight, g.hasWait, g.bulkheadRejected, g.span.TraceID, g.frozen})
+				as = append(as, admission{g.inFlight, g.waitUs, g.hasInFlight, g.hasWait, g.bulkheadRejected, g.span.TraceID, g.frozen, g.span.Start})
 			}
 		}
-		inFlight, wait := bulkheadChecks(as, p.MaxConcurrent, p.MaxWait.D())
+		inFlight, wait := ix.bulkheadChecks(as, p.MaxConcurrent, p.MaxWait.D())
 		out = append(out, inFlight.check(target, RouteConcurrency, fmt.Sprintf("at most %d requests in flight", p.MaxConcurrent)),
 			wait.check(target, RouteWait, fmt.Sprintf("a request waits at most %s for a slot (+%s tolerance)", p.MaxWait.D(), timerTolerance(p.MaxWait.D()))))
 	}

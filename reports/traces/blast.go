@@ -236,6 +236,7 @@ func (ix *index) blastRadius(origins []string, th reports.BlastThresholds, userI
 		AffectedEdges:    []string{},
 		UserImpact:       maps.Clone(userImpact),
 		Propagation:      []reports.PropagationPath{},
+		LateDeliveries:   ix.lateServed,
 	}
 	br.UnprovenServices = []string{}
 	affected := map[string]bool{}

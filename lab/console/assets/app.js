@@ -156,7 +156,10 @@
     if (await post('/api/notes', { text: text })) $('note-text').value = '';
   });
 
-  // ---- Rendering.
+  // ---- Rendering. An update patches the page in place: each element is made once and an
+  // attribute or a text is written only when it differs, so Chromium restyles and repaints what
+  // changed, not the whole page every update (rebuilding it was most of the page's cost:
+  // BENCHMARKS.md, the console's cost).
   const fmtT = (s) => {
     s = Math.max(0, Math.round(s));
     const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = s % 60;
@@ -170,6 +173,29 @@
     if (text !== undefined) e.textContent = text;
     return e;
   }
+  function setAttrs(e, attrs) {
+    for (const k in attrs) {
+      const s = String(attrs[k]);
+      if (e.getAttribute(k) !== s) e.setAttribute(k, s);
+    }
+  }
+  function setText(e, text) {
+    if (e.textContent !== text) e.textContent = text;
+  }
+  // keyed keeps one cached element per key under parent, in the order of keys: make(key) builds
+  // a missing one ({root, ...}); an element whose key is gone is removed; none is rebuilt.
+  function keyed(parent, cache, keys, make) {
+    const want = new Set(keys);
+    for (const [k, c] of cache) if (!want.has(k)) { c.root.remove(); cache.delete(k); }
+    let prev = null;
+    for (const k of keys) {
+      if (!cache.has(k)) cache.set(k, make(k));
+      const node = cache.get(k).root;
+      const next = prev ? prev.nextSibling : parent.firstChild;
+      if (next !== node) parent.insertBefore(node, next);
+      prev = node;
+    }
+  }
 
   const POS = {
     client: [5, 190], gateway: [175, 190], redirect: [340, 60], link: [340, 200], analytics: [340, 350],
@@ -177,74 +203,101 @@
   };
   const W = 112, H = 34;
   function pos(name, i) { return POS[name] || [770, 20 + 40 * (i % 9)]; }
+  const mapEdges = new Map(), mapNodes = new Map();
+  let mapLayers = null; // edges under nodes
   function renderMap(v) {
-    const svg = $('map');
-    const nodes = {};
-    v.nodes.forEach((n, i) => { nodes[n.name] = { n: n, p: pos(n.name, i) }; });
-    const parts = [];
-    for (const e of v.edges) {
-      const a = nodes[e.from], b = nodes[e.to];
-      if (!a || !b) continue;
-      const x1 = a.p[0] + W / 2, y1 = a.p[1] + H / 2, x2 = b.p[0] + W / 2, y2 = b.p[1] + H / 2;
-      const cls = 'edge ' + e.health + (e.faulted ? ' faulted' : '');
-      const line = el('line', { x1: x1, y1: y1, x2: x2, y2: y2, class: cls, 'data-edge': e.name, 'data-last-error': e.last_error_s || '' });
-      const title = el('title', {}, e.name + ': ' + e.calls + ' calls in ' + v.window_s + ' s, errors ' + fmtPct(e.error_rate) +
+    if (!mapLayers) {
+      mapLayers = { edges: el('g', {}), nodes: el('g', {}) };
+      $('map').replaceChildren(mapLayers.edges, mapLayers.nodes);
+    }
+    const at = new Map();
+    v.nodes.forEach((n, i) => at.set(n.name, pos(n.name, i)));
+    const edges = v.edges.filter((e) => at.has(e.from) && at.has(e.to));
+    keyed(mapLayers.edges, mapEdges, edges.map((e) => e.name), () => {
+      const root = el('g', {}), line = el('line', {}), title = el('title', {});
+      const label = el('text', { class: 'elabel', 'text-anchor': 'middle' });
+      line.append(title);
+      root.append(line, label);
+      return { root, line, title, label, pieces: '' };
+    });
+    for (const e of edges) {
+      const c = mapEdges.get(e.name), a = at.get(e.from), b = at.get(e.to);
+      const x1 = a[0] + W / 2, y1 = a[1] + H / 2, x2 = b[0] + W / 2, y2 = b[1] + H / 2;
+      setAttrs(c.line, { x1: x1, y1: y1, x2: x2, y2: y2, class: 'edge ' + e.health + (e.faulted ? ' faulted' : ''),
+        'data-edge': e.name, 'data-last-error': e.last_error_s || '' });
+      setText(c.title, e.name + ': ' + e.calls + ' calls in ' + v.window_s + ' s, errors ' + fmtPct(e.error_rate) +
         (e.last_error_s ? ' (last ' + Math.max(0, v.elapsed_s - e.last_error_s).toFixed(1) + ' s ago)' : '') +
         ', p50 ' + fmtMs(e.p50_ms) + ', p99 ' + fmtMs(e.p99_ms) + (e.breaker ? ', breaker ' + e.breaker : '') +
         (e.bulkhead_total ? ', bulkhead rejections ' + e.bulkhead_rejected + ' now / ' + e.bulkhead_total + ' total' : ''));
-      line.append(title);
-      parts.push(line);
-      const mx = x1 + (x2 - x1) * 0.5, my = y1 + (y2 - y1) * 0.5 - 4;
-      const label = el('text', { x: mx, y: my, class: 'elabel', 'text-anchor': 'middle', 'data-edge-label': e.name });
+      setAttrs(c.label, { x: x1 + (x2 - x1) * 0.5, y: y1 + (y2 - y1) * 0.5 - 4, 'data-edge-label': e.name });
+      const pieces = []; // [class, text]: the label's tspans, rebuilt only when one of them changes
       if (e.calls > 0) {
-        label.append(el('tspan', { 'data-p99': e.p99_ms }, 'p99 ' + fmtMs(e.p99_ms)));
-        if (e.error_rate > 0) label.append(el('tspan', {}, ' · ' + fmtPct(e.error_rate)));
+        pieces.push(['p99', 'p99 ' + fmtMs(e.p99_ms)]);
+        if (e.error_rate > 0) pieces.push(['', ' · ' + fmtPct(e.error_rate)]);
       }
-      if (e.breaker && e.breaker !== 'closed') label.append(el('tspan', { class: 'breaker-' + e.breaker }, ' ⚡' + e.breaker));
-      if (e.bulkhead_rejected > 0) label.append(el('tspan', { class: 'breaker-open' }, ' bulkhead ' + e.bulkhead_rejected));
-      parts.push(label);
+      if (e.breaker && e.breaker !== 'closed') pieces.push(['breaker-' + e.breaker, ' ⚡' + e.breaker]);
+      if (e.bulkhead_rejected > 0) pieces.push(['breaker-open', ' bulkhead ' + e.bulkhead_rejected]);
+      const sig = JSON.stringify(pieces);
+      if (sig !== c.pieces) {
+        c.pieces = sig;
+        c.label.replaceChildren(...pieces.map(([cls, text]) => el('tspan', cls && cls !== 'p99' ? { class: cls } : {}, text)));
+      }
+      if (e.calls > 0) setAttrs(c.label.firstChild, { 'data-p99': e.p99_ms });
     }
-    for (const name in nodes) {
-      const { n, p } = nodes[name];
-      const g = el('g', { class: 'node ' + n.health + (n.faulted ? ' faulted' : ''), transform: 'translate(' + p[0] + ',' + p[1] + ')', 'data-node': name });
-      g.append(el('rect', { width: W, height: H }));
-      g.append(el('text', { x: W / 2, y: 14, 'text-anchor': 'middle', 'font-weight': 'bold' }, name));
+    keyed(mapLayers.nodes, mapNodes, v.nodes.map((n) => n.name), (name) => {
+      const root = el('g', { 'data-node': name }), title = el('title', {});
+      const sub = el('text', { x: W / 2, y: 28, 'text-anchor': 'middle', 'font-size': '10' });
+      root.append(el('rect', { width: W, height: H }), el('text', { x: W / 2, y: 14, 'text-anchor': 'middle', 'font-weight': 'bold' }, name), sub, title);
+      return { root, sub, title };
+    });
+    for (const n of v.nodes) {
+      const c = mapNodes.get(n.name), p = at.get(n.name);
+      setAttrs(c.root, { class: 'node ' + n.health + (n.faulted ? ' faulted' : ''), transform: 'translate(' + p[0] + ',' + p[1] + ')' });
       let sub = n.state && n.state !== 'ready' ? n.state : '';
       if (n.calls > 0) sub = (sub ? sub + ' · ' : '') + fmtPct(n.error_rate) + ' · p99 ' + fmtMs(n.p99_ms);
-      g.append(el('text', { x: W / 2, y: 28, 'text-anchor': 'middle', 'font-size': '10' }, sub));
-      g.append(el('title', {}, name + (n.state ? ' (' + n.state + ')' : '') + ': ' + n.calls + ' calls in, errors ' + fmtPct(n.error_rate) + ', p99 ' + fmtMs(n.p99_ms)));
-      parts.push(g);
+      setText(c.sub, sub);
+      setText(c.title, n.name + (n.state ? ' (' + n.state + ')' : '') + ': ' + n.calls + ' calls in, errors ' + fmtPct(n.error_rate) + ', p99 ' + fmtMs(n.p99_ms));
     }
-    svg.replaceChildren(...parts);
-    $('mapnote').textContent = 'learned from ' + v.spans.toLocaleString() + ' spans; figures over the last ' + v.window_s + ' s';
+    setText($('mapnote'), 'learned from ' + v.spans.toLocaleString() + ' spans; figures over the last ' + v.window_s + ' s');
   }
 
+  const faultRows = new Map();
+  let noneRow = null;
   function renderFaults(v) {
     const body = $('faults').tBodies[0];
-    body.replaceChildren(...v.faults.map((f) => {
+    if (!noneRow) {
+      noneRow = document.createElement('tr');
+      const td = document.createElement('td');
+      td.colSpan = 7;
+      td.textContent = 'none';
+      noneRow.append(td);
+    }
+    if (v.faults.length) noneRow.remove();
+    keyed(body, faultRows, v.faults.map((f) => String(f.id)), (id) => {
       const tr = document.createElement('tr');
-      const params = f.params ? Object.entries(f.params).map(([k, x]) => k + '=' + x).join(' ') : '';
-      const cells = ['#' + f.id, f.fault + (params ? ' ' + params : ''), f.target, f.who || f.source, 'T+' + fmtT(f.at_s), f.left_s < 0 ? 'until healed' : fmtT(f.left_s)];
-      cells.forEach((c, i) => { const td = document.createElement('td'); td.textContent = c; if (i === 2) td.className = 'target'; tr.append(td); });
+      const cells = [];
+      for (let i = 0; i < 6; i++) {
+        const td = document.createElement('td');
+        if (i === 2) td.className = 'target';
+        cells.push(td);
+      }
       const td = document.createElement('td');
       const b = document.createElement('button');
       b.textContent = 'Heal';
       b.className = 'small';
-      b.addEventListener('click', () => post('/api/faults/' + f.id + '/heal'));
+      b.addEventListener('click', () => post('/api/faults/' + id + '/heal'));
       td.append(b);
-      tr.append(td);
-      tr.dataset.fault = f.fault;
-      tr.dataset.target = f.target;
-      return tr;
-    }));
-    if (!v.faults.length) {
-      const tr = document.createElement('tr');
-      const td = document.createElement('td');
-      td.colSpan = 7;
-      td.textContent = 'none';
-      tr.append(td);
-      body.append(tr);
+      tr.append(...cells, td);
+      return { root: tr, cells };
+    });
+    for (const f of v.faults) {
+      const c = faultRows.get(String(f.id));
+      const params = f.params ? Object.entries(f.params).map(([k, x]) => k + '=' + x).join(' ') : '';
+      [('#' + f.id), f.fault + (params ? ' ' + params : ''), f.target, f.who || f.source, 'T+' + fmtT(f.at_s),
+        f.left_s < 0 ? 'until healed' : fmtT(f.left_s)].forEach((text, i) => setText(c.cells[i], text));
+      setAttrs(c.root, { 'data-fault': f.fault, 'data-target': f.target });
     }
+    if (!v.faults.length && noneRow.parentNode !== body) body.append(noneRow);
   }
 
   const streamEls = {};
@@ -280,59 +333,83 @@
     svg.setAttribute('preserveAspectRatio', 'none');
     box.append(head, svg);
     $('streams').append(box);
-    streamEls[s.name] = { box, stats, stop, svg, rate };
+    streamEls[s.name] = { box, stats, stop, svg, rate, chart: null };
     return streamEls[s.name];
   }
   function renderStreams(v) {
     for (const s of v.streams || []) {
       const e = streamBox(s);
-      e.stop.textContent = s.running ? 'Stop' : 'Start';
-      e.stop.dataset.running = s.running;
+      setText(e.stop, s.running ? 'Stop' : 'Start');
+      setAttrs(e.stop, { 'data-running': s.running });
       const done = s.series.filter((b) => b.t < v.elapsed_s - 2); // the last seconds are still arriving
       const last = done.slice(-5);
       const n = last.reduce((a, b) => a + b.requests, 0);
       const errs = last.reduce((a, b) => a + b.error_rate * b.requests, 0);
       const p50 = last.length ? Math.max(...last.map((b) => b.p50_ms)) : 0;
       const p99 = last.length ? Math.max(...last.map((b) => b.p99_ms)) : 0;
-      e.stats.textContent = (s.running ? s.rate + '/s asked' : 'stopped') + ' · last 5 s: ' + (n / 5).toFixed(0) + '/s, errors ' +
-        fmtPct(n ? errs / n : 0) + ', p50 ' + fmtMs(p50) + ', p99 ' + fmtMs(p99);
-      e.stats.dataset.p99 = p99;
-      drawChart(e.svg, s.series, v);
+      setText(e.stats, (s.running ? s.rate + '/s asked' : 'stopped') + ' · last 5 s: ' + (n / 5).toFixed(0) + '/s, errors ' +
+        fmtPct(n ? errs / n : 0) + ', p50 ' + fmtMs(p50) + ', p99 ' + fmtMs(p99));
+      setAttrs(e.stats, { 'data-p99': p99 });
+      drawChart(e, s.series, v);
     }
   }
-  function drawChart(svg, series, v) {
-    const W = 600, H = 110, top = 12, bottom = H - 14;
-    if (!series.length) { svg.replaceChildren(); return; }
+  const CW = 600, CH = 110, CTOP = 12, CBOTTOM = CH - 14;
+  // drawChart moves the chart's lines and labels; only the fault areas and error bars, whose
+  // number changes, are rebuilt, and only when they differ.
+  function drawChart(e, series, v) {
+    if (!series.length) { e.svg.replaceChildren(); e.chart = null; return; }
+    if (!e.chart) {
+      const c = e.chart = {
+        faults: el('g', {}), errs: el('g', {}), rps: el('path', { class: 'rps' }), p50: el('path', { class: 'p50' }),
+        p99: el('path', { class: 'p99' }), maxR: el('text', { x: 2, y: CTOP + 4 }), maxL: el('text', { x: CW - 38, y: CTOP + 4 }),
+        span: el('text', { x: 2, y: CH - 2 }), faultsSig: '', errsSig: '',
+      };
+      e.svg.replaceChildren(c.faults, el('line', { x1: 30, y1: CBOTTOM, x2: CW - 40, y2: CBOTTOM, class: 'axis' }), c.errs, c.rps, c.p50, c.p99,
+        c.maxR, c.maxL, c.span, el('text', { x: CW - 38, y: CH - 2 }, 'now'),
+        el('text', { x: 200, y: CH - 2 }, 'blue: req/s · red: p99 · brown: p50 · bars: errors · shaded: faults'));
+    }
+    const c = e.chart;
     const t0 = series[0].t, t1 = series[series.length - 1].t + 1;
-    const x = (t) => 30 + (t - t0) / Math.max(t1 - t0, 1) * (W - 70);
+    const x = (t) => 30 + (t - t0) / Math.max(t1 - t0, 1) * (CW - 70);
     const maxR = Math.max(1, ...series.map((b) => b.requests));
     const maxL = Math.max(1, ...series.map((b) => b.p99_ms));
-    const yR = (r) => bottom - r / maxR * (bottom - top);
-    const yL = (l) => bottom - l / maxL * (bottom - top);
-    const parts = [];
+    const yR = (r) => CBOTTOM - r / maxR * (CBOTTOM - CTOP);
+    const yL = (l) => CBOTTOM - l / maxL * (CBOTTOM - CTOP);
+    const areas = [];
     for (const w of v.fault_windows) {
       const from = Math.max(w.from_s, t0), to = w.to_s < 0 ? t1 : Math.min(w.to_s, t1);
-      if (to <= from) continue;
-      const r = el('rect', { x: x(from), y: top, width: Math.max(x(to) - x(from), 1), height: bottom - top, class: 'area-fault' });
-      r.append(el('title', {}, w.label));
-      parts.push(r);
+      if (to > from) areas.push([x(from).toFixed(1), Math.max(x(to) - x(from), 1).toFixed(1), w.label]);
     }
-    parts.push(el('line', { x1: 30, y1: bottom, x2: W - 40, y2: bottom, class: 'axis' }));
-    for (const b of series) if (b.error_rate > 0) parts.push(el('rect', { x: x(b.t), y: bottom - b.error_rate * (bottom - top), width: Math.max(x(b.t + 1) - x(b.t), 1), height: b.error_rate * (bottom - top), class: 'err' }));
+    const sigA = JSON.stringify(areas);
+    if (sigA !== c.faultsSig) {
+      c.faultsSig = sigA;
+      c.faults.replaceChildren(...areas.map(([ax, aw, label]) => {
+        const r = el('rect', { x: ax, y: CTOP, width: aw, height: CBOTTOM - CTOP, class: 'area-fault' });
+        r.append(el('title', {}, label));
+        return r;
+      }));
+    }
+    const bars = series.filter((b) => b.error_rate > 0).map((b) => [x(b.t).toFixed(1), CBOTTOM - b.error_rate * (CBOTTOM - CTOP),
+      Math.max(x(b.t + 1) - x(b.t), 1).toFixed(1), b.error_rate * (CBOTTOM - CTOP)]);
+    const sigE = JSON.stringify(bars);
+    if (sigE !== c.errsSig) {
+      c.errsSig = sigE;
+      c.errs.replaceChildren(...bars.map(([bx, by, bw, bh]) => el('rect', { x: bx, y: by, width: bw, height: bh, class: 'err' })));
+    }
     const path = (f, key) => series.map((b, i) => (i ? 'L' : 'M') + x(b.t + 0.5).toFixed(1) + ',' + f(b[key]).toFixed(1)).join('');
-    parts.push(el('path', { d: path(yR, 'requests'), class: 'rps' }));
-    parts.push(el('path', { d: path(yL, 'p50_ms'), class: 'p50' }));
-    parts.push(el('path', { d: path(yL, 'p99_ms'), class: 'p99' }));
-    parts.push(el('text', { x: 2, y: top + 4 }, maxR + '/s'));
-    parts.push(el('text', { x: W - 38, y: top + 4 }, fmtMs(maxL)));
-    parts.push(el('text', { x: 2, y: H - 2 }, '−' + fmtT(t1 - t0)));
-    parts.push(el('text', { x: W - 38, y: H - 2 }, 'now'));
-    parts.push(el('text', { x: 200, y: H - 2 }, 'blue: req/s · red: p99 · brown: p50 · bars: errors · shaded: faults'));
-    svg.replaceChildren(...parts);
+    setAttrs(c.rps, { d: path(yR, 'requests') });
+    setAttrs(c.p50, { d: path(yL, 'p50_ms') });
+    setAttrs(c.p99, { d: path(yL, 'p99_ms') });
+    setText(c.maxR, maxR + '/s');
+    setText(c.maxL, fmtMs(maxL));
+    setText(c.span, '−' + fmtT(t1 - t0));
   }
 
+  let timelineSig = '';
   function renderTimeline(v) {
-    const ol = $('timeline');
+    const sig = JSON.stringify(v.timeline);
+    if (sig === timelineSig) return; // entries are only added: unchanged most updates
+    timelineSig = sig;
     const items = v.timeline.slice().reverse().map((e) => {
       const li = document.createElement('li');
       li.className = 'k-' + e.kind;
@@ -348,25 +425,25 @@
       li.append(t, document.createTextNode(text));
       return li;
     });
-    ol.replaceChildren(...items);
+    $('timeline').replaceChildren(...items);
   }
 
   function render(v) {
-    $('clock').textContent = 'T+' + fmtT(v.elapsed_s);
-    $('halted').hidden = !v.halted;
-    $('haltedby').textContent = v.halted ? 'by ' + (v.halted_by || 'someone') : '';
-    document.body.classList.toggle('is-halted', v.halted);
+    setText($('clock'), 'T+' + fmtT(v.elapsed_s));
+    if ($('halted').hidden === v.halted) $('halted').hidden = !v.halted;
+    setText($('haltedby'), v.halted ? 'by ' + (v.halted_by || 'someone') : '');
+    if (document.body.classList.contains('is-halted') !== v.halted) document.body.classList.toggle('is-halted', v.halted);
     const dm = $('deadman');
     if (v.deadman.timeout_s > 0 && v.deadman.armed) {
       const left = v.deadman.timeout_s - v.deadman.silent_s;
-      dm.textContent = 'dead-man: console faults heal in ' + Math.max(0, left).toFixed(0) + ' s without heartbeat';
-      dm.classList.toggle('close', left < 6);
+      setText(dm, 'dead-man: console faults heal in ' + Math.max(0, left).toFixed(0) + ' s without heartbeat');
+      setAttrs(dm, { class: 'deadman' + (left < 6 ? ' close' : '') });
     } else {
-      dm.textContent = v.deadman.timeout_s > 0 ? 'dead-man ' + v.deadman.timeout_s + ' s' : 'dead-man off';
-      dm.classList.remove('close');
+      setText(dm, v.deadman.timeout_s > 0 ? 'dead-man ' + v.deadman.timeout_s + ' s' : 'dead-man off');
+      setAttrs(dm, { class: 'deadman' });
     }
     slos = v.slos || [];
-    $('slo-list').textContent = slos.length ? 'SLOs: ' + slos.map((s) => s.load + ' ' + s.thresholds.join(', ')).join('; ') : 'no SLO yet: the report judges nothing without one';
+    setText($('slo-list'), slos.length ? 'SLOs: ' + slos.map((s) => s.load + ' ' + s.thresholds.join(', ')).join('; ') : 'no SLO yet: the report judges nothing without one');
     renderMap(v);
     renderFaults(v);
     renderStreams(v);
