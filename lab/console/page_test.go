@@ -81,11 +81,12 @@ func TestPageUpdatesInPlace(t *testing.T) {
 	br.WaitFor(`[...document.querySelectorAll('#faults tr')].some(r => r.dataset.fault === 'pause') &&
 		document.querySelector('[data-edge-label="gateway->redirect"] [data-p99]') !== null &&
 		document.querySelector('line[data-edge="gateway->link"]') !== null`, 10*time.Second)
-	// Every mutation from here on, named by where it happened.
+	// Every mutation from here on, named by where it happened, but the clock's and the
+	// dead-man countdown's (they change every second by design) and tooltips'.
 	br.Eval(`window.__muts = []; window.__seq0 = Number(document.body.dataset.seq);
 		new MutationObserver((records) => { for (const r of records) {
 			let n = r.target.nodeType === 1 ? r.target : r.target.parentElement;
-			if (n.closest('title') || n.closest('#clock') || (n === document.body && r.attributeName === 'data-seq')) continue;
+			if (n.closest('title') || n.closest('#clock') || n.closest('#deadman') || (n === document.body && r.attributeName === 'data-seq')) continue;
 			window.__muts.push((n.id || n.tagName) + ' ' + r.type + ' ' + (r.attributeName || '') + ' ' + (n.outerHTML || '').slice(0, 120));
 		} }).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true}); true`)
 	br.WaitFor(`Number(document.body.dataset.seq) >= window.__seq0 + 5`, 10*time.Second)
