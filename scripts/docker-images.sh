@@ -52,7 +52,9 @@ if [ "$mode" = upstream ]; then
   t0=$SECONDS
   build -t faultline:local .
   log "faultline:local (upstream bases): $((SECONDS - t0))s"
-  # The third-party images of every service compose starts by default (.env's profiles).
+  # The third-party images of every service compose starts by default (.env's profiles); the
+  # Compose plugin may still be building in the background (docker-test.sh holds this lock).
+  if [ -n "${FAULTLINE_COMPOSE_LOCK:-}" ] && [ -e "$FAULTLINE_COMPOSE_LOCK" ]; then flock "$FAULTLINE_COMPOSE_LOCK" true; fi
   docker compose pull -q --ignore-buildable
   log "upstream images pulled: $((SECONDS - t0))s"
   : > "$out"   # every image variable keeps its upstream default

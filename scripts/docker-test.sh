@@ -17,23 +17,47 @@ if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
 fi
 
 # Compose v2 is not a Debian package: build the plugin from its Go module once per version,
-# into the cache (it survives a wiped ~/.docker), and install it from there.
+# into the cache (it survives a wiped ~/.docker), and install it from there. The build (minutes
+# of CPU on a cold machine) runs in the background while dockerd starts and the images are
+# built (mostly I/O), holding $compose_lock: docker-images.sh waits on that lock before its one
+# use of the plugin (pulling upstream images), and the tests wait for the build to end.
+cache_dir=${FAULTLINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/faultline/docker}
+export FAULTLINE_COMPOSE_LOCK=$cache_dir/compose-build.lock
+plugin_pid=""
 if ! docker compose version >/dev/null 2>&1; then
   plugins=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
-  cached=${FAULTLINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/faultline/docker}/compose-$COMPOSE_VERSION/docker-compose
-  if [ ! -x "$cached" ]; then
-    scratch=$(mktemp -d /tmp/faultline-compose.XXXXXX)
-    log "building the Compose $COMPOSE_VERSION plugin into $cached (Go module proxy)"
-    mkdir -p "$(dirname "$cached")"
-    (cd "$scratch" && go mod init scratch >/dev/null 2>&1 \
-      && GOFLAGS=-mod=mod go get "github.com/docker/compose/v2/cmd@$COMPOSE_VERSION" >/dev/null 2>&1 \
-      && GOFLAGS=-mod=mod go build -o "$cached.tmp" github.com/docker/compose/v2/cmd) && mv "$cached.tmp" "$cached"
-    rm -rf "$scratch"
-  fi
-  mkdir -p "$plugins"
-  cp "$cached" "$plugins/docker-compose"
-  log "compose plugin $COMPOSE_VERSION: $((SECONDS - t0))s"
+  cached=$cache_dir/compose-$COMPOSE_VERSION/docker-compose
+  mkdir -p "$(dirname "$cached")" "$plugins"
+  exec 9>"$FAULTLINE_COMPOSE_LOCK"
+  flock 9
+  set -m # the build gets its own process group: an early exit kills it whole
+  (
+    set -e
+    if [ ! -x "$cached" ]; then
+      scratch=$(mktemp -d /tmp/faultline-compose.XXXXXX)
+      trap 'rm -rf "$scratch"' EXIT
+      log "building the Compose $COMPOSE_VERSION plugin into $cached (Go module proxy), in the background"
+      cd "$scratch" && go mod init scratch >/dev/null 2>&1
+      GOFLAGS=-mod=mod go get "github.com/docker/compose/v2/cmd@$COMPOSE_VERSION" >/dev/null 2>&1
+      GOFLAGS=-mod=mod nice go build -o "$cached.tmp" github.com/docker/compose/v2/cmd
+      mv "$cached.tmp" "$cached"
+    fi
+    cp "$cached" "$plugins/docker-compose"
+    log "compose plugin $COMPOSE_VERSION ready: $((SECONDS - t0))s"
+  ) > runs/docker/compose-plugin.log 2>&1 &
+  plugin_pid=$!
+  set +m
+  exec 9>&- # the background build holds the lock until it ends
 fi
+wait_plugin() {
+  [ -n "$plugin_pid" ] || return 0
+  if ! wait "$plugin_pid"; then
+    log "the Compose plugin did not build: $(tail -5 runs/docker/compose-plugin.log)"
+    exit 1
+  fi
+  plugin_pid=""
+  cat runs/docker/compose-plugin.log >&2
+}
 
 # An engine: the one that answers, else one started here and stopped on exit.
 started=""
@@ -45,7 +69,7 @@ stop_dockerd() {
   if kill -0 "$started" 2>/dev/null; then $SUDO kill -KILL "$started" 2>/dev/null || true; fi
   started=""
 }
-trap 'stop_dockerd' EXIT
+trap '[ -z "$plugin_pid" ] || kill -- "-$plugin_pid" 2>/dev/null; stop_dockerd' EXIT
 trap 'exit 130' INT TERM
 if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
   export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
@@ -72,6 +96,7 @@ set -a
 . runs/docker/images.env
 set +a
 
+wait_plugin
 t2=$SECONDS
 set +e
 FAULTLINE_DOCKER_REQUIRED=1 FAULTLINE_DOCKER_OUT=$PWD/runs/docker/runs FAULTLINE_BIN=$bin go test -count=1 -p 1 -timeout 20m -v -run 'WithDocker' \
