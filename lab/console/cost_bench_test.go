@@ -34,7 +34,8 @@ import (
 //     system answers every one in both variants) and the CPU time every process burned
 //     (/proc/PID/stat utime+stime), per answered redirect, in rounds without a page and with one
 //     headless Chromium page on the console, in the order closed, open, open, closed, closed,
-//     open (a slow drift of the system bills both alike). CPU is split by process: the
+//     open (a slow drift of the system bills both alike); one browser throughout, on
+//     about:blank while the page is closed. CPU is split by process: the
 //     system (every descendant of the lab: services, PostgreSQL, Redis, NATS), the lab process
 //     (the console's server side lives there), Chromium, and this process (the load
 //     generator, for the record). The page's cost is what the system, the lab and Chromium
@@ -110,23 +111,30 @@ func BenchmarkConsoleCost(b *testing.B) {
 		time.Sleep(500 * time.Millisecond)
 		rounds = append(rounds, costRound{open: open, secs: t1.Sub(t0).Seconds(), redirects: answeredIn(t0, t1), cpu: after.since(before)})
 	}
-	var br *browsertest.Browser
+	// One headless Chromium for the whole benchmark, on about:blank in the rounds without the
+	// page: the page's cost, not a browser's launch. (A browser launched for each page round
+	// burned 8x the steady page's CPU in its first seconds, 2026-12-02: 417-420 ms per 1,000
+	// redirects in the rounds after a launch against 55 in the next round of the same page.)
+	br := browsertest.Launch(b, 1400, 1100)
+	br.Navigate("about:blank")
+	time.Sleep(3 * time.Second) // the browser's own start-up settles
+	pageOpen := false
 	openPage := func() {
-		br = browsertest.Launch(b, 1400, 1100)
 		br.Navigate(consoleURL)
 		br.WaitFor(`document.getElementById('conn').textContent === 'live'`, 10*time.Second)
 		time.Sleep(time.Second) // the page's first full render is not the steady cost
+		pageOpen = true
 	}
 	closePage := func() {
-		br.Close()
-		br = nil
-		time.Sleep(time.Second) // Chromium's exit is not the system's load
+		br.Navigate("about:blank") // the console's event stream closes with the page
+		time.Sleep(time.Second)
+		pageOpen = false
 	}
 	for _, open := range []bool{false, true, true, false, false, true} {
 		switch {
-		case open && br == nil:
+		case open && !pageOpen:
 			openPage()
-		case !open && br != nil:
+		case !open && pageOpen:
 			closePage()
 		}
 		measure(open)
@@ -233,14 +241,16 @@ func summarize(rounds []costRound) costReport {
 		// ms per 1,000 redirects × redirects/s = ms of CPU per s; over the cores, a share.
 		rate := float64(c.redirects) / c.secs
 		added = append(added, (o.pageCost()-c.pageCost())*rate/1000/1000/float64(runtime.NumCPU()))
-		chrom = append(chrom, float64(o.cpu[groupChromium])/localserver.ClockTicks/o.secs/float64(runtime.NumCPU()))
+		// Chromium with the page less Chromium on about:blank, as a share of the cores.
+		share := func(r costRound) float64 {
+			return float64(r.cpu[groupChromium]) / localserver.ClockTicks / r.secs / float64(runtime.NumCPU())
+		}
+		chrom = append(chrom, share(o)-share(c))
 	}
 	sp := func(v []float64) spread { return spread{percentile(v, 50), slices.Min(v), slices.Max(v)} }
 	return costReport{system: sp(sys), total: sp(total), added: sp(added), chromium: percentile(chrom, 50)}
 }
 
-// percentile is the nearest-rank p-th percentile (p50 of an even count: the mean of the two
-// middle values).
 // percentile is the project's one percentile (nearest rank) of unsorted values; 0 for none.
 func percentile(v []float64, p float64) float64 {
 	if len(v) == 0 {

@@ -158,6 +158,12 @@ func (ix *index) parentHas(i int, key string) bool {
 }
 
 func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *index {
+	return buildIndexOf(spans, windows, start, false)
+}
+
+// buildIndexOf builds the index; callsOnly builds only what the service map needs (the calls
+// per edge: edges, edgeCalls), for a live view that rebuilds it every second.
+func buildIndexOf(spans []Span, windows []reports.PhaseWindow, start time.Time, callsOnly bool) *index {
 	ix := &index{
 		spans:      spans,
 		phase:      make([]string, len(spans)),
@@ -204,17 +210,21 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 	ix.late = ix.lateDeliveries()
 	for i := range spans {
 		s := &spans[i]
-		ix.mech[i] = s.mechEdge()
-		if e := ix.mech[i]; e != "" {
-			ix.mechSpans[e] = append(ix.mechSpans[e], i)
-		}
-		if _, ok := s.Attrs.Get(AttrCacheHit); ok && !ix.parentHas(i, AttrCacheHit) {
-			ix.cacheSpans[s.Service] = append(ix.cacheSpans[s.Service], i)
+		if !callsOnly {
+			ix.mech[i] = s.mechEdge()
+			if e := ix.mech[i]; e != "" {
+				ix.mechSpans[e] = append(ix.mechSpans[e], i)
+			}
+			if _, ok := s.Attrs.Get(AttrCacheHit); ok && !ix.parentHas(i, AttrCacheHit) {
+				ix.cacheSpans[s.Service] = append(ix.cacheSpans[s.Service], i)
+			}
 		}
 		phase := ix.phase[i]
 		switch s.Kind {
 		case KindServer:
-			ix.svcSpans[s.Service] = append(ix.svcSpans[s.Service], i)
+			if !callsOnly {
+				ix.svcSpans[s.Service] = append(ix.svcSpans[s.Service], i)
+			}
 			edge := ""
 			if s.Service == topology.Entry {
 				if _, ok := ix.parent(i); !ok {
@@ -236,11 +246,13 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 				}
 				continue
 			}
-			addTo(ix.svc, s.Service, phase, s)
-			if ix.routes[s.Service] == nil {
-				ix.routes[s.Service] = map[string]series{}
+			if !callsOnly {
+				addTo(ix.svc, s.Service, phase, s)
+				if ix.routes[s.Service] == nil {
+					ix.routes[s.Service] = map[string]series{}
+				}
+				addTo(ix.routes[s.Service], s.route(), phase, s)
 			}
-			addTo(ix.routes[s.Service], s.route(), phase, s)
 			if edge != "" {
 				addTo(ix.edges, edge, phase, s)
 			}
@@ -263,7 +275,9 @@ func buildIndex(spans []Span, windows []reports.PhaseWindow, start time.Time) *i
 				continue
 			}
 			addTo(ix.edges, topology.EdgeName(from, to), phase, s)
-			addTo(ix.callee, to, phase, s)
+			if !callsOnly {
+				addTo(ix.callee, to, phase, s)
+			}
 		}
 	}
 	return ix
@@ -283,22 +297,18 @@ const LateSlack = time.Millisecond
 // caller waits, and is judged as before.
 func (ix *index) lateDeliveries() []bool {
 	late := make([]bool, len(ix.spans))
+	if !ix.anyLateServer() {
+		return late // the common case: nothing to propagate
+	}
 	state := make([]int8, len(ix.spans)) // 0 unknown, 1 late, 2 on time
 	var mark func(i, depth int) bool
 	mark = func(i, depth int) bool {
 		if state[i] != 0 || depth > 64 {
 			return state[i] == 1
 		}
-		s := &ix.spans[i]
-		j, ok := ix.parent(i)
-		v := false
-		if ok {
-			p := &ix.spans[j]
-			if s.Kind == KindServer && p.Service != s.Service && p.Kind == KindClient && s.Start.Sub(p.End) > LateSlack {
-				v = true
-			} else {
-				v = mark(j, depth+1)
-			}
+		v := ix.lateServer(i)
+		if j, ok := ix.parent(i); ok && !v {
+			v = mark(j, depth+1)
 		}
 		state[i] = 2
 		if v {
@@ -311,6 +321,29 @@ func (ix *index) lateDeliveries() []bool {
 		mark(i, 0)
 	}
 	return late
+}
+
+// lateServer says whether server span i started after the client span that sent it ended.
+func (ix *index) lateServer(i int) bool {
+	s := &ix.spans[i]
+	if s.Kind != KindServer {
+		return false
+	}
+	j, ok := ix.parent(i)
+	if !ok {
+		return false
+	}
+	p := &ix.spans[j]
+	return p.Service != s.Service && p.Kind == KindClient && s.Start.Sub(p.End) > LateSlack
+}
+
+func (ix *index) anyLateServer() bool {
+	for i := range ix.spans {
+		if ix.lateServer(i) {
+			return true
+		}
+	}
+	return false
 }
 
 // route is a server span's route: http.route, else its name.

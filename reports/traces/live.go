@@ -13,7 +13,7 @@ func (s *Span) MechanismEdge() string { return s.mechEdge() }
 // LiveMap is ServiceMap plus, per edge, the start of the newest failed call in the phases
 // (the calls ServiceMap counts), from one index: what a live view shows as "last error".
 func LiveMap(spans []Span, phases []reports.PhaseWindow, start time.Time) ([]reports.MapEdge, map[string]time.Time) {
-	ix := buildIndex(spans, phases, start)
+	ix := buildIndexOf(spans, phases, start, true)
 	last := map[string]time.Time{}
 	for e, calls := range ix.edgeCalls {
 		for _, i := range calls {
