@@ -125,8 +125,8 @@ func TestVerifyRejectsDrift(t *testing.T) {
 			return strings.Replace(y, "http://127.0.0.1:8080/healthz", "http://127.0.0.1:8080/readyz", 1), ps
 		}, "asks /readyz"},
 		{"health checks in step", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
-			return strings.Replace(y, "interval: 2300ms", "interval: 2700ms", 1), ps
-		}, "services link-db, redis share the health-check interval 2.7s"},
+			return strings.Replace(y, "interval: 6900ms", "interval: 8100ms", 1), ps
+		}, "services link-db, redis share the health-check interval 8.1s"},
 		{"postgres without the lab's settings", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
 			return strings.Replace(y, `"-c", "fsync=off", `, "", 1), ps
 		}, "service link-db: command"},
