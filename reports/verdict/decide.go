@@ -63,15 +63,8 @@ func Decide(res *reports.Results, runErr error) {
 				}
 			}
 		}
-		// A pass needs an honest measurement; a fail stands even when the generator lagged,
-		// because the system then saw less load than asked and still failed.
 		if !res.Valid {
-			for _, r := range res.InvalidReasons {
-				res.Reasons = append(res.Reasons, "measurement invalid: "+r)
-			}
-			if res.Verdict == reports.VerdictPass {
-				res.Verdict = reports.VerdictError
-			}
+			invalidate(res, res.InvalidReasons)
 		}
 	}
 	if res.Verdict == reports.VerdictPass && len(res.Reasons) == 0 {
@@ -90,4 +83,30 @@ func Decide(res *reports.Results, runErr error) {
 		res.Reasons = []string{why}
 	}
 	res.AsExpected = res.Verdict == res.ExpectedVerdict
+}
+
+// MarkInvalid records reasons, found after Decide, why a run's measurement is invalid (the
+// explorer's surge landing rule), by Decide's own rule: nothing unmeasured passes.
+func MarkInvalid(res *reports.Results, why ...string) {
+	if len(why) == 0 {
+		return
+	}
+	res.Valid = false
+	res.InvalidReasons = append(res.InvalidReasons, why...)
+	if res.Verdict == reports.VerdictPass {
+		res.Reasons = nil // no longer "all held"
+	}
+	invalidate(res, why)
+	res.AsExpected = res.Verdict == res.ExpectedVerdict
+}
+
+// invalidate: a pass needs an honest measurement; a fail stands even when the generator
+// lagged, because the system then saw less load than asked and still failed.
+func invalidate(res *reports.Results, why []string) {
+	for _, r := range why {
+		res.Reasons = append(res.Reasons, "measurement invalid: "+r)
+	}
+	if res.Verdict == reports.VerdictPass {
+		res.Verdict = reports.VerdictError
+	}
 }

@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,5 +99,32 @@ func TestDecideHalted(t *testing.T) {
 		if k := JudgeKill(&reports.Results{Verdict: reports.VerdictPass, Valid: true}, res); k.Outcome != Errored {
 			t.Errorf("kill outcome %v, want errored", k.Outcome)
 		}
+	}
+}
+
+// TestMarkInvalid: a reason found after Decide (the explorer's surge landing) invalidates the
+// run by Decide's own rule: a pass becomes an error (its "all held" goes), a fail stands, and
+// AsExpected follows the verdict.
+func TestMarkInvalid(t *testing.T) {
+	pass := &reports.Results{Valid: true, ExpectedVerdict: reports.VerdictPass}
+	Decide(pass, nil)
+	if pass.Verdict != reports.VerdictPass || !pass.AsExpected {
+		t.Fatalf("setup: %s %v", pass.Verdict, pass.Reasons)
+	}
+	MarkInvalid(pass, "surge did not land")
+	if pass.Verdict != reports.VerdictError || pass.Valid || pass.AsExpected ||
+		len(pass.Reasons) != 1 || pass.Reasons[0] != "measurement invalid: surge did not land" {
+		t.Errorf("a pass marked invalid: %s valid %v as expected %v %q", pass.Verdict, pass.Valid, pass.AsExpected, pass.Reasons)
+	}
+	fail := &reports.Results{Valid: true, ExpectedVerdict: reports.VerdictFail,
+		SLOs: []reports.SLOResult{{Stream: "s", Threshold: "errors<1%", Phase: "fault", Value: 0.5}}}
+	Decide(fail, nil)
+	MarkInvalid(fail, "surge did not land")
+	if fail.Verdict != reports.VerdictFail || !fail.AsExpected || len(fail.Reasons) != 2 {
+		t.Errorf("a fail marked invalid: %s as expected %v %q", fail.Verdict, fail.AsExpected, fail.Reasons)
+	}
+	MarkInvalid(fail) // nothing to mark
+	if !slices.Equal(fail.InvalidReasons, []string{"surge did not land"}) {
+		t.Errorf("invalid reasons %q", fail.InvalidReasons)
 	}
 }

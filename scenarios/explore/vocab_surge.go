@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/verdict"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/system/policy"
 )
@@ -136,16 +137,5 @@ func SurgeNotLanded(faults []Fault, res *reports.Results, rates map[string]float
 // MarkSurgeLanding applies the surge landing rule to a run's results: a surge that did not
 // land makes the measurement invalid (Classify then proves nothing from it).
 func MarkSurgeLanding(faults []Fault, res *reports.Results, rates map[string]float64) {
-	why := SurgeNotLanded(faults, res, rates)
-	if len(why) == 0 {
-		return
-	}
-	res.Valid = false
-	res.InvalidReasons = append(res.InvalidReasons, why...)
-	for _, w := range why {
-		res.Reasons = append(res.Reasons, "measurement invalid: "+w)
-	}
-	if res.Verdict == reports.VerdictPass { // as verdict.Decide: nothing unmeasured passes
-		res.Verdict = reports.VerdictError
-	}
+	verdict.MarkInvalid(res, SurgeNotLanded(faults, res, rates)...)
 }
