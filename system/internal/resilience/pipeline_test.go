@@ -252,6 +252,12 @@ func TestTimeoutRetriedThen504(t *testing.T) {
 	if el := time.Since(start); el > 250*time.Millisecond {
 		t.Fatalf("took %v, want about 2 x 30ms", el)
 	}
+	// failsafe-go calls OnTimeoutExceeded from the timer's goroutine, which may run just after
+	// the call returned (CI saw 1 of 2 once): the count must reach 2, soon.
+	deadline := time.Now().Add(time.Second)
+	for value(tel.Metrics.Timeouts.WithLabelValues("a->b")) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if n := value(tel.Metrics.Timeouts.WithLabelValues("a->b")); n != 2 {
 		t.Fatalf("timeouts = %v, want 2", n)
 	}
