@@ -634,30 +634,12 @@ func TestTimeoutMachineStall(t *testing.T) {
 	r := &run{}
 	c := r.call(e, 1000, 185, true, traces.AttrTimeout, "true")
 	r.attempt(c, 1, 1000, 183, 0) // 133 ms over a 50 ms timeout
-	stall := func(fromMs, lateMs float64) Stall { return Stall{From: at(fromMs), To: at(fromMs + lateMs)} }
-	cases := []struct {
-		name   string
-		stalls []Stall
-		status string
-	}{
+	judgeStalls(t, p, r, Timeout, []stallCase{
 		{"no stall", nil, reports.ConformanceFail},
 		{"a stall as long as the overshoot, meanwhile", []Stall{stall(1050, 140)}, reports.ConformancePass},
 		{"a shorter stall", []Stall{stall(1050, 60)}, reports.ConformanceFail},
 		{"a stall before the attempt", []Stall{stall(500, 300)}, reports.ConformanceFail},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var got reports.ConformanceCheck
-			for _, ch := range Check(p, Input{Spans: r.spans, Start: t0, Stalls: tc.stalls}).Checks {
-				if ch.Target == e && ch.Policy == Timeout {
-					got = ch
-				}
-			}
-			if got.Status != tc.status {
-				t.Errorf("status %s (%s), want %s", got.Status, got.Observed, tc.status)
-			}
-		})
-	}
+	})
 	samples := []reports.Sample{{At: time.Second, Lag: 2 * time.Millisecond}, {At: 2 * time.Second, Lag: 40 * time.Millisecond}}
 	if got := StallsOf(t0, samples); len(got) != 1 || got[0].From != t0.Add(2*time.Second) || got[0].To.Sub(got[0].From) != 40*time.Millisecond {
 		t.Errorf("StallsOf = %+v, want the one late request", got)
@@ -673,22 +655,32 @@ func TestBulkheadWaitMachineStall(t *testing.T) {
 	r := &run{}
 	r.call(e, 1000, 90, false, traces.AttrBulkheadInFlight, "4", traces.AttrBulkheadWaitUs, "80000") // 25 ms over 5 + 50 ms
 	r.call(e, 1200, 5, true, traces.AttrBulkheadRejected, "true")
-	stall := func(fromMs, lateMs float64) Stall { return Stall{From: at(fromMs), To: at(fromMs + lateMs)} }
-	cases := []struct {
-		name   string
-		stalls []Stall
-		status string
-	}{
+	judgeStalls(t, p, r, BulkheadWait, []stallCase{
 		{"no stall", nil, reports.ConformanceFail},
 		{"a stall as long as the overshoot, meanwhile", []Stall{stall(1010, 30)}, reports.ConformancePass},
 		{"a shorter stall", []Stall{stall(1010, 10)}, reports.ConformanceFail},
 		{"a stall before the wait", []Stall{stall(500, 300)}, reports.ConformanceFail},
-	}
+	})
+}
+
+// stallCase is one machine stall (or none) and the status it must leave a check of edge e in.
+type stallCase struct {
+	name   string
+	stalls []Stall
+	status string
+}
+
+// stall is the load generator late by lateMs from fromMs.
+func stall(fromMs, lateMs float64) Stall { return Stall{From: at(fromMs), To: at(fromMs + lateMs)} }
+
+// judgeStalls checks the run r under profile p once per case, on the check policy of edge e.
+func judgeStalls(t *testing.T, p *policy.Profile, r *run, pol string, cases []stallCase) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var got reports.ConformanceCheck
 			for _, ch := range Check(p, Input{Spans: r.spans, Start: t0, Stalls: tc.stalls}).Checks {
-				if ch.Target == e && ch.Policy == BulkheadWait {
+				if ch.Target == e && ch.Policy == pol {
 					got = ch
 				}
 			}

@@ -297,25 +297,25 @@ const LateSlack = time.Millisecond
 // caller waits, and is judged as before.
 func (ix *index) lateDeliveries() []bool {
 	late := make([]bool, len(ix.spans))
-	if !ix.anyLateServer() {
+	found := false
+	for i := range ix.spans {
+		late[i] = ix.lateServer(i)
+		found = found || late[i]
+	}
+	if !found {
 		return late // the common case: nothing to propagate
 	}
-	state := make([]int8, len(ix.spans)) // 0 unknown, 1 late, 2 on time
+	done := make([]bool, len(ix.spans))
 	var mark func(i, depth int) bool
 	mark = func(i, depth int) bool {
-		if state[i] != 0 || depth > 64 {
-			return state[i] == 1
+		if done[i] || late[i] || depth > 64 {
+			return late[i]
 		}
-		v := ix.lateServer(i)
-		if j, ok := ix.parent(i); ok && !v {
-			v = mark(j, depth+1)
+		if j, ok := ix.parent(i); ok {
+			late[i] = mark(j, depth+1)
 		}
-		state[i] = 2
-		if v {
-			state[i] = 1
-		}
-		late[i] = v
-		return v
+		done[i] = true
+		return late[i]
 	}
 	for i := range ix.spans {
 		mark(i, 0)
@@ -335,15 +335,6 @@ func (ix *index) lateServer(i int) bool {
 	}
 	p := &ix.spans[j]
 	return p.Service != s.Service && p.Kind == KindClient && s.Start.Sub(p.End) > LateSlack
-}
-
-func (ix *index) anyLateServer() bool {
-	for i := range ix.spans {
-		if ix.lateServer(i) {
-			return true
-		}
-	}
-	return false
 }
 
 // route is a server span's route: http.route, else its name.
