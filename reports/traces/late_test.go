@@ -13,14 +13,17 @@ import (
 // link, after redirect had its answer 25 ms in (a hedge won), so link starts it with its
 // context cancelled and its query fails at once. slowDB: delivered on time, but link-db takes
 // 300 ms and the query fails while redirect still waits (then gives up at 200 ms).
-func lateRun(late bool) []Span {
+func lateRun(late bool) []Span { return lateRunEvery(late, 5) }
+
+// lateRunEvery is lateRun with every nth fault-phase request held.
+func lateRunEvery(late bool, nth int) []Span {
 	g := newGen()
 	for phase := range 2 {
 		for i := range 100 {
 			start := fixtureStart.Add(time.Duration(phase)*10*time.Second + time.Duration(i)*100*time.Millisecond)
 			tr := g.newTrace()
 			rs, rc, ls, lc := g.newSpan(), g.newSpan(), g.newSpan(), g.newSpan()
-			held := phase == 1 && i%5 == 0
+			held := phase == 1 && i%nth == 0
 			callerEnd, linkStart, dbMs, failed := start.Add(3*time.Millisecond), start.Add(500*time.Microsecond), 1.0, false
 			switch {
 			case held && late:
@@ -55,5 +58,18 @@ func TestLateDeliveryIsNoHarm(t *testing.T) {
 	if !slices.Contains(br.AffectedServices, "link-db") || br.LateDeliveries != 0 {
 		t.Errorf("on-time requests failing at link-db: affected %v, late %d; want link-db affected, none late",
 			br.AffectedServices, br.LateDeliveries)
+	}
+}
+
+// TestAllLateIsUnproven: the false pass the rule could admit — a service whose every
+// fault-phase request arrived late shows no fault-phase call at all, and must then be
+// unproven (an expectation on it fails as no data), never "not affected".
+func TestAllLateIsUnproven(t *testing.T) {
+	br := BlastRadius(lateRunEvery(true, 1), twoPhases, fixtureStart, []string{"redirect->link"}, reports.BlastThresholds{}, nil)
+	if !slices.Contains(br.UnprovenServices, "link-db") || !slices.Contains(br.UnprovenServices, "link") {
+		t.Errorf("every request late: unproven %v, affected %v; want link and link-db unproven", br.UnprovenServices, br.AffectedServices)
+	}
+	if br.LateDeliveries != 99 { // the last one reached link after the fault phase ended
+		t.Errorf("late deliveries = %d, want 99", br.LateDeliveries)
 	}
 }
