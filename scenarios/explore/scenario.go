@@ -234,10 +234,15 @@ func (b Base) yaml(s Spec) ([]byte, error) {
 		}
 		w.WriteString("}\n")
 	}
+	surged := slices.ContainsFunc(s.Faults, IsSurge)
 	if slices.ContainsFunc(s.Faults, func(f Fault) bool { return !IsSurge(f) }) {
 		w.WriteString("faults:\n")
 		for _, f := range s.Faults {
-			if !IsSurge(f) { // a surge is the load's stages, above
+			switch {
+			case IsSurge(f): // a surge is the load's stages, above
+			case surged && f.Class == ClassMild:
+				w.WriteString("  - " + backgroundYAML(f, ph) + "\n")
+			default:
 				w.WriteString("  - " + faultYAML(f, ph) + "\n")
 			}
 		}
@@ -246,12 +251,29 @@ func (b Base) yaml(s Spec) ([]byte, error) {
 	for _, c := range s.SLOComments {
 		w.WriteString("  # " + c + "\n")
 	}
+	quote := func(ts []string) string {
+		for i := range ts {
+			ts[i] = q(ts[i])
+		}
+		return strings.Join(ts, ", ")
+	}
 	for _, slo := range b.SLOs {
 		var th []string
 		for _, t := range slo.Thresholds {
-			th = append(th, q(t.Raw))
+			th = append(th, t.Raw)
 		}
-		fmt.Fprintf(&w, "  - {load: %s, phases: [%s], thresholds: [%s]}\n", slo.Load, strings.Join(phasesOf(slo, len(s.Faults) > 0), ", "), strings.Join(th, ", "))
+		phases := phasesOf(slo, len(s.Faults) > 0)
+		sg, ok := surgeOf(s.Faults, slo.Load)
+		if !ok || !slices.Contains(phases, reports.PhaseFault) {
+			fmt.Fprintf(&w, "  - {load: %s, phases: [%s], thresholds: [%s]}\n", slo.Load, strings.Join(phases, ", "), quote(th))
+			continue
+		}
+		// the surged stream: its own SLOs around the surge, the shedding promise during it
+		if rest := slices.DeleteFunc(slices.Clone(phases), func(p string) bool { return p == reports.PhaseFault }); len(rest) > 0 {
+			fmt.Fprintf(&w, "  - {load: %s, phases: [%s], thresholds: [%s]}\n", slo.Load, strings.Join(rest, ", "), quote(th))
+		}
+		w.WriteString("  # " + surgeSLONote(sg, b.Rates()[slo.Load]) + "\n")
+		fmt.Fprintf(&w, "  - {load: %s, phases: [%s], thresholds: [%s]}\n", slo.Load, reports.PhaseFault, quote(SurgeThresholds(slo, b.Rates()[slo.Load])))
 	}
 	for _, c := range s.Comments {
 		w.WriteString("# " + c + "\n")
@@ -289,6 +311,18 @@ func phasesOf(slo verdict.SLO, faults bool) []string {
 		return []string{reports.PhaseBaseline, reports.PhaseFault, reports.PhaseRecovery}
 	}
 	return out
+}
+
+// backgroundYAML is a fault present for the whole experiment: the environment a surge
+// meets (a mild latency), not the failure, as overload.yaml's link-db latency. A limiter that
+// learns the latency (adaptive) then knows it before the surge, as in surge-adaptive.yaml.
+func backgroundYAML(f Fault, ph Phases) string {
+	parts := []string{"at: 0s", fmt.Sprintf("for: %s", ph.Total()), "edge: " + f.Target, "toxic: " + f.Type}
+	for _, kv := range strings.Fields(f.ParamText()) {
+		k, v, _ := strings.Cut(kv, "=")
+		parts = append(parts, k+": "+v)
+	}
+	return "{" + strings.Join(append(parts, "background: true"), ", ") + "}"
 }
 
 // faultYAML is one fault of the schedule, at the end of the baseline for the fault phase.

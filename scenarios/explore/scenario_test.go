@@ -3,6 +3,7 @@ package explore
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,15 @@ func TestEveryExperimentIsAValidScenario(t *testing.T) {
 		if len(sc.Faults) != injected || sc.Duration.D() != ph.Total() {
 			t.Fatalf("%s: faults %+v", e.ID, sc.Faults)
 		}
+		surged := slices.ContainsFunc(e.Faults, IsSurge)
 		for _, f := range sc.Faults {
+			if surged && f.Background {
+				// a surge's mild latency is the environment: there for the whole run
+				if f.Start() != 0 || f.End() != ph.Total() {
+					t.Fatalf("%s: background fault %+v not over the whole run", e.ID, f)
+				}
+				continue
+			}
 			if f.Start() != ph.Baseline || f.End() != ph.Baseline+ph.Fault {
 				t.Fatalf("%s: fault %+v outside the fault phase", e.ID, f)
 			}

@@ -1,6 +1,7 @@
 package explore
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -69,7 +70,7 @@ func TestSurgePairPlannedByName(t *testing.T) {
 	}
 	x := pl.Pairs[0]
 	s, l := x.Faults[0], x.Faults[1]
-	if !IsSurge(s) || s.Target != "create" || s.Type != SurgeType || s.Params["factor"] != SurgeFactor || !strings.Contains(s.Why, "3 ×") {
+	if !IsSurge(s) || s.Target != "create" || s.Type != SurgeType || s.Params["factor"] != SurgeFactor || !strings.Contains(s.Why, fmt.Sprintf("%d ×", SurgeFactor)) {
 		t.Errorf("surge %+v", s)
 	}
 	if l.Class != ClassMild || l.Params["latency"] != "50ms" {
@@ -82,7 +83,7 @@ func TestSurgePairPlannedByName(t *testing.T) {
 	if sw := staticPlan(t, Options{Seed: 3, Only: []string{SwapPair(surgePair)}}); len(sw.Pairs) != 1 {
 		t.Error("the swapped id planned nothing")
 	}
-	if !strings.Contains(pl.Text(), "surge create factor=3") {
+	if !strings.Contains(pl.Text(), fmt.Sprintf("surge create factor=%d", SurgeFactor)) {
 		t.Errorf("the dry run does not show the surge:\n%s", pl.Text())
 	}
 
@@ -96,8 +97,39 @@ func TestSurgePairPlannedByName(t *testing.T) {
 		t.Fatalf("%v\n%s", err, y)
 	}
 	ph := b.PhasesFor(x.Faults)
-	if len(sc.Faults) != 1 || sc.Faults[0].Target() != "link->link-db" {
-		t.Fatalf("faults %+v, want the latency alone (the surge is the load's)", sc.Faults)
+	if len(sc.Faults) != 1 || sc.Faults[0].Target() != "link->link-db" || !sc.Faults[0].Background ||
+		sc.Faults[0].Start() != 0 || sc.Faults[0].End() != ph.Total() {
+		t.Fatalf("faults %+v, want the latency alone (the surge is the load's), in the background for the whole run", sc.Faults)
+	}
+	// the surged stream keeps its SLOs around the surge; during it, its goodput (at least the
+	// base rate) and its successes' latency; the other streams keep theirs in every phase
+	r := b.Rates()["create"]
+	var createFault, createRest, redirectFault []string
+	for _, slo := range sc.SLOs {
+		var th []string
+		for _, x := range slo.Thresholds {
+			th = append(th, x.Raw)
+		}
+		switch {
+		case slo.Load == "create" && slices.Equal(slo.Phases, []string{reports.PhaseFault}):
+			createFault = th
+		case slo.Load == "create":
+			createRest = append(createRest, slo.Phases...)
+			if !slices.Equal(th, []string{"p(99)<950ms", "errors<1%"}) {
+				t.Errorf("create outside the surge: %v, want the base's", th)
+			}
+		case slo.Load == "redirect" && slices.Contains(slo.Phases, reports.PhaseFault):
+			redirectFault = th
+		}
+	}
+	if want := []string{fmt.Sprintf("goodput>=%g/s", r), "p(99)_ok<950ms"}; !slices.Equal(createFault, want) {
+		t.Errorf("create in the surge: %v, want %v", createFault, want)
+	}
+	if !slices.Equal(createRest, []string{reports.PhaseBaseline, reports.PhaseRecovery}) {
+		t.Errorf("create's other SLO phases %v", createRest)
+	}
+	if !slices.Equal(redirectFault, []string{"p(99)<200ms", "errors<1%"}) {
+		t.Errorf("redirect in the surge: %v, want the base's", redirectFault)
 	}
 	for _, st := range sc.Load {
 		if st.Name != "create" {
@@ -106,8 +138,8 @@ func TestSurgePairPlannedByName(t *testing.T) {
 			}
 			continue
 		}
-		r := b.Rates()["create"] // the built-in mix's rate, 3 × in the fault phase
-		want := []scenarios.Stage{{Rate: r, For: scenarios.Duration(ph.Baseline)}, {Rate: 3 * r, For: scenarios.Duration(ph.Fault)}, {Rate: r, For: scenarios.Duration(ph.Recovery)}}
+		// the built-in mix's rate, SurgeFactor × in the fault phase
+		want := []scenarios.Stage{{Rate: r, For: scenarios.Duration(ph.Baseline)}, {Rate: SurgeFactor * r, For: scenarios.Duration(ph.Fault)}, {Rate: r, For: scenarios.Duration(ph.Recovery)}}
 		if !slices.Equal(st.Stages, want) {
 			t.Errorf("create stages %+v, want %+v", st.Stages, want)
 		}
@@ -196,7 +228,7 @@ func surgeResults(achieved, asked float64, requests int) *reports.Results {
 // SurgeLandSlack); else the measurement is invalid: never a pass, never a kill.
 func TestSurgeLanding(t *testing.T) {
 	faults := []Fault{Surge("create")}
-	rates := map[string]float64{"create": 125}
+	rates := map[string]float64{"create": 375.0 / SurgeFactor} // asks 375/s in the surge
 	for _, c := range []struct {
 		name            string
 		achieved, asked float64
