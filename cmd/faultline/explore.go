@@ -50,9 +50,10 @@ mix of redirects, creations and stats reads. A baseline run of that load learns,
 spans, which edges and components each stream touches. The fault vocabulary follows from the
 profile: per edge, latency 1.5x the caller's timeout (beyond it) and 0.5x (a gray slowdown),
 blackhole (a partition), refused and reset connections, bandwidth starvation; per component, crash with restart and
-pause; per stream of the load, a surge (3x its rate in the fault phase), tried in pairs with a
-mild latency (0.1x the caller's timeout: it only costs capacity). Each experiment is a generated scenario (baseline, fault, recovery: each as long as its
-checks need at the load's rates; the built-in mix: 1 s + 2 s + 2 s) judged
+pause; per stream of the load, a surge (4x its rate in the fault phase, judged on goodput and
+the admitted requests' latency), tried in pairs with a mild latency (0.1x the caller's
+timeout, there for the whole experiment: it only costs capacity). Each experiment is a generated scenario (baseline, fault, recovery: each as long as its
+checks need at the load's rates; the built-in mix: 2.5 s each) judged
 like any other run: SLOs, data safety from the client's side, blast radius from traces. One
 running system is reused between experiments; a fresh one follows a store crash, lost data
 or a system that is not healthy after the heal.
