@@ -118,8 +118,8 @@ type live struct {
 
 	// touched by the loop only
 	spanSeen  int
-	peekSeen  int           // the spans newFailure looked at
-	recent    []traces.Span // spans whose start falls in the window (plus a margin)
+	peekSeen  int               // the spans newFailure looked at
+	calls     *traces.LiveIndex // the calls of the spans that can still fall in the window
 	policies  *policies
 	state     map[string]string
 	stateNext time.Time
@@ -134,7 +134,7 @@ func newLive(o Options) *live {
 	case o.Session != nil:
 		start = o.Session.Start()
 	}
-	l := &live{o: o, start: start, subs: map[chan []byte]struct{}{}, pokeCh: make(chan struct{}, 1), policies: newPolicies()}
+	l := &live{o: o, start: start, subs: map[chan []byte]struct{}{}, pokeCh: make(chan struct{}, 1), policies: newPolicies(), calls: traces.NewLiveIndex()}
 	l.update(context.Background(), time.Now())
 	return l
 }
@@ -344,27 +344,29 @@ func (l *live) mapView(ctx context.Context, v *View, now time.Time) {
 	if l.o.Spans != nil {
 		all := l.o.Spans()
 		if len(all) < l.spanSeen { // the receiver was reset
-			l.spanSeen, l.recent = 0, nil
+			l.spanSeen, l.calls = 0, traces.NewLiveIndex()
 		}
 		// Keep a margin before the window, so a child's parent is still there (a call waits
 		// at most its route's deadline, 1-2 s). The spans that came while no page was open
-		// are read once for the policies' state, and only the window's are held.
+		// are read once for the policies' state; only those that can still count are indexed,
+		// each trace when its spans arrive (traces.LiveIndex), not the window every second.
 		keep := now.Add(-l.o.Window - 3*time.Second)
 		fresh := all[l.spanSeen:]
 		l.policies.add(fresh)
 		l.policies.trim(winStart)
+		lo := 0
 		for i := range fresh {
-			if !fresh[i].Start.Before(keep) {
-				l.recent = append(l.recent, fresh[i])
+			if fresh[i].Start.Before(keep) {
+				l.calls.Add(fresh[lo:i])
+				lo = i + 1
 			}
 		}
+		l.calls.Add(fresh[lo:])
+		l.calls.Forget(keep)
 		l.spanSeen = len(all)
 		v.Spans = len(all)
-		l.recent = dropBefore(l.recent, keep)
-		from := winStart.Sub(l.start).Seconds()
-		win := []reports.PhaseWindow{{Name: "now", StartS: from, EndS: now.Sub(l.start).Seconds()}}
 		var edges []reports.MapEdge
-		edges, lastErr = traces.LiveMap(l.recent, win, l.start)
+		edges, lastErr = l.calls.Map("now", winStart, now)
 		for _, e := range edges {
 			if len(e.Phases) > 0 {
 				figs[topology.EdgeName(e.From, e.To)] = e.Phases[0]
@@ -412,20 +414,6 @@ func (l *live) mapView(ctx context.Context, v *View, now time.Time) {
 		}
 		v.Nodes = append(v.Nodes, n)
 	}
-}
-
-// dropBefore keeps the spans that started at t or later, in place (the spans come in the
-// services' batches, not in time order; a copy of the window each second cost the lab a
-// 10 MB allocation per refresh at 1,000 redirects/s).
-func dropBefore(s []traces.Span, t time.Time) []traces.Span {
-	out := s[:0]
-	for i := range s {
-		if !s[i].Start.Before(t) {
-			out = append(out, s[i])
-		}
-	}
-	clear(s[len(out):]) // let the dropped spans' attributes go
-	return out
 }
 
 func health(calls int, errRate, p99 float64) string {

@@ -23,13 +23,18 @@ type acc struct {
 	durMs         []float64
 }
 
-func (a *acc) add(s *Span) {
+func (a *acc) add(s *Span) { a.addCall(s.Failed(), s.durMs()) }
+
+func (a *acc) addCall(failed bool, durMs float64) {
 	a.calls++
-	if s.Failed() {
+	if failed {
 		a.errors++
 	}
-	a.durMs = append(a.durMs, float64(s.Duration())/float64(time.Millisecond))
+	a.durMs = append(a.durMs, durMs)
 }
+
+// durMs is the span's duration in milliseconds, as the figures count it.
+func (s *Span) durMs() float64 { return float64(s.Duration()) / float64(time.Millisecond) }
 
 // series is one service's, route's or edge's calls per phase.
 type series map[string]*acc
