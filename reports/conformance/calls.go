@@ -131,7 +131,7 @@ func (ix *index) stallOver(start, end time.Time) time.Duration {
 
 // callerGone says whether the request s was made for had been abandoned before s ended: the
 // server span above s was called by a client span (in another service) that had already
-// ended, so when s failed nobody waited for its answer, fallback or not.
+// ended (traces.GaveUp), so when s failed nobody waited for its answer, fallback or not.
 func (ix *index) callerGone(s *traces.Span) bool {
 	if ix.byKey == nil {
 		ix.byKey = make(map[spanKey]*traces.Span, len(ix.spans))
@@ -146,8 +146,7 @@ func (ix *index) callerGone(s *traces.Span) bool {
 	if server == nil {
 		return false
 	}
-	caller := ix.byKey[spanKey{server.TraceID, server.ParentSpanID}]
-	return caller != nil && caller.Service != server.Service && caller.End.Before(s.End)
+	return traces.GaveUp(ix.byKey[spanKey{server.TraceID, server.ParentSpanID}], server, s.End)
 }
 
 // frozen says whether s's service was paused at some time between its start and end.

@@ -338,8 +338,16 @@ func (ix *index) lateServer(i int) bool {
 	if !ok {
 		return false
 	}
-	p := &ix.spans[j]
-	return p.Service != s.Service && p.Kind == KindClient && s.Start.Sub(p.End) > LateSlack
+	return GaveUp(&ix.spans[j], s, s.Start)
+}
+
+// GaveUp says whether the caller of server — caller is server's parent span — had given up on
+// it by t: caller is the client span in another service that sent the request, and it had
+// ended more than LateSlack before t. Whatever server does from t on is for nobody: the blast
+// radius leaves out a request delivered after that (t = its start), and the fallback check a
+// call that failed after that (t = its end). The one notion of an abandoned request.
+func GaveUp(caller, server *Span, t time.Time) bool {
+	return caller != nil && caller.Service != server.Service && caller.Kind == KindClient && t.Sub(caller.End) > LateSlack
 }
 
 // route is a server span's route: http.route, else its name.
