@@ -274,6 +274,13 @@ func (e *Executor[R]) Get(ctx context.Context, call func(ctx context.Context) (R
 		}
 		return r, err
 	})
+	if err != nil && e.policy.Timeout.D() > 0 && (errors.Is(err, ErrTimeout) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil)) {
+		// failsafe marks a timeout from its timer's goroutine, which can run after this span
+		// has ended (the mark is then lost, and conformance undercounts the calls the timeout
+		// cut): the last attempt's timeout — failsafe's, or the attempt's own deadline just
+		// after it, while the caller still waits — is marked here, before the span ends.
+		span.SetAttributes(attribute.Bool(telemetry.AttrTimeout, true))
+	}
 	if e.class.Failure(r, err) {
 		msg := "failed"
 		if err != nil {
