@@ -241,9 +241,9 @@ func (b Base) yaml(s Spec) ([]byte, error) {
 			switch {
 			case IsSurge(f): // a surge is the load's stages, above
 			case surged && f.Class == ClassMild:
-				w.WriteString("  - " + backgroundYAML(f, ph) + "\n")
+				w.WriteString("  - " + faultYAML(f, 0, ph.Total(), true) + "\n")
 			default:
-				w.WriteString("  - " + faultYAML(f, ph) + "\n")
+				w.WriteString("  - " + faultYAML(f, ph.Baseline, ph.Fault, false) + "\n")
 			}
 		}
 	}
@@ -272,8 +272,9 @@ func (b Base) yaml(s Spec) ([]byte, error) {
 		if rest := slices.DeleteFunc(slices.Clone(phases), func(p string) bool { return p == reports.PhaseFault }); len(rest) > 0 {
 			fmt.Fprintf(&w, "  - {load: %s, phases: [%s], thresholds: [%s]}\n", slo.Load, strings.Join(rest, ", "), quote(th))
 		}
-		w.WriteString("  # " + surgeSLONote(sg, b.Rates()[slo.Load]) + "\n")
-		fmt.Fprintf(&w, "  - {load: %s, phases: [%s], thresholds: [%s]}\n", slo.Load, reports.PhaseFault, quote(SurgeThresholds(slo, b.Rates()[slo.Load])))
+		rate := b.Rates()[slo.Load]
+		w.WriteString("  # " + surgeSLONote(sg, rate) + "\n")
+		fmt.Fprintf(&w, "  - {load: %s, phases: [%s], thresholds: [%s]}\n", slo.Load, reports.PhaseFault, quote(SurgeThresholds(slo, rate)))
 	}
 	for _, c := range s.Comments {
 		w.WriteString("# " + c + "\n")
@@ -313,21 +314,12 @@ func phasesOf(slo verdict.SLO, faults bool) []string {
 	return out
 }
 
-// backgroundYAML is a fault present for the whole experiment: the environment a surge
-// meets (a mild latency), not the failure, as overload.yaml's link-db latency. A limiter that
-// learns the latency (adaptive) then knows it before the surge, as in surge-adaptive.yaml.
-func backgroundYAML(f Fault, ph Phases) string {
-	parts := []string{"at: 0s", fmt.Sprintf("for: %s", ph.Total()), "edge: " + f.Target, "toxic: " + f.Type}
-	for _, kv := range strings.Fields(f.ParamText()) {
-		k, v, _ := strings.Cut(kv, "=")
-		parts = append(parts, k+": "+v)
-	}
-	return "{" + strings.Join(append(parts, "background: true"), ", ") + "}"
-}
-
-// faultYAML is one fault of the schedule, at the end of the baseline for the fault phase.
-func faultYAML(f Fault, ph Phases) string {
-	at, dur := ph.Baseline, ph.Fault
+// faultYAML is one fault of the schedule, from at for dur: the fault phase (the end of the
+// baseline, for the phase), or, for a background fault, the whole experiment — the
+// environment a surge meets (a mild latency), not the failure, as overload.yaml's link-db
+// latency; a limiter that learns the latency (adaptive) then knows it before the surge, as in
+// surge-adaptive.yaml.
+func faultYAML(f Fault, at, dur time.Duration, background bool) string {
 	var parts []string
 	switch {
 	case f.Type == "crash":
@@ -340,6 +332,9 @@ func faultYAML(f Fault, ph Phases) string {
 	for _, kv := range strings.Fields(f.ParamText()) {
 		k, v, _ := strings.Cut(kv, "=")
 		parts = append(parts, k+": "+v)
+	}
+	if background {
+		parts = append(parts, "background: true")
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }
