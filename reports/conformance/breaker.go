@@ -51,7 +51,31 @@ func (ix *index) breakerTimeline(e string, given []reports.BreakerTransition) ti
 		}
 	}
 	sort.SliceStable(tl.ts, func(a, b int) bool { return tl.ts[a].at.Before(tl.ts[b].at) })
+	tl.ts = chained(tl.ts)
 	return tl
+}
+
+// chainSkew is how far apart two logged transitions may be and still be put back in the
+// order their states say. A breaker that half-opens and fails its trial at once logs both
+// changes within a millisecond, each from its own listener; measured (retry-budget,
+// 2026-12-03): "half-open -> open" stamped 0.36 ms before the "open -> half-open" it follows,
+// which read as a half-open 0 s after an opening.
+const chainSkew = 5 * time.Millisecond
+
+// chained swaps adjacent transitions, logged within chainSkew of each other, whose from/to
+// chain only holds the other way round (a -> b then b -> c). Transitions without a from
+// (openings from span events, restarts) are left where the clock put them.
+func chained(ts []transition) []transition {
+	for i := 1; i+1 < len(ts); i++ {
+		prev, a, b := ts[i-1], ts[i], ts[i+1]
+		if a.from == "" || b.from == "" || b.at.Sub(a.at) > chainSkew {
+			continue
+		}
+		if a.from != prev.to && b.from == prev.to && a.from == b.to {
+			ts[i], ts[i+1] = b, a
+		}
+	}
+	return ts
 }
 
 // sec is a time given in seconds from the run start.

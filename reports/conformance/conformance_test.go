@@ -300,6 +300,12 @@ func TestBreaker(t *testing.T) {
 			trials(r, 3192, 3, 200)
 			return r, cycle(1.2, 3.192, 3.25)
 		}},
+		{"a failed trial logged 0.4 ms before its half-open: put back in order", BreakerHalfOpen, reports.ConformancePass, "2s–2s", func() (*run, []reports.BreakerTransition) {
+			r := breakerRun(12)
+			trials(r, 3200, 1, 503)
+			return r, []reports.BreakerTransition{tr("closed", "open", 1.2), tr("half-open", "open", 3.2), tr("open", "half-open", 3.2004),
+				tr("open", "half-open", 5.2), tr("half-open", "closed", 5.25)}
+		}},
 		{"half-opened 30 ms before its delay: beyond Slack", BreakerHalfOpen, reports.ConformanceFail, "half-opened 1.97s after opening", func() (*run, []reports.BreakerTransition) {
 			r := breakerRun(12)
 			trials(r, 3170, 3, 200)
