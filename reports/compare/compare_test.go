@@ -153,6 +153,8 @@ func TestJudge(t *testing.T) {
 		{"apart, lower better", -1, UnitMs, []Stat{st(10, 11, 12), st(20, 21, 22)}, CallBest, 0},
 		{"touching ranges are noise", -1, UnitMs, []Stat{st(10, 11, 20), st(20, 21, 22)}, CallNoise, -1},
 		{"higher better", +1, UnitPerS, []Stat{st(40, 41), st(49, 50)}, CallBest, 1},
+		// tournament 2026-12-03, slow-tail: every profile 100.1/s, hedged "best" by a request
+		{"apart by less than the floor", +1, UnitPerS, []Stat{st(100.08, 100.09), st(100.11, 100.12)}, CallNoise, -1},
 		{"single runs, clear lead", -1, UnitMs, []Stat{st(100), st(50)}, CallBest, 1},
 		{"single runs, small lead", -1, UnitMs, []Stat{st(100), st(95)}, CallNoise, -1},
 		{"single runs, below floor", -1, UnitMs, []Stat{st(0.4), st(0.1)}, CallNoise, -1},
