@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"time"
 
@@ -36,6 +37,7 @@ type tournamentOptions struct {
 	out      string
 	profiles string
 	repeat   int
+	resume   bool
 }
 
 func newTournamentCmd() *cobra.Command {
@@ -53,6 +55,12 @@ do not overlap); otherwise "within noise". Use --repeat 2 or more for calls you 
 
 Writes tournament.md and tournament.html (a table per scenario, the overall ranking, the p99 charts
 of every run overlaid) and each run's own directory under --out/runs.
+
+With --resume, a run already finished in --out/runs (its results.json there, the same profile and
+seed, and the scenario resolved exactly as the file resolves now) is read instead of run again:
+an interrupted tournament goes on where it stopped, and old runs are ranked again by the current
+rules. A run whose scenario file changed since is run again. (An edited profile file is not
+detected: give it a new name.)
 Exit codes: 0 ranked; 1 some run failed or none could be ranked; 2 bad flags or scenario files.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -63,6 +71,7 @@ Exit codes: 0 ranked; 1 some run failed or none could be ranked; 2 bad flags or 
 	f.StringVar(&o.out, "out", "", "output directory (default tournament-<time>)")
 	f.StringVar(&o.profiles, "profiles", "", "profiles to rank, comma-separated (built-in names or YAML paths); at least two")
 	f.IntVar(&o.repeat, "repeat", 2, "runs per profile and scenario (1..20); the noise rule needs 2 or more")
+	f.BoolVar(&o.resume, "resume", false, "read runs already finished in --out (same scenario, profile and seed) instead of running them again")
 	return c
 }
 
@@ -93,7 +102,21 @@ func runTournament(ctx context.Context, args []string, o tournamentOptions, stdo
 		plan.Out = "tournament-" + time.Now().UTC().Format("20060102-150405")
 	}
 	started := time.Now()
-	runs, err := tournament.Play(ctx, plan, runSeeded, func(dir string) ([]rundir.Sample, error) {
+	run := runSeeded
+	if o.resume {
+		run = func(ctx context.Context, file, profile string, seed int64, dir string, log io.Writer) (*reports.Results, error) {
+			res, why := finishedRun(file, profile, seed, dir)
+			if res != nil {
+				fmt.Fprintf(log, "tournament: --resume: read the finished run in %s\n", dir)
+				return res, nil
+			}
+			if why != "" {
+				fmt.Fprintf(log, "tournament: --resume: running %s again: %s\n", dir, why)
+			}
+			return runSeeded(ctx, file, profile, seed, dir, log)
+		}
+	}
+	runs, err := tournament.Play(ctx, plan, run, func(dir string) ([]rundir.Sample, error) {
 		if err := html.RenderDir(dir); err != nil {
 			fmt.Fprintf(stderr, "tournament: %s: %v\n", dir, err)
 		}
@@ -136,4 +159,32 @@ func runTournament(ctx context.Context, args []string, o tournamentOptions, stdo
 		return errMismatch
 	}
 	return nil
+}
+
+// finishedRun is the run in dir when it finished with this profile and seed on the scenario
+// file as it resolves now; otherwise nil and why (empty when dir holds no run at all).
+func finishedRun(file, profile string, seed int64, dir string) (*reports.Results, string) {
+	prev, err := rundir.Load(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ""
+	}
+	if err != nil {
+		return nil, err.Error()
+	}
+	if prev.Results.Profile != profile || prev.Results.Seed != seed {
+		return nil, fmt.Sprintf("it ran profile %s with seed %d", prev.Results.Profile, prev.Results.Seed)
+	}
+	sc, err := scenarios.ParseFile(file)
+	if err != nil {
+		return nil, err.Error()
+	}
+	sc.Seed = seed
+	now, err := sc.ResolvedYAML()
+	if err != nil {
+		return nil, err.Error()
+	}
+	if !bytes.Equal(now, prev.Scenario) {
+		return nil, "the scenario changed since it ran"
+	}
+	return prev.Results, ""
 }

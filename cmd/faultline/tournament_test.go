@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/rundir"
+	"github.com/faultline/faultline/scenarios"
 )
 
 func TestTournamentUsage(t *testing.T) {
@@ -67,5 +69,63 @@ func TestTournamentRunsAndWrites(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "tournament.html")); err != nil {
 		t.Error(err)
+	}
+}
+
+// --resume reads a run finished with the same scenario, profile and seed, and runs again one
+// whose scenario changed since or that ran another seed.
+func TestTournamentResume(t *testing.T) {
+	old := runSeeded
+	defer func() { runSeeded = old }()
+	src, err := os.ReadFile("../../scenarios/overload.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "overload.yaml")
+	if err := os.WriteFile(file, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ran []string
+	runSeeded = func(_ context.Context, f, profile string, seed int64, dir string, _ io.Writer) (*reports.Results, error) {
+		ran = append(ran, profile)
+		sc, err := scenarios.ParseFile(f)
+		if err != nil {
+			return nil, err
+		}
+		sc.Seed = seed
+		b, err := sc.ResolvedYAML()
+		if err != nil {
+			return nil, err
+		}
+		res := &reports.Results{Scenario: "overload", Profile: profile, Seed: seed, Valid: true, Verdict: reports.VerdictPass}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		return res, rundir.Write(dir, rundir.Record{Scenario: b, Results: res})
+	}
+	out := t.TempDir()
+	o := tournamentOptions{profiles: "default,adaptive", repeat: 1, out: out, resume: true}
+	play := func() []string {
+		ran = nil
+		if err := runTournament(context.Background(), []string{file}, o, io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		return ran
+	}
+	if got := play(); len(got) != 2 {
+		t.Fatalf("first play ran %v, want both profiles", got)
+	}
+	if got := play(); len(got) != 0 {
+		t.Errorf("second play ran %v again, want both read back", got)
+	}
+	if err := os.WriteFile(file, []byte(strings.Replace(string(src), "errors<1%", "errors<2%", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := play(); len(got) != 2 {
+		t.Errorf("after the scenario changed it ran %v, want both again", got)
+	}
+	o.resume = false
+	if got := play(); len(got) != 2 {
+		t.Errorf("without --resume it ran %v, want both", got)
 	}
 }
