@@ -68,7 +68,7 @@ bench: deps build ## benchmarks recorded in BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./lab/... ./lab/otlp/... ./scenarios/load/...
 
 tournament: deps build ## which policy wins which failure mode: default, adaptive and hedged ranked on the adaptive-policy scenarios (docs/policy-choice.md; about 15 min)
-	$(BIN) tournament --profiles default,adaptive,hedged --repeat 2 --out runs/tournament scenarios/slow-tail.yaml scenarios/surge-adaptive.yaml
+	$(BIN) tournament --profiles default,adaptive,hedged --repeat 2 --out runs/tournament scenarios/slow-tail.yaml scenarios/surge-adaptive.yaml scenarios/brownout.yaml scenarios/retry-budget.yaml
 
 fuzz: ## a short fuzz pass over every parser and handler
 	@scripts/fuzz.sh 10s

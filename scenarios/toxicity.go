@@ -3,8 +3,8 @@ package scenarios
 // checkToxicity refuses a network fault's toxicity below 1 in a scenario. Toxiproxy's
 // toxicity picks whole connections when they meet the toxic, and the services' keep-alive
 // pools keep the same few connections for the whole fault: "toxicity 0.2" slows all calls
-// or none for seconds at a time, and may land on no call at all (scenarios/drafts: a first
-// slow-tail try slowed no call). A scenario's verdict would rest on luck, so a share of
+// or none for seconds at a time, and may land on no call at all (the first
+// slow-tail draft slowed no call). A scenario's verdict would rest on luck, so a share of
 // requests is said with the request-level faults, whose share is exact and seeded.
 // (toxicity 0 and values above 1 are the registry's errors.)
 func (d *decoder) checkToxicity(path string, f *Fault) {

@@ -14,7 +14,7 @@ import (
 
 // When a retry budget acts in failsafe-go v0.9.8, pinned on the adaptive profile's
 // redirect->link budget (max_rate 0.2, min_concurrency 3), because
-// scenarios/drafts/README.md's reason for leaving retry-budget a draft rests on it. The budget
+// scenarios/retry-budget.yaml's design (few poisoned keys, many lookups) rests on it. The budget
 // counts, as "executions", every call in flight through the retry policy (in an attempt or in a
 // backoff) plus every retry in flight; a retry is refused once at least min_concurrency retries
 // are in flight and retries ÷ executions is above max_rate. So at max_rate 0.2 it admits retries
