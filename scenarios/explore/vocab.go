@@ -69,6 +69,7 @@ var Vocabulary = []Entry{
 	{ClassHTTPError, "http_error", true, httpError},
 	{ClassHTTPTail, "http_latency", true, httpTail},
 	{ClassHTTPReset, "http_reset", true, httpReset},
+	{ClassHTTPPoison, "http_latency", true, httpPoison},
 	{ClassCPU, "cpu", false, starvedCPU},
 }
 
