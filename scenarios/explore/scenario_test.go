@@ -120,6 +120,11 @@ func TestPhases(t *testing.T) {
 			t.Errorf("PhasesFor(%v) = %+v, want a %s fault phase", c.faults, got, c.fault)
 		}
 	}
+	// poisoned keys: a fault phase of PoisonMinFault, the rest as the base's
+	poison := Fault{Class: ClassHTTPPoison, Type: "http_latency", Target: "redirect->link", Params: map[string]any{"latency": "300ms", "share": PoisonShare, "by_path": true}}
+	if got := b.PhasesFor([]Fault{poison, crash}); got.Fault != PoisonMinFault || got.Baseline != b.Phases().Baseline || got.Recovery != b.Phases().Recovery {
+		t.Errorf("PhasesFor(%v) = %+v, want a %s fault phase", poison, got, PoisonMinFault)
+	}
 	if got := DefaultBase().Phases(); got.Total() != 7500*time.Millisecond {
 		t.Errorf("the built-in load's phases %+v: steady.yaml and docs/explore.md say 2.5 s + 2.5 s + 2.5 s", got)
 	}

@@ -125,12 +125,12 @@ func power(t *testing.T, bin string, cases []PowerCase) []PowerRow {
 			t.Errorf("%s planned from %q, want %s's baseline", r.Mutant, mut.MapSource, r.Against)
 		}
 	}
-	for _, ex := range exs {
+	for dir, ex := range exs { // keyed by directory: a mutant, or a base (profile+scenario)
 		if ex.Explored == 1 && ex.Systems != 1 {
-			t.Errorf("%s: %d systems for one experiment, want 1 (the baseline's, reused)", ex.Profile, ex.Systems)
+			t.Errorf("%s: %d systems for one experiment, want 1 (the baseline's, reused)", dir, ex.Systems)
 		}
 		for _, f := range []string{HTMLFile, MarkdownFile, JSONFile} {
-			if _, err := os.Stat(filepath.Join(out, ex.Profile, f)); err != nil {
+			if _, err := os.Stat(filepath.Join(out, dir, f)); err != nil {
 				t.Error(err)
 			}
 		}

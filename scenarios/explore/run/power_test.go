@@ -24,8 +24,16 @@ func TestPowerCasesCoverEveryMutant(t *testing.T) {
 		if len(c.Experiments) == 0 && c.Why == "" {
 			t.Errorf("%s: neither an experiment nor why it cannot be shown", c.Mutant)
 		}
+		base := explore.DefaultBase()
+		if c.Scenario != "" {
+			b, err := loadBase(c.Scenario)
+			if err != nil {
+				t.Fatalf("%s: %v", c.Mutant, err)
+			}
+			base = b
+		}
 		for _, id := range c.Experiments {
-			pl, err := explore.NewPlan(explore.StaticMap(explore.DefaultBase()), profile(t, c.Against), explore.Options{Only: []string{id}})
+			pl, err := explore.NewPlan(explore.StaticMap(base), profile(t, c.Against), explore.Options{Only: []string{id}})
 			if err != nil {
 				t.Fatalf("%s: %v", c.Mutant, err)
 			}
@@ -44,6 +52,9 @@ func TestPowerCasesCoverEveryMutant(t *testing.T) {
 	}
 	if err := validCases([]PowerCase{{Mutant: "none"}, {Mutant: "none"}}); err == nil {
 		t.Error("a mutant listed twice passed")
+	}
+	if err := validCases([]PowerCase{{Mutant: "none", Scenario: "scenarios/explore/testdata/no-such.yaml"}}); err == nil || !strings.Contains(err.Error(), "no-such.yaml") {
+		t.Errorf("a case whose base scenario is missing: %v, want an error naming the file", err)
 	}
 }
 
@@ -77,14 +88,24 @@ func TestPowerRows(t *testing.T) {
 			map[string]string{"create": rexplore.DataLost, "redirect": rexplore.Held}, map[string]int{"lost_link_events": 7})}},
 	}
 	cases := []PowerCase{
-		{"no-fallback", "default", []string{"refused@link->billing"}, ""},
-		{"no-timeout", "default", []string{"latency-beyond@link->billing"}, ""},
-		{"none", "default", []string{"refused@link->billing"}, ""},
-		{"no-breaker", "default", []string{pair}, ""}, // ran under the other spelling of the pair
-		{"no-outbox", "default", []string{"blackhole@link->nats"}, ""},
-		{"no-dedup", "default", []string{"latency-beyond@redirect->nats"}, ""}, // not explored
-		{"unbounded-bulkhead", "default", nil, "needs a surge"},
+		{"no-fallback", "default", []string{"refused@link->billing"}, "", ""},
+		{"no-timeout", "default", []string{"latency-beyond@link->billing"}, "", ""},
+		{"none", "default", []string{"refused@link->billing"}, "", ""},
+		{"no-breaker", "default", []string{pair}, "", ""}, // ran under the other spelling of the pair
+		{"no-outbox", "default", []string{"blackhole@link->nats"}, "", ""},
+		{"no-dedup", "default", []string{"latency-beyond@redirect->nats"}, "", ""}, // not explored
+		{"unbounded-bulkhead", "default", nil, "needs a surge", ""},
 	}
+	// a case with its own load is judged against its base explored under that load, not
+	// under the built-in mix (where adaptive breaks too here: no power)
+	poison := "http-poison@redirect->link+refused@redirect->redis"
+	storm := "scenarios/explore/testdata/retry-storm.yaml"
+	brokenRedirect := map[string]string{"redirect": rexplore.Broken}
+	exs["adaptive"] = &rexplore.Exploration{Profile: "adaptive", Outcomes: []rexplore.Outcome{outcome(poison, brokenRedirect, nil)}}
+	exs["adaptive+retry-storm"] = &rexplore.Exploration{Profile: "adaptive", Scenario: "explore-retry-storm",
+		Outcomes: []rexplore.Outcome{outcome(poison, map[string]string{"redirect": rexplore.Held}, nil)}}
+	exs["no-budget"] = &rexplore.Exploration{Profile: "no-budget", Outcomes: []rexplore.Outcome{outcome(poison, brokenRedirect, nil)}}
+	cases = append(cases, PowerCase{"no-budget", "adaptive", []string{poison}, "", storm})
 	rows := PowerRows(cases, exs)
 	want := map[string]string{ // mutant → found, or the start of why missed
 		"no-fallback":        "refused@link->billing",
@@ -94,6 +115,7 @@ func TestPowerRows(t *testing.T) {
 		"no-outbox":          "blackhole@link->nats",
 		"no-dedup":           "MISSED: not explored",
 		"unbounded-bulkhead": "MISSED: not expressible: needs a surge",
+		"no-budget":          poison,
 	}
 	if len(rows) != len(cases) {
 		t.Fatalf("%d rows for %d cases", len(rows), len(cases))
@@ -115,6 +137,33 @@ func TestPowerRows(t *testing.T) {
 	}
 	if n := strings.Count(table, "\n"); n != len(rows)+1 {
 		t.Errorf("the table has %d lines, want a header and one per mutant:\n%s", n, table)
+	}
+}
+
+// The bases of the check: one exploration per profile and load, with the union of the
+// experiments of the cases judged against it; a case with its own scenario is its own base
+// even when another case mutates the same profile under the built-in mix.
+func TestPowerBases(t *testing.T) {
+	storm := "scenarios/explore/testdata/retry-storm.yaml"
+	got := powerBases([]PowerCase{
+		{Mutant: "no-fallback", Against: "default", Experiments: []string{"refused@link->billing"}},
+		{Mutant: "no-adaptive-limiter", Against: "adaptive", Experiments: []string{"surge@create"}},
+		{Mutant: "none", Against: "default", Experiments: []string{"refused@link->billing", "blackhole@link->nats"}},
+		{Mutant: "no-budget", Against: "adaptive", Experiments: []string{"http-poison@redirect->link"}, Scenario: storm},
+		{Mutant: "no-throttler", Against: "adaptive", Scenario: storm}, // no experiment: not run
+	})
+	want := []powerBase{
+		{key: "default", profile: "default", only: []string{"refused@link->billing", "blackhole@link->nats"}},
+		{key: "adaptive", profile: "adaptive", only: []string{"surge@create"}},
+		{key: "adaptive+retry-storm", profile: "adaptive", scenario: storm, only: []string{"http-poison@redirect->link"}},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("bases %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i].key != want[i].key || got[i].profile != want[i].profile || got[i].scenario != want[i].scenario || !slices.Equal(got[i].only, want[i].only) {
+			t.Errorf("base %d: %+v, want %+v", i, got[i], want[i])
+		}
 	}
 }
 
