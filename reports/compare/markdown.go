@@ -61,7 +61,7 @@ func (c *Comparison) Markdown(w io.Writer) error {
 
 // RuleText explains how winners were called, for both renderings.
 func RuleText(repeats bool) string {
-	s := "Winner rule: the best mean is marked ★ only when its min–max range over repeats does not overlap any other label's range and it leads by more than the smallest difference worth a call (0.5 ms, 0.5/s, 0.1 s, 0.1 percentage point); otherwise the row says \"within noise\"."
+	s := "Winner rule: the best mean is marked ★ only when its min–max range over repeats does not overlap any other label's range and it leads by at least the smallest difference worth a call (0.5 ms, 0.5/s, 0.1 s, 0.1 percentage point); otherwise the row says \"within noise\"."
 	if !repeats {
 		s += " Every label ran once, so there is no noise estimate: a run is marked only when it is at least twice as good as the runner-up. Repeat runs (--repeat N) for finer calls."
 	} else {

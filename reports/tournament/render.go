@@ -15,7 +15,7 @@ import (
 )
 
 // RuleText states how the tables call a winner and how the overall ranking is ordered.
-const RuleText = `A profile is best on a criterion only when its min–max range over the repeats does not overlap any other profile's range and it leads by more than the smallest difference worth a call (0.5 ms, 0.5/s, 0.1 s, 0.1 percentage point) (with a single run somewhere, only with a twofold lead, flagged "single runs"); otherwise the row says "within noise". Latencies are of successful requests only. Runs with an invalid measurement or an error verdict count in nothing. Overall: criteria won outside noise, over every scenario; ties by the mean rank of the means (1 = best), which is shown but proves nothing on its own.`
+const RuleText = `A profile is best on a criterion only when its min–max range over the repeats does not overlap any other profile's range and it leads by at least the smallest difference worth a call (0.5 ms, 0.5/s, 0.1 s, 0.1 percentage point; with a single run somewhere, a twofold lead, flagged "single runs"); otherwise the row says "within noise". Latencies are of successful requests only. Runs with an invalid measurement or an error verdict count in nothing. Overall: criteria won outside noise, over every scenario; ties by the mean rank of the means (1 = best), which is shown but proves nothing on its own.`
 
 // Markdown writes the tournament as Markdown: the overall ranking, then a table per scenario.
 func (rk *Ranking) Markdown(w io.Writer) error {
