@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/faultline/faultline/reports"
@@ -17,6 +18,10 @@ type call struct {
 	span     *traces.Span
 	attempts []attempt // by attempt number; nil when the attempts made no span of their own
 	maxNum   int       // the highest attempt number seen, or resilience.retries + 1
+	// retryAsked: the highest attempt a retry event announced, made or not (a budget may
+	// refuse it): attempt retryAsked-1 failed in the pipeline's eyes even when its HTTP span
+	// shows an answer (the per-attempt timeout fired just before it came).
+	retryAsked int
 	// breakerRejected and bulkheadRejected: the pipeline refused (an attempt of) the call.
 	breakerRejected, bulkheadRejected bool
 	timedOut                          bool
@@ -57,7 +62,7 @@ func (c *call) edgeFailed() (failed, known bool) {
 	// decides (a timed-out first attempt whose retry answered is a call that succeeded).
 	if n := len(c.attempts); n > 0 {
 		last := c.attempts[n-1]
-		return last.failed || c.maxNum > last.num, true
+		return last.failed || c.maxNum > last.num || c.retryAsked > last.num, true
 	}
 	if c.breakerRejected || c.bulkheadRejected || c.timedOut {
 		return true, true
@@ -237,6 +242,20 @@ func newCall(s *traces.Span) *call {
 	}
 	if r, ok := s.Int(traces.AttrRetries); ok {
 		c.maxNum = r + 1
+	}
+	edge := s.Attr(traces.AttrEdge)
+	for _, ev := range s.Events {
+		if ev.Name != traces.EventRetry {
+			continue
+		}
+		if e, _ := ev.Attrs.Get(traces.AttrEdge); e != "" && e != edge {
+			continue
+		}
+		if v, _ := ev.Attrs.Get(traces.AttrAttempt); v != "" {
+			if n, err := strconv.Atoi(v); err == nil {
+				c.retryAsked = max(c.retryAsked, n)
+			}
+		}
 	}
 	c.inFlight, c.hasInFlight = s.Int(traces.AttrBulkheadInFlight)
 	c.waitUs, c.hasWait = s.Int(traces.AttrBulkheadWaitUs)

@@ -423,6 +423,17 @@ func TestFallback(t *testing.T) {
 				r.attempt(c, 1, 0, 155, 0)
 				r.attempt(c, 2, 162, 25, 200)
 			}},
+			// retry-budget (2026-12-03): the per-attempt timeout fired 3 ms before link's 200
+			// came, so the attempt's HTTP span shows an answer; the pipeline announced attempt 2
+			// and the budget refused it: the call failed and the fallback was owed.
+			{"an answer the attempt's timeout beat, its retry refused", reports.ConformancePass, "fallback answered 1, did not answer 0", func(r *run) {
+				c := r.call(e, 0, 233, true, traces.AttrFallback, "fail_open", traces.AttrTimeout, "true", traces.AttrRetries, "0")
+				r.spans[c].Events = []traces.Event{
+					{Name: traces.EventRetry, Time: at(203), Attrs: kv(traces.AttrEdge, e, traces.AttrAttempt, "2")},
+					{Name: traces.EventBudgetRefused, Time: at(233), Attrs: kv(traces.AttrEdge, e, "kind", "retry")},
+				}
+				r.attempt(c, 1, 0, 203, 200)
+			}},
 			// link was paused: the gateway gave up at 100 ms, link resumed at 500 ms and its
 			// billing call failed for a request nobody waited for (link-gray-failure).
 			{"a failure after the caller gave up", reports.ConformanceNoData, "1 failed calls that ended after their caller had given up, not judged", func(r *run) {
