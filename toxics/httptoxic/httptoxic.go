@@ -136,7 +136,8 @@ type Attrs struct {
 	Method string  `json:"method,omitempty"`
 	Path   string  `json:"path,omitempty"` // prefix of the request path
 	// ByPath picks by the request's path instead of its order: a path is always picked or
-	// never (a poison key), and share is the share of distinct paths picked.
+	// never (a poison key), and share is the share of distinct paths picked — exactly, in the
+	// order the toxic first sees them (pathPicker).
 	ByPath bool `json:"by_path,omitempty"`
 	// http_error
 	Status     int    `json:"status,omitempty"`
@@ -158,6 +159,9 @@ type Counters struct {
 	// upgrade, bad framing), PassthroughBytes the bytes passed on untouched after that.
 	Passthrough      int64 `json:"passthrough_connections"`
 	PassthroughBytes int64 `json:"passthrough_bytes"`
+	// Paths and PathsPicked are a by_path toxic's distinct paths seen and, of those, picked.
+	Paths       int64 `json:"paths,omitempty"`
+	PathsPicked int64 `json:"paths_picked,omitempty"`
 }
 
 type kind uint8
@@ -205,11 +209,18 @@ func (c *counters) snapshot() Counters {
 		PassthroughBytes: c.passthroughBytes.Load()}
 }
 
+func (g *group) counters() Counters {
+	c := g.c.snapshot()
+	c.Paths, c.PathsPicked = g.paths.seen()
+	return c
+}
+
 // group is what the two halves of one fault share: the sequence of choices, the counters
 // and the hand-over of each new connection's pair.
 type group struct {
-	seq atomic.Uint64
-	c   counters
+	seq   atomic.Uint64
+	c     counters
+	paths pathPicker
 
 	mu    sync.Mutex
 	armed bool
@@ -236,7 +247,7 @@ func (e *engine) MarshalJSON() ([]byte, error) {
 		Attrs
 		Armed    bool     `json:"armed,omitempty"`
 		Counters Counters `json:"counters"`
-	}{e.a, armed, e.g.c.snapshot()})
+	}{e.a, armed, e.g.counters()})
 }
 
 // decode is Toxiproxy's way in: it decodes the attributes of a new toxic, validated, so the

@@ -166,7 +166,7 @@ func (e *engine) request(stub *tptoxics.ToxicStub, st *reqState, o *out, h head,
 	draw := func() bool {
 		seq = e.g.seq.Add(1) - 1
 		if e.a.ByPath {
-			return ChosenPath(e.a.Seed, h.path(), e.a.Share)
+			return e.g.paths.pick(e.a.Seed, h.path(), e.a.Share)
 		}
 		return Chosen(e.a.Seed, seq, e.a.Share)
 	}
