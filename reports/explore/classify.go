@@ -172,6 +172,11 @@ func (o *Outcome) classifyData(res *reports.Results, runFailed bool) {
 		case (links && lost[true]) || (clicks && lost[false]):
 			so.Class = DataLost
 			so.Why = "data lost: " + dataText(o.Data, links)
+			if !d.Settled {
+				// Still missing when the wait for analytics ran out: lost, or later than the
+				// experiment's settle bound, which a user reading the counts cannot tell apart.
+				so.Why = "data missing when the wait for analytics ran out (lost, or later than the bound): " + dataText(o.Data, links)
+			}
 		case (links || clicks) && (d.Error != "" || !d.Settled):
 			so.Class, so.Why = Unproven, "the data check did not complete: "+firstNonEmpty(d.Error, "analytics did not settle")
 		}

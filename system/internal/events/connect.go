@@ -17,6 +17,11 @@ const (
 	ReconnectBufSize = 8 << 20
 	AsyncMaxPending  = 4096
 	AckTimeout       = 2 * time.Second
+	// A connection that went quiet (a partition holds it open, nothing flows) is given up
+	// after MaxPingsOut unanswered pings, PingInterval apart, and redialled; nats.go's
+	// default (2 min x 2) left a partitioned consumer on a dead connection for minutes.
+	PingInterval = 2 * time.Second
+	MaxPingsOut  = 2
 )
 
 // Connect connects to NATS at url as client name. It returns at once even when the server is
@@ -33,6 +38,8 @@ func Connect(ctx context.Context, url, name string, logger *slog.Logger) (*nats.
 		nats.ReconnectBufSize(ReconnectBufSize),
 		nats.RetryOnFailedConnect(true),
 		nats.Timeout(2*time.Second),
+		nats.PingInterval(PingInterval),
+		nats.MaxPingsOutstanding(MaxPingsOut),
 		nats.ConnectHandler(func(c *nats.Conn) { logger.Info("events: nats connected", "url", c.ConnectedUrlRedacted()) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil { // nil: our own Close, reported by the closed handler

@@ -168,3 +168,33 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+type progressCounter struct{ n atomic.Int32 }
+
+func (p *progressCounter) InProgress() error { p.n.Add(1); return nil }
+
+// TestWithProgressKeepsASlowMessage: a handler slower than the interval tells NATS it is
+// still working once per interval (else its message is redelivered at AckWait); a fast one
+// never does, and nothing is sent once the handler has returned.
+func TestWithProgressKeepsASlowMessage(t *testing.T) {
+	const iv = 20 * time.Millisecond
+	var slow progressCounter
+	_ = withProgress(&slow, iv, func() error { time.Sleep(5*iv + iv/2); return nil })
+	after := slow.n.Load()
+	if after < 3 || after > 5 {
+		t.Errorf("a handler of 5.5 intervals sent %d InProgress, want about 5", after)
+	}
+	time.Sleep(3 * iv)
+	if got := slow.n.Load(); got != after {
+		t.Errorf("%d InProgress sent after the handler returned", got-after)
+	}
+	var fast progressCounter
+	want := errors.New("handler's own error")
+	if err := withProgress(&fast, iv, func() error { return want }); err != want {
+		t.Errorf("withProgress returned %v, want the handler's error", err)
+	}
+	time.Sleep(2 * iv)
+	if got := fast.n.Load(); got != 0 {
+		t.Errorf("a handler that returned at once sent %d InProgress", got)
+	}
+}
