@@ -191,6 +191,9 @@ type DataSafety struct {
 	DuplicateLinkEvents  int      `json:"duplicate_link_events"`             // events beyond 1 for acknowledged codes
 	LostLinkEventSamples []string `json:"lost_link_event_samples,omitempty"` // up to 10 codes
 	Settled              bool     `json:"settled"`                           // analytics caught up before the deadline
+	// CaughtUpS is when analytics was seen caught up, in seconds after the load ended (the
+	// poll that confirmed it: up to 0.5 s after the fact); 0 when it never was.
+	CaughtUpS float64 `json:"caught_up_s,omitempty"`
 	Error                string   `json:"error,omitempty"`
 }
 

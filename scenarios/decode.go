@@ -17,6 +17,10 @@ import (
 // decoder walks the YAML syntax tree itself instead of using yaml.Unmarshal, because the
 // library's decoder stops at the first problem and loses positions of semantic errors; here
 // every unknown key, wrong type and bad value is collected with its line and column.
+// MaxCaughtUpWithin is the longest data.caught_up_within a scenario may ask: the lab waits that
+// long for analytics after the load (runner.Options.Settle's default).
+const MaxCaughtUpWithin = 30 * time.Second
+
 type decoder struct {
 	file string
 	errs *Errors

@@ -496,6 +496,13 @@ func (d *decoder) expect(path string, n ast.Node, e *verdict.Expect) (impactPos 
 				// link events analytics counts, against the acknowledged links
 				"lost_link_events":      intp(&data.LostLinkEvents),
 				"duplicate_link_events": intp(&data.DuplicateLinkEvents),
+				// how soon after the load's end analytics must have counted everything
+				"caught_up_within": func(p string, v ast.Node) {
+					if d.stdDuration(p, v, &data.CaughtUpWithin) && (data.CaughtUpWithin <= 0 || data.CaughtUpWithin > MaxCaughtUpWithin) {
+						d.errorf(v, "%s: want a duration in (0, %s]: the lab waits at most that long for analytics", p, MaxCaughtUpWithin)
+						data.CaughtUpWithin = 0
+					}
+				},
 			}, nil)
 		},
 	}, nil)

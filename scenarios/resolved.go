@@ -176,6 +176,9 @@ func expectView(e verdict.Expect) yaml.MapSlice {
 				m = append(m, yaml.MapItem{Key: kv.k, Value: *kv.v})
 			}
 		}
+		if dd.CaughtUpWithin > 0 {
+			m = append(m, yaml.MapItem{Key: "caught_up_within", Value: dd.CaughtUpWithin.String()})
+		}
 		out = append(out, yaml.MapItem{Key: "data", Value: m})
 	}
 	if c := e.Conformance; c != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/faultline/faultline/reports"
 )
@@ -61,6 +62,9 @@ func JudgeData(ds *reports.DataSafety, exp *ExpectData) []reports.Expectation {
 		line("data.lost_link_events", ds.LostLinkEvents, bound(exp.LostLinkEvents), noLinks),
 		line("data.duplicate_link_events", ds.DuplicateLinkEvents, bound(exp.DuplicateLinkEvents), noLinks),
 	}
+	if exp.CaughtUpWithin > 0 {
+		out = append(out, caughtUp(ds, exp.CaughtUpWithin, noLinks != "" && noRedirects != ""))
+	}
 	if ds.Error != "" {
 		out = append(out, reports.Expectation{What: "data.checked", Expected: "invariants readable", Observed: ds.Error, NoData: true})
 	}
@@ -85,4 +89,25 @@ func missingReason(ds *reports.DataSafety) string {
 		why += "; analytics had not settled, some may be lag"
 	}
 	return why
+}
+
+// caughtUp judges how soon analytics had everything after the load ended: a system that
+// loses nothing but counts a partition's events half a minute late fails it. Never caught up
+// within the wait fails too (the counts' own lines say what was missing); a data check that
+// could not read analytics, or had nothing to count, is no data.
+func caughtUp(ds *reports.DataSafety, within time.Duration, nothing bool) reports.Expectation {
+	e := reports.Expectation{What: "data.caught_up_within",
+		Expected: fmt.Sprintf("analytics has every acknowledged click and link event within %s of the load's end", within)}
+	switch {
+	case ds.Error != "":
+		e.Observed, e.NoData = "not checked: "+ds.Error, true
+	case nothing:
+		e.Observed, e.Pass, e.NotApplicable = "nothing to check: no link acknowledged, no redirect received", true, true
+	case !ds.Settled:
+		e.Observed = "not caught up when the wait for analytics ran out"
+	default:
+		e.Observed = fmt.Sprintf("caught up %.1f s after the load ended", ds.CaughtUpS)
+		e.Pass = ds.CaughtUpS <= within.Seconds()
+	}
+	return e
 }

@@ -3,6 +3,7 @@ package verdict
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/reports"
 )
@@ -69,5 +70,44 @@ func TestUnverifiedLinksAreNoData(t *testing.T) {
 	e = lostLine(&reports.DataSafety{LinksAcked: 120, LostLinks: 2, UnverifiedLinks: 5})
 	if e.Pass || e.NoData {
 		t.Errorf("2 lost and 5 unverified: %+v, want a plain fail", e)
+	}
+}
+
+// TestCaughtUpWithin: a system that loses nothing but counts late fails caught_up_within;
+// one that never caught up fails it; an unreadable analytics is no data, nothing to count is
+// not applicable; without the bound there is no such line.
+func TestCaughtUpWithin(t *testing.T) {
+	line := func(ds *reports.DataSafety, within time.Duration) (reports.Expectation, bool) {
+		for _, e := range JudgeData(ds, &ExpectData{CaughtUpWithin: within}) {
+			if e.What == "data.caught_up_within" {
+				return e, true
+			}
+		}
+		return reports.Expectation{}, false
+	}
+	full := reports.DataSafety{LinksAcked: 10, ClicksAcked: 50, ClicksCounted: 50, Settled: true}
+	for _, c := range []struct {
+		name                        string
+		edit                        func(*reports.DataSafety)
+		pass, noData, notApplicable bool
+	}{
+		{"in time", func(d *reports.DataSafety) { d.CaughtUpS = 3.2 }, true, false, false},
+		{"late", func(d *reports.DataSafety) { d.CaughtUpS = 31 }, false, false, false},
+		{"never caught up", func(d *reports.DataSafety) { d.Settled, d.MissingClicks = false, 4 }, false, false, false},
+		{"analytics unreadable", func(d *reports.DataSafety) { d.Settled, d.Error = false, "data: read analytics counts: refused" }, false, true, false},
+		{"nothing to count", func(d *reports.DataSafety) { d.LinksAcked, d.ClicksAcked, d.ClicksCounted, d.CaughtUpS = 0, 0, 0, 0.6 }, true, false, true},
+	} {
+		ds := full
+		c.edit(&ds)
+		e, ok := line(&ds, 10*time.Second)
+		if !ok {
+			t.Fatalf("%s: no data.caught_up_within line", c.name)
+		}
+		if e.Pass != c.pass || e.NoData != c.noData || e.NotApplicable != c.notApplicable {
+			t.Errorf("%s: %+v, want pass %v, no data %v, not applicable %v", c.name, e, c.pass, c.noData, c.notApplicable)
+		}
+	}
+	if _, ok := line(&full, 0); ok {
+		t.Error("a line without the bound: caught_up_within is judged only when asked")
 	}
 }

@@ -63,6 +63,9 @@ type ExpectData struct {
 	// events applied beyond one per acknowledged link.
 	LostLinkEvents      *int `json:"lost_link_events,omitempty" yaml:"lost_link_events,omitempty"`
 	DuplicateLinkEvents *int `json:"duplicate_link_events,omitempty" yaml:"duplicate_link_events,omitempty"`
+	// CaughtUpWithin bounds how long after the load's end analytics may take to count every
+	// acknowledged click and link event (0: not judged; the counts are judged either way).
+	CaughtUpWithin time.Duration `json:"caught_up_within,omitempty" yaml:"caught_up_within,omitempty"`
 }
 
 // ExpectConformance tunes the policy conformance check every run makes (reports/conformance):

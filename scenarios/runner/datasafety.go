@@ -27,6 +27,7 @@ type dataChecker struct {
 	redirect  string // redirect service, direct (for its /clicks ledger, a diagnostic)
 	analytics string // analytics service, direct (for its /stats)
 	settle    time.Duration
+	loadEnd   time.Time // when the load ended: CaughtUpS counts from it
 	// baseline is analytics' per-code counts before the run's setup (see clickBaseline).
 	baseline map[string]int
 }
@@ -211,6 +212,9 @@ func (d *dataChecker) checkEvents(ctx context.Context, links []load.Link, clicks
 		explained := ledgerErr == nil && cur.clicksMissing <= dropped
 		if cur == prev && (cur.clicksMissing == 0 || explained) && cur.linkCodes == len(codes) {
 			ds.Settled = true
+			if !d.loadEnd.IsZero() {
+				ds.CaughtUpS = time.Since(d.loadEnd).Seconds()
+			}
 			break
 		}
 		if time.Now().After(deadline) {

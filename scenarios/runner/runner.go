@@ -45,7 +45,8 @@ type Options struct {
 	// RetryInvalid repeats a run whose only outcome was an invalid measurement (the load
 	// generator fell behind, spans were lost) up to this many times. Fails are never repeated.
 	RetryInvalid int
-	// Settle bounds the wait for analytics to catch up before the click invariant is judged.
+	// Settle bounds the wait for analytics to catch up before the click invariant is judged
+	// (default scenarios.MaxCaughtUpWithin, so a scenario's caught_up_within always fits).
 	Settle time.Duration
 	// Watch, when set, starts a live view of the run (faultline run --console) once the
 	// set-up is done and the load is about to start; stop is called before the system goes
@@ -95,7 +96,7 @@ func Run(ctx context.Context, o Options) (*reports.Results, error) {
 		o.Start = StartProcesses
 	}
 	if o.Settle == 0 {
-		o.Settle = 30 * time.Second
+		o.Settle = scenarios.MaxCaughtUpWithin
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
@@ -217,13 +218,14 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	abort := r.loadAndFaults(ctx, l, plan, codes, res)
 	res.Abort = abort
 	res.DurationS = time.Since(r.start).Seconds()
+	loadEnd := time.Now()
 	if ctx.Err() != nil {
 		return fmt.Errorf("runner: interrupted: %w", ctx.Err())
 	}
 
 	// Every fault is healed now; the invariants are judged on the healed system.
 	fmt.Fprintf(r.o.Log, "  checking data safety (%d acknowledged links)\n", len(r.tally.Links()))
-	dc := &dataChecker{client: httpClient(), gateway: l.Gateway(), redirect: l.Direct("redirect"), analytics: l.Direct("analytics"), settle: r.o.Settle, baseline: baseline}
+	dc := &dataChecker{client: httpClient(), gateway: l.Gateway(), redirect: l.Direct("redirect"), analytics: l.Direct("analytics"), settle: r.o.Settle, baseline: baseline, loadEnd: loadEnd}
 	res.DataSafety = dc.check(ctx, &r.tally)
 
 	// Closing the lab sends SIGTERM, so every service flushes its spans to the receiver first
