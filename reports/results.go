@@ -29,6 +29,9 @@ type Results struct {
 	Description     string    `json:"description,omitempty"`
 	File            string    `json:"file,omitempty"`
 	Profile         string    `json:"profile"`
+	// ProfileDigest names the profile's content when the run began (policy.Digest): a
+	// tournament --resume reruns a run whose profile file was edited since.
+	ProfileDigest string `json:"profile_digest,omitempty"`
 	Seed            int64     `json:"seed"`
 	StartedAt       time.Time `json:"started_at"`
 	SetupS          float64   `json:"setup_s"` // links created (and resolved) before the load

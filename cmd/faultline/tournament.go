@@ -59,8 +59,8 @@ of every run overlaid) and each run's own directory under --out/runs.
 With --resume, a run already finished in --out/runs (its results.json there, the same profile and
 seed, and the scenario resolved exactly as the file resolves now) is read instead of run again:
 an interrupted tournament goes on where it stopped, and old runs are ranked again by the current
-rules. A run whose scenario file changed since is run again. (An edited profile file is not
-detected: give it a new name.)
+rules. A run whose scenario file or profile changed since (its settings, compared by content:
+results.json's profile_digest) is run again.
 Exit codes: 0 ranked; 1 some run failed or none could be ranked; 2 bad flags or scenario files.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -185,6 +185,11 @@ func finishedRun(file, profile string, seed int64, dir string) (*reports.Results
 	}
 	if !bytes.Equal(now, prev.Scenario) {
 		return nil, "the scenario changed since it ran"
+	}
+	if p, err := policy.Load(profile); err != nil {
+		return nil, err.Error()
+	} else if d := policy.Digest(p); prev.Results.ProfileDigest != d {
+		return nil, "the profile changed since it ran"
 	}
 	return prev.Results, ""
 }

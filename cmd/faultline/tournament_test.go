@@ -13,6 +13,7 @@ import (
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/rundir"
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/system/policy"
 )
 
 func TestTournamentUsage(t *testing.T) {
@@ -98,6 +99,9 @@ func TestTournamentResume(t *testing.T) {
 			return nil, err
 		}
 		res := &reports.Results{Scenario: "overload", Profile: profile, Seed: seed, Valid: true, Verdict: reports.VerdictPass}
+		if p, err := policy.Load(profile); err == nil {
+			res.ProfileDigest = policy.Digest(p) // as the runner records it
+		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
@@ -127,5 +131,28 @@ func TestTournamentResume(t *testing.T) {
 	o.resume = false
 	if got := play(); len(got) != 2 {
 		t.Errorf("without --resume it ran %v, want both", got)
+	}
+	// A profile file edited since its run: that profile runs again, the other is read back.
+	prof, err := os.ReadFile("../../system/profiles/adaptive.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pfile := filepath.Join(t.TempDir(), "mine.yaml")
+	if err := os.WriteFile(pfile, prof, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.profiles, o.resume = "default,"+pfile, true
+	if got := play(); len(got) != 1 || got[0] != pfile {
+		t.Fatalf("a new profile file: ran %v, want it alone", got)
+	}
+	edited := strings.Replace(string(prof), "max_rate: 0.2", "max_rate: 0.3", 1)
+	if edited == string(prof) {
+		t.Fatal("the test's edit matched nothing in adaptive.yaml")
+	}
+	if err := os.WriteFile(pfile, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := play(); len(got) != 1 || got[0] != pfile {
+		t.Errorf("after the profile file changed it ran %v, want that profile alone", got)
 	}
 }

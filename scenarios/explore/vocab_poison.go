@@ -16,12 +16,12 @@ const ClassHTTPPoison = "http-poison"
 
 // PoisonShare is the share of keys poisoned: small on purpose. At 10-15 % the poisoned
 // calls' failed attempts open the caller's breaker (0.5 of 20) with or without a budget, and
-// the fallback then hides the storm; at 6 % the breaker stays closed (retry-budget.yaml,
-// measured 2026-12-03), and a load over 20 codes still has one poisoned (by_path picks the
-// share exactly: ⌊20 × 0.06 + u⌋ ≥ 1). PoisonSeed fixes which keys, as retry-budget.yaml's
-// seed 7.
+// the fallback then hides the storm; at 4 % it stays closed (at 6 % no-budget's breaker opened
+// in the power check's 5 s fault phase, 2026-12-03), and a load over 20 codes still has one
+// poisoned (by_path picks the share exactly: ⌊20 × 0.04 + u⌋ = 1 for seed 7's u = 0.86).
+// PoisonSeed fixes which keys, as retry-budget.yaml's seed 7.
 const (
-	PoisonShare = 0.06
+	PoisonShare = 0.04
 	PoisonSeed  = 7
 )
 

@@ -51,10 +51,10 @@ func TestPoisonParamsReachTheScenario(t *testing.T) {
 		t.Fatal("no http-poison on redirect->link under adaptive")
 	}
 	f := fs[i]
-	if got, want := f.ParamText(), "by_path=true latency=300ms seed=7 share=0.06"; f.Type != "http_latency" || got != want {
+	if got, want := f.ParamText(), "by_path=true latency=300ms seed=7 share=0.04"; f.Type != "http_latency" || got != want {
 		t.Errorf("http-poison: %s %q, want http_latency %q", f.Type, got, want)
 	}
-	if want := "6 % of the keys held, every request of one and its retries too (the caller retries up to 2 times): 1.5 × the caller's timeout 200ms"; f.Why != want {
+	if want := "4 % of the keys held, every request of one and its retries too (the caller retries up to 2 times): 1.5 × the caller's timeout 200ms"; f.Why != want {
 		t.Errorf("why %q, want %q", f.Why, want)
 	}
 	y, err := DefaultBase().Experiment(Experiment{ID: "http-poison@redirect->link", Faults: []Fault{f}, Streams: []string{"redirect"}}, "adaptive")

@@ -23,6 +23,7 @@ import (
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/bounds"
 	"github.com/faultline/faultline/scenarios/load"
+	"github.com/faultline/faultline/system/policy"
 	"github.com/faultline/faultline/toxics"
 )
 
@@ -157,6 +158,9 @@ func (r *run) execute(ctx context.Context) *reports.Results {
 	}
 	if r.o.ExpectVerdict != "" {
 		res.ExpectedVerdict = r.o.ExpectVerdict
+	}
+	if p, err := policy.Load(r.profile); err == nil {
+		res.ProfileDigest = policy.Digest(p)
 	}
 	if res.ExpectedVerdict == "" {
 		res.ExpectedVerdict = reports.VerdictPass

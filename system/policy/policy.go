@@ -2,6 +2,10 @@
 package policy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+
 	"github.com/faultline/faultline/system/internal/resilience"
 )
 
@@ -61,6 +65,17 @@ var KnownRoutes = resilience.KnownRoutes
 
 // Load reads a built-in profile by name ("default"), or a YAML file by path; "" is default.
 func Load(nameOrPath string) (*Profile, error) { return resilience.Load(nameOrPath) }
+
+// Digest names a profile's content: equal for equal profiles whatever their file or name, and
+// changed by any change of a setting (the lab compares it to tell an edited profile file).
+func Digest(p *Profile) string {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
 
 // Parse decodes and validates a profile; file names the source in errors.
 func Parse(file string, data []byte) (*Profile, error) { return resilience.Parse(file, data) }
