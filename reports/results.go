@@ -25,13 +25,13 @@ const (
 // Results is results.json: everything a run observed and concluded. Field names are a public
 // contract (see docs/results.md); add fields, never rename them.
 type Results struct {
-	Scenario        string    `json:"scenario"`
-	Description     string    `json:"description,omitempty"`
-	File            string    `json:"file,omitempty"`
-	Profile         string    `json:"profile"`
+	Scenario    string `json:"scenario"`
+	Description string `json:"description,omitempty"`
+	File        string `json:"file,omitempty"`
+	Profile     string `json:"profile"`
 	// ProfileDigest names the profile's content when the run began (policy.Digest): a
 	// tournament --resume reruns a run whose profile file was edited since.
-	ProfileDigest string `json:"profile_digest,omitempty"`
+	ProfileDigest   string    `json:"profile_digest,omitempty"`
 	Seed            int64     `json:"seed"`
 	StartedAt       time.Time `json:"started_at"`
 	SetupS          float64   `json:"setup_s"` // links created (and resolved) before the load
@@ -197,7 +197,7 @@ type DataSafety struct {
 	// CaughtUpS is when analytics was seen caught up, in seconds after the load ended (the
 	// poll that confirmed it: up to 0.5 s after the fact); 0 when it never was.
 	CaughtUpS float64 `json:"caught_up_s,omitempty"`
-	Error                string   `json:"error,omitempty"`
+	Error     string  `json:"error,omitempty"`
 }
 
 // MapEdge is one caller→callee edge learned from spans.
