@@ -29,7 +29,7 @@ func handleCodeStats(logger *slog.Logger, store statsReader) http.Handler {
 		n, err := store.Clicks(r.Context(), code)
 		if err != nil {
 			logger.Warn("analytics: stats of code", "code", code, "err", err)
-			writeUnavailable(w)
+			writeUnavailable(w, r)
 			return
 		}
 		httpx.WriteJSON(w, http.StatusOK, CodeStats{Code: code, Clicks: n})
@@ -41,14 +41,18 @@ func handleStats(logger *slog.Logger, store statsReader) http.Handler {
 		st, err := store.Stats(r.Context())
 		if err != nil {
 			logger.Warn("analytics: stats", "err", err)
-			writeUnavailable(w)
+			writeUnavailable(w, r)
 			return
 		}
 		httpx.WriteJSON(w, http.StatusOK, st)
 	})
 }
 
-func writeUnavailable(w http.ResponseWriter) {
+func writeUnavailable(w http.ResponseWriter, r *http.Request) {
+	if httpx.ClientGone(r) {
+		httpx.WriteClientGone(w)
+		return
+	}
 	w.Header().Set("Retry-After", "1")
 	httpx.WriteError(w, http.StatusServiceUnavailable, "unavailable", "analytics database unavailable, retry later")
 }

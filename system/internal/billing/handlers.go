@@ -36,7 +36,7 @@ func (h *handlers) quota(w http.ResponseWriter, r *http.Request) {
 	}
 	q, err := h.store.Quota(r.Context(), a)
 	if err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, q)
@@ -49,7 +49,7 @@ func (h *handlers) usage(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := h.store.Usage(r.Context(), a)
 	if err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"account": a, "links_created": n})
@@ -72,18 +72,22 @@ func (h *handlers) setPlan(w http.ResponseWriter, r *http.Request) {
 			httpx.WriteError(w, http.StatusBadRequest, "unknown_plan", err.Error())
 			return
 		}
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
 	q, err := h.store.Quota(r.Context(), a)
 	if err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, q)
 }
 
-func (h *handlers) unavailable(w http.ResponseWriter, err error) {
+func (h *handlers) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	if httpx.ClientGone(r) {
+		httpx.WriteClientGone(w)
+		return
+	}
 	h.logger.Warn("billing: store error", "error", err)
 	w.Header().Set("Retry-After", "1")
 	httpx.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "billing store cannot answer now")

@@ -257,3 +257,27 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestClientGone: a request whose client went away (its context cancelled) is told from one
+// this service timed out itself, and answered 499, not a 5xx that would blame this service.
+func TestClientGone(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/quota/a", nil)
+	if ClientGone(r) {
+		t.Fatal("a live request reads as gone")
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	cancel()
+	if !ClientGone(r.WithContext(ctx)) {
+		t.Error("a cancelled request does not read as gone")
+	}
+	dctx, dcancel := context.WithTimeout(r.Context(), 0)
+	defer dcancel()
+	if ClientGone(r.WithContext(dctx)) {
+		t.Error("this service's own deadline reads as the client gone")
+	}
+	w := httptest.NewRecorder()
+	WriteClientGone(w)
+	if w.Code != StatusClientClosedRequest || w.Code >= 500 {
+		t.Errorf("status %d, want 499", w.Code)
+	}
+}

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,4 +99,19 @@ func WriteDecodeError(w http.ResponseWriter, err error) {
 		return
 	}
 	WriteError(w, http.StatusBadRequest, "invalid_body", err.Error())
+}
+
+// StatusClientClosedRequest is nginx's 499: the client went away before the answer. A handler
+// whose store call failed only because its request was cancelled answers it instead of a 5xx,
+// so its server span is not an error: the failure was the caller's (it gave up, its timeout
+// fired), and a 503 would blame this service for it (the lab's blast radius reads it so).
+const StatusClientClosedRequest = 499
+
+// ClientGone reports whether r's client has gone away (its context cancelled, not timed out
+// by this service).
+func ClientGone(r *http.Request) bool { return errors.Is(r.Context().Err(), context.Canceled) }
+
+// WriteClientGone answers a request whose client went away: 499, for the logs and the span.
+func WriteClientGone(w http.ResponseWriter) {
+	WriteError(w, StatusClientClosedRequest, "client_closed_request", "the client went away before the answer")
 }

@@ -106,7 +106,7 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, errCollision) && attempt < codeAttempts {
 			continue
 		}
-		h.storeError(w, err)
+		h.storeError(w, r, err)
 		return
 	}
 	if h.outbox {
@@ -129,7 +129,7 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		h.storeError(w, err)
+		h.storeError(w, r, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, struct {
@@ -142,7 +142,11 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
 
 // storeError answers a database failure: the pipeline's own refusals map through StatusFor,
 // anything else means the database cannot answer now (503, retry later).
-func (h *handlers) storeError(w http.ResponseWriter, err error) {
+func (h *handlers) storeError(w http.ResponseWriter, r *http.Request, err error) {
+	if httpx.ClientGone(r) {
+		httpx.WriteClientGone(w)
+		return
+	}
 	w.Header().Set("Retry-After", "1")
 	resilience.MarkShed(w.Header(), err)
 	if errors.Is(err, resilience.ErrOpen) || errors.Is(err, resilience.ErrFull) || errors.Is(err, resilience.ErrTimeout) {

@@ -34,6 +34,9 @@ func handleRedirect(logger *slog.Logger, res codeResolver, clicks clickRecorder)
 		case errors.Is(err, ErrNotFound):
 			httpx.WriteError(w, http.StatusNotFound, "not_found", "unknown code "+code)
 			return
+		case err != nil && httpx.ClientGone(r):
+			httpx.WriteClientGone(w)
+			return
 		case err != nil:
 			logger.Debug("redirect: cannot resolve", "code", code, "err", err)
 			w.Header().Set("Retry-After", RetryAfter)
