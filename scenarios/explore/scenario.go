@@ -189,6 +189,9 @@ type Spec struct {
 	// MaxRetries expects at most this many retries per call on each edge (a retry storm's
 	// weak spot): expect.mechanisms.max_retries_per_request.
 	MaxRetries map[string]int
+	// CaughtUpWithin, when set, expects analytics to have counted everything this soon after
+	// the load (expect.data.caught_up_within): a data weak spot's promise.
+	CaughtUpWithin time.Duration
 }
 
 // Baseline is the base's load with no fault: the run the path map is learned from.
@@ -291,7 +294,11 @@ func (b Base) yaml(s Spec) ([]byte, error) {
 		w.WriteString("# " + c + "\n")
 	}
 	w.WriteString("expect:\n  verdict: pass\n")
-	w.WriteString("  data: {lost_links: 0, duplicate_clicks: 0, missing_clicks: 0, lost_link_events: 0, duplicate_link_events: 0}\n")
+	caught := ""
+	if s.CaughtUpWithin > 0 {
+		caught = ", caught_up_within: " + s.CaughtUpWithin.String()
+	}
+	w.WriteString("  data: {lost_links: 0, duplicate_clicks: 0, missing_clicks: 0, lost_link_events: 0, duplicate_link_events: 0" + caught + "}\n")
 	if len(s.MaxRetries) > 0 {
 		var kv []string
 		for _, e := range slices.Sorted(maps.Keys(s.MaxRetries)) {

@@ -5,12 +5,17 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	rexplore "github.com/faultline/faultline/reports/explore"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/bounds"
 	"github.com/faultline/faultline/system/policy"
 )
+
+// WeakSpotCaughtUp is how soon after the load a data weak spot's scenario expects analytics to
+// have counted everything: the explorer's own wait (run.Options.Settle's default).
+const WeakSpotCaughtUp = 10 * time.Second
 
 // WeakSpot is the scenario file for a weak spot, ready for the catalogue: the experiment's
 // faults and load, and expectations that state what the design should guarantee (the SLOs in
@@ -20,6 +25,12 @@ import (
 func (b Base) WeakSpot(o rexplore.Outcome, p *policy.Profile) ([]byte, error) {
 	spec := Spec{Name: WeakSpotName(o.ID), Profile: p.Name, Faults: o.Faults,
 		Description: fmt.Sprintf("Found by faultline explore (profile %s): %s. %s", p.Name, o.ID, evidence(o))}
+	if len(o.Data) > 0 {
+		// Data missing when the explorer's wait ran out: lost, or late. The catalogue waits
+		// longer (30 s), so without this a system that counts half a minute late would pass
+		// the scenario written for the very weak spot found here.
+		spec.CaughtUpWithin = WeakSpotCaughtUp
+	}
 	for _, st := range o.Storms {
 		if spec.MaxRetries == nil {
 			spec.MaxRetries = map[string]int{}

@@ -60,7 +60,7 @@ func Explore(ctx context.Context, o Options) (ex *rexplore.Exploration, err erro
 		o.Log = io.Discard
 	}
 	if o.Settle == 0 {
-		o.Settle = 10 * time.Second
+		o.Settle = explore.WeakSpotCaughtUp
 	}
 	prof, err := policy.Load(o.Profile)
 	if err != nil {
