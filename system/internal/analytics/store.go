@@ -124,48 +124,44 @@ type Record struct {
 // ErrInvalidEvent marks an event the store can never apply (retrying will not help).
 var ErrInvalidEvent = errors.New("analytics: invalid event")
 
-// Apply records the event id and changes the counter in one transaction, so an event is
-// counted exactly once however often it is delivered.
+// Apply records the event id and changes the counter atomically, so an event is counted
+// exactly once however often it is delivered. One statement (data-modifying CTEs run as one
+// transaction): a round trip to the store per event instead of four (BEGIN, two INSERTs,
+// COMMIT), which was most of the click pipeline's cost in PostgreSQL and in analytics.
 func (s *Store) Apply(ctx context.Context, r Record) (Applied, error) {
 	if r.ID == "" || r.Code == "" {
 		return Applied{}, fmt.Errorf("%w: id %q code %q", ErrInvalidEvent, r.ID, r.Code)
 	}
-	if r.Kind != KindLink && r.Kind != KindClick {
-		return Applied{}, fmt.Errorf("%w: kind %q", ErrInvalidEvent, r.Kind)
-	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return Applied{}, fmt.Errorf("analytics: begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	tag, err := tx.Exec(ctx, "INSERT INTO processed_events (id, subject) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", r.ID, r.Subject)
-	if err != nil {
-		return Applied{}, fmt.Errorf("analytics: record event: %w", err)
-	}
-	out := Applied{Duplicate: tag.RowsAffected() == 0}
-	if out.Duplicate && s.Dedup {
-		return out, nil // nothing changed; the rollback is a no-op
-	}
+	var count string
+	args := []any{r.ID, r.Subject, s.Dedup, r.Code}
 	switch r.Kind {
 	case KindLink:
 		var at *time.Time
 		if !r.At.IsZero() {
 			at = &r.At
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO links (code, url, account, created_at, events) VALUES ($1, $2, $3, $4, 1)
-			ON CONFLICT (code) DO UPDATE SET events = links.events + 1`, r.Code, r.URL, r.Account, at)
+		count = `INSERT INTO links (code, url, account, created_at, events)
+			SELECT $4::text, $5::text, $6::text, $7::timestamptz, 1 WHERE NOT $3::boolean OR EXISTS (SELECT 1 FROM ev)
+			ON CONFLICT (code) DO UPDATE SET events = links.events + 1`
+		args = append(args, r.URL, r.Account, at)
 	case KindClick:
-		_, err = tx.Exec(ctx, `INSERT INTO clicks (code, clicks) VALUES ($1, 1)
-			ON CONFLICT (code) DO UPDATE SET clicks = clicks.clicks + 1`, r.Code)
+		count = `INSERT INTO clicks (code, clicks)
+			SELECT $4::text, 1 WHERE NOT $3::boolean OR EXISTS (SELECT 1 FROM ev)
+			ON CONFLICT (code) DO UPDATE SET clicks = clicks.clicks + 1`
+	default:
+		return Applied{}, fmt.Errorf("%w: kind %q", ErrInvalidEvent, r.Kind)
 	}
-	if err != nil {
-		return Applied{}, fmt.Errorf("analytics: count %s: %w", r.Kind, err)
+	// ev holds the id only when it was new; the counter moves only then (or always, with
+	// Dedup off: the no-dedup mutant). Both CTEs see one snapshot and commit together.
+	q := `WITH ev AS (
+			INSERT INTO processed_events (id, subject) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING 1
+		), counted AS (` + count + ` RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM ev), EXISTS (SELECT 1 FROM counted)`
+	var fresh, counted bool
+	if err := s.pool.QueryRow(ctx, q, args...).Scan(&fresh, &counted); err != nil {
+		return Applied{}, fmt.Errorf("analytics: apply %s: %w", r.Kind, err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return Applied{}, fmt.Errorf("analytics: commit: %w", err)
-	}
-	out.Counted = true
-	return out, nil
+	return Applied{Duplicate: !fresh, Counted: counted}, nil
 }
 
 // Clicks returns the click count of one code (0 when never seen).
