@@ -10,7 +10,7 @@ import (
 	"github.com/faultline/faultline/system/internal/systemtest"
 )
 
-func newTestStore(t *testing.T) *Store {
+func newTestStore(t testing.TB) *Store {
 	t.Helper()
 	pg := systemtest.Postgres(t)
 	ctx := context.Background()

@@ -17,12 +17,13 @@ const (
 	ReconnectBufSize = 8 << 20
 	AsyncMaxPending  = 4096
 	AckTimeout       = 2 * time.Second
-	// A connection that went quiet (a partition holds it open, nothing flows) is given up
-	// after MaxPingsOut unanswered pings, PingInterval apart, and redialled; nats.go's
-	// default (2 min x 2) left a partitioned consumer on a dead connection for minutes.
-	PingInterval = 2 * time.Second
-	MaxPingsOut  = 2
 )
+
+// Pings stay at nats.go's defaults (2 min, 2 outstanding) on purpose: a consumer recovers from
+// a partition through AckWait and the pull heartbeats (consumer.go), on the same connection
+// once bytes flow again. Pings 2 s x 2 (tried 2026-12-03) declared a connection stale under
+// a 3 s latency and made redirect's publishing connection flap (click-ack-lost: NATS
+// "affected", its blast radius failed): a slow link is not a dead one.
 
 // Connect connects to NATS at url as client name. It returns at once even when the server is
 // down (the client keeps connecting in the background); state changes are logged.
@@ -38,8 +39,6 @@ func Connect(ctx context.Context, url, name string, logger *slog.Logger) (*nats.
 		nats.ReconnectBufSize(ReconnectBufSize),
 		nats.RetryOnFailedConnect(true),
 		nats.Timeout(2*time.Second),
-		nats.PingInterval(PingInterval),
-		nats.MaxPingsOutstanding(MaxPingsOut),
 		nats.ConnectHandler(func(c *nats.Conn) { logger.Info("events: nats connected", "url", c.ConnectedUrlRedacted()) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil { // nil: our own Close, reported by the closed handler

@@ -27,6 +27,7 @@ import (
 // consumer partitioned for 2 s counted nothing for ~30 s after the heal (found by `faultline
 // explore`, blackhole@analytics->nats). Both are seconds here; a handler that takes longer
 // than AckWait keeps its message with InProgress, so a slow store is not a redelivery storm.
+// The connection itself is kept (connect.go: a slow link is not a dead one).
 const (
 	DefaultNakDelay       = 500 * time.Millisecond // a failing store gets room to recover before redelivery
 	DefaultHandlerTimeout = 10 * time.Second

@@ -55,11 +55,6 @@ func Start(o Options) (*Server, error) {
 		NoSigs:     true, // the process owner handles signals and calls Shutdown
 		NoLog:      true,
 		MaxPayload: 1 << 20,
-		// The server's side of a dead connection (its client partitioned away) is closed after
-		// two unanswered pings 2 s apart rather than 2 min x 2, so its pull requests stop
-		// taking deliveries that go nowhere.
-		PingInterval: 2 * time.Second,
-		MaxPingsOut:  2,
 	}
 	if o.HTTPListen != "" {
 		hh, hp, err := splitHostPort(o.HTTPListen)
