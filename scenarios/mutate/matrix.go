@@ -168,5 +168,28 @@ func Matrix(rows []Row) string {
 			b.WriteString("\n")
 		}
 	}
+	b.WriteString(NotAsExpected(rows))
 	return b.String()
+}
+
+// NotAsExpected names every own run that did not pass and every listed mutant not caught every
+// time, with why, or is empty. It ends the matrix so that the tail of a CI log, often all a
+// reader gets, says what went wrong and not only that something did.
+func NotAsExpected(rows []Row) string {
+	var b strings.Builder
+	for _, r := range rows {
+		if r.Own.Verdict != reports.VerdictPass {
+			fmt.Fprintf(&b, "- %s with its own profile %s: %s — %s\n", r.Scenario.Name, r.Own.Profile,
+				r.Own.Verdict, strings.Join(r.Own.Reasons, "; "))
+		}
+		for _, k := range r.Kills {
+			if k.Outcome() != verdict.Caught {
+				fmt.Fprintf(&b, "- %s × %s: %s — %s\n", r.Scenario.Name, k.Mutant, k.Outcome(), k.Because())
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "\n**Not as expected:**\n\n" + b.String()
 }

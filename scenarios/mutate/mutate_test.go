@@ -212,9 +212,30 @@ func TestMatrixSingleRun(t *testing.T) {
 		"| link-down | default pass | MISSED | caught (abort) |",
 		"| **caught by** | | 0/1 | 2/2 |",
 		"- link-down × no-breaker: MISSED — every check held",
+		// The tail names what went wrong: a CI log is often cut to its end.
+		"**Not as expected:**\n\n- link-down × no-breaker: MISSED — every check held\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("matrix lacks %q:\n%s", want, got)
 		}
+	}
+	if !strings.HasSuffix(got, "- link-down × no-breaker: MISSED — every check held\n") {
+		t.Errorf("the matrix does not end with what was not as expected:\n%s", got)
+	}
+}
+
+func TestNotAsExpectedNamesAFailedOwnRun(t *testing.T) {
+	rows := []Row{
+		{Scenario: &scenarios.Scenario{Name: "smoke"}, Own: &reports.Results{Profile: "default", Verdict: "pass"}},
+		{Scenario: &scenarios.Scenario{Name: "retry-budget"}, Own: &reports.Results{Profile: "adaptive", Verdict: "fail",
+			Reasons: []string{"SLO redirect errors<1.4% in fault: measured 0.015 ratio"}}},
+	}
+	got := NotAsExpected(rows)
+	want := "- retry-budget with its own profile adaptive: fail — SLO redirect errors<1.4% in fault: measured 0.015 ratio\n"
+	if !strings.Contains(got, want) || strings.Contains(got, "smoke") {
+		t.Errorf("NotAsExpected = %q, want it to name retry-budget only", got)
+	}
+	if NotAsExpected(rows[:1]) != "" {
+		t.Error("all as expected, yet something is listed")
 	}
 }
