@@ -55,11 +55,15 @@ func JudgeData(ds *reports.DataSafety, exp *ExpectData) []reports.Expectation {
 		lost.Pass = false
 		lost.NoData = ds.LostLinks <= bound(exp.LostLinks)
 	}
+	lostEvents := line("data.lost_link_events", ds.LostLinkEvents, bound(exp.LostLinkEvents), noLinks)
+	if ds.LostLinkEvents > 0 && !ds.Settled {
+		lostEvents.Observed += " (analytics had not settled when the wait ran out: lost, or later than it)"
+	}
 	out := []reports.Expectation{
 		lost,
 		line("data.duplicate_clicks", ds.DuplicateClicks, bound(exp.DuplicateClicks), noClicks),
 		missing,
-		line("data.lost_link_events", ds.LostLinkEvents, bound(exp.LostLinkEvents), noLinks),
+		lostEvents,
 		line("data.duplicate_link_events", ds.DuplicateLinkEvents, bound(exp.DuplicateLinkEvents), noLinks),
 	}
 	if exp.CaughtUpWithin > 0 {

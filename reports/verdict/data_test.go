@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,12 @@ func TestJudgeDataLinkEvents(t *testing.T) {
 	got = judged(&ExpectData{LostLinkEvents: &one, DuplicateLinkEvents: &one})
 	if !got["data.lost_link_events"] || !got["data.duplicate_link_events"] {
 		t.Errorf("bounds of 1: %v, want both link-event lines to pass", got)
+	}
+	// Not settled, a lost event may be a late one: the line says so.
+	for _, e := range JudgeData(&reports.DataSafety{LinksAcked: 2, LostLinkEvents: 1}, nil) {
+		if e.What == "data.lost_link_events" && !strings.Contains(e.Observed, "lost, or later") {
+			t.Errorf("unsettled lost events: %q, want it to say they may be late", e.Observed)
+		}
 	}
 	if _, ok := got["data.lost_links"]; !ok {
 		t.Error(fmt.Sprint("the other data lines went missing: ", got))

@@ -229,7 +229,7 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 
 	// Every fault is healed now; the invariants are judged on the healed system.
 	fmt.Fprintf(r.o.Log, "  checking data safety (%d acknowledged links)\n", len(r.tally.Links()))
-	dc := &dataChecker{client: httpClient(), gateway: l.Gateway(), redirect: l.Direct("redirect"), analytics: l.Direct("analytics"), settle: r.o.Settle, baseline: baseline, loadEnd: loadEnd}
+	dc := &dataChecker{client: httpClient(), gateway: l.Gateway(), redirect: l.Direct("redirect"), analytics: l.Direct("analytics"), settle: settleFor(r.o.Settle, r.sc.Expect.Data), baseline: baseline, loadEnd: loadEnd}
 	res.DataSafety = dc.check(ctx, &r.tally)
 
 	// Closing the lab sends SIGTERM, so every service flushes its spans to the receiver first
@@ -363,4 +363,15 @@ func (r *run) write(res *reports.Results) error {
 		Scenario: scenario, Samples: r.samples, Spans: r.spans, Results: res,
 		Timeline: rundir.Timeline{Faults: res.Faults, Breakers: r.transitions, Abort: res.Abort},
 	}), renderHTML(r.o.OutDir))
+}
+
+// settleFor is how long the data check waits for analytics: the run's bound, or less when the
+// scenario expects analytics caught up sooner. Past caught_up_within (from the load's end,
+// which came before the wait began) the verdict is a failure whatever arrives later, so a
+// longer wait would only tell late from lost, at up to half a minute per run.
+func settleFor(bound time.Duration, exp *verdict.ExpectData) time.Duration {
+	if exp != nil && exp.CaughtUpWithin > 0 {
+		return min(bound, exp.CaughtUpWithin+time.Second)
+	}
+	return bound
 }

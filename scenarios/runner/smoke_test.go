@@ -20,8 +20,8 @@ func TestMain(m *testing.M) {
 
 func needSystem(t *testing.T) string { return testbin.NeedSystem(t) }
 
-// TestSmokeVerdictHasPower runs the smoke scenario twice on the real system: with the default
-// profile it must pass, and with profile none (no timeout, no fallback) it must fail on the
+// TestSmokeVerdictHasPower runs the smoke scenario (with shorter phases: the CI catalogue runs
+// smoke.yaml itself) twice on the real system: with the default profile it must pass, and with profile none (no timeout, no fallback) it must fail on the
 // create SLO of the fault phase — the negative control that proves the pass means something.
 func TestSmokeVerdictHasPower(t *testing.T) {
 	bin := needSystem(t)
@@ -37,7 +37,7 @@ func TestSmokeVerdictHasPower(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			out := t.TempDir()
-			res, err := Run(ctx, Options{File: "../smoke.yaml", Profile: tc.profile, OutDir: out, Binary: bin, ExpectVerdict: tc.want, Log: testLog{t}})
+			res, err := Run(ctx, Options{File: "testdata/smoke-short.yaml", Profile: tc.profile, OutDir: out, Binary: bin, ExpectVerdict: tc.want, Log: testLog{t}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,9 +3,11 @@ package runner
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/reports/verdict"
+	"github.com/faultline/faultline/scenarios"
 )
 
 // Only an error that comes from an invalid measurement may be repeated; a fail, even with an
@@ -34,6 +36,26 @@ func TestOnlyInvalidIsRepeated(t *testing.T) {
 		verdict.Decide(&res, tc.err)
 		if got := onlyInvalid(&res); got != tc.want {
 			t.Errorf("%s: onlyInvalid = %v, want %v (verdict %s)", tc.name, got, tc.want, res.Verdict)
+		}
+	}
+}
+
+// TestSettleForStopsAtTheExpectedBound: a scenario that expects analytics caught up within d
+// is judged failed past d whatever arrives later, so the data check waits d (+1 s), not the
+// lab's half minute; without the expectation it waits the run's bound.
+func TestSettleForStopsAtTheExpectedBound(t *testing.T) {
+	bound := scenarios.MaxCaughtUpWithin
+	for _, c := range []struct {
+		exp  *verdict.ExpectData
+		want time.Duration
+	}{
+		{nil, bound},
+		{&verdict.ExpectData{}, bound},
+		{&verdict.ExpectData{CaughtUpWithin: 10 * time.Second}, 11 * time.Second},
+		{&verdict.ExpectData{CaughtUpWithin: bound}, bound},
+	} {
+		if got := settleFor(bound, c.exp); got != c.want {
+			t.Errorf("settleFor(%s, %+v) = %s, want %s", bound, c.exp, got, c.want)
 		}
 	}
 }
