@@ -84,7 +84,7 @@ func TestRunnerAgainstAttachedStack(t *testing.T) {
 		return attached{s, stack}, nil
 	}
 	out := t.TempDir()
-	res, err := runner.Run(context.Background(), runner.Options{File: filepath.Join("..", "..", "scenarios", "smoke.yaml"), OutDir: out, Start: start, Binary: bin})
+	res, err := runner.Run(context.Background(), runner.Options{File: filepath.Join("..", "..", "scenarios", "testdata", "smoke-short.good.yaml"), OutDir: out, Start: start, Binary: bin})
 	if err != nil {
 		t.Fatal(err)
 	}

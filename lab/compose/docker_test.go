@@ -103,7 +103,7 @@ func TestComposeStackWithDocker(t *testing.T) {
 	up("default")
 	warmUp(ctx, t, "http://127.0.0.1:"+gatewayPort)
 	t.Run("smoke", func(t *testing.T) {
-		res := run(t, filepath.Join("..", "..", "scenarios", "smoke.yaml"))
+		res := run(t, filepath.Join("..", "..", "scenarios", "testdata", "smoke-short.good.yaml"))
 		if res.Verdict != reports.VerdictPass || !res.AsExpected || !res.Valid {
 			t.Fatalf("verdict %s, as expected %v, valid %v: %v %v", res.Verdict, res.AsExpected, res.Valid, res.Reasons, res.InvalidReasons)
 		}
@@ -120,7 +120,7 @@ func TestComposeStackWithDocker(t *testing.T) {
 	})
 	t.Run("profile none caught", func(t *testing.T) {
 		up("none") // the stack runs one profile: the services are recreated with none
-		res := run(t, filepath.Join("..", "..", "scenarios", "smoke.yaml"), "--profile", "none", "--expect", "fail")
+		res := run(t, filepath.Join("..", "..", "scenarios", "testdata", "smoke-short.good.yaml"), "--profile", "none", "--expect", "fail")
 		if res.Verdict != reports.VerdictFail || !res.AsExpected {
 			t.Fatalf("verdict %s, as expected %v: %v", res.Verdict, res.AsExpected, res.Reasons)
 		}

@@ -46,7 +46,7 @@ func TestRunWithDocker(t *testing.T) {
 		scenario string
 		faults   int
 	}{
-		{filepath.Join("..", "..", "scenarios", "smoke.yaml"), 1},
+		{filepath.Join("..", "..", "scenarios", "testdata", "smoke-short.good.yaml"), 1},
 		{filepath.Join("..", "compose", "testdata", "docker-faults.yaml"), 3},
 	} {
 		t.Run(filepath.Base(tc.scenario), func(t *testing.T) {

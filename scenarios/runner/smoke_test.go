@@ -21,8 +21,9 @@ func TestMain(m *testing.M) {
 func needSystem(t *testing.T) string { return testbin.NeedSystem(t) }
 
 // TestSmokeVerdictHasPower runs the smoke scenario (with shorter phases: the CI catalogue runs
-// smoke.yaml itself) twice on the real system: with the default profile it must pass, and with profile none (no timeout, no fallback) it must fail on the
-// create SLO of the fault phase — the negative control that proves the pass means something.
+// smoke.yaml itself) twice on the real system: with the default profile it must pass, and
+// with profile none (no timeout, no fallback) it must fail on the create SLO of the fault
+// phase — the negative control that proves the pass means something.
 func TestSmokeVerdictHasPower(t *testing.T) {
 	bin := needSystem(t)
 	cases := []struct {
@@ -37,7 +38,7 @@ func TestSmokeVerdictHasPower(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			out := t.TempDir()
-			res, err := Run(ctx, Options{File: "testdata/smoke-short.yaml", Profile: tc.profile, OutDir: out, Binary: bin, ExpectVerdict: tc.want, Log: testLog{t}})
+			res, err := Run(ctx, Options{File: "../testdata/smoke-short.good.yaml", Profile: tc.profile, OutDir: out, Binary: bin, ExpectVerdict: tc.want, Log: testLog{t}})
 			if err != nil {
 				t.Fatal(err)
 			}
