@@ -43,7 +43,10 @@ type Kill struct {
 
 // JudgeKill decides whether mut (the scenario run with a mutant profile) kills the scenario, given
 // own (the same scenario with its own profile). Neither run proves anything when its
-// measurement is invalid or its verdict is error. A failed mutant run is a kill only when some
+// measurement is invalid or its verdict is error — except that a mutant run whose services
+// lost spans (TracesOnlyInvalid) still measured the client's side, so its checks read from
+// the client (SLOs, user impact, data) may earn the kill and those read from spans may not.
+// A failed mutant run is a kill only when some
 // check (an SLO, an expectation or a policy conformance check) that held in the own run
 // failed, measured: not a baseline SLO (before the fault the
 // protection has nothing to guard against) and not a no-data line (without a breaker there is
@@ -53,7 +56,7 @@ func JudgeKill(own, mut *reports.Results) Kill {
 	switch {
 	case mut.Verdict == reports.VerdictError:
 		return Kill{Outcome: Errored, Because: append([]string{"verdict error"}, mut.Reasons...)}
-	case !mut.Valid:
+	case !mut.Valid && !TracesOnlyInvalid(mut):
 		return Kill{Outcome: Errored, Because: append([]string{"verdict " + mut.Verdict + " from an invalid measurement"}, prefixed("measurement invalid: ", mut.InvalidReasons)...)}
 	case mut.Verdict == reports.VerdictPass:
 		return Kill{Outcome: Missed, Because: []string{"every check held"}}
@@ -72,9 +75,15 @@ func JudgeKill(own, mut *reports.Results) Kill {
 	}
 	var v Kill
 	var unrelated []string
+	// Spans lost by the services leave the client's measurement whole: what the load
+	// generator sent and got back (SLOs, user impact) and the data counts still earn a kill;
+	// what is read from the spans (blast radius, mechanisms, conformance) does not.
+	tracesLost := !mut.Valid
 	for _, c := range checks(mut) {
 		switch {
 		case c.pass:
+		case tracesLost && c.fromTraces():
+			unrelated = append(unrelated, "not credited, spans lost: "+c.text)
 		case held[c.key] && !c.baseline && !c.noData:
 			v.Because = append(v.Because, c.text)
 			if !slices.Contains(v.By, c.kind) {
@@ -85,10 +94,39 @@ func JudgeKill(own, mut *reports.Results) Kill {
 		}
 	}
 	if len(v.Because) == 0 {
+		if tracesLost {
+			return Kill{Outcome: Errored, Because: append(append([]string{"no failing check measured from the client side"},
+				prefixed("measurement invalid: ", mut.InvalidReasons)...), unrelated...)}
+		}
 		return Kill{Outcome: Wrong, Because: append([]string{"no failing check attributable to the mutant"}, unrelated...)}
+	}
+	if tracesLost {
+		v.Because = append(v.Because, prefixed("trace-derived checks not credited, measurement invalid: ", mut.InvalidReasons)...)
 	}
 	v.Outcome = Caught
 	return v
+}
+
+// TracesOnlyInvalid says whether all that made res's measurement invalid is spans its
+// services lost (an exporter's queue overflowed while the fault starved it, a process killed
+// before its last export): the client's side — what the load generator sent and got back, the
+// data counts — was measured whole. Spans the lab itself dropped or refused say the lab was
+// overloaded, and then nothing it measured is trusted.
+func TracesOnlyInvalid(res *reports.Results) bool {
+	t := res.Telemetry
+	if res.Valid || t == nil || t.SpansDroppedByLab > 0 || t.SpansRejected > 0 || t.ExportsRefused > 0 {
+		return false
+	}
+	why := SpanLossInvalid(t)
+	if why == "" || len(res.InvalidReasons) == 0 {
+		return false
+	}
+	for _, r := range res.InvalidReasons {
+		if r != why {
+			return false
+		}
+	}
+	return true
 }
 
 // judgeAbort credits an abort that is the mutant's doing: an abort_when condition that fired
@@ -136,6 +174,13 @@ func checks(res *reports.Results) []check {
 		}
 	}
 	return out
+}
+
+// fromTraces says whether the check is read from the spans: the blast radius, the
+// mechanisms (retries, breakers, fallbacks) and policy conformance. SLOs and user impact come
+// from the load generator's samples, data from the client's tally and the stores' counts.
+func (c check) fromTraces() bool {
+	return c.kind == ByBlast || c.kind == ByMechanism || c.kind == ByConformance
 }
 
 func kindOf(what string) string {

@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/faultline/faultline/reports"
@@ -30,6 +31,14 @@ func aborted(cond string, at float64) *reports.Results {
 func conformanceFailed(target, policy, status string) *reports.Results {
 	return &reports.Results{Verdict: reports.VerdictFail, Valid: true, Phases: killPhases,
 		Conformance: &reports.Conformance{Checks: []reports.ConformanceCheck{{Target: target, Policy: policy, Configured: "50ms..2s", Observed: "3 gaps under 50ms", Status: status}}}}
+}
+
+// spansLost marks r invalid as the runner does when its services (sdk) or the lab (lab)
+// dropped spans.
+func spansLost(r *reports.Results, sdk, lab int) *reports.Results {
+	r.Telemetry = &reports.TelemetryHealth{SpansDroppedBySDK: sdk, SpansDroppedByLab: lab}
+	r.Valid, r.InvalidReasons = false, []string{SpanLossInvalid(r.Telemetry)}
+	return r
 }
 
 func TestJudgeKill(t *testing.T) {
@@ -83,6 +92,19 @@ func TestJudgeKill(t *testing.T) {
 			r.Valid, r.InvalidReasons = false, []string{"load generator: send lag p99 900 ms"}
 			return r
 		}(), Errored, nil},
+		// Spans the services lost leave the client's side measured: an SLO still kills, the
+		// blast radius (read from the spans) is not credited.
+		{"spans lost by the services: the SLO kills", own, spansLost(failed([]reports.SLOResult{killSLO("fault", false)}, contained), 8, 0), Caught, []string{BySLO}},
+		{"spans lost by the services: the blast radius alone is no kill", own, spansLost(failed(nil, contained), 8, 0), Errored, nil},
+		{"spans lost by the services: a conformance failure is no kill", own, spansLost(conformanceFailed("link->billing", "retry.backoff", reports.ConformanceFail), 3, 0), Errored, nil},
+		{"spans lost by the services: data still kills", own, spansLost(failed(nil, reports.Expectation{What: "data.lost_links", Expected: "<= 0", Observed: "3"}), 2, 0), Caught, []string{ByData}},
+		// Spans the lab dropped say the lab was overloaded: nothing it measured counts.
+		{"spans dropped by the lab: no kill at all", own, spansLost(failed([]reports.SLOResult{killSLO("fault", false)}), 0, 4), Errored, nil},
+		{"spans lost and a starved generator: no kill", own, func() *reports.Results {
+			r := spansLost(failed([]reports.SLOResult{killSLO("fault", false)}), 8, 0)
+			r.InvalidReasons = append(r.InvalidReasons, "load generator: send lag p99 900 ms")
+			return r
+		}(), Errored, nil},
 		{"an own run that proves nothing", &reports.Results{Verdict: reports.VerdictError}, failed([]reports.SLOResult{killSLO("fault", false)}), Errored, nil},
 		{"novel abort in the fault", own, aborted("redirect errors>50% for 5s", 14), Caught, []string{ByAbort}},
 		{"abort that stopped the own run too", ownAborted, aborted("redirect errors>50% for 5s", 13), Errored, nil},
@@ -99,6 +121,9 @@ func TestJudgeKill(t *testing.T) {
 			}
 			if len(v.Because) == 0 {
 				t.Errorf("no reason given")
+			}
+			if c.mut.Telemetry != nil && !slices.ContainsFunc(v.Because, func(s string) bool { return strings.Contains(s, "spans lost") }) {
+				t.Errorf("a run with spans lost does not say so: %v", v.Because)
 			}
 		})
 	}
