@@ -308,7 +308,7 @@ func (ix *index) fallback(e, kind string, calls []*call) reports.ConformanceChec
 			unknown++
 			continue
 		}
-		if (failed && !answered || answered && !failed) && ix.callerGone(c.span) {
+		if failed != answered && ix.callerGone(c.span) {
 			// The request it served was abandoned before the call ended (its caller timed
 			// out while this service was paused or queued): nobody waits for a fallback, and
 			// a pipeline cancelled with its caller fails, and may fall back, after an attempt

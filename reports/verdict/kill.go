@@ -53,10 +53,11 @@ type Kill struct {
 // no breaker to observe). An aborted mutant run is a kill only when it stopped on an
 // abort_when condition during or after the fault, and the own run did not stop on that one.
 func JudgeKill(own, mut *reports.Results) Kill {
+	tracesLost := TracesOnlyInvalid(mut)
 	switch {
 	case mut.Verdict == reports.VerdictError:
 		return Kill{Outcome: Errored, Because: append([]string{"verdict error"}, mut.Reasons...)}
-	case !mut.Valid && !TracesOnlyInvalid(mut):
+	case !mut.Valid && !tracesLost:
 		return Kill{Outcome: Errored, Because: append([]string{"verdict " + mut.Verdict + " from an invalid measurement"}, prefixed("measurement invalid: ", mut.InvalidReasons)...)}
 	case mut.Verdict == reports.VerdictPass:
 		return Kill{Outcome: Missed, Because: []string{"every check held"}}
@@ -78,7 +79,6 @@ func JudgeKill(own, mut *reports.Results) Kill {
 	// Spans lost by the services leave the client's measurement whole: what the load
 	// generator sent and got back (SLOs, user impact) and the data counts still earn a kill;
 	// what is read from the spans (blast radius, mechanisms, conformance) does not.
-	tracesLost := !mut.Valid
 	for _, c := range checks(mut) {
 		switch {
 		case c.pass:

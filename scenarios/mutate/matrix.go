@@ -82,18 +82,11 @@ type Row struct {
 }
 
 // AsExpected says whether every own run passed and every listed mutant was caught every time.
-func AsExpected(rows []Row) bool {
-	for _, r := range rows {
-		if r.Own.Verdict != reports.VerdictPass {
-			return false
-		}
-		for _, k := range r.Kills {
-			if k.Outcome() != verdict.Caught {
-				return false
-			}
-		}
-	}
-	return true
+func AsExpected(rows []Row) bool { return NotAsExpected(rows) == "" }
+
+// killLine is one scenario × mutant line: outcome and why.
+func killLine(r Row, k Kill) string {
+	return fmt.Sprintf("- %s × %s: %s — %s", r.Scenario.Name, k.Mutant, k.Outcome(), k.Because())
 }
 
 // Matrix renders the kill matrix as Markdown: one row per scenario, one column per mutant any
@@ -157,7 +150,7 @@ func Matrix(rows []Row) string {
 	b.WriteString(". Why each listed mutant was (or was not) caught:\n\n")
 	for _, r := range rows {
 		for _, k := range r.Kills {
-			fmt.Fprintf(&b, "- %s × %s: %s — %s", r.Scenario.Name, k.Mutant, k.Outcome(), k.Because())
+			b.WriteString(killLine(r, k))
 			// A code mutant's patch names the check that must catch it: shown beside the
 			// checks that did, so a kill for the wrong reason is seen.
 			if name, ok := strings.CutPrefix(k.Mutant, CodePrefix); ok {
@@ -184,7 +177,7 @@ func NotAsExpected(rows []Row) string {
 		}
 		for _, k := range r.Kills {
 			if k.Outcome() != verdict.Caught {
-				fmt.Fprintf(&b, "- %s × %s: %s — %s\n", r.Scenario.Name, k.Mutant, k.Outcome(), k.Because())
+				b.WriteString(killLine(r, k) + "\n")
 			}
 		}
 	}
