@@ -1,7 +1,9 @@
 package explore
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -35,8 +37,13 @@ func Classify(id string, faults []Fault, onPath []string, res *reports.Results, 
 		o.Affected = sorted(res.BlastRadius.AffectedServices)
 	}
 	runFailed := res.Verdict == reports.VerdictError || res.Verdict == reports.VerdictAborted || res.Verdict == reports.VerdictHalted || !res.Valid
-	if runFailed && len(res.Reasons) > 0 {
-		o.Reasons = append(o.Reasons, res.Reasons...)
+	if runFailed {
+		for _, r := range res.Reasons {
+			// Decide repeats each invalid reason as "measurement invalid: …": say it once
+			if !slices.Contains(res.InvalidReasons, strings.TrimPrefix(r, "measurement invalid: ")) {
+				o.Reasons = append(o.Reasons, r)
+			}
+		}
 	}
 	names := map[string]bool{}
 	for _, s := range res.Streams {
@@ -50,25 +57,28 @@ func Classify(id string, faults []Fault, onPath []string, res *reports.Results, 
 		if res.BlastRadius != nil {
 			so.Impact = res.BlastRadius.UserImpact[n]
 		}
-		errs, slow := false, false
+		// A failure measured in one phase stands whatever another SLO of the stream could not
+		// prove (no requests, or a pass on too few): it is no held, but it is a weak spot.
+		// Only a baseline that already failed makes every failure after it unattributable.
+		errs, slow, sick := false, false, false
+		unprovenWhy := ""
 		for _, s := range res.SLOs {
 			if s.Stream != n {
 				continue
 			}
 			if s.NoData {
-				so.Class, so.Why = Unproven, fmt.Sprintf("%s %s had no requests", s.Phase, s.Threshold)
-				break
+				unprovenWhy = cmp.Or(unprovenWhy, fmt.Sprintf("%s %s had no requests", s.Phase, s.Threshold))
+				continue
 			}
 			if s.Pass {
 				if n, need, ok := underpowered(res, s); !ok {
-					so.Class, so.Why = Unproven, fmt.Sprintf("%s %s passed on %d requests, too few to prove it (it needs %d)", s.Phase, s.Threshold, n, need)
-					break
+					unprovenWhy = cmp.Or(unprovenWhy, fmt.Sprintf("%s %s passed on %d requests, too few to prove it (it needs %d)", s.Phase, s.Threshold, n, need))
 				}
 				continue
 			}
 			if s.Phase == reports.PhaseBaseline {
-				so.Class, so.Why = Unproven, fmt.Sprintf("the baseline already failed %s (%s): the system was not healthy before the fault", s.Threshold, value(s))
-				break
+				so.Why, sick = cmp.Or(so.Why, fmt.Sprintf("the baseline already failed %s (%s): the system was not healthy before the fault", s.Threshold, value(s))), true
+				continue
 			}
 			so.Failed = append(so.Failed, fmt.Sprintf("%s %s: %s", s.Phase, s.Threshold, value(s)))
 			if s.Unit == reports.UnitMs {
@@ -77,13 +87,15 @@ func Classify(id string, faults []Fault, onPath []string, res *reports.Results, 
 				errs = true // errors, or a rate or goodput that fell: requests did not succeed
 			}
 		}
-		if so.Class == Held {
-			switch {
-			case errs:
-				so.Class = Broken
-			case slow:
-				so.Class = Slowed
-			}
+		switch {
+		case sick:
+			so.Class = Unproven
+		case errs:
+			so.Class = Broken
+		case slow:
+			so.Class = Slowed
+		case unprovenWhy != "":
+			so.Class, so.Why = Unproven, unprovenWhy
 		}
 		if runFailed {
 			so.Class, so.Why = Unproven, "the measurement is invalid or the run failed: "+strings.Join(o.Reasons, "; ")

@@ -78,6 +78,23 @@ func TestClassify(t *testing.T) {
 		{"_ok counts successes", fewer(results([]reports.SLOResult{
 			slo("create", "fault", "p(99)_ok<1s", reports.UnitMs, 5, true)}, settled), 120, 1000, 40),
 			map[string]string{"redirect": Held, "create": Unproven}, false, ""},
+		// CI (stop 26): unbounded-bulkhead's creations failed goodput in the fault and 34 % in
+		// the recovery, while p(99)_ok in the fault passed on 87 successes: the measured
+		// failures make it broken, the underpowered pass only forbids held
+		{"a failure beside a pass on too few", fewer(results([]reports.SLOResult{
+			slo("create", "fault", "p(99)_ok<950ms", reports.UnitMs, 600, true),
+			slo("create", "fault", "goodput>=50/s", reports.UnitPerS, 34.8, false),
+			slo("create", "recovery", "errors<1%", reports.UnitRatio, 0.336, false)}, settled), 500, 1000, 413),
+			map[string]string{"redirect": Held, "create": Broken}, true, ""},
+		{"a slow phase beside one with no requests", results([]reports.SLOResult{
+			{Stream: "create", Phase: "fault", Threshold: "errors<1%", NoData: true},
+			slo("create", "recovery", "p(99)<1s", reports.UnitMs, 1500, false)}, settled),
+			map[string]string{"redirect": Held, "create": Slowed}, true, ""},
+		// a failed baseline outranks every later failure: none of them is the fault's
+		{"baseline failed, then the fault too", results([]reports.SLOResult{
+			slo("create", "baseline", "errors<1%", reports.UnitRatio, 0.2, false),
+			slo("create", "fault", "errors<1%", reports.UnitRatio, 0.9, false)}, settled),
+			map[string]string{"redirect": Held, "create": Unproven}, false, ""},
 		{"just enough", fewer(results([]reports.SLOResult{
 			slo("create", "fault", "errors<1%", reports.UnitRatio, 0, true),
 			slo("redirect", "fault", "p(99)<200ms", reports.UnitMs, 5, true)}, settled), 100, 100, 0),

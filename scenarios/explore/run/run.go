@@ -466,7 +466,8 @@ func summary(o rexplore.Outcome) string {
 		s += "; affected " + strings.Join(o.Affected, ",")
 	}
 	if !o.Valid {
-		s += "; measurement invalid"
+		// say why: a CI log that shows only "invalid" cannot be acted on
+		s += "; measurement invalid: " + strings.Join(o.Reasons, "; ")
 	}
 	return s
 }
