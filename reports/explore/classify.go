@@ -31,7 +31,7 @@ var dataCounters = []struct {
 // neither held nor a weak spot.
 func Classify(id string, faults []Fault, onPath []string, res *reports.Results, rates map[string]float64) Outcome {
 	o := Outcome{ID: id, Faults: faults, OnPath: onPath, Verdict: res.Verdict, Valid: res.Valid, Streams: map[string]StreamOutcome{},
-		DurationS: res.DurationS}
+		DurationS: res.DurationS, Invalid: res.InvalidReasons}
 	o.Reasons = append(o.Reasons, res.InvalidReasons...)
 	if res.BlastRadius != nil {
 		o.Affected = sorted(res.BlastRadius.AffectedServices)

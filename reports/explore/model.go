@@ -63,11 +63,13 @@ type StreamOutcome struct {
 
 // Outcome is one experiment, judged by the runner and classified per stream.
 type Outcome struct {
-	ID        string                   `json:"id"`
-	Faults    []Fault                  `json:"faults"`
-	OnPath    []string                 `json:"on_path"` // streams whose path the faults lie on
-	Verdict   string                   `json:"verdict"`
-	Valid     bool                     `json:"valid"`
+	ID      string   `json:"id"`
+	Faults  []Fault  `json:"faults"`
+	OnPath  []string `json:"on_path"` // streams whose path the faults lie on
+	Verdict string   `json:"verdict"`
+	Valid   bool     `json:"valid"`
+	// Invalid says why the measurement is invalid (the runner's reasons), when it is.
+	Invalid   []string                 `json:"invalid_reasons,omitempty"`
 	Reasons   []string                 `json:"reasons,omitempty"`
 	Streams   map[string]StreamOutcome `json:"streams"`
 	Data      map[string]int           `json:"data_lost,omitempty"` // data-safety counters above 0

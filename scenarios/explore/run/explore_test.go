@@ -44,14 +44,20 @@ func (l testLog) Write(p []byte) (int, error) {
 //   - no-outbox: link publishes after commit, best effort, so link-created events are lost
 //     while link->nats is a blackhole; default's outbox relays them after the heal. (Refused
 //     connections lose nothing: the NATS client buffers while it reconnects.)
-//   - unbounded-bulkhead: a load fault, not a failure: 4 × the creations while link->link-db
-//     is 50 ms away; default sheds the excess and recovers at once, the mutant's queue for
-//     link's pooled connections outlives the surge (creations fail in the recovery).
+//   - no-dedup: redirect publishes clicks without Nats-Msg-Id, so a publish retried after a
+//     late ack is kept twice while redirect->nats is slower than the 2 s ack wait: the
+//     queue path's idempotency, which default's dedup window keeps.
+//
+// unbounded-bulkhead (a surge, a load fault) left this short check on 2026-12-03: the
+// experiment runs this 2-core machine at its capacity, and of 12 runs here the mutant was
+// found in 6; in the others its collapse starved the load generator (p99 send lag 30-55 ms:
+// invalid, so unproven) or default itself broke under the surge. The catalogue's
+// overload.yaml, with longer phases, catches it in CI; make explore-power still tries it.
 func TestExplorePower(t *testing.T) {
 	bin := needSystem(t)
 	var cases []PowerCase
 	for _, c := range PowerCases {
-		if c.Mutant == "no-fallback" || c.Mutant == "no-outbox" || c.Mutant == "unbounded-bulkhead" {
+		if c.Mutant == "no-fallback" || c.Mutant == "no-outbox" || c.Mutant == "no-dedup" {
 			cases = append(cases, c)
 		}
 	}

@@ -467,7 +467,7 @@ func summary(o rexplore.Outcome) string {
 	}
 	if !o.Valid {
 		// say why: a CI log that shows only "invalid" cannot be acted on
-		s += "; measurement invalid: " + strings.Join(o.Reasons, "; ")
+		s += "; measurement invalid: " + strings.Join(o.Invalid, "; ")
 	}
 	return s
 }
