@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -344,4 +345,42 @@ func expectText(e verdict.Expect) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// TestSmokeShortFollowsSmoke keeps testdata/smoke-short.good.yaml, the tests' shorter smoke,
+// what its name says: smoke.yaml with shorter phases. Everything else — load, setup, the
+// fault, SLOs, expectations, controls — must be smoke.yaml's, so a change to the smoke
+// scenario cannot leave the tests checking an older one.
+func TestSmokeShortFollowsSmoke(t *testing.T) {
+	smoke, err := ParseFile("smoke.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := ParseFile(filepath.Join("testdata", "smoke-short.good.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if short.Duration.D() >= smoke.Duration.D() {
+		t.Errorf("smoke-short lasts %s, smoke %s: not shorter", short.Duration.D(), smoke.Duration.D())
+	}
+	if len(short.Faults) != len(smoke.Faults) {
+		t.Fatalf("smoke-short has %d faults, smoke %d", len(short.Faults), len(smoke.Faults))
+	}
+	// what may differ: the name, the file, the length and the fault's window
+	short.Name, short.File, short.Duration = smoke.Name, smoke.File, smoke.Duration
+	for i := range short.Faults {
+		short.Faults[i].At, short.Faults[i].For = smoke.Faults[i].At, smoke.Faults[i].For
+	}
+	if s, w := jsonOf(t, short), jsonOf(t, smoke); s != w {
+		t.Errorf("smoke-short differs from smoke.yaml beyond its name, length and fault window:\n got %s\nwant %s", s, w)
+	}
+}
+
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -161,7 +161,7 @@ func keys[V any](m map[string]V) []string {
 }
 
 // classifyData marks the streams whose data was lost; an unsettled or failed data check
-// leaves them unproven unless something was already shown lost.
+// leaves a stream that held unproven (a broken or slowed one stays so).
 func (o *Outcome) classifyData(res *reports.Results, runFailed bool) {
 	d := res.DataSafety
 	if d == nil || runFailed {
@@ -189,7 +189,8 @@ func (o *Outcome) classifyData(res *reports.Results, runFailed bool) {
 				// experiment's settle bound, which a user reading the counts cannot tell apart.
 				so.Why = "data missing when the wait for analytics ran out (lost, or later than the bound): " + dataText(o.Data, links)
 			}
-		case (links || clicks) && (d.Error != "" || !d.Settled):
+		case (links || clicks) && (d.Error != "" || !d.Settled) && so.Class == Held:
+			// an incomplete data check proves no held; a failure the client measured stands
 			so.Class, so.Why = Unproven, "the data check did not complete: "+firstNonEmpty(d.Error, "analytics did not settle")
 		}
 		o.Streams[n] = so

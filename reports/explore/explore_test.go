@@ -95,6 +95,10 @@ func TestClassify(t *testing.T) {
 			slo("create", "baseline", "errors<1%", reports.UnitRatio, 0.2, false),
 			slo("create", "fault", "errors<1%", reports.UnitRatio, 0.9, false)}, settled),
 			map[string]string{"redirect": Held, "create": Unproven}, false, ""},
+		// an unfinished data check proves no held, and takes no measured failure away
+		{"broken, data check unfinished", results([]reports.SLOResult{
+			slo("create", "fault", "errors<1%", reports.UnitRatio, 0.5, false)}, &reports.DataSafety{Settled: false}),
+			map[string]string{"redirect": Unproven, "create": Broken}, true, ""},
 		{"just enough", fewer(results([]reports.SLOResult{
 			slo("create", "fault", "errors<1%", reports.UnitRatio, 0, true),
 			slo("redirect", "fault", "p(99)<200ms", reports.UnitMs, 5, true)}, settled), 100, 100, 0),

@@ -146,15 +146,15 @@ func classes(ex *rexplore.Exploration, id string) string {
 		if o.ID != id {
 			continue
 		}
-		var parts []string
-		for _, n := range sortedKeys(o.Streams) {
-			parts = append(parts, n+" "+o.Streams[n].Class)
-		}
+		parts := []string{streamsText(o)}
 		for _, k := range sortedKeys(o.Data) {
 			parts = append(parts, fmt.Sprintf("%s %d", k, o.Data[k]))
 		}
 		for _, st := range o.Storms {
 			parts = append(parts, "retry storm "+st.String())
+		}
+		if !o.Valid {
+			parts = append(parts, "measurement invalid: "+strings.Join(o.Invalid, "; "))
 		}
 		return strings.Join(parts, ", ")
 	}

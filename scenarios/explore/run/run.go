@@ -457,11 +457,7 @@ func timing(res *reports.Results, ran, after time.Duration) string {
 
 // summary is one line per outcome for the progress log.
 func summary(o rexplore.Outcome) string {
-	var parts []string
-	for _, n := range sortedKeys(o.Streams) {
-		parts = append(parts, n+" "+o.Streams[n].Class)
-	}
-	s := strings.Join(parts, ", ")
+	s := streamsText(o)
 	if len(o.Affected) > 0 {
 		s += "; affected " + strings.Join(o.Affected, ",")
 	}
@@ -470,6 +466,21 @@ func summary(o rexplore.Outcome) string {
 		s += "; measurement invalid: " + strings.Join(o.Invalid, "; ")
 	}
 	return s
+}
+
+// streamsText spells an outcome per stream ("create broken, redirect held"), with why a
+// stream is unproven (an invalid run's why is the run's, said apart).
+func streamsText(o rexplore.Outcome) string {
+	var parts []string
+	for _, n := range sortedKeys(o.Streams) {
+		so := o.Streams[n]
+		part := n + " " + so.Class
+		if so.Class == rexplore.Unproven && so.Why != "" && o.Valid {
+			part += " (" + so.Why + ")"
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
