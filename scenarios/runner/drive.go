@@ -74,7 +74,7 @@ func setupBudget(links int) time.Duration {
 
 // loadAndFaults runs the load and the fault schedule together, shows progress and checks the
 // abort conditions every second. It returns the abort, if one fired.
-func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, codes []string, res *reports.Results) *reports.Abort {
+func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, res *reports.Results) *reports.Abort {
 	sc := r.sc
 	dur := sc.Duration.D()
 	runCtx, cancel := context.WithCancel(ctx)
@@ -88,10 +88,8 @@ func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, 
 	go func() { defer close(schedDone); sched.run(runCtx, plan, dur) }()
 
 	loadDone := make(chan error, 1)
-	streams := load.StreamsFrom(sc, codes)
-	r.streams = streams
 	go func() {
-		loadDone <- load.Run(runCtx, l.Gateway(), streams, dur, load.Options{Seed: sc.Seed, AllowRemote: r.o.AllowRemote, OnSend: lv.sent}, func(res load.Result) {
+		sink := func(res load.Result) {
 			s := res.Sample(r.start)
 			lv.add(res.Seq, s)
 			w.OnSample(s)
@@ -101,7 +99,14 @@ func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, 
 			res.Body = nil // only the code was needed; keep memory flat
 			r.results = append(r.results, res)
 			r.mu.Unlock()
-		})
+		}
+		if r.gen != nil {
+			loadDone <- r.gen.Run(runCtx, lv.sent, sink)
+			return
+		}
+		opts := r.loadOptions()
+		opts.OnSend = lv.sent
+		loadDone <- load.Run(runCtx, l.Gateway(), r.streams, dur, opts, sink)
 	}()
 
 	names := make([]string, len(sc.Load))

@@ -134,9 +134,11 @@ type run struct {
 	samples []reports.Sample
 	results []load.Result // raw, for the generator's honesty check
 	streams []load.Stream
-	tally   load.Tally // what the client was answered: the data checks' ground truth
-	start   time.Time
-	spans   []traces.Span
+	// gen is the load generator's own process (nil: the load runs in this one)
+	gen   *load.Process
+	tally load.Tally // what the client was answered: the data checks' ground truth
+	start time.Time
+	spans []traces.Span
 	// transitions are the breaker state changes the services logged.
 	transitions []reports.BreakerTransition
 	watch       *Watch // never nil during the load
@@ -209,6 +211,16 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	}
 	recv.Reset() // spans of the set-up are not part of the experiment
 
+	r.streams = load.StreamsFrom(sc, codes)
+	if bin := generatorBinary(r.o.Binary); bin != "" {
+		// started before the run's clock: its start-up is no part of the schedule
+		gen, err := load.StartProcess(ctx, bin, l.Gateway(), r.streams, sc.Duration.D(), r.loadOptions())
+		if err != nil {
+			return fmt.Errorf("runner: %w", err)
+		}
+		defer gen.Close()
+		r.gen = gen
+	}
 	r.start = time.Now()
 	r.watch = newWatch(sc, r.start, recv.Spans)
 	if r.o.Watch != nil {
@@ -219,7 +231,7 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 		defer stop() // before the lab's Close: the view reads the system until then
 	}
 	res.StartedAt = r.start.UTC()
-	abort := r.loadAndFaults(ctx, l, plan, codes, res)
+	abort := r.loadAndFaults(ctx, l, plan, res)
 	res.Abort = abort
 	res.DurationS = time.Since(r.start).Seconds()
 	loadEnd := time.Now()
@@ -374,4 +386,23 @@ func settleFor(bound time.Duration, exp *verdict.ExpectData) time.Duration {
 		return min(bound, exp.CaughtUpWithin+time.Second)
 	}
 	return bound
+}
+
+// loadOptions are the load generator's options for this run (OnSend aside).
+func (r *run) loadOptions() load.Options {
+	return load.Options{Seed: r.sc.Seed, AllowRemote: r.o.AllowRemote}
+}
+
+// generatorBinary is the faultline binary to run the load generator's process from: bin
+// (Options.Binary), else this executable when it is faultline. A test binary re-executed
+// would run its tests, so under `go test` without a binary the load stays in this process.
+func generatorBinary(bin string) string {
+	if bin != "" {
+		return bin
+	}
+	exe, err := os.Executable()
+	if err != nil || strings.HasSuffix(exe, ".test") {
+		return ""
+	}
+	return exe
 }
