@@ -108,7 +108,13 @@ func measureToxic(ctx context.Context, l *lab.Lab, codes []string, rate float64,
 func benchRate(ctx context.Context, gateway string, codes []string, rate float64, d time.Duration) (RateFigure, error) {
 	st := []load.Stream{{Name: "redirect", Method: "GET", Path: "/r/{code}", Rate: rate, Codes: codes}}
 	var results []load.Result
-	err := load.Run(ctx, gateway, st, d, load.Options{Seed: 1}, func(r load.Result) { results = append(results, r) })
+	// the generator a run uses (its own process, when this is faultline), so the figures are a run's
+	send, stop, err := startLoad(ctx, generatorBinary(""), gateway, st, d, load.Options{Seed: 1})
+	if err != nil {
+		return RateFigure{}, err
+	}
+	err = send(ctx, nil, func(r load.Result) { results = append(results, r) })
+	stop()
 	if err != nil {
 		return RateFigure{}, err
 	}

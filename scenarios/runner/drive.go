@@ -100,13 +100,7 @@ func (r *run) loadAndFaults(ctx context.Context, l System, plan []plannedFault, 
 			r.results = append(r.results, res)
 			r.mu.Unlock()
 		}
-		if r.gen != nil {
-			loadDone <- r.gen.Run(runCtx, lv.sent, sink)
-			return
-		}
-		opts := r.loadOptions()
-		opts.OnSend = lv.sent
-		loadDone <- load.Run(runCtx, l.Gateway(), r.streams, dur, opts, sink)
+		loadDone <- r.send(runCtx, lv.sent, sink)
 	}()
 
 	names := make([]string, len(sc.Load))

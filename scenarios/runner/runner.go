@@ -134,8 +134,8 @@ type run struct {
 	samples []reports.Sample
 	results []load.Result // raw, for the generator's honesty check
 	streams []load.Stream
-	// gen is the load generator's own process (nil: the load runs in this one)
-	gen   *load.Process
+	// send runs the load (startLoad: from the generator's own process, or this one)
+	send  sendFunc
 	tally load.Tally // what the client was answered: the data checks' ground truth
 	start time.Time
 	spans []traces.Span
@@ -212,15 +212,14 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	recv.Reset() // spans of the set-up are not part of the experiment
 
 	r.streams = load.StreamsFrom(sc, codes)
-	if bin := generatorBinary(r.o.Binary); bin != "" {
-		// started before the run's clock: its start-up is no part of the schedule
-		gen, err := load.StartProcess(ctx, bin, l.Gateway(), r.streams, sc.Duration.D(), r.loadOptions())
-		if err != nil {
-			return fmt.Errorf("runner: %w", err)
-		}
-		defer gen.Close()
-		r.gen = gen
+	// the generator is started before the run's clock: its start-up is no part of the schedule
+	send, stopLoad, err := startLoad(ctx, generatorBinary(r.o.Binary), l.Gateway(), r.streams, sc.Duration.D(),
+		load.Options{Seed: sc.Seed, AllowRemote: r.o.AllowRemote})
+	if err != nil {
+		return fmt.Errorf("runner: %w", err)
 	}
+	defer stopLoad()
+	r.send = send
 	r.start = time.Now()
 	r.watch = newWatch(sc, r.start, recv.Spans)
 	if r.o.Watch != nil {
@@ -386,23 +385,4 @@ func settleFor(bound time.Duration, exp *verdict.ExpectData) time.Duration {
 		return min(bound, exp.CaughtUpWithin+time.Second)
 	}
 	return bound
-}
-
-// loadOptions are the load generator's options for this run (OnSend aside).
-func (r *run) loadOptions() load.Options {
-	return load.Options{Seed: r.sc.Seed, AllowRemote: r.o.AllowRemote}
-}
-
-// generatorBinary is the faultline binary to run the load generator's process from: bin
-// (Options.Binary), else this executable when it is faultline. A test binary re-executed
-// would run its tests, so under `go test` without a binary the load stays in this process.
-func generatorBinary(bin string) string {
-	if bin != "" {
-		return bin
-	}
-	exe, err := os.Executable()
-	if err != nil || strings.HasSuffix(exe, ".test") {
-		return ""
-	}
-	return exe
 }
