@@ -50,9 +50,11 @@ func TestForwarderQuiet(t *testing.T) {
 		t.Errorf("busy exporters: waited %s, the last export %s before the end", end.Sub(begin), end.Sub(last))
 	}
 
-	// exports that never stop: the bound ends the wait
-	stop := make(chan struct{})
+	// exports that never stop: the bound ends the wait (the exporter is waited for before the
+	// forwarder closes: an export in flight then would fail after the test ended, a panic)
+	stop, exited := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(exited)
 		for {
 			select {
 			case <-stop:
@@ -66,6 +68,7 @@ func TestForwarderQuiet(t *testing.T) {
 	begin = time.Now()
 	f.Quiet(ctx, begin, quiet, bound)
 	close(stop)
+	<-exited
 	if d := time.Since(begin); d < bound || d > bound+200*time.Millisecond {
 		t.Errorf("endless exports: waited %s, want the bound %s", d, bound)
 	}
