@@ -164,17 +164,9 @@ func (r Result) Sample(start time.Time) reports.Sample {
 // or when MaxRequests were sent. It refuses a non-loopback target unless AllowRemote.
 func Run(ctx context.Context, target string, streams []Stream, d time.Duration, opts Options, sink func(Result)) error {
 	opts = opts.withDefaults()
-	base, err := CheckTarget(ctx, target, opts.AllowRemote)
+	base, err := check(ctx, target, streams, d, opts)
 	if err != nil {
 		return err
-	}
-	if d <= 0 {
-		return fmt.Errorf("load: duration %s: want > 0", d)
-	}
-	for _, st := range streams {
-		if err := st.validate(); err != nil {
-			return err
-		}
 	}
 	start := time.Now()
 	budget := &atomic.Int64{}
@@ -200,6 +192,24 @@ func Run(ctx context.Context, target string, streams []Stream, d time.Duration, 
 	}
 	wg.Wait()
 	return ctx.Err()
+}
+
+// check is what Run and StartProcess refuse before sending anything: a target that is not
+// loopback (unless allowed), a duration of 0, an invalid stream.
+func check(ctx context.Context, target string, streams []Stream, d time.Duration, opts Options) (*url.URL, error) {
+	base, err := CheckTarget(ctx, target, opts.AllowRemote)
+	if err != nil {
+		return nil, err
+	}
+	if d <= 0 {
+		return nil, fmt.Errorf("load: duration %s: want > 0", d)
+	}
+	for _, st := range streams {
+		if err := st.validate(); err != nil {
+			return nil, err
+		}
+	}
+	return base, nil
 }
 
 func (st Stream) validate() error {

@@ -65,16 +65,8 @@ type Process struct {
 // Close ends it (always call it).
 func StartProcess(ctx context.Context, bin, target string, streams []Stream, d time.Duration, opts Options) (*Process, error) {
 	opts = opts.withDefaults()
-	if _, err := CheckTarget(ctx, target, opts.AllowRemote); err != nil {
+	if _, err := check(ctx, target, streams, d, opts); err != nil {
 		return nil, err
-	}
-	if d <= 0 {
-		return nil, fmt.Errorf("load: duration %s: want > 0", d)
-	}
-	for _, st := range streams {
-		if err := st.validate(); err != nil {
-			return nil, err
-		}
 	}
 	cfg, err := json.Marshal(procConfig{Target: target, Streams: streams, Duration: d, Seed: opts.Seed, Timeout: opts.Timeout,
 		MaxWorkers: opts.MaxWorkers, MaxRequests: opts.MaxRequests, AllowRemote: opts.AllowRemote})
@@ -140,6 +132,7 @@ func (p *Process) Run(ctx context.Context, onSend func(Sent), sink func(Result))
 	stop := context.AfterFunc(ctx, func() { _ = p.stdin.Close() }) // the process stops its streams and drains
 	defer stop()
 	var runErr error
+loop:
 	for {
 		ev, err := p.next()
 		if err != nil {
@@ -161,11 +154,7 @@ func (p *Process) Run(ctx context.Context, onSend func(Sent), sink func(Result))
 			if *ev.Done != "" {
 				runErr = fmt.Errorf("load: generator process: %s", *ev.Done)
 			}
-			p.Close()
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return runErr
+			break loop
 		}
 	}
 	p.Close()
