@@ -340,6 +340,14 @@ func (e labEnv) Component(name string) (toxics.Controller, error) {
 	return controller{e.l, s}, nil
 }
 
+// Pid is the process id of a running component, 0 when it is not running.
+func (l *Lab) Pid(component string) int {
+	if s := l.proc(component); s != nil {
+		return s.Pid()
+	}
+	return 0
+}
+
 func (l *Lab) proc(name string) *localserver.Server {
 	l.mu.Lock()
 	defer l.mu.Unlock()

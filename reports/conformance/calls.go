@@ -115,13 +115,17 @@ type index struct {
 	// stalls are the moments the lab's load generator ran late, sorted by From.
 	stalls   []Stall
 	maxStall time.Duration
+	runQueue RunQueue // nil: the callers' CPU waits were not measured
 	byKey    map[spanKey]*traces.Span // built on first use
 	faults   []reports.FaultEvent
 }
 
-// stallOver is the longest the lab's own load generator ran late at some moment within
-// [start, end]: a machine stall that held the lab held the services too (2 shared cores).
-func (ix *index) stallOver(start, end time.Time) time.Duration {
+// lateOver is how late the machine could have made a timer of service that was due at due
+// and fired (or ended what it bounds) at end, for a call or wait spanning [start, end]: the
+// longest one thread of service waited for a CPU from due to end (the timer's goroutine may
+// have been queued behind it), or the longest the lab's own load generator ran late within
+// [start, end] (a stall that held the lab held the services too: 2 shared cores).
+func (ix *index) lateOver(service string, start, due, end time.Time) time.Duration {
 	// stalls are sorted by From and none is longer than maxStall: only those from
 	// start-maxStall on can overlap.
 	i := sort.Search(len(ix.stalls), func(i int) bool { return !ix.stalls[i].From.Before(start.Add(-ix.maxStall)) })
@@ -130,6 +134,9 @@ func (ix *index) stallOver(start, end time.Time) time.Duration {
 		if st := ix.stalls[i]; st.To.After(start) {
 			worst = max(worst, st.To.Sub(st.From))
 		}
+	}
+	if ix.runQueue != nil {
+		worst = max(worst, ix.runQueue.Waited(service, due, end))
 	}
 	return worst
 }

@@ -75,6 +75,7 @@ func ToleranceText() []string {
 		fmt.Sprintf("an attempt's timeout, a bulkhead's max_wait: + max(%s, the above) (the timer, the cancelled I/O and the span's end must all be scheduled)", TimerSlack),
 		fmt.Sprintf("lower time bounds: - %s (clock and log resolution); a breaker's half-open delay: - %s (its opening is stamped by a listener that may run late)", ClockSlack, Slack),
 		fmt.Sprintf("route rate limit: request times ± %s, so a second is counted over %s", Slack, time.Second-2*Slack),
+		"a time ending on a timer and over its bound by no more than the machine's lateness then (the caller's longest wait for a CPU after the bound, read every 20 ms from the kernel; the load generator's lateness) is not judged",
 	}
 }
 
@@ -144,9 +145,21 @@ type Input struct {
 	// time to its send): a time over its bound by no more than such a stall at that moment is
 	// the machine's, not the policy's, and is not judged.
 	Stalls []Stall
+	// RunQueue (may be nil) is how long each service's threads waited for a CPU
+	// (internal/runqueue): a timer is late by as much as its thread waited, however the
+	// policy is written, so a time over its bound by no more than its caller's wait after the
+	// bound is the machine's and is not judged. The load generator's stalls miss this: a
+	// service thread waits while the generator, at a higher priority, sends on time.
+	RunQueue RunQueue
 	// Faults is the run's fault timeline: a component paused (SIGSTOP) cannot run its timers,
 	// so the times it measured across the pause (an attempt, a wait) are not judged.
 	Faults []reports.FaultEvent
+}
+
+// RunQueue tells how long the longest-waiting thread of a service waited on the kernel's
+// run queue between two instants (0 when unknown).
+type RunQueue interface {
+	Waited(service string, from, to time.Time) time.Duration
 }
 
 // PauseFault is the fault that freezes a component.
@@ -176,6 +189,7 @@ func StallsOf(start time.Time, samples []reports.Sample) []Stall {
 func Check(p *policy.Profile, in Input) *reports.Conformance {
 	ix := newIndex(in.Spans, in.Start, in.Faults)
 	ix.stalls = append([]Stall(nil), in.Stalls...)
+	ix.runQueue = in.RunQueue
 	sort.Slice(ix.stalls, func(a, b int) bool { return ix.stalls[a].From.Before(ix.stalls[b].From) })
 	for _, st := range ix.stalls {
 		ix.maxStall = max(ix.maxStall, st.To.Sub(st.From))

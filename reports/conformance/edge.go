@@ -53,7 +53,7 @@ func (ix *index) timeout(calls []*call, d time.Duration) verdict {
 	limit := d + timerTolerance(d)
 	var longest time.Duration
 	cut, paused, stalled := 0, 0, 0
-	check := func(start, end time.Time, dur time.Duration, frozen bool, ref string) {
+	check := func(service string, start, end time.Time, dur time.Duration, frozen bool, ref string) {
 		if frozen {
 			paused++
 			return
@@ -64,10 +64,11 @@ func (ix *index) timeout(calls []*call, d time.Duration) verdict {
 			v.exercised = true
 		}
 		if dur > limit {
-			// An overshoot no larger than the lab's own lateness at that moment is the
-			// machine's, not the policy's: a timeout not applied overshoots by the fault's
-			// whole latency, in every attempt, stall or not.
-			if st := ix.stallOver(start, end); dur-st <= limit {
+			// An overshoot no larger than the machine's lateness at that moment (the
+			// caller's thread waiting for a CPU after the bound, or the lab's own lateness)
+			// is the machine's, not the policy's: a timeout not applied overshoots by the
+			// fault's whole latency, in every attempt, stall or not.
+			if st := ix.lateOver(service, start, start.Add(limit), end); dur-st <= limit {
 				stalled++
 				return
 			}
@@ -81,14 +82,14 @@ func (ix *index) timeout(calls []*call, d time.Duration) verdict {
 		}
 		if len(c.attempts) > 0 {
 			for _, a := range c.attempts {
-				check(a.start, a.end, a.duration(), a.frozen || c.frozen, ix.ref(a.trace, a.start))
+				check(c.span.Service, a.start, a.end, a.duration(), a.frozen || c.frozen, ix.ref(a.trace, a.start))
 			}
 			continue
 		}
 		if c.breakerRejected || c.bulkheadRejected || c.maxNum > 1 {
 			continue // no attempt made, or several without spans of their own
 		}
-		check(c.span.Start, c.span.End, c.span.Duration()-time.Duration(c.waitUs)*time.Microsecond, c.frozen, ix.ref(c.span.TraceID, c.span.Start))
+		check(c.span.Service, c.span.Start, c.span.End, c.span.Duration()-time.Duration(c.waitUs)*time.Microsecond, c.frozen, ix.ref(c.span.TraceID, c.span.Start))
 	}
 	v.observed = fmt.Sprintf("longest attempt %s of %d; %d calls cut by the timeout", ms(longest), v.samples, cut) + pausedText(paused) + stalledText(stalled)
 	if v.samples == 0 {
@@ -174,7 +175,7 @@ func backoffText(r policy.Retry, bh *policy.Bulkhead) string {
 func (ix *index) backoff(calls []*call, r policy.Retry, bh *policy.Bulkhead) verdict {
 	var v verdict
 	var shortest, longest time.Duration
-	paused := 0
+	paused, stalled := 0, 0
 	for _, c := range calls {
 		for i := 1; i < len(c.attempts); i++ {
 			prev, next := c.attempts[i-1], c.attempts[i]
@@ -196,12 +197,18 @@ func (ix *index) backoff(calls []*call, r policy.Retry, bh *policy.Bulkhead) ver
 			case gap < lo:
 				v.violate(fmt.Sprintf("retry %d after %s, below %s (%s)", prev.num, ms(gap), ms(lo), ix.ref(c.span.TraceID, next.start)))
 			case gap > hi:
+				// A backoff ends on a timer: late by no more than the machine then, it is
+				// the machine's (a retry with no backoff, or the wrong one, misses in every call).
+				if st := ix.lateOver(c.span.Service, prev.end, prev.end.Add(hi), next.start); gap-st <= hi {
+					stalled++
+					continue
+				}
 				v.violate(fmt.Sprintf("retry %d after %s, above %s (%s)", prev.num, ms(gap), ms(hi), ix.ref(c.span.TraceID, next.start)))
 			}
 		}
 	}
 	v.exercised = v.samples > 0
-	v.observed = fmt.Sprintf("%d waits between attempts, %s–%s", v.samples, ms(shortest), ms(longest)) + pausedText(paused)
+	v.observed = fmt.Sprintf("%d waits between attempts, %s–%s", v.samples, ms(shortest), ms(longest)) + pausedText(paused) + stalledText(stalled)
 	if v.samples == 0 {
 		v.observed, v.noData = "-"+pausedText(paused), "not exercised: no call retried"
 	}
@@ -217,10 +224,11 @@ type admission struct {
 	trace                traces.TraceID
 	frozen               bool      // its service was paused meanwhile: the wait is not judged
 	start                time.Time // when the wait began (the call's or request's start)
+	service              string    // whose timer ends the wait
 }
 
 func (c *call) admission() admission {
-	return admission{c.inFlight, c.waitUs, c.hasInFlight, c.hasWait, c.bulkheadRejected, c.span.TraceID, c.frozen, c.span.Start}
+	return admission{c.inFlight, c.waitUs, c.hasInFlight, c.hasWait, c.bulkheadRejected, c.span.TraceID, c.frozen, c.span.Start, c.span.Service}
 }
 
 // stalledText says how many times were late only by as much as the lab itself was.
@@ -228,7 +236,7 @@ func stalledText(n int) string {
 	if n == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; %d over the bound by no more than the lab's own lateness then (a machine stall), not judged", n)
+	return fmt.Sprintf("; %d over the bound by no more than the machine's lateness then (the caller's thread waiting for a CPU, or the lab's own lateness), not judged", n)
 }
 
 func pausedText(n int) string {
@@ -264,7 +272,7 @@ func (ix *index) bulkheadChecks(as []admission, maxConcurrent uint, maxWait time
 			w := time.Duration(a.waitUs) * time.Microsecond
 			longest = max(longest, w)
 			if w > waitLimit {
-				if st := ix.stallOver(a.start, a.start.Add(w)); w-st <= waitLimit {
+				if st := ix.lateOver(a.service, a.start, a.start.Add(waitLimit), a.start.Add(w)); w-st <= waitLimit {
 					stalled++
 					continue
 				}

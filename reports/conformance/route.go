@@ -24,7 +24,7 @@ func (ix *index) routeChecks(r string, p policy.RoutePolicy) []reports.Conforman
 		as := make([]admission, 0, len(reqs))
 		for _, g := range reqs {
 			if !g.rateLimited { // refused before the bulkhead
-				as = append(as, admission{g.inFlight, g.waitUs, g.hasInFlight, g.hasWait, g.bulkheadRejected, g.span.TraceID, g.frozen, g.span.Start})
+				as = append(as, admission{g.inFlight, g.waitUs, g.hasInFlight, g.hasWait, g.bulkheadRejected, g.span.TraceID, g.frozen, g.span.Start, g.span.Service})
 			}
 		}
 		inFlight, wait := ix.bulkheadChecks(as, p.MaxConcurrent, p.MaxWait.D())

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/internal/runqueue"
 	"github.com/faultline/faultline/lab"
 	"github.com/faultline/faultline/lab/otlp"
 	"github.com/faultline/faultline/reports"
@@ -72,6 +73,13 @@ type System interface {
 	Direct(component string) string // a service's base URL, bypassing proxies (data checks, metrics)
 	Env() toxics.Env                // what faults act through
 	Close(ctx context.Context) error
+}
+
+// localProcesses is a System whose components are this machine's processes: the runner then
+// measures how long their threads waited for a CPU (internal/runqueue), which the timing
+// checks need to tell the machine's lateness from a policy's.
+type localProcesses interface {
+	Pid(component string) int
 }
 
 // StartProcesses is the default backend: every component as a local process.
@@ -141,7 +149,10 @@ type run struct {
 	spans []traces.Span
 	// transitions are the breaker state changes the services logged.
 	transitions []reports.BreakerTransition
-	watch       *Watch // never nil during the load
+	// runQueue is how long the services' threads waited for a CPU during the load; nil when
+	// the system's processes are not this machine's children (a container backend).
+	runQueue *runqueue.Record
+	watch    *Watch // never nil during the load
 }
 
 func (r *run) logf(format string, args ...any) {
@@ -220,6 +231,12 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	}
 	defer stopLoad()
 	r.send = send
+	stopSampling := func() {}
+	if lp, ok := l.(localProcesses); ok && runqueue.Supported() {
+		sampler := runqueue.Start(services, lp.Pid, runqueue.Every)
+		stopSampling = func() { r.runQueue = sampler.Stop() }
+		defer stopSampling()
+	}
 	r.start = time.Now()
 	r.watch = newWatch(sc, r.start, recv.Spans)
 	if r.o.Watch != nil {
@@ -231,6 +248,7 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 	}
 	res.StartedAt = r.start.UTC()
 	abort := r.loadAndFaults(ctx, l, plan, res)
+	stopSampling()
 	res.Abort = abort
 	res.DurationS = time.Since(r.start).Seconds()
 	loadEnd := time.Now()
@@ -313,7 +331,7 @@ func (r *run) judge(res *reports.Results, runErr error) {
 		res.Expectations = append(res.Expectations, verdict.JudgeData(res.DataSafety, sc.Expect.Data)...)
 		res.Conformance = verdict.JudgeConformance(r.profile, conformance.Input{Spans: r.spans, Start: r.start,
 			Transitions: r.transitions, Skips: sc.Expect.Conformance.Skips(), SpansLost: verdict.SpansLost(res.Telemetry), Faults: res.Faults,
-			Stalls: conformance.StallsOf(r.start, r.samples)})
+			Stalls: conformance.StallsOf(r.start, r.samples), RunQueue: r.runQueue})
 		if t := res.Telemetry; t != nil && sc.Expect.NeedsTraces() {
 			if why := verdict.SpanLossInvalid(t); why != "" {
 				res.Valid = false
