@@ -47,8 +47,8 @@ type Kill struct {
 // lost spans (TracesOnlyInvalid) still measured the client's side, so its checks read from
 // the client (SLOs, user impact, data) may earn the kill and those read from spans may not.
 // A failed mutant run is a kill only when some
-// check (an SLO, an expectation or a policy conformance check) that held in the own run
-// failed, measured: not a baseline SLO (before the fault the
+// check (an SLO, an expectation or, for a code mutant, a policy conformance check) that held
+// in the own run failed, measured: not a baseline SLO (before the fault the
 // protection has nothing to guard against) and not a no-data line (without a breaker there is
 // no breaker to observe). An aborted mutant run is a kill only when it stopped on an
 // abort_when condition during or after the fault, and the own run did not stop on that one.
@@ -79,11 +79,18 @@ func JudgeKill(own, mut *reports.Results) Kill {
 	// Spans lost by the services leave the client's measurement whole: what the load
 	// generator sent and got back (SLOs, user impact) and the data counts still earn a kill;
 	// what is read from the spans (blast radius, mechanisms, conformance) does not.
+	// A profile mutant runs the own run's code with a policy removed: a policy it kept that
+	// failed its conformance check was misapplied by that same code, or timed by a machine
+	// the removal overloaded — neither is the removed protection's doing. Only a code mutant
+	// (same profile, patched code) earns a kill from conformance.
+	profileMutant := own.Profile != mut.Profile
 	for _, c := range checks(mut) {
 		switch {
 		case c.pass:
 		case tracesLost && c.fromTraces():
 			unrelated = append(unrelated, "not credited, spans lost: "+c.text)
+		case profileMutant && c.kind == ByConformance:
+			unrelated = append(unrelated, "not credited, a policy the mutant kept: "+c.text)
 		case held[c.key] && !c.baseline && !c.noData:
 			v.Because = append(v.Because, c.text)
 			if !slices.Contains(v.By, c.kind) {

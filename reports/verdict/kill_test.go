@@ -33,6 +33,12 @@ func conformanceFailed(target, policy, status string) *reports.Results {
 		Conformance: &reports.Conformance{Checks: []reports.ConformanceCheck{{Target: target, Policy: policy, Configured: "50ms..2s", Observed: "3 gaps under 50ms", Status: status}}}}
 }
 
+// withProfile sets the profile r ran with (a profile mutant's; the own run's is "").
+func withProfile(r *reports.Results, profile string) *reports.Results {
+	r.Profile = profile
+	return r
+}
+
 // spansLost marks r invalid as the runner does when its services (sdk) or the lab (lab)
 // dropped spans.
 func spansLost(r *reports.Results, sdk, lab int) *reports.Results {
@@ -73,6 +79,7 @@ func TestJudgeKill(t *testing.T) {
 		{"only the baseline broke", own, failed([]reports.SLOResult{killSLO("baseline", false), killSLO("fault", true)}), Wrong, nil},
 		{"a check the own run failed too", own, failed(nil, reports.Expectation{What: "data.missing_clicks", Expected: "<= 0", Observed: "2"}), Wrong, nil},
 		{"a policy not applied as configured", own, conformanceFailed("link->billing", "retry.backoff", reports.ConformanceFail), Caught, []string{ByConformance}},
+		{"a profile mutant: a policy it kept, misapplied, is no kill", own, withProfile(conformanceFailed("link->billing", "retry.backoff", reports.ConformanceFail), "no-budget"), Wrong, nil},
 		{"a conformance check the own run had no data for", own, conformanceFailed("link->billing", "retry.attempts", reports.ConformanceFail), Wrong, nil},
 		{"passed", own, &reports.Results{Verdict: reports.VerdictPass, Valid: true}, Missed, nil},
 		{"error", own, &reports.Results{Verdict: reports.VerdictError, Reasons: []string{"runner: start the system"}}, Errored, nil},
