@@ -115,7 +115,7 @@ type index struct {
 	// stalls are the moments the lab's load generator ran late, sorted by From.
 	stalls   []Stall
 	maxStall time.Duration
-	runQueue RunQueue // nil: the callers' CPU waits were not measured
+	runQueue RunQueue                 // nil: the callers' CPU waits were not measured
 	byKey    map[spanKey]*traces.Span // built on first use
 	faults   []reports.FaultEvent
 }
