@@ -210,6 +210,15 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 		p("\n")
 	}
 	writeConformance(p, r.Conformance)
+	if len(r.CPUWaits) > 0 {
+		// The machine's share of any lateness: a thread that waits for a CPU runs its timers late.
+		p("## CPU waits\n\nHow long each service's threads waited for a CPU during the load (the kernel's run queue, read every %s ms): in each interval, the most one thread waited.\n\n", num(r.CPUWaits[0].IntervalMs, 0))
+		p("| service | intervals | longest ms | p99 ms | starved intervals |\n| --- | ---: | ---: | ---: | ---: |\n")
+		for _, w := range r.CPUWaits {
+			p("| %s | %d | %s | %s | %s%% |\n", w.Service, w.Intervals, num(w.LongestMs, 1), num(w.P99Ms, 1), num(w.StarvedPct, 1))
+		}
+		p("\n")
+	}
 	if err := b.Flush(); err != nil {
 		return fmt.Errorf("reports: markdown: %w", err)
 	}

@@ -56,6 +56,8 @@ func sampleResults() *Results {
 			{What: "data.lost_links", Expected: "0", Observed: "0", Pass: true},
 		},
 		Timeseries: []TimeBucket{{Stream: "redirect", T: 0, Requests: 300, P50Ms: 1, P99Ms: 4, MaxMs: 9}},
+		CPUWaits: []CPUWait{{Service: "gateway", IntervalMs: 20, Intervals: 3000, LongestMs: 41.5, P99Ms: 12.2, StarvedPct: 0.4},
+			{Service: "link", IntervalMs: 20, Intervals: 3000, LongestMs: 126.4, P99Ms: 38.9, StarvedPct: 2.1}},
 	}
 }
 

@@ -64,6 +64,23 @@ type Results struct {
 	DesignBounds *DesignBounds `json:"design_bounds,omitempty"`
 	// Notes are what a game day's team wrote down, on the run's clock (game days only).
 	Notes []Note `json:"notes,omitempty"`
+	// CPUWaits is how long each service's threads waited for a CPU during the load, read
+	// from the kernel (process backend only): how saturated the machine was, and what the
+	// timing checks allowed for (Conformance).
+	CPUWaits []CPUWait `json:"cpu_waits,omitempty"`
+}
+
+// CPUWait is what one service's threads waited on the kernel's run queue during the load,
+// interval by interval between readings (internal/runqueue): in each, the most any one of
+// its threads waited.
+type CPUWait struct {
+	Service    string  `json:"service"`
+	IntervalMs float64 `json:"interval_ms"` // the readings' spacing
+	Intervals  int     `json:"intervals"`
+	LongestMs  float64 `json:"longest_ms"`
+	P99Ms      float64 `json:"p99_ms"`
+	// StarvedPct is the share of intervals in which one thread waited the whole interval.
+	StarvedPct float64 `json:"starved_pct"`
 }
 
 // PhaseWindow is one phase's span of time, in seconds from the run start.

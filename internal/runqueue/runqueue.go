@@ -14,9 +14,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/faultline/faultline/internal/percentile"
 )
 
 // Every is the default sampling interval: the finest lateness the record can place in time.
@@ -300,4 +303,50 @@ func ParseSchedstat(b []byte) (uint64, error) {
 		return 0, fmt.Errorf("runqueue: schedstat %q: want 3 numbers", b)
 	}
 	return strconv.ParseUint(string(fields[1]), 10, 64)
+}
+
+// Summary is what one process's threads waited over the whole record, reading by reading:
+// in each interval between two readings, the most any one thread's waits grew by.
+type Summary struct {
+	Intervals int           // how many intervals were read
+	Longest   time.Duration // the most in one interval (a wait is credited when it ends)
+	P99       time.Duration // its 99th percentile over the intervals
+	// Starved is how many intervals held a wait at least as long as the interval itself:
+	// one thread that could have run did not, for the whole of it.
+	Starved int
+}
+
+// Summarize sums up the named process's record; the zero Summary when it was not sampled.
+func (r *Record) Summarize(name string) Summary {
+	if r == nil {
+		return Summary{}
+	}
+	ss := r.samples[name]
+	var per []time.Duration
+	var out Summary
+	for i := 1; i < len(ss); i++ {
+		a, b := ss[i-1], ss[i]
+		if a.pid != b.pid {
+			continue // a restart: another process's counters
+		}
+		var most uint64
+		for tid, end := range b.waits {
+			if begin, ok := a.waits[tid]; ok && end > begin {
+				most = max(most, end-begin)
+			}
+		}
+		w := time.Duration(most)
+		per = append(per, w)
+		out.Longest = max(out.Longest, w)
+		if w >= b.at.Sub(a.at) {
+			out.Starved++
+		}
+	}
+	if len(per) == 0 {
+		return Summary{}
+	}
+	slices.Sort(per)
+	out.Intervals = len(per)
+	out.P99 = percentile.Of(per, 99)
+	return out
 }

@@ -121,3 +121,27 @@ func BenchmarkReadOpen(b *testing.B) {
 		}
 	}
 }
+
+func TestSummarizeReadsIntervalByInterval(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	r := rec(20*time.Millisecond,
+		sample{at: at(0), pid: 7, waits: map[int]uint64{7: 0, 8: 0}},
+		sample{at: at(20), pid: 7, waits: map[int]uint64{7: 2e6, 8: 1e6}},  // 2 ms
+		sample{at: at(40), pid: 7, waits: map[int]uint64{7: 2e6, 8: 91e6}}, // 90 ms: starved
+		sample{at: at(60), pid: 9, waits: map[int]uint64{9: 500e6}},        // a restart: not read
+		sample{at: at(80), pid: 9, waits: map[int]uint64{9: 505e6}},        // 5 ms
+	)
+	got := r.Summarize("redirect")
+	want := Summary{Intervals: 3, Longest: 90 * time.Millisecond, P99: 90 * time.Millisecond, Starved: 1}
+	if got != want {
+		t.Fatalf("Summarize = %+v, want %+v", got, want)
+	}
+	if got := r.Summarize("link"); got != (Summary{}) {
+		t.Fatalf("a process never sampled: %+v", got)
+	}
+	var none *Record
+	if got := none.Summarize("redirect"); got != (Summary{}) {
+		t.Fatalf("nil record: %+v", got)
+	}
+}

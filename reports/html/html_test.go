@@ -83,6 +83,26 @@ func TestRenderFixture(t *testing.T) {
 	}
 }
 
+// TestRenderCPUWaits: the machine's saturation is on the page when the run measured it, in
+// the data section, and absent otherwise.
+func TestRenderCPUWaits(t *testing.T) {
+	run := loadFixture(t)
+	if page := render(t, run.Results, run.Samples, run.Scenario); strings.Contains(page, "CPU waits") {
+		t.Fatal("a run without CPU waits shows the section")
+	}
+	run.Results.CPUWaits = []reports.CPUWait{{Service: "redirect", IntervalMs: 20, Intervals: 1050, LongestMs: 126.44, P99Ms: 61.2, StarvedPct: 3.33}}
+	page := render(t, run.Results, run.Samples, run.Scenario)
+	at := strings.Index(page, `id="data"`)
+	if at < 0 {
+		t.Fatal("no data section")
+	}
+	for _, w := range []string{"<h3>CPU waits</h3>", "read every 20 ms", "<td>redirect</td>", "126.4", "61.2", "3.3%"} {
+		if !strings.Contains(page[at:], w) {
+			t.Errorf("missing %q in the data section", w)
+		}
+	}
+}
+
 func TestRenderWithoutSamplesOrScenario(t *testing.T) {
 	run := loadFixture(t)
 	page := render(t, run.Results, nil, nil)

@@ -82,6 +82,21 @@ type localProcesses interface {
 	Pid(component string) int
 }
 
+// cpuWaits sums up rq per service, for the report; nil when nothing was sampled.
+func cpuWaits(rq *runqueue.Record) []reports.CPUWait {
+	var out []reports.CPUWait
+	for _, svc := range services {
+		s := rq.Summarize(svc)
+		if s.Intervals == 0 {
+			continue
+		}
+		ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+		out = append(out, reports.CPUWait{Service: svc, IntervalMs: ms(runqueue.Every), Intervals: s.Intervals,
+			LongestMs: ms(s.Longest), P99Ms: ms(s.P99), StarvedPct: 100 * float64(s.Starved) / float64(s.Intervals)})
+	}
+	return out
+}
+
 // StartProcesses is the default backend: every component as a local process.
 func StartProcesses(ctx context.Context, o lab.Options) (System, error) { return lab.Start(ctx, o) }
 
@@ -332,6 +347,7 @@ func (r *run) judge(res *reports.Results, runErr error) {
 		res.Conformance = verdict.JudgeConformance(r.profile, conformance.Input{Spans: r.spans, Start: r.start,
 			Transitions: r.transitions, Skips: sc.Expect.Conformance.Skips(), SpansLost: verdict.SpansLost(res.Telemetry), Faults: res.Faults,
 			Stalls: conformance.StallsOf(r.start, r.samples), RunQueue: r.runQueue})
+		res.CPUWaits = cpuWaits(r.runQueue)
 		if t := res.Telemetry; t != nil && sc.Expect.NeedsTraces() {
 			if why := verdict.SpanLossInvalid(t); why != "" {
 				res.Valid = false

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/runqueue"
 	"github.com/faultline/faultline/internal/testbin"
 	"github.com/faultline/faultline/reports"
 )
@@ -66,6 +67,20 @@ func TestSmokeVerdictHasPower(t *testing.T) {
 			// link->billing's timeout, retry, breaker and fallback, with no false failure.
 			if c := res.Conformance; c == nil || c.Failed != 0 || (tc.profile == "default" && c.Passed < 5) {
 				t.Errorf("conformance = %+v, want no failure and, with the default profile, the link->billing checks passed", c)
+			}
+			// The services are this machine's processes: their threads' waits for a CPU were
+			// read throughout the load (the timing checks' allowance for the machine).
+			if runqueue.Supported() {
+				got := map[string]int{}
+				for _, w := range res.CPUWaits {
+					got[w.Service] = w.Intervals
+				}
+				for _, svc := range services {
+					// 20 ms readings over the scenario's load: most of its intervals.
+					if want := int(res.DurationS * 1000 / 20 / 2); got[svc] < want {
+						t.Errorf("cpu_waits of %s: %d intervals, want at least %d over %.1f s (%+v)", svc, got[svc], want, res.DurationS, res.CPUWaits)
+					}
+				}
 			}
 		})
 	}
