@@ -115,9 +115,13 @@ type index struct {
 	// stalls are the moments the lab's load generator ran late, sorted by From.
 	stalls   []Stall
 	maxStall time.Duration
-	runQueue RunQueue                 // nil: the callers' CPU waits were not measured
-	byKey    map[spanKey]*traces.Span // built on first use
-	faults   []reports.FaultEvent
+	runQueue RunQueue // nil: the callers' CPU waits were not measured
+	// attempted and bypassed are, per edge, how many CLIENT spans were a pipeline's attempts
+	// and which were made outside any pipeline while serving a request (Pipeline).
+	attempted map[string]int
+	bypassed  map[string][]*traces.Span
+	byKey     map[spanKey]*traces.Span // built on first use
+	faults    []reports.FaultEvent
 }
 
 // lateOver is how late the machine could have made a timer of service that was due at due
@@ -213,6 +217,16 @@ func newIndex(spans []traces.Span, start time.Time, faults []reports.FaultEvent)
 		}
 	}
 	// attempts: CLIENT children of a pipeline span, on its edge, carrying resilience.attempt
+	kinds := make(map[spanKey]traces.Kind, len(spans))
+	wraps := map[spanKey]bool{} // spans that are the parent of a pipeline span (redis GET)
+	for i := range spans {
+		s := &spans[i]
+		kinds[spanKey{s.TraceID, s.SpanID}] = s.Kind
+		if _, ok := byID[spanKey{s.TraceID, s.SpanID}]; ok {
+			wraps[spanKey{s.TraceID, s.ParentSpanID}] = true
+		}
+	}
+	ix.attempted, ix.bypassed = map[string]int{}, map[string][]*traces.Span{}
 	for i := range spans {
 		s := &spans[i]
 		if s.Kind != traces.KindClient && s.Kind != traces.KindProducer {
@@ -220,9 +234,20 @@ func newIndex(spans []traces.Span, start time.Time, faults []reports.FaultEvent)
 		}
 		n, ok := s.Int(traces.AttrAttempt)
 		c := byID[spanKey{s.TraceID, s.ParentSpanID}]
-		if !ok || n < 1 || c == nil || s.Edge() != c.span.Attr(traces.AttrEdge) {
+		if c == nil || s.Edge() != c.span.Attr(traces.AttrEdge) {
+			// Not a pipeline's child: a call made while serving a request (its parent a
+			// SERVER span) that no pipeline wraps either went round the edge's policies.
+			// Before the run's start the lab discarded the set-up's spans, children first
+			// (they end first): a wrapper from then may have lost its pipeline span.
+			if s.Edge() != "" && !s.Start.Before(start) && kinds[spanKey{s.TraceID, s.ParentSpanID}] == traces.KindServer && !wraps[spanKey{s.TraceID, s.SpanID}] {
+				ix.bypassed[s.Edge()] = append(ix.bypassed[s.Edge()], s)
+			}
 			continue
 		}
+		if !ok || n < 1 {
+			continue
+		}
+		ix.attempted[s.Edge()]++
 		c.addAttempt(n, s, ix.frozen(s))
 	}
 	for _, cs := range ix.calls {

@@ -82,16 +82,20 @@ func ToleranceText() []string {
 // Policy names a check, per edge or route. A skip may also name a group (retry,
 // circuit_breaker, bulkhead), which covers its checks.
 const (
-	Timeout           = "timeout"
-	RetryAttempts     = "retry.attempts"
-	RetryBackoff      = "retry.backoff"
-	BreakerOpens      = "circuit_breaker.opens"
-	BreakerRefuses    = "circuit_breaker.refuses"
-	BreakerHalfOpen   = "circuit_breaker.half_open"
-	BreakerCloses     = "circuit_breaker.closes"
-	BulkheadInFlight  = "bulkhead.concurrency"
-	BulkheadWait      = "bulkhead.wait"
-	Fallback          = "fallback"
+	Timeout          = "timeout"
+	RetryAttempts    = "retry.attempts"
+	RetryBackoff     = "retry.backoff"
+	BreakerOpens     = "circuit_breaker.opens"
+	BreakerRefuses   = "circuit_breaker.refuses"
+	BreakerHalfOpen  = "circuit_breaker.half_open"
+	BreakerCloses    = "circuit_breaker.closes"
+	BulkheadInFlight = "bulkhead.concurrency"
+	BulkheadWait     = "bulkhead.wait"
+	Fallback         = "fallback"
+	// Pipeline: every call on the edge is made inside its pipeline. A call made on the
+	// caller's context instead of the attempt's escapes every policy at once (the
+	// timeout-not-applied code mutant) while the pipeline's own span looks conforming.
+	Pipeline          = "pipeline"
 	RouteRateLimit    = "rate_limit"
 	RouteConcurrency  = "concurrency"
 	RouteWait         = "wait"
@@ -104,7 +108,7 @@ const (
 // EdgePolicies and RoutePolicies are the names a skip may give (checks and groups).
 var (
 	EdgePolicies = []string{Timeout, groupRetry, RetryAttempts, RetryBackoff, groupBreaker, BreakerOpens,
-		BreakerRefuses, BreakerHalfOpen, BreakerCloses, groupBulkhead, BulkheadInFlight, BulkheadWait, Fallback,
+		BreakerRefuses, BreakerHalfOpen, BreakerCloses, groupBulkhead, BulkheadInFlight, BulkheadWait, Fallback, Pipeline,
 		groupLimiter, LimiterConcurrency, groupHedge, HedgeCount}
 	RoutePolicies = []string{RouteRateLimit, RouteConcurrency, RouteWait, groupLimiter, LimiterConcurrency}
 )

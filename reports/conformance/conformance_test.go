@@ -785,3 +785,34 @@ func TestTimersLateByTheCallersCPUWait(t *testing.T) {
 		})
 	}
 }
+
+// TestCallBesideThePipeline: a call made on the caller's context instead of the attempt's
+// (the timeout-not-applied code mutant) is a CLIENT span under the request's SERVER span, not
+// under the pipeline: every policy of the edge missed it, and the pipeline check fails. A
+// span that wraps the pipeline (a Redis command's) or whose parent is unknown is no such call.
+func TestCallBesideThePipeline(t *testing.T) {
+	p := edgeProfile(e, policy.EdgePolicy{Timeout: dur(150)})
+	r := &run{}
+	c := r.call(e, 1000, 20, false)
+	r.attempt(c, 1, 1001, 10, 200)
+	tr, server := r.ids()
+	r.spans = append(r.spans, traces.Span{TraceID: tr, SpanID: server, Service: "link", Name: "POST /links", Kind: traces.KindServer, Start: at(2000), End: at(2500)})
+	// wraps the pipeline: parent of a pipeline span on the same edge
+	_, wrap := r.ids()
+	r.spans = append(r.spans, traces.Span{TraceID: tr, SpanID: wrap, ParentSpanID: server, Service: "link", Name: "GET billing", Kind: traces.KindClient,
+		Start: at(2001), End: at(2010), Attrs: kv(traces.AttrEdge, e)})
+	_, inner := r.ids()
+	r.spans = append(r.spans, traces.Span{TraceID: tr, SpanID: inner, ParentSpanID: wrap, Service: "link", Name: "resilience " + e, Kind: traces.KindInternal,
+		Start: at(2002), End: at(2009), Attrs: kv(traces.AttrEdge, e)})
+	// parent unknown (a background job's root span, or a lost one)
+	_, orphan := r.ids()
+	r.spans = append(r.spans, traces.Span{TraceID: tr, SpanID: orphan, ParentSpanID: traces.SpanID{9, 9}, Service: "link", Name: "GET billing", Kind: traces.KindClient,
+		Start: at(2100), End: at(2110), Attrs: kv(traces.AttrEdge, e)})
+	check := func() reports.ConformanceCheck { return judgeWith(t, p, r, nil, e, Pipeline) }
+	want(t, check(), reports.ConformancePass, "1 attempts inside the pipeline, 0 calls beside it")
+
+	_, beside := r.ids()
+	r.spans = append(r.spans, traces.Span{TraceID: tr, SpanID: beside, ParentSpanID: server, Service: "link", Name: "GET billing", Kind: traces.KindClient,
+		Start: at(2200), End: at(2500), Attrs: kv(traces.AttrEdge, e)})
+	want(t, check(), reports.ConformanceFail, "1 calls beside it")
+}
