@@ -124,10 +124,10 @@ type index struct {
 	faults    []reports.FaultEvent
 }
 
-// lateOver is how late the machine could have made a timer of service that was due at due
-// and fired (or ended what it bounds) at end, for a call or wait spanning [start, end]: the
-// longest one thread of service waited for a CPU from due to end (the timer's goroutine may
-// have been queued behind it), or the longest the lab's own load generator ran late within
+// lateOver is how late the machine could have made a time of service that was held to the
+// bound due and ended at end, for a call or wait spanning [start, end]: the longest one
+// thread of service waited for a CPU from due to end (the timer's goroutine may have been
+// queued behind it), or the longest the lab's own load generator ran late within
 // [start, end] (a stall that held the lab held the services too: 2 shared cores).
 func (ix *index) lateOver(service string, start, due, end time.Time) time.Duration {
 	// stalls are sorted by From and none is longer than maxStall: only those from

@@ -251,7 +251,7 @@ func (c *call) admission() admission {
 	return admission{c.inFlight, c.waitUs, c.hasInFlight, c.hasWait, c.bulkheadRejected, c.span.TraceID, c.frozen, c.span.Start, c.span.Service}
 }
 
-// stalledText says how many times were late only by as much as the lab itself was.
+// stalledText says how many times were late only by as much as the machine was then.
 func stalledText(n int) string {
 	if n == 0 {
 		return ""
