@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -51,12 +52,12 @@ type Sampler struct {
 	names []string
 	every time.Duration
 
-	readers map[string]*reader // touched by the loop only
-
-	mu      sync.Mutex
-	samples map[string][]sample
-	stop    chan struct{}
-	done    chan struct{}
+	// readers and samples belong to the loop until done is closed.
+	readers  map[string]*reader
+	samples  map[string][]sample
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 }
 
 // Start samples the processes names resolve to through pid (asked at every tick, so a
@@ -106,28 +107,15 @@ func (s *Sampler) read() {
 		if err != nil {
 			continue // the process ended between the pid and the read: nothing to record
 		}
-		at := time.Now()
-		s.mu.Lock()
-		s.samples[n] = append(s.samples[n], sample{at: at, pid: pid, waits: w})
-		s.mu.Unlock()
+		s.samples[n] = append(s.samples[n], sample{at: time.Now(), pid: pid, waits: w})
 	}
 }
 
 // Stop ends the sampling and returns what it recorded. Safe to call more than once.
 func (s *Sampler) Stop() *Record {
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
+	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := &Record{every: s.every, samples: make(map[string][]sample, len(s.samples))}
-	for n, ss := range s.samples {
-		r.samples[n] = append([]sample(nil), ss...)
-	}
-	return r
+	return &Record{every: s.every, samples: s.samples}
 }
 
 // Record is what a Sampler read. The zero value (or nil) knows nothing: every wait is 0.
@@ -160,6 +148,14 @@ func (r *Record) Waited(name string, from, to time.Time) time.Duration {
 	return time.Duration(most)
 }
 
+// Every is the interval the record was read at.
+func (r *Record) Every() time.Duration {
+	if r == nil {
+		return 0
+	}
+	return r.every
+}
+
 // Samples is how many readings of the named process the record holds.
 func (r *Record) Samples(name string) int {
 	if r == nil {
@@ -169,32 +165,14 @@ func (r *Record) Samples(name string) int {
 }
 
 func lastAtOrBefore(ss []sample, t time.Time) int {
-	lo, hi := 0, len(ss) // first index with at > t
-	for lo < hi {
-		m := (lo + hi) / 2
-		if ss[m].at.After(t) {
-			hi = m
-		} else {
-			lo = m + 1
-		}
-	}
-	return lo - 1
+	return sort.Search(len(ss), func(i int) bool { return ss[i].at.After(t) }) - 1
 }
 
 func firstAtOrAfter(ss []sample, t time.Time) int {
-	lo, hi := 0, len(ss) // first index with at >= t
-	for lo < hi {
-		m := (lo + hi) / 2
-		if ss[m].at.Before(t) {
-			lo = m + 1
-		} else {
-			hi = m
-		}
+	if i := sort.Search(len(ss), func(i int) bool { return !ss[i].at.Before(t) }); i < len(ss) {
+		return i
 	}
-	if lo == len(ss) {
-		return -1
-	}
-	return lo
+	return -1
 }
 
 // reader reads one process's threads through files kept open between ticks (a reading is

@@ -120,7 +120,7 @@ type index struct {
 	// and which were made outside any pipeline while serving a request (Pipeline).
 	attempted map[string]int
 	bypassed  map[string][]*traces.Span
-	byKey     map[spanKey]*traces.Span // built on first use
+	byKey     map[spanKey]*traces.Span // every span by its ids
 	faults    []reports.FaultEvent
 }
 
@@ -145,16 +145,15 @@ func (ix *index) lateOver(service string, start, due, end time.Time) time.Durati
 	return worst
 }
 
+func (ix *index) isServer(k spanKey) bool {
+	p := ix.byKey[k]
+	return p != nil && p.Kind == traces.KindServer
+}
+
 // callerGone says whether the request s was made for had been abandoned before s ended: the
 // server span above s was called by a client span (in another service) that had already
 // ended (traces.GaveUp), so when s failed nobody waited for its answer, fallback or not.
 func (ix *index) callerGone(s *traces.Span) bool {
-	if ix.byKey == nil {
-		ix.byKey = make(map[spanKey]*traces.Span, len(ix.spans))
-		for i := range ix.spans {
-			ix.byKey[spanKey{ix.spans[i].TraceID, ix.spans[i].SpanID}] = &ix.spans[i]
-		}
-	}
 	server := ix.byKey[spanKey{s.TraceID, s.ParentSpanID}]
 	for server != nil && server.Kind != traces.KindServer {
 		server = ix.byKey[spanKey{server.TraceID, server.ParentSpanID}]
@@ -217,11 +216,11 @@ func newIndex(spans []traces.Span, start time.Time, faults []reports.FaultEvent)
 		}
 	}
 	// attempts: CLIENT children of a pipeline span, on its edge, carrying resilience.attempt
-	kinds := make(map[spanKey]traces.Kind, len(spans))
+	ix.byKey = make(map[spanKey]*traces.Span, len(spans))
 	wraps := map[spanKey]bool{} // spans that are the parent of a pipeline span (redis GET)
 	for i := range spans {
 		s := &spans[i]
-		kinds[spanKey{s.TraceID, s.SpanID}] = s.Kind
+		ix.byKey[spanKey{s.TraceID, s.SpanID}] = s
 		if _, ok := byID[spanKey{s.TraceID, s.SpanID}]; ok {
 			wraps[spanKey{s.TraceID, s.ParentSpanID}] = true
 		}
@@ -239,7 +238,7 @@ func newIndex(spans []traces.Span, start time.Time, faults []reports.FaultEvent)
 			// SERVER span) that no pipeline wraps either went round the edge's policies.
 			// Before the run's start the lab discarded the set-up's spans, children first
 			// (they end first): a wrapper from then may have lost its pipeline span.
-			if s.Edge() != "" && !s.Start.Before(start) && kinds[spanKey{s.TraceID, s.ParentSpanID}] == traces.KindServer && !wraps[spanKey{s.TraceID, s.SpanID}] {
+			if s.Edge() != "" && !s.Start.Before(start) && ix.isServer(spanKey{s.TraceID, s.ParentSpanID}) && !wraps[spanKey{s.TraceID, s.SpanID}] {
 				ix.bypassed[s.Edge()] = append(ix.bypassed[s.Edge()], s)
 			}
 			continue

@@ -91,7 +91,7 @@ func cpuWaits(rq *runqueue.Record) []reports.CPUWait {
 			continue
 		}
 		ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-		out = append(out, reports.CPUWait{Service: svc, IntervalMs: ms(runqueue.Every), Intervals: s.Intervals,
+		out = append(out, reports.CPUWait{Service: svc, IntervalMs: ms(rq.Every()), Intervals: s.Intervals,
 			LongestMs: ms(s.Longest), P99Ms: ms(s.P99), StarvedPct: 100 * float64(s.Starved) / float64(s.Intervals)})
 	}
 	return out
