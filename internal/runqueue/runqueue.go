@@ -124,11 +124,15 @@ type Record struct {
 	samples map[string][]sample
 }
 
-// Waited is the longest any one thread of the named process waited for a CPU between from
-// and to, read from the last sample at or before from and the first at or after to. The
-// kernel credits a wait when it ends, so a wait that began up to one interval before from
-// may count whole: the record places lateness to within its sampling interval, no finer.
-// 0 when the process was not sampled around that window (not local, restarted within it).
+// Waited is how long, at most, any one thread of the named process waited for a CPU after
+// from, read from the last sample at or before from to the first at or after to. The kernel
+// credits a wait when it ends and a sample is taken after its files are read, so a wait
+// credited in the interval ending at sample k ended by k's time: of it, no more than k's time
+// minus from can lie after from. Each interval's credit is capped so (a long wait that ended
+// just after from mostly happened before it), and a thread's capped credits are summed: the
+// result never falls short of the time the thread really waited after from, and no longer
+// counts a wait whole for ending inside the window. 0 when the process was not sampled
+// around the window (not local, restarted within it).
 func (r *Record) Waited(name string, from, to time.Time) time.Duration {
 	if r == nil || !to.After(from) {
 		return 0
@@ -139,13 +143,22 @@ func (r *Record) Waited(name string, from, to time.Time) time.Duration {
 	if i < 0 || j < 0 || ss[i].pid != ss[j].pid {
 		return 0
 	}
-	var most uint64
-	for tid, end := range ss[j].waits {
-		if begin, ok := ss[i].waits[tid]; ok && end > begin {
-			most = max(most, end-begin)
+	var most time.Duration
+	for tid, last := range ss[i].waits {
+		var after time.Duration // this thread's wait after from, at most
+		for k := i + 1; k <= j; k++ {
+			v, ok := ss[k].waits[tid]
+			if !ok || ss[k].pid != ss[i].pid {
+				continue // not read this time: the next reading credits the interval since the last
+			}
+			if v > last {
+				after += min(time.Duration(v-last), ss[k].at.Sub(from))
+			}
+			last = v
 		}
+		most = max(most, min(after, ss[j].at.Sub(from)))
 	}
-	return time.Duration(most)
+	return most
 }
 
 // Every is the interval the record was read at.

@@ -10,7 +10,7 @@ func rec(every time.Duration, ss ...sample) *Record {
 	return &Record{every: every, samples: map[string][]sample{"redirect": ss}}
 }
 
-func TestWaitedIsTheLongestOneThreadWaitedAroundTheWindow(t *testing.T) {
+func TestWaitedIsTheMostOneThreadWaitedAfterFrom(t *testing.T) {
 	t0 := time.Unix(100, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	r := rec(20*time.Millisecond,
@@ -24,13 +24,15 @@ func TestWaitedIsTheLongestOneThreadWaitedAroundTheWindow(t *testing.T) {
 		from, to int
 		want     time.Duration
 	}{
-		{5, 35, 90 * time.Millisecond}, // samples 0 and 40
-		{20, 40, 90 * time.Millisecond},
-		{0, 20, time.Millisecond},  // thread 7 only
-		{40, 60, time.Millisecond}, // 8 and 9 both 1 ms
-		{45, 70, 0},                // no sample after the window
-		{-10, 10, 0},               // no sample before it
-		{30, 30, 0},                // empty window
+		// samples 0 and 40: thread 8's 90 ms ended by 40 ms, so at most 35 of them after 5 ms
+		{5, 35, 35 * time.Millisecond},
+		{20, 40, 20 * time.Millisecond},
+		{-10, 40, 0},                   // no sample before it
+		{0, 60, 41 * time.Millisecond}, // 40 of the 90 ms (ended by 40 ms) + 1 ms
+		{0, 20, time.Millisecond},      // thread 7 only
+		{40, 60, time.Millisecond},     // 8 and 9 both 1 ms
+		{45, 70, 0},                    // no sample after the window
+		{30, 30, 0},                    // empty window
 	}
 	for _, c := range cases {
 		if got := r.Waited("redirect", at(c.from), at(c.to)); got != c.want {
