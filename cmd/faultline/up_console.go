@@ -11,6 +11,7 @@ import (
 	"github.com/faultline/faultline/lab/otlp"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/scenarios/gameday"
+	"github.com/faultline/faultline/scenarios/load"
 )
 
 // gameDay is what `up --console` adds to a lab: a span receiver for the map, the game day's
@@ -37,7 +38,8 @@ func startGameDayTelemetry(ctx context.Context, o *upOptions) (*gameDay, error) 
 }
 
 func (g *gameDay) start(l *lab.Lab, o upOptions) error {
-	g.sess = gameday.New(gameday.Options{Gateway: l.Gateway(), Ledger: l.Ledger(), Profile: o.profile, Seed: time.Now().Unix() % 100000})
+	g.sess = gameday.New(gameday.Options{Gateway: l.Gateway(), Ledger: l.Ledger(), Profile: o.profile, Seed: time.Now().Unix() % 100000,
+		Generator: load.GeneratorBinary("")})
 	srv, err := console.ForLab(l, g.sess, g.recv.Spans, o.consoleAddr)
 	if err != nil {
 		_, _ = g.sess.Close(context.Background(), "", nil)

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +39,7 @@ func TestGameDayInChromium(t *testing.T) {
 	}
 	browsertest.Chromium(t)
 	dir := filepath.Join(t.TempDir(), "gameday")
-	consoleURL, endpoints, _, stop := startUp(t, bin, dir, "--state-dir", t.TempDir(), "--dead-man", "15s")
+	consoleURL, endpoints, upPid, stop := startUp(t, bin, dir, "--state-dir", t.TempDir(), "--dead-man", "15s")
 	base := consoleURL[:strings.Index(consoleURL, "/?")]
 
 	br := browsertest.Launch(t, 1400, 1100)
@@ -48,6 +51,11 @@ func TestGameDayInChromium(t *testing.T) {
 	// Traffic, an SLO, then the fault, all through the page's forms.
 	br.Eval(`document.getElementById('s-rate').value = '60'; document.getElementById('newstream').requestSubmit(); true`)
 	br.WaitFor(`document.querySelector('[data-stream="redirect"]') !== null`, 20*time.Second)
+	// The stream is sent from a generator process of its own, as a scenario's load is, not
+	// from the lab's process with Toxiproxy and the span receiver.
+	if n := loadgens(t, upPid, 1); n != 1 {
+		t.Errorf("%d load generator processes under up while one stream runs, want 1", n)
+	}
 	br.Eval(`document.getElementById('slo-th').value = 'p(99)<1s, errors<5%'; document.getElementById('slos').requestSubmit(); true`)
 	br.WaitFor(`document.getElementById('slo-list').textContent.includes('p(99)<1s')`, 5*time.Second)
 	time.Sleep(4 * time.Second) // a baseline
@@ -75,6 +83,9 @@ func TestGameDayInChromium(t *testing.T) {
 		t.Fatalf("%d toxics left on the Toxiproxy API after HALT", n)
 	}
 	br.WaitFor(`document.querySelector('#faults tbody').textContent.includes('none')`, 5*time.Second)
+	if n := loadgens(t, upPid, 0); n != 0 {
+		t.Errorf("%d load generator processes left after HALT stopped every stream", n)
+	}
 	br.Eval(`document.getElementById('inject').requestSubmit(); true`)
 	br.WaitFor(`!document.getElementById('error').hidden && document.getElementById('error').textContent.includes('halted')`, 5*time.Second)
 	if n := toxicsOn(t, endpoints["toxiproxy"]); n != 0 {
@@ -161,6 +172,42 @@ func toxicsOn(t *testing.T, toxiproxy string) int {
 	for _, p := range proxies {
 		n += len(p.Toxics)
 		if !p.Enabled {
+			n++
+		}
+	}
+	return n
+}
+
+// loadgens counts the children of pid that are load generators (`faultline loadgen`), read
+// again for up to 5 s until there are want of them (a stream's process starts after the
+// page shows the stream, and ends after the halt's answer).
+func loadgens(t *testing.T, pid, want int) int {
+	t.Helper()
+	n := countLoadgens(t, pid)
+	for end := time.Now().Add(5 * time.Second); n != want && time.Now().Before(end); n = countLoadgens(t, pid) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return n
+}
+
+func countLoadgens(t *testing.T, pid int) int {
+	procs, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // ended meanwhile
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after its closing ')'
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(pid) {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+		if err == nil && slices.Contains(strings.Split(string(cmd), "\x00"), "loadgen") {
 			n++
 		}
 	}

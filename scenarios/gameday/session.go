@@ -66,6 +66,11 @@ type Options struct {
 	Profile string
 	// Codes, when set, feed {code} streams instead of creating links through the gateway.
 	Codes []string
+	// Generator is the faultline binary each stream's load generator process runs from
+	// (load.GeneratorBinary); empty: the streams are sent from this process, which shares its
+	// cores' time with Toxiproxy and the span receiver (docs/results.md "Where the load is
+	// sent from").
+	Generator string
 }
 
 // Session is one game day's load and record. Its methods are safe for concurrent use.
@@ -171,10 +176,22 @@ func (s *Session) StartStream(spec StreamSpec, who string) error {
 		defer s.wg.Done()
 		defer close(done)
 		// The day has no fixed end: the stream runs until stopped, re-rated or the session ends.
-		_ = load.Run(ctx, s.o.Gateway, []load.Stream{ls}, 24*time.Hour, load.Options{Seed: s.o.Seed}, func(r load.Result) { s.add(r) })
+		if err := s.send(ctx, ls); err != nil && ctx.Err() == nil {
+			s.log("lab", fmt.Sprintf("stream %s stopped by the load generator: %v", ls.Name, err))
+		}
 	}(st.done)
 	s.log(who, fmt.Sprintf("stream %s: %s %s at %g/s", spec.Name, method, path, spec.Rate))
 	return nil
+}
+
+// send sends one stream until ctx ends (a stop, a re-rate, the session's end).
+func (s *Session) send(ctx context.Context, ls load.Stream) error {
+	run, stop, err := load.Start(ctx, s.o.Generator, s.o.Gateway, []load.Stream{ls}, 24*time.Hour, load.Options{Seed: s.o.Seed})
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return run(ctx, nil, s.add)
 }
 
 // ensureCodes creates the links {code} streams draw from, once.

@@ -109,7 +109,7 @@ func benchRate(ctx context.Context, gateway string, codes []string, rate float64
 	st := []load.Stream{{Name: "redirect", Method: "GET", Path: "/r/{code}", Rate: rate, Codes: codes}}
 	var results []load.Result
 	// the generator a run uses (its own process, when this is faultline), so the figures are a run's
-	send, stop, err := startLoad(ctx, generatorBinary(""), gateway, st, d, load.Options{Seed: 1})
+	send, stop, err := load.Start(ctx, load.GeneratorBinary(""), gateway, st, d, load.Options{Seed: 1})
 	if err != nil {
 		return RateFigure{}, err
 	}

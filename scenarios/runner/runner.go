@@ -157,8 +157,8 @@ type run struct {
 	samples []reports.Sample
 	results []load.Result // raw, for the generator's honesty check
 	streams []load.Stream
-	// send runs the load (startLoad: from the generator's own process, or this one)
-	send  sendFunc
+	// send runs the load (load.Start: from the generator's own process, or this one)
+	send  load.SendFunc
 	tally load.Tally // what the client was answered: the data checks' ground truth
 	start time.Time
 	spans []traces.Span
@@ -239,7 +239,7 @@ func (r *run) drive(ctx context.Context, res *reports.Results) (err error) {
 
 	r.streams = load.StreamsFrom(sc, codes)
 	// the generator is started before the run's clock: its start-up is no part of the schedule
-	send, stopLoad, err := startLoad(ctx, generatorBinary(r.o.Binary), l.Gateway(), r.streams, sc.Duration.D(),
+	send, stopLoad, err := load.Start(ctx, load.GeneratorBinary(r.o.Binary), l.Gateway(), r.streams, sc.Duration.D(),
 		load.Options{Seed: sc.Seed, AllowRemote: r.o.AllowRemote})
 	if err != nil {
 		return fmt.Errorf("runner: %w", err)
