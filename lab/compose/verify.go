@@ -87,7 +87,8 @@ func ProxyPorts(proxies []ProxyConfig) (map[string]int, error) {
 // Verify checks a compose project and its Toxiproxy config against the lab's topology: one
 // enabled proxy per edge (named after it, upstream = the callee's container port), a service
 // per component with a health check, every caller's variables pointing at its edges' proxies
-// (never the real address), depends_on with health conditions, loopback-only published ports.
+// (never the real address), depends_on the health of its store, NATS and Toxiproxy and the start of
+// the services it calls, loopback-only published ports.
 // It returns every mismatch at once.
 func Verify(p *types.Project, proxies []ProxyConfig) error {
 	var errs []error
@@ -164,11 +165,18 @@ func Verify(p *types.Project, proxies []ProxyConfig) error {
 			callees = append(callees, ToxiproxyService)
 		}
 		for _, dep := range callees {
+			// What a service cannot start without (Toxiproxy, its store, NATS) must be healthy
+			// first; a service it calls is called lazily through its proxy, and waiting for
+			// each callee's health chained the health-check intervals (up --wait 35 s).
+			want := types.ServiceConditionHealthy
+			if topology.KindOf(dep) == topology.KindService {
+				want = types.ServiceConditionStarted
+			}
 			d, ok := svc.DependsOn[dep]
 			if !ok {
 				bad("service %s does not depend on %s", c, dep)
-			} else if d.Condition != types.ServiceConditionHealthy {
-				bad("service %s depends on %s with condition %q, want %s", c, dep, d.Condition, types.ServiceConditionHealthy)
+			} else if d.Condition != want {
+				bad("service %s depends on %s with condition %q, want %s", c, dep, d.Condition, want)
 			}
 		}
 	}

@@ -121,6 +121,9 @@ func TestVerifyRejectsDrift(t *testing.T) {
 		{"started, not healthy", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
 			return strings.Replace(y, "link-db: {condition: service_healthy}", "link-db: {condition: service_started}", 1), ps
 		}, "depends on link-db"},
+		{"a callee service's health awaited", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
+			return strings.Replace(y, "billing: {condition: service_started}", "billing: {condition: service_healthy}", 1), ps
+		}, "depends on billing with condition"},
 		{"health check that probes the callees", func(y string, ps []ProxyConfig) (string, []ProxyConfig) {
 			return strings.Replace(y, "http://127.0.0.1:8080/healthz", "http://127.0.0.1:8080/readyz", 1), ps
 		}, "asks /readyz"},
