@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // Required says whether a missing engine, plugin or image fails the test instead of skipping it.
@@ -126,4 +129,23 @@ func BridgeGateway(ctx context.Context) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("dockertest: %s has no IPv4 address", iface)
+}
+
+// CPUWaits checks that a run on containers of this machine's engine read every service's
+// waits for a CPU through most of its load (20 ms readings, at least half of the run's), as a
+// run of processes does: the timing checks' allowance for the machine needs them.
+func CPUWaits(t testing.TB, res *reports.Results) {
+	t.Helper()
+	got := map[string]int{}
+	for _, w := range res.CPUWaits {
+		got[w.Service] = w.Intervals
+	}
+	for _, c := range topology.Components() {
+		if topology.KindOf(c) != topology.KindService {
+			continue
+		}
+		if want := int(res.DurationS * 1000 / 20 / 2); got[c] < want {
+			t.Errorf("cpu_waits of %s: %d intervals, want at least %d over %.1f s (%+v)", c, got[c], want, res.DurationS, res.CPUWaits)
+		}
+	}
 }

@@ -22,6 +22,11 @@ import (
 var _ runner.System = (*System)(nil)
 
 func TestMain(m *testing.M) {
+	if os.Getenv(helperServe) != "" {
+		// a stand-in for `faultline serve X` (TestServicePid): this binary, run as "serve X"
+		time.Sleep(30 * time.Second)
+		os.Exit(0)
+	}
 	code := m.Run()
 	testbin.Cleanup()
 	os.Exit(code)

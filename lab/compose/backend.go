@@ -74,6 +74,7 @@ type System struct {
 
 	mu         sync.Mutex
 	containers map[string]string // component -> container id
+	pids       *HostPids         // nil without the Engine API
 
 	closeOnce sync.Once
 	closeErr  error
@@ -108,6 +109,16 @@ func Start(ctx context.Context, o Options, lo lab.Options) (_ *System, err error
 		}
 	}()
 	s.attachDocker(ctx)
+	if s.docker != nil {
+		s.pids = NewHostPids(func(ctx context.Context, component string) (int, error) {
+			id, err := s.container(ctx, component)
+			if err != nil {
+				return 0, err
+			}
+			st, err := s.docker.Inspect(ctx, id)
+			return st.Pid, err
+		})
+	}
 	if err := s.attachToxiproxy(ctx); err != nil {
 		return nil, err
 	}
@@ -361,6 +372,15 @@ func (s *System) Direct(component string) string {
 		addr = h
 	}
 	return lab.ComponentURL(component, addr, Database)
+}
+
+// Pid is the process serving component on this machine, 0 when unknown (no Engine API, or
+// the lab in a PID namespace of its own): the runner reads its threads' waits for a CPU.
+func (s *System) Pid(component string) int {
+	if s.pids == nil {
+		return 0
+	}
+	return s.pids.Pid(component)
 }
 
 // Env returns what faults act through: the stack's proxies and its containers.

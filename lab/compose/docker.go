@@ -54,6 +54,7 @@ func NewDocker(host string) (*Docker, error) {
 // ContainerState is the part of a container's inspection the lab uses.
 type ContainerState struct {
 	ID      string
+	Pid     int // its main process on the Engine's machine (0 when not running)
 	Running bool
 	Paused  bool
 	Health  string // healthy, unhealthy, starting, or "" without a health check
@@ -134,6 +135,7 @@ func (d *Docker) Inspect(ctx context.Context, id string) (ContainerState, error)
 	var raw struct {
 		ID    string `json:"Id"`
 		State struct {
+			Pid     int
 			Running bool
 			Paused  bool
 			Health  *struct{ Status string }
@@ -150,7 +152,7 @@ func (d *Docker) Inspect(ctx context.Context, id string) (ContainerState, error)
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&raw); err != nil {
 		return ContainerState{}, fmt.Errorf("compose: docker inspect %s: %w", id, err)
 	}
-	st := ContainerState{ID: raw.ID, Running: raw.State.Running, Paused: raw.State.Paused, Env: map[string]string{}, Labels: raw.Config.Labels,
+	st := ContainerState{ID: raw.ID, Pid: raw.State.Pid, Running: raw.State.Running, Paused: raw.State.Paused, Env: map[string]string{}, Labels: raw.Config.Labels,
 		IPs: map[string]string{}, Published: map[string]string{}}
 	for name, n := range raw.NetworkSettings.Networks {
 		if n.IPAddress != "" {

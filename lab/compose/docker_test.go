@@ -109,6 +109,7 @@ func TestComposeStackWithDocker(t *testing.T) {
 		}
 		checkFaults(t, res, 1)
 		checkSpans(t, res)
+		dockertest.CPUWaits(t, res)
 	})
 	t.Run("process and network faults", func(t *testing.T) {
 		res := run(t, filepath.Join("testdata", "docker-faults.yaml"))

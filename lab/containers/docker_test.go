@@ -82,6 +82,7 @@ func TestRunWithDocker(t *testing.T) {
 			if res.Telemetry == nil || res.Telemetry.SpansReceived == 0 {
 				t.Errorf("no spans reached the lab: %+v", res.Telemetry)
 			}
+			dockertest.CPUWaits(t, res)
 			if strings.Contains(string(b), "reaper") && strings.Contains(string(b), "no such host") {
 				t.Error("the run tried to pull the reaper image")
 			}

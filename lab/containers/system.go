@@ -35,6 +35,7 @@ type System struct {
 
 	mu         sync.Mutex
 	containers map[string]testcontainers.Container
+	pids       *compose.HostPids
 
 	closeOnce sync.Once
 	closeErr  error
@@ -52,6 +53,17 @@ func Start(ctx context.Context, o Options, lo lab.Options) (_ *System, err error
 		lo.Log = io.Discard
 	}
 	s := &System{o: o, lo: lo, containers: map[string]testcontainers.Container{}}
+	s.pids = compose.NewHostPids(func(ctx context.Context, component string) (int, error) {
+		c := s.container(component)
+		if c == nil {
+			return 0, fmt.Errorf("containers: %s: no container", component)
+		}
+		st, err := c.State(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return st.Pid, nil
+	})
 	defer func() {
 		if err != nil {
 			if cerr := s.Close(context.WithoutCancel(ctx)); cerr != nil {
@@ -153,6 +165,10 @@ func (s *System) Direct(component string) string {
 	}
 	return lab.ComponentURL(component, addr, compose.Database)
 }
+
+// Pid is the process serving component on this machine, 0 when unknown (the lab in a PID
+// namespace of its own): the runner reads its threads' waits for a CPU.
+func (s *System) Pid(component string) int { return s.pids.Pid(component) }
 
 // Env returns what faults act through: Toxiproxy's API and the containers.
 func (s *System) Env() toxics.Env { return env{s} }

@@ -75,9 +75,10 @@ type System interface {
 	Close(ctx context.Context) error
 }
 
-// localProcesses is a System whose components are this machine's processes: the runner then
-// measures how long their threads waited for a CPU (internal/runqueue), which the timing
-// checks need to tell the machine's lateness from a policy's.
+// localProcesses is a System that can name the process on this machine serving each
+// component (processes, or containers on this machine's engine): the runner then measures how
+// long their threads waited for a CPU (internal/runqueue), which the timing checks need to
+// tell the machine's lateness from a policy's.
 type localProcesses interface {
 	Pid(component string) int
 }
