@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/faultline/faultline/lab"
@@ -60,10 +61,19 @@ func sinceBaseline(counted, baseline map[string]int) map[string]int {
 func (d *dataChecker) check(ctx context.Context, tally *load.Tally) *reports.DataSafety {
 	links := tally.Links()
 	ds := &reports.DataSafety{LinksAcked: len(links), DroppedClicks: map[string]int{}}
-	d.checkLinks(ctx, links, ds)
+	// The links are read back while the event counts settle: neither moves the other (a
+	// link's read adds no click), they fill fields of their own, and the settling waits at
+	// least one poll interval anyway.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.checkLinks(ctx, links, ds)
+	}()
 	if err := d.checkEvents(ctx, links, tally.Clicks(), ds); err != nil {
 		ds.Error = err.Error()
 	}
+	wg.Wait()
 	return ds
 }
 
