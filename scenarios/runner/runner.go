@@ -331,7 +331,7 @@ func (r *run) judge(res *reports.Results, runErr error) {
 		origins = append(origins, f.Target())
 	}
 	if runErr == nil {
-		an := traces.Analyze(r.spans, phases, r.start)
+		an := traces.Analyze(r.spans, loadWindows(phases, res.DurationS), r.start)
 		res.ServiceMap = an.ServiceMap()
 		res.BlastRadius = an.BlastRadius(origins, sc.Blast, userImpact(r.samples, sc))
 		res.Mechanisms = an.Mechanisms(res.Faults, r.transitions)
@@ -357,6 +357,23 @@ func (r *run) judge(res *reports.Results, runErr error) {
 		}
 	}
 	verdict.Decide(res, runErr)
+}
+
+// loadWindows cuts the phase windows at the load's end (seconds from the start): what starts
+// after it is the lab's own work on the healed system (the data checks read every link and
+// the counts the moment the load ends, a few milliseconds before the planned end, or long
+// before it after an abort), no part of any phase's traffic. The load ends with its last
+// answer; only work the system went on with for a client that had given up starts later.
+func loadWindows(phases []reports.PhaseWindow, endS float64) []reports.PhaseWindow {
+	var out []reports.PhaseWindow
+	for _, w := range phases {
+		if w.StartS >= endS {
+			continue
+		}
+		w.EndS = min(w.EndS, endS)
+		out = append(out, w)
+	}
+	return out
 }
 
 // userImpact is, per stream, the share of fault-phase requests that failed or were slower than
