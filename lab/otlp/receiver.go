@@ -242,12 +242,16 @@ func (r *Receiver) serveTraces(w http.ResponseWriter, req *http.Request) {
 			fmt.Sprintf("otlp: content type %q not supported, use %s or %s", req.Header.Get("Content-Type"), ContentProtobuf, ContentJSON)})
 		return
 	}
-	raw, msg, herr := r.readRequest(w, req, mt)
+	raw, body, herr := r.readRequest(w, req, mt)
 	if herr != nil {
 		r.refuse(w, mt, herr)
 		return
 	}
-	spans, rejected := r.convert(msg, mt == ContentJSON)
+	spans, rejected, err := r.decodeWire(body, mt == ContentJSON)
+	if err != nil {
+		r.refuse(w, mt, &httpError{http.StatusBadRequest, "otlp: decode " + mt + ": " + err.Error()})
+		return
+	}
 
 	r.mu.Lock()
 	room := max(r.opts.MaxSpans-len(r.spans), 0)
@@ -279,9 +283,10 @@ func (r *Receiver) serveTraces(w http.ResponseWriter, req *http.Request) {
 	writeMessage(w, mt, http.StatusOK, resp)
 }
 
-// readRequest reads, decompresses and decodes a body within the size limit. raw is the body as
-// sent (for forwarding).
-func (r *Receiver) readRequest(w http.ResponseWriter, req *http.Request, mt string) ([]byte, *coltracepb.ExportTraceServiceRequest, *httpError) {
+// readRequest reads and decompresses a body within the size limit. raw is the body as sent
+// (for forwarding), wire the request in the protobuf encoding (a JSON body is decoded and
+// encoded again: senders use protobuf, and one decoder then reads both).
+func (r *Receiver) readRequest(w http.ResponseWriter, req *http.Request, mt string) (raw, wire []byte, _ *httpError) {
 	limit := r.opts.MaxBodyBytes
 	raw, err := io.ReadAll(http.MaxBytesReader(w, req.Body, limit))
 	if err != nil {
@@ -308,16 +313,17 @@ func (r *Receiver) readRequest(w http.ResponseWriter, req *http.Request, mt stri
 	default:
 		return nil, nil, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("otlp: content encoding %q not supported, use gzip or none", enc)}
 	}
-	msg := &coltracepb.ExportTraceServiceRequest{}
-	if mt == ContentJSON {
-		err = protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(body, msg)
-	} else {
-		err = proto.Unmarshal(body, msg)
+	if mt != ContentJSON {
+		return raw, body, nil
 	}
-	if err != nil {
+	msg := &coltracepb.ExportTraceServiceRequest{}
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, msg); err != nil {
 		return nil, nil, &httpError{http.StatusBadRequest, "otlp: decode " + mt + ": " + err.Error()}
 	}
-	return raw, msg, nil
+	if body, err = proto.Marshal(msg); err != nil {
+		return nil, nil, &httpError{http.StatusBadRequest, "otlp: decode " + mt + ": " + err.Error()}
+	}
+	return raw, body, nil
 }
 
 // refuse answers an error with a google.rpc.Status in the request's encoding, as OTLP/HTTP
