@@ -100,13 +100,38 @@ func MarkInvalid(res *reports.Results, why ...string) {
 	res.AsExpected = res.Verdict == res.ExpectedVerdict
 }
 
-// invalidate: a pass needs an honest measurement; a fail stands even when the generator
-// lagged, because the system then saw less load than asked and still failed.
+// invalidate: a pass needs an honest measurement; a measured fail stands even when the
+// generator lagged, because the system then saw less load than asked and still failed. A fail
+// resting only on checks that had nothing to judge (no requests in a phase, too few calls to
+// prove containment) is no such evidence: on an invalid run it is an error, as a pass is.
 func invalidate(res *reports.Results, why []string) {
 	for _, r := range why {
 		res.Reasons = append(res.Reasons, "measurement invalid: "+r)
 	}
-	if res.Verdict == reports.VerdictPass {
+	if res.Verdict == reports.VerdictPass || res.Verdict == reports.VerdictFail && !measuredFailure(res) {
 		res.Verdict = reports.VerdictError
 	}
+}
+
+// measuredFailure reports whether some failed check measured a failure rather than a lack of
+// data: an SLO or expectation broken on data, or a conformance check failed.
+func measuredFailure(res *reports.Results) bool {
+	for _, s := range res.SLOs {
+		if !s.Pass && !s.NoData {
+			return true
+		}
+	}
+	for _, e := range res.Expectations {
+		if !e.Pass && !e.NoData {
+			return true
+		}
+	}
+	if c := res.Conformance; c != nil {
+		for _, ch := range c.Checks {
+			if ch.Status == reports.ConformanceFail {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -29,6 +29,10 @@ func TestDecide(t *testing.T) {
 		{"expectation broken", reports.Results{Valid: true, Expectations: []reports.Expectation{{What: "x", Pass: false}}}, nil, "fail", "pass", false},
 		{"invalid measurement cannot pass", reports.Results{Valid: false, InvalidReasons: []string{"lag"}, SLOs: []reports.SLOResult{passSLO}}, nil, "error", "pass", false},
 		{"invalid measurement keeps a fail", reports.Results{Valid: false, SLOs: []reports.SLOResult{failSLO}}, nil, "fail", "fail", true},
+		{"invalid measurement keeps a measured fail beside no data", reports.Results{Valid: false, SLOs: []reports.SLOResult{noData, failSLO}}, nil, "fail", "fail", true},
+		{"invalid measurement: no data alone is no fail", reports.Results{Valid: false, InvalidReasons: []string{"lag"}, SLOs: []reports.SLOResult{passSLO, noData}}, nil, "error", "pass", false},
+		{"invalid measurement: an unproven expectation is no fail", reports.Results{Valid: false, InvalidReasons: []string{"lag"},
+			Expectations: []reports.Expectation{{What: "containment", NoData: true}}}, nil, "error", "pass", false},
 		{"fault not applied", reports.Results{Valid: true, Faults: []reports.FaultEvent{{Fault: "latency", AppliedAt: -1, Error: "boom"}}}, nil, "error", "pass", false},
 		{"abort", reports.Results{Valid: true, Abort: &reports.Abort{Condition: "x"}}, nil, "aborted", "pass", false},
 		{"run error", reports.Results{Valid: true}, errors.New("lab: start"), "error", "fail", false},
@@ -122,6 +126,13 @@ func TestMarkInvalid(t *testing.T) {
 	MarkInvalid(fail, "surge did not land")
 	if fail.Verdict != reports.VerdictFail || !fail.AsExpected || len(fail.Reasons) != 2 {
 		t.Errorf("a fail marked invalid: %s as expected %v %q", fail.Verdict, fail.AsExpected, fail.Reasons)
+	}
+	unproven := &reports.Results{Valid: true, ExpectedVerdict: reports.VerdictPass,
+		Expectations: []reports.Expectation{{What: "containment", Observed: "unproven: 3 fault-phase calls", NoData: true}}}
+	Decide(unproven, nil)
+	MarkInvalid(unproven, "surge did not land")
+	if unproven.Verdict != reports.VerdictError || unproven.AsExpected {
+		t.Errorf("a fail on no data alone marked invalid: %s as expected %v (a false fail: nothing was measured)", unproven.Verdict, unproven.AsExpected)
 	}
 	MarkInvalid(fail) // nothing to mark
 	if !slices.Equal(fail.InvalidReasons, []string{"surge did not land"}) {
