@@ -55,6 +55,7 @@ func (l *Lab) startToxiproxy(ctx context.Context) error {
 		}
 		// Info logs a line per connection: too much under load.
 		logger := zerolog.New(f).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+		quietToxics()
 		srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), logger)
 		addr := hostPort(l.ports["toxiproxy"])
 		t := &toxiproxyServer{srv: srv, done: make(chan struct{}), log: f}
@@ -105,3 +106,8 @@ func waitToxiproxy(ctx context.Context, c *toxiclient.Client, timeout time.Durat
 		}
 	}
 }
+
+// quietToxics raises zerolog's global level to warn. Toxiproxy's toxics log through
+// zerolog's global logger, not the server's, to stderr at trace level: a bandwidth toxic
+// wrote a line per interrupted chunk into the explorer's progress output.
+func quietToxics() { zerolog.SetGlobalLevel(zerolog.WarnLevel) }

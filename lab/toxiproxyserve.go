@@ -29,6 +29,7 @@ func ServeToxiproxy(ctx context.Context, addr, config string, logw io.Writer) er
 		}
 	}
 	logger := zerolog.New(logw).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+	quietToxics()
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), logger)
 	done := make(chan error, 1)
 	go func() { done <- srv.Listen(addr) }()

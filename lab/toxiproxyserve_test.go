@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	zlog "github.com/rs/zerolog/log"
 	"io"
 	"net"
 	"testing"
@@ -28,6 +29,11 @@ func TestServeToxiproxyHasRequestLevelToxics(t *testing.T) {
 	p, err := c.CreateProxy("e", "127.0.0.1:0", "127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// toxics log through zerolog's global logger (a bandwidth toxic: a trace line per
+	// interrupted chunk, on stderr, in the middle of explore's progress)
+	if zlog.Trace().Enabled() || zlog.Debug().Enabled() {
+		t.Errorf("zerolog's global logger still writes trace or debug lines once Toxiproxy runs")
 	}
 	attrs := toxiclient.Attributes{"role": "requests", "pair": fmt.Sprintf("serve-test-%d", time.Now().UnixNano()), "status": 503, "share": 0.5}
 	if _, err := p.AddToxic("x", "http_error", "upstream", 1, attrs); err != nil {
