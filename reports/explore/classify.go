@@ -71,6 +71,12 @@ func Classify(id string, faults []Fault, onPath []string, res *reports.Results, 
 				continue
 			}
 			if s.Pass {
+				// A baseline's pass proves no outcome (held is the fault's and the recovery's):
+				// the explorer's baselines are shorter than the checks' counts
+				// (explore.BaselineShare), and only a failure in them says something.
+				if s.Phase == reports.PhaseBaseline {
+					continue
+				}
 				if n, need, ok := underpowered(res, s); !ok {
 					unprovenWhy = cmp.Or(unprovenWhy, fmt.Sprintf("%s %s passed on %d requests, too few to prove it (it needs %d)", s.Phase, s.Threshold, n, need))
 				}

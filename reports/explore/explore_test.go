@@ -71,6 +71,24 @@ func TestClassify(t *testing.T) {
 			slo("create", "fault", "errors<1%", reports.UnitRatio, 0, true),
 			slo("redirect", "fault", "p(99)<200ms", reports.UnitMs, 5, true)}, settled), 30, 99, 0),
 			map[string]string{"redirect": Unproven, "create": Unproven}, false, ""},
+		// the baseline is shorter than the checks' counts (explore.BaselineShare): its pass on
+		// 40 creations forbids nothing, and proves nothing either — held rests on the fault
+		// and the recovery, each with its full count
+		{"a baseline pass on few requests", func() *reports.Results {
+			r := results([]reports.SLOResult{
+				slo("create", "baseline", "errors<1%", reports.UnitRatio, 0, true),
+				slo("create", "fault", "errors<1%", reports.UnitRatio, 0, true),
+				slo("create", "recovery", "errors<1%", reports.UnitRatio, 0, true)}, settled)
+			r.Streams[1].Phases = []reports.PhaseFigure{{Phase: "baseline", Requests: 40}, {Phase: "fault", Requests: 125}, {Phase: "recovery", Requests: 125}}
+			return r
+		}(), map[string]string{"redirect": Held, "create": Held}, false, ""},
+		{"a baseline pass on few beside a fault pass on few", func() *reports.Results {
+			r := results([]reports.SLOResult{
+				slo("create", "baseline", "errors<1%", reports.UnitRatio, 0, true),
+				slo("create", "fault", "errors<1%", reports.UnitRatio, 0, true)}, settled)
+			r.Streams[1].Phases = []reports.PhaseFigure{{Phase: "baseline", Requests: 40}, {Phase: "fault", Requests: 60}, {Phase: "recovery", Requests: 125}}
+			return r
+		}(), map[string]string{"redirect": Held, "create": Unproven}, false, ""},
 		{"a failure on few requests is evidence", fewer(results([]reports.SLOResult{
 			slo("create", "fault", "errors<1%", reports.UnitRatio, 0.5, false)}, settled), 30, 1000, 0),
 			map[string]string{"redirect": Held, "create": Broken}, true, ""},

@@ -18,13 +18,20 @@ import (
 //go:embed steady.yaml
 var steadyYAML []byte
 
-// Phase floors of one experiment. Each phase is as long as its checks need at the base's
-// rates (Base.Phases: every SLO threshold's verdict.Threshold.MinSamples requests, with a
-// margin), and never shorter than these: a baseline to compare with, a fault long enough for
-// a breaker's window to fill and its timeouts to fire, a recovery as long as the profiles'
-// breaker delay (2 s), so it shows whether the breaker closes.
+// Phase floors of one experiment. The fault and the recovery are as long as their checks
+// need at the base's rates (Base.Phases: every SLO threshold's verdict.Threshold.MinSamples
+// requests, with a margin), the baseline BaselineShare of that, and never shorter than these:
+// a baseline to compare with, a fault long enough for a breaker's window to fill and its
+// timeouts to fire, a recovery as long as the profiles' breaker delay (2 s), so it shows
+// whether the breaker closes.
 const (
 	MinBaseline = 1 * time.Second
+	// BaselineShare is the baseline's length against the other phases'. Its checks prove no
+	// outcome (held is the fault's and the recovery's, each with its full count: reports/
+	// explore.Classify); a baseline only has to show a system already failing, which one
+	// failure in it does, and bring the calls the landing rule compares the fault's with. The
+	// system between experiments is healed and checked healthy first (run.afterwards).
+	BaselineShare = 0.4
 	MinFault    = 2 * time.Second
 	MinRecovery = 2 * time.Second
 	// PhaseMargin covers a generator a little behind its rate and a phase boundary that moves
@@ -42,10 +49,11 @@ type Phases struct {
 // Total is the experiment's duration.
 func (p Phases) Total() time.Duration { return p.Baseline + p.Fault + p.Recovery }
 
-// Phases derives the experiment's phases from the base's rates and SLOs: each phase lasts
-// long enough that every stream brings, at its rate, PhaseMargin × the requests its
-// thresholds need to prove a pass (verdict.Threshold.MinSamples; a pass on fewer is judged
-// no data by reports/explore.Classify), rounded up to PhaseStep, and at least the floor.
+// Phases derives the experiment's phases from the base's rates and SLOs: the fault and the
+// recovery last long enough that every stream brings, at its rate, PhaseMargin × the requests
+// its thresholds need to prove a pass (verdict.Threshold.MinSamples; a pass on fewer is judged
+// no data by reports/explore.Classify), the baseline BaselineShare of that, each rounded up to
+// PhaseStep and at least its floor.
 // Counts, not seconds, are what the checks need: a faster load gives shorter phases.
 func (b Base) Phases() Phases {
 	rates := b.Rates()
@@ -60,8 +68,9 @@ func (b Base) Phases() Phases {
 			need = max(need, d)
 		}
 	}
+	base := roundUp(time.Duration(BaselineShare*float64(need)), PhaseStep)
 	need = roundUp(need, PhaseStep)
-	return Phases{Baseline: max(need, MinBaseline), Fault: max(need, MinFault), Recovery: max(need, MinRecovery)}
+	return Phases{Baseline: max(base, MinBaseline), Fault: max(need, MinFault), Recovery: max(need, MinRecovery)}
 }
 
 // PhasesFor is Phases for an experiment with these faults: its fault phase also lasts

@@ -93,14 +93,15 @@ func TestPhases(t *testing.T) {
 		b    Base
 		want Phases
 	}{
-		// 1.25 × 100 / 100 = 1.25 s → 1.5 s; fault and recovery at their 2 s floors
-		{"p99 at 100/s", base("100/s", `"p(99)<200ms"`), Phases{1500 * time.Millisecond, 2 * time.Second, 2 * time.Second}},
-		// 1.25 × 100 / 5 = 25 s in every phase
-		{"errors<1% at 5/s", base("5/s", `"errors<1%"`), Phases{25 * time.Second, 25 * time.Second, 25 * time.Second}},
+		// 1.25 × 100 / 100 = 1.25 s → 1.5 s; fault and recovery at their 2 s floors, the
+		// baseline 0.4 × 1.25 s = 0.5 s → its 1 s floor
+		{"p99 at 100/s", base("100/s", `"p(99)<200ms"`), Phases{time.Second, 2 * time.Second, 2 * time.Second}},
+		// 1.25 × 100 / 5 = 25 s for the fault and the recovery, 10 s of baseline
+		{"errors<1% at 5/s", base("5/s", `"errors<1%"`), Phases{10 * time.Second, 25 * time.Second, 25 * time.Second}},
 		// stream b: 1.25 × 1000 / 1000 = 1.25 s → 1.5 s beats a's 1.25 × 20 / 400 = 62.5 ms
-		{"the neediest stream sets it", base("400/s", `"p(95)<1s"`), Phases{1500 * time.Millisecond, 2 * time.Second, 2 * time.Second}},
-		// 1.25 × 100 / 40 = 3.125 s → 3.5 s
-		{"rounded up", base("40/s", `"p(99)<1s"`, `"errors<5%"`), Phases{3500 * time.Millisecond, 3500 * time.Millisecond, 3500 * time.Millisecond}},
+		{"the neediest stream sets it", base("400/s", `"p(95)<1s"`), Phases{time.Second, 2 * time.Second, 2 * time.Second}},
+		// 1.25 × 100 / 40 = 3.125 s → 3.5 s; 0.4 × 3.125 s = 1.25 s → 1.5 s
+		{"rounded up", base("40/s", `"p(99)<1s"`, `"errors<5%"`), Phases{1500 * time.Millisecond, 3500 * time.Millisecond, 3500 * time.Millisecond}},
 	} {
 		if got := c.b.Phases(); got != c.want {
 			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
@@ -125,8 +126,8 @@ func TestPhases(t *testing.T) {
 	if got := b.PhasesFor([]Fault{poison, crash}); got.Fault != PoisonMinFault || got.Baseline != b.Phases().Baseline || got.Recovery != b.Phases().Recovery {
 		t.Errorf("PhasesFor(%v) = %+v, want a %s fault phase", poison, got, PoisonMinFault)
 	}
-	if got := DefaultBase().Phases(); got.Total() != 7500*time.Millisecond {
-		t.Errorf("the built-in load's phases %+v: steady.yaml and docs/explore.md say 2.5 s + 2.5 s + 2.5 s", got)
+	if got := DefaultBase().Phases(); got.Total() != 6*time.Second {
+		t.Errorf("the built-in load's phases %+v: steady.yaml and docs/explore.md say 1 s + 2.5 s + 2.5 s", got)
 	}
 }
 
