@@ -116,9 +116,10 @@ type index struct {
 	stalls   []Stall
 	maxStall time.Duration
 	runQueue RunQueue // nil: the callers' CPU waits were not measured
-	// attempted and bypassed are, per edge, how many CLIENT spans were a pipeline's attempts
-	// and which were made outside any pipeline while serving a request (Pipeline).
-	attempted map[string]int
+	// inside and bypassed are, per edge, how many CLIENT spans were made inside a pipeline (its
+	// attempts, or a database statement traced per statement) and which were made outside any
+	// pipeline while serving a request or a message (Pipeline).
+	inside map[string]int
 	bypassed  map[string][]*traces.Span
 	byKey     map[spanKey]*traces.Span // every span by its ids
 	faults    []reports.FaultEvent
@@ -145,9 +146,11 @@ func (ix *index) lateOver(service string, start, due, end time.Time) time.Durati
 	return worst
 }
 
-func (ix *index) isServer(k spanKey) bool {
+// servesWork says whether k is a span of work done for someone: a request served or a message
+// processed.
+func (ix *index) servesWork(k spanKey) bool {
 	p := ix.byKey[k]
-	return p != nil && p.Kind == traces.KindServer
+	return p != nil && (p.Kind == traces.KindServer || p.Kind == traces.KindConsumer)
 }
 
 // callerGone says whether the request s was made for had been abandoned before s ended: the
@@ -225,7 +228,7 @@ func newIndex(spans []traces.Span, start time.Time, faults []reports.FaultEvent)
 			wraps[spanKey{s.TraceID, s.ParentSpanID}] = true
 		}
 	}
-	ix.attempted, ix.bypassed = map[string]int{}, map[string][]*traces.Span{}
+	ix.inside, ix.bypassed = map[string]int{}, map[string][]*traces.Span{}
 	for i := range spans {
 		s := &spans[i]
 		if s.Kind != traces.KindClient && s.Kind != traces.KindProducer {
@@ -234,19 +237,21 @@ func newIndex(spans []traces.Span, start time.Time, faults []reports.FaultEvent)
 		n, ok := s.Int(traces.AttrAttempt)
 		c := byID[spanKey{s.TraceID, s.ParentSpanID}]
 		if c == nil || s.Edge() != c.span.Attr(traces.AttrEdge) {
-			// Not a pipeline's child: a call made while serving a request (its parent a
-			// SERVER span) that no pipeline wraps either went round the edge's policies.
+			// Not a pipeline's child: a call made while serving a request or processing a
+			// message (its parent a SERVER or CONSUMER span: analytics applies events under
+			// the consumer's span) that no pipeline wraps either went round the edge's
+			// policies. A root span is background work (the outbox relay's), not judged.
 			// Before the run's start the lab discarded the set-up's spans, children first
 			// (they end first): a wrapper from then may have lost its pipeline span.
-			if s.Edge() != "" && !s.Start.Before(start) && ix.isServer(spanKey{s.TraceID, s.ParentSpanID}) && !wraps[spanKey{s.TraceID, s.SpanID}] {
+			if s.Edge() != "" && !s.Start.Before(start) && ix.servesWork(spanKey{s.TraceID, s.ParentSpanID}) && !wraps[spanKey{s.TraceID, s.SpanID}] {
 				ix.bypassed[s.Edge()] = append(ix.bypassed[s.Edge()], s)
 			}
 			continue
 		}
+		ix.inside[s.Edge()]++
 		if !ok || n < 1 {
 			continue
 		}
-		ix.attempted[s.Edge()]++
 		c.addAttempt(n, s, ix.frozen(s))
 	}
 	for _, cs := range ix.calls {

@@ -805,9 +805,10 @@ func TestTimersLateByTheCallersCPUWait(t *testing.T) {
 }
 
 // TestCallBesideThePipeline: a call made on the caller's context instead of the attempt's
-// (the timeout-not-applied code mutant) is a CLIENT span under the request's SERVER span, not
-// under the pipeline: every policy of the edge missed it, and the pipeline check fails. A
-// span that wraps the pipeline (a Redis command's) or whose parent is unknown is no such call.
+// (the timeout-not-applied code mutant) is a CLIENT span under the request's SERVER span (or
+// a message's CONSUMER span), not under the pipeline: every policy of the edge missed it, and
+// the pipeline check fails. A span that wraps the pipeline (a Redis command's) or whose parent
+// is unknown is no such call.
 func TestCallBesideThePipeline(t *testing.T) {
 	p := edgeProfile(e, policy.EdgePolicy{Timeout: dur(150)})
 	r := &run{}
@@ -827,10 +828,38 @@ func TestCallBesideThePipeline(t *testing.T) {
 	r.spans = append(r.spans, traces.Span{TraceID: tr, SpanID: orphan, ParentSpanID: traces.SpanID{9, 9}, Service: "link", Name: "GET billing", Kind: traces.KindClient,
 		Start: at(2100), End: at(2110), Attrs: kv(traces.AttrEdge, e)})
 	check := func() reports.ConformanceCheck { return judgeWith(t, p, r, nil, e, Pipeline) }
-	want(t, check(), reports.ConformancePass, "1 attempts inside the pipeline, 0 calls beside it")
+	want(t, check(), reports.ConformancePass, "1 calls inside the pipeline, 0 beside it")
 
 	_, beside := r.ids()
 	r.spans = append(r.spans, traces.Span{TraceID: tr, SpanID: beside, ParentSpanID: server, Service: "link", Name: "GET billing", Kind: traces.KindClient,
 		Start: at(2200), End: at(2500), Attrs: kv(traces.AttrEdge, e)})
-	want(t, check(), reports.ConformanceFail, "1 calls beside it")
+	want(t, check(), reports.ConformanceFail, "1 beside it")
+
+	// a message processed (analytics applies events under the consumer's span): a store
+	// call beside the pipeline there escaped it as much as one under a request
+	tr2, consumer := r.ids()
+	r.spans = append(r.spans, traces.Span{TraceID: tr2, SpanID: consumer, Service: "analytics", Name: "process clicks.recorded", Kind: traces.KindConsumer, Start: at(3000), End: at(3100)})
+	_, direct := r.ids()
+	r.spans = append(r.spans, traces.Span{TraceID: tr2, SpanID: direct, ParentSpanID: consumer, Service: "analytics", Name: "sql INSERT", Kind: traces.KindClient,
+		Start: at(3001), End: at(3090), Attrs: kv(traces.AttrEdge, e)})
+	want(t, check(), reports.ConformanceFail, "2 beside it")
+}
+
+// TestStatementsInsideThePipeline: a database edge's pipeline children are statements traced
+// one span each, with no attempt number; they are calls inside the pipeline all the same, so
+// the own run's pipeline check holds on such an edge (before session 16 it was never judged
+// there, and a code mutant applying events beside the pipeline failed a check its own run
+// never had: no kill).
+func TestStatementsInsideThePipeline(t *testing.T) {
+	const db = "analytics->analytics-db"
+	p := edgeProfile(db, policy.EdgePolicy{Timeout: dur(500)})
+	r := &run{}
+	c := r.call(db, 1000, 20, false)
+	pipe := r.spans[c]
+	for i := range 3 {
+		_, sp := r.ids()
+		r.spans = append(r.spans, traces.Span{TraceID: pipe.TraceID, SpanID: sp, ParentSpanID: pipe.SpanID, Service: "analytics",
+			Name: "sql INSERT", Kind: traces.KindClient, Start: at(1001 + float64(i)), End: at(1002 + float64(i)), Attrs: kv(traces.AttrEdge, db)})
+	}
+	want(t, judgeWith(t, p, r, nil, db, Pipeline), reports.ConformancePass, "3 calls inside the pipeline, 0 beside it")
 }

@@ -42,25 +42,25 @@ func (ix *index) edgeChecks(e string, p policy.EdgePolicy, transitions []reports
 	if p.Fallback != "" {
 		out = append(out, ix.fallback(e, string(p.Fallback), calls))
 	}
-	if ix.attempted[e]+len(ix.bypassed[e]) > 0 {
+	if ix.inside[e]+len(ix.bypassed[e]) > 0 {
 		out = append(out, ix.pipeline(e))
 	}
 	return append(out, ix.adaptiveEdgeChecks(e, p, calls)...)
 }
 
-// pipeline: every CLIENT span on the edge made while serving a request (its parent a SERVER
-// span) is an attempt, a child of its call's pipeline span, or wraps the pipeline (as a
+// pipeline: every CLIENT span on the edge made while serving a request or processing a
+// message (its parent a SERVER or CONSUMER span) is an attempt, a child of its call's pipeline span, or wraps the pipeline (as a
 // Redis command's span does). One made beside the pipeline escaped every policy of the edge
 // however conforming the pipeline's own span looks. Judged on edges with such spans only.
 func (ix *index) pipeline(e string) reports.ConformanceCheck {
 	var v verdict
 	by := ix.bypassed[e]
-	v.samples = ix.attempted[e] + len(by)
+	v.samples = ix.inside[e] + len(by)
 	v.exercised = v.samples > 0
 	for _, s := range by {
 		v.violate("a call outside the pipeline (" + ix.ref(s.TraceID, s.Start) + ")")
 	}
-	v.observed = fmt.Sprintf("%d attempts inside the pipeline, %d calls beside it", ix.attempted[e], len(by))
+	v.observed = fmt.Sprintf("%d calls inside the pipeline, %d beside it", ix.inside[e], len(by))
 	v.noData = "no call on the edge"
 	return v.check(e, Pipeline, "every call on the edge made inside its pipeline")
 }
