@@ -119,10 +119,10 @@ type index struct {
 	// inside and bypassed are, per edge, how many CLIENT spans were made inside a pipeline (its
 	// attempts, or a database statement traced per statement) and which were made outside any
 	// pipeline while serving a request or a message (Pipeline).
-	inside map[string]int
-	bypassed  map[string][]*traces.Span
-	byKey     map[spanKey]*traces.Span // every span by its ids
-	faults    []reports.FaultEvent
+	inside   map[string]int
+	bypassed map[string][]*traces.Span
+	byKey    map[spanKey]*traces.Span // every span by its ids
+	faults   []reports.FaultEvent
 }
 
 // lateOver is how late the machine could have made a time of service that was held to the

@@ -32,8 +32,8 @@ const (
 	// failure in it does, and bring the calls the landing rule compares the fault's with. The
 	// system between experiments is healed and checked healthy first (run.afterwards).
 	BaselineShare = 0.4
-	MinFault    = 2 * time.Second
-	MinRecovery = 2 * time.Second
+	MinFault      = 2 * time.Second
+	MinRecovery   = 2 * time.Second
 	// PhaseMargin covers a generator a little behind its rate and a phase boundary that moves
 	// with the fault's apply time: a phase is planned for this many times the requests it needs.
 	PhaseMargin = 1.25
