@@ -3,13 +3,13 @@ package lab
 import (
 	"context"
 	"fmt"
-	zlog "github.com/rs/zerolog/log"
 	"io"
 	"net"
 	"testing"
 	"time"
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+	zlog "github.com/rs/zerolog/log"
 
 	"github.com/faultline/faultline/internal/localserver"
 )
