@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/reports/traces"
 )
 
 // fixtureDir is the report fixtures' run directory.
@@ -163,5 +164,40 @@ func TestLoadNotARunDirectory(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, ResultsFile), []byte("{"), 0o644)
 	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), ResultsFile) {
 		t.Errorf("Load of a corrupt results.json = %v, want an error naming it", err)
+	}
+}
+
+// TestSpansPlainOrGzip: ReadSpans finds a run's spans whichever way Write was told to store
+// them, and a gzip run directory holds no plain file beside it.
+func TestSpansPlainOrGzip(t *testing.T) {
+	spans := []traces.Span{
+		{Service: "gateway", Name: "GET /r/{code}", Kind: traces.KindServer, TraceID: traces.TraceID{1}, SpanID: traces.SpanID{1}},
+		{Service: "redirect", Name: "GET /r/{code}", Kind: traces.KindServer, TraceID: traces.TraceID{1}, SpanID: traces.SpanID{2}, ParentSpanID: traces.SpanID{1}},
+	}
+	for _, gz := range []bool{false, true} {
+		dir := t.TempDir()
+		if err := Write(dir, Record{Spans: spans, Results: &reports.Results{Scenario: "s"}, GzipSpans: gz}); err != nil {
+			t.Fatal(err)
+		}
+		want, other := SpansFile, SpansGzFile
+		if gz {
+			want, other = other, want
+		}
+		if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
+			t.Errorf("gzip=%v: %s not written: %v", gz, want, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, other)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("gzip=%v: %s written too (%v)", gz, other, err)
+		}
+		got, err := ReadSpans(dir)
+		if err != nil {
+			t.Fatalf("gzip=%v: %v", gz, err)
+		}
+		if len(got) != 2 || got[1].Service != "redirect" || got[1].ParentSpanID != spans[1].ParentSpanID {
+			t.Errorf("gzip=%v: read back %+v", gz, got)
+		}
+	}
+	if _, err := ReadSpans(t.TempDir()); err == nil || !strings.Contains(err.Error(), "spans of run") {
+		t.Errorf("a directory without spans: %v", err)
 	}
 }

@@ -73,9 +73,14 @@ func WriteSpans(w io.Writer, spans []Span) error {
 	return nil
 }
 
-// WriteSpansGzip is WriteSpans through gzip (spans.jsonl.gz).
+// WriteSpansGzip is WriteSpans through gzip (spans.jsonl.gz), at gzip's best speed: on a real
+// run's spans it takes 1.4 × the plain write's time for a seventh of its size, where the
+// default level takes 1.8 × for a tenth (BenchmarkWriteSpans).
 func WriteSpansGzip(w io.Writer, spans []Span) error {
-	zw := gzip.NewWriter(w)
+	zw, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	if err != nil {
+		return fmt.Errorf("traces: write spans: %w", err)
+	}
 	if err := WriteSpans(zw, spans); err != nil {
 		return err
 	}

@@ -2,6 +2,9 @@ package traces
 
 import (
 	"bytes"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -80,5 +83,39 @@ func TestKeptAttrsConsistent(t *testing.T) {
 		if Kept(k) {
 			t.Errorf("%q kept", k)
 		}
+	}
+}
+
+// BenchmarkWriteSpans is the cost of a run directory's span file, written to disk: plain
+// JSON lines against gzip, per span (the explorer writes one file per experiment).
+func BenchmarkWriteSpans(b *testing.B) {
+	spans := loadReal(b).spans
+	for _, c := range []struct {
+		name  string
+		write func(io.Writer, []Span) error
+	}{
+		{"plain", WriteSpans},
+		{"gzip", WriteSpansGzip},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "spans")
+			var size int64
+			for b.Loop() {
+				f, err := os.Create(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := c.write(f, spans); err != nil {
+					b.Fatal(err)
+				}
+				if err := f.Close(); err != nil {
+					b.Fatal(err)
+				}
+				st, _ := os.Stat(path)
+				size = st.Size()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(spans)), "ns/span")
+			b.ReportMetric(float64(size)/float64(len(spans)), "B/span")
+		})
 	}
 }

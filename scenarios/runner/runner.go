@@ -50,6 +50,8 @@ type Options struct {
 	// Settle bounds the wait for analytics to catch up before the click invariant is judged
 	// (default scenarios.MaxCaughtUpWithin, so a scenario's caught_up_within always fits).
 	Settle time.Duration
+	// GzipSpans writes the run's spans as spans.jsonl.gz (rundir.Record.GzipSpans).
+	GzipSpans bool
 	// Watch, when set, starts a live view of the run (faultline run --console) once the
 	// set-up is done and the load is about to start; stop is called before the system goes
 	// down, on every path. An error ends the run as an error.
@@ -423,7 +425,7 @@ func containsPhase(phases []string, p string) bool {
 func (r *run) write(res *reports.Results) error {
 	scenario, err := r.sc.ResolvedYAML()
 	return errors.Join(err, rundir.Write(r.o.OutDir, rundir.Record{
-		Scenario: scenario, Samples: r.samples, Spans: r.spans, Results: res,
+		Scenario: scenario, Samples: r.samples, Spans: r.spans, Results: res, GzipSpans: r.o.GzipSpans,
 		Timeline: rundir.Timeline{Faults: res.Faults, Breakers: r.transitions, Abort: res.Abort},
 	}), renderHTML(r.o.OutDir))
 }

@@ -4,7 +4,6 @@
 package run
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 	"github.com/faultline/faultline/reports"
 	rexplore "github.com/faultline/faultline/reports/explore"
 	"github.com/faultline/faultline/reports/rundir"
-	"github.com/faultline/faultline/reports/traces"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/explore"
 	"github.com/faultline/faultline/scenarios/runner"
@@ -146,7 +144,7 @@ func baseline(ctx context.Context, p *pool, o Options) (explore.PathMap, error) 
 	dir := filepath.Join(o.OutDir, "baseline")
 	fmt.Fprintf(o.Log, "baseline: learning each stream's path from traces (%s)\n", sc.Duration)
 	res, err := runner.Run(ctx, runner.Options{Scenario: sc, Profile: o.Profile, OutDir: dir, Binary: o.Binary,
-		Start: p.Start, Settle: o.Settle, RetryInvalid: 1})
+		Start: p.Start, Settle: o.Settle, RetryInvalid: 1, GzipSpans: true})
 	if err != nil && res == nil {
 		return explore.PathMap{}, err
 	}
@@ -156,7 +154,7 @@ func baseline(ctx context.Context, p *pool, o Options) (explore.PathMap, error) 
 	if res.Verdict != reports.VerdictPass {
 		return explore.PathMap{}, fmt.Errorf("%w (%s): %s; see %s", ErrBaseline, res.Verdict, strings.Join(res.Reasons, "; "), dir)
 	}
-	spans, err := readSpans(dir)
+	spans, err := rundir.ReadSpans(dir)
 	if err != nil {
 		return explore.PathMap{}, err
 	}
@@ -169,26 +167,6 @@ func baseline(ctx context.Context, p *pool, o Options) (explore.PathMap, error) 
 		return explore.PathMap{}, fmt.Errorf("explore: %w", err)
 	}
 	return pm, nil
-}
-
-func readSpans(dir string) ([]traces.Span, error) {
-	path := filepath.Join(dir, rundir.SpansFile)
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		if f, err = os.Open(path + ".gz"); err == nil {
-			defer f.Close()
-			zr, err := gzip.NewReader(f)
-			if err != nil {
-				return nil, fmt.Errorf("explore: %s: %w", path, err)
-			}
-			return traces.ReadSpans(zr)
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("explore: baseline spans: %w", err)
-	}
-	defer f.Close()
-	return traces.ReadSpans(f)
 }
 
 type executor struct {
@@ -390,7 +368,7 @@ func (e *executor) experiment(ctx context.Context, x explore.Experiment, k int) 
 		return fail(err), nil
 	}
 	res, err := runner.Run(ctx, runner.Options{Scenario: sc, Profile: e.o.Profile, OutDir: dir, Binary: e.o.Binary,
-		Start: e.p.Start, Settle: e.o.Settle, RetryInvalid: 1})
+		Start: e.p.Start, Settle: e.o.Settle, RetryInvalid: 1, GzipSpans: true})
 	if res == nil {
 		return fail(err), nil
 	}
