@@ -35,7 +35,7 @@ func Compare(a, b *Exploration) Diff {
 	for id := range ids {
 		x, inA := oa[id]
 		y, inB := ob[id]
-		wa, wb := inA && x.Weak(), inB && y.Weak()
+		wa, wb := inA && x.Hurt(), inB && y.Hurt() // the same experiment, covered or not
 		if !wa && !wb {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -331,5 +332,104 @@ func TestRetryStorm(t *testing.T) {
 	head, rows := (&Exploration{Streams: []string{"create"}, Outcomes: []Outcome{calm, storm}}).Matrix()
 	if head[len(head)-1] != "retry storm" || rows[1][len(rows[1])-1] != "link->billing" || rows[0][len(rows[0])-1] != "" {
 		t.Errorf("matrix %v %v", head, rows)
+	}
+}
+
+// TestMarkCovered: a pair that only repeats what one of its faults did alone is no weak spot;
+// a pair that does worse, or hurts a stream neither single hurt, is, on its new damage alone.
+func TestMarkCovered(t *testing.T) {
+	fa := Fault{Class: "refused", Target: "link->link-db"}
+	fb := Fault{Class: "pause", Target: "analytics-db"}
+	fc := Fault{Class: "latency-gray", Target: "redirect->redis"}
+	single := func(f Fault, classes map[string]string, data map[string]int) Outcome {
+		o := outcome(f.ID(), classes, []string{"gateway"}, data, 1)
+		o.Faults = []Fault{f}
+		return o
+	}
+	pair := func(fs []Fault, classes map[string]string, data map[string]int) Outcome {
+		o := outcome(fs[0].ID()+"+"+fs[1].ID(), classes, []string{"gateway", "link"}, data, 1)
+		o.Faults = fs
+		return o
+	}
+	a := single(fa, map[string]string{"create": Broken, "stats": Held, "redirect": Held}, nil)
+	b := single(fb, map[string]string{"create": Held, "stats": Broken, "redirect": Held}, nil)
+	c := single(fc, map[string]string{"create": Held, "stats": Held, "redirect": Slowed}, nil)
+	c.Storms = []RetryStorm{{Edge: "redirect->redis", MaxRetries: 3}}
+	singles := []Outcome{a, b, c}
+
+	// The union of its singles' damage: covered everywhere, not weak, no impact, no signature.
+	ab := pair([]Fault{fa, fb}, map[string]string{"create": Broken, "stats": Broken, "redirect": Held}, nil)
+	MarkCovered(&ab, singles)
+	if ab.Streams["create"].CoveredBy != a.ID || ab.Streams["stats"].CoveredBy != b.ID || ab.Streams["redirect"].CoveredBy != "" {
+		t.Fatalf("covered: %+v", ab.Streams)
+	}
+	if ab.Weak() || !ab.Hurt() {
+		t.Errorf("a pair repeating its singles: weak %v, hurt %v", ab.Weak(), ab.Hurt())
+	}
+	if _, perS := ab.Impact(); perS != 0 {
+		t.Errorf("covered impact %v, want 0", perS)
+	}
+
+	// Worse than its single (slowed alone, broken in the pair) and a stream no single hurt:
+	// weak, its impact the new damage only; the storm its single made is covered.
+	ac := pair([]Fault{fa, fc}, map[string]string{"create": Broken, "stats": Slowed, "redirect": Broken}, nil)
+	ac.Storms = []RetryStorm{{Edge: "redirect->redis", MaxRetries: 3}}
+	MarkCovered(&ac, singles)
+	if ac.Streams["redirect"].CoveredBy != "" || ac.Streams["stats"].CoveredBy != "" || ac.Streams["create"].CoveredBy != a.ID || ac.Storms[0].CoveredBy != c.ID {
+		t.Fatalf("covered: %+v %+v", ac.Streams, ac.Storms)
+	}
+	if !ac.Weak() {
+		t.Error("a pair with new damage is not weak")
+	}
+	if _, perS := ac.Impact(); perS != 20 {
+		t.Errorf("impact %v/s, want 20 (redirect and stats, not create)", perS)
+	}
+	if strings.Contains(ac.Signature(), "create") || strings.Contains(ac.Signature(), "storms") {
+		t.Errorf("signature holds covered damage: %s", ac.Signature())
+	}
+
+	// A single whose measurement was invalid covers nothing; data lost the single lost too is
+	// known, a pair's own data loss is news.
+	inv := single(fa, map[string]string{"create": Broken}, nil)
+	inv.Valid = false
+	x := pair([]Fault{fa, fb}, map[string]string{"create": Broken}, nil)
+	MarkCovered(&x, []Outcome{inv})
+	if x.Streams["create"].CoveredBy != "" {
+		t.Error("an invalid single covered a pair")
+	}
+	lost := single(fb, map[string]string{"stats": DataLost}, map[string]int{"lost_link_events": 3})
+	y := pair([]Fault{fa, fb}, map[string]string{"stats": DataLost}, map[string]int{"lost_link_events": 5})
+	MarkCovered(&y, []Outcome{lost})
+	if n, _ := y.Impact(); n != 0 || y.Weak() {
+		t.Errorf("covered data loss: impact %d, weak %v", n, y.Weak())
+	}
+	z := pair([]Fault{fa, fb}, map[string]string{"stats": DataLost}, map[string]int{"lost_link_events": 5})
+	MarkCovered(&z, []Outcome{b})
+	if n, _ := z.Impact(); n != 5 || !z.Weak() {
+		t.Errorf("new data loss: impact %d, weak %v", n, z.Weak())
+	}
+
+	// A single is never marked; the report names what is known.
+	MarkCovered(&a, singles)
+	if a.Streams["create"].CoveredBy != "" {
+		t.Error("a single was marked covered")
+	}
+	ex := &Exploration{Profile: "default", Streams: []string{"create", "redirect", "stats"}, Outcomes: []Outcome{a, b, c, ab, ac}}
+	if w := WeakSpots(ex.Outcomes); slices.ContainsFunc(w, func(o Outcome) bool { return o.ID == ab.ID }) {
+		t.Error("the covered pair is listed as a weak spot")
+	}
+	var md bytes.Buffer
+	if err := (&Report{Explorations: []*Exploration{ex}}).Markdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"create **broken** (user impact 100.0%): fault errors<1%: 50.0% — known: as bad under refused@link->link-db alone", "| refused@link->link-db+pause@analytics-db | broken* | · | broken* |", "| broken* | broken | slowed | redirect->redis* |", CoverNote,
+		"retry storm (traces): redirect->redis: 3 retries in one call, 0.00 ms median between attempts — known: under latency-gray@redirect->redis alone too"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	// Comparing profiles still sees the pair's damage.
+	if d := Compare(&Exploration{Profile: "p", Outcomes: []Outcome{ab}}, &Exploration{Profile: "q", Outcomes: []Outcome{ab}}); len(d.Both) != 1 {
+		t.Errorf("compare: %+v", d)
 	}
 }

@@ -4,6 +4,7 @@ package explore
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -59,6 +60,9 @@ type StreamOutcome struct {
 	Impact float64 `json:"user_impact"`
 	Rate   float64 `json:"rate"` // requests per second asked
 	Why    string  `json:"why,omitempty"`
+	// CoveredBy, on a pair's stream, names the single (one of the pair's faults alone) that
+	// hurt the stream at least as much: a known weakness, no finding of the pair (MarkCovered).
+	CoveredBy string `json:"covered_by,omitempty"`
 }
 
 // Outcome is one experiment, judged by the runner and classified per stream.
@@ -95,6 +99,8 @@ type RetryStorm struct {
 	Edge        string  `json:"edge"`
 	MaxRetries  int     `json:"max_retries_per_call"`
 	MedianGapMs float64 `json:"median_gap_ms"`
+	// CoveredBy, on a pair's storm, names the single that stormed on the same edge.
+	CoveredBy string `json:"covered_by,omitempty"`
 }
 
 // A retry storm: at least this many retries in one call, with a median wait between
@@ -113,8 +119,25 @@ func (s RetryStorm) String() string {
 // Pair says whether two faults were injected.
 func (o Outcome) Pair() bool { return len(o.Faults) > 1 }
 
-// Weak says whether the experiment found a weakness: some stream slowed, broken or lost data.
+// Weak says whether the experiment found a weakness: some stream slowed, broken or lost data,
+// or a retry storm, that is not covered (a pair's, already shown by one of its faults alone).
 func (o Outcome) Weak() bool {
+	for _, st := range o.Storms {
+		if st.CoveredBy == "" {
+			return true
+		}
+	}
+	for _, s := range o.Streams {
+		if severity[s.Class] > 0 && s.CoveredBy == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Hurt says whether any stream was slowed, broken or lost data, or an edge stormed, covered or
+// not: what comparing one experiment across profiles looks at.
+func (o Outcome) Hurt() bool {
 	if len(o.Storms) > 0 {
 		return true
 	}
@@ -124,6 +147,42 @@ func (o Outcome) Weak() bool {
 		}
 	}
 	return false
+}
+
+// MarkCovered marks a pair's streams and storms that one of its faults alone, in singles (the
+// exploration's outcomes), hurt at least as much: a pair that only repeats its singles' damage
+// is no weak spot, and a weak pair's evidence says which of its damage is new. A single that
+// proved nothing covers nothing. Singles are matched by fault id (class@target).
+func MarkCovered(pair *Outcome, singles []Outcome) {
+	if !pair.Pair() {
+		return
+	}
+	alone := map[string]Outcome{}
+	for _, o := range singles {
+		if !o.Pair() && len(o.Faults) == 1 {
+			alone[o.ID] = o
+		}
+	}
+	for n, s := range pair.Streams {
+		if severity[s.Class] == 0 {
+			continue
+		}
+		for _, f := range pair.Faults {
+			if o, ok := alone[f.ID()]; ok && o.Valid && severity[o.Streams[n].Class] >= severity[s.Class] {
+				s.CoveredBy = o.ID
+				pair.Streams[n] = s
+				break
+			}
+		}
+	}
+	for i, st := range pair.Storms {
+		for _, f := range pair.Faults {
+			if o, ok := alone[f.ID()]; ok && slices.Contains(o.StormEdges(), st.Edge) {
+				pair.Storms[i].CoveredBy = o.ID
+				break
+			}
+		}
+	}
 }
 
 // Breaks says whether the experiment broke a stream (errors or data), as the pair
@@ -140,6 +199,9 @@ func (o Outcome) Signature() string {
 	parts = append(parts, "affected="+strings.Join(sorted(o.Affected), ","))
 	var failed []string
 	for n, s := range o.Streams {
+		if s.CoveredBy != "" {
+			continue // a known weakness: two pairs with the same new damage are one finding
+		}
 		failed = append(failed, n+":"+s.Class)
 		for _, f := range s.Failed {
 			failed = append(failed, n+":"+thresholdOf(f))
@@ -147,12 +209,18 @@ func (o Outcome) Signature() string {
 	}
 	parts = append(parts, "slos="+strings.Join(sorted(failed), ","))
 	var data []string
-	for k := range o.Data {
+	for k := range o.newData() {
 		data = append(data, k)
 	}
 	parts = append(parts, "data="+strings.Join(sorted(data), ","))
-	if len(o.Storms) > 0 {
-		parts = append(parts, "storms="+strings.Join(o.StormEdges(), ","))
+	var storms []string
+	for _, st := range o.Storms {
+		if st.CoveredBy == "" {
+			storms = append(storms, st.Edge)
+		}
+	}
+	if len(storms) > 0 {
+		parts = append(parts, "storms="+strings.Join(sorted(storms), ","))
 	}
 	return strings.Join(parts, "|")
 }
@@ -166,14 +234,32 @@ func thresholdOf(failed string) string {
 	return failed
 }
 
+// newData is the data lost that is news: none when every stream that lost data is covered (one
+// of a pair's faults alone lost it too), else all of it (the counters are not per stream).
+func (o Outcome) newData() map[string]int {
+	covered := false
+	for _, s := range o.Streams {
+		if s.Class == DataLost {
+			if s.CoveredBy == "" {
+				return o.Data
+			}
+			covered = true
+		}
+	}
+	if covered {
+		return nil
+	}
+	return o.Data
+}
+
 // Impact is the experiment's user impact: data loss first, then the requests per second that
 // failed or were too slow, summed over the streams, each stream's share times its rate.
 func (o Outcome) Impact() (dataLost int, perSecond float64) {
-	for _, v := range o.Data {
+	for _, v := range o.newData() {
 		dataLost += v
 	}
 	for _, s := range o.Streams {
-		if severity[s.Class] > 0 {
+		if severity[s.Class] > 0 && s.CoveredBy == "" {
 			perSecond += s.Impact * s.Rate
 		}
 	}

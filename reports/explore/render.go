@@ -61,19 +61,36 @@ func (ex *Exploration) Matrix() (head []string, rows [][]string) {
 	for _, o := range ex.Outcomes {
 		row := []string{o.ID}
 		for _, s := range ex.Streams {
-			c := o.Streams[s].Class
-			if !slices.Contains(o.OnPath, s) && c == Held {
-				c = "·"
-			}
-			row = append(row, c)
+			row = append(row, cellText(o, s))
 		}
 		if storms {
-			row = append(row, strings.Join(o.StormEdges(), ", "))
+			var edges []string
+			for _, st := range o.Storms {
+				edges = append(edges, st.Edge+map[bool]string{true: "*"}[st.CoveredBy != ""])
+			}
+			slices.Sort(edges)
+			row = append(row, strings.Join(edges, ", "))
 		}
 		rows = append(rows, row)
 	}
 	return head, rows
 }
+
+// cellText is a matrix cell: the stream's class, "·" when it held off the fault's path, and a
+// "*" when a pair's damage there is covered (CoverNote).
+func cellText(o Outcome, stream string) string {
+	s := o.Streams[stream]
+	switch {
+	case s.Class == Held && !slices.Contains(o.OnPath, stream):
+		return "·"
+	case s.CoveredBy != "":
+		return s.Class + "*"
+	}
+	return s.Class
+}
+
+// CoverNote explains the matrix's "*".
+const CoverNote = "* as bad under one of the pair's faults alone: known from that single, no finding of the pair"
 
 // Headline is "explored N of M possible experiments, pruned K (…)".
 func (ex *Exploration) Headline() string {
@@ -153,10 +170,17 @@ func writeExplorationMD(b *strings.Builder, ex *Exploration) {
 			if s.Why != "" && s.Class != Slowed && s.Class != Broken {
 				fmt.Fprintf(b, " — %s", s.Why)
 			}
+			if s.CoveredBy != "" {
+				fmt.Fprintf(b, " — known: as bad under %s alone", s.CoveredBy)
+			}
 			b.WriteString("\n")
 		}
 		for _, st := range o.Storms {
-			fmt.Fprintf(b, "   - retry storm (traces): %s\n", st)
+			fmt.Fprintf(b, "   - retry storm (traces): %s", st)
+			if st.CoveredBy != "" {
+				fmt.Fprintf(b, " — known: under %s alone too", st.CoveredBy)
+			}
+			b.WriteString("\n")
 		}
 		if len(o.Affected) > 0 {
 			fmt.Fprintf(b, "   - blast radius (traces): %s\n", strings.Join(o.Affected, ", "))
@@ -171,6 +195,9 @@ func writeExplorationMD(b *strings.Builder, ex *Exploration) {
 	b.WriteString("| " + strings.Join(head, " | ") + " |\n|" + strings.Repeat(" --- |", len(head)) + "\n")
 	for _, r := range rows {
 		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+	}
+	if ex.anyCovered() {
+		b.WriteString("\n" + CoverNote + "\n")
 	}
 	b.WriteString("\n### Pruned\n\n")
 	for _, p := range ex.Pruned {
@@ -196,6 +223,23 @@ func capital(s string) string {
 
 func sortedStreamNames(o Outcome) []string { return slices.Sorted(maps.Keys(o.Streams)) }
 
+// anyCovered says whether some outcome has covered damage (the matrix then needs CoverNote).
+func (ex *Exploration) anyCovered() bool {
+	for _, o := range ex.Outcomes {
+		for _, s := range o.Streams {
+			if s.CoveredBy != "" {
+				return true
+			}
+		}
+		for _, st := range o.Storms {
+			if st.CoveredBy != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // sameAs lists the experiments collapsed into id.
 func sameAs(outs []Outcome, id string) []string {
 	var out []string
@@ -218,7 +262,14 @@ var page = template.Must(template.New("explore").Funcs(html.Funcs).Funcs(templat
 	"impact":   func(o Outcome) string { l, p := o.Impact(); return impactText(l, p) },
 	"join":     strings.Join,
 	"cellKind": cellKind,
-	"fault":    faultText,
+	"cell":     cellText,
+	"coverNote": func(ex *Exploration) string {
+		if ex.anyCovered() {
+			return CoverNote
+		}
+		return ""
+	},
+	"fault": faultText,
 }).Parse(pageTmpl))
 
 func cellKind(c string) string {

@@ -376,6 +376,8 @@ func (e *executor) experiment(ctx context.Context, x explore.Experiment, k int) 
 	explore.MarkSurgeLanding(x.Faults, res, e.o.Base.Rates())
 	out := rexplore.Classify(x.ID, x.Faults, x.Streams, res, e.o.Base.Rates())
 	out.Dir, out.Fresh = dir, fresh
+	// a pair's damage its faults did alone is known: it makes no weak spot of the pair
+	rexplore.MarkCovered(&out, e.ex.Outcomes)
 	return out, res
 }
 
@@ -455,6 +457,9 @@ func streamsText(o rexplore.Outcome) string {
 		part := n + " " + so.Class
 		if so.Class == rexplore.Unproven && so.Why != "" && o.Valid {
 			part += " (" + so.Why + ")"
+		}
+		if so.CoveredBy != "" {
+			part += " (as under " + so.CoveredBy + " alone)"
 		}
 		parts = append(parts, part)
 	}
