@@ -90,7 +90,7 @@ func cellText(o Outcome, stream string) string {
 }
 
 // CoverNote explains the matrix's "*".
-const CoverNote = "* as bad under one of the pair's faults alone: known from that single, no finding of the pair"
+const CoverNote = "A cell with a * is as bad under one of the pair's faults alone: known from that single, no finding of the pair."
 
 // Headline is "explored N of M possible experiments, pruned K (…)".
 func (ex *Exploration) Headline() string {
