@@ -409,6 +409,16 @@ func TestMarkCovered(t *testing.T) {
 		t.Errorf("new data loss: impact %d, weak %v", n, z.Weak())
 	}
 
+	// As broken, but an SLO the single held: the pair kept the stream from recovering.
+	w := pair([]Fault{fa, fb}, map[string]string{"create": Broken}, nil)
+	cs := w.Streams["create"]
+	cs.Failed = []string{"fault errors<1%: 100.0%", "recovery errors<1%: 60.0%"}
+	w.Streams["create"] = cs
+	MarkCovered(&w, singles)
+	if w.Streams["create"].CoveredBy != "" || !w.Weak() {
+		t.Errorf("a pair that broke the recovery its single did not was covered: %+v", w.Streams["create"])
+	}
+
 	// A single is never marked; the report names what is known.
 	MarkCovered(&a, singles)
 	if a.Streams["create"].CoveredBy != "" {

@@ -150,16 +150,18 @@ func (o Outcome) Hurt() bool {
 }
 
 // MarkCovered marks a pair's streams and storms that one of its faults alone, in singles (the
-// exploration's outcomes), hurt at least as much: a pair that only repeats its singles' damage
-// is no weak spot, and a weak pair's evidence says which of its damage is new. A single that
-// proved nothing covers nothing. Singles are matched by fault id (class@target).
+// exploration's outcomes), hurt at least as much: as severe a class, and every SLO the pair
+// failed on the stream failed by the single too (a pair that breaks the recovery where the
+// single broke only the fault phase found something). A pair that only repeats its singles'
+// damage is no weak spot, and a weak pair's evidence says which of its damage is new. A
+// single whose measurement was invalid covers nothing. Singles are matched by fault id.
 func MarkCovered(pair *Outcome, singles []Outcome) {
 	if !pair.Pair() {
 		return
 	}
 	alone := map[string]Outcome{}
 	for _, o := range singles {
-		if !o.Pair() && len(o.Faults) == 1 {
+		if len(o.Faults) == 1 && o.Valid {
 			alone[o.ID] = o
 		}
 	}
@@ -168,7 +170,7 @@ func MarkCovered(pair *Outcome, singles []Outcome) {
 			continue
 		}
 		for _, f := range pair.Faults {
-			if o, ok := alone[f.ID()]; ok && o.Valid && severity[o.Streams[n].Class] >= severity[s.Class] {
+			if o, ok := alone[f.ID()]; ok && asBad(o.Streams[n], s) {
 				s.CoveredBy = o.ID
 				pair.Streams[n] = s
 				break
@@ -232,6 +234,20 @@ func thresholdOf(failed string) string {
 		return failed[:i]
 	}
 	return failed
+}
+
+// asBad says whether single hurt a stream at least as much as pair did: as severe a class and
+// every SLO the pair failed failed by the single too (compared without their values).
+func asBad(single, pair StreamOutcome) bool {
+	if severity[single.Class] < severity[pair.Class] {
+		return false
+	}
+	for _, f := range pair.Failed {
+		if !slices.ContainsFunc(single.Failed, func(g string) bool { return thresholdOf(g) == thresholdOf(f) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // newData is the data lost that is news: none when every stream that lost data is covered (one

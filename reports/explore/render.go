@@ -66,7 +66,11 @@ func (ex *Exploration) Matrix() (head []string, rows [][]string) {
 		if storms {
 			var edges []string
 			for _, st := range o.Storms {
-				edges = append(edges, st.Edge+map[bool]string{true: "*"}[st.CoveredBy != ""])
+				e := st.Edge
+				if st.CoveredBy != "" {
+					e += "*"
+				}
+				edges = append(edges, e)
 			}
 			slices.Sort(edges)
 			row = append(row, strings.Join(edges, ", "))
